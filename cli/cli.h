@@ -1,0 +1,77 @@
+/* The moo command: shared declarations of cli/. Only cli/ prints. */
+#ifndef MOO_CLI_H
+#define MOO_CLI_H
+#include <moo.h>
+#include "../libmoo/banned.h"
+
+/* Exit codes: the contract in moo(1). */
+enum {
+	EXIT_OK = 0,
+	EXIT_JOB_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_INVALID = 3,
+	EXIT_HOST = 4,
+	EXIT_RESOLVE = 5,
+	EXIT_LOCAL = 6,
+	EXIT_INTERRUPTED = 130,
+};
+
+enum opt_type {
+	OPT_FLAG,   /* bool */
+	OPT_STRING, /* const char * */
+	OPT_INT,    /* long */
+	OPT_LIST,   /* struct strlist, repeatable */
+};
+
+struct strlist {
+	const char **items;
+	size_t n;
+};
+
+struct opt {
+	char short_name;     /* 0 when none */
+	const char *long_name;
+	const char *arg;     /* "FILE" for options that take a value; NULL for flags */
+	const char *help;
+	enum opt_type type;
+	void *ptr;
+};
+#define OPT_END {0, NULL, NULL, NULL, OPT_FLAG, NULL}
+
+struct cmd {
+	const char *name;
+	const char *summary; /* one line, for 'moo --help' */
+	const char *args;    /* the synopsis after the options: "[PATH]" */
+	int (*run)(const struct cmd *self, int argc, char **argv);
+};
+
+/*
+ * Parses argv[1..] against opts (--help is implied), leaving the positional
+ * arguments in argv[0..*npos). Returns -1 to go on, or an exit code to return now
+ * (0 after --help, EXIT_USAGE after printing the error).
+ */
+int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **argv, int *npos,
+	      int min_pos, int max_pos);
+void opt_usage(const struct cmd *cmd, const struct opt *opts, FILE *f);
+/* Prints "moo: error: …" and the 'try' line; returns EXIT_USAGE. */
+int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...)
+	MOO_PRINTF(3, 4);
+
+/* output.c */
+int exit_code_for(int moo_code);
+bool color_on(FILE *f);
+/* Renders a chain of errors and warnings on stderr; returns the exit code of the first error. */
+int print_errors(const struct moo_error *err);
+void print_error_msg(const char *hint, const char *fmt, ...) MOO_PRINTF(2, 3);
+/* The chain as a JSON array of diagnostics (a jansson json_t *, as void * to keep jansson out of headers). */
+void *errors_to_json(const struct moo_error *err);
+/* Prints a JSON value on stdout, indented, followed by a newline, and frees it. */
+void print_json(void *json);
+
+/* The verbs, one per file. */
+extern const struct cmd cmd_validate;
+extern const struct cmd cmd_init;
+
+extern const struct cmd *const commands[];
+extern const size_t n_commands;
+#endif

@@ -1,0 +1,107 @@
+/* moo: global options, the verb table, dispatch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+const struct cmd *const commands[] = {
+	&cmd_init,
+	&cmd_validate,
+};
+const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: moo [--version] [--help] COMMAND [options] [ARGS]\n\n"
+	      "Take a model project from metadata.yaml to a finished training run.\n\n"
+	      "commands:\n",
+	      f);
+	for (i = 0; i < n_commands; i++) {
+		fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+	}
+	fputs("\n'moo help COMMAND' or 'moo COMMAND --help' tells more of one; see moo(1).\n"
+	      "Exit codes: 0 ok, 1 job failed, 2 usage, 3 invalid spec or bundle,\n"
+	      "4 host unreachable, 5 nothing resolves, 6 local failure, 130 interrupted.\n",
+	      f);
+}
+
+static const struct cmd *find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n_commands; i++) {
+		if (!strcmp(commands[i]->name, name)) {
+			return commands[i];
+		}
+	}
+	return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+	const char *names[64];
+	const char *near;
+	char hint[96];
+	size_t i;
+
+	for (i = 0; i < n_commands && i < 63; i++) {
+		names[i] = commands[i]->name;
+	}
+	names[i++] = "help";
+	near = moo_suggest(name, names, i);
+	if (near) {
+		snprintf(hint, sizeof(hint), "did you mean 'moo %s'?", near);
+	}
+	return usage_error(NULL, near ? hint : NULL, "unknown command '%s'", name);
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("moo %s\n", moo_version());
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "help")) {
+		if (argc < 3) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		cmd = find(argv[2]);
+		if (!cmd) {
+			return unknown_command(argv[2]);
+		}
+		{
+			char help[] = "--help";
+			char *args[] = {argv[2], help, NULL};
+
+			return cmd->run(cmd, 2, args);
+		}
+	}
+	if (argv[1][0] == '-') {
+		const char *names[] = {"help", "version"};
+		const char *near = moo_suggest(argv[1] + strspn(argv[1], "-"), names, 2);
+		char hint[64];
+
+		if (near) {
+			snprintf(hint, sizeof(hint), "did you mean '--%s'?", near);
+		}
+		return usage_error(NULL, near ? hint : NULL, "unknown option '%s'", argv[1]);
+	}
+	cmd = find(argv[1]);
+	if (!cmd) {
+		return unknown_command(argv[1]);
+	}
+	return cmd->run(cmd, argc - 1, argv + 1);
+}

@@ -1,0 +1,139 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+void moo_error_free(struct moo_error *err)
+{
+	while (err) {
+		struct moo_error *next = err->next;
+		free(err->message);
+		free(err->hint);
+		free(err->file);
+		free(err->cause);
+		free(err);
+		err = next;
+	}
+}
+
+const char *moo_code_name(int code)
+{
+	switch (code) {
+	case MOO_OK: return "ok";
+	case MOO_EIO: return "io";
+	case MOO_EARG: return "usage";
+	case MOO_ESPEC: return "spec";
+	case MOO_EBUNDLE: return "bundle";
+	case MOO_ENET: return "network";
+	case MOO_EHOST: return "host";
+	case MOO_ERESOLVE: return "resolve";
+	case MOO_EJOB: return "job";
+	case MOO_ENOTFOUND: return "not-found";
+	case MOO_EEXIST: return "exists";
+	case MOO_ESTORE: return "store";
+	case MOO_EINTR: return "interrupted";
+	}
+	return "unknown";
+}
+
+struct moo_error *moo__error_vadd(struct moo_error **err, int code, enum moo_severity sev,
+				  const char *fmt, va_list ap)
+{
+	struct moo_error *e, **tail;
+	struct moo_buf b = MOO_BUF_INIT;
+
+	if (!err) {
+		return NULL;
+	}
+	e = moo__calloc(1, sizeof(*e));
+	e->code = code;
+	e->severity = sev;
+	moo_buf_vprintf(&b, fmt, ap);
+	e->message = moo_buf_detach(&b);
+	for (tail = err; *tail; tail = &(*tail)->next) {
+	}
+	*tail = e;
+	return e;
+}
+
+struct moo_error *moo__error_add(struct moo_error **err, int code, enum moo_severity sev,
+				 const char *fmt, ...)
+{
+	struct moo_error *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	e = moo__error_vadd(err, code, sev, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+void moo__error_at(struct moo_error *e, const char *file, int line, int column)
+{
+	if (!e) {
+		return;
+	}
+	free(e->file);
+	e->file = file ? moo__strdup(file) : NULL;
+	e->line = line;
+	e->column = column;
+}
+
+void moo__error_hint(struct moo_error *e, const char *fmt, ...)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	va_list ap;
+
+	if (!e) {
+		return;
+	}
+	va_start(ap, fmt);
+	moo_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	free(e->hint);
+	e->hint = moo_buf_detach(&b);
+}
+
+void moo__error_cause(struct moo_error *e, const char *cause)
+{
+	if (!e) {
+		return;
+	}
+	free(e->cause);
+	e->cause = cause ? moo__strdup(cause) : NULL;
+}
+
+int moo__fail(struct moo_error **err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	moo__error_vadd(err, code, MOO_SEV_ERROR, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...)
+{
+	int saved = errno;
+	struct moo_error *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	e = moo__error_vadd(err, code, MOO_SEV_ERROR, fmt, ap);
+	va_end(ap);
+	moo__error_cause(e, strerror(saved));
+	errno = saved;
+	return code;
+}
+
+int moo__error_code(const struct moo_error *err)
+{
+	for (; err; err = err->next) {
+		if (err->severity == MOO_SEV_ERROR) {
+			return err->code;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,10 @@
+/* moo: the one header users of libmoo include. */
+#ifndef MOO_H
+#define MOO_H
+#include "moo/common.h"
+#include "moo/error.h"
+#include "moo/buf.h"
+#include "moo/util.h"
+#include "moo/spec.h"
+#include "moo/init.h"
+#endif

@@ -1,0 +1,52 @@
+/* Internal to libmoo: cross-file helpers (moo__*), never installed. */
+#ifndef MOO_INTERNAL_H
+#define MOO_INTERNAL_H
+#include <stdarg.h>
+#include "moo.h"
+#include "banned.h"
+
+#define MOO_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation that aborts on failure (see moo/common.h). */
+void *moo__malloc(size_t n);
+void *moo__calloc(size_t n, size_t size);
+void *moo__realloc(void *p, size_t n);
+char *moo__strdup(const char *s);
+char *moo__strndup(const char *s, size_t n);
+char *moo__printf(const char *fmt, ...) MOO_PRINTF(1, 2);
+#define MOO_GROW(arr, n) ((arr) = moo__realloc((arr), ((n) + 1) * sizeof(*(arr))))
+
+/*
+ * Appends a new error to the chain *err (when err is not NULL) and returns it, or
+ * NULL when err is NULL. The location and hint may be set afterwards.
+ */
+struct moo_error *moo__error_add(struct moo_error **err, int code, enum moo_severity sev,
+				 const char *fmt, ...) MOO_PRINTF(4, 5);
+struct moo_error *moo__error_vadd(struct moo_error **err, int code, enum moo_severity sev,
+				  const char *fmt, va_list ap);
+void moo__error_at(struct moo_error *e, const char *file, int line, int column);
+void moo__error_hint(struct moo_error *e, const char *fmt, ...) MOO_PRINTF(2, 3);
+void moo__error_cause(struct moo_error *e, const char *cause);
+
+/* Adds an error and returns code: for `return moo__fail(err, MOO_EIO, "…");`. */
+int moo__fail(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
+/* Adds an error whose cause is strerror(errno) and returns code. */
+int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
+/* The first error (not warning) of a chain's code, or 0. */
+int moo__error_code(const struct moo_error *err);
+
+/* Reads a whole file of at most max bytes into out. */
+int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo_error **err);
+/* Writes data to path atomically (temporary file, fsync, rename). */
+int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode,
+			   struct moo_error **err);
+/* mkdir -p. */
+int moo__mkdir_p(const char *path, int mode, struct moo_error **err);
+/* a/b joined with exactly one slash. Caller frees. */
+char *moo__path_join(const char *a, const char *b);
+/*
+ * True when rel is a relative path that stays inside its base: not empty, no leading
+ * '/', no backslash, no "." or ".." component, no empty component, no control character.
+ */
+bool moo__path_is_safe_relative(const char *rel);
+#endif

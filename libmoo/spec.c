@@ -1,0 +1,1688 @@
+/*
+ * spec: metadata.yaml → struct moo_spec (spec/metadata.md is normative).
+ *
+ * Two passes. The first builds a small node tree from libyaml's event stream and is
+ * where hostile YAML is stopped: it checks UTF-8 up front, counts nesting depth on the
+ * events (libyaml itself has no limit), and counts aliases and the nodes they expand to
+ * (an alias points at its anchor's node, never copies it). The second walks the tree
+ * against the field tables below and reports every problem with its line and column.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+#include <jansson.h>
+#include "internal.h"
+
+enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
+
+struct ynode {
+	enum ykind kind;
+	char *text; /* scalars */
+	bool plain; /* a plain (unquoted) scalar, so its type comes from its text */
+	int line, col;
+	struct ynode **kids; /* sequence items; mapping keys and values, alternating */
+	size_t n;
+	size_t weight; /* nodes in this subtree with aliases expanded */
+};
+
+struct parser {
+	const char *file;
+	struct moo_error **diags;
+	struct ynode **arena;
+	size_t n_arena;
+	struct {
+		char *name;
+		struct ynode *node;
+	} *anchors;
+	size_t n_anchors;
+	size_t nodes, aliases;
+};
+
+static struct moo_error *diag_at(struct moo_error **diags, const char *file, int line, int col,
+				 enum moo_severity sev, const char *fmt, ...) MOO_PRINTF(6, 7);
+
+static struct moo_error *diag_at(struct moo_error **diags, const char *file, int line, int col,
+				 enum moo_severity sev, const char *fmt, ...)
+{
+	struct moo_error *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	e = moo__error_vadd(diags, MOO_ESPEC, sev, fmt, ap);
+	va_end(ap);
+	moo__error_at(e, file, line, col);
+	return e;
+}
+
+/* ---- pass 1: bytes → nodes ---------------------------------------------------- */
+
+/* Offset of the first byte that is not valid UTF-8, or len when all are. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n, k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, cp = c & 0x07;
+		} else {
+			return i;
+		}
+		for (k = 1; k <= n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80) {
+				return i;
+			}
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			return i;
+		}
+		i += n + 1;
+	}
+	return len;
+}
+
+static struct ynode *node_new(struct parser *p, enum ykind kind, const yaml_mark_t *m)
+{
+	struct ynode *n = moo__calloc(1, sizeof(*n));
+
+	n->kind = kind;
+	n->line = (int)m->line + 1;
+	n->col = (int)m->column + 1;
+	n->weight = 1;
+	MOO_GROW(p->arena, p->n_arena);
+	p->arena[p->n_arena++] = n;
+	return n;
+}
+
+static void parser_dispose(struct parser *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_arena; i++) {
+		free(p->arena[i]->text);
+		free(p->arena[i]->kids);
+		free(p->arena[i]);
+	}
+	free(p->arena);
+	for (i = 0; i < p->n_anchors; i++) {
+		free(p->anchors[i].name);
+	}
+	free(p->anchors);
+}
+
+static bool tag_ok(const yaml_char_t *tag)
+{
+	static const char *const ok[] = {
+		YAML_STR_TAG, YAML_INT_TAG, YAML_FLOAT_TAG, YAML_BOOL_TAG, YAML_NULL_TAG,
+		YAML_TIMESTAMP_TAG, YAML_SEQ_TAG, YAML_MAP_TAG, "!",
+	};
+	size_t i;
+
+	if (!tag) {
+		return true;
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(ok); i++) {
+		if (!strcmp((const char *)tag, ok[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool is_merge_key(const struct ynode *k)
+{
+	return k->kind == Y_SCALAR && k->plain && !strcmp(k->text, "<<");
+}
+
+static bool map_has_key(const struct ynode *map, size_t npairs2, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < npairs2; i += 2) {
+		if (map->kids[i]->kind == Y_SCALAR && !strcmp(map->kids[i]->text, key)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* YAML merge keys ("<<: *base"): explicit keys win, then sources in order. */
+static void apply_merges(struct parser *p, struct ynode *map)
+{
+	struct ynode **old = map->kids;
+	size_t n_old = map->n, i, j;
+
+	for (i = 0; i < n_old; i += 2) {
+		if (is_merge_key(old[i])) {
+			break;
+		}
+	}
+	if (i >= n_old) {
+		return;
+	}
+	map->kids = NULL;
+	map->n = 0;
+	for (i = 0; i < n_old; i += 2) {
+		if (!is_merge_key(old[i])) {
+			MOO_GROW(map->kids, map->n + 1);
+			map->kids[map->n++] = old[i];
+			map->kids[map->n++] = old[i + 1];
+		}
+	}
+	for (i = 0; i < n_old; i += 2) {
+		struct ynode *v = old[i + 1];
+		struct ynode *const *src = &v;
+		size_t n_src = 1, s;
+
+		if (!is_merge_key(old[i])) {
+			continue;
+		}
+		if (v->kind == Y_SEQ) {
+			src = v->kids;
+			n_src = v->n;
+		}
+		for (s = 0; s < n_src; s++) {
+			if (src[s]->kind != Y_MAP) {
+				diag_at(p->diags, p->file, src[s]->line, src[s]->col, MOO_SEV_ERROR,
+					"a merge key '<<' needs a mapping or a list of mappings");
+				continue;
+			}
+			for (j = 0; j < src[s]->n; j += 2) {
+				struct ynode *k = src[s]->kids[j];
+
+				if (k->kind == Y_SCALAR && map_has_key(map, map->n, k->text)) {
+					continue;
+				}
+				MOO_GROW(map->kids, map->n + 1);
+				map->kids[map->n++] = k;
+				map->kids[map->n++] = src[s]->kids[j + 1];
+			}
+		}
+	}
+	free(old);
+}
+
+static int count_nodes(struct parser *p, size_t add, const yaml_mark_t *m)
+{
+	p->nodes += add;
+	if (p->nodes > MOO_SPEC_MAX_NODES) {
+		struct moo_error *e;
+
+		e = diag_at(p->diags, p->file, (int)m->line + 1, (int)m->column + 1, MOO_SEV_ERROR,
+			    "document expands to more than %d nodes", MOO_SPEC_MAX_NODES);
+		moo__error_hint(e, "a metadata.yaml this large is likely an alias bomb; "
+				   "write the values out instead of nesting aliases");
+		return -1;
+	}
+	return 0;
+}
+
+static void attach(struct ynode *parent, struct ynode *child)
+{
+	MOO_GROW(parent->kids, parent->n);
+	parent->kids[parent->n++] = child;
+	parent->weight += child->weight;
+}
+
+static void add_anchor(struct parser *p, const yaml_char_t *anchor, struct ynode *n)
+{
+	if (!anchor) {
+		return;
+	}
+	/* A later anchor of the same name shadows the earlier one, as YAML says. */
+	MOO_GROW(p->anchors, p->n_anchors);
+	p->anchors[p->n_anchors].name = moo__strdup((const char *)anchor);
+	p->anchors[p->n_anchors].node = n;
+	p->n_anchors++;
+}
+
+static struct ynode *find_anchor(struct parser *p, const char *name)
+{
+	size_t i;
+
+	for (i = p->n_anchors; i-- > 0;) {
+		if (!strcmp(p->anchors[i].name, name)) {
+			return p->anchors[i].node;
+		}
+	}
+	return NULL;
+}
+
+/* Returns the document's root, or NULL with diagnostics added. */
+static struct ynode *build_tree(struct parser *p, const char *data, size_t len)
+{
+	struct ynode *stack[MOO_SPEC_MAX_DEPTH + 1], *root = NULL, *node;
+	const yaml_char_t *stack_anchor[MOO_SPEC_MAX_DEPTH + 1];
+	yaml_event_t ev_store[MOO_SPEC_MAX_DEPTH + 1];
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	int depth = 0, docs = 0;
+	bool done = false, failed = false;
+	size_t bad;
+
+	bad = utf8_invalid_at((const unsigned char *)data, len);
+	if (bad < len) {
+		int line = 1, col = 1;
+		size_t i;
+
+		for (i = 0; i < bad; i++) {
+			if (data[i] == '\n') {
+				line++, col = 1;
+			} else if (((unsigned char)data[i] & 0xc0) != 0x80) {
+				col++;
+			}
+		}
+		moo__error_hint(diag_at(p->diags, p->file, line, col, MOO_SEV_ERROR,
+					"invalid UTF-8 at byte %zu", bad),
+				"save the file as UTF-8");
+		return NULL;
+	}
+
+	yaml_parser_initialize(&yp);
+	yaml_parser_set_input_string(&yp, (const unsigned char *)data, len);
+	while (!done && !failed) {
+		if (!yaml_parser_parse(&yp, &ev)) {
+			struct moo_error *e;
+
+			e = diag_at(p->diags, p->file, (int)yp.problem_mark.line + 1,
+				    (int)yp.problem_mark.column + 1, MOO_SEV_ERROR,
+				    "invalid YAML: %s%s%s", yp.problem ? yp.problem : "syntax error",
+				    yp.context ? " " : "", yp.context ? yp.context : "");
+			moo__error_hint(e, "check the indentation and quoting near this line");
+			failed = true;
+			break;
+		}
+		node = NULL;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1) {
+				moo__error_hint(diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
+							(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
+							"more than one YAML document"),
+						"remove the second '---' and what follows it");
+				failed = true;
+			}
+			break;
+		case YAML_SCALAR_EVENT:
+			if (!tag_ok(ev.data.scalar.tag)) {
+				diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
+					(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
+					"unsupported tag '%s'", (const char *)ev.data.scalar.tag);
+				failed = true;
+				break;
+			}
+			if (count_nodes(p, 1, &ev.start_mark)) {
+				failed = true;
+				break;
+			}
+			node = node_new(p, Y_SCALAR, &ev.start_mark);
+			node->text = moo__strndup((const char *)ev.data.scalar.value,
+						  ev.data.scalar.length);
+			if (strlen(node->text) != ev.data.scalar.length) {
+				diag_at(p->diags, p->file, node->line, node->col, MOO_SEV_ERROR,
+					"a NUL character in a value");
+				failed = true;
+				break;
+			}
+			node->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+				      !ev.data.scalar.tag;
+			add_anchor(p, ev.data.scalar.anchor, node);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT: {
+			const yaml_char_t *tag = ev.type == YAML_SEQUENCE_START_EVENT
+							 ? ev.data.sequence_start.tag
+							 : ev.data.mapping_start.tag;
+
+			if (depth >= MOO_SPEC_MAX_DEPTH) {
+				moo__error_hint(diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
+							(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
+							"nesting deeper than %d levels",
+							MOO_SPEC_MAX_DEPTH),
+						"flatten the document");
+				failed = true;
+				break;
+			}
+			if (!tag_ok(tag)) {
+				diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
+					(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
+					"unsupported tag '%s'", (const char *)tag);
+				failed = true;
+				break;
+			}
+			if (count_nodes(p, 1, &ev.start_mark)) {
+				failed = true;
+				break;
+			}
+			stack[depth] = node_new(p, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP,
+						&ev.start_mark);
+			/* Keep the event alive: its anchor is registered when the node is complete,
+			 * so an alias can never point into an unfinished node (no cycles). */
+			ev_store[depth] = ev;
+			stack_anchor[depth] = ev.type == YAML_SEQUENCE_START_EVENT
+						      ? ev.data.sequence_start.anchor
+						      : ev.data.mapping_start.anchor;
+			depth++;
+			continue; /* the event is deleted at the matching end */
+		}
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			node = stack[depth];
+			if (node->kind == Y_MAP) {
+				apply_merges(p, node);
+			}
+			add_anchor(p, stack_anchor[depth], node);
+			yaml_event_delete(&ev_store[depth]);
+			break;
+		case YAML_ALIAS_EVENT: {
+			struct ynode *target = find_anchor(p, (const char *)ev.data.alias.anchor);
+
+			if (!target) {
+				diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
+					(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
+					"alias '*%s' names no anchor defined before it",
+					(const char *)ev.data.alias.anchor);
+				failed = true;
+				break;
+			}
+			if (++p->aliases > MOO_SPEC_MAX_ALIASES) {
+				moo__error_hint(diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
+							(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
+							"more than %d aliases", MOO_SPEC_MAX_ALIASES),
+						"write the values out instead of using aliases");
+				failed = true;
+				break;
+			}
+			if (count_nodes(p, target->weight, &ev.start_mark)) {
+				failed = true;
+				break;
+			}
+			node = target;
+			break;
+		}
+		default:
+			break;
+		}
+		if (node && !failed) {
+			if (depth > 0) {
+				attach(stack[depth - 1], node);
+			} else {
+				root = node;
+			}
+		}
+		yaml_event_delete(&ev);
+	}
+	while (depth > 0) {
+		yaml_event_delete(&ev_store[--depth]);
+	}
+	yaml_parser_delete(&yp);
+	return failed ? NULL : root;
+}
+
+/* ---- scalars ---------------------------------------------------------------- */
+
+enum stype { S_STR, S_INT, S_FLOAT, S_BOOL, S_NULL };
+
+static bool match_int(const char *s)
+{
+	if (*s == '-' || *s == '+') {
+		s++;
+	}
+	if (s[0] == '0' && s[1] == 'x') {
+		return s[2] && strspn(s + 2, "0123456789abcdefABCDEF") == strlen(s + 2);
+	}
+	if (!*s) {
+		return false;
+	}
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9') {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool match_float(const char *s)
+{
+	bool digits = false;
+
+	if (*s == '-' || *s == '+') {
+		s++;
+	}
+	if (!strcmp(s, ".inf") || !strcmp(s, ".Inf") || !strcmp(s, ".INF")) {
+		return true;
+	}
+	for (; *s >= '0' && *s <= '9'; s++) {
+		digits = true;
+	}
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++) {
+			digits = true;
+		}
+	}
+	if (!digits) {
+		return false;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '-' || *s == '+') {
+			s++;
+		}
+		if (*s < '0' || *s > '9') {
+			return false;
+		}
+		while (*s >= '0' && *s <= '9') {
+			s++;
+		}
+	}
+	return *s == '\0';
+}
+
+static enum stype scalar_type(const struct ynode *n)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
+					    "yes", "Yes", "YES", "no", "No", "NO",
+					    "on", "On", "ON", "off", "Off", "OFF"};
+	size_t i;
+
+	if (!n->plain) {
+		return S_STR;
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(nulls); i++) {
+		if (!strcmp(n->text, nulls[i])) {
+			return S_NULL;
+		}
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(bools); i++) {
+		if (!strcmp(n->text, bools[i])) {
+			return S_BOOL;
+		}
+	}
+	if (match_int(n->text)) {
+		return S_INT;
+	}
+	if (match_float(n->text) || !strcmp(n->text, ".nan") || !strcmp(n->text, ".NaN")) {
+		return S_FLOAT;
+	}
+	return S_STR;
+}
+
+static const char *kind_name(const struct ynode *n)
+{
+	if (n->kind == Y_SEQ) {
+		return "a list";
+	}
+	if (n->kind == Y_MAP) {
+		return "a mapping";
+	}
+	switch (scalar_type(n)) {
+	case S_STR: return "a string";
+	case S_INT: return "an integer";
+	case S_FLOAT: return "a number";
+	case S_BOOL: return "a boolean";
+	case S_NULL: return "nothing (null)";
+	}
+	return "a value";
+}
+
+/* ---- pass 2: nodes → struct moo_spec -------------------------------------------- */
+
+struct vctx {
+	const char *file;
+	struct moo_error **diags;
+	struct moo_spec *spec;
+	size_t errors;
+};
+
+static struct moo_error *verr(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+	MOO_PRINTF(3, 4);
+
+static struct moo_error *verr(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+{
+	struct moo_error *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	e = moo__error_vadd(c->diags, MOO_ESPEC, MOO_SEV_ERROR, fmt, ap);
+	va_end(ap);
+	moo__error_at(e, c->file, at->line, at->col);
+	c->errors++;
+	return e;
+}
+
+static void expected(struct vctx *c, const struct ynode *v, const char *where, const char *what)
+{
+	verr(c, v, "'%s' must be %s, found %s", where, what, kind_name(v));
+}
+
+typedef void (*field_fn)(struct vctx *c, const struct ynode *v, const char *where, void *dst);
+
+struct field {
+	const char *key;
+	field_fn fn;
+	size_t off; /* into struct moo_spec */
+	bool required;
+	const char *example; /* for the hint of a missing required key */
+};
+
+/* Handler for keys not in the table (NULL: unknown keys are errors). */
+typedef void (*other_fn)(struct vctx *c, const struct ynode *k, const struct ynode *v,
+			 const char *where);
+
+static char *sub(const char *where, const char *key)
+{
+	return where ? moo__printf("%s.%s", where, key) : moo__strdup(key);
+}
+
+static void walk_map(struct vctx *c, const struct ynode *map, const char *where,
+		     const struct field *fields, size_t nf, other_fn other)
+{
+	const char *names[32];
+	bool seen[32] = {false};
+	size_t i, j;
+
+	for (j = 0; j < nf && j < MOO_ARRAY_SIZE(names); j++) {
+		names[j] = fields[j].key;
+	}
+	for (i = 0; i < map->n; i += 2) {
+		const struct ynode *k = map->kids[i], *v = map->kids[i + 1];
+		char *path;
+
+		if (k->kind != Y_SCALAR) {
+			verr(c, k, "a key in '%s' must be a string, found %s",
+			     where ? where : "the document", kind_name(k));
+			continue;
+		}
+		for (j = 0; j < i; j += 2) {
+			const struct ynode *prev = map->kids[j];
+
+			if (prev->kind == Y_SCALAR && !strcmp(prev->text, k->text)) {
+				moo__error_hint(verr(c, k, "duplicate key '%s'%s%s%s", k->text,
+						     where ? " in '" : "", where ? where : "",
+						     where ? "'" : ""),
+						"the first is at line %d; keep one of them", prev->line);
+				break;
+			}
+		}
+		if (j < i) {
+			continue;
+		}
+		for (j = 0; j < nf; j++) {
+			if (!strcmp(fields[j].key, k->text)) {
+				break;
+			}
+		}
+		if (j < nf) {
+			seen[j] = true;
+			path = sub(where, k->text);
+			fields[j].fn(c, v, path, (char *)c->spec + fields[j].off);
+			free(path);
+		} else if (!strncmp(k->text, "x-", 2)) {
+			/* the user's own: ignored */
+		} else if (other) {
+			other(c, k, v, where);
+		} else {
+			struct moo_error *e;
+			const char *near = moo_suggest(k->text, names, nf);
+
+			e = verr(c, k, "unknown key '%s'%s%s%s", k->text, where ? " in '" : "",
+				 where ? where : "", where ? "'" : "");
+			if (near) {
+				moo__error_hint(e, "did you mean '%s'?", near);
+			} else {
+				struct moo_buf b = MOO_BUF_INIT;
+
+				for (j = 0; j < nf; j++) {
+					moo_buf_printf(&b, "%s%s", j ? ", " : "", fields[j].key);
+				}
+				moo__error_hint(e, "known keys are %s; prefix your own keys with 'x-'",
+						b.ptr ? b.ptr : "none");
+				moo_buf_dispose(&b);
+			}
+		}
+	}
+	for (j = 0; j < nf; j++) {
+		if (fields[j].required && !seen[j]) {
+			struct moo_error *e;
+
+			e = verr(c, map, "missing required key '%s'%s%s%s", fields[j].key,
+				 where ? " in '" : "", where ? where : "", where ? "'" : "");
+			if (fields[j].example) {
+				moo__error_hint(e, "add '%s'", fields[j].example);
+			}
+		}
+	}
+}
+
+static bool need_map(struct vctx *c, const struct ynode *v, const char *where)
+{
+	if (v->kind != Y_MAP) {
+		expected(c, v, where, "a mapping");
+		return false;
+	}
+	return true;
+}
+
+/* Any scalar but null and booleans: versions and names written as 1.12 or 2. */
+static void f_version(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	enum stype t;
+
+	if (v->kind != Y_SCALAR || (t = scalar_type(v)) == S_NULL || t == S_BOOL) {
+		expected(c, v, where, "a string");
+		return;
+	}
+	*(char **)dst = moo__strdup(v->text);
+}
+
+static void f_string(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	if (v->kind != Y_SCALAR || scalar_type(v) != S_STR) {
+		expected(c, v, where, "a string");
+		return;
+	}
+	if (!*v->text) {
+		verr(c, v, "'%s' must not be empty", where);
+		return;
+	}
+	*(char **)dst = moo__strdup(v->text);
+}
+
+static void f_path(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	char *s = NULL;
+
+	f_string(c, v, where, &s);
+	if (!s) {
+		return;
+	}
+	if (!moo__path_is_safe_relative(s)) {
+		moo__error_hint(verr(c, v, "'%s' must be a relative path inside the bundle, found '%s'",
+				     where, s),
+				"write it relative to the folder holding metadata.yaml, "
+				"without '..', '//', a leading '/' or backslashes");
+		free(s);
+		return;
+	}
+	*(char **)dst = s;
+	/* Entry points keep their place for moo_spec_check_tree's diagnostics. */
+	if (dst == &c->spec->entry_point) {
+		c->spec->entry_point_mark = (struct moo_mark){v->line, v->col};
+	} else if (dst == &c->spec->inference_entry_point) {
+		c->spec->inference_entry_point_mark = (struct moo_mark){v->line, v->col};
+	}
+}
+
+static void f_sha256(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	size_t i;
+
+	if (v->kind != Y_SCALAR || scalar_type(v) == S_NULL || scalar_type(v) == S_BOOL) {
+		expected(c, v, where, "a sha256 of 64 hex digits");
+		return;
+	}
+	for (i = 0; v->text[i]; i++) {
+		if (!strchr("0123456789abcdef", v->text[i])) {
+			break;
+		}
+	}
+	if (i != 64 || v->text[i]) {
+		moo__error_hint(verr(c, v, "'%s' must be 64 lowercase hex digits, found '%s'", where,
+				     v->text),
+				"compute it with 'sha256sum FILE'");
+		return;
+	}
+	*(char **)dst = moo__strdup(v->text);
+}
+
+static bool digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* YYYY-MM-DD, optionally followed by a time (YAML timestamp). */
+static void f_date(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	const char *s = v->text;
+
+	if (v->kind != Y_SCALAR || scalar_type(v) != S_STR) {
+		expected(c, v, where, "a date (YYYY-MM-DD)");
+		return;
+	}
+	if (strlen(s) < 10 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+	    !digits(s + 8, 2) || (s[10] && s[10] != 'T' && s[10] != 't' && s[10] != ' ')) {
+		moo__error_hint(verr(c, v, "'%s' must be a date, found '%s'", where, s),
+				"write YYYY-MM-DD, or an ISO 8601 date and time");
+		return;
+	}
+	*(char **)dst = moo__strdup(s);
+}
+
+static bool parse_number(const struct ynode *v, double *out)
+{
+	enum stype t;
+	char *end;
+
+	if (v->kind != Y_SCALAR || ((t = scalar_type(v)) != S_INT && t != S_FLOAT)) {
+		return false;
+	}
+	*out = t == S_INT ? (double)strtoll(v->text, &end, 0) : strtod(v->text, &end);
+	return !isnan(*out);
+}
+
+static void f_int_min(struct vctx *c, const struct ynode *v, const char *where, unsigned *dst,
+		      long long min)
+{
+	long long x;
+	char *end;
+
+	if (v->kind != Y_SCALAR || scalar_type(v) != S_INT) {
+		expected(c, v, where, "an integer");
+		return;
+	}
+	errno = 0;
+	x = strtoll(v->text, &end, 0);
+	if (errno || x < min || x > 1000000000LL) {
+		verr(c, v, "'%s' must be an integer from %lld to 1000000000, found %s", where, min,
+		     v->text);
+		return;
+	}
+	*dst = (unsigned)x;
+}
+
+/* training_params.batch_size, epoch: integers ≥ 1 stored as text in training_params. */
+static void check_positive_int(struct vctx *c, const struct ynode *v, const char *where)
+{
+	unsigned x = 0;
+
+	f_int_min(c, v, where, &x, 1);
+}
+
+static void f_count(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	f_int_min(c, v, where, dst, 0);
+}
+
+static void f_cpus(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	double x;
+
+	if (!parse_number(v, &x)) {
+		expected(c, v, where, "a number");
+		return;
+	}
+	if (!(x > 0) || isinf(x)) {
+		verr(c, v, "'%s' must be greater than 0, found %s", where, v->text);
+		return;
+	}
+	*(double *)dst = x;
+}
+
+static void f_accel(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	static const char *const names[] = {"cpu", "gpu", "npu"};
+	size_t i;
+
+	if (v->kind == Y_SCALAR && scalar_type(v) == S_STR) {
+		for (i = 0; i < MOO_ARRAY_SIZE(names); i++) {
+			if (!strcmp(v->text, names[i])) {
+				*(enum moo_accel *)dst = (enum moo_accel)i;
+				return;
+			}
+		}
+	}
+	{
+		const char *near = v->kind == Y_SCALAR ? moo_suggest(v->text, names, 3) : NULL;
+		struct moo_error *e = verr(c, v, "'%s' must be one of cpu, gpu, npu, found '%s'", where,
+					   v->kind == Y_SCALAR ? v->text : kind_name(v));
+
+		if (near) {
+			moo__error_hint(e, "did you mean '%s'?", near);
+		}
+	}
+}
+
+/* 4Gi, 4GiB, 4G, 512M, 1024 (bytes). Binary and decimal units, K M G T. */
+static void f_memory(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	const char *s = v->text;
+	unsigned long long x, mul = 1;
+	char *end;
+
+	if (v->kind != Y_SCALAR || (scalar_type(v) != S_STR && scalar_type(v) != S_INT)) {
+		expected(c, v, where, "a size like 4Gi or 512M");
+		return;
+	}
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (end == s || errno || *s == '-') {
+		goto bad;
+	}
+	if (*end) {
+		static const char units[] = "KMGT";
+		const char *u = strchr(units, *end);
+		int i;
+		bool binary = end[1] == 'i';
+
+		if (!u) {
+			goto bad;
+		}
+		end += 1 + binary;
+		if (*end == 'B') {
+			end++;
+		}
+		if (*end) {
+			goto bad;
+		}
+		for (i = 0; i <= u - units; i++) {
+			mul *= binary ? 1024 : 1000;
+		}
+	}
+	if (x == 0 || x > UINT64_MAX / mul) {
+		goto bad;
+	}
+	*(uint64_t *)dst = x * mul;
+	return;
+bad:
+	moo__error_hint(verr(c, v, "'%s' must be a size, found '%s'", where, s),
+			"write a number of bytes or a number with a unit: 512Mi, 4Gi, 4G");
+}
+
+static void f_padding(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	if (v->kind != Y_SCALAR || (strcmp(v->text, "none") && strcmp(v->text, "pre") &&
+				    strcmp(v->text, "post")) || !v->plain) {
+		verr(c, v, "'%s' must be one of none, pre, post, found %s", where,
+		     v->kind == Y_SCALAR ? v->text : kind_name(v));
+		return;
+	}
+	*(char **)dst = moo__strdup(v->text);
+}
+
+static bool is_ident(const char *s, bool upper_ok)
+{
+	if (!(*s >= 'a' && *s <= 'z') && !(upper_ok && ((*s >= 'A' && *s <= 'Z') || *s == '_'))) {
+		return false;
+	}
+	for (s++; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      (upper_ok && *s >= 'A' && *s <= 'Z'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Whether the scalar key at index i of map appeared before it. */
+static bool dup_before(const struct ynode *map, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j += 2) {
+		if (map->kids[j]->kind == Y_SCALAR && !strcmp(map->kids[j]->text, map->kids[i]->text)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void f_split(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	struct moo_spec *spec = c->spec;
+	double sum = 0;
+	size_t i;
+
+	(void)dst;
+	if (!need_map(c, v, where)) {
+		return;
+	}
+	for (i = 0; i < v->n; i += 2) {
+		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
+		double f;
+
+		if (k->kind != Y_SCALAR || !is_ident(k->text, false)) {
+			verr(c, k, "a split name in '%s' must match [a-z][a-z0-9_]*, found '%s'",
+			     where, k->kind == Y_SCALAR ? k->text : kind_name(k));
+			continue;
+		}
+		if (dup_before(v, i)) {
+			verr(c, k, "duplicate key '%s' in '%s'", k->text, where);
+			continue;
+		}
+		if (!parse_number(x, &f)) {
+			expected(c, x, where, "a mapping of split names to fractions");
+			continue;
+		}
+		if (!(f > 0 && f <= 1)) {
+			verr(c, x, "the fraction '%s.%s' must be greater than 0 and at most 1, found %s",
+			     where, k->text, x->text);
+			continue;
+		}
+		sum += f;
+		MOO_GROW(spec->data_process.data_split, spec->data_process.n_data_split);
+		spec->data_process.data_split[spec->data_process.n_data_split++] = (struct moo_kv){
+			moo__strdup(k->text), moo__strdup(x->text), false, {k->line, k->col}};
+	}
+	if (sum > 1 + 1e-9) {
+		moo__error_hint(verr(c, v, "the fractions of '%s' add up to %g, more than 1", where,
+				     sum),
+				"make the parts add up to 1 or less");
+	}
+}
+
+static void f_requirements(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	struct moo_spec *spec = c->spec;
+	size_t i;
+
+	(void)dst;
+	if (v->kind != Y_SEQ) {
+		moo__error_hint(verr(c, v, "'%s' must be a list of pip requirements, found %s",
+				     where, kind_name(v)),
+				"write one '- package==version' per line");
+		return;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *r = v->kids[i];
+
+		if (r->kind != Y_SCALAR || scalar_type(r) != S_STR || !*r->text) {
+			expected(c, r, where, "a list of pip requirement strings");
+			continue;
+		}
+		if (r->text[strcspn(r->text, "\n\r")] || r->text[0] == '-') {
+			verr(c, r, "'%s' has an invalid requirement '%s'", where, r->text);
+			continue;
+		}
+		MOO_GROW(spec->framework.runtime.requirement, spec->framework.runtime.n_requirement);
+		spec->framework.runtime.requirement[spec->framework.runtime.n_requirement++] =
+			moo__strdup(r->text);
+	}
+}
+
+/* "python2.7" → python, 2.7; "python3" → python, 3; "python" → python, NULL. */
+static void split_runtime(const char *s, char **name, char **version)
+{
+	size_t n = strcspn(s, "0123456789");
+
+	*name = moo__strndup(s, n);
+	*version = s[n] ? moo__strdup(s + n) : NULL;
+}
+
+static const struct field runtime_fields[] = {
+	{"name", f_version, offsetof(struct moo_spec, framework.runtime.name), true, "name: python"},
+	{"version", f_version, offsetof(struct moo_spec, framework.runtime.version), false, NULL},
+	{"requirement", f_requirements, 0, false, NULL},
+};
+
+static void f_runtime(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	struct moo_spec *spec = c->spec;
+
+	(void)dst;
+	if (v->kind == Y_SCALAR && scalar_type(v) == S_STR && *v->text) {
+		split_runtime(v->text, &spec->framework.runtime.name, &spec->framework.runtime.version);
+		if (!*spec->framework.runtime.name) {
+			verr(c, v, "'%s' must start with the runtime's name, found '%s'", where,
+			     v->text);
+		}
+		return;
+	}
+	if (v->kind != Y_MAP) {
+		moo__error_hint(verr(c, v, "'%s' must be a string or a mapping, found %s", where,
+				     kind_name(v)),
+				"write 'runtime: python3.11' or 'runtime: {name: python, version: "
+				"\"3.11\"}'");
+		return;
+	}
+	walk_map(c, v, where, runtime_fields, MOO_ARRAY_SIZE(runtime_fields), NULL);
+}
+
+static const struct field framework_fields[] = {
+	{"name", f_version, offsetof(struct moo_spec, framework.name), true, "name: sklearn"},
+	{"version", f_version, offsetof(struct moo_spec, framework.version), true, "version: 1.2.1"},
+	{"runtime", f_runtime, 0, true, "runtime: python3"},
+};
+
+static void f_framework(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	(void)dst;
+	if (need_map(c, v, where)) {
+		walk_map(c, v, where, framework_fields, MOO_ARRAY_SIZE(framework_fields), NULL);
+	}
+}
+
+static const struct field model_fields[] = {
+	{"name", f_version, offsetof(struct moo_spec, model.name), true, "name: my-model"},
+	{"version", f_version, offsetof(struct moo_spec, model.version), false, NULL},
+	{"source", f_string, offsetof(struct moo_spec, model.source), false, NULL},
+	{"creator", f_string, offsetof(struct moo_spec, model.creator), false, NULL},
+	{"time", f_date, offsetof(struct moo_spec, model.time), false, NULL},
+};
+
+static void f_model(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	(void)dst;
+	if (need_map(c, v, where)) {
+		walk_map(c, v, where, model_fields, MOO_ARRAY_SIZE(model_fields), NULL);
+	}
+}
+
+static const struct field dataset_fields[] = {
+	{"name", f_version, offsetof(struct moo_spec, dataset.name), true, "name: mnist"},
+	{"version", f_version, offsetof(struct moo_spec, dataset.version), false, NULL},
+	{"source", f_string, offsetof(struct moo_spec, dataset.source), false, NULL},
+	{"sha256", f_sha256, offsetof(struct moo_spec, dataset.sha256), false, NULL},
+};
+
+static void f_dataset(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	(void)dst;
+	if (need_map(c, v, where)) {
+		walk_map(c, v, where, dataset_fields, MOO_ARRAY_SIZE(dataset_fields), NULL);
+	}
+}
+
+static const struct field data_process_fields[] = {
+	{"data_load", f_string, offsetof(struct moo_spec, data_process.data_load), false, NULL},
+	{"data_split", f_split, 0, false, NULL},
+	{"padding", f_padding, offsetof(struct moo_spec, data_process.padding), false, NULL},
+};
+
+static void f_data_process(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	(void)dst;
+	if (need_map(c, v, where)) {
+		walk_map(c, v, where, data_process_fields, MOO_ARRAY_SIZE(data_process_fields),
+			 NULL);
+	}
+}
+
+static json_t *to_json(const struct ynode *n)
+{
+	json_t *o;
+	size_t i;
+
+	switch (n->kind) {
+	case Y_SEQ:
+		o = json_array();
+		for (i = 0; i < n->n; i++) {
+			json_array_append_new(o, to_json(n->kids[i]));
+		}
+		return o;
+	case Y_MAP:
+		o = json_object();
+		for (i = 0; i < n->n; i += 2) {
+			if (n->kids[i]->kind == Y_SCALAR) {
+				json_object_set_new(o, n->kids[i]->text, to_json(n->kids[i + 1]));
+			}
+		}
+		return o;
+	case Y_SCALAR:
+		break;
+	}
+	switch (scalar_type(n)) {
+	case S_NULL: return json_null();
+	case S_BOOL: return json_boolean(strchr("tTyY", n->text[0]) || !strcmp(n->text, "on") ||
+					 !strcmp(n->text, "On") || !strcmp(n->text, "ON"));
+	case S_INT: return json_integer(strtoll(n->text, NULL, 0));
+	case S_FLOAT: return json_real(strtod(n->text, NULL));
+	case S_STR: break;
+	}
+	return json_string(n->text);
+}
+
+static void f_architecture(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	json_t *j;
+
+	if (!need_map(c, v, where)) {
+		return;
+	}
+	j = to_json(v);
+	*(char **)dst = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+}
+
+static const char *const known_params[] = {"learning_rate", "loss",      "batch_size",
+					   "epoch",         "optimizer", "train_op"};
+
+static void add_param(struct vctx *c, const struct ynode *k, const struct ynode *v)
+{
+	struct moo_spec *spec = c->spec;
+
+	MOO_GROW(spec->training_params, spec->n_training_params);
+	spec->training_params[spec->n_training_params++] = (struct moo_kv){
+		moo__strdup(k->text), moo__strdup(v->text), !v->plain, {k->line, k->col}};
+}
+
+static void other_param(struct vctx *c, const struct ynode *k, const struct ynode *v,
+			const char *where)
+{
+	const char *near;
+
+	if (!is_ident(k->text, false)) {
+		moo__error_hint(verr(c, k, "parameter name '%s' in '%s' must match [a-z][a-z0-9_]*",
+				     k->text, where),
+				"parameters become command-line options and MOO_PARAM_ variables; "
+				"use lowercase letters, digits and '_'");
+		return;
+	}
+	if (v->kind != Y_SCALAR || scalar_type(v) == S_NULL) {
+		expected(c, v, where, "a mapping of parameter names to single values");
+		return;
+	}
+	near = moo_suggest(k->text, known_params, MOO_ARRAY_SIZE(known_params));
+	if (near) {
+		struct moo_error *e;
+
+		e = moo__error_add(c->diags, MOO_ESPEC, MOO_SEV_WARNING,
+				   "'%s.%s' is not a known parameter; it is passed as your own", where,
+				   k->text);
+		moo__error_at(e, c->file, k->line, k->col);
+		moo__error_hint(e, "did you mean '%s'?", near);
+	}
+	add_param(c, k, v);
+}
+
+/* Known parameters are typed, then kept in order with the user's own. */
+static void p_number(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	double x;
+
+	(void)dst;
+	if (!parse_number(v, &x)) {
+		expected(c, v, where, "a number");
+	} else if (!(x > 0) || isinf(x)) {
+		verr(c, v, "'%s' must be greater than 0, found %s", where, v->text);
+	}
+}
+
+static void p_int(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	(void)dst;
+	check_positive_int(c, v, where);
+}
+
+static void p_string(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	char *s = NULL;
+
+	(void)dst;
+	f_string(c, v, where, &s);
+	free(s);
+}
+
+static const struct field param_fields[] = {
+	{"learning_rate", p_number, 0, false, NULL}, {"loss", p_string, 0, false, NULL},
+	{"batch_size", p_int, 0, false, NULL},       {"epoch", p_int, 0, false, NULL},
+	{"optimizer", p_string, 0, false, NULL},     {"train_op", p_string, 0, false, NULL},
+};
+
+static void f_params(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	size_t i, j, before = c->errors;
+
+	(void)dst;
+	if (!need_map(c, v, where)) {
+		return;
+	}
+	walk_map(c, v, where, param_fields, MOO_ARRAY_SIZE(param_fields), other_param);
+	if (c->errors != before) {
+		return;
+	}
+	/* walk_map checked the known ones; record them in document order with the rest. */
+	for (i = 0; i < v->n; i += 2) {
+		for (j = 0; j < MOO_ARRAY_SIZE(param_fields); j++) {
+			if (!strcmp(v->kids[i]->text, param_fields[j].key)) {
+				size_t at = c->spec->n_training_params, k;
+
+				add_param(c, v->kids[i], v->kids[i + 1]);
+				/* keep document order: move before later user params */
+				for (k = 0; k < at; k++) {
+					if (c->spec->training_params[k].mark.line > v->kids[i]->line ||
+					    (c->spec->training_params[k].mark.line == v->kids[i]->line &&
+					     c->spec->training_params[k].mark.column > v->kids[i]->col)) {
+						struct moo_kv t = c->spec->training_params[at];
+
+						memmove(&c->spec->training_params[k + 1],
+							&c->spec->training_params[k],
+							(at - k) * sizeof(t));
+						c->spec->training_params[k] = t;
+						break;
+					}
+				}
+			}
+		}
+	}
+}
+
+static const struct field resources_fields[] = {
+	{"accelerator", f_accel, offsetof(struct moo_spec, resources.accelerator), false, NULL},
+	{"count", f_count, offsetof(struct moo_spec, resources.count), false, NULL},
+	{"cpus", f_cpus, offsetof(struct moo_spec, resources.cpus), false, NULL},
+	{"memory", f_memory, offsetof(struct moo_spec, resources.memory), false, NULL},
+};
+
+static void f_resources(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	struct moo_spec *spec = c->spec;
+
+	(void)dst;
+	if (!need_map(c, v, where)) {
+		return;
+	}
+	walk_map(c, v, where, resources_fields, MOO_ARRAY_SIZE(resources_fields), NULL);
+	if (spec->resources.accelerator == MOO_ACCEL_CPU && spec->resources.count != UINT32_MAX &&
+	    spec->resources.count > 0) {
+		moo__error_hint(verr(c, v, "'%s.count' must be 0 when the accelerator is cpu", where),
+				"set 'accelerator: gpu' or 'npu', or use 'cpus' for processor cores");
+	}
+}
+
+static const struct field inference_fields[] = {
+	{"entry_point", f_path, offsetof(struct moo_spec, inference_entry_point), true,
+	 "entry_point: predict.py"},
+};
+
+static void f_inference(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	(void)dst;
+	if (need_map(c, v, where)) {
+		walk_map(c, v, where, inference_fields, MOO_ARRAY_SIZE(inference_fields), NULL);
+	}
+}
+
+static void f_env(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	struct moo_spec *spec = c->spec;
+	size_t i;
+
+	(void)dst;
+	if (!need_map(c, v, where)) {
+		return;
+	}
+	for (i = 0; i < v->n; i += 2) {
+		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
+
+		if (k->kind != Y_SCALAR || !is_ident(k->text, true)) {
+			moo__error_hint(verr(c, k, "'%s' has an invalid variable name '%s'", where,
+					     k->kind == Y_SCALAR ? k->text : kind_name(k)),
+					"names are letters, digits and '_', not starting with a digit");
+			continue;
+		}
+		if (!strncmp(k->text, "MOO_", 4)) {
+			moo__error_hint(verr(c, k, "variable '%s' in '%s' uses the reserved prefix "
+						   "'MOO_'",
+					     k->text, where),
+					"moo sets MOO_ variables itself; rename it");
+			continue;
+		}
+		if (dup_before(v, i)) {
+			verr(c, k, "duplicate key '%s' in '%s'", k->text, where);
+			continue;
+		}
+		if (x->kind != Y_SCALAR || scalar_type(x) == S_NULL) {
+			expected(c, x, where, "a mapping of variable names to single values");
+			continue;
+		}
+		MOO_GROW(spec->env, spec->n_env);
+		spec->env[spec->n_env++] =
+			(struct moo_kv){moo__strdup(k->text), moo__strdup(x->text), !x->plain,
+					{k->line, k->col}};
+	}
+}
+
+static const struct field top_fields[] = {
+	{"framework", f_framework, 0, true, "framework: {name: sklearn, version: 1.2.1, runtime: python3}"},
+	{"model", f_model, 0, true, "model: {name: my-model}"},
+	{"dataset", f_dataset, 0, false, NULL},
+	{"data_process", f_data_process, 0, false, NULL},
+	{"model_architecture", f_architecture, offsetof(struct moo_spec, model_architecture), false, NULL},
+	{"training_params", f_params, 0, false, NULL},
+	{"entry_point", f_path, offsetof(struct moo_spec, entry_point), true, "entry_point: train.py"},
+	{"output_folder", f_path, offsetof(struct moo_spec, output_folder), false, NULL},
+	{"resources", f_resources, 0, false, NULL},
+	{"inference", f_inference, 0, false, NULL},
+	{"env", f_env, 0, false, NULL},
+};
+
+int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const char *name,
+		   struct moo_error **err)
+{
+	struct moo_error *diags = NULL;
+	struct parser p = {0};
+	struct moo_spec *spec = NULL;
+	struct ynode *root;
+	struct vctx c = {0};
+	int r;
+
+	name = name ? name : "metadata.yaml";
+	p.file = name;
+	p.diags = &diags;
+	if (len > MOO_SPEC_MAX_BYTES) {
+		moo__error_hint(diag_at(&diags, name, 0, 0, MOO_SEV_ERROR,
+					"larger than the limit of %u bytes", MOO_SPEC_MAX_BYTES),
+				"keep data out of metadata.yaml; point to it with dataset.source");
+		r = MOO_ESPEC;
+		goto done;
+	}
+	root = build_tree(&p, data, len);
+	if (!root) {
+		if (!diags) {
+			moo__error_hint(diag_at(&diags, name, 1, 1, MOO_SEV_ERROR, "the document is empty"),
+					"run 'moo init' to write a starting metadata.yaml");
+		}
+		r = MOO_ESPEC;
+		goto done;
+	}
+	spec = moo__calloc(1, sizeof(*spec));
+	spec->file = moo__strdup(name);
+	spec->resources.count = UINT32_MAX;
+	c.file = name;
+	c.diags = &diags;
+	c.spec = spec;
+	if (root->kind != Y_MAP) {
+		moo__error_hint(verr(&c, root, "the document must be a mapping, found %s",
+				     kind_name(root)),
+				"start with 'framework:', 'model:' and 'entry_point:' keys");
+	} else {
+		walk_map(&c, root, NULL, top_fields, MOO_ARRAY_SIZE(top_fields), NULL);
+	}
+	if (c.errors) {
+		r = MOO_ESPEC;
+		goto done;
+	}
+	if (!spec->output_folder) {
+		spec->output_folder = moo__strdup("training_result");
+	}
+	if (spec->resources.count == UINT32_MAX) {
+		spec->resources.count = spec->resources.accelerator == MOO_ACCEL_CPU ? 0 : 1;
+	}
+	spec->warnings = diags;
+	diags = NULL;
+	*out = spec;
+	spec = NULL;
+	r = 0;
+done:
+	parser_dispose(&p);
+	moo_spec_free(spec);
+	if (diags) {
+		/* errors first, so the chain's head names the failure */
+		struct moo_error *errs = NULL, *warns = NULL, **te = &errs, **tw = &warns, *e;
+
+		while ((e = diags)) {
+			diags = e->next;
+			e->next = NULL;
+			if (e->severity == MOO_SEV_ERROR) {
+				*te = e, te = &e->next;
+			} else {
+				*tw = e, tw = &e->next;
+			}
+		}
+		*te = warns;
+		if (err) {
+			*err = errs;
+		} else {
+			moo_error_free(errs);
+		}
+	}
+	return r;
+}
+
+int moo_spec_load(struct moo_spec **out, const char *path, struct moo_error **err)
+{
+	struct moo_buf data = MOO_BUF_INIT;
+	struct stat st;
+	char *file = NULL;
+	int r;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		file = moo__path_join(path, "metadata.yaml");
+	} else {
+		file = moo__strdup(path);
+	}
+	r = moo__read_file(file, MOO_SPEC_MAX_BYTES, &data, err);
+	if (r) {
+		if (r == MOO_ENOTFOUND && err && *err) {
+			moo__error_hint(*err, "run 'moo init' to create one, or name the file");
+		}
+		if (r == MOO_EARG) {
+			r = MOO_ESPEC;
+			if (err && *err) {
+				(*err)->code = MOO_ESPEC;
+			}
+		}
+		goto done;
+	}
+	r = moo_spec_parse(out, data.ptr ? data.ptr : "", data.len, file, err);
+done:
+	moo_buf_dispose(&data);
+	free(file);
+	return r;
+}
+
+static void check_file(const char *dir, const char *rel, const char *what, struct moo_mark m,
+		       const char *file, struct moo_error **diags)
+{
+	char *p = moo__path_join(dir, rel);
+	struct stat st;
+	struct moo_error *e = NULL;
+
+	if (lstat(p, &st) < 0) {
+		e = moo__error_add(diags, MOO_ESPEC, MOO_SEV_ERROR, "%s '%s' does not exist", what, rel);
+		moo__error_hint(e, "create it, or correct the path in metadata.yaml");
+	} else if (!S_ISREG(st.st_mode)) {
+		e = moo__error_add(diags, MOO_ESPEC, MOO_SEV_ERROR, "%s '%s' is not a regular file",
+				   what, rel);
+	}
+	moo__error_at(e, file, m.line, m.column);
+	free(p);
+}
+
+int moo_spec_check_tree(const struct moo_spec *spec, const char *dir, struct moo_error **err)
+{
+	struct moo_error *diags = NULL;
+
+	check_file(dir, spec->entry_point, "entry_point", spec->entry_point_mark, spec->file,
+		   &diags);
+	if (spec->inference_entry_point) {
+		check_file(dir, spec->inference_entry_point, "inference.entry_point",
+			   spec->inference_entry_point_mark, spec->file, &diags);
+	}
+	if (!diags) {
+		return 0;
+	}
+	if (err) {
+		*err = diags;
+	} else {
+		moo_error_free(diags);
+	}
+	return MOO_ESPEC;
+}
+
+const char *moo_accel_name(enum moo_accel a)
+{
+	switch (a) {
+	case MOO_ACCEL_CPU: return "cpu";
+	case MOO_ACCEL_GPU: return "gpu";
+	case MOO_ACCEL_NPU: return "npu";
+	}
+	return "cpu";
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	if (v) {
+		json_object_set_new(o, key, json_string(v));
+	}
+}
+
+/* A scalar value as JSON: plain numbers and booleans keep their type. */
+static json_t *kv_json(const struct moo_kv *kv)
+{
+	struct ynode n = {.kind = Y_SCALAR, .text = kv->value, .plain = !kv->quoted};
+
+	return to_json(&n);
+}
+
+static json_t *kvs_json(const struct moo_kv *kv, size_t n)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		json_object_set_new(o, kv[i].key, kv_json(&kv[i]));
+	}
+	return o;
+}
+
+void moo_spec_to_json(const struct moo_spec *s, struct moo_buf *out)
+{
+	json_t *o = json_object(), *fw = json_object(), *rt = json_object(), *m = json_object();
+	json_t *res = json_object(), *req = json_array();
+	char *text;
+	size_t i;
+
+	set_str(fw, "name", s->framework.name);
+	set_str(fw, "version", s->framework.version);
+	set_str(rt, "name", s->framework.runtime.name);
+	set_str(rt, "version", s->framework.runtime.version);
+	for (i = 0; i < s->framework.runtime.n_requirement; i++) {
+		json_array_append_new(req, json_string(s->framework.runtime.requirement[i]));
+	}
+	json_object_set_new(rt, "requirement", req);
+	json_object_set_new(fw, "runtime", rt);
+	json_object_set_new(o, "framework", fw);
+	set_str(m, "name", s->model.name);
+	set_str(m, "version", s->model.version);
+	set_str(m, "source", s->model.source);
+	set_str(m, "creator", s->model.creator);
+	set_str(m, "time", s->model.time);
+	json_object_set_new(o, "model", m);
+	if (s->dataset.name) {
+		json_t *d = json_object();
+
+		set_str(d, "name", s->dataset.name);
+		set_str(d, "version", s->dataset.version);
+		set_str(d, "source", s->dataset.source);
+		set_str(d, "sha256", s->dataset.sha256);
+		json_object_set_new(o, "dataset", d);
+	}
+	if (s->data_process.data_load || s->data_process.padding || s->data_process.n_data_split) {
+		json_t *d = json_object();
+
+		set_str(d, "data_load", s->data_process.data_load);
+		if (s->data_process.n_data_split) {
+			json_object_set_new(d, "data_split",
+					    kvs_json(s->data_process.data_split,
+						     s->data_process.n_data_split));
+		}
+		set_str(d, "padding", s->data_process.padding);
+		json_object_set_new(o, "data_process", d);
+	}
+	if (s->model_architecture) {
+		json_object_set_new(o, "model_architecture",
+				    json_loads(s->model_architecture, 0, NULL));
+	}
+	json_object_set_new(o, "training_params",
+			    kvs_json(s->training_params, s->n_training_params));
+	set_str(o, "entry_point", s->entry_point);
+	set_str(o, "output_folder", s->output_folder);
+	json_object_set_new(res, "accelerator", json_string(moo_accel_name(s->resources.accelerator)));
+	json_object_set_new(res, "count", json_integer(s->resources.count));
+	if (s->resources.cpus > 0) {
+		json_object_set_new(res, "cpus", json_real(s->resources.cpus));
+	}
+	if (s->resources.memory) {
+		json_object_set_new(res, "memory", json_integer((json_int_t)s->resources.memory));
+	}
+	json_object_set_new(o, "resources", res);
+	if (s->inference_entry_point) {
+		json_t *inf = json_object();
+
+		set_str(inf, "entry_point", s->inference_entry_point);
+		json_object_set_new(o, "inference", inf);
+	}
+	json_object_set_new(o, "env", kvs_json(s->env, s->n_env));
+	text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+	moo_buf_puts(out, text);
+	free(text);
+	json_decref(o);
+}
+
+static void free_kvs(struct moo_kv *kv, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+void moo_spec_free(struct moo_spec *s)
+{
+	size_t i;
+
+	if (!s) {
+		return;
+	}
+	free(s->file);
+	free(s->framework.name);
+	free(s->framework.version);
+	free(s->framework.runtime.name);
+	free(s->framework.runtime.version);
+	for (i = 0; i < s->framework.runtime.n_requirement; i++) {
+		free(s->framework.runtime.requirement[i]);
+	}
+	free(s->framework.runtime.requirement);
+	free(s->model.name);
+	free(s->model.version);
+	free(s->model.source);
+	free(s->model.creator);
+	free(s->model.time);
+	free(s->dataset.name);
+	free(s->dataset.version);
+	free(s->dataset.source);
+	free(s->dataset.sha256);
+	free(s->data_process.data_load);
+	free(s->data_process.padding);
+	free_kvs(s->data_process.data_split, s->data_process.n_data_split);
+	free(s->model_architecture);
+	free_kvs(s->training_params, s->n_training_params);
+	free(s->entry_point);
+	free(s->output_folder);
+	free(s->inference_entry_point);
+	free_kvs(s->env, s->n_env);
+	moo_error_free(s->warnings);
+	free(s);
+}

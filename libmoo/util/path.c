@@ -1,0 +1,161 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "../internal.h"
+
+int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo_error **err)
+{
+	char chunk[65536];
+	size_t start = out->len;
+	int fd, r = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return moo__fail_errno(err, errno == ENOENT ? MOO_ENOTFOUND : MOO_EIO,
+				       "cannot open '%s'", path);
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			r = moo__fail_errno(err, MOO_EIO, "cannot read '%s'", path);
+			break;
+		}
+		if (out->len - start + (size_t)n > max) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "'%s' is larger than the limit of %zu bytes", path, max);
+			(void)e;
+			r = MOO_EARG;
+			break;
+		}
+		moo_buf_add(out, chunk, (size_t)n);
+	}
+	close(fd);
+	if (r) {
+		out->len = start;
+		if (out->ptr) {
+			out->ptr[start] = '\0';
+		}
+	}
+	return r;
+}
+
+int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode,
+			   struct moo_error **err)
+{
+	char *tmp = moo__printf("%s.tmp.%ld", path, (long)getpid());
+	const char *p = data;
+	int fd = -1, r;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", tmp);
+		goto done;
+	}
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", tmp);
+			goto done;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", tmp);
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot rename '%s' to '%s'", tmp, path);
+		goto done;
+	}
+	r = 0;
+done:
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (r) {
+		unlink(tmp);
+	}
+	free(tmp);
+	return r;
+}
+
+int moo__mkdir_p(const char *path, int mode, struct moo_error **err)
+{
+	char *p = moo__strdup(path), *s;
+	int r = 0;
+
+	for (s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+				r = moo__fail_errno(err, MOO_EIO, "cannot create directory '%s'", p);
+				break;
+			}
+			*s = c;
+			if (!c) {
+				break;
+			}
+		}
+	}
+	free(p);
+	return r;
+}
+
+char *moo__path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	while (la > 1 && a[la - 1] == '/') {
+		la--;
+	}
+	while (*b == '/') {
+		b++;
+	}
+	return moo__printf("%.*s/%s", (int)la, a, b);
+}
+
+bool moo__path_is_safe_relative(const char *rel)
+{
+	const char *s = rel, *comp = rel;
+
+	if (!*rel || *rel == '/') {
+		return false;
+	}
+	for (;; s++) {
+		if (*s == '/' || *s == '\0') {
+			size_t n = (size_t)(s - comp);
+
+			if (n == 0 && *s == '/') {
+				return false; /* "a//b" */
+			}
+			if ((n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.')) {
+				return false;
+			}
+			if (!*s) {
+				return true;
+			}
+			comp = s + 1;
+		} else if (*s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f) {
+			return false;
+		}
+	}
+}
