@@ -23,6 +23,7 @@ struct ynode {
 	enum ykind kind;
 	char *text; /* scalars */
 	bool plain; /* a plain (unquoted) scalar, so its type comes from its text */
+	const char *tag; /* a core tag given explicitly (static string), or NULL */
 	int line, col;
 	struct ynode **kids; /* sequence items; mapping keys and values, alternating */
 	size_t n;
@@ -124,6 +125,23 @@ static void parser_dispose(struct parser *p)
 		free(p->anchors[i].name);
 	}
 	free(p->anchors);
+}
+
+/* The explicit core tag of a scalar as one of our static strings: "int", "float", … */
+static const char *core_tag(const yaml_char_t *tag)
+{
+	static const char *const tags[][2] = {
+		{YAML_INT_TAG, "int"}, {YAML_FLOAT_TAG, "float"}, {YAML_BOOL_TAG, "bool"},
+		{YAML_NULL_TAG, "null"},
+	};
+	size_t i;
+
+	for (i = 0; tag && i < MOO_ARRAY_SIZE(tags); i++) {
+		if (!strcmp((const char *)tag, tags[i][0])) {
+			return tags[i][1];
+		}
+	}
+	return NULL; /* untagged, !!str, !!timestamp and "!" read as text */
 }
 
 static bool tag_ok(const yaml_char_t *tag)
@@ -264,6 +282,8 @@ static struct ynode *find_anchor(struct parser *p, const char *name)
 	return NULL;
 }
 
+static bool tagged_text_ok(const struct ynode *n);
+
 /* Returns the document's root, or NULL with diagnostics added. */
 static struct ynode *build_tree(struct parser *p, const char *data, size_t len)
 {
@@ -345,6 +365,13 @@ static struct ynode *build_tree(struct parser *p, const char *data, size_t len)
 			}
 			node->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 				      !ev.data.scalar.tag;
+			node->tag = core_tag(ev.data.scalar.tag);
+			if (node->tag && !tagged_text_ok(node)) {
+				diag_at(p->diags, p->file, node->line, node->col, MOO_SEV_ERROR,
+					"'%s' is not a valid !!%s", node->text, node->tag);
+				failed = true;
+				break;
+			}
 			add_anchor(p, ev.data.scalar.anchor, node);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
@@ -423,6 +450,14 @@ static struct ynode *build_tree(struct parser *p, const char *data, size_t len)
 		default:
 			break;
 		}
+		if (node && !failed && depth > 0 && stack[depth - 1]->kind == Y_MAP &&
+		    stack[depth - 1]->n % 2 == 0 && node->kind != Y_SCALAR) {
+			moo__error_hint(diag_at(p->diags, p->file, node->line, node->col, MOO_SEV_ERROR,
+						"a mapping key must be a plain value, found %s",
+						node->kind == Y_MAP ? "a mapping" : "a list"),
+					"write keys as names");
+			failed = true;
+		}
 		if (node && !failed) {
 			if (depth > 0) {
 				attach(stack[depth - 1], node);
@@ -447,9 +482,6 @@ static bool match_int(const char *s)
 {
 	if (*s == '-' || *s == '+') {
 		s++;
-	}
-	if (s[0] == '0' && s[1] == 'x') {
-		return s[2] && strspn(s + 2, "0123456789abcdefABCDEF") == strlen(s + 2);
 	}
 	if (!*s) {
 		return false;
@@ -501,11 +533,16 @@ static bool match_float(const char *s)
 static enum stype scalar_type(const struct ynode *n)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
-					    "yes", "Yes", "YES", "no", "No", "NO",
-					    "on", "On", "ON", "off", "Off", "OFF"};
+	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE"};
 	size_t i;
 
+	if (n->tag) {
+		/* an explicit !!int etc. still needs text of that type (checked in pass 1) */
+		return !strcmp(n->tag, "int")     ? S_INT
+		       : !strcmp(n->tag, "float") ? S_FLOAT
+		       : !strcmp(n->tag, "bool")  ? S_BOOL
+						  : S_NULL;
+	}
 	if (!n->plain) {
 		return S_STR;
 	}
@@ -526,6 +563,17 @@ static enum stype scalar_type(const struct ynode *n)
 		return S_FLOAT;
 	}
 	return S_STR;
+}
+
+static bool tagged_text_ok(const struct ynode *n)
+{
+	struct ynode plain = *n;
+	enum stype want = scalar_type(n), got;
+
+	plain.tag = NULL;
+	plain.plain = true;
+	got = scalar_type(&plain);
+	return got == want || (want == S_FLOAT && got == S_INT);
 }
 
 static const char *kind_name(const struct ynode *n)
@@ -693,7 +741,32 @@ static void f_version(struct vctx *c, const struct ynode *v, const char *where, 
 		expected(c, v, where, "a string");
 		return;
 	}
+	if (!*v->text) {
+		verr(c, v, "'%s' must not be empty", where);
+		return;
+	}
 	*(char **)dst = moo__strdup(v->text);
+}
+
+/* Lowercase names: tensorflow, python, scikit-learn, mindspore. */
+static bool ident_ok(const char *s)
+{
+	return ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(s);
+}
+
+static void f_ident(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+{
+	char *s = NULL;
+
+	f_version(c, v, where, &s);
+	if (s && !ident_ok(s)) {
+		moo__error_hint(verr(c, v, "'%s' must be a lowercase name, found '%s'", where, s),
+				"use lowercase letters, digits, '.', '-' and '_'");
+		free(s);
+		return;
+	}
+	*(char **)dst = s;
 }
 
 static void f_string(struct vctx *c, const struct ynode *v, const char *where, void *dst)
@@ -768,22 +841,76 @@ static bool digits(const char *s, size_t n)
 	return true;
 }
 
-/* YYYY-MM-DD, optionally followed by a time (YAML timestamp). */
+static int num(const char *s, size_t n)
+{
+	int x = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x = x * 10 + (s[i] - '0');
+	}
+	return x;
+}
+
+/* YYYY-MM-DD, a real calendar day, optionally with a time: THH:MM:SS[.frac][Z|±HH[:]MM]. */
+static bool date_ok(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, d;
+
+	if (strlen(s) < 10 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+	    !digits(s + 8, 2)) {
+		return false;
+	}
+	y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
+		return false;
+	}
+	s += 10;
+	if (!*s) {
+		return true;
+	}
+	if ((*s != 'T' && *s != 't' && *s != ' ') || !digits(s + 1, 2) || s[3] != ':' ||
+	    !digits(s + 4, 2) || s[6] != ':' || !digits(s + 7, 2) || num(s + 1, 2) > 23 ||
+	    num(s + 4, 2) > 59 || num(s + 7, 2) > 60) {
+		return false;
+	}
+	s += 9;
+	if (*s == '.') {
+		if (!digits(s + 1, 1)) {
+			return false;
+		}
+		for (s++; *s >= '0' && *s <= '9'; s++) {
+		}
+	}
+	if (*s == 'Z' || *s == 'z') {
+		return s[1] == '\0';
+	}
+	if (*s == '+' || *s == '-') {
+		if (!digits(s + 1, 2) || num(s + 1, 2) > 23) {
+			return false;
+		}
+		s += 3;
+		s += *s == ':';
+		return digits(s, 2) && num(s, 2) <= 59 && s[2] == '\0';
+	}
+	return *s == '\0';
+}
+
 static void f_date(struct vctx *c, const struct ynode *v, const char *where, void *dst)
 {
-	const char *s = v->text;
-
 	if (v->kind != Y_SCALAR || scalar_type(v) != S_STR) {
 		expected(c, v, where, "a date (YYYY-MM-DD)");
 		return;
 	}
-	if (strlen(s) < 10 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-	    !digits(s + 8, 2) || (s[10] && s[10] != 'T' && s[10] != 't' && s[10] != ' ')) {
-		moo__error_hint(verr(c, v, "'%s' must be a date, found '%s'", where, s),
-				"write YYYY-MM-DD, or an ISO 8601 date and time");
+	if (!date_ok(v->text)) {
+		moo__error_hint(verr(c, v, "'%s' must be a date, found '%s'", where, v->text),
+				"write a real day as YYYY-MM-DD, or an ISO 8601 date and time "
+				"like 2024-05-01T12:00:00Z");
 		return;
 	}
-	*(char **)dst = moo__strdup(s);
+	*(char **)dst = moo__strdup(v->text);
 }
 
 static bool parse_number(const struct ynode *v, double *out)
@@ -794,7 +921,7 @@ static bool parse_number(const struct ynode *v, double *out)
 	if (v->kind != Y_SCALAR || ((t = scalar_type(v)) != S_INT && t != S_FLOAT)) {
 		return false;
 	}
-	*out = t == S_INT ? (double)strtoll(v->text, &end, 0) : strtod(v->text, &end);
+	*out = t == S_INT ? (double)strtoll(v->text, &end, 10) : strtod(v->text, &end);
 	return !isnan(*out);
 }
 
@@ -809,7 +936,7 @@ static void f_int_min(struct vctx *c, const struct ynode *v, const char *where, 
 		return;
 	}
 	errno = 0;
-	x = strtoll(v->text, &end, 0);
+	x = strtoll(v->text, &end, 10);
 	if (errno || x < min || x > 1000000000LL) {
 		verr(c, v, "'%s' must be an integer from %lld to 1000000000, found %s", where, min,
 		     v->text);
@@ -968,6 +1095,9 @@ static void f_split(struct vctx *c, const struct ynode *v, const char *where, vo
 		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
 		double f;
 
+		if (k->kind == Y_SCALAR && !strncmp(k->text, "x-", 2)) {
+			continue;
+		}
 		if (k->kind != Y_SCALAR || !is_ident(k->text, false)) {
 			verr(c, k, "a split name in '%s' must match [a-z][a-z0-9_]*, found '%s'",
 			     where, k->kind == Y_SCALAR ? k->text : kind_name(k));
@@ -991,11 +1121,25 @@ static void f_split(struct vctx *c, const struct ynode *v, const char *where, vo
 		spec->data_process.data_split[spec->data_process.n_data_split++] = (struct moo_kv){
 			moo__strdup(k->text), moo__strdup(x->text), false, {k->line, k->col}};
 	}
+	if (!spec->data_process.n_data_split) {
+		moo__error_hint(verr(c, v, "'%s' names no split", where),
+				"write e.g. '{train: 0.8, test: 0.2}', or leave data_split out");
+	}
 	if (sum > 1 + 1e-9) {
 		moo__error_hint(verr(c, v, "the fractions of '%s' add up to %g, more than 1", where,
 				     sum),
 				"make the parts add up to 1 or less");
 	}
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			return true;
+		}
+	}
+	return false;
 }
 
 static void f_requirements(struct vctx *c, const struct ynode *v, const char *where, void *dst)
@@ -1017,7 +1161,7 @@ static void f_requirements(struct vctx *c, const struct ynode *v, const char *wh
 			expected(c, r, where, "a list of pip requirement strings");
 			continue;
 		}
-		if (r->text[strcspn(r->text, "\n\r")] || r->text[0] == '-') {
+		if (strchr(" \t-", r->text[0]) || has_control(r->text)) {
 			verr(c, r, "'%s' has an invalid requirement '%s'", where, r->text);
 			continue;
 		}
@@ -1036,8 +1180,35 @@ static void split_runtime(const char *s, char **name, char **version)
 	*version = s[n] ? moo__strdup(s + n) : NULL;
 }
 
+/* ^[a-z]+([0-9]+(\.[0-9]+)*)?$ */
+static bool runtime_short_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz");
+
+	if (n == 0) {
+		return false;
+	}
+	s += n;
+	if (!*s) {
+		return true;
+	}
+	for (;;) {
+		n = strspn(s, "0123456789");
+		if (n == 0) {
+			return false;
+		}
+		s += n;
+		if (!*s) {
+			return true;
+		}
+		if (*s++ != '.') {
+			return false;
+		}
+	}
+}
+
 static const struct field runtime_fields[] = {
-	{"name", f_version, offsetof(struct moo_spec, framework.runtime.name), true, "name: python"},
+	{"name", f_ident, offsetof(struct moo_spec, framework.runtime.name), true, "name: python"},
 	{"version", f_version, offsetof(struct moo_spec, framework.runtime.version), false, NULL},
 	{"requirement", f_requirements, 0, false, NULL},
 };
@@ -1047,12 +1218,16 @@ static void f_runtime(struct vctx *c, const struct ynode *v, const char *where, 
 	struct moo_spec *spec = c->spec;
 
 	(void)dst;
-	if (v->kind == Y_SCALAR && scalar_type(v) == S_STR && *v->text) {
-		split_runtime(v->text, &spec->framework.runtime.name, &spec->framework.runtime.version);
-		if (!*spec->framework.runtime.name) {
-			verr(c, v, "'%s' must start with the runtime's name, found '%s'", where,
-			     v->text);
+	if (v->kind == Y_SCALAR && scalar_type(v) == S_STR) {
+		if (!runtime_short_ok(v->text)) {
+			moo__error_hint(verr(c, v, "'%s' must be a name and a version like 'python3.11', "
+						   "found '%s'",
+					     where, v->text),
+					"write 'python3.11', or the long form "
+					"'{name: python, version: \"3.11\"}'");
+			return;
 		}
+		split_runtime(v->text, &spec->framework.runtime.name, &spec->framework.runtime.version);
 		return;
 	}
 	if (v->kind != Y_MAP) {
@@ -1066,7 +1241,7 @@ static void f_runtime(struct vctx *c, const struct ynode *v, const char *where, 
 }
 
 static const struct field framework_fields[] = {
-	{"name", f_version, offsetof(struct moo_spec, framework.name), true, "name: sklearn"},
+	{"name", f_ident, offsetof(struct moo_spec, framework.name), true, "name: sklearn"},
 	{"version", f_version, offsetof(struct moo_spec, framework.version), true, "version: 1.2.1"},
 	{"runtime", f_runtime, 0, true, "runtime: python3"},
 };
@@ -1111,7 +1286,7 @@ static void f_dataset(struct vctx *c, const struct ynode *v, const char *where, 
 }
 
 static const struct field data_process_fields[] = {
-	{"data_load", f_string, offsetof(struct moo_spec, data_process.data_load), false, NULL},
+	{"data_load", f_path, offsetof(struct moo_spec, data_process.data_load), false, NULL},
 	{"data_split", f_split, 0, false, NULL},
 	{"padding", f_padding, offsetof(struct moo_spec, data_process.padding), false, NULL},
 };
@@ -1150,9 +1325,8 @@ static json_t *to_json(const struct ynode *n)
 	}
 	switch (scalar_type(n)) {
 	case S_NULL: return json_null();
-	case S_BOOL: return json_boolean(strchr("tTyY", n->text[0]) || !strcmp(n->text, "on") ||
-					 !strcmp(n->text, "On") || !strcmp(n->text, "ON"));
-	case S_INT: return json_integer(strtoll(n->text, NULL, 0));
+	case S_BOOL: return json_boolean(n->text[0] == 't' || n->text[0] == 'T');
+	case S_INT: return json_integer(strtoll(n->text, NULL, 10));
 	case S_FLOAT: return json_real(strtod(n->text, NULL));
 	case S_STR: break;
 	}
@@ -1163,8 +1337,26 @@ static void f_architecture(struct vctx *c, const struct ynode *v, const char *wh
 {
 	json_t *j;
 
+	size_t i;
+
 	if (!need_map(c, v, where)) {
 		return;
+	}
+	/* Free-form, but the documented keys have types. */
+	for (i = 0; i < v->n; i += 2) {
+		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
+		char *path = sub(where, k->text);
+
+		if (!strcmp(k->text, "type") && (x->kind != Y_SCALAR || scalar_type(x) != S_STR)) {
+			expected(c, x, path, "a string");
+		} else if (!strcmp(k->text, "layers") && x->kind != Y_SEQ) {
+			expected(c, x, path, "a list");
+		} else if (!strcmp(k->text, "parameters")) {
+			unsigned n = 0;
+
+			f_int_min(c, x, path, &n, 0);
+		}
+		free(path);
 	}
 	j = to_json(v);
 	*(char **)dst = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -1332,6 +1524,9 @@ static void f_env(struct vctx *c, const struct ynode *v, const char *where, void
 	for (i = 0; i < v->n; i += 2) {
 		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
 
+		if (k->kind == Y_SCALAR && !strncmp(k->text, "x-", 2)) {
+			continue;
+		}
 		if (k->kind != Y_SCALAR || !is_ident(k->text, true)) {
 			moo__error_hint(verr(c, k, "'%s' has an invalid variable name '%s'", where,
 					     k->kind == Y_SCALAR ? k->text : kind_name(k)),
@@ -1395,7 +1590,7 @@ int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const ch
 		goto done;
 	}
 	root = build_tree(&p, data, len);
-	if (!root) {
+	if (!root || moo__error_code(diags)) {
 		if (!diags) {
 			moo__error_hint(diag_at(&diags, name, 1, 1, MOO_SEV_ERROR, "the document is empty"),
 					"run 'moo init' to write a starting metadata.yaml");

@@ -1,0 +1,30 @@
+#!/bin/sh
+# The command line itself: help, version, suggestions, exit codes (moo(1)).
+. "$MOO_SRC/tests/cli/lib.sh"
+plan 22
+
+expect_exit "moo --version exits 0" 0 "$MOO" --version
+contains "--version prints the version" "$out" "moo 0."
+expect_exit "moo --help exits 0" 0 "$MOO" --help
+contains "--help lists validate" "$out" "validate"
+contains "--help lists init" "$out" "init"
+contains "--help names the exit codes" "$out" "3 invalid spec or bundle"
+expect_exit "moo with no command is a usage error" 2 "$MOO"
+contains "and prints the usage on stderr" "$err" "usage: moo"
+expect_exit "a misspelt command exits 2" 2 "$MOO" valdate
+contains "and suggests the nearest" "$err" "did you mean 'moo validate'?"
+expect_exit "an unknown command with no near one exits 2" 2 "$MOO" frobnicate
+contains "and points at --help" "$err" "moo: try 'moo --help'"
+expect_exit "a misspelt option exits 2" 2 "$MOO" validate --jsn
+contains "and suggests the nearest option" "$err" "did you mean '--json'?"
+contains "and says how to get help for the verb" "$err" "moo: try 'moo validate --help'"
+expect_exit "a flag given a value is refused" 2 "$MOO" validate --json=yes
+expect_exit "an option missing its value is refused" 2 "$MOO" init --template
+expect_exit "too many arguments are refused" 2 "$MOO" validate a b
+expect_exit "moo help validate exits 0" 0 "$MOO" help validate
+contains "and shows the verb's usage" "$out" "usage: moo validate [options] [PATH]"
+expect_exit "moo validate --help matches moo help validate" 0 "$MOO" validate --help
+help_out=$out
+"$MOO" help validate >"$T/h2"
+if [ "$help_out" = "$(cat "$T/h2")" ]; then ok "both help forms print the same"; else not_ok "both help forms print the same"; fi
+done_testing

@@ -1,0 +1,57 @@
+#!/bin/sh
+# moo validate against the spec corpus (tests/spec) and real project folders.
+. "$MOO_SRC/tests/cli/lib.sh"
+S=$MOO_SRC/tests/spec
+n=$(ls "$S"/valid/*.yaml "$S"/invalid/*.yaml "$S"/parser-only/*.yaml | wc -l)
+plan $((n + 13))
+
+for f in "$S"/valid/*.yaml; do
+	expect_exit "valid: ${f#$S/}" 0 "$MOO" validate --spec-only "$f"
+done
+for f in "$S"/invalid/*.yaml "$S"/parser-only/*.yaml; do
+	"$MOO" validate --spec-only "$f" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	# every refusal names the file, a line and a column
+	if [ $rc = 3 ] && grep -q "^moo: error: $f:[0-9]*:[0-9]*: " "$T/.err"; then
+		ok "invalid: ${f#$S/}"
+	elif [ $rc = 3 ] && grep -q "^moo: error: $f: larger" "$T/.err"; then
+		ok "invalid: ${f#$S/}"
+	else
+		not_ok "invalid: ${f#$S/}" "exit $rc: $(cat "$T/.err")"
+	fi
+done
+
+# a project folder: the files it names must exist
+mkdir -p "$T/p"
+cp "$S/valid/moo-seed.yaml" "$T/p/metadata.yaml"
+expect_exit "a missing entry point is an error" 3 "$MOO" validate "$T/p"
+contains "naming the file, line and column" "$err" "$T/p/metadata.yaml:7:14: entry_point 'tensorflow_test_mnist.py' does not exist"
+: >"$T/p/tensorflow_test_mnist.py"
+expect_exit "the folder validates once it exists" 0 "$MOO" validate "$T/p"
+contains "and says what it found" "$out" "ok (tensorflow 1.12.0, runtime python2.7"
+expect_exit "the file itself validates too" 0 "$MOO" validate "$T/p/metadata.yaml"
+expect_exit "a folder without metadata.yaml is invalid" 3 "$MOO" validate "$T"
+contains "and the error says how to start one" "$err" "moo init"
+
+# --json: machine-readable diagnostics
+printf 'framework:\n  name: tf\n  verison: 1\n  runtime: python3\nmodel: {name: m}\nentry_point: t.py\n' >"$T/bad.yaml"
+expect_exit "--json on an invalid spec exits 3" 3 "$MOO" validate --json --spec-only "$T/bad.yaml"
+printf '%s' "$out" >"$T/bad.json"
+check "--json prints one JSON document" $PY -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/bad.json"
+check "with file, line, column, message and hint" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["valid"] is False, d
+e = d["diagnostics"][0]
+assert e["file"].endswith("bad.yaml") and e["line"] == 3 and e["column"] == 3, e
+assert e["message"] == "unknown key '"'"'verison'"'"' in '"'"'framework'"'"'", e
+assert e["hint"] == "did you mean '"'"'version'"'"'?", e
+assert len(d["diagnostics"]) == 2, d  # the typo and the missing version: every problem
+' "$T/bad.json"
+expect_exit "--json on a valid spec exits 0" 0 "$MOO" validate --json --spec-only "$S/valid/moo-seed.yaml"
+check "and says valid" $PY -c 'import json,sys; assert json.loads(sys.argv[1])["valid"] is True' "$out"
+
+# hostile: 100k nested brackets are refused at once, not after seconds of parsing
+$PY -c 'import sys; sys.stdout.write("[" * 100000)' >"$T/deep.yaml"
+expect_exit "a depth bomb is refused" 3 "$MOO" validate --spec-only "$T/deep.yaml"
+done_testing
