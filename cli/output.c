@@ -39,7 +39,8 @@ static void print_one(const struct moo_error *e, bool color)
 	const char *off = color ? "\033[0m" : "";
 	bool warn = e->severity == MOO_SEV_WARNING;
 
-	fprintf(stderr, "moo: %s%s%s: ", warn ? yellow : red, warn ? "warning" : "error", off);
+	/* With a place in a file: "file:line:col: error: …", the form editors and compilers
+	 * use. Without one: "moo: error: …". */
 	if (e->file) {
 		fprintf(stderr, "%s%s", bold, e->file);
 		if (e->line > 0) {
@@ -48,8 +49,11 @@ static void print_one(const struct moo_error *e, bool color)
 				fprintf(stderr, ":%d", e->column);
 			}
 		}
-		fprintf(stderr, "%s: ", off);
+		fprintf(stderr, ":%s ", off);
+	} else {
+		fputs("moo: ", stderr);
 	}
+	fprintf(stderr, "%s%s%s: ", warn ? yellow : red, warn ? "warning" : "error", off);
 	fputs(e->message, stderr);
 	if (e->cause) {
 		fprintf(stderr, ": %s", e->cause);

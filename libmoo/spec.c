@@ -1333,10 +1333,27 @@ static json_t *to_json(const struct ynode *n)
 	return json_string(n->text);
 }
 
+static bool has_infinite(const struct ynode *n)
+{
+	size_t i;
+
+	if (n->kind == Y_SCALAR) {
+		/* YAML writes them .inf, -.inf, .nan, which strtod does not read */
+		return scalar_type(n) == S_FLOAT && strchr(n->text, '.') &&
+		       strspn(strchr(n->text, '.') + 1, "infINFaN") > 0 &&
+		       strchr("iInN", strchr(n->text, '.')[1]);
+	}
+	for (i = 0; i < n->n; i++) {
+		if (has_infinite(n->kids[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void f_architecture(struct vctx *c, const struct ynode *v, const char *where, void *dst)
 {
 	json_t *j;
-
 	size_t i;
 
 	if (!need_map(c, v, where)) {
@@ -1351,6 +1368,8 @@ static void f_architecture(struct vctx *c, const struct ynode *v, const char *wh
 			expected(c, x, path, "a string");
 		} else if (!strcmp(k->text, "layers") && x->kind != Y_SEQ) {
 			expected(c, x, path, "a list");
+		} else if (has_infinite(x)) {
+			verr(c, x, "'%s' must not hold .inf or .nan: JSON cannot carry them", path);
 		} else if (!strcmp(k->text, "parameters")) {
 			unsigned n = 0;
 

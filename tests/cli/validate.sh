@@ -12,9 +12,9 @@ for f in "$S"/invalid/*.yaml "$S"/parser-only/*.yaml; do
 	"$MOO" validate --spec-only "$f" >"$T/.out" 2>"$T/.err"
 	rc=$?
 	# every refusal names the file, a line and a column
-	if [ $rc = 3 ] && grep -q "^moo: error: $f:[0-9]*:[0-9]*: " "$T/.err"; then
+	if [ $rc = 3 ] && grep -q "^$f:[0-9]*:[0-9]*: error: " "$T/.err"; then
 		ok "invalid: ${f#$S/}"
-	elif [ $rc = 3 ] && grep -q "^moo: error: $f: larger" "$T/.err"; then
+	elif [ $rc = 3 ] && grep -q "^$f: error: larger" "$T/.err"; then
 		ok "invalid: ${f#$S/}"
 	else
 		not_ok "invalid: ${f#$S/}" "exit $rc: $(cat "$T/.err")"
@@ -25,7 +25,7 @@ done
 mkdir -p "$T/p"
 cp "$S/valid/moo-seed.yaml" "$T/p/metadata.yaml"
 expect_exit "a missing entry point is an error" 3 "$MOO" validate "$T/p"
-contains "naming the file, line and column" "$err" "$T/p/metadata.yaml:7:14: entry_point 'tensorflow_test_mnist.py' does not exist"
+contains "naming the file, line and column" "$err" "$T/p/metadata.yaml:7:14: error: entry_point 'tensorflow_test_mnist.py' does not exist"
 : >"$T/p/tensorflow_test_mnist.py"
 expect_exit "the folder validates once it exists" 0 "$MOO" validate "$T/p"
 contains "and says what it found" "$out" "ok (tensorflow 1.12.0, runtime python2.7"
