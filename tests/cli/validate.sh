@@ -3,7 +3,13 @@
 . "$MOO_SRC/tests/cli/lib.sh"
 S=$MOO_SRC/tests/spec
 n=$(ls "$S"/valid/*.yaml "$S"/invalid/*.yaml "$S"/parser-only/*.yaml | wc -l)
-plan $((n + 13))
+examples=$(ls -d "$MOO_SRC"/examples/*/ 2>/dev/null)
+plan $((n + 13 + $(echo $examples | wc -w)))
+
+# the example projects in the tree are valid, files and all
+for d in $examples; do
+	expect_exit "example ${d#$MOO_SRC/} validates" 0 "$MOO" validate "$d"
+done
 
 for f in "$S"/valid/*.yaml; do
 	expect_exit "valid: ${f#$S/}" 0 "$MOO" validate --spec-only "$f"
