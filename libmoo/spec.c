@@ -1,11 +1,9 @@
 /*
  * spec: metadata.yaml → struct moo_spec (spec/metadata.md is normative).
  *
- * Two passes. The first builds a small node tree from libyaml's event stream and is
- * where hostile YAML is stopped: it checks UTF-8 up front, counts nesting depth on the
- * events (libyaml itself has no limit), and counts aliases and the nodes they expand to
- * (an alias points at its anchor's node, never copies it). The second walks the tree
- * against the field tables below and reports every problem with its line and column.
+ * yaml.c reads the document into a node tree, stopping hostile YAML on the way; this
+ * file walks the tree against the field tables below and reports every problem with
+ * its line and column.
  */
 #include <errno.h>
 #include <math.h>
@@ -13,586 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <yaml.h>
 #include <jansson.h>
-#include "internal.h"
-
-enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
-
-struct ynode {
-	enum ykind kind;
-	char *text; /* scalars */
-	bool plain; /* a plain (unquoted) scalar, so its type comes from its text */
-	const char *tag; /* a core tag given explicitly (static string), or NULL */
-	int line, col;
-	struct ynode **kids; /* sequence items; mapping keys and values, alternating */
-	size_t n;
-	size_t weight; /* nodes in this subtree with aliases expanded */
-};
-
-struct parser {
-	const char *file;
-	struct moo_error **diags;
-	struct ynode **arena;
-	size_t n_arena;
-	struct {
-		char *name;
-		struct ynode *node;
-	} *anchors;
-	size_t n_anchors;
-	size_t nodes, aliases;
-};
-
-static struct moo_error *diag_at(struct moo_error **diags, const char *file, int line, int col,
-				 enum moo_severity sev, const char *fmt, ...) MOO_PRINTF(6, 7);
-
-static struct moo_error *diag_at(struct moo_error **diags, const char *file, int line, int col,
-				 enum moo_severity sev, const char *fmt, ...)
-{
-	struct moo_error *e;
-	va_list ap;
-
-	va_start(ap, fmt);
-	e = moo__error_vadd(diags, MOO_ESPEC, sev, fmt, ap);
-	va_end(ap);
-	moo__error_at(e, file, line, col);
-	return e;
-}
-
-/* ---- pass 1: bytes → nodes ---------------------------------------------------- */
-
-/* Offset of the first byte that is not valid UTF-8, or len when all are. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n, k;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1, cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2, cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3, cp = c & 0x07;
-		} else {
-			return i;
-		}
-		for (k = 1; k <= n; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80) {
-				return i;
-			}
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff)) {
-			return i;
-		}
-		i += n + 1;
-	}
-	return len;
-}
-
-static struct ynode *node_new(struct parser *p, enum ykind kind, const yaml_mark_t *m)
-{
-	struct ynode *n = moo__calloc(1, sizeof(*n));
-
-	n->kind = kind;
-	n->line = (int)m->line + 1;
-	n->col = (int)m->column + 1;
-	n->weight = 1;
-	MOO_GROW(p->arena, p->n_arena);
-	p->arena[p->n_arena++] = n;
-	return n;
-}
-
-static void parser_dispose(struct parser *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->n_arena; i++) {
-		free(p->arena[i]->text);
-		free(p->arena[i]->kids);
-		free(p->arena[i]);
-	}
-	free(p->arena);
-	for (i = 0; i < p->n_anchors; i++) {
-		free(p->anchors[i].name);
-	}
-	free(p->anchors);
-}
-
-/* The explicit core tag of a scalar as one of our static strings: "int", "float", … */
-static const char *core_tag(const yaml_char_t *tag)
-{
-	static const char *const tags[][2] = {
-		{YAML_INT_TAG, "int"}, {YAML_FLOAT_TAG, "float"}, {YAML_BOOL_TAG, "bool"},
-		{YAML_NULL_TAG, "null"},
-	};
-	size_t i;
-
-	for (i = 0; tag && i < MOO_ARRAY_SIZE(tags); i++) {
-		if (!strcmp((const char *)tag, tags[i][0])) {
-			return tags[i][1];
-		}
-	}
-	return NULL; /* untagged, !!str, !!timestamp and "!" read as text */
-}
-
-static bool tag_ok(const yaml_char_t *tag)
-{
-	static const char *const ok[] = {
-		YAML_STR_TAG, YAML_INT_TAG, YAML_FLOAT_TAG, YAML_BOOL_TAG, YAML_NULL_TAG,
-		YAML_TIMESTAMP_TAG, YAML_SEQ_TAG, YAML_MAP_TAG, "!",
-	};
-	size_t i;
-
-	if (!tag) {
-		return true;
-	}
-	for (i = 0; i < MOO_ARRAY_SIZE(ok); i++) {
-		if (!strcmp((const char *)tag, ok[i])) {
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool is_merge_key(const struct ynode *k)
-{
-	return k->kind == Y_SCALAR && k->plain && !strcmp(k->text, "<<");
-}
-
-static bool map_has_key(const struct ynode *map, size_t npairs2, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < npairs2; i += 2) {
-		if (map->kids[i]->kind == Y_SCALAR && !strcmp(map->kids[i]->text, key)) {
-			return true;
-		}
-	}
-	return false;
-}
-
-/* YAML merge keys ("<<: *base"): explicit keys win, then sources in order. */
-static void apply_merges(struct parser *p, struct ynode *map)
-{
-	struct ynode **old = map->kids;
-	size_t n_old = map->n, i, j;
-
-	for (i = 0; i < n_old; i += 2) {
-		if (is_merge_key(old[i])) {
-			break;
-		}
-	}
-	if (i >= n_old) {
-		return;
-	}
-	map->kids = NULL;
-	map->n = 0;
-	for (i = 0; i < n_old; i += 2) {
-		if (!is_merge_key(old[i])) {
-			MOO_GROW(map->kids, map->n + 1);
-			map->kids[map->n++] = old[i];
-			map->kids[map->n++] = old[i + 1];
-		}
-	}
-	for (i = 0; i < n_old; i += 2) {
-		struct ynode *v = old[i + 1];
-		struct ynode *const *src = &v;
-		size_t n_src = 1, s;
-
-		if (!is_merge_key(old[i])) {
-			continue;
-		}
-		if (v->kind == Y_SEQ) {
-			src = v->kids;
-			n_src = v->n;
-		}
-		for (s = 0; s < n_src; s++) {
-			if (src[s]->kind != Y_MAP) {
-				diag_at(p->diags, p->file, src[s]->line, src[s]->col, MOO_SEV_ERROR,
-					"a merge key '<<' needs a mapping or a list of mappings");
-				continue;
-			}
-			for (j = 0; j < src[s]->n; j += 2) {
-				struct ynode *k = src[s]->kids[j];
-
-				if (k->kind == Y_SCALAR && map_has_key(map, map->n, k->text)) {
-					continue;
-				}
-				MOO_GROW(map->kids, map->n + 1);
-				map->kids[map->n++] = k;
-				map->kids[map->n++] = src[s]->kids[j + 1];
-			}
-		}
-	}
-	free(old);
-}
-
-static int count_nodes(struct parser *p, size_t add, const yaml_mark_t *m)
-{
-	p->nodes += add;
-	if (p->nodes > MOO_SPEC_MAX_NODES) {
-		struct moo_error *e;
-
-		e = diag_at(p->diags, p->file, (int)m->line + 1, (int)m->column + 1, MOO_SEV_ERROR,
-			    "document expands to more than %d nodes", MOO_SPEC_MAX_NODES);
-		moo__error_hint(e, "a metadata.yaml this large is likely an alias bomb; "
-				   "write the values out instead of nesting aliases");
-		return -1;
-	}
-	return 0;
-}
-
-static void attach(struct ynode *parent, struct ynode *child)
-{
-	MOO_GROW(parent->kids, parent->n);
-	parent->kids[parent->n++] = child;
-	parent->weight += child->weight;
-}
-
-static void add_anchor(struct parser *p, const yaml_char_t *anchor, struct ynode *n)
-{
-	if (!anchor) {
-		return;
-	}
-	/* A later anchor of the same name shadows the earlier one, as YAML says. */
-	MOO_GROW(p->anchors, p->n_anchors);
-	p->anchors[p->n_anchors].name = moo__strdup((const char *)anchor);
-	p->anchors[p->n_anchors].node = n;
-	p->n_anchors++;
-}
-
-static struct ynode *find_anchor(struct parser *p, const char *name)
-{
-	size_t i;
-
-	for (i = p->n_anchors; i-- > 0;) {
-		if (!strcmp(p->anchors[i].name, name)) {
-			return p->anchors[i].node;
-		}
-	}
-	return NULL;
-}
-
-static bool tagged_text_ok(const struct ynode *n);
-
-/* Returns the document's root, or NULL with diagnostics added. */
-static struct ynode *build_tree(struct parser *p, const char *data, size_t len)
-{
-	struct ynode *stack[MOO_SPEC_MAX_DEPTH + 1], *root = NULL, *node;
-	const yaml_char_t *stack_anchor[MOO_SPEC_MAX_DEPTH + 1];
-	yaml_event_t ev_store[MOO_SPEC_MAX_DEPTH + 1];
-	yaml_parser_t yp;
-	yaml_event_t ev;
-	int depth = 0, docs = 0;
-	bool done = false, failed = false;
-	size_t bad;
-
-	bad = utf8_invalid_at((const unsigned char *)data, len);
-	if (bad < len) {
-		int line = 1, col = 1;
-		size_t i;
-
-		for (i = 0; i < bad; i++) {
-			if (data[i] == '\n') {
-				line++, col = 1;
-			} else if (((unsigned char)data[i] & 0xc0) != 0x80) {
-				col++;
-			}
-		}
-		moo__error_hint(diag_at(p->diags, p->file, line, col, MOO_SEV_ERROR,
-					"invalid UTF-8 at byte %zu", bad),
-				"save the file as UTF-8");
-		return NULL;
-	}
-
-	yaml_parser_initialize(&yp);
-	yaml_parser_set_input_string(&yp, (const unsigned char *)data, len);
-	while (!done && !failed) {
-		if (!yaml_parser_parse(&yp, &ev)) {
-			struct moo_error *e;
-
-			e = diag_at(p->diags, p->file, (int)yp.problem_mark.line + 1,
-				    (int)yp.problem_mark.column + 1, MOO_SEV_ERROR,
-				    "invalid YAML: %s%s%s", yp.problem ? yp.problem : "syntax error",
-				    yp.context ? " " : "", yp.context ? yp.context : "");
-			moo__error_hint(e, "check the indentation and quoting near this line");
-			failed = true;
-			break;
-		}
-		node = NULL;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				moo__error_hint(diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
-							(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
-							"more than one YAML document"),
-						"remove the second '---' and what follows it");
-				failed = true;
-			}
-			break;
-		case YAML_SCALAR_EVENT:
-			if (!tag_ok(ev.data.scalar.tag)) {
-				diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
-					(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
-					"unsupported tag '%s'", (const char *)ev.data.scalar.tag);
-				failed = true;
-				break;
-			}
-			if (count_nodes(p, 1, &ev.start_mark)) {
-				failed = true;
-				break;
-			}
-			node = node_new(p, Y_SCALAR, &ev.start_mark);
-			node->text = moo__strndup((const char *)ev.data.scalar.value,
-						  ev.data.scalar.length);
-			if (strlen(node->text) != ev.data.scalar.length) {
-				diag_at(p->diags, p->file, node->line, node->col, MOO_SEV_ERROR,
-					"a NUL character in a value");
-				failed = true;
-				break;
-			}
-			node->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-				      !ev.data.scalar.tag;
-			node->tag = core_tag(ev.data.scalar.tag);
-			if (node->tag && !tagged_text_ok(node)) {
-				diag_at(p->diags, p->file, node->line, node->col, MOO_SEV_ERROR,
-					"'%s' is not a valid !!%s", node->text, node->tag);
-				failed = true;
-				break;
-			}
-			add_anchor(p, ev.data.scalar.anchor, node);
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT: {
-			const yaml_char_t *tag = ev.type == YAML_SEQUENCE_START_EVENT
-							 ? ev.data.sequence_start.tag
-							 : ev.data.mapping_start.tag;
-
-			if (depth >= MOO_SPEC_MAX_DEPTH) {
-				moo__error_hint(diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
-							(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
-							"nesting deeper than %d levels",
-							MOO_SPEC_MAX_DEPTH),
-						"flatten the document");
-				failed = true;
-				break;
-			}
-			if (!tag_ok(tag)) {
-				diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
-					(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
-					"unsupported tag '%s'", (const char *)tag);
-				failed = true;
-				break;
-			}
-			if (count_nodes(p, 1, &ev.start_mark)) {
-				failed = true;
-				break;
-			}
-			stack[depth] = node_new(p, ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP,
-						&ev.start_mark);
-			/* Keep the event alive: its anchor is registered when the node is complete,
-			 * so an alias can never point into an unfinished node (no cycles). */
-			ev_store[depth] = ev;
-			stack_anchor[depth] = ev.type == YAML_SEQUENCE_START_EVENT
-						      ? ev.data.sequence_start.anchor
-						      : ev.data.mapping_start.anchor;
-			depth++;
-			continue; /* the event is deleted at the matching end */
-		}
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			node = stack[depth];
-			if (node->kind == Y_MAP) {
-				apply_merges(p, node);
-			}
-			add_anchor(p, stack_anchor[depth], node);
-			yaml_event_delete(&ev_store[depth]);
-			break;
-		case YAML_ALIAS_EVENT: {
-			struct ynode *target = find_anchor(p, (const char *)ev.data.alias.anchor);
-
-			if (!target) {
-				diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
-					(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
-					"alias '*%s' names no anchor defined before it",
-					(const char *)ev.data.alias.anchor);
-				failed = true;
-				break;
-			}
-			if (++p->aliases > MOO_SPEC_MAX_ALIASES) {
-				moo__error_hint(diag_at(p->diags, p->file, (int)ev.start_mark.line + 1,
-							(int)ev.start_mark.column + 1, MOO_SEV_ERROR,
-							"more than %d aliases", MOO_SPEC_MAX_ALIASES),
-						"write the values out instead of using aliases");
-				failed = true;
-				break;
-			}
-			if (count_nodes(p, target->weight, &ev.start_mark)) {
-				failed = true;
-				break;
-			}
-			node = target;
-			break;
-		}
-		default:
-			break;
-		}
-		if (node && !failed && depth > 0 && stack[depth - 1]->kind == Y_MAP &&
-		    stack[depth - 1]->n % 2 == 0 && node->kind != Y_SCALAR) {
-			moo__error_hint(diag_at(p->diags, p->file, node->line, node->col, MOO_SEV_ERROR,
-						"a mapping key must be a plain value, found %s",
-						node->kind == Y_MAP ? "a mapping" : "a list"),
-					"write keys as names");
-			failed = true;
-		}
-		if (node && !failed) {
-			if (depth > 0) {
-				attach(stack[depth - 1], node);
-			} else {
-				root = node;
-			}
-		}
-		yaml_event_delete(&ev);
-	}
-	while (depth > 0) {
-		yaml_event_delete(&ev_store[--depth]);
-	}
-	yaml_parser_delete(&yp);
-	return failed ? NULL : root;
-}
-
-/* ---- scalars ---------------------------------------------------------------- */
-
-enum stype { S_STR, S_INT, S_FLOAT, S_BOOL, S_NULL };
-
-static bool match_int(const char *s)
-{
-	if (*s == '-' || *s == '+') {
-		s++;
-	}
-	if (!*s) {
-		return false;
-	}
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9') {
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool match_float(const char *s)
-{
-	bool digits = false;
-
-	if (*s == '-' || *s == '+') {
-		s++;
-	}
-	if (!strcmp(s, ".inf") || !strcmp(s, ".Inf") || !strcmp(s, ".INF")) {
-		return true;
-	}
-	for (; *s >= '0' && *s <= '9'; s++) {
-		digits = true;
-	}
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++) {
-			digits = true;
-		}
-	}
-	if (!digits) {
-		return false;
-	}
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '-' || *s == '+') {
-			s++;
-		}
-		if (*s < '0' || *s > '9') {
-			return false;
-		}
-		while (*s >= '0' && *s <= '9') {
-			s++;
-		}
-	}
-	return *s == '\0';
-}
-
-static enum stype scalar_type(const struct ynode *n)
-{
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-	static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE"};
-	size_t i;
-
-	if (n->tag) {
-		/* an explicit !!int etc. still needs text of that type (checked in pass 1) */
-		return !strcmp(n->tag, "int")     ? S_INT
-		       : !strcmp(n->tag, "float") ? S_FLOAT
-		       : !strcmp(n->tag, "bool")  ? S_BOOL
-						  : S_NULL;
-	}
-	if (!n->plain) {
-		return S_STR;
-	}
-	for (i = 0; i < MOO_ARRAY_SIZE(nulls); i++) {
-		if (!strcmp(n->text, nulls[i])) {
-			return S_NULL;
-		}
-	}
-	for (i = 0; i < MOO_ARRAY_SIZE(bools); i++) {
-		if (!strcmp(n->text, bools[i])) {
-			return S_BOOL;
-		}
-	}
-	if (match_int(n->text)) {
-		return S_INT;
-	}
-	if (match_float(n->text) || !strcmp(n->text, ".nan") || !strcmp(n->text, ".NaN")) {
-		return S_FLOAT;
-	}
-	return S_STR;
-}
-
-static bool tagged_text_ok(const struct ynode *n)
-{
-	struct ynode plain = *n;
-	enum stype want = scalar_type(n), got;
-
-	plain.tag = NULL;
-	plain.plain = true;
-	got = scalar_type(&plain);
-	return got == want || (want == S_FLOAT && got == S_INT);
-}
-
-static const char *kind_name(const struct ynode *n)
-{
-	if (n->kind == Y_SEQ) {
-		return "a list";
-	}
-	if (n->kind == Y_MAP) {
-		return "a mapping";
-	}
-	switch (scalar_type(n)) {
-	case S_STR: return "a string";
-	case S_INT: return "an integer";
-	case S_FLOAT: return "a number";
-	case S_BOOL: return "a boolean";
-	case S_NULL: return "nothing (null)";
-	}
-	return "a value";
-}
+#include "yamldoc.h"
 
 /* ---- pass 2: nodes → struct moo_spec -------------------------------------------- */
 
@@ -603,10 +23,10 @@ struct vctx {
 	size_t errors;
 };
 
-static struct moo_error *verr(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+static struct moo_error *verr(struct vctx *c, const struct moo__ynode *at, const char *fmt, ...)
 	MOO_PRINTF(3, 4);
 
-static struct moo_error *verr(struct vctx *c, const struct ynode *at, const char *fmt, ...)
+static struct moo_error *verr(struct vctx *c, const struct moo__ynode *at, const char *fmt, ...)
 {
 	struct moo_error *e;
 	va_list ap;
@@ -619,12 +39,13 @@ static struct moo_error *verr(struct vctx *c, const struct ynode *at, const char
 	return e;
 }
 
-static void expected(struct vctx *c, const struct ynode *v, const char *where, const char *what)
+static void expected(struct vctx *c, const struct moo__ynode *v, const char *where,
+		     const char *what)
 {
-	verr(c, v, "'%s' must be %s, found %s", where, what, kind_name(v));
+	verr(c, v, "'%s' must be %s, found %s", where, what, moo__yaml_kind_name(v));
 }
 
-typedef void (*field_fn)(struct vctx *c, const struct ynode *v, const char *where, void *dst);
+typedef void (*field_fn)(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst);
 
 struct field {
 	const char *key;
@@ -635,7 +56,7 @@ struct field {
 };
 
 /* Handler for keys not in the table (NULL: unknown keys are errors). */
-typedef void (*other_fn)(struct vctx *c, const struct ynode *k, const struct ynode *v,
+typedef void (*other_fn)(struct vctx *c, const struct moo__ynode *k, const struct moo__ynode *v,
 			 const char *where);
 
 static char *sub(const char *where, const char *key)
@@ -643,7 +64,7 @@ static char *sub(const char *where, const char *key)
 	return where ? moo__printf("%s.%s", where, key) : moo__strdup(key);
 }
 
-static void walk_map(struct vctx *c, const struct ynode *map, const char *where,
+static void walk_map(struct vctx *c, const struct moo__ynode *map, const char *where,
 		     const struct field *fields, size_t nf, other_fn other)
 {
 	const char *names[32];
@@ -654,22 +75,23 @@ static void walk_map(struct vctx *c, const struct ynode *map, const char *where,
 		names[j] = fields[j].key;
 	}
 	for (i = 0; i < map->n; i += 2) {
-		const struct ynode *k = map->kids[i], *v = map->kids[i + 1];
+		const struct moo__ynode *k = map->kids[i], *v = map->kids[i + 1];
 		char *path;
 
-		if (k->kind != Y_SCALAR) {
+		if (k->kind != MOO_Y_SCALAR) {
 			verr(c, k, "a key in '%s' must be a string, found %s",
-			     where ? where : "the document", kind_name(k));
+			     where ? where : "the document", moo__yaml_kind_name(k));
 			continue;
 		}
 		for (j = 0; j < i; j += 2) {
-			const struct ynode *prev = map->kids[j];
+			const struct moo__ynode *prev = map->kids[j];
 
-			if (prev->kind == Y_SCALAR && !strcmp(prev->text, k->text)) {
+			if (prev->kind == MOO_Y_SCALAR && !strcmp(prev->text, k->text)) {
 				moo__error_hint(verr(c, k, "duplicate key '%s'%s%s%s", k->text,
 						     where ? " in '" : "", where ? where : "",
 						     where ? "'" : ""),
-						"the first is at line %d; keep one of them", prev->line);
+						"the first is at line %d; keep one of them",
+						prev->line);
 				break;
 			}
 		}
@@ -704,7 +126,8 @@ static void walk_map(struct vctx *c, const struct ynode *map, const char *where,
 				for (j = 0; j < nf; j++) {
 					moo_buf_printf(&b, "%s%s", j ? ", " : "", fields[j].key);
 				}
-				moo__error_hint(e, "known keys are %s; prefix your own keys with 'x-'",
+				moo__error_hint(e,
+						"known keys are %s; prefix your own keys with 'x-'",
 						b.ptr ? b.ptr : "none");
 				moo_buf_dispose(&b);
 			}
@@ -723,9 +146,9 @@ static void walk_map(struct vctx *c, const struct ynode *map, const char *where,
 	}
 }
 
-static bool need_map(struct vctx *c, const struct ynode *v, const char *where)
+static bool need_map(struct vctx *c, const struct moo__ynode *v, const char *where)
 {
-	if (v->kind != Y_MAP) {
+	if (v->kind != MOO_Y_MAP) {
 		expected(c, v, where, "a mapping");
 		return false;
 	}
@@ -733,11 +156,11 @@ static bool need_map(struct vctx *c, const struct ynode *v, const char *where)
 }
 
 /* Any scalar but null and booleans: versions and names written as 1.12 or 2. */
-static void f_version(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_version(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
-	enum stype t;
+	enum moo__stype t;
 
-	if (v->kind != Y_SCALAR || (t = scalar_type(v)) == S_NULL || t == S_BOOL) {
+	if (v->kind != MOO_Y_SCALAR || (t = moo__yaml_stype(v)) == MOO_S_NULL || t == MOO_S_BOOL) {
 		expected(c, v, where, "a string");
 		return;
 	}
@@ -755,7 +178,7 @@ static bool ident_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen(s);
 }
 
-static void f_ident(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_ident(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	char *s = NULL;
 
@@ -769,9 +192,9 @@ static void f_ident(struct vctx *c, const struct ynode *v, const char *where, vo
 	*(char **)dst = s;
 }
 
-static void f_string(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_string(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
-	if (v->kind != Y_SCALAR || scalar_type(v) != S_STR) {
+	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) != MOO_S_STR) {
 		expected(c, v, where, "a string");
 		return;
 	}
@@ -782,7 +205,7 @@ static void f_string(struct vctx *c, const struct ynode *v, const char *where, v
 	*(char **)dst = moo__strdup(v->text);
 }
 
-static void f_path(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_path(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	char *s = NULL;
 
@@ -791,7 +214,8 @@ static void f_path(struct vctx *c, const struct ynode *v, const char *where, voi
 		return;
 	}
 	if (!moo__path_is_safe_relative(s)) {
-		moo__error_hint(verr(c, v, "'%s' must be a relative path inside the bundle, found '%s'",
+		moo__error_hint(verr(c, v,
+				     "'%s' must be a relative path inside the bundle, found '%s'",
 				     where, s),
 				"write it relative to the folder holding metadata.yaml, "
 				"without '..', '//', a leading '/' or backslashes");
@@ -807,11 +231,12 @@ static void f_path(struct vctx *c, const struct ynode *v, const char *where, voi
 	}
 }
 
-static void f_sha256(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_sha256(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	size_t i;
 
-	if (v->kind != Y_SCALAR || scalar_type(v) == S_NULL || scalar_type(v) == S_BOOL) {
+	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) == MOO_S_NULL ||
+	    moo__yaml_stype(v) == MOO_S_BOOL) {
 		expected(c, v, where, "a sha256 of 64 hex digits");
 		return;
 	}
@@ -821,8 +246,8 @@ static void f_sha256(struct vctx *c, const struct ynode *v, const char *where, v
 		}
 	}
 	if (i != 64 || v->text[i]) {
-		moo__error_hint(verr(c, v, "'%s' must be 64 lowercase hex digits, found '%s'", where,
-				     v->text),
+		moo__error_hint(verr(c, v, "'%s' must be 64 lowercase hex digits, found '%s'",
+				     where, v->text),
 				"compute it with 'sha256sum FILE'");
 		return;
 	}
@@ -898,9 +323,9 @@ static bool date_ok(const char *s)
 	return *s == '\0';
 }
 
-static void f_date(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_date(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
-	if (v->kind != Y_SCALAR || scalar_type(v) != S_STR) {
+	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) != MOO_S_STR) {
 		expected(c, v, where, "a date (YYYY-MM-DD)");
 		return;
 	}
@@ -913,25 +338,26 @@ static void f_date(struct vctx *c, const struct ynode *v, const char *where, voi
 	*(char **)dst = moo__strdup(v->text);
 }
 
-static bool parse_number(const struct ynode *v, double *out)
+static bool parse_number(const struct moo__ynode *v, double *out)
 {
-	enum stype t;
+	enum moo__stype t;
 	char *end;
 
-	if (v->kind != Y_SCALAR || ((t = scalar_type(v)) != S_INT && t != S_FLOAT)) {
+	if (v->kind != MOO_Y_SCALAR ||
+	    ((t = moo__yaml_stype(v)) != MOO_S_INT && t != MOO_S_FLOAT)) {
 		return false;
 	}
-	*out = t == S_INT ? (double)strtoll(v->text, &end, 10) : strtod(v->text, &end);
+	*out = t == MOO_S_INT ? (double)strtoll(v->text, &end, 10) : strtod(v->text, &end);
 	return !isnan(*out);
 }
 
-static void f_int_min(struct vctx *c, const struct ynode *v, const char *where, unsigned *dst,
+static void f_int_min(struct vctx *c, const struct moo__ynode *v, const char *where, unsigned *dst,
 		      long long min)
 {
 	long long x;
 	char *end;
 
-	if (v->kind != Y_SCALAR || scalar_type(v) != S_INT) {
+	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) != MOO_S_INT) {
 		expected(c, v, where, "an integer");
 		return;
 	}
@@ -946,19 +372,19 @@ static void f_int_min(struct vctx *c, const struct ynode *v, const char *where, 
 }
 
 /* training_params.batch_size, epoch: integers ≥ 1 stored as text in training_params. */
-static void check_positive_int(struct vctx *c, const struct ynode *v, const char *where)
+static void check_positive_int(struct vctx *c, const struct moo__ynode *v, const char *where)
 {
 	unsigned x = 0;
 
 	f_int_min(c, v, where, &x, 1);
 }
 
-static void f_count(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_count(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	f_int_min(c, v, where, dst, 0);
 }
 
-static void f_cpus(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_cpus(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	double x;
 
@@ -973,12 +399,12 @@ static void f_cpus(struct vctx *c, const struct ynode *v, const char *where, voi
 	*(double *)dst = x;
 }
 
-static void f_accel(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_accel(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	static const char *const names[] = {"cpu", "gpu", "npu"};
 	size_t i;
 
-	if (v->kind == Y_SCALAR && scalar_type(v) == S_STR) {
+	if (v->kind == MOO_Y_SCALAR && moo__yaml_stype(v) == MOO_S_STR) {
 		for (i = 0; i < MOO_ARRAY_SIZE(names); i++) {
 			if (!strcmp(v->text, names[i])) {
 				*(enum moo_accel *)dst = (enum moo_accel)i;
@@ -987,9 +413,10 @@ static void f_accel(struct vctx *c, const struct ynode *v, const char *where, vo
 		}
 	}
 	{
-		const char *near = v->kind == Y_SCALAR ? moo_suggest(v->text, names, 3) : NULL;
-		struct moo_error *e = verr(c, v, "'%s' must be one of cpu, gpu, npu, found '%s'", where,
-					   v->kind == Y_SCALAR ? v->text : kind_name(v));
+		const char *near = v->kind == MOO_Y_SCALAR ? moo_suggest(v->text, names, 3) : NULL;
+		struct moo_error *e =
+			verr(c, v, "'%s' must be one of cpu, gpu, npu, found '%s'", where,
+			     v->kind == MOO_Y_SCALAR ? v->text : moo__yaml_kind_name(v));
 
 		if (near) {
 			moo__error_hint(e, "did you mean '%s'?", near);
@@ -998,13 +425,14 @@ static void f_accel(struct vctx *c, const struct ynode *v, const char *where, vo
 }
 
 /* 4Gi, 4GiB, 4G, 512M, 1024 (bytes). Binary and decimal units, K M G T. */
-static void f_memory(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_memory(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	const char *s = v->text;
 	unsigned long long x, mul = 1;
 	char *end;
 
-	if (v->kind != Y_SCALAR || (scalar_type(v) != S_STR && scalar_type(v) != S_INT)) {
+	if (v->kind != MOO_Y_SCALAR ||
+	    (moo__yaml_stype(v) != MOO_S_STR && moo__yaml_stype(v) != MOO_S_INT)) {
 		expected(c, v, where, "a size like 4Gi or 512M");
 		return;
 	}
@@ -1043,12 +471,13 @@ bad:
 			"write a number of bytes or a number with a unit: 512Mi, 4Gi, 4G");
 }
 
-static void f_padding(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_padding(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
-	if (v->kind != Y_SCALAR || (strcmp(v->text, "none") && strcmp(v->text, "pre") &&
-				    strcmp(v->text, "post")) || !v->plain) {
+	if (v->kind != MOO_Y_SCALAR ||
+	    (strcmp(v->text, "none") && strcmp(v->text, "pre") && strcmp(v->text, "post")) ||
+	    !v->plain) {
 		verr(c, v, "'%s' must be one of none, pre, post, found %s", where,
-		     v->kind == Y_SCALAR ? v->text : kind_name(v));
+		     v->kind == MOO_Y_SCALAR ? v->text : moo__yaml_kind_name(v));
 		return;
 	}
 	*(char **)dst = moo__strdup(v->text);
@@ -1069,19 +498,20 @@ static bool is_ident(const char *s, bool upper_ok)
 }
 
 /* Whether the scalar key at index i of map appeared before it. */
-static bool dup_before(const struct ynode *map, size_t i)
+static bool dup_before(const struct moo__ynode *map, size_t i)
 {
 	size_t j;
 
 	for (j = 0; j < i; j += 2) {
-		if (map->kids[j]->kind == Y_SCALAR && !strcmp(map->kids[j]->text, map->kids[i]->text)) {
+		if (map->kids[j]->kind == MOO_Y_SCALAR &&
+		    !strcmp(map->kids[j]->text, map->kids[i]->text)) {
 			return true;
 		}
 	}
 	return false;
 }
 
-static void f_split(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_split(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	struct moo_spec *spec = c->spec;
 	double sum = 0;
@@ -1092,15 +522,15 @@ static void f_split(struct vctx *c, const struct ynode *v, const char *where, vo
 		return;
 	}
 	for (i = 0; i < v->n; i += 2) {
-		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
+		const struct moo__ynode *k = v->kids[i], *x = v->kids[i + 1];
 		double f;
 
-		if (k->kind == Y_SCALAR && !strncmp(k->text, "x-", 2)) {
+		if (k->kind == MOO_Y_SCALAR && !strncmp(k->text, "x-", 2)) {
 			continue;
 		}
-		if (k->kind != Y_SCALAR || !is_ident(k->text, false)) {
+		if (k->kind != MOO_Y_SCALAR || !is_ident(k->text, false)) {
 			verr(c, k, "a split name in '%s' must match [a-z][a-z0-9_]*, found '%s'",
-			     where, k->kind == Y_SCALAR ? k->text : kind_name(k));
+			     where, k->kind == MOO_Y_SCALAR ? k->text : moo__yaml_kind_name(k));
 			continue;
 		}
 		if (dup_before(v, i)) {
@@ -1112,7 +542,8 @@ static void f_split(struct vctx *c, const struct ynode *v, const char *where, vo
 			continue;
 		}
 		if (!(f > 0 && f <= 1)) {
-			verr(c, x, "the fraction '%s.%s' must be greater than 0 and at most 1, found %s",
+			verr(c, x,
+			     "the fraction '%s.%s' must be greater than 0 and at most 1, found %s",
 			     where, k->text, x->text);
 			continue;
 		}
@@ -1126,9 +557,9 @@ static void f_split(struct vctx *c, const struct ynode *v, const char *where, vo
 				"write e.g. '{train: 0.8, test: 0.2}', or leave data_split out");
 	}
 	if (sum > 1 + 1e-9) {
-		moo__error_hint(verr(c, v, "the fractions of '%s' add up to %g, more than 1", where,
-				     sum),
-				"make the parts add up to 1 or less");
+		moo__error_hint(
+			verr(c, v, "the fractions of '%s' add up to %g, more than 1", where, sum),
+			"make the parts add up to 1 or less");
 	}
 }
 
@@ -1142,22 +573,22 @@ static bool has_control(const char *s)
 	return false;
 }
 
-static void f_requirements(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_requirements(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	struct moo_spec *spec = c->spec;
 	size_t i;
 
 	(void)dst;
-	if (v->kind != Y_SEQ) {
+	if (v->kind != MOO_Y_SEQ) {
 		moo__error_hint(verr(c, v, "'%s' must be a list of pip requirements, found %s",
-				     where, kind_name(v)),
+				     where, moo__yaml_kind_name(v)),
 				"write one '- package==version' per line");
 		return;
 	}
 	for (i = 0; i < v->n; i++) {
-		const struct ynode *r = v->kids[i];
+		const struct moo__ynode *r = v->kids[i];
 
-		if (r->kind != Y_SCALAR || scalar_type(r) != S_STR || !*r->text) {
+		if (r->kind != MOO_Y_SCALAR || moo__yaml_stype(r) != MOO_S_STR || !*r->text) {
 			expected(c, r, where, "a list of pip requirement strings");
 			continue;
 		}
@@ -1165,7 +596,8 @@ static void f_requirements(struct vctx *c, const struct ynode *v, const char *wh
 			verr(c, r, "'%s' has an invalid requirement '%s'", where, r->text);
 			continue;
 		}
-		MOO_GROW(spec->framework.runtime.requirement, spec->framework.runtime.n_requirement);
+		MOO_GROW(spec->framework.runtime.requirement,
+			 spec->framework.runtime.n_requirement);
 		spec->framework.runtime.requirement[spec->framework.runtime.n_requirement++] =
 			moo__strdup(r->text);
 	}
@@ -1213,26 +645,28 @@ static const struct field runtime_fields[] = {
 	{"requirement", f_requirements, 0, false, NULL},
 };
 
-static void f_runtime(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_runtime(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	struct moo_spec *spec = c->spec;
 
 	(void)dst;
-	if (v->kind == Y_SCALAR && scalar_type(v) == S_STR) {
+	if (v->kind == MOO_Y_SCALAR && moo__yaml_stype(v) == MOO_S_STR) {
 		if (!runtime_short_ok(v->text)) {
-			moo__error_hint(verr(c, v, "'%s' must be a name and a version like 'python3.11', "
-						   "found '%s'",
+			moo__error_hint(verr(c, v,
+					     "'%s' must be a name and a version like 'python3.11', "
+					     "found '%s'",
 					     where, v->text),
 					"write 'python3.11', or the long form "
 					"'{name: python, version: \"3.11\"}'");
 			return;
 		}
-		split_runtime(v->text, &spec->framework.runtime.name, &spec->framework.runtime.version);
+		split_runtime(v->text, &spec->framework.runtime.name,
+			      &spec->framework.runtime.version);
 		return;
 	}
-	if (v->kind != Y_MAP) {
+	if (v->kind != MOO_Y_MAP) {
 		moo__error_hint(verr(c, v, "'%s' must be a string or a mapping, found %s", where,
-				     kind_name(v)),
+				     moo__yaml_kind_name(v)),
 				"write 'runtime: python3.11' or 'runtime: {name: python, version: "
 				"\"3.11\"}'");
 		return;
@@ -1242,11 +676,12 @@ static void f_runtime(struct vctx *c, const struct ynode *v, const char *where, 
 
 static const struct field framework_fields[] = {
 	{"name", f_ident, offsetof(struct moo_spec, framework.name), true, "name: sklearn"},
-	{"version", f_version, offsetof(struct moo_spec, framework.version), true, "version: 1.2.1"},
+	{"version", f_version, offsetof(struct moo_spec, framework.version), true,
+	 "version: 1.2.1"},
 	{"runtime", f_runtime, 0, true, "runtime: python3"},
 };
 
-static void f_framework(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_framework(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	(void)dst;
 	if (need_map(c, v, where)) {
@@ -1262,7 +697,7 @@ static const struct field model_fields[] = {
 	{"time", f_date, offsetof(struct moo_spec, model.time), false, NULL},
 };
 
-static void f_model(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_model(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	(void)dst;
 	if (need_map(c, v, where)) {
@@ -1277,7 +712,7 @@ static const struct field dataset_fields[] = {
 	{"sha256", f_sha256, offsetof(struct moo_spec, dataset.sha256), false, NULL},
 };
 
-static void f_dataset(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_dataset(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	(void)dst;
 	if (need_map(c, v, where)) {
@@ -1291,7 +726,7 @@ static const struct field data_process_fields[] = {
 	{"padding", f_padding, offsetof(struct moo_spec, data_process.padding), false, NULL},
 };
 
-static void f_data_process(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_data_process(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	(void)dst;
 	if (need_map(c, v, where)) {
@@ -1300,46 +735,13 @@ static void f_data_process(struct vctx *c, const struct ynode *v, const char *wh
 	}
 }
 
-static json_t *to_json(const struct ynode *n)
-{
-	json_t *o;
-	size_t i;
-
-	switch (n->kind) {
-	case Y_SEQ:
-		o = json_array();
-		for (i = 0; i < n->n; i++) {
-			json_array_append_new(o, to_json(n->kids[i]));
-		}
-		return o;
-	case Y_MAP:
-		o = json_object();
-		for (i = 0; i < n->n; i += 2) {
-			if (n->kids[i]->kind == Y_SCALAR) {
-				json_object_set_new(o, n->kids[i]->text, to_json(n->kids[i + 1]));
-			}
-		}
-		return o;
-	case Y_SCALAR:
-		break;
-	}
-	switch (scalar_type(n)) {
-	case S_NULL: return json_null();
-	case S_BOOL: return json_boolean(n->text[0] == 't' || n->text[0] == 'T');
-	case S_INT: return json_integer(strtoll(n->text, NULL, 10));
-	case S_FLOAT: return json_real(strtod(n->text, NULL));
-	case S_STR: break;
-	}
-	return json_string(n->text);
-}
-
-static bool has_infinite(const struct ynode *n)
+static bool has_infinite(const struct moo__ynode *n)
 {
 	size_t i;
 
-	if (n->kind == Y_SCALAR) {
+	if (n->kind == MOO_Y_SCALAR) {
 		/* YAML writes them .inf, -.inf, .nan, which strtod does not read */
-		return scalar_type(n) == S_FLOAT && strchr(n->text, '.') &&
+		return moo__yaml_stype(n) == MOO_S_FLOAT && strchr(n->text, '.') &&
 		       strspn(strchr(n->text, '.') + 1, "infINFaN") > 0 &&
 		       strchr("iInN", strchr(n->text, '.')[1]);
 	}
@@ -1351,7 +753,7 @@ static bool has_infinite(const struct ynode *n)
 	return false;
 }
 
-static void f_architecture(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_architecture(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	json_t *j;
 	size_t i;
@@ -1361,12 +763,13 @@ static void f_architecture(struct vctx *c, const struct ynode *v, const char *wh
 	}
 	/* Free-form, but the documented keys have types. */
 	for (i = 0; i < v->n; i += 2) {
-		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
+		const struct moo__ynode *k = v->kids[i], *x = v->kids[i + 1];
 		char *path = sub(where, k->text);
 
-		if (!strcmp(k->text, "type") && (x->kind != Y_SCALAR || scalar_type(x) != S_STR)) {
+		if (!strcmp(k->text, "type") &&
+		    (x->kind != MOO_Y_SCALAR || moo__yaml_stype(x) != MOO_S_STR)) {
 			expected(c, x, path, "a string");
-		} else if (!strcmp(k->text, "layers") && x->kind != Y_SEQ) {
+		} else if (!strcmp(k->text, "layers") && x->kind != MOO_Y_SEQ) {
 			expected(c, x, path, "a list");
 		} else if (has_infinite(x)) {
 			verr(c, x, "'%s' must not hold .inf or .nan: JSON cannot carry them", path);
@@ -1377,7 +780,7 @@ static void f_architecture(struct vctx *c, const struct ynode *v, const char *wh
 		}
 		free(path);
 	}
-	j = to_json(v);
+	j = moo__yaml_to_json(v);
 	*(char **)dst = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 }
@@ -1385,7 +788,7 @@ static void f_architecture(struct vctx *c, const struct ynode *v, const char *wh
 static const char *const known_params[] = {"learning_rate", "loss",      "batch_size",
 					   "epoch",         "optimizer", "train_op"};
 
-static void add_param(struct vctx *c, const struct ynode *k, const struct ynode *v)
+static void add_param(struct vctx *c, const struct moo__ynode *k, const struct moo__ynode *v)
 {
 	struct moo_spec *spec = c->spec;
 
@@ -1394,7 +797,7 @@ static void add_param(struct vctx *c, const struct ynode *k, const struct ynode 
 		moo__strdup(k->text), moo__strdup(v->text), !v->plain, {k->line, k->col}};
 }
 
-static void other_param(struct vctx *c, const struct ynode *k, const struct ynode *v,
+static void other_param(struct vctx *c, const struct moo__ynode *k, const struct moo__ynode *v,
 			const char *where)
 {
 	const char *near;
@@ -1406,7 +809,7 @@ static void other_param(struct vctx *c, const struct ynode *k, const struct ynod
 				"use lowercase letters, digits and '_'");
 		return;
 	}
-	if (v->kind != Y_SCALAR || scalar_type(v) == S_NULL) {
+	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) == MOO_S_NULL) {
 		expected(c, v, where, "a mapping of parameter names to single values");
 		return;
 	}
@@ -1415,8 +818,8 @@ static void other_param(struct vctx *c, const struct ynode *k, const struct ynod
 		struct moo_error *e;
 
 		e = moo__error_add(c->diags, MOO_ESPEC, MOO_SEV_WARNING,
-				   "'%s.%s' is not a known parameter; it is passed as your own", where,
-				   k->text);
+				   "'%s.%s' is not a known parameter; it is passed as your own",
+				   where, k->text);
 		moo__error_at(e, c->file, k->line, k->col);
 		moo__error_hint(e, "did you mean '%s'?", near);
 	}
@@ -1424,7 +827,7 @@ static void other_param(struct vctx *c, const struct ynode *k, const struct ynod
 }
 
 /* Known parameters are typed, then kept in order with the user's own. */
-static void p_number(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void p_number(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	double x;
 
@@ -1436,13 +839,13 @@ static void p_number(struct vctx *c, const struct ynode *v, const char *where, v
 	}
 }
 
-static void p_int(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void p_int(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	(void)dst;
 	check_positive_int(c, v, where);
 }
 
-static void p_string(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void p_string(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	char *s = NULL;
 
@@ -1457,7 +860,7 @@ static const struct field param_fields[] = {
 	{"optimizer", p_string, 0, false, NULL},     {"train_op", p_string, 0, false, NULL},
 };
 
-static void f_params(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_params(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	size_t i, j, before = c->errors;
 
@@ -1478,9 +881,12 @@ static void f_params(struct vctx *c, const struct ynode *v, const char *where, v
 				add_param(c, v->kids[i], v->kids[i + 1]);
 				/* keep document order: move before later user params */
 				for (k = 0; k < at; k++) {
-					if (c->spec->training_params[k].mark.line > v->kids[i]->line ||
-					    (c->spec->training_params[k].mark.line == v->kids[i]->line &&
-					     c->spec->training_params[k].mark.column > v->kids[i]->col)) {
+					if (c->spec->training_params[k].mark.line >
+						    v->kids[i]->line ||
+					    (c->spec->training_params[k].mark.line ==
+						     v->kids[i]->line &&
+					     c->spec->training_params[k].mark.column >
+						     v->kids[i]->col)) {
 						struct moo_kv t = c->spec->training_params[at];
 
 						memmove(&c->spec->training_params[k + 1],
@@ -1502,7 +908,7 @@ static const struct field resources_fields[] = {
 	{"memory", f_memory, offsetof(struct moo_spec, resources.memory), false, NULL},
 };
 
-static void f_resources(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_resources(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	struct moo_spec *spec = c->spec;
 
@@ -1513,8 +919,9 @@ static void f_resources(struct vctx *c, const struct ynode *v, const char *where
 	walk_map(c, v, where, resources_fields, MOO_ARRAY_SIZE(resources_fields), NULL);
 	if (spec->resources.accelerator == MOO_ACCEL_CPU && spec->resources.count != UINT32_MAX &&
 	    spec->resources.count > 0) {
-		moo__error_hint(verr(c, v, "'%s.count' must be 0 when the accelerator is cpu", where),
-				"set 'accelerator: gpu' or 'npu', or use 'cpus' for processor cores");
+		moo__error_hint(
+			verr(c, v, "'%s.count' must be 0 when the accelerator is cpu", where),
+			"set 'accelerator: gpu' or 'npu', or use 'cpus' for processor cores");
 	}
 }
 
@@ -1523,7 +930,7 @@ static const struct field inference_fields[] = {
 	 "entry_point: predict.py"},
 };
 
-static void f_inference(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_inference(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	(void)dst;
 	if (need_map(c, v, where)) {
@@ -1531,7 +938,7 @@ static void f_inference(struct vctx *c, const struct ynode *v, const char *where
 	}
 }
 
-static void f_env(struct vctx *c, const struct ynode *v, const char *where, void *dst)
+static void f_env(struct vctx *c, const struct moo__ynode *v, const char *where, void *dst)
 {
 	struct moo_spec *spec = c->spec;
 	size_t i;
@@ -1541,20 +948,22 @@ static void f_env(struct vctx *c, const struct ynode *v, const char *where, void
 		return;
 	}
 	for (i = 0; i < v->n; i += 2) {
-		const struct ynode *k = v->kids[i], *x = v->kids[i + 1];
+		const struct moo__ynode *k = v->kids[i], *x = v->kids[i + 1];
 
-		if (k->kind == Y_SCALAR && !strncmp(k->text, "x-", 2)) {
+		if (k->kind == MOO_Y_SCALAR && !strncmp(k->text, "x-", 2)) {
 			continue;
 		}
-		if (k->kind != Y_SCALAR || !is_ident(k->text, true)) {
-			moo__error_hint(verr(c, k, "'%s' has an invalid variable name '%s'", where,
-					     k->kind == Y_SCALAR ? k->text : kind_name(k)),
-					"names are letters, digits and '_', not starting with a digit");
+		if (k->kind != MOO_Y_SCALAR || !is_ident(k->text, true)) {
+			moo__error_hint(
+				verr(c, k, "'%s' has an invalid variable name '%s'", where,
+				     k->kind == MOO_Y_SCALAR ? k->text : moo__yaml_kind_name(k)),
+				"names are letters, digits and '_', not starting with a digit");
 			continue;
 		}
 		if (!strncmp(k->text, "MOO_", 4)) {
-			moo__error_hint(verr(c, k, "variable '%s' in '%s' uses the reserved prefix "
-						   "'MOO_'",
+			moo__error_hint(verr(c, k,
+					     "variable '%s' in '%s' uses the reserved prefix "
+					     "'MOO_'",
 					     k->text, where),
 					"moo sets MOO_ variables itself; rename it");
 			continue;
@@ -1563,25 +972,27 @@ static void f_env(struct vctx *c, const struct ynode *v, const char *where, void
 			verr(c, k, "duplicate key '%s' in '%s'", k->text, where);
 			continue;
 		}
-		if (x->kind != Y_SCALAR || scalar_type(x) == S_NULL) {
+		if (x->kind != MOO_Y_SCALAR || moo__yaml_stype(x) == MOO_S_NULL) {
 			expected(c, x, where, "a mapping of variable names to single values");
 			continue;
 		}
 		MOO_GROW(spec->env, spec->n_env);
-		spec->env[spec->n_env++] =
-			(struct moo_kv){moo__strdup(k->text), moo__strdup(x->text), !x->plain,
-					{k->line, k->col}};
+		spec->env[spec->n_env++] = (struct moo_kv){
+			moo__strdup(k->text), moo__strdup(x->text), !x->plain, {k->line, k->col}};
 	}
 }
 
 static const struct field top_fields[] = {
-	{"framework", f_framework, 0, true, "framework: {name: sklearn, version: 1.2.1, runtime: python3}"},
+	{"framework", f_framework, 0, true,
+	 "framework: {name: sklearn, version: 1.2.1, runtime: python3}"},
 	{"model", f_model, 0, true, "model: {name: my-model}"},
 	{"dataset", f_dataset, 0, false, NULL},
 	{"data_process", f_data_process, 0, false, NULL},
-	{"model_architecture", f_architecture, offsetof(struct moo_spec, model_architecture), false, NULL},
+	{"model_architecture", f_architecture, offsetof(struct moo_spec, model_architecture), false,
+	 NULL},
 	{"training_params", f_params, 0, false, NULL},
-	{"entry_point", f_path, offsetof(struct moo_spec, entry_point), true, "entry_point: train.py"},
+	{"entry_point", f_path, offsetof(struct moo_spec, entry_point), true,
+	 "entry_point: train.py"},
 	{"output_folder", f_path, offsetof(struct moo_spec, output_folder), false, NULL},
 	{"resources", f_resources, 0, false, NULL},
 	{"inference", f_inference, 0, false, NULL},
@@ -1592,27 +1003,32 @@ int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const ch
 		   struct moo_error **err)
 {
 	struct moo_error *diags = NULL;
-	struct parser p = {0};
+	struct moo__ydoc *doc = NULL;
 	struct moo_spec *spec = NULL;
-	struct ynode *root;
+	struct moo__ynode *root;
 	struct vctx c = {0};
 	int r;
 
 	name = name ? name : "metadata.yaml";
-	p.file = name;
-	p.diags = &diags;
 	if (len > MOO_SPEC_MAX_BYTES) {
-		moo__error_hint(diag_at(&diags, name, 0, 0, MOO_SEV_ERROR,
-					"larger than the limit of %u bytes", MOO_SPEC_MAX_BYTES),
+		struct moo_error *e =
+			moo__error_add(&diags, MOO_ESPEC, MOO_SEV_ERROR,
+				       "larger than the limit of %u bytes", MOO_SPEC_MAX_BYTES);
+
+		moo__error_at(e, name, 0, 0);
+		moo__error_hint(e,
 				"keep data out of metadata.yaml; point to it with dataset.source");
 		r = MOO_ESPEC;
 		goto done;
 	}
-	root = build_tree(&p, data, len);
+	root = moo__yaml_load(&doc, data, len, name, &diags);
 	if (!root || moo__error_code(diags)) {
 		if (!diags) {
-			moo__error_hint(diag_at(&diags, name, 1, 1, MOO_SEV_ERROR, "the document is empty"),
-					"run 'moo init' to write a starting metadata.yaml");
+			struct moo_error *e = moo__error_add(&diags, MOO_ESPEC, MOO_SEV_ERROR,
+							     "the document is empty");
+
+			moo__error_at(e, name, 1, 1);
+			moo__error_hint(e, "run 'moo init' to write a starting metadata.yaml");
 		}
 		r = MOO_ESPEC;
 		goto done;
@@ -1623,9 +1039,9 @@ int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const ch
 	c.file = name;
 	c.diags = &diags;
 	c.spec = spec;
-	if (root->kind != Y_MAP) {
+	if (root->kind != MOO_Y_MAP) {
 		moo__error_hint(verr(&c, root, "the document must be a mapping, found %s",
-				     kind_name(root)),
+				     moo__yaml_kind_name(root)),
 				"start with 'framework:', 'model:' and 'entry_point:' keys");
 	} else {
 		walk_map(&c, root, NULL, top_fields, MOO_ARRAY_SIZE(top_fields), NULL);
@@ -1646,7 +1062,7 @@ int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const ch
 	spec = NULL;
 	r = 0;
 done:
-	parser_dispose(&p);
+	moo__ydoc_free(doc);
 	moo_spec_free(spec);
 	if (diags) {
 		/* errors first, so the chain's head names the failure */
@@ -1711,7 +1127,8 @@ static void check_file(const char *dir, const char *rel, const char *what, struc
 	struct moo_error *e = NULL;
 
 	if (lstat(p, &st) < 0) {
-		e = moo__error_add(diags, MOO_ESPEC, MOO_SEV_ERROR, "%s '%s' does not exist", what, rel);
+		e = moo__error_add(diags, MOO_ESPEC, MOO_SEV_ERROR, "%s '%s' does not exist", what,
+				   rel);
 		moo__error_hint(e, "create it, or correct the path in metadata.yaml");
 	} else if (!S_ISREG(st.st_mode)) {
 		e = moo__error_add(diags, MOO_ESPEC, MOO_SEV_ERROR, "%s '%s' is not a regular file",
@@ -1762,9 +1179,9 @@ static void set_str(json_t *o, const char *key, const char *v)
 /* A scalar value as JSON: plain numbers and booleans keep their type. */
 static json_t *kv_json(const struct moo_kv *kv)
 {
-	struct ynode n = {.kind = Y_SCALAR, .text = kv->value, .plain = !kv->quoted};
+	struct moo__ynode n = {.kind = MOO_Y_SCALAR, .text = kv->value, .plain = !kv->quoted};
 
-	return to_json(&n);
+	return moo__yaml_to_json(&n);
 }
 
 static json_t *kvs_json(const struct moo_kv *kv, size_t n)
@@ -1815,9 +1232,9 @@ void moo_spec_to_json(const struct moo_spec *s, struct moo_buf *out)
 
 		set_str(d, "data_load", s->data_process.data_load);
 		if (s->data_process.n_data_split) {
-			json_object_set_new(d, "data_split",
-					    kvs_json(s->data_process.data_split,
-						     s->data_process.n_data_split));
+			json_object_set_new(
+				d, "data_split",
+				kvs_json(s->data_process.data_split, s->data_process.n_data_split));
 		}
 		set_str(d, "padding", s->data_process.padding);
 		json_object_set_new(o, "data_process", d);
@@ -1830,7 +1247,8 @@ void moo_spec_to_json(const struct moo_spec *s, struct moo_buf *out)
 			    kvs_json(s->training_params, s->n_training_params));
 	set_str(o, "entry_point", s->entry_point);
 	set_str(o, "output_folder", s->output_folder);
-	json_object_set_new(res, "accelerator", json_string(moo_accel_name(s->resources.accelerator)));
+	json_object_set_new(res, "accelerator",
+			    json_string(moo_accel_name(s->resources.accelerator)));
 	json_object_set_new(res, "count", json_integer(s->resources.count));
 	if (s->resources.cpus > 0) {
 		json_object_set_new(res, "cpus", json_real(s->resources.cpus));
