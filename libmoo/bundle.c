@@ -392,6 +392,10 @@ static int pass_data(struct scan *s)
 			free(name);
 			continue;
 		}
+		if (plen && dir && strlen(name) + 1 == plen && !strncmp(name, s->prefix, plen - 1)) {
+			free(name); /* the top folder itself */
+			continue;
+		}
 		if (set_get(&s->names, name) != (dir ? K_DIR : K_FILE) ||
 		    strncmp(name, s->prefix, plen)) {
 			refuse(s, raw, "the ZIP changed while it was being read");
@@ -400,10 +404,6 @@ static int pass_data(struct scan *s)
 			goto done;
 		}
 		rel = name + plen;
-		if (!*rel) { /* the top folder itself */
-			free(name);
-			continue;
-		}
 		is_spec = !dir && !strcmp(rel, "metadata.yaml");
 		if (s->dest) {
 			r = make_parents(s, rel);
