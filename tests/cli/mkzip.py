@@ -57,7 +57,9 @@ def bomb(out, gib=1):
 
     local(b"metadata.yaml", 0, zlib.crc32(META), len(META), len(META), META)
     local(b"train.py", 0, zlib.crc32(TRAIN), len(TRAIN), len(TRAIN), TRAIN)
-    local(name, 8, crc, len(data), usize if usize < 1 << 32 else 0xFFFFFFFF, data)
+    # BOMB_DECLARE: the size the headers claim (declared sizes lie)
+    declared = int(os.environ.get("BOMB_DECLARE", usize))
+    local(name, 8, crc, len(data), min(declared, 0xFFFFFFFF), data)
     cd = f.tell()
     for nm, method, crc_, csize, usize_, off in entries:
         f.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x314, 20, 0, method, 0, 0x21,
@@ -124,6 +126,8 @@ def main():
             z.writestr(info("dev", 0o020644), b"")
         elif kind == "fifo":
             z.writestr(info("fifo", 0o010644), b"")
+        elif kind == "socket":
+            z.writestr(info("sock", 0o140644), b"")
         elif kind == "setuid":
             z.writestr(info("run.sh", 0o104755), b"#!/bin/sh\n")
         elif kind == "duplicate":
