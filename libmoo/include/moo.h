@@ -7,4 +7,5 @@
 #include "moo/util.h"
 #include "moo/spec.h"
 #include "moo/init.h"
+#include "moo/bundle.h"
 #endif
