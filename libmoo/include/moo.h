@@ -7,4 +7,7 @@
 #include "moo/util.h"
 #include "moo/spec.h"
 #include "moo/init.h"
+#include "moo/bundle.h"
+#include "moo/store.h"
+#include "moo/job.h"
 #endif
