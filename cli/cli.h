@@ -67,10 +67,18 @@ void print_error_msg(const char *hint, const char *fmt, ...) MOO_PRINTF(2, 3);
 void *errors_to_json(const struct moo_error *err);
 /* Prints a JSON value on stdout, indented, followed by a newline, and frees it. */
 void print_json(void *json);
+/* A moo_progress_cb whose data is a short label: a bar on stderr when it is a terminal. */
+void progress_cb(uint64_t done, uint64_t total, void *data);
+/* Clears the bar, if one was drawn. */
+void progress_end(void);
+/* "1.5 MiB", "12 B". */
+void format_size(char *out, size_t len, uint64_t bytes);
 
 /* The verbs, one per file. */
 extern const struct cmd cmd_validate;
 extern const struct cmd cmd_init;
+extern const struct cmd cmd_pack;
+extern const struct cmd cmd_inspect;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;

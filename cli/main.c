@@ -7,6 +7,8 @@
 const struct cmd *const commands[] = {
 	&cmd_init,
 	&cmd_validate,
+	&cmd_pack,
+	&cmd_inspect,
 };
 const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
 

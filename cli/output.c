@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "cli.h"
@@ -117,4 +118,66 @@ void print_json(void *json)
 	json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	json_decref(json);
+}
+
+/* Progress bars: drawn on stderr, only when it is a terminal, at most ~10 times a second. */
+static struct {
+	bool drawn;
+	struct timespec last;
+} bar;
+
+void progress_cb(uint64_t done, uint64_t total, void *data)
+{
+	const char *label = data ? data : "";
+	struct timespec now;
+	char line[128];
+	int width = 30, fill;
+
+	if (!isatty(STDERR_FILENO)) {
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (bar.drawn && done != total &&
+	    (now.tv_sec - bar.last.tv_sec) * 1000000000L + (now.tv_nsec - bar.last.tv_nsec) <
+		    100000000L) {
+		return;
+	}
+	bar.last = now;
+	bar.drawn = true;
+	if (total) {
+		fill = (int)((done > total ? total : done) * (uint64_t)width / total);
+		snprintf(line, sizeof(line), "%-10.10s [%.*s%*s] %3d%% %8.1f MiB", label, fill,
+			 "##############################", width - fill, "",
+			 (int)(done * 100 / total), (double)done / 1048576.0);
+	} else {
+		snprintf(line, sizeof(line), "%-10.10s %8.1f MiB", label, (double)done / 1048576.0);
+	}
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+}
+
+void progress_end(void)
+{
+	if (bar.drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		bar.drawn = false;
+	}
+}
+
+void format_size(char *out, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0) {
+		snprintf(out, len, "%llu B", (unsigned long long)bytes);
+	} else {
+		snprintf(out, len, "%.1f %s", v, units[u]);
+	}
 }

@@ -54,4 +54,30 @@ char *moo__path_join(const char *a, const char *b);
 bool moo__path_is_safe_relative(const char *rel);
 /* Copies regular files and folders (nothing else) from src to dst. */
 int moo__copy_tree(const char *src, const char *dst, struct moo_error **err);
+
+/* util/hash.c: SHA-256 (OpenSSL EVP) and hex. Hex digests are 64 digits and a NUL. */
+#define MOO__SHA256_HEX 65
+struct moo__sha256;
+struct moo__sha256 *moo__sha256_new(void);
+void moo__sha256_update(struct moo__sha256 *h, const void *data, size_t len);
+void moo__sha256_final(struct moo__sha256 *h, char hex[MOO__SHA256_HEX]);
+void moo__sha256_free(struct moo__sha256 *h); /* NULL-safe */
+void moo__sha256_buf(const void *data, size_t len, char hex[MOO__SHA256_HEX]);
+/* Hashes a whole file; *size, when not NULL, gets its length. */
+int moo__sha256_file(const char *path, char hex[MOO__SHA256_HEX], uint64_t *size,
+		     struct moo_error **err);
+/* out gets 2 * len lowercase hex digits and a NUL. */
+void moo__hex(const void *data, size_t len, char *out);
+/* True when s is exactly 64 lowercase hex digits. */
+bool moo__is_sha256_hex(const char *s);
+
+/* Removes path and everything under it, never following symbolic links. */
+int moo__rm_rf(const char *path);
+
+/* pack.c: .mooignore (gitignore syntax: '#', '!', trailing '/', anchored '/', *, ?, [], **). */
+struct moo__ignore;
+struct moo__ignore *moo__ignore_parse(const char *text, size_t len);
+/* rel is relative to the project, without a trailing '/'. */
+bool moo__ignore_match(const struct moo__ignore *ig, const char *rel, bool is_dir);
+void moo__ignore_free(struct moo__ignore *ig);
 #endif

@@ -1,6 +1,8 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,4 +208,27 @@ int moo__copy_tree(const char *src, const char *dst, struct moo_error **err)
 	}
 	closedir(d);
 	return r;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP) {
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	}
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int moo__rm_rf(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		return unlink(path);
+	}
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }

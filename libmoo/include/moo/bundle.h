@@ -2,25 +2,47 @@
 #define MOO_BUNDLE_H
 #include "moo/common.h"
 #include "moo/error.h"
+#include "moo/buf.h"
 #include "moo/spec.h"
 
 /*
  * A model bundle: the ZIP of a project (metadata.yaml + code), opened from a directory,
  * a .zip file or an http(s) URL. Whatever the source, a bundle is a ZIP file on disk
  * with its sha256, and the spec read from it. Directories are packed deterministically
- * (moo pack), so the same tree always has the same sha256.
+ * (moo_pack), so the same tree always has the same sha256.
  */
+
+/* One entry of a bundle, as it will be extracted. */
+struct moo_bundle_file {
+	char *path;    /* relative, the top folder stripped; directories end in '/' */
+	uint64_t size; /* bytes, as counted while reading (not as declared) */
+	bool dir;
+	bool exec;     /* extracted with mode 0755 rather than 0644 */
+};
+
 struct moo_bundle {
 	char *source;   /* as given */
-	char *zip_path; /* the bundle's ZIP on this machine (packed, downloaded or given) */
+	char *zip_path; /* the bundle's ZIP on this machine (packed, downloaded or given);
+			   valid until moo_bundle_free: copy it to keep it */
 	char *sha256;   /* of the ZIP's bytes, 64 lowercase hex digits */
 	uint64_t size;  /* of the ZIP */
-	char *prefix;   /* the single top folder the entries sit under ("" when none) */
+	char *prefix;   /* the single top folder the entries sit under, with its '/'
+			   ("" when none) */
 	struct moo_spec *spec;
+	struct moo_bundle_file *files; /* in the ZIP's order */
+	size_t n_files;
+	uint64_t total_bytes;          /* sum of the files' sizes */
+	char *owned_dir; /* private: a temporary directory moo_bundle_free removes, or NULL */
 };
 
 /* Progress of a long transfer or pack: done and total bytes (total 0 when unknown). */
 typedef void (*moo_progress_cb)(uint64_t done, uint64_t total, void *data);
+
+/* Caps on what a bundle may extract to; refusals past them are MOO_EBUNDLE. */
+#define MOO_BUNDLE_MAX_BYTES (4ull << 30)  /* bytes actually written, all entries */
+#define MOO_BUNDLE_MAX_ENTRIES 100000u     /* files and directories */
+#define MOO_BUNDLE_MAX_RATIO 100u          /* uncompressed / compressed, per entry */
+#define MOO_BUNDLE_RATIO_FLOOR (1u << 20)  /* entries smaller than this skip the ratio cap */
 
 struct moo_bundle_opts {
 	unsigned version;          /* MOO_BUNDLE_OPTS_VERSION */
@@ -37,20 +59,56 @@ struct moo_bundle_opts {
 
 /*
  * Opens a source and checks it completely (every entry against the extraction rules,
- * the spec valid) without extracting anything permanent. On success *out is the
- * caller's. Refusals are MOO_EBUNDLE or MOO_ESPEC naming the entry and the rule;
- * download failures MOO_ENET.
+ * every byte inflated and counted, the spec valid, its entry points present) without
+ * extracting anything. A directory is packed (moo_pack) into cache_dir; a URL is
+ * downloaded there, resuming an interrupted transfer with a Range request (redirects
+ * followed; connect timeout 30 s; a transfer that stalls for 60 s fails). On success
+ * *out is the caller's. Refusals are MOO_EBUNDLE or MOO_ESPEC naming the entry and the
+ * rule; download failures MOO_ENET; a sha256 other than opts->sha256 MOO_EBUNDLE.
  */
 MOO_EXTERN int moo_bundle_open(struct moo_bundle **out, const char *source,
 			       const struct moo_bundle_opts *opts, struct moo_error **err);
 
 /*
- * Extracts the bundle into dest, which must not exist yet (it is created). Only regular
- * files and directories; the single top folder, if any, is stripped. On failure dest
- * does not exist afterwards: nothing is left behind.
+ * Extracts the bundle into dest, which must not exist yet (its parent is created). Only
+ * regular files and directories; the single top folder, if any, is stripped. Every rule
+ * and cap is enforced again while writing. Entries are staged in dest.tmp-XXXXXX beside
+ * dest and renamed to dest at the end; on failure dest does not exist afterwards and the
+ * staging directory is removed: nothing is left behind.
  */
 MOO_EXTERN int moo_bundle_extract(const struct moo_bundle *b, const char *dest,
 				  const struct moo_bundle_opts *opts, struct moo_error **err);
 
+/* Frees b and removes the temporary directory it owns, if any. NULL-safe. */
 MOO_EXTERN void moo_bundle_free(struct moo_bundle *b);
+
+struct moo_pack_opts {
+	unsigned version;          /* MOO_PACK_OPTS_VERSION */
+	moo_progress_cb progress;  /* bytes of files read; NULL: none */
+	void *progress_data;
+};
+#define MOO_PACK_OPTS_VERSION 1
+#define MOO_PACK_OPTS_INIT {MOO_PACK_OPTS_VERSION, NULL, NULL}
+
+/* What a pack wrote. */
+struct moo_pack_result {
+	char sha256[65];   /* of the ZIP, lowercase hex */
+	uint64_t size;     /* of the ZIP */
+	size_t n_files;    /* regular files */
+	size_t n_dirs;
+	uint64_t bytes_in; /* of the files packed */
+};
+
+/*
+ * Packs the project in dir into out_zip, deterministically: entries sorted by path,
+ * every timestamp 1980-01-01 00:00, modes 0644 or 0755 (by the owner's exec bit) and
+ * 0755 for directories, no owner, no extra fields; deflated (zlib level 6) unless the
+ * data does not compress. The same tree gives the same bytes. Skips .git,
+ * __pycache__, the spec's output_folder, the ZIP itself and what dir/.mooignore
+ * (gitignore syntax) names. Refuses an invalid metadata.yaml (MOO_ESPEC), and symbolic
+ * links and special files (MOO_EBUNDLE). out_zip is written to a temporary file and
+ * renamed; on failure it is left as it was. result may be NULL.
+ */
+MOO_EXTERN int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
+			struct moo_pack_result *result, struct moo_error **err);
 #endif

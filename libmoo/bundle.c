@@ -1,0 +1,1000 @@
+/*
+ * bundle: open a model from a directory, a .zip or an http(s) URL, check it, stage it.
+ *
+ * Whatever the source, the bundle is a ZIP on disk (a directory is packed, a URL is
+ * downloaded) read with libarchive in two passes. The first reads only the headers and
+ * applies the rules on names and types, counts entries, finds duplicates and the single
+ * top folder. The second inflates every entry, counting the bytes actually produced
+ * (declared sizes lie) against the total and per-entry ratio caps, and either discards
+ * them (open) or writes them into a fresh staging directory (extract) that is renamed
+ * into place at the end or removed whole on any failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <curl/curl.h>
+#include "internal.h"
+
+#define READ_CHUNK (256u << 10)
+
+/* ---- a set of entry names --------------------------------------------------------- */
+
+enum kind { K_NONE, K_FILE, K_DIR, K_IMPLICIT_DIR };
+
+struct nameset {
+	char **names;
+	unsigned char *kinds;
+	size_t cap, n;
+};
+
+static size_t name_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	for (; *s; s++) {
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	}
+	return h;
+}
+
+static size_t set_slot(const struct nameset *s, const char *name)
+{
+	size_t i = name_hash(name) & (s->cap - 1);
+
+	while (s->names[i] && strcmp(s->names[i], name)) {
+		i = (i + 1) & (s->cap - 1);
+	}
+	return i;
+}
+
+static enum kind set_get(const struct nameset *s, const char *name)
+{
+	size_t i;
+
+	if (!s->cap) {
+		return K_NONE;
+	}
+	i = set_slot(s, name);
+	return s->names[i] ? (enum kind)s->kinds[i] : K_NONE;
+}
+
+static void set_put(struct nameset *s, const char *name, enum kind k)
+{
+	size_t i;
+
+	if (2 * (s->n + 1) > s->cap) {
+		struct nameset big = {0};
+
+		big.cap = s->cap ? 2 * s->cap : 64;
+		big.names = moo__calloc(big.cap, sizeof(*big.names));
+		big.kinds = moo__calloc(big.cap, 1);
+		for (i = 0; i < s->cap; i++) {
+			if (s->names[i]) {
+				size_t j = set_slot(&big, s->names[i]);
+
+				big.names[j] = s->names[i];
+				big.kinds[j] = s->kinds[i];
+			}
+		}
+		big.n = s->n;
+		free(s->names);
+		free(s->kinds);
+		*s = big;
+	}
+	i = set_slot(s, name);
+	if (!s->names[i]) {
+		s->names[i] = moo__strdup(name);
+		s->n++;
+	}
+	s->kinds[i] = (unsigned char)k;
+}
+
+static void set_dispose(struct nameset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->cap; i++) {
+		free(s->names[i]);
+	}
+	free(s->names);
+	free(s->kinds);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- reading the ZIP ---------------------------------------------------------------- */
+
+struct scan {
+	const char *zip;   /* the file read */
+	const char *label; /* what messages call it */
+	uint64_t max_bytes, max_entries, max_ratio;
+	const char *dest;  /* staging directory to write into, or NULL to check only */
+	int dest_fd;
+	struct nameset names;
+	char *prefix;      /* "top/" or "" */
+	uint64_t entries, total;
+	struct moo_bundle_file *files;
+	size_t n_files;
+	struct moo_buf spec_text;
+	bool have_spec;
+	struct moo_error **err;
+};
+
+static struct moo_error *refuse(struct scan *s, const char *name, const char *fmt, ...)
+	MOO_PRINTF(3, 4);
+
+/* "entry 'NAME' refused: RULE", located at the bundle. */
+static struct moo_error *refuse(struct scan *s, const char *name, const char *fmt, ...)
+{
+	struct moo_buf rule = MOO_BUF_INIT;
+	struct moo_error *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	moo_buf_vprintf(&rule, fmt, ap);
+	va_end(ap);
+	e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR, "entry '%s' refused: %s", name,
+			   rule.ptr);
+	moo__error_at(e, s->label, 0, 0);
+	moo_buf_dispose(&rule);
+	return e;
+}
+
+static int archive_open(struct scan *s, struct archive **out)
+{
+	struct archive *a = archive_read_new();
+	struct moo_error *e;
+
+	archive_read_support_format_zip_seekable(a);
+	if (archive_read_open_filename(a, s->zip, 65536) == ARCHIVE_OK) {
+		*out = a;
+		return 0;
+	}
+	e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+			   "not a readable ZIP file (truncated, damaged or another format)");
+	moo__error_at(e, s->label, 0, 0);
+	moo__error_cause(e, archive_error_string(a));
+	moo__error_hint(e, "make the bundle with 'moo pack DIR'");
+	archive_read_free(a);
+	return MOO_EBUNDLE;
+}
+
+static bool is_junk(const char *name)
+{
+	return !strncmp(name, "__MACOSX/", 9);
+}
+
+/* The rules every entry's header must pass. Returns the name without a trailing '/'. */
+static int check_header(struct scan *s, struct archive_entry *ae, char **out_name, bool *dir)
+{
+	const char *raw = archive_entry_pathname(ae);
+	mode_t type = archive_entry_filetype(ae);
+	char *name;
+	size_t len;
+	struct moo_error *e;
+
+	if (!raw) {
+		raw = archive_entry_pathname_utf8(ae);
+	}
+	if (!raw) {
+		refuse(s, "?", "its name cannot be read");
+		return MOO_EBUNDLE;
+	}
+	if (strchr(raw, '\\')) {
+		refuse(s, raw, "a backslash in a path");
+		return MOO_EBUNDLE;
+	}
+	if (raw[0] == '/') {
+		refuse(s, raw, "an absolute path");
+		return MOO_EBUNDLE;
+	}
+	len = strlen(raw);
+	name = moo__strndup(raw, len && raw[len - 1] == '/' ? len - 1 : len);
+	*dir = type == AE_IFDIR || (len && raw[len - 1] == '/');
+	if (!moo__path_is_safe_relative(name)) {
+		bool dotdot = !strcmp(name, "..") || !strncmp(name, "../", 3) ||
+			      strstr(name, "/../") || (len >= 3 && !strcmp(name + strlen(name) - 3, "/.."));
+
+		refuse(s, raw, dotdot ? "a '..' component leads outside the bundle"
+				      : "an empty or '.' component, or a control character");
+		free(name);
+		return MOO_EBUNDLE;
+	}
+	if (archive_entry_hardlink(ae)) {
+		refuse(s, raw, "a hard link");
+	} else if (type == AE_IFLNK || archive_entry_symlink(ae)) {
+		refuse(s, raw, "a symbolic link");
+	} else if (type != AE_IFREG && type != AE_IFDIR) {
+		refuse(s, raw, "a device file, FIFO or socket (only regular files and directories)");
+	} else if (*dir != (type == AE_IFDIR)) {
+		refuse(s, raw, "a file whose name ends in '/'");
+	} else if (archive_entry_mode(ae) & 07000) {
+		refuse(s, raw, "a setuid, setgid or sticky mode");
+	} else if (archive_entry_is_encrypted(ae)) {
+		refuse(s, raw, "encrypted");
+	} else if (archive_entry_size_is_set(ae) && (uint64_t)archive_entry_size(ae) > s->max_bytes) {
+		e = refuse(s, raw, "declares %lld bytes, over the cap of %llu",
+			   (long long)archive_entry_size(ae), (unsigned long long)s->max_bytes);
+		moo__error_hint(e, "raise the cap with --max-bytes if the bundle is trusted");
+	} else {
+		*out_name = name;
+		return 0;
+	}
+	free(name);
+	return MOO_EBUNDLE;
+}
+
+/* Records name, refusing duplicates and a file used as a folder. */
+static int add_name(struct scan *s, const char *raw, char *name, bool dir)
+{
+	char *p;
+	enum kind k;
+
+	for (p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		k = set_get(&s->names, name);
+		if (k == K_FILE) {
+			refuse(s, raw, "'%s' is a file earlier in the bundle, not a folder", name);
+			*p = '/';
+			return MOO_EBUNDLE;
+		}
+		if (k == K_NONE) {
+			set_put(&s->names, name, K_IMPLICIT_DIR);
+		}
+		*p = '/';
+	}
+	k = set_get(&s->names, name);
+	if (k == K_FILE || k == K_DIR || (k == K_IMPLICIT_DIR && !dir)) {
+		refuse(s, raw, "a duplicate name");
+		return MOO_EBUNDLE;
+	}
+	set_put(&s->names, name, dir ? K_DIR : K_FILE);
+	return 0;
+}
+
+/* Pass 1: headers only. */
+static int pass_headers(struct scan *s)
+{
+	struct archive *a = NULL;
+	struct archive_entry *ae;
+	char *top = NULL;
+	bool single = true;
+	int r, ar;
+
+	r = archive_open(s, &a);
+	if (r) {
+		return r;
+	}
+	while ((ar = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		char *name = NULL;
+		bool dir = false;
+		size_t tl;
+
+		if (++s->entries > s->max_entries) {
+			struct moo_error *e = refuse(s, archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "?",
+						     "more than %llu entries",
+						     (unsigned long long)s->max_entries);
+
+			moo__error_hint(e, "raise the cap with --max-entries if the bundle is trusted");
+			r = MOO_EBUNDLE;
+			goto done;
+		}
+		r = check_header(s, ae, &name, &dir);
+		if (!r && !is_junk(name)) {
+			r = add_name(s, archive_entry_pathname(ae), name, dir);
+		}
+		if (r) {
+			free(name);
+			goto done;
+		}
+		if (!is_junk(name)) {
+			tl = strcspn(name, "/");
+			if (!top) {
+				top = moo__strndup(name, tl);
+			}
+			if (strlen(top) != tl || strncmp(top, name, tl) || (!name[tl] && !dir)) {
+				single = false;
+			}
+		}
+		free(name);
+	}
+	if (ar != ARCHIVE_EOF) {
+		struct moo_error *e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+						     "the ZIP's directory cannot be read");
+
+		moo__error_at(e, s->label, 0, 0);
+		moo__error_cause(e, archive_error_string(a));
+		r = MOO_EBUNDLE;
+		goto done;
+	}
+	/* one top folder, and no metadata.yaml beside it: strip it */
+	s->prefix = single && top && set_get(&s->names, "metadata.yaml") == K_NONE
+			    ? moo__printf("%s/", top)
+			    : moo__strdup("");
+	r = 0;
+done:
+	free(top);
+	archive_read_free(a);
+	return r;
+}
+
+/* Creates the folders above rel (relative to the staging directory). */
+static int make_parents(struct scan *s, const char *rel)
+{
+	char *p = moo__strdup(rel), *q;
+	int r = 0;
+
+	for (q = strchr(p, '/'); q; q = strchr(q + 1, '/')) {
+		*q = '\0';
+		if (mkdirat(s->dest_fd, p, 0755) < 0 && errno != EEXIST) {
+			r = moo__fail_errno(s->err, MOO_EIO, "cannot create '%s/%s'", s->dest, p);
+			break;
+		}
+		*q = '/';
+	}
+	free(p);
+	return r;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			return -1;
+		}
+		p += n, len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Pass 2: every entry's data, counted, and written when extracting. */
+static int pass_data(struct scan *s)
+{
+	struct archive *a = NULL;
+	struct archive_entry *ae;
+	size_t plen = strlen(s->prefix);
+	char *buf = NULL;
+	int r, ar, fd = -1;
+
+	r = archive_open(s, &a);
+	if (r) {
+		return r;
+	}
+	buf = moo__malloc(READ_CHUNK);
+	while ((ar = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		const char *raw = archive_entry_pathname(ae);
+		char *name = NULL;
+		const char *rel;
+		bool dir = false, exec = (archive_entry_mode(ae) & 0100) != 0, is_spec;
+		uint64_t n_out = 0;
+		la_int64_t start;
+
+		/* the file may have changed since pass 1: check it all again */
+		r = check_header(s, ae, &name, &dir);
+		if (r) {
+			goto done;
+		}
+		if (is_junk(name)) {
+			free(name);
+			continue;
+		}
+		if (set_get(&s->names, name) != (dir ? K_DIR : K_FILE) ||
+		    strncmp(name, s->prefix, plen)) {
+			refuse(s, raw, "the ZIP changed while it was being read");
+			free(name);
+			r = MOO_EBUNDLE;
+			goto done;
+		}
+		rel = name + plen;
+		if (!*rel) { /* the top folder itself */
+			free(name);
+			continue;
+		}
+		is_spec = !dir && !strcmp(rel, "metadata.yaml");
+		if (s->dest) {
+			r = make_parents(s, rel);
+			if (!r && dir && mkdirat(s->dest_fd, rel, 0755) < 0 && errno != EEXIST) {
+				r = moo__fail_errno(s->err, MOO_EIO, "cannot create '%s/%s'", s->dest,
+						    rel);
+			}
+			if (!r && !dir) {
+				fd = openat(s->dest_fd, rel,
+					    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					    exec ? 0755 : 0644);
+				if (fd < 0) {
+					r = moo__fail_errno(s->err, MOO_EIO, "cannot create '%s/%s'",
+							    s->dest, rel);
+				}
+			}
+			if (r) {
+				free(name);
+				goto done;
+			}
+		}
+		start = archive_filter_bytes(a, -1);
+		while (!dir) {
+			la_ssize_t got = archive_read_data(a, buf, READ_CHUNK);
+			uint64_t in;
+
+			if (got == 0) {
+				break;
+			}
+			if (got < 0) {
+				struct moo_error *e = refuse(s, raw, "its data cannot be read");
+
+				moo__error_cause(e, archive_error_string(a));
+				r = MOO_EBUNDLE;
+				break;
+			}
+			n_out += (uint64_t)got;
+			s->total += (uint64_t)got;
+			in = (uint64_t)(archive_filter_bytes(a, -1) - start);
+			if (s->total > s->max_bytes) {
+				moo__error_hint(refuse(s, raw, "the bundle inflates to more than the "
+							       "cap of %llu bytes",
+						       (unsigned long long)s->max_bytes),
+						"raise the cap with --max-bytes if the bundle is trusted");
+				r = MOO_EBUNDLE;
+				break;
+			}
+			if (n_out > MOO_BUNDLE_RATIO_FLOOR && n_out / (in ? in : 1) > s->max_ratio) {
+				moo__error_hint(refuse(s, raw, "inflates more than %llu times "
+							       "(%llu bytes from %llu)",
+						       (unsigned long long)s->max_ratio,
+						       (unsigned long long)n_out,
+						       (unsigned long long)in),
+						"a zip bomb? raise the cap with --max-ratio if the bundle "
+						"is trusted");
+				r = MOO_EBUNDLE;
+				break;
+			}
+			if (is_spec && s->spec_text.len <= MOO_SPEC_MAX_BYTES) {
+				moo_buf_add(&s->spec_text, buf, (size_t)got);
+			}
+			if (fd >= 0 && write_all(fd, buf, (size_t)got) < 0) {
+				r = moo__fail_errno(s->err, MOO_EIO, "cannot write '%s/%s'", s->dest,
+						    rel);
+				break;
+			}
+		}
+		if (fd >= 0) {
+			if (close(fd) < 0 && !r) {
+				r = moo__fail_errno(s->err, MOO_EIO, "cannot write '%s/%s'", s->dest,
+						    rel);
+			}
+			fd = -1;
+		}
+		if (!r) {
+			struct moo_bundle_file *f;
+
+			s->have_spec |= is_spec;
+			MOO_GROW(s->files, s->n_files);
+			f = &s->files[s->n_files++];
+			f->path = dir ? moo__printf("%s/", rel) : moo__strdup(rel);
+			f->size = n_out;
+			f->dir = dir;
+			f->exec = exec || dir;
+		}
+		free(name);
+		if (r) {
+			goto done;
+		}
+	}
+	if (ar != ARCHIVE_EOF) {
+		struct moo_error *e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+						     "the ZIP cannot be read");
+
+		moo__error_at(e, s->label, 0, 0);
+		moo__error_cause(e, archive_error_string(a));
+		r = MOO_EBUNDLE;
+		goto done;
+	}
+	r = 0;
+done:
+	if (fd >= 0) {
+		close(fd);
+	}
+	free(buf);
+	archive_read_free(a);
+	return r;
+}
+
+static void scan_init(struct scan *s, const char *zip, const char *label,
+		      const struct moo_bundle_opts *o, struct moo_error **err)
+{
+	memset(s, 0, sizeof(*s));
+	s->zip = zip;
+	s->label = label;
+	s->max_bytes = o && o->max_bytes ? o->max_bytes : MOO_BUNDLE_MAX_BYTES;
+	s->max_entries = o && o->max_entries ? o->max_entries : MOO_BUNDLE_MAX_ENTRIES;
+	s->max_ratio = o && o->max_ratio ? o->max_ratio : MOO_BUNDLE_MAX_RATIO;
+	s->dest_fd = -1;
+	s->err = err;
+}
+
+static void scan_dispose(struct scan *s)
+{
+	size_t i;
+
+	set_dispose(&s->names);
+	free(s->prefix);
+	for (i = 0; i < s->n_files; i++) {
+		free(s->files[i].path);
+	}
+	free(s->files);
+	moo_buf_dispose(&s->spec_text);
+}
+
+static int scan(struct scan *s)
+{
+	int r = pass_headers(s);
+
+	return r ? r : pass_data(s);
+}
+
+/* The spec inside the bundle, and its entry points present as files. */
+static int read_spec(struct scan *s, struct moo_spec **out)
+{
+	struct moo_spec *spec = NULL;
+	struct moo_error *e;
+	char *file;
+	const char *eps[2];
+	const struct moo_mark *marks[2];
+	size_t i;
+	int r;
+
+	if (!s->have_spec) {
+		e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR, "the bundle has no %smetadata.yaml",
+				   s->prefix);
+		moo__error_at(e, s->label, 0, 0);
+		moo__error_hint(e, "put metadata.yaml at the top of the project, or run 'moo init'");
+		return MOO_EBUNDLE;
+	}
+	file = moo__printf("%s/%smetadata.yaml", s->label, s->prefix);
+	r = moo_spec_parse(&spec, s->spec_text.ptr, s->spec_text.len, file, s->err);
+	if (r) {
+		free(file);
+		return r;
+	}
+	eps[0] = spec->entry_point;
+	marks[0] = &spec->entry_point_mark;
+	eps[1] = spec->inference_entry_point;
+	marks[1] = &spec->inference_entry_point_mark;
+	for (i = 0; i < 2; i++) {
+		char *full;
+
+		if (!eps[i]) {
+			continue;
+		}
+		full = moo__printf("%s%s", s->prefix, eps[i]);
+		if (set_get(&s->names, full) != K_FILE) {
+			e = moo__error_add(s->err, MOO_ESPEC, MOO_SEV_ERROR,
+					   "%s '%s' is not a file in the bundle",
+					   i ? "inference.entry_point" : "entry_point", eps[i]);
+			moo__error_at(e, file, marks[i]->line, marks[i]->column);
+			r = MOO_ESPEC;
+		}
+		free(full);
+	}
+	free(file);
+	if (r) {
+		moo_spec_free(spec);
+		return r;
+	}
+	*out = spec;
+	return 0;
+}
+
+/* ---- downloading -------------------------------------------------------------------- */
+
+struct dl {
+	int fd;
+	uint64_t have, got, max;
+	bool too_big;
+	const struct moo_bundle_opts *opts;
+};
+
+static size_t dl_write(char *data, size_t size, size_t n, void *p)
+{
+	struct dl *d = p;
+	size_t len = size * n;
+
+	if (d->have + d->got + len > d->max) {
+		d->too_big = true;
+		return 0;
+	}
+	if (write_all(d->fd, data, len) < 0) {
+		return 0;
+	}
+	d->got += len;
+	return len;
+}
+
+static int dl_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct dl *d = p;
+
+	(void)ultotal;
+	(void)ulnow;
+	if (d->opts && d->opts->progress) {
+		d->opts->progress(d->have + (uint64_t)dlnow, dltotal ? d->have + (uint64_t)dltotal : 0,
+				  d->opts->progress_data);
+	}
+	return 0;
+}
+
+static bool transient(CURLcode c)
+{
+	return c == CURLE_PARTIAL_FILE || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
+	       c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING;
+}
+
+/* Downloads url into part, resuming what part already holds. */
+static int download(const char *url, const char *part, const struct moo_bundle_opts *o,
+		    uint64_t max, struct moo_error **err)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	struct dl d = {0};
+	CURL *h = NULL;
+	struct stat st;
+	CURLcode c = CURLE_OK;
+	int attempt, r, restarts = 0;
+	long status = 0;
+	struct moo_error *e;
+	char *ua = moo__printf("moo/%s", moo_version());
+
+	d.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (d.fd < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", part);
+		goto done;
+	}
+	d.max = max;
+	d.opts = o;
+	h = curl_easy_init();
+	if (!h) {
+		abort();
+	}
+	for (attempt = 0; attempt < 6; attempt++) {
+		if (fstat(d.fd, &st) < 0) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot stat '%s'", part);
+			goto done;
+		}
+		d.have = (uint64_t)st.st_size;
+		d.got = 0;
+		errbuf[0] = '\0';
+		curl_easy_reset(h);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+		curl_easy_setopt(h, CURLOPT_USERAGENT, ua);
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+		curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dl_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, dl_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &d);
+		if (d.have) {
+			curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d.have);
+		}
+		c = curl_easy_perform(h);
+		status = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (c == CURLE_OK) {
+			r = 0;
+			goto done;
+		}
+		if (d.too_big) {
+			break;
+		}
+		/* the server cannot resume, or the part is stale: start again from zero */
+		if (d.have && restarts < 1 &&
+		    (c == CURLE_RANGE_ERROR || (c == CURLE_HTTP_RETURNED_ERROR && status == 416))) {
+			restarts++;
+			if (ftruncate(d.fd, 0) < 0) {
+				r = moo__fail_errno(err, MOO_EIO, "cannot truncate '%s'", part);
+				goto done;
+			}
+			continue;
+		}
+		if (!transient(c) || !d.got) {
+			break;
+		}
+	}
+	if (d.too_big) {
+		e = moo__error_add(err, MOO_EBUNDLE, MOO_SEV_ERROR,
+				   "cannot download '%s': larger than the cap of %llu bytes", url,
+				   (unsigned long long)max);
+		moo__error_hint(e, "raise the cap with --max-bytes if the source is trusted");
+		r = MOO_EBUNDLE;
+		goto done;
+	}
+	e = moo__error_add(err, MOO_ENET, MOO_SEV_ERROR, "cannot download '%s'", url);
+	moo__error_cause(e, errbuf[0] ? errbuf : curl_easy_strerror(c));
+	if (c == CURLE_HTTP_RETURNED_ERROR) {
+		moo__error_hint(e, "the server answered HTTP %ld; check the URL", status);
+	}
+	r = MOO_ENET;
+done:
+	curl_easy_cleanup(h);
+	if (d.fd >= 0 && close(d.fd) < 0 && !r) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
+	}
+	free(ua);
+	return r;
+}
+
+/* ---- open, extract, free ------------------------------------------------------------ */
+
+static bool is_url(const char *s)
+{
+	return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
+}
+
+/* The directory packed and downloaded ZIPs go to: cache_dir, or a new temporary one. */
+static int work_dir(const struct moo_bundle_opts *o, char **dir, char **owned,
+		    struct moo_error **err)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char *t;
+
+	if (o && o->cache_dir) {
+		*dir = moo__strdup(o->cache_dir);
+		return moo__mkdir_p(o->cache_dir, 0755, err);
+	}
+	t = moo__printf("%s/moo-bundle-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!mkdtemp(t)) {
+		int r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", t);
+
+		free(t);
+		return r;
+	}
+	*dir = moo__strdup(t);
+	*owned = t;
+	return 0;
+}
+
+static int get_zip(struct moo_bundle *b, const char *source, const struct moo_bundle_opts *o,
+		   struct moo_error **err)
+{
+	struct moo_pack_opts po = MOO_PACK_OPTS_INIT;
+	struct moo_pack_result res;
+	char *dir = NULL, *tmp = NULL, hex[MOO__SHA256_HEX], uh[MOO__SHA256_HEX];
+	struct stat st;
+	int r;
+
+	if (!is_url(source) && stat(source, &st) < 0) {
+		r = moo__fail_errno(err, errno == ENOENT ? MOO_ENOTFOUND : MOO_EIO,
+				    "cannot open '%s'", source);
+		return r;
+	}
+	if (!is_url(source) && !S_ISDIR(st.st_mode)) {
+		r = moo__sha256_file(source, hex, &b->size, err);
+		if (!r) {
+			b->zip_path = moo__strdup(source);
+			b->sha256 = moo__strdup(hex);
+		}
+		return r;
+	}
+	r = work_dir(o, &dir, &b->owned_dir, err);
+	if (r) {
+		goto done;
+	}
+	if (is_url(source)) {
+		moo__sha256_buf(source, strlen(source), uh);
+		uh[16] = '\0';
+		tmp = moo__printf("%s/url-%s.zip.part", dir, uh);
+		r = download(source, tmp, o, o && o->max_bytes ? o->max_bytes : MOO_BUNDLE_MAX_BYTES,
+			     err);
+		if (!r) {
+			r = moo__sha256_file(tmp, hex, &b->size, err);
+		}
+	} else {
+		tmp = moo__printf("%s/pack-%ld.zip", dir, (long)getpid());
+		po.progress = o ? o->progress : NULL;
+		po.progress_data = o ? o->progress_data : NULL;
+		r = moo_pack(source, tmp, &po, &res, err);
+		if (!r) {
+			memcpy(hex, res.sha256, sizeof(hex));
+			b->size = res.size;
+		}
+	}
+	if (r) {
+		goto done;
+	}
+	b->zip_path = moo__printf("%s/%s.zip", dir, hex);
+	b->sha256 = moo__strdup(hex);
+	if (rename(tmp, b->zip_path) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot rename '%s' to '%s'", tmp, b->zip_path);
+		goto done;
+	}
+	free(tmp);
+	tmp = NULL;
+	r = 0;
+done:
+	if (tmp && r != MOO_ENET) {
+		unlink(tmp); /* a failed download's .part stays in a cache_dir to resume */
+	}
+	free(tmp);
+	free(dir);
+	return r;
+}
+
+void moo_bundle_free(struct moo_bundle *b)
+{
+	size_t i;
+
+	if (!b) {
+		return;
+	}
+	if (b->owned_dir) {
+		moo__rm_rf(b->owned_dir);
+		free(b->owned_dir);
+	}
+	free(b->source);
+	free(b->zip_path);
+	free(b->sha256);
+	free(b->prefix);
+	moo_spec_free(b->spec);
+	for (i = 0; i < b->n_files; i++) {
+		free(b->files[i].path);
+	}
+	free(b->files);
+	free(b);
+}
+
+int moo_bundle_open(struct moo_bundle **out, const char *source,
+		    const struct moo_bundle_opts *opts, struct moo_error **err)
+{
+	struct moo_bundle *b = moo__calloc(1, sizeof(*b));
+	struct moo_error *local = NULL, *e;
+	struct scan s;
+	int r;
+
+	scan_init(&s, NULL, source, opts, &local);
+	b->source = moo__strdup(source);
+	if (opts && opts->sha256 && !moo__is_sha256_hex(opts->sha256)) {
+		e = moo__error_add(&local, MOO_EARG, MOO_SEV_ERROR,
+				   "'%s' is not a sha256: 64 lowercase hex digits", opts->sha256);
+		r = MOO_EARG;
+		goto done;
+	}
+	r = get_zip(b, source, opts, &local);
+	if (r) {
+		goto done;
+	}
+	if (opts && opts->sha256 && strcmp(opts->sha256, b->sha256)) {
+		e = moo__error_add(&local, MOO_EBUNDLE, MOO_SEV_ERROR,
+				   "sha256 mismatch: expected %s, got %s", opts->sha256, b->sha256);
+		moo__error_at(e, source, 0, 0);
+		moo__error_hint(e, "the bundle is not the one expected; check the source and the "
+				   "sha256");
+		r = MOO_EBUNDLE;
+		goto done;
+	}
+	s.zip = b->zip_path;
+	r = scan(&s);
+	if (!r) {
+		r = read_spec(&s, &b->spec);
+	}
+	if (r) {
+		goto done;
+	}
+	b->prefix = s.prefix;
+	s.prefix = NULL;
+	b->files = s.files;
+	b->n_files = s.n_files;
+	b->total_bytes = s.total;
+	s.files = NULL;
+	s.n_files = 0;
+	*out = b;
+	b = NULL;
+	r = 0;
+done:
+	scan_dispose(&s);
+	moo_bundle_free(b);
+	if (local) {
+		if (err) {
+			*err = local;
+		} else {
+			moo_error_free(local);
+		}
+	}
+	return r;
+}
+
+int moo_bundle_extract(const struct moo_bundle *b, const char *dest,
+		       const struct moo_bundle_opts *opts, struct moo_error **err)
+{
+	struct moo_error *local = NULL, *e;
+	char *stage = NULL, *copy = NULL;
+	struct stat st;
+	struct scan s;
+	int r;
+
+	scan_init(&s, b->zip_path, b->source ? b->source : b->zip_path, opts, &local);
+	if (lstat(dest, &st) == 0) {
+		e = moo__error_add(&local, MOO_EEXIST, MOO_SEV_ERROR, "'%s' exists already", dest);
+		moo__error_hint(e, "extract into a new directory");
+		r = MOO_EEXIST;
+		goto done;
+	}
+	copy = moo__strdup(dest);
+	r = moo__mkdir_p(dirname(copy), 0755, &local);
+	if (r) {
+		goto done;
+	}
+	stage = moo__printf("%s.tmp-XXXXXX", dest);
+	if (!mkdtemp(stage)) {
+		r = moo__fail_errno(&local, MOO_EIO, "cannot create '%s'", stage);
+		free(stage);
+		stage = NULL;
+		goto done;
+	}
+	s.dest = stage;
+	s.dest_fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s.dest_fd < 0) {
+		r = moo__fail_errno(&local, MOO_EIO, "cannot open '%s'", stage);
+		goto done;
+	}
+	r = scan(&s);
+	if (!r && !s.have_spec) {
+		r = read_spec(&s, NULL); /* says what is missing */
+	}
+	if (r) {
+		goto done;
+	}
+	if (strcmp(s.prefix, b->prefix ? b->prefix : "")) {
+		e = moo__error_add(&local, MOO_EBUNDLE, MOO_SEV_ERROR,
+				   "the ZIP changed since it was opened");
+		moo__error_at(e, s.label, 0, 0);
+		r = MOO_EBUNDLE;
+		goto done;
+	}
+	if (fchmod(s.dest_fd, 0755) < 0 || rename(stage, dest) < 0) {
+		r = moo__fail_errno(&local, MOO_EIO, "cannot rename '%s' to '%s'", stage, dest);
+		goto done;
+	}
+	free(stage);
+	stage = NULL;
+	r = 0;
+done:
+	if (s.dest_fd >= 0) {
+		close(s.dest_fd);
+	}
+	if (stage) {
+		moo__rm_rf(stage);
+		free(stage);
+	}
+	free(copy);
+	scan_dispose(&s);
+	if (local) {
+		if (err) {
+			*err = local;
+		} else {
+			moo_error_free(local);
+		}
+	}
+	return r;
+}
