@@ -564,6 +564,17 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		r = 0;
 		goto done;
 	}
+	/* The state first: when and as which pid it started, even for a job that ended. */
+	r = t->ops->read_file(t, state_path, 0, 1 << 16, &state, err);
+	if (r && r != MOO_ENOTFOUND) {
+		goto done;
+	}
+	if (!r) {
+		job->pid = (long)kv_int(state.ptr, "pid", 0);
+		if (job->started <= 0) {
+			job->started = kv_time(state.ptr, "started");
+		}
+	}
 	for (tries = 0; tries < 2; tries++) {
 		moo_buf_reset(&exit_text);
 		r = t->ops->read_file(t, exit_path, 0, 4096, &exit_text, err);
@@ -577,8 +588,10 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		if (tries) {
 			break;
 		}
-		moo_buf_reset(&state);
-		r = t->ops->read_file(t, state_path, 0, 1 << 16, &state, err);
+		if (!state.len) {
+			moo_buf_reset(&state);
+			r = t->ops->read_file(t, state_path, 0, 1 << 16, &state, err);
+		}
 		if (r == MOO_ENOTFOUND) {
 			/* Not started yet; a supervisor that never wrote state is lost. */
 			if (now() - job->created < 60) {
@@ -937,7 +950,7 @@ done:
 	return r;
 }
 
-int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out,
+int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, uint64_t *end,
 		     struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
@@ -971,7 +984,13 @@ int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out,
 	if (r == MOO_ENOTFOUND) {
 		r = 0;
 	}
-	if (r || !b.len) {
+	if (r) {
+		goto done;
+	}
+	if (end) {
+		*end = size;
+	}
+	if (!b.len) {
 		goto done;
 	}
 	start = b.len;

@@ -66,9 +66,12 @@ MOO_EXTERN int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t 
 			    bool follow, moo_log_cb cb, void *cb_data,
 			    const volatile sig_atomic_t *stop, struct moo_error **err);
 
-/* Appends the last (at most) n lines of process.log to out. */
+/*
+ * Appends the last (at most) n lines of process.log to out; *end (when not NULL) gets
+ * the log's size as read, the offset to follow on from.
+ */
 MOO_EXTERN int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out,
-				struct moo_error **err);
+				uint64_t *end, struct moo_error **err);
 
 /*
  * Cancels a running job: SIGTERM to its whole process group (children and
