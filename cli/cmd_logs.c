@@ -58,6 +58,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 	} else {
 		r = follow_job(st, job, (uint64_t)offset, follow);
 	}
+	if (follow && r == EXIT_OK && job->status != MOO_JOB_SUCCEEDED) {
+		r = EXIT_JOB_FAILED; /* as moo run would have */
+	}
 done:
 	moo_error_free(err);
 	moo_job_free(job);

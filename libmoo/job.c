@@ -588,6 +588,7 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		if (tries) {
 			break;
 		}
+		r = 0;
 		if (!state.len) {
 			moo_buf_reset(&state);
 			r = t->ops->read_file(t, state_path, 0, 1 << 16, &state, err);

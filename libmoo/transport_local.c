@@ -55,6 +55,11 @@ static int local_exec(struct moo__transport *t, const char *cmdline, struct moo_
 		}
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		/* Nothing else of ours may leak into sh: a detached supervisor would hold our
+		 * pipes open (and us waiting) for as long as its job runs. */
+		for (ws = 3; ws < 1024; ws++) {
+			close(ws);
+		}
 		signal(SIGPIPE, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", cmdline, (char *)NULL);
 		_exit(127);
