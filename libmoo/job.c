@@ -102,11 +102,34 @@ static long long kv_int(const char *text, const char *key, long long def)
 	return x;
 }
 
-static double kv_time(const char *text, const char *key)
+/* The host's boot time (btime of /proc/stat), or 0. */
+static double host_btime(struct moo__transport *t)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	const char *p;
+	double v = 0;
+
+	if (!t->ops->read_file(t, "/proc/stat", 0, 1 << 16, &b, NULL) && b.ptr &&
+	    (p = strstr(b.ptr, "\nbtime "))) {
+		v = strtod(p + 7, NULL);
+	}
+	moo_buf_dispose(&b);
+	return v;
+}
+
+/* A time the supervisor wrote: "up:SECONDS" since the host booted, or epoch seconds. */
+static double kv_time(struct moo__transport *t, const char *text, const char *key)
 {
 	char *v = kv_get(text, key);
-	double x = v ? strtod(v, NULL) : 0;
+	double x = 0;
 
+	if (v && !strncmp(v, "up:", 3)) {
+		double b = host_btime(t);
+
+		x = b > 0 ? b + strtod(v + 3, NULL) : 0;
+	} else if (v) {
+		x = strtod(v, NULL);
+	}
 	free(v);
 	return x;
 }
@@ -529,7 +552,7 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 
 	job->signal = (int)kv_int(exit_text, "signal", 0);
 	job->exit_code = job->signal ? -1 : (int)kv_int(exit_text, "code", -1);
-	job->ended = kv_time(exit_text, "ended");
+	job->ended = kv_time(t, exit_text, "ended");
 	if (job->ended <= 0) {
 		job->ended = now();
 	}
@@ -572,7 +595,7 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 	if (!r) {
 		job->pid = (long)kv_int(state.ptr, "pid", 0);
 		if (job->started <= 0) {
-			job->started = kv_time(state.ptr, "started");
+			job->started = kv_time(t, state.ptr, "started");
 		}
 	}
 	for (tries = 0; tries < 2; tries++) {
@@ -606,7 +629,7 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		}
 		job->pid = (long)kv_int(state.ptr, "pid", 0);
 		if (job->started <= 0) {
-			job->started = kv_time(state.ptr, "started");
+			job->started = kv_time(t, state.ptr, "started");
 		}
 		if (job->pid > 0 &&
 		    proc_start(t, job->pid) == (unsigned long long)kv_int(state.ptr, "pid_start", -1)) {
@@ -738,6 +761,12 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 	staged = true;
+	path = moo__printf("%s/%s", stage, job->output_folder);
+	r = moo__mkdir_p(path, 0755, err);
+	if (r) {
+		goto done;
+	}
+	free(path);
 	path = moo__printf("%s/metadata.yaml", stage);
 	{
 		char *dst = job_file(job, "metadata.yaml");
@@ -937,7 +966,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 		}
 		if (!cut) {
 			nap(wait);
-			wait = wait * 2 > 0.05 ? 0.05 : wait * 2;
+			wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
 		}
 	}
 	if (follow) {

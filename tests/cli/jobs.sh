@@ -49,7 +49,7 @@ id=$("$MOO" run -d stubborn)
 wait_status "$id" running
 wait_file "$MOO_ROOT/jobs/$id/process.log"
 check "moo cancel --grace 0.5 ends a job that ignores SIGTERM" \
-	sh -c "'$MOO' cancel --grace 1 '$id' >/dev/null && [ \"\$(sed -n 's/^signal_name=//p' '$MOO_ROOT/jobs/$id/exit')\" = KILL ]"
+	sh -c "'$MOO' cancel --grace 1 '$id' >/dev/null && [ \"\$(sed -n 's/^signal=//p' '$MOO_ROOT/jobs/$id/exit')\" = 9 ]"
 
 # The supervisor itself killed outright: no exit file, so the job is lost.
 id=$("$MOO" run -d sleeper)
