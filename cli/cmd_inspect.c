@@ -84,7 +84,8 @@ static void print_human(const struct moo_bundle *b)
 	printf("files       %zu (%s)\n", n, total);
 	for (i = 0; i < b->n_files; i++) {
 		if (!b->files[i].dir) {
-			printf("  %12llu  %s\n", (unsigned long long)b->files[i].size, b->files[i].path);
+			printf("  %12llu  %s\n", (unsigned long long)b->files[i].size,
+			       b->files[i].path);
 		}
 	}
 }

@@ -199,8 +199,9 @@ static int check_header(struct scan *s, struct archive_entry *ae, char **out_nam
 	name = moo__strndup(raw, len && raw[len - 1] == '/' ? len - 1 : len);
 	*dir = type == AE_IFDIR || (len && raw[len - 1] == '/');
 	if (!moo__path_is_safe_relative(name)) {
+		size_t nl = strlen(name);
 		bool dotdot = !strcmp(name, "..") || !strncmp(name, "../", 3) ||
-			      strstr(name, "/../") || (len >= 3 && !strcmp(name + strlen(name) - 3, "/.."));
+			      strstr(name, "/../") || (nl >= 3 && !strcmp(name + nl - 3, "/.."));
 
 		refuse(s, raw, dotdot ? "a '..' component leads outside the bundle"
 				      : "an empty or '.' component, or a control character");
@@ -212,14 +213,16 @@ static int check_header(struct scan *s, struct archive_entry *ae, char **out_nam
 	} else if (type == AE_IFLNK || archive_entry_symlink(ae)) {
 		refuse(s, raw, "a symbolic link");
 	} else if (type != AE_IFREG && type != AE_IFDIR) {
-		refuse(s, raw, "a device file, FIFO or socket (only regular files and directories)");
+		refuse(s, raw,
+		       "a device file, FIFO or socket (only regular files and directories)");
 	} else if (*dir != (type == AE_IFDIR)) {
 		refuse(s, raw, "a file whose name ends in '/'");
 	} else if (archive_entry_mode(ae) & 07000) {
 		refuse(s, raw, "a setuid, setgid or sticky mode");
 	} else if (archive_entry_is_encrypted(ae)) {
 		refuse(s, raw, "encrypted");
-	} else if (archive_entry_size_is_set(ae) && (uint64_t)archive_entry_size(ae) > s->max_bytes) {
+	} else if (archive_entry_size_is_set(ae) &&
+		   (uint64_t)archive_entry_size(ae) > s->max_bytes) {
 		e = refuse(s, raw, "declares %lld bytes, over the cap of %llu",
 			   (long long)archive_entry_size(ae), (unsigned long long)s->max_bytes);
 		moo__error_hint(e, "raise the cap with --max-bytes if the bundle is trusted");
@@ -278,11 +281,13 @@ static int pass_headers(struct scan *s)
 		size_t tl;
 
 		if (++s->entries > s->max_entries) {
-			struct moo_error *e = refuse(s, archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "?",
-						     "more than %llu entries",
-						     (unsigned long long)s->max_entries);
+			const char *raw = archive_entry_pathname(ae);
+			struct moo_error *e;
 
-			moo__error_hint(e, "raise the cap with --max-entries if the bundle is trusted");
+			e = refuse(s, raw ? raw : "?", "more than %llu entries",
+				   (unsigned long long)s->max_entries);
+			moo__error_hint(e, "raise the cap with --max-entries if the bundle is "
+					   "trusted");
 			r = MOO_EBUNDLE;
 			goto done;
 		}
@@ -361,6 +366,53 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Inflates one entry, counting what comes out against the caps, into fd when >= 0. */
+static int copy_data(struct scan *s, struct archive *a, const char *raw, const char *rel, int fd,
+		     bool is_spec, char *buf, uint64_t *n_out)
+{
+	la_int64_t start = archive_filter_bytes(a, -1);
+	struct moo_error *e;
+
+	for (;;) {
+		la_ssize_t got = archive_read_data(a, buf, READ_CHUNK);
+		uint64_t in;
+
+		if (got == 0) {
+			return 0;
+		}
+		if (got < 0) {
+			e = refuse(s, raw, "its data cannot be read");
+			moo__error_cause(e, archive_error_string(a));
+			return MOO_EBUNDLE;
+		}
+		*n_out += (uint64_t)got;
+		s->total += (uint64_t)got;
+		in = (uint64_t)(archive_filter_bytes(a, -1) - start);
+		if (s->total > s->max_bytes) {
+			e = refuse(s, raw, "the bundle inflates to more than the cap of %llu bytes",
+				   (unsigned long long)s->max_bytes);
+			moo__error_hint(e, "raise the cap with --max-bytes if the bundle is "
+					   "trusted");
+			return MOO_EBUNDLE;
+		}
+		if (*n_out > MOO_BUNDLE_RATIO_FLOOR && *n_out / (in ? in : 1) > s->max_ratio) {
+			e = refuse(s, raw, "inflates more than %llu times (%llu bytes from %llu)",
+				   (unsigned long long)s->max_ratio, (unsigned long long)*n_out,
+				   (unsigned long long)in);
+			moo__error_hint(e, "a zip bomb? raise the cap with --max-ratio if the "
+					   "bundle is trusted");
+			return MOO_EBUNDLE;
+		}
+		if (is_spec && s->spec_text.len <= MOO_SPEC_MAX_BYTES) {
+			moo_buf_add(&s->spec_text, buf, (size_t)got);
+		}
+		if (fd >= 0 && write_all(fd, buf, (size_t)got) < 0) {
+			return moo__fail_errno(s->err, MOO_EIO, "cannot write '%s/%s'", s->dest,
+					       rel);
+		}
+	}
+}
+
 /* Pass 2: every entry's data, counted, and written when extracting. */
 static int pass_data(struct scan *s)
 {
@@ -381,7 +433,6 @@ static int pass_data(struct scan *s)
 		const char *rel;
 		bool dir = false, exec = (archive_entry_mode(ae) & 0100) != 0, is_spec;
 		uint64_t n_out = 0;
-		la_int64_t start;
 
 		/* the file may have changed since pass 1: check it all again */
 		r = check_header(s, ae, &name, &dir);
@@ -392,6 +443,11 @@ static int pass_data(struct scan *s)
 			free(name);
 			continue;
 		}
+		if (plen && dir && strlen(name) + 1 == plen &&
+		    !strncmp(name, s->prefix, plen - 1)) {
+			free(name); /* the top folder itself */
+			continue;
+		}
 		if (set_get(&s->names, name) != (dir ? K_DIR : K_FILE) ||
 		    strncmp(name, s->prefix, plen)) {
 			refuse(s, raw, "the ZIP changed while it was being read");
@@ -400,24 +456,20 @@ static int pass_data(struct scan *s)
 			goto done;
 		}
 		rel = name + plen;
-		if (!*rel) { /* the top folder itself */
-			free(name);
-			continue;
-		}
 		is_spec = !dir && !strcmp(rel, "metadata.yaml");
 		if (s->dest) {
 			r = make_parents(s, rel);
 			if (!r && dir && mkdirat(s->dest_fd, rel, 0755) < 0 && errno != EEXIST) {
-				r = moo__fail_errno(s->err, MOO_EIO, "cannot create '%s/%s'", s->dest,
-						    rel);
+				r = moo__fail_errno(s->err, MOO_EIO, "cannot create '%s/%s'",
+						    s->dest, rel);
 			}
 			if (!r && !dir) {
 				fd = openat(s->dest_fd, rel,
 					    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					    exec ? 0755 : 0644);
 				if (fd < 0) {
-					r = moo__fail_errno(s->err, MOO_EIO, "cannot create '%s/%s'",
-							    s->dest, rel);
+					r = moo__fail_errno(s->err, MOO_EIO,
+							    "cannot create '%s/%s'", s->dest, rel);
 				}
 			}
 			if (r) {
@@ -425,56 +477,13 @@ static int pass_data(struct scan *s)
 				goto done;
 			}
 		}
-		start = archive_filter_bytes(a, -1);
-		while (!dir) {
-			la_ssize_t got = archive_read_data(a, buf, READ_CHUNK);
-			uint64_t in;
-
-			if (got == 0) {
-				break;
-			}
-			if (got < 0) {
-				struct moo_error *e = refuse(s, raw, "its data cannot be read");
-
-				moo__error_cause(e, archive_error_string(a));
-				r = MOO_EBUNDLE;
-				break;
-			}
-			n_out += (uint64_t)got;
-			s->total += (uint64_t)got;
-			in = (uint64_t)(archive_filter_bytes(a, -1) - start);
-			if (s->total > s->max_bytes) {
-				moo__error_hint(refuse(s, raw, "the bundle inflates to more than the "
-							       "cap of %llu bytes",
-						       (unsigned long long)s->max_bytes),
-						"raise the cap with --max-bytes if the bundle is trusted");
-				r = MOO_EBUNDLE;
-				break;
-			}
-			if (n_out > MOO_BUNDLE_RATIO_FLOOR && n_out / (in ? in : 1) > s->max_ratio) {
-				moo__error_hint(refuse(s, raw, "inflates more than %llu times "
-							       "(%llu bytes from %llu)",
-						       (unsigned long long)s->max_ratio,
-						       (unsigned long long)n_out,
-						       (unsigned long long)in),
-						"a zip bomb? raise the cap with --max-ratio if the bundle "
-						"is trusted");
-				r = MOO_EBUNDLE;
-				break;
-			}
-			if (is_spec && s->spec_text.len <= MOO_SPEC_MAX_BYTES) {
-				moo_buf_add(&s->spec_text, buf, (size_t)got);
-			}
-			if (fd >= 0 && write_all(fd, buf, (size_t)got) < 0) {
-				r = moo__fail_errno(s->err, MOO_EIO, "cannot write '%s/%s'", s->dest,
-						    rel);
-				break;
-			}
+		if (!dir) {
+			r = copy_data(s, a, raw, rel, fd, is_spec, buf, &n_out);
 		}
 		if (fd >= 0) {
 			if (close(fd) < 0 && !r) {
-				r = moo__fail_errno(s->err, MOO_EIO, "cannot write '%s/%s'", s->dest,
-						    rel);
+				r = moo__fail_errno(s->err, MOO_EIO, "cannot write '%s/%s'",
+						    s->dest, rel);
 			}
 			fd = -1;
 		}
@@ -558,10 +567,11 @@ static int read_spec(struct scan *s, struct moo_spec **out)
 	int r;
 
 	if (!s->have_spec) {
-		e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR, "the bundle has no %smetadata.yaml",
-				   s->prefix);
+		e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+				   "the bundle has no %smetadata.yaml", s->prefix);
 		moo__error_at(e, s->label, 0, 0);
-		moo__error_hint(e, "put metadata.yaml at the top of the project, or run 'moo init'");
+		moo__error_hint(e, "put metadata.yaml at the top of the project, or run "
+				   "'moo init'");
 		return MOO_EBUNDLE;
 	}
 	file = moo__printf("%s/%smetadata.yaml", s->label, s->prefix);
@@ -632,8 +642,9 @@ static int dl_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 	(void)ultotal;
 	(void)ulnow;
 	if (d->opts && d->opts->progress) {
-		d->opts->progress(d->have + (uint64_t)dlnow, dltotal ? d->have + (uint64_t)dltotal : 0,
-				  d->opts->progress_data);
+		uint64_t total = dltotal ? d->have + (uint64_t)dltotal : 0;
+
+		d->opts->progress(d->have + (uint64_t)dlnow, total, d->opts->progress_data);
 	}
 	return 0;
 }
@@ -805,8 +816,8 @@ static int get_zip(struct moo_bundle *b, const char *source, const struct moo_bu
 		moo__sha256_buf(source, strlen(source), uh);
 		uh[16] = '\0';
 		tmp = moo__printf("%s/url-%s.zip.part", dir, uh);
-		r = download(source, tmp, o, o && o->max_bytes ? o->max_bytes : MOO_BUNDLE_MAX_BYTES,
-			     err);
+		r = download(source, tmp, o,
+			     o && o->max_bytes ? o->max_bytes : MOO_BUNDLE_MAX_BYTES, err);
 		if (!r) {
 			r = moo__sha256_file(tmp, hex, &b->size, err);
 		}

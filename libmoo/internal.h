@@ -23,7 +23,7 @@ char *moo__printf(const char *fmt, ...) MOO_PRINTF(1, 2);
 struct moo_error *moo__error_add(struct moo_error **err, int code, enum moo_severity sev,
 				 const char *fmt, ...) MOO_PRINTF(4, 5);
 struct moo_error *moo__error_vadd(struct moo_error **err, int code, enum moo_severity sev,
-				  const char *fmt, va_list ap);
+				  const char *fmt, va_list ap) MOO_PRINTF(4, 0);
 void moo__error_at(struct moo_error *e, const char *file, int line, int column);
 void moo__error_hint(struct moo_error *e, const char *fmt, ...) MOO_PRINTF(2, 3);
 void moo__error_cause(struct moo_error *e, const char *cause);

@@ -259,8 +259,8 @@ static int walk_dir(struct walk *w, const char *rel)
 		} else if (!moo__path_is_safe_relative(sub)) {
 			struct moo_error *e = moo__error_add(
 				w->err, MOO_EBUNDLE, MOO_SEV_ERROR,
-				"'%s' has a name a bundle cannot hold (a backslash or control character)",
-				sub);
+				"'%s' has a name a bundle cannot hold (a backslash or control "
+				"character)", sub);
 			moo__error_hint(e, "rename it, or list it in .mooignore");
 			r = MOO_EBUNDLE;
 		} else if (S_ISDIR(st.st_mode)) {
@@ -277,8 +277,8 @@ static int walk_dir(struct walk *w, const char *rel)
 			struct moo_error *e = moo__error_add(
 				w->err, MOO_EBUNDLE, MOO_SEV_ERROR, "'%s' is %s", sub,
 				S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
-			moo__error_hint(e, "bundles hold only regular files and directories; replace "
-					   "it with a copy or list it in .mooignore");
+			moo__error_hint(e, "bundles hold only regular files and directories; "
+					   "replace it with a copy or list it in .mooignore");
 			r = MOO_EBUNDLE;
 		}
 		free(sub);
@@ -785,8 +785,11 @@ int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *o
 	w.buf = moo__malloc(WBUF);
 	w.in = moo__malloc(SMALL_FILE);
 	w.sha = moo__sha256_new();
-	if (deflateInit2(&w.z6, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
-	    !(z6 = true) || deflateInit2(&w.z1, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (deflateInit2(&w.z6, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		abort(); /* only allocation can fail */
+	}
+	z6 = true;
+	if (deflateInit2(&w.z1, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		abort();
 	}
 	z1 = true;

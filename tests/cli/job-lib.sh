@@ -2,7 +2,7 @@
 # to make small projects and wait for jobs, and cleanup of every job the script started.
 set -u
 : "${MOO:?set MOO to the moo binary}"
-: "${SRCDIR:?set SRCDIR to the source tree}"
+SRCDIR=${SRCDIR:-${MOO_SRC:?set MOO_SRC to the source tree}}
 T=$(mktemp -d "${TMPDIR:-/tmp}/moo-test.XXXXXX")
 export HOME="$T/home" MOO_HOME="$T/moohome" MOO_ROOT="$T/root"
 export XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" NO_COLOR=1

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every job verb's man page lists exactly the options of its --help (one option table).
 set -u
-: "${MOO:?}" "${SRCDIR:?}"
+: "${MOO:?}"
+SRCDIR=${SRCDIR:-${MOO_SRC:?}}
 n=0
 failed=0
 for v in run ps status logs cancel fetch rm show compare; do

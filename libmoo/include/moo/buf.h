@@ -15,7 +15,7 @@ MOO_EXTERN void moo_buf_add(struct moo_buf *b, const void *data, size_t len);
 MOO_EXTERN void moo_buf_puts(struct moo_buf *b, const char *s);
 MOO_EXTERN void moo_buf_putc(struct moo_buf *b, char c);
 MOO_EXTERN void moo_buf_printf(struct moo_buf *b, const char *fmt, ...) MOO_PRINTF(2, 3);
-MOO_EXTERN void moo_buf_vprintf(struct moo_buf *b, const char *fmt, va_list ap);
+MOO_EXTERN void moo_buf_vprintf(struct moo_buf *b, const char *fmt, va_list ap) MOO_PRINTF(2, 0);
 /* Appends s quoted for POSIX sh: the one function every remote command line uses. */
 MOO_EXTERN void moo_buf_shquote(struct moo_buf *b, const char *s);
 MOO_EXTERN void moo_buf_reset(struct moo_buf *b);
