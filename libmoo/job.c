@@ -35,13 +35,9 @@ static void nap(double seconds)
 	nanosleep(&ts, NULL); /* a signal cuts it short: callers look at their stop flag */
 }
 
-/* The transport for a job's host. (transport_ssh.c adds its hosts here.) */
 static int open_host(struct moo__transport **out, const char *host, struct moo_error **err)
 {
-	if (host && strcmp(host, "local")) {
-		return moo__fail(err, MOO_EHOST, "no transport for host '%s' yet", host);
-	}
-	return moo__transport_local_open(out, err);
+	return moo__transport_open(out, host ? host : "local", err);
 }
 
 int moo_job_root(struct moo_buf *out, struct moo_error **err)

@@ -55,6 +55,11 @@ struct moo__transport {
 	void *impl;
 };
 
+/*
+ * The transport for a host by name: "local" is this machine; other hosts come with
+ * transport_ssh.c (MOO_EHOST until then). The one place hosts are dispatched.
+ */
+int moo__transport_open(struct moo__transport **out, const char *host, struct moo_error **err);
 /* This machine. The root is $MOO_ROOT, else $HOME/.moo. */
 int moo__transport_local_open(struct moo__transport **out, struct moo_error **err);
 void moo__transport_close(struct moo__transport *t); /* NULL-safe */

@@ -242,6 +242,14 @@ int moo__transport_local_open(struct moo__transport **out, struct moo_error **er
 	return 0;
 }
 
+int moo__transport_open(struct moo__transport **out, const char *host, struct moo_error **err)
+{
+	if (strcmp(host, "local")) {
+		return moo__fail(err, MOO_EHOST, "no transport for host '%s' yet", host);
+	}
+	return moo__transport_local_open(out, err);
+}
+
 void moo__transport_close(struct moo__transport *t)
 {
 	if (!t) {
