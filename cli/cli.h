@@ -74,11 +74,38 @@ void progress_end(void);
 /* "1.5 MiB", "12 B". */
 void format_size(char *out, size_t len, uint64_t bytes);
 
+/*
+ * Jobs. open_store and find_job print what went wrong and return an exit code, or -1
+ * to go on. find_job with refresh brings the record up to date from the job directory.
+ */
+int open_store(struct moo_store **st);
+int find_job(struct moo_store *st, const char *ref, bool refresh, struct moo_job **job);
+void format_duration(char *out, size_t len, double seconds);
+void job_outcome(const struct moo_job *j, char *out, size_t len);
+/* The job as a JSON object (jansson json_t *); full adds the command, params and spec. */
+void *job_to_json(const struct moo_job *j, bool full);
+/* The last value of each metric name, first-seen order; returns how many (at most max). */
+size_t final_metrics(const struct moo_job *j, const struct moo_metric **out, size_t max);
+void print_job_table(struct moo_job **jobs, size_t n);
+void print_job_status(const struct moo_job *j);
+void print_job_detail(const struct moo_job *j);
+/* Follows a job's log to stdout until it ends or Ctrl-C; returns the exit code. */
+int follow_job(struct moo_store *st, struct moo_job *job, uint64_t offset, bool follow);
+
 /* The verbs, one per file. */
 extern const struct cmd cmd_validate;
 extern const struct cmd cmd_init;
 extern const struct cmd cmd_pack;
 extern const struct cmd cmd_inspect;
+extern const struct cmd cmd_run;
+extern const struct cmd cmd_ps;
+extern const struct cmd cmd_status;
+extern const struct cmd cmd_logs;
+extern const struct cmd cmd_cancel;
+extern const struct cmd cmd_fetch;
+extern const struct cmd cmd_rm;
+extern const struct cmd cmd_show;
+extern const struct cmd cmd_compare;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;

@@ -9,6 +9,15 @@ const struct cmd *const commands[] = {
 	&cmd_validate,
 	&cmd_pack,
 	&cmd_inspect,
+	&cmd_run,
+	&cmd_ps,
+	&cmd_status,
+	&cmd_logs,
+	&cmd_cancel,
+	&cmd_fetch,
+	&cmd_rm,
+	&cmd_show,
+	&cmd_compare,
 };
 const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
 

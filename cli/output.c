@@ -185,3 +185,292 @@ void format_size(char *out, size_t len, uint64_t bytes)
 		snprintf(out, len, "%.1f %s", v, units[u]);
 	}
 }
+
+/* ---- jobs --------------------------------------------------------------------------- */
+
+int open_store(struct moo_store **st)
+{
+	struct moo_error *err = NULL;
+	int r = moo_store_open(st, NULL, &err);
+
+	if (r) {
+		r = print_errors(err);
+		moo_error_free(err);
+		return r;
+	}
+	return -1;
+}
+
+int find_job(struct moo_store *st, const char *ref, bool refresh, struct moo_job **job)
+{
+	struct moo_error *err = NULL;
+	int r = moo_store_get_job(st, ref, job, &err);
+
+	if (!r && refresh) {
+		r = moo_job_refresh(st, *job, &err);
+	}
+	if (r) {
+		r = print_errors(err);
+		moo_error_free(err);
+		return r;
+	}
+	return -1;
+}
+
+void format_duration(char *out, size_t len, double seconds)
+{
+	if (seconds < 0) {
+		seconds = 0;
+	}
+	if (seconds < 60) {
+		snprintf(out, len, "%.1f s", seconds);
+	} else if (seconds < 3600) {
+		snprintf(out, len, "%dm%02ds", (int)seconds / 60, (int)seconds % 60);
+	} else {
+		snprintf(out, len, "%dh%02dm", (int)seconds / 3600, (int)seconds / 60 % 60);
+	}
+}
+
+static void format_time(char *out, size_t len, double t)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	localtime_r(&s, &tm);
+	strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* How it ended, in words: "exit 0", "signal 9 (KILL)", "-". */
+void job_outcome(const struct moo_job *j, char *out, size_t len)
+{
+	if (j->signal) {
+		static const char *const names[] = {
+			NULL,   "HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT",   "BUS",
+			"FPE",  "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",   "TERM",
+			"STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+			"XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",   "SYS",
+		};
+		const char *name = j->signal > 0 && j->signal < 32 ? names[j->signal] : NULL;
+
+		snprintf(out, len, "signal %d%s%s%s", j->signal, name ? " (" : "", name ? name : "",
+			 name ? ")" : "");
+	} else if (j->exit_code >= 0) {
+		snprintf(out, len, "exit %d", j->exit_code);
+	} else {
+		snprintf(out, len, "-");
+	}
+}
+
+static double job_elapsed(const struct moo_job *j)
+{
+	double start = j->started > 0 ? j->started : j->created;
+	double end = j->ended > 0 ? j->ended : wall_now();
+
+	return end - start;
+}
+
+static json_t *json_time(double t)
+{
+	return t > 0 ? json_real(t) : json_null();
+}
+
+static json_t *json_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+void *job_to_json(const struct moo_job *j, bool full)
+{
+	json_t *o = json_object(), *m = json_array();
+	size_t i;
+
+	json_object_set_new(o, "id", json_string(j->id));
+	json_object_set_new(o, "name", json_or_null(j->name));
+	json_object_set_new(o, "status", json_string(moo_job_status_name(j->status)));
+	json_object_set_new(o, "host", json_or_null(j->host));
+	json_object_set_new(o, "created", json_time(j->created));
+	json_object_set_new(o, "started", json_time(j->started));
+	json_object_set_new(o, "ended", json_time(j->ended));
+	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code)
+							      : json_null());
+	json_object_set_new(o, "signal", j->signal ? json_integer(j->signal) : json_null());
+	json_object_set_new(o, "source", json_or_null(j->source));
+	json_object_set_new(o, "source_sha256", json_or_null(j->source_sha256));
+	json_object_set_new(o, "dir", json_or_null(j->dir));
+	json_object_set_new(o, "result_path", json_or_null(j->result_path));
+	if (full) {
+		json_t *spec = j->spec_json ? json_loads(j->spec_json, 0, NULL) : NULL;
+		json_t *params = j->params_json ? json_loads(j->params_json, 0, NULL) : NULL;
+
+		json_object_set_new(o, "pid", j->pid ? json_integer(j->pid) : json_null());
+		json_object_set_new(o, "command", json_or_null(j->command));
+		json_object_set_new(o, "output_folder", json_or_null(j->output_folder));
+		json_object_set_new(o, "params", params ? params : json_object());
+		json_object_set_new(o, "spec", spec ? spec : json_null());
+	}
+	for (i = 0; i < j->n_metrics; i++) {
+		json_t *x = json_object();
+
+		json_object_set_new(x, "name", json_string(j->metrics[i].name));
+		json_object_set_new(x, "value", json_real(j->metrics[i].value));
+		json_object_set_new(x, "step", j->metrics[i].step >= 0
+						       ? json_integer(j->metrics[i].step)
+						       : json_null());
+		json_object_set_new(x, "source", json_string(j->metrics[i].from_file ? "metrics.json"
+										      : "log"));
+		json_array_append_new(m, x);
+	}
+	json_object_set_new(o, "metrics", m);
+	return o;
+}
+
+/* The last value of each metric name, in first-seen order. */
+size_t final_metrics(const struct moo_job *j, const struct moo_metric **out, size_t max)
+{
+	size_t n = 0, i, k;
+
+	for (i = 0; i < j->n_metrics; i++) {
+		for (k = 0; k < n; k++) {
+			if (!strcmp(out[k]->name, j->metrics[i].name)) {
+				out[k] = &j->metrics[i];
+				break;
+			}
+		}
+		if (k == n && n < max) {
+			out[n++] = &j->metrics[i];
+		}
+	}
+	return n;
+}
+
+static const char *status_color(enum moo_job_status s)
+{
+	switch (s) {
+	case MOO_JOB_SUCCEEDED: return "\033[32m";
+	case MOO_JOB_FAILED:
+	case MOO_JOB_LOST: return "\033[31m";
+	case MOO_JOB_RUNNING: return "\033[36m";
+	default: return "\033[33m";
+	}
+}
+
+void print_job_table(struct moo_job **jobs, size_t n)
+{
+	bool color = color_on(stdout);
+	size_t i;
+
+	printf("%-14s  %-16s  %-9s  %-19s  %-9s  %-16s  %s\n", "JOB", "NAME", "STATUS", "CREATED",
+	       "DURATION", "OUTCOME", "METRICS");
+	for (i = 0; i < n; i++) {
+		const struct moo_job *j = jobs[i];
+		const struct moo_metric *fm[8];
+		char created[32], dur[32], outcome[48];
+		size_t k, nm = final_metrics(j, fm, 8);
+
+		format_time(created, sizeof(created), j->created);
+		format_duration(dur, sizeof(dur), job_elapsed(j));
+		job_outcome(j, outcome, sizeof(outcome));
+		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", j->id, j->name ? j->name : "-",
+		       color ? status_color(j->status) : "", moo_job_status_name(j->status),
+		       color ? "\033[0m" : "", created, dur, outcome);
+		for (k = 0; k < nm && k < 3; k++) {
+			printf(" %s=%g", fm[k]->name, fm[k]->value);
+		}
+		putchar('\n');
+	}
+}
+
+void print_job_status(const struct moo_job *j)
+{
+	char dur[32], outcome[48];
+
+	format_duration(dur, sizeof(dur), job_elapsed(j));
+	job_outcome(j, outcome, sizeof(outcome));
+	printf("%s  %s  %s  %s\n", j->id, moo_job_status_name(j->status), dur, outcome);
+}
+
+void print_job_detail(const struct moo_job *j)
+{
+	json_t *spec = j->spec_json ? json_loads(j->spec_json, 0, NULL) : NULL;
+	json_t *params = j->params_json ? json_loads(j->params_json, 0, NULL) : NULL;
+	char a[32], b[32], c[32], dur[32], outcome[48];
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	format_time(a, sizeof(a), j->created);
+	format_time(b, sizeof(b), j->started);
+	format_time(c, sizeof(c), j->ended);
+	format_duration(dur, sizeof(dur), job_elapsed(j));
+	job_outcome(j, outcome, sizeof(outcome));
+	printf("job:        %s%s%s%s\n", j->id, j->name ? " (" : "", j->name ? j->name : "",
+	       j->name ? ")" : "");
+	printf("status:     %s, %s\n", moo_job_status_name(j->status), outcome);
+	printf("host:       %s\n", j->host ? j->host : "-");
+	printf("source:     %s\n", j->source ? j->source : "-");
+	printf("sha256:     %s\n", j->source_sha256 ? j->source_sha256 : "-");
+	if (json_is_object(spec)) {
+		json_t *fw = json_object_get(spec, "framework"), *model = json_object_get(spec, "model");
+		json_t *rt = json_object_get(fw, "runtime");
+
+		printf("model:      %s %s\n", json_string_value(json_object_get(model, "name")),
+		       json_string_value(json_object_get(model, "version"))
+			       ? json_string_value(json_object_get(model, "version"))
+			       : "");
+		printf("framework:  %s %s, runtime %s%s\n",
+		       json_string_value(json_object_get(fw, "name")),
+		       json_string_value(json_object_get(fw, "version")),
+		       json_string_value(json_object_get(rt, "name")),
+		       json_string_value(json_object_get(rt, "version"))
+			       ? json_string_value(json_object_get(rt, "version"))
+			       : "");
+		printf("entry:      %s\n", json_string_value(json_object_get(spec, "entry_point")));
+	}
+	printf("params:    ");
+	if (json_is_object(params) && json_object_size(params)) {
+		json_object_foreach(params, k, v) {
+			char *s = json_dumps(v, JSON_ENCODE_ANY);
+
+			printf(" %s=%s", k, s ? s : "?");
+			free(s);
+		}
+	} else {
+		printf(" -");
+	}
+	printf("\ncommand:    %s\n", j->command ? j->command : "-");
+	printf("created:    %s\nstarted:    %s\nended:      %s\nduration:   %s\n", a, b, c, dur);
+	printf("directory:  %s\n", j->dir ? j->dir : "-");
+	printf("log:        %s/process.log\n", j->dir ? j->dir : "-");
+	printf("result:     %s\n", j->result_path ? j->result_path : "-");
+	printf("metrics:   ");
+	if (!j->n_metrics) {
+		printf(" -");
+	}
+	putchar('\n');
+	for (i = 0; i < j->n_metrics; i++) {
+		const struct moo_metric *m = &j->metrics[i];
+
+		printf("  %-20s %-14g", m->name, m->value);
+		if (m->step >= 0) {
+			printf(" step %lld", (long long)m->step);
+		}
+		if (m->from_file) {
+			printf(" (metrics.json)");
+		}
+		putchar('\n');
+	}
+	json_decref(spec);
+	json_decref(params);
+}

@@ -137,3 +137,16 @@ int moo__error_code(const struct moo_error *err)
 	}
 	return 0;
 }
+
+void moo__error_append(struct moo_error **err, struct moo_error *more)
+{
+	struct moo_error **tail;
+
+	if (!err) {
+		moo_error_free(more);
+		return;
+	}
+	for (tail = err; *tail; tail = &(*tail)->next) {
+	}
+	*tail = more;
+}

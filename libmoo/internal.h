@@ -28,6 +28,9 @@ void moo__error_at(struct moo_error *e, const char *file, int line, int column);
 void moo__error_hint(struct moo_error *e, const char *fmt, ...) MOO_PRINTF(2, 3);
 void moo__error_cause(struct moo_error *e, const char *cause);
 
+/* Moves the chain more to the end of *err (or frees it when err is NULL). */
+void moo__error_append(struct moo_error **err, struct moo_error *more);
+
 /* Adds an error and returns code: for `return moo__fail(err, MOO_EIO, "…");`. */
 int moo__fail(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* Adds an error whose cause is strerror(errno) and returns code. */
@@ -49,6 +52,8 @@ char *moo__path_join(const char *a, const char *b);
  * '/', no backslash, no "." or ".." component, no empty component, no control character.
  */
 bool moo__path_is_safe_relative(const char *rel);
+/* Copies regular files and folders (nothing else) from src to dst. */
+int moo__copy_tree(const char *src, const char *dst, struct moo_error **err);
 
 /* util/hash.c: SHA-256 (OpenSSL EVP) and hex. Hex digests are 64 digits and a NUL. */
 #define MOO__SHA256_HEX 65

@@ -8,4 +8,6 @@
 #include "moo/spec.h"
 #include "moo/init.h"
 #include "moo/bundle.h"
+#include "moo/store.h"
+#include "moo/job.h"
 #endif

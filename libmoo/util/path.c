@@ -1,6 +1,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -160,6 +161,53 @@ bool moo__path_is_safe_relative(const char *rel)
 			return false;
 		}
 	}
+}
+
+int moo__copy_tree(const char *src, const char *dst, struct moo_error **err)
+{
+	struct stat st;
+	DIR *d = NULL;
+	struct dirent *e;
+	int r = 0;
+
+	if (lstat(src, &st) < 0) {
+		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
+	}
+	if (S_ISREG(st.st_mode)) {
+		struct moo_buf b = MOO_BUF_INIT;
+
+		r = moo__read_file(src, (size_t)-1, &b, err);
+		if (!r) {
+			r = moo__write_file_atomic(dst, b.ptr ? b.ptr : "", b.len,
+						   (int)(st.st_mode & 0777), err);
+		}
+		moo_buf_dispose(&b);
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		return 0; /* only regular files and folders are copied */
+	}
+	if (mkdir(dst, 0755) < 0 && errno != EEXIST) {
+		return moo__fail_errno(err, MOO_EIO, "cannot create directory '%s'", dst);
+	}
+	d = opendir(src);
+	if (!d) {
+		return moo__fail_errno(err, MOO_EIO, "cannot read directory '%s'", src);
+	}
+	while (!r && (e = readdir(d))) {
+		char *s, *t;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
+			continue;
+		}
+		s = moo__path_join(src, e->d_name);
+		t = moo__path_join(dst, e->d_name);
+		r = moo__copy_tree(s, t, err);
+		free(s);
+		free(t);
+	}
+	closedir(d);
+	return r;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -4,7 +4,7 @@
 M=$MOO_BUILD/man
 pages=$(ls "$M"/*.[15] 2>/dev/null)
 verbs=$("$MOO" --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p')
-plan $(( $(echo "$pages" | wc -w) + 3 * $(echo "$verbs" | wc -w) + 2 ))
+plan $(( $(echo "$pages" | wc -w) + 4 * $(echo "$verbs" | wc -w) + 2 ))
 
 if [ -z "$pages" ]; then not_ok "man pages were built (scdoc missing?)"; else ok "man pages were built"; fi
 for p in $pages; do
@@ -29,6 +29,11 @@ for v in $verbs; do
 		"$MOO" "$v" --help | grep -q -- "$o" || extra="$extra $o"
 	done
 	if [ -z "$extra" ]; then ok "moo $v --help has every option of moo-$v(1)"; else not_ok "moo $v --help has every option of moo-$v(1)" "only in the page:$extra"; fi
+	if printf '%s' "$txt" | grep -q '^EXIT STATUS' && printf '%s' "$txt" | grep -q '^EXAMPLES'; then
+		ok "moo-$v(1) has EXIT STATUS and EXAMPLES"
+	else
+		not_ok "moo-$v(1) has EXIT STATUS and EXAMPLES"
+	fi
 done
 txt=$(MANWIDTH=200 man -l "$M/moo.1" 2>/dev/null)
 missing=

@@ -1,0 +1,62 @@
+/* moo cancel: stop a running job and everything it started. */
+#include <stdio.h>
+#include "cli.h"
+
+static long grace = 5;
+
+static const struct opt opts[] = {
+	{0, "grace", "SECONDS", "wait this long after SIGTERM before SIGKILL (default 5)", OPT_INT,
+	 &grace},
+	OPT_END,
+};
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	struct moo_store *st = NULL;
+	struct moo_error *err = NULL;
+	int npos, r, i, worst = EXIT_OK;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 1, -1);
+	if (r >= 0) {
+		return r;
+	}
+	if (grace < 0) {
+		return usage_error(self, NULL, "option '--grace' needs a number of 0 or more");
+	}
+	r = open_store(&st);
+	if (r >= 0) {
+		return r;
+	}
+	for (i = 0; i < npos; i++) {
+		struct moo_job *job = NULL;
+		bool was_running = false;
+
+		r = find_job(st, argv[i], false, &job);
+		if (r >= 0) {
+			worst = worst ? worst : r;
+			continue;
+		}
+		r = moo_job_cancel(st, job, (double)grace, &was_running, &err);
+		if (r) {
+			r = print_errors(err);
+			moo_error_free(err);
+			err = NULL;
+			worst = worst ? worst : r;
+		} else if (was_running) {
+			printf("%s cancelled\n", job->id);
+		} else {
+			printf("%s had ended already (%s)\n", job->id,
+			       moo_job_status_name(job->status));
+		}
+		moo_job_free(job);
+	}
+	moo_store_close(st);
+	return worst;
+}
+
+const struct cmd cmd_cancel = {
+	.name = "cancel",
+	.summary = "stop a running job and its whole process group",
+	.args = "JOB...",
+	.run = run,
+};

@@ -1,0 +1,76 @@
+/* moo logs: print a job's process.log, or follow it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "cli.h"
+
+static bool follow;
+static long tail_lines = -1, offset = 0;
+
+static const struct opt opts[] = {
+	{'f', "follow", NULL, "keep printing until the job ends (Ctrl-C detaches)", OPT_FLAG,
+	 &follow},
+	{'n', "tail", "N", "start with the last N lines", OPT_INT, &tail_lines},
+	{0, "offset", "BYTES", "start at this byte of the log (as Ctrl-C printed it)", OPT_INT,
+	 &offset},
+	OPT_END,
+};
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	struct moo_store *st = NULL;
+	struct moo_job *job = NULL;
+	struct moo_error *err = NULL;
+	int npos, r;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 1, 1);
+	if (r >= 0) {
+		return r;
+	}
+	if (offset < 0) {
+		return usage_error(self, NULL, "option '--offset' needs a number of 0 or more");
+	}
+	if (tail_lines >= 0 && offset) {
+		return usage_error(self, NULL, "options '--tail' and '--offset' exclude each other");
+	}
+	r = open_store(&st);
+	if (r >= 0) {
+		return r;
+	}
+	r = find_job(st, argv[0], true, &job);
+	if (r >= 0) {
+		goto done;
+	}
+	if (tail_lines >= 0) {
+		struct moo_buf tail = MOO_BUF_INIT;
+		uint64_t end = 0;
+
+		r = moo_job_log_tail(job, (size_t)tail_lines, &tail, &end, &err);
+		if (r) {
+			r = print_errors(err);
+			moo_buf_dispose(&tail);
+			goto done;
+		}
+		fwrite(tail.ptr ? tail.ptr : "", 1, tail.len, stdout);
+		fflush(stdout);
+		moo_buf_dispose(&tail);
+		/* Follow on from exactly where the tail ended. */
+		r = follow ? follow_job(st, job, end, true) : EXIT_OK;
+	} else {
+		r = follow_job(st, job, (uint64_t)offset, follow);
+	}
+	if (follow && r == EXIT_OK && job->status != MOO_JOB_SUCCEEDED) {
+		r = EXIT_JOB_FAILED; /* as moo run would have */
+	}
+done:
+	moo_error_free(err);
+	moo_job_free(job);
+	moo_store_close(st);
+	return r;
+}
+
+const struct cmd cmd_logs = {
+	.name = "logs",
+	.summary = "print or follow a job's log",
+	.args = "JOB",
+	.run = run,
+};

@@ -1,0 +1,107 @@
+/* moo ps: list jobs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+
+static bool all, json;
+static const char *status_filter, *name;
+static long limit;
+
+static const struct opt opts[] = {
+	{'a', "all", NULL, "every job, not only queued and running ones", OPT_FLAG, &all},
+	{'s', "status", "LIST", "only these statuses, comma-separated (implies --all)", OPT_STRING,
+	 &status_filter},
+	{'n', "name", "NAME", "only jobs of this name", OPT_STRING, &name},
+	{0, "limit", "N", "at most N jobs, newest first", OPT_INT, &limit},
+	{0, "json", NULL, "print the jobs as a JSON array", OPT_FLAG, &json},
+	OPT_END,
+};
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
+	struct moo_store *st = NULL;
+	struct moo_job **jobs = NULL;
+	struct moo_error *err = NULL;
+	size_t n = 0, i, k = 0;
+	int npos, r;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 0, 0);
+	if (r >= 0) {
+		return r;
+	}
+	if (status_filter) {
+		const char *p = status_filter;
+
+		while (*p) {
+			size_t len = strcspn(p, ",");
+			char word[32];
+			int s;
+
+			snprintf(word, sizeof(word), "%.*s", (int)len, p);
+			s = moo_job_status_parse(word);
+			if (s < 0) {
+				return usage_error(self,
+						   "statuses are queued, running, succeeded, failed, "
+						   "cancelled and lost",
+						   "unknown status '%s'", word);
+			}
+			f.status_mask |= 1u << s;
+			p += len + (p[len] == ',');
+		}
+	}
+	if (limit < 0) {
+		return usage_error(self, NULL, "option '--limit' needs a number of 0 or more");
+	}
+	f.name = name;
+	r = open_store(&st);
+	if (r >= 0) {
+		return r;
+	}
+	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
+	/* Jobs still marked live are looked at again before they are shown. */
+	for (i = 0; !r && i < n; i++) {
+		if (!moo_job_status_done(jobs[i]->status)) {
+			r = moo_job_refresh(st, jobs[i], &err);
+		}
+	}
+	if (r) {
+		r = print_errors(err);
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		bool keep = all || status_filter || !moo_job_status_done(jobs[i]->status);
+
+		if (keep && (!limit || k < (size_t)limit)) {
+			jobs[k++] = jobs[i];
+		} else {
+			moo_job_free(jobs[i]);
+		}
+	}
+	n = k;
+	if (json) {
+		json_t *a = json_array();
+
+		for (i = 0; i < n; i++) {
+			json_array_append_new(a, job_to_json(jobs[i], false));
+		}
+		print_json(a);
+	} else {
+		print_job_table(jobs, n);
+	}
+	r = EXIT_OK;
+done:
+	moo_error_free(err);
+	moo_jobs_free(jobs, n);
+	moo_store_close(st);
+	return r;
+}
+
+const struct cmd cmd_ps = {
+	.name = "ps",
+	.summary = "list jobs",
+	.args = "",
+	.run = run,
+};

@@ -1,0 +1,58 @@
+/* moo rm: remove finished jobs, their directories and records. */
+#include <stdio.h>
+#include "cli.h"
+
+static bool force;
+
+static const struct opt opts[] = {
+	{'f', "force", NULL, "cancel a running job first", OPT_FLAG, &force},
+	OPT_END,
+};
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	struct moo_store *st = NULL;
+	struct moo_error *err = NULL;
+	int npos, r, i, worst = EXIT_OK;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 1, -1);
+	if (r >= 0) {
+		return r;
+	}
+	r = open_store(&st);
+	if (r >= 0) {
+		return r;
+	}
+	for (i = 0; i < npos; i++) {
+		struct moo_job *job = NULL;
+		bool was_running;
+
+		r = find_job(st, argv[i], false, &job);
+		if (r >= 0) {
+			worst = worst ? worst : r;
+			continue;
+		}
+		r = force ? moo_job_cancel(st, job, 5, &was_running, &err) : 0;
+		if (!r) {
+			r = moo_job_remove(st, job, &err);
+		}
+		if (r) {
+			r = print_errors(err);
+			moo_error_free(err);
+			err = NULL;
+			worst = worst ? worst : r;
+		} else {
+			printf("%s removed\n", job->id);
+		}
+		moo_job_free(job);
+	}
+	moo_store_close(st);
+	return worst;
+}
+
+const struct cmd cmd_rm = {
+	.name = "rm",
+	.summary = "remove finished jobs and their directories",
+	.args = "JOB...",
+	.run = run,
+};

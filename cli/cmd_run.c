@@ -1,0 +1,127 @@
+/* moo run: stage a project as a job on this machine, start it detached, follow its log. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+
+static bool detach, json;
+static const char *name;
+static struct strlist sets;
+static long tail_lines = 20;
+
+static const struct opt opts[] = {
+	{'d', "detach", NULL, "print the job id and return at once", OPT_FLAG, &detach},
+	{'n', "name", "NAME", "a name kept beside the job id", OPT_STRING, &name},
+	{0, "set", "KEY=VALUE", "override training_params.NAME or env.NAME (repeatable)",
+	 OPT_LIST, &sets},
+	{0, "tail", "N", "log lines shown when the job fails (default 20)", OPT_INT, &tail_lines},
+	{0, "json", NULL, "print the job record as JSON at the end", OPT_FLAG, &json},
+	OPT_END,
+};
+
+static void summary(const struct moo_job *job)
+{
+	const struct moo_metric *fm[16];
+	char dur[32], outcome[48];
+	size_t i, n = final_metrics(job, fm, 16);
+
+	format_duration(dur, sizeof(dur), job->ended - job->started);
+	job_outcome(job, outcome, sizeof(outcome));
+	fprintf(stderr, "moo: job %s %s (%s) in %s\n", job->id, moo_job_status_name(job->status),
+		outcome, dur);
+	for (i = 0; i < n; i++) {
+		fprintf(stderr, "moo:   %s = %g\n", fm[i]->name, fm[i]->value);
+	}
+	if (job->status == MOO_JOB_SUCCEEDED && job->result_path) {
+		fprintf(stderr, "moo: result in %s\n", job->result_path);
+	}
+}
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
+	struct moo_run_opts ro = MOO_RUN_OPTS_INIT;
+	struct moo_store *st = NULL;
+	struct moo_bundle *b = NULL;
+	struct moo_job *job = NULL;
+	struct moo_error *err = NULL;
+	const char *source;
+	int npos, r;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 0, 1);
+	if (r >= 0) {
+		return r;
+	}
+	if (tail_lines < 0) {
+		return usage_error(self, NULL, "option '--tail' needs a number of 0 or more");
+	}
+	source = npos ? argv[0] : ".";
+	r = open_store(&st);
+	if (r >= 0) {
+		goto done;
+	}
+	bo.progress = progress_cb;
+	bo.progress_data = (void *)"bundle";
+	r = moo_bundle_open(&b, source, &bo, &err);
+	progress_end();
+	if (!r) {
+		ro.name = name;
+		ro.set = sets.items;
+		ro.n_set = sets.n;
+		r = moo_job_start(&job, st, b, &ro, &err);
+	}
+	if (r) {
+		r = print_errors(err);
+		goto done;
+	}
+	if (detach) {
+		if (json) {
+			print_json(job_to_json(job, true));
+		} else {
+			printf("%s\n", job->id);
+		}
+		r = EXIT_OK;
+		goto done;
+	}
+	fprintf(stderr, "moo: job %s running on %s; Ctrl-C detaches, the job goes on\n", job->id,
+		job->host);
+	r = follow_job(st, job, 0, true);
+	if (r != EXIT_OK) {
+		goto done;
+	}
+	summary(job);
+	if (job->status != MOO_JOB_SUCCEEDED) {
+		struct moo_buf tail = MOO_BUF_INIT;
+
+		if (tail_lines > 0 && !moo_job_log_tail(job, (size_t)tail_lines, &tail, NULL, NULL) &&
+		    tail.len) {
+			fprintf(stderr, "moo: the last lines of its log (%s/process.log):\n", job->dir);
+			fputs(tail.ptr, stderr);
+			if (tail.ptr[tail.len - 1] != '\n') {
+				fputc('\n', stderr);
+			}
+		}
+		moo_buf_dispose(&tail);
+		r = EXIT_JOB_FAILED;
+	} else {
+		r = EXIT_OK;
+	}
+	if (json) {
+		print_json(job_to_json(job, true));
+	}
+done:
+	moo_error_free(err);
+	moo_job_free(job);
+	moo_bundle_free(b);
+	moo_store_close(st);
+	free(sets.items);
+	return r;
+}
+
+const struct cmd cmd_run = {
+	.name = "run",
+	.summary = "run a project as a job on this machine and follow it",
+	.args = "[SOURCE]",
+	.run = run,
+};

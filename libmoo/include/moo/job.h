@@ -1,0 +1,98 @@
+#ifndef MOO_JOB_H
+#define MOO_JOB_H
+#include <signal.h>
+#include "moo/common.h"
+#include "moo/error.h"
+#include "moo/buf.h"
+#include "moo/bundle.h"
+#include "moo/store.h"
+
+/*
+ * Jobs on a host. A job lives in <root>/jobs/<id>/ on its host (the layout is in
+ * ARCHITECTURE.md; root is $MOO_ROOT there, else ~/.moo) and runs under a small POSIX-sh
+ * supervisor started with setsid, so it outlives the moo that started it. Every job is
+ * recorded in a store (moo/store.h); these calls keep the record and the directory in step.
+ *
+ * What the entry point gets (documented in moo-run(1)):
+ *   argv      <interpreter> -u <entry_point> --<name> <value> … for each training_param,
+ *             in document order
+ *   env       the spec's env, then MOO_JOB_ID, MOO_OUTPUT_DIR (absolute path of
+ *             work/<output_folder>, created) and MOO_PARAM_<NAME> for each parameter
+ *   files     work/params.json: the parameters as one JSON object
+ *   cwd       work/, the extracted bundle
+ */
+
+struct moo_run_opts {
+	unsigned version;          /* MOO_RUN_OPTS_VERSION */
+	const char *name;          /* kept beside the id, or NULL */
+	const char *const *set;    /* overrides "training_params.NAME=VALUE" or "env.NAME=VALUE" */
+	size_t n_set;
+};
+#define MOO_RUN_OPTS_VERSION 1
+#define MOO_RUN_OPTS_INIT {MOO_RUN_OPTS_VERSION, NULL, NULL, 0}
+
+/* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
+MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
+
+/*
+ * Starts the bundle as a new job on this machine: finds an interpreter that has the
+ * spec's requirements (MOO_ERESOLVE otherwise, before anything is created), stages the
+ * bundle into a new job directory, records the job and starts its supervisor detached.
+ * Returns once the supervisor runs; *out is the caller's (status running).
+ */
+MOO_EXTERN int moo_job_start(struct moo_job **out, struct moo_store *st,
+			     const struct moo_bundle *b, const struct moo_run_opts *opts,
+			     struct moo_error **err);
+
+/*
+ * Brings a job's record up to date from its directory: the exit file when there is one
+ * (then metrics and the result are collected), else whether the supervisor still runs —
+ * the same pid with the same start time, so a reused pid is never taken for it — else
+ * the job is lost. Updates both *job and the store.
+ */
+MOO_EXTERN int moo_job_refresh(struct moo_store *st, struct moo_job *job, struct moo_error **err);
+
+/* Receives bytes of process.log; with follow, whole lines only until the job ends. */
+typedef void (*moo_log_cb)(const char *data, size_t len, void *cb_data);
+
+/*
+ * Delivers process.log from byte *offset on, and *offset past what was delivered.
+ * Without follow it returns at the end of what is there. With follow it polls until the
+ * job has ended and every byte is delivered (then refreshes the job), or until *stop is
+ * non-zero: then it returns MOO_EINTR with *offset at the start of a line not delivered,
+ * so following again from *offset loses and repeats nothing.
+ */
+MOO_EXTERN int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset,
+			    bool follow, moo_log_cb cb, void *cb_data,
+			    const volatile sig_atomic_t *stop, struct moo_error **err);
+
+/*
+ * Appends the last (at most) n lines of process.log to out; *end (when not NULL) gets
+ * the log's size as read, the offset to follow on from.
+ */
+MOO_EXTERN int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out,
+				uint64_t *end, struct moo_error **err);
+
+/*
+ * Cancels a running job: SIGTERM to its whole process group (children and
+ * grandchildren), SIGKILL after grace seconds, then waits for the supervisor's record.
+ * Status cancelled. A job that has ended already is left as it is (*was_running false).
+ */
+MOO_EXTERN int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace,
+			      bool *was_running, struct moo_error **err);
+
+/*
+ * Copies a finished job's result folder to dest (which must not exist) and checks every
+ * file against MANIFEST.sha256.
+ */
+MOO_EXTERN int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error **err);
+
+/* Removes a finished job: its directory and its record. A running job is refused. */
+MOO_EXTERN int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error **err);
+
+/*
+ * Parses 'moo:metric name=value [name=value…] [step=N]' lines in text and appends the
+ * metrics to job (values that are not finite numbers are skipped).
+ */
+MOO_EXTERN void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len);
+#endif

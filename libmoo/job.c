@@ -1,0 +1,1235 @@
+/*
+ * job: stage, launch, follow, collect, cancel — the lifecycle of one job on its host.
+ *
+ * Everything that touches the host goes through a transport (transport.h): the job
+ * directory is read and written with its file operations and every command is one sh
+ * command line quoted with moo_buf_shquote, so a remote transport needs no change here.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include "runtime.h"
+#include "embedded.h"
+
+#define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
+#define LOG_CHUNK (1u << 20)
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void nap(double seconds)
+{
+	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
+
+	nanosleep(&ts, NULL); /* a signal cuts it short: callers look at their stop flag */
+}
+
+static int open_host(struct moo__transport **out, const char *host, struct moo_error **err)
+{
+	return moo__transport_open(out, host ? host : "local", err);
+}
+
+int moo_job_root(struct moo_buf *out, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	int r = moo__transport_local_open(&t, err);
+
+	if (!r) {
+		moo_buf_puts(out, t->root);
+	}
+	moo__transport_close(t);
+	return r;
+}
+
+static char *job_file(const struct moo_job *job, const char *name)
+{
+	return moo__path_join(job->dir, name);
+}
+
+/* ---- key=value files (state, exit) ------------------------------------------------ */
+
+/* The value of key in a key=value text, or NULL; "command" runs to the end of the text. */
+static char *kv_get(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, key, n) && p[n] == '=') {
+			const char *v = p + n + 1;
+			size_t len = strcmp(key, "command") ? strcspn(v, "\n") : strlen(v);
+
+			while (len && v[len - 1] == '\n') {
+				len--;
+			}
+			return moo__strndup(v, len);
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return NULL;
+}
+
+static long long kv_int(const char *text, const char *key, long long def)
+{
+	char *v = kv_get(text, key), *end;
+	long long x;
+
+	if (!v) {
+		return def;
+	}
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (errno || end == v) {
+		x = def;
+	}
+	free(v);
+	return x;
+}
+
+/* The host's boot time (btime of /proc/stat), or 0. */
+static double host_btime(struct moo__transport *t)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	const char *p;
+	double v = 0;
+
+	if (!t->ops->read_file(t, "/proc/stat", 0, 1 << 16, &b, NULL) && b.ptr &&
+	    (p = strstr(b.ptr, "\nbtime "))) {
+		v = strtod(p + 7, NULL);
+	}
+	moo_buf_dispose(&b);
+	return v;
+}
+
+/* A time the supervisor wrote: "up:SECONDS" since the host booted, or epoch seconds. */
+static double kv_time(struct moo__transport *t, const char *text, const char *key)
+{
+	char *v = kv_get(text, key);
+	double x = 0;
+
+	if (v && !strncmp(v, "up:", 3)) {
+		double b = host_btime(t);
+
+		x = b > 0 ? b + strtod(v + 3, NULL) : 0;
+	} else if (v) {
+		x = strtod(v, NULL);
+	}
+	free(v);
+	return x;
+}
+
+/* ---- ids, parameters, the command -------------------------------------------------- */
+
+static char *new_id(void)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[6];
+	char id[16] = "moo-job-";
+	size_t i;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		for (i = 0; i < sizeof(rnd); i++) {
+			rnd[i] = (unsigned char)(rand() ^ (int)now());
+		}
+	}
+	for (i = 0; i < sizeof(rnd); i++) {
+		id[8 + i] = alnum[rnd[i] % 36];
+	}
+	id[14] = '\0';
+	return moo__strdup(id);
+}
+
+struct kvlist {
+	struct moo_kv *v;
+	size_t n;
+};
+
+static void kvlist_set(struct kvlist *l, const char *key, const char *value, bool quoted)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (!strcmp(l->v[i].key, key)) {
+			free(l->v[i].value);
+			l->v[i].value = moo__strdup(value);
+			l->v[i].quoted = quoted;
+			return;
+		}
+	}
+	MOO_GROW(l->v, l->n);
+	l->v[l->n++] = (struct moo_kv){moo__strdup(key), moo__strdup(value), quoted, {0, 0}};
+}
+
+static void kvlist_dispose(struct kvlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	free(l->v);
+}
+
+static bool ident(const char *s, bool upper)
+{
+	if (!*s || (*s >= '0' && *s <= '9')) {
+		return false;
+	}
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      (upper && *s >= 'A' && *s <= 'Z'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Applies --set overrides to copies of the spec's params and env. */
+static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
+		      struct kvlist *params, struct kvlist *env, struct moo_error **err)
+{
+	size_t i;
+
+	for (i = 0; i < spec->n_training_params; i++) {
+		kvlist_set(params, spec->training_params[i].key, spec->training_params[i].value,
+			   spec->training_params[i].quoted);
+	}
+	for (i = 0; i < spec->n_env; i++) {
+		kvlist_set(env, spec->env[i].key, spec->env[i].value, true);
+	}
+	for (i = 0; o && i < o->n_set; i++) {
+		const char *s = o->set[i], *eq = strchr(s, '='), *dot = strchr(s, '.');
+		char *key;
+		bool is_env;
+
+		if (!eq || !dot || dot > eq) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "cannot understand the override '%s'", s);
+			moo__error_hint(e, "write --set training_params.NAME=VALUE or "
+					   "--set env.NAME=VALUE");
+			return MOO_EARG;
+		}
+		is_env = (size_t)(dot - s) == 3 && !strncmp(s, "env", 3);
+		if (!is_env && ((size_t)(dot - s) != 15 || strncmp(s, "training_params", 15))) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "'%.*s' cannot be overridden with --set", (int)(dot - s), s);
+			moo__error_hint(e, "only training_params.NAME and env.NAME can be set");
+			return MOO_EARG;
+		}
+		key = moo__strndup(dot + 1, (size_t)(eq - dot - 1));
+		if (!ident(key, is_env) || (is_env && !strncmp(key, "MOO_", 4))) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "bad name '%s' in '%s'", key,
+					   s);
+			moo__error_hint(e, is_env ? "variable names are letters, digits and '_', "
+						    "and MOO_ is reserved"
+						  : "parameter names match [a-z][a-z0-9_]*");
+			free(key);
+			return MOO_EARG;
+		}
+		kvlist_set(is_env ? env : params, key, eq + 1, false);
+		free(key);
+	}
+	return 0;
+}
+
+/* A parameter as JSON: numbers and booleans keep their type unless quoted. */
+static json_t *param_json(const struct moo_kv *kv)
+{
+	char *end;
+	double d;
+
+	if (!kv->quoted) {
+		if (!strcmp(kv->value, "true")) {
+			return json_true();
+		}
+		if (!strcmp(kv->value, "false")) {
+			return json_false();
+		}
+		if (*kv->value) {
+			long long i;
+
+			errno = 0;
+			i = strtoll(kv->value, &end, 10);
+			if (!errno && !*end) {
+				return json_integer(i);
+			}
+			d = strtod(kv->value, &end);
+			if (!*end && isfinite(d)) {
+				return json_real(d);
+			}
+		}
+	}
+	return json_string(kv->value);
+}
+
+static char *params_to_json(const struct kvlist *params)
+{
+	json_t *o = json_object();
+	char *s, *r;
+	size_t i;
+
+	for (i = 0; i < params->n; i++) {
+		json_object_set_new(o, params->v[i].key, param_json(&params->v[i]));
+	}
+	s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+	json_decref(o);
+	r = moo__strdup(s ? s : "{}");
+	free(s);
+	return r;
+}
+
+/*
+ * The runtime command as argv-like shell words: env K=V … interpreter -u entry --k v ….
+ * Appended to cmd quoted, one word after another.
+ */
+static void build_command(struct moo_buf *cmd, const struct moo_job *job,
+			  const struct moo__interp *interp, const struct moo_spec *spec,
+			  const struct kvlist *params, const struct kvlist *env)
+{
+	char *outdir = moo__printf("%s/work/%s", job->dir, job->output_folder);
+	size_t i;
+
+	moo_buf_puts(cmd, "env");
+	for (i = 0; i < env->n; i++) {
+		char *w = moo__printf("%s=%s", env->v[i].key, env->v[i].value);
+
+		moo_buf_putc(cmd, ' ');
+		moo_buf_shquote(cmd, w);
+		free(w);
+	}
+	{
+		char *w = moo__printf("MOO_JOB_ID=%s", job->id);
+
+		moo_buf_putc(cmd, ' ');
+		moo_buf_shquote(cmd, w);
+		free(w);
+		w = moo__printf("MOO_OUTPUT_DIR=%s", outdir);
+		moo_buf_putc(cmd, ' ');
+		moo_buf_shquote(cmd, w);
+		free(w);
+	}
+	for (i = 0; i < params->n; i++) {
+		struct moo_buf w = MOO_BUF_INIT;
+		const char *k;
+
+		moo_buf_puts(&w, "MOO_PARAM_");
+		for (k = params->v[i].key; *k; k++) {
+			moo_buf_putc(&w, (char)(*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k));
+		}
+		moo_buf_printf(&w, "=%s", params->v[i].value);
+		moo_buf_putc(cmd, ' ');
+		moo_buf_shquote(cmd, w.ptr);
+		moo_buf_dispose(&w);
+	}
+	moo_buf_putc(cmd, ' ');
+	moo_buf_shquote(cmd, interp->path);
+	moo_buf_puts(cmd, " -u ");
+	moo_buf_shquote(cmd, spec->entry_point);
+	for (i = 0; i < params->n; i++) {
+		char *opt = moo__printf("--%s", params->v[i].key);
+
+		moo_buf_putc(cmd, ' ');
+		moo_buf_shquote(cmd, opt);
+		moo_buf_putc(cmd, ' ');
+		moo_buf_shquote(cmd, params->v[i].value);
+		free(opt);
+	}
+	free(outdir);
+}
+
+/* The one command line that starts the supervisor detached, on any host. */
+static int launch_line(struct moo_buf *line, const struct moo_job *job, struct moo_error **err)
+{
+	const struct moo__embedded *sup = NULL, *e;
+
+	for (e = moo__embedded_scripts; e->name; e++) {
+		if (!strcmp(e->name, "supervisor.sh")) {
+			sup = e;
+		}
+	}
+	if (!sup) {
+		return moo__fail(err, MOO_EIO, "libmoo was built without its supervisor script");
+	}
+	moo_buf_puts(line, "cd ");
+	moo_buf_shquote(line, job->dir);
+	moo_buf_puts(line, " || exit 1; setsid sh -c ");
+	{
+		char *text = moo__strndup((const char *)sup->data, sup->size);
+
+		moo_buf_shquote(line, text);
+		free(text);
+	}
+	moo_buf_puts(line, " moo-supervisor ");
+	moo_buf_shquote(line, job->output_folder);
+	moo_buf_putc(line, ' ');
+	moo_buf_shquote(line, job->command);
+	moo_buf_putc(line, ' ');
+	moo_buf_puts(line, job->command);
+	moo_buf_puts(line, " </dev/null >>process.log 2>&1 &");
+	return 0;
+}
+
+/* ---- process checks -------------------------------------------------------------- */
+
+/* Field 22 of /proc/PID/stat on the host (start time), or 0 when there is no such pid. */
+static unsigned long long proc_start(struct moo__transport *t, long pid)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	unsigned long long v = 0;
+	char path[64];
+	const char *p;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (pid <= 0 || t->ops->read_file(t, path, 0, 4096, &b, NULL) || !b.ptr) {
+		goto done;
+	}
+	p = strrchr(b.ptr, ')');
+	if (!p) {
+		goto done;
+	}
+	/* After "pid (comm)" comes field 3; walk to field 22. */
+	for (field = 2; field < 22 && p; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (p) {
+		v = strtoull(p + 1, NULL, 10);
+	}
+done:
+	moo_buf_dispose(&b);
+	return v;
+}
+
+/* ---- metrics ----------------------------------------------------------------------- */
+
+static void add_metric(struct moo_job *job, const char *name, size_t n, double v, int64_t step,
+		       bool from_file)
+{
+	MOO_GROW(job->metrics, job->n_metrics);
+	job->metrics[job->n_metrics++] =
+		(struct moo_metric){moo__strndup(name, n), v, step, from_file};
+}
+
+void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len)
+{
+	static const char tag[] = "moo:metric ";
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *q, *stop;
+		size_t first = job->n_metrics, i;
+		int64_t step = -1;
+
+		stop = eol ? eol : end;
+		if ((size_t)(stop - p) > sizeof(tag) - 1 && !memcmp(p, tag, sizeof(tag) - 1)) {
+			for (q = p + sizeof(tag) - 1; q < stop;) {
+				const char *w = q, *eq;
+				char buf[64], *e;
+				size_t wl;
+				double v;
+
+				while (w < stop && (*w == ' ' || *w == '\t')) {
+					w++;
+				}
+				q = w;
+				while (q < stop && *q != ' ' && *q != '\t' && *q != '\r') {
+					q++;
+				}
+				wl = (size_t)(q - w);
+				if (q < stop && *q == '\r') {
+					q++;
+				}
+				eq = memchr(w, '=', wl);
+				if (!eq || eq == w || (size_t)(w + wl - eq - 1) >= sizeof(buf)) {
+					continue;
+				}
+				memcpy(buf, eq + 1, (size_t)(w + wl - eq - 1));
+				buf[w + wl - eq - 1] = '\0';
+				v = strtod(buf, &e);
+				if (e == buf || *e || !isfinite(v)) {
+					continue;
+				}
+				if ((size_t)(eq - w) == 4 && !memcmp(w, "step", 4) && v >= 0 &&
+				    v == floor(v)) {
+					step = (int64_t)v;
+					continue;
+				}
+				add_metric(job, w, (size_t)(eq - w), v, -1, false);
+			}
+			for (i = first; i < job->n_metrics; i++) {
+				job->metrics[i].step = step;
+			}
+		}
+		p = eol ? eol + 1 : end;
+	}
+}
+
+static void read_metrics(struct moo__transport *t, struct moo_job *job)
+{
+	struct moo_buf b = MOO_BUF_INIT, carry = MOO_BUF_INIT;
+	char *log = job_file(job, "process.log"), *mj;
+	uint64_t off = 0;
+	size_t i;
+
+	for (i = 0; i < job->n_metrics; i++) {
+		free(job->metrics[i].name);
+	}
+	job->n_metrics = 0;
+	/* The log, chunk by chunk, lines cut at chunk ends carried over. */
+	for (;;) {
+		size_t cut;
+
+		moo_buf_reset(&b);
+		if (t->ops->read_file(t, log, off, LOG_CHUNK, &b, NULL) || !b.len) {
+			break;
+		}
+		off += b.len;
+		moo_buf_add(&carry, b.ptr, b.len);
+		for (cut = carry.len; cut && carry.ptr[cut - 1] != '\n'; cut--) {
+		}
+		moo_job_parse_metrics(job, carry.ptr, cut);
+		memmove(carry.ptr, carry.ptr + cut, carry.len - cut + 1);
+		carry.len -= cut;
+	}
+	if (carry.len) {
+		moo_job_parse_metrics(job, carry.ptr, carry.len);
+	}
+	/* metrics.json: a flat object of numbers in the output folder. */
+	mj = moo__printf("%s/work/%s/metrics.json", job->dir, job->output_folder);
+	moo_buf_reset(&b);
+	if (!t->ops->read_file(t, mj, 0, LOG_CHUNK, &b, NULL) && b.len) {
+		json_t *o = json_loadb(b.ptr, b.len, 0, NULL);
+		const char *k;
+		json_t *v;
+
+		if (json_is_object(o)) {
+			json_object_foreach(o, k, v) {
+				if (json_is_number(v)) {
+					add_metric(job, k, strlen(k), json_number_value(v), -1, true);
+				}
+			}
+		}
+		json_decref(o);
+	}
+	free(mj);
+	free(log);
+	moo_buf_dispose(&b);
+	moo_buf_dispose(&carry);
+}
+
+/* ---- refresh ------------------------------------------------------------------------ */
+
+/* The job has an exit file: record how it ended and collect its result. */
+static int finish(struct moo__transport *t, struct moo_job *job, const char *exit_text,
+		  struct moo_error **err)
+{
+	char *cancelled = job_file(job, "cancelled"), *out = NULL, *local = NULL;
+	int r;
+
+	job->signal = (int)kv_int(exit_text, "signal", 0);
+	job->exit_code = job->signal ? -1 : (int)kv_int(exit_text, "code", -1);
+	job->ended = kv_time(t, exit_text, "ended");
+	if (job->ended <= 0) {
+		job->ended = now();
+	}
+	if (t->ops->exists(t, cancelled)) {
+		job->status = MOO_JOB_CANCELLED;
+	} else {
+		job->status = job->exit_code == 0 ? MOO_JOB_SUCCEEDED : MOO_JOB_FAILED;
+	}
+	read_metrics(t, job);
+	out = moo__printf("%s/work/%s", job->dir, job->output_folder);
+	r = t->ops->collect(t, out, NULL, &local, err);
+	if (!r) {
+		free(job->result_path);
+		job->result_path = local;
+		local = NULL;
+	}
+	free(local);
+	free(out);
+	free(cancelled);
+	return r;
+}
+
+static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
+		   struct moo_error **err)
+{
+	struct moo_buf exit_text = MOO_BUF_INIT, state = MOO_BUF_INIT;
+	char *exit_path = job_file(job, "exit"), *state_path = job_file(job, "state");
+	enum moo_job_status before = job->status;
+	int r, tries;
+
+	if (moo_job_status_done(job->status)) {
+		r = 0;
+		goto done;
+	}
+	/* The state first: when and as which pid it started, even for a job that ended. */
+	r = t->ops->read_file(t, state_path, 0, 1 << 16, &state, err);
+	if (r && r != MOO_ENOTFOUND) {
+		goto done;
+	}
+	if (!r) {
+		job->pid = (long)kv_int(state.ptr, "pid", 0);
+		if (job->started <= 0) {
+			job->started = kv_time(t, state.ptr, "started");
+		}
+	}
+	for (tries = 0; tries < 2; tries++) {
+		moo_buf_reset(&exit_text);
+		r = t->ops->read_file(t, exit_path, 0, 4096, &exit_text, err);
+		if (r == 0 && exit_text.len) {
+			r = finish(t, job, exit_text.ptr, err);
+			goto save;
+		}
+		if (r && r != MOO_ENOTFOUND) {
+			goto done;
+		}
+		if (tries) {
+			break;
+		}
+		r = 0;
+		if (!state.len) {
+			moo_buf_reset(&state);
+			r = t->ops->read_file(t, state_path, 0, 1 << 16, &state, err);
+		}
+		if (r == MOO_ENOTFOUND) {
+			/* Not started yet; a supervisor that never wrote state is lost. */
+			if (now() - job->created < 60) {
+				r = 0;
+				goto done;
+			}
+			break;
+		}
+		if (r) {
+			goto done;
+		}
+		job->pid = (long)kv_int(state.ptr, "pid", 0);
+		if (job->started <= 0) {
+			job->started = kv_time(t, state.ptr, "started");
+		}
+		if (job->pid > 0 &&
+		    proc_start(t, job->pid) == (unsigned long long)kv_int(state.ptr, "pid_start", -1)) {
+			job->status = MOO_JOB_RUNNING;
+			r = 0;
+			goto save;
+		}
+		/* The supervisor is gone: look once more for an exit file it wrote meanwhile. */
+	}
+	job->status = MOO_JOB_LOST;
+	job->ended = now();
+	r = 0;
+save:
+	if (!r && (job->status != before || moo_job_status_done(job->status))) {
+		r = moo_store_update_job(st, job, err);
+	}
+done:
+	moo_buf_dispose(&exit_text);
+	moo_buf_dispose(&state);
+	free(exit_path);
+	free(state_path);
+	return r;
+}
+
+int moo_job_refresh(struct moo_store *st, struct moo_job *job, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	int r;
+
+	if (moo_job_status_done(job->status)) {
+		return 0;
+	}
+	r = open_host(&t, job->host, err);
+	if (!r) {
+		r = refresh(t, st, job, err);
+	}
+	moo__transport_close(t);
+	return r;
+}
+
+/* ---- start ---------------------------------------------------------------------------- */
+
+static void put_text(struct moo_buf *b, const char *s)
+{
+	moo_buf_puts(b, s ? s : "");
+}
+
+int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_bundle *b,
+		  const struct moo_run_opts *opts, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo__interp interp = {NULL, NULL};
+	struct kvlist params = {NULL, 0}, env = {NULL, 0};
+	struct moo_buf cmd = MOO_BUF_INIT, line = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
+	struct moo_buf stage_root = MOO_BUF_INIT, shout = MOO_BUF_INIT, sherr = MOO_BUF_INIT;
+	struct moo_job *job = NULL;
+	char *stage = NULL, *path = NULL, *jobs_dir = NULL;
+	const struct moo_spec *spec = b->spec;
+	bool recorded = false, staged = false;
+	double t0;
+	int r, status, tries;
+
+	r = open_host(&t, "local", err);
+	if (r) {
+		goto done;
+	}
+	r = apply_sets(spec, opts, &params, &env, err);
+	if (r) {
+		goto done;
+	}
+	/* Nothing is created before we know the host can run it. */
+	r = moo__runtime_resolve(&interp, t, st, spec, err);
+	if (r) {
+		goto done;
+	}
+	job = moo__calloc(1, sizeof(*job));
+	job->name = opts && opts->name ? moo__strdup(opts->name) : NULL;
+	job->source = moo__strdup(b->source ? b->source : "");
+	job->source_sha256 = b->sha256 ? moo__strdup(b->sha256) : NULL;
+	moo_spec_to_json(spec, &spec_json);
+	job->spec_json = moo_buf_detach(&spec_json);
+	job->params_json = params_to_json(&params);
+	job->host = moo__strdup(t->host);
+	job->output_folder = moo__strdup(spec->output_folder ? spec->output_folder
+							    : "training_result");
+	job->status = MOO_JOB_QUEUED;
+	job->exit_code = -1;
+	jobs_dir = moo__path_join(t->root, "jobs");
+	r = t->ops->mkdir_p(t, jobs_dir, err);
+	if (r) {
+		goto done;
+	}
+	/* An id no job has, here or in the store. */
+	for (tries = 0;; tries++) {
+		free(job->id);
+		free(job->dir);
+		job->id = new_id();
+		job->dir = moo__path_join(jobs_dir, job->id);
+		job->created = now();
+		if (t->ops->exists(t, job->dir)) {
+			continue;
+		}
+		r = moo_store_add_job(st, job, tries < 8 ? NULL : err);
+		if (r != MOO_EEXIST || tries >= 8) {
+			break;
+		}
+	}
+	if (r) {
+		goto done;
+	}
+	recorded = true;
+	r = t->ops->mkdir_p(t, job->dir, err);
+	if (r) {
+		goto done;
+	}
+	/* Stage: extract here, then hand the tree to the host's work/. */
+	r = moo_job_root(&stage_root, err);
+	if (r) {
+		goto done;
+	}
+	moo_buf_puts(&stage_root, "/staging");
+	r = moo__mkdir_p(stage_root.ptr, 0700, err);
+	if (r) {
+		goto done;
+	}
+	stage = moo__printf("%s/%s", stage_root.ptr, job->id);
+	r = moo_bundle_extract(b, stage, NULL, err);
+	if (r) {
+		goto done;
+	}
+	staged = true;
+	path = moo__printf("%s/%s", stage, job->output_folder);
+	r = moo__mkdir_p(path, 0755, err);
+	if (r) {
+		goto done;
+	}
+	free(path);
+	path = moo__printf("%s/metadata.yaml", stage);
+	{
+		char *dst = job_file(job, "metadata.yaml");
+
+		r = t->ops->put(t, path, dst, false, err);
+		free(dst);
+	}
+	if (r) {
+		goto done;
+	}
+	free(path);
+	path = job_file(job, "work");
+	r = t->ops->put(t, stage, path, true, err);
+	if (r) {
+		goto done;
+	}
+	staged = false;
+	free(path);
+	path = moo__printf("%s/bundles/%s.zip", t->root, b->sha256);
+	if (b->zip_path && !t->ops->exists(t, path)) {
+		char *dir = moo__path_join(t->root, "bundles");
+
+		struct moo_error *perr = NULL;
+
+		r = t->ops->mkdir_p(t, dir, &perr);
+		free(dir);
+		if (!r) {
+			r = t->ops->put(t, b->zip_path, path, false, &perr);
+		}
+		if (r && t->ops->exists(t, path)) {
+			r = 0; /* another job put it there first */
+		}
+		if (r) {
+			moo__error_append(err, perr);
+			perr = NULL;
+		}
+		moo_error_free(perr);
+		if (r) {
+			goto done;
+		}
+	}
+	free(path);
+	path = moo__printf("%s/work/params.json", job->dir);
+	r = t->ops->write_file(t, path, job->params_json, strlen(job->params_json), 0644, err);
+	if (r) {
+		goto done;
+	}
+	build_command(&cmd, job, &interp, spec, &params, &env);
+	job->command = moo_buf_detach(&cmd);
+	r = moo_store_update_job(st, job, err);
+	if (r) {
+		goto done;
+	}
+	r = launch_line(&line, job, err);
+	if (r) {
+		goto done;
+	}
+	r = t->ops->exec(t, line.ptr, &shout, &sherr, &status, err);
+	if (r) {
+		goto done;
+	}
+	if (status != 0) {
+		struct moo_error *e;
+
+		e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+				   "cannot start the supervisor of '%s' on %s (exit %d)", job->id,
+				   t->host, status);
+		put_text(&sherr, NULL);
+		moo__error_cause(e, sherr.ptr);
+		r = MOO_EIO;
+		goto done;
+	}
+	/* Wait for the supervisor to say it runs (or already ran). */
+	free(path);
+	path = job_file(job, "state");
+	for (t0 = now(); !t->ops->exists(t, path); nap(0.002)) {
+		if (now() - t0 > STATE_WAIT_S) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+					   "the supervisor of '%s' did not start within %.0f s",
+					   job->id, STATE_WAIT_S);
+			moo__error_hint(e, "see %s/process.log", job->dir);
+			r = MOO_EIO;
+			goto done;
+		}
+	}
+	r = refresh(t, st, job, err);
+	if (r) {
+		goto done;
+	}
+	*out = job;
+	job = NULL;
+done:
+	if (r && job && recorded && !job->command) {
+		/* Failed before it could run: leave nothing behind. */
+		moo_store_remove_job(st, job->id, NULL);
+		if (job->dir) {
+			struct moo_buf rm = MOO_BUF_INIT;
+
+			moo_buf_puts(&rm, "rm -rf -- ");
+			moo_buf_shquote(&rm, job->dir);
+			t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
+			moo_buf_dispose(&rm);
+		}
+	} else if (r && job && recorded) {
+		job->status = MOO_JOB_FAILED;
+		job->ended = now();
+		moo_store_update_job(st, job, NULL);
+	}
+	if (staged) {
+		moo__rm_rf(stage);
+	}
+	moo_job_free(job);
+	moo__interp_dispose(&interp);
+	kvlist_dispose(&params);
+	kvlist_dispose(&env);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&line);
+	moo_buf_dispose(&spec_json);
+	moo_buf_dispose(&stage_root);
+	moo_buf_dispose(&shout);
+	moo_buf_dispose(&sherr);
+	moo__transport_close(t);
+	free(stage);
+	free(path);
+	free(jobs_dir);
+	return r;
+}
+
+/* ---- logs ------------------------------------------------------------------------------- */
+
+int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bool follow,
+		 moo_log_cb cb, void *cb_data, const volatile sig_atomic_t *stop,
+		 struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf b = MOO_BUF_INIT;
+	char *log = job_file(job, "process.log"), *exit_path = job_file(job, "exit");
+	uint64_t off = *offset;
+	double wait = 0.002, last_check = now();
+	bool ended = false;
+	int r;
+
+	r = open_host(&t, job->host, err);
+	if (r) {
+		goto done;
+	}
+	for (;;) {
+		size_t cut;
+
+		/* Whether it has ended is asked before the read: then the read sees it all. */
+		if (follow && !ended) {
+			ended = t->ops->exists(t, exit_path) || moo_job_status_done(job->status);
+		}
+		moo_buf_reset(&b);
+		r = t->ops->read_file(t, log, off, LOG_CHUNK, &b, err);
+		if (r == MOO_ENOTFOUND) {
+			r = 0;
+		}
+		if (r) {
+			goto done;
+		}
+		cut = b.len;
+		if (follow && !ended) {
+			while (cut && b.ptr[cut - 1] != '\n') {
+				cut--;
+			}
+			if (!cut && b.len == LOG_CHUNK) {
+				cut = b.len; /* one endless line: pass it on */
+			}
+		}
+		if (cut) {
+			cb(b.ptr, cut, cb_data);
+			off += cut;
+			*offset = off;
+			wait = 0.002;
+		}
+		if (b.len == LOG_CHUNK) {
+			continue;
+		}
+		if (!follow || ended) {
+			break;
+		}
+		if (stop && *stop) {
+			r = MOO_EINTR;
+			goto done;
+		}
+		if (now() - last_check > 1.0) {
+			/* A supervisor killed outright never writes exit: notice it. */
+			last_check = now();
+			r = refresh(t, st, job, err);
+			if (r) {
+				goto done;
+			}
+			continue;
+		}
+		if (!cut) {
+			nap(wait);
+			wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
+		}
+	}
+	if (follow) {
+		r = refresh(t, st, job, err);
+	}
+done:
+	moo__transport_close(t);
+	moo_buf_dispose(&b);
+	free(log);
+	free(exit_path);
+	return r;
+}
+
+int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, uint64_t *end,
+		     struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf b = MOO_BUF_INIT;
+	char *log = job_file(job, "process.log");
+	uint64_t size = 0;
+	size_t start, lines = 0;
+	int r;
+
+	r = open_host(&t, job->host, err);
+	if (r) {
+		goto done;
+	}
+	/* Read it all in chunks, keeping the last 64 KiB. */
+	for (;;) {
+		struct moo_buf chunk = MOO_BUF_INIT;
+
+		r = t->ops->read_file(t, log, size, LOG_CHUNK, &chunk, err);
+		if (r || !chunk.len) {
+			moo_buf_dispose(&chunk);
+			break;
+		}
+		size += chunk.len;
+		moo_buf_add(&b, chunk.ptr, chunk.len);
+		moo_buf_dispose(&chunk);
+		if (b.len > 65536) {
+			memmove(b.ptr, b.ptr + b.len - 65536, 65537);
+			b.len = 65536;
+		}
+	}
+	if (r == MOO_ENOTFOUND) {
+		r = 0;
+	}
+	if (r) {
+		goto done;
+	}
+	if (end) {
+		*end = size;
+	}
+	if (!b.len) {
+		goto done;
+	}
+	start = b.len;
+	if (b.ptr[start - 1] == '\n') {
+		start--;
+	}
+	while (start > 0 && lines < n) {
+		if (b.ptr[start - 1] == '\n' && ++lines == n) {
+			break;
+		}
+		start--;
+	}
+	if (n) {
+		moo_buf_add(out, b.ptr + start, b.len - start);
+	}
+done:
+	moo__transport_close(t);
+	moo_buf_dispose(&b);
+	free(log);
+	return r;
+}
+
+/* ---- cancel, fetch, remove ------------------------------------------------------------ */
+
+static int signal_group(struct moo__transport *t, long pgid, const char *sig)
+{
+	struct moo_buf c = MOO_BUF_INIT;
+	int status = 0;
+
+	moo_buf_printf(&c, "kill -s %s -- -%ld 2>/dev/null || kill -s %s %ld 2>/dev/null; exit 0",
+		       sig, pgid, sig, pgid);
+	t->ops->exec(t, c.ptr, NULL, NULL, &status, NULL);
+	moo_buf_dispose(&c);
+	return status;
+}
+
+int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace, bool *was_running,
+		   struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf state = MOO_BUF_INIT;
+	char *state_path = job_file(job, "state"), *exit_path = job_file(job, "exit");
+	char *mark = job_file(job, "cancelled");
+	long pgid;
+	double t0;
+	int r;
+
+	r = open_host(&t, job->host, err);
+	if (r) {
+		goto done;
+	}
+	r = refresh(t, st, job, err);
+	if (r) {
+		goto done;
+	}
+	if (moo_job_status_done(job->status)) {
+		*was_running = false;
+		goto done;
+	}
+	/* A supervisor still starting gets a moment to write state. */
+	for (t0 = now(); t->ops->read_file(t, state_path, 0, 1 << 16, &state, NULL); nap(0.01)) {
+		if (now() - t0 > STATE_WAIT_S) {
+			r = moo__fail(err, MOO_EIO, "job '%s' has no state file to cancel by",
+				      job->id);
+			goto done;
+		}
+	}
+	pgid = (long)kv_int(state.ptr, "pgid", 0);
+	r = t->ops->write_file(t, mark, "cancelled\n", 10, 0644, err);
+	if (r) {
+		goto done;
+	}
+	if (pgid > 0) {
+		signal_group(t, pgid, "TERM");
+		for (t0 = now(); !t->ops->exists(t, exit_path) && now() - t0 < grace; nap(0.01)) {
+		}
+		if (!t->ops->exists(t, exit_path)) {
+			signal_group(t, pgid, "KILL");
+		}
+		/* The supervisor writes exit once the entry point is reaped. */
+		for (t0 = now(); !t->ops->exists(t, exit_path) && now() - t0 < 10; nap(0.01)) {
+		}
+	}
+	*was_running = true;
+	r = refresh(t, st, job, err);
+	if (!r && !moo_job_status_done(job->status)) {
+		/* The supervisor did not answer: the job is over all the same. */
+		job->status = MOO_JOB_CANCELLED;
+		job->ended = now();
+		r = moo_store_update_job(st, job, err);
+	}
+done:
+	moo__transport_close(t);
+	moo_buf_dispose(&state);
+	free(state_path);
+	free(exit_path);
+	free(mark);
+	return r;
+}
+
+/* Checks every file of the manifest under dir; MOO_EIO naming the first that differs. */
+static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err)
+{
+	const char *p = manifest;
+	int r = 0;
+
+	while (*p && !r) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char hex[65];
+
+		if (len > 68 && p[64] == ' ' && p[65] == ' ' && p[66] == '.' && p[67] == '/') {
+			char *rel = moo__strndup(p + 68, len - 68);
+			char *file = moo__path_join(dir, rel);
+
+			r = moo__sha256_file(file, hex, NULL, err);
+			if (!r && memcmp(hex, p, 64)) {
+				struct moo_error *e;
+
+				e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+						   "'%s' does not match MANIFEST.sha256", file);
+				moo__error_hint(e, "fetch it again");
+				r = MOO_EIO;
+			}
+			free(rel);
+			free(file);
+		}
+		p += len + (eol ? 1 : 0);
+	}
+	return r;
+}
+
+int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf manifest = MOO_BUF_INIT;
+	char *mpath = job_file(job, "MANIFEST.sha256");
+	bool made = false;
+	int r;
+
+	if (!moo_job_status_done(job->status) || !job->result_path) {
+		struct moo_error *e;
+
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "job '%s' has no result (%s)",
+				   job->id, moo_job_status_name(job->status));
+		moo__error_hint(e, "wait for it: moo logs -f %s", job->id);
+		r = MOO_EARG;
+		goto done;
+	}
+	r = open_host(&t, job->host, err);
+	if (r) {
+		goto done;
+	}
+	if (access(dest, F_OK) == 0) {
+		r = moo__fail(err, MOO_EEXIST, "'%s' exists already", dest);
+		goto done;
+	}
+	r = moo__copy_tree(job->result_path, dest, err);
+	made = true;
+	if (r) {
+		goto done;
+	}
+	r = t->ops->read_file(t, mpath, 0, 64u << 20, &manifest, err);
+	if (r == MOO_ENOTFOUND) {
+		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
+	}
+	if (!r && manifest.len) {
+		r = verify_manifest(manifest.ptr, dest, err);
+	}
+done:
+	if (r && made) {
+		moo__rm_rf(dest);
+	}
+	moo__transport_close(t);
+	moo_buf_dispose(&manifest);
+	free(mpath);
+	return r;
+}
+
+int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf rm = MOO_BUF_INIT;
+	int r, status;
+
+	r = open_host(&t, job->host, err);
+	if (r) {
+		goto done;
+	}
+	r = refresh(t, st, job, err);
+	if (r) {
+		goto done;
+	}
+	if (!moo_job_status_done(job->status)) {
+		struct moo_error *e;
+
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "job '%s' is %s", job->id,
+				   moo_job_status_name(job->status));
+		moo__error_hint(e, "cancel it first: moo cancel %s", job->id);
+		r = MOO_EARG;
+		goto done;
+	}
+	moo_buf_puts(&rm, "rm -rf -- ");
+	moo_buf_shquote(&rm, job->dir);
+	r = t->ops->exec(t, rm.ptr, NULL, NULL, &status, err);
+	if (!r && status) {
+		r = moo__fail(err, MOO_EIO, "cannot remove '%s' on %s", job->dir, t->host);
+	}
+	if (!r) {
+		r = moo_store_remove_job(st, job->id, err);
+	}
+done:
+	moo__transport_close(t);
+	moo_buf_dispose(&rm);
+	return r;
+}

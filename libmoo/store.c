@@ -1,0 +1,729 @@
+/*
+ * store: every job, its metrics and cached runtime probes, in one SQLite database.
+ *
+ * WAL mode lets readers run beside one writer; every write is a BEGIN IMMEDIATE
+ * transaction and the busy timeout makes concurrent moo processes wait their turn
+ * rather than fail, so no record is lost. The schema is versioned by PRAGMA user_version:
+ * migrations[i] takes the store from version i to i + 1, inside one transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sqlite3.h>
+#include "internal.h"
+
+struct moo_store {
+	sqlite3 *db;
+	char *path;
+};
+
+static const char *const migrations[] = {
+	/* 0 → 1 */
+	"CREATE TABLE jobs ("
+	" id TEXT PRIMARY KEY,"
+	" name TEXT,"
+	" source TEXT NOT NULL,"
+	" source_sha256 TEXT,"
+	" spec TEXT,"
+	" params TEXT,"
+	" host TEXT NOT NULL,"
+	" dir TEXT NOT NULL,"
+	" output_folder TEXT,"
+	" command TEXT,"
+	" status TEXT NOT NULL,"
+	" created REAL NOT NULL,"
+	" started REAL,"
+	" ended REAL,"
+	" exit_code INTEGER,"
+	" signal INTEGER,"
+	" pid INTEGER,"
+	" result_path TEXT);"
+	"CREATE INDEX jobs_name ON jobs(name);"
+	"CREATE INDEX jobs_created ON jobs(created);"
+	"CREATE TABLE metrics ("
+	" job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	" seq INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value REAL NOT NULL,"
+	" step INTEGER,"
+	" from_file INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (job_id, seq));",
+	/* 1 → 2 */
+	"CREATE TABLE cache ("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL,"
+	" at REAL NOT NULL);",
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int db_fail(struct moo_store *st, struct moo_error **err, const char *what)
+{
+	struct moo_error *e;
+
+	e = moo__error_add(err, MOO_ESTORE, MOO_SEV_ERROR, "cannot %s in the job store '%s'", what,
+			   st->path);
+	moo__error_cause(e, sqlite3_errmsg(st->db));
+	return MOO_ESTORE;
+}
+
+static int exec_sql(struct moo_store *st, const char *sql, const char *what,
+		    struct moo_error **err)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		return db_fail(st, err, what);
+	}
+	return 0;
+}
+
+int moo_store_default_path(struct moo_buf *out, struct moo_error **err)
+{
+	const char *home = getenv("MOO_HOME"), *xdg = getenv("XDG_DATA_HOME");
+	const char *user = getenv("HOME");
+
+	if (home && *home) {
+		moo_buf_printf(out, "%s/moo.db", home);
+	} else if (xdg && *xdg) {
+		moo_buf_printf(out, "%s/moo/moo.db", xdg);
+	} else if (user && *user) {
+		moo_buf_printf(out, "%s/.local/share/moo/moo.db", user);
+	} else {
+		return moo__fail(err, MOO_ESTORE, "cannot place the job store: HOME is not set");
+	}
+	return 0;
+}
+
+static int migrate(struct moo_store *st, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int version = 0, r;
+	size_t i;
+
+	r = exec_sql(st, "BEGIN IMMEDIATE", "lock", err);
+	if (r) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		r = db_fail(st, err, "read the schema version");
+		goto done;
+	}
+	version = sqlite3_column_int(q, 0);
+	if (version > (int)MOO_ARRAY_SIZE(migrations)) {
+		struct moo_error *e;
+
+		e = moo__error_add(err, MOO_ESTORE, MOO_SEV_ERROR,
+				   "the job store '%s' has schema version %d, newer than this moo "
+				   "knows (%zu)",
+				   st->path, version, MOO_ARRAY_SIZE(migrations));
+		moo__error_hint(e, "use a newer moo, or point MOO_HOME elsewhere");
+		r = MOO_ESTORE;
+		goto done;
+	}
+	for (i = (size_t)version; i < MOO_ARRAY_SIZE(migrations); i++) {
+		char pragma[64];
+
+		r = exec_sql(st, migrations[i], "migrate the schema", err);
+		if (r) {
+			goto done;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
+		r = exec_sql(st, pragma, "migrate the schema", err);
+		if (r) {
+			goto done;
+		}
+	}
+	r = exec_sql(st, "COMMIT", "migrate the schema", err);
+done:
+	sqlite3_finalize(q);
+	if (r) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return r;
+}
+
+int moo_store_open(struct moo_store **out, const char *path, struct moo_error **err)
+{
+	struct moo_store *st = moo__calloc(1, sizeof(*st));
+	struct moo_buf p = MOO_BUF_INIT;
+	char *dir = NULL, *slash;
+	int r;
+
+	if (path) {
+		moo_buf_puts(&p, path);
+	} else {
+		r = moo_store_default_path(&p, err);
+		if (r) {
+			goto done;
+		}
+	}
+	st->path = moo_buf_detach(&p);
+	dir = moo__strdup(st->path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		r = moo__mkdir_p(dir, 0700, err);
+		if (r) {
+			goto done;
+		}
+	}
+	if (sqlite3_open_v2(st->path, &st->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = db_fail(st, err, "open the database");
+		goto done;
+	}
+	sqlite3_busy_timeout(st->db, 30000);
+	r = exec_sql(st, "PRAGMA journal_mode = WAL", "switch to WAL", err);
+	if (!r) {
+		r = exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+			     "configure", err);
+	}
+	if (!r) {
+		r = migrate(st, err);
+	}
+	if (r) {
+		goto done;
+	}
+	*out = st;
+	st = NULL;
+done:
+	free(dir);
+	moo_buf_dispose(&p);
+	moo_store_close(st);
+	return r;
+}
+
+void moo_store_close(struct moo_store *st)
+{
+	if (!st) {
+		return;
+	}
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+int moo_store_schema_version(struct moo_store *st)
+{
+	sqlite3_stmt *q = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW) {
+		v = sqlite3_column_int(q, 0);
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+static const char *const status_names[] = {"queued",    "running",   "succeeded",
+					   "failed",    "cancelled", "lost"};
+
+const char *moo_job_status_name(enum moo_job_status s)
+{
+	return (unsigned)s < MOO_ARRAY_SIZE(status_names) ? status_names[s] : "unknown";
+}
+
+int moo_job_status_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < MOO_ARRAY_SIZE(status_names); i++) {
+		if (!strcmp(name, status_names[i])) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+bool moo_job_status_done(enum moo_job_status s)
+{
+	return s >= MOO_JOB_SUCCEEDED;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *s)
+{
+	if (s) {
+		sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+	} else {
+		sqlite3_bind_null(q, i);
+	}
+}
+
+static void bind_time(sqlite3_stmt *q, int i, double t)
+{
+	if (t > 0) {
+		sqlite3_bind_double(q, i, t);
+	} else {
+		sqlite3_bind_null(q, i);
+	}
+}
+
+#define JOB_COLUMNS                                                                              \
+	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, "    \
+	"status, created, started, ended, exit_code, signal, pid, result_path"
+
+/* Binds the job's fields to ?1..?18 in JOB_COLUMNS order. */
+static void bind_job(sqlite3_stmt *q, const struct moo_job *j)
+{
+	bind_text(q, 1, j->id);
+	bind_text(q, 2, j->name);
+	bind_text(q, 3, j->source ? j->source : "");
+	bind_text(q, 4, j->source_sha256);
+	bind_text(q, 5, j->spec_json);
+	bind_text(q, 6, j->params_json);
+	bind_text(q, 7, j->host ? j->host : "local");
+	bind_text(q, 8, j->dir ? j->dir : "");
+	bind_text(q, 9, j->output_folder);
+	bind_text(q, 10, j->command);
+	bind_text(q, 11, moo_job_status_name(j->status));
+	sqlite3_bind_double(q, 12, j->created > 0 ? j->created : now());
+	bind_time(q, 13, j->started);
+	bind_time(q, 14, j->ended);
+	if (j->exit_code >= 0) {
+		sqlite3_bind_int(q, 15, j->exit_code);
+	} else {
+		sqlite3_bind_null(q, 15);
+	}
+	sqlite3_bind_int(q, 16, j->signal);
+	sqlite3_bind_int64(q, 17, j->pid);
+	bind_text(q, 18, j->result_path);
+}
+
+static int write_metrics(struct moo_store *st, const struct moo_job *j, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	size_t i;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM metrics WHERE job_id = ?1", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		return db_fail(st, err, "write metrics");
+	}
+	bind_text(q, 1, j->id);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "write metrics");
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (r || !j->n_metrics) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO metrics (job_id, seq, name, value, step, from_file) "
+			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "write metrics");
+	}
+	for (i = 0; i < j->n_metrics && !r; i++) {
+		const struct moo_metric *m = &j->metrics[i];
+
+		sqlite3_reset(q);
+		bind_text(q, 1, j->id);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)i);
+		bind_text(q, 3, m->name);
+		sqlite3_bind_double(q, 4, m->value);
+		if (m->step >= 0) {
+			sqlite3_bind_int64(q, 5, m->step);
+		} else {
+			sqlite3_bind_null(q, 5);
+		}
+		sqlite3_bind_int(q, 6, m->from_file);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			r = db_fail(st, err, "write metrics");
+		}
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+static int write_job(struct moo_store *st, const struct moo_job *j, bool add,
+		     struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	const char *sql = add ? "INSERT INTO jobs (" JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, "
+				"?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+			      : "UPDATE jobs SET name = ?2, source = ?3, source_sha256 = ?4, "
+				"spec = ?5, params = ?6, host = ?7, dir = ?8, output_folder = ?9, "
+				"command = ?10, status = ?11, created = ?12, started = ?13, "
+				"ended = ?14, exit_code = ?15, signal = ?16, pid = ?17, "
+				"result_path = ?18 WHERE id = ?1";
+	int r, rc;
+
+	if (!j->id) {
+		return moo__fail(err, MOO_EARG, "a job needs an id");
+	}
+	r = exec_sql(st, "BEGIN IMMEDIATE", "lock", err);
+	if (r) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		r = db_fail(st, err, "write a job");
+		goto done;
+	}
+	bind_job(q, j);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_CONSTRAINT) {
+		r = moo__fail(err, MOO_EEXIST, "job '%s' exists already", j->id);
+		goto done;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, err, "write a job");
+		goto done;
+	}
+	if (!add && sqlite3_changes(st->db) == 0) {
+		r = moo__fail(err, MOO_ENOTFOUND, "no job '%s' in the store", j->id);
+		goto done;
+	}
+	r = write_metrics(st, j, err);
+	if (r) {
+		goto done;
+	}
+	r = exec_sql(st, "COMMIT", "write a job", err);
+done:
+	sqlite3_finalize(q);
+	if (r) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return r;
+}
+
+int moo_store_add_job(struct moo_store *st, const struct moo_job *job, struct moo_error **err)
+{
+	return write_job(st, job, true, err);
+}
+
+int moo_store_update_job(struct moo_store *st, const struct moo_job *job, struct moo_error **err)
+{
+	return write_job(st, job, false, err);
+}
+
+static char *col_text(sqlite3_stmt *q, int i)
+{
+	const unsigned char *s = sqlite3_column_text(q, i);
+
+	return s ? moo__strdup((const char *)s) : NULL;
+}
+
+static int read_metrics(struct moo_store *st, struct moo_job *j, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT name, value, step, from_file FROM metrics WHERE job_id = ?1 "
+			       "ORDER BY seq",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "read metrics");
+	}
+	bind_text(q, 1, j->id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct moo_metric *m;
+
+		MOO_GROW(j->metrics, j->n_metrics);
+		m = &j->metrics[j->n_metrics++];
+		m->name = col_text(q, 0);
+		m->value = sqlite3_column_double(q, 1);
+		m->step = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 2);
+		m->from_file = sqlite3_column_int(q, 3) != 0;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : db_fail(st, err, "read metrics");
+}
+
+static struct moo_job *row_job(sqlite3_stmt *q)
+{
+	struct moo_job *j = moo__calloc(1, sizeof(*j));
+	char *status;
+	int s;
+
+	j->id = col_text(q, 0);
+	j->name = col_text(q, 1);
+	j->source = col_text(q, 2);
+	j->source_sha256 = col_text(q, 3);
+	j->spec_json = col_text(q, 4);
+	j->params_json = col_text(q, 5);
+	j->host = col_text(q, 6);
+	j->dir = col_text(q, 7);
+	j->output_folder = col_text(q, 8);
+	j->command = col_text(q, 9);
+	status = col_text(q, 10);
+	s = status ? moo_job_status_parse(status) : -1;
+	j->status = s < 0 ? MOO_JOB_LOST : (enum moo_job_status)s;
+	free(status);
+	j->created = sqlite3_column_double(q, 11);
+	j->started = sqlite3_column_double(q, 12);
+	j->ended = sqlite3_column_double(q, 13);
+	j->exit_code = sqlite3_column_type(q, 14) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 14);
+	j->signal = sqlite3_column_int(q, 15);
+	j->pid = (long)sqlite3_column_int64(q, 16);
+	j->result_path = col_text(q, 17);
+	return j;
+}
+
+static int query_jobs(struct moo_store *st, sqlite3_stmt *q, struct moo_job ***out, size_t *n,
+		      struct moo_error **err)
+{
+	struct moo_job **jobs = NULL;
+	size_t count = 0, i;
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		MOO_GROW(jobs, count);
+		jobs[count++] = row_job(q);
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(st, err, "read jobs");
+	}
+	for (i = 0; i < count && !r; i++) {
+		r = read_metrics(st, jobs[i], err);
+	}
+	if (r) {
+		moo_jobs_free(jobs, count);
+		return r;
+	}
+	*out = jobs;
+	*n = count;
+	return 0;
+}
+
+int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **out,
+		      struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	struct moo_job **jobs = NULL;
+	struct moo_buf like = MOO_BUF_INIT;
+	size_t n = 0, i;
+	int r;
+
+	/* An exact id, then a prefix of an id ("moo-job-" may be left out), then a name. */
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1 OR id LIKE ?2 "
+			       "ESCAPE '\\' OR name = ?1 ORDER BY id = ?1 DESC, created DESC",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "find a job");
+	}
+	moo_buf_puts(&like, strncmp(ref, "moo-job-", 8) ? "moo-job-" : "");
+	for (i = 0; ref[i]; i++) {
+		if (ref[i] == '%' || ref[i] == '_' || ref[i] == '\\') {
+			moo_buf_putc(&like, '\\');
+		}
+		moo_buf_putc(&like, ref[i]);
+	}
+	moo_buf_putc(&like, '%');
+	bind_text(q, 1, ref);
+	bind_text(q, 2, strlen(ref) >= 3 ? like.ptr : "");
+	r = query_jobs(st, q, &jobs, &n, err);
+	if (r) {
+		goto done;
+	}
+	if (n == 0) {
+		struct moo_error *e;
+
+		e = moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no job '%s'", ref);
+		moo__error_hint(e, "'moo ps -a' lists every job");
+		r = MOO_ENOTFOUND;
+		goto done;
+	}
+	if (strcmp(jobs[0]->id, ref)) {
+		/* Not an exact id: a name picks its newest job; prefixes must be unique. */
+		bool by_name = jobs[0]->name && !strcmp(jobs[0]->name, ref);
+
+		for (i = 1; i < n && !by_name; i++) {
+			if (!jobs[i]->name || strcmp(jobs[i]->name, ref)) {
+				struct moo_error *e;
+
+				e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+						   "'%s' matches more than one job ('%s', '%s')",
+						   ref, jobs[0]->id, jobs[i]->id);
+				moo__error_hint(e, "give more of the id");
+				r = MOO_EARG;
+				goto done;
+			}
+		}
+	}
+	*out = jobs[0];
+	jobs[0] = NULL;
+	r = 0;
+done:
+	moo_jobs_free(jobs, n);
+	moo_buf_dispose(&like);
+	sqlite3_finalize(q);
+	return r;
+}
+
+int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filter,
+			struct moo_job ***out, size_t *n, struct moo_error **err)
+{
+	struct moo_job_filter none = MOO_JOB_FILTER_INIT;
+	struct moo_buf sql = MOO_BUF_INIT;
+	sqlite3_stmt *q = NULL;
+	size_t i, k = 0;
+	int r;
+
+	if (!filter) {
+		filter = &none;
+	}
+	moo_buf_puts(&sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
+	if (filter->status_mask) {
+		moo_buf_puts(&sql, " AND status IN (");
+		for (i = 0; i < MOO_ARRAY_SIZE(status_names); i++) {
+			if (filter->status_mask & (1u << i)) {
+				moo_buf_printf(&sql, "%s'%s'", k++ ? ", " : "", status_names[i]);
+			}
+		}
+		moo_buf_puts(&sql, ")");
+	}
+	if (filter->name) {
+		moo_buf_puts(&sql, " AND name = ?1");
+	}
+	moo_buf_puts(&sql, " ORDER BY created DESC, id");
+	if (filter->limit) {
+		moo_buf_printf(&sql, " LIMIT %zu", filter->limit);
+	}
+	if (sqlite3_prepare_v2(st->db, sql.ptr, -1, &q, NULL) != SQLITE_OK) {
+		r = db_fail(st, err, "list jobs");
+		goto done;
+	}
+	if (filter->name) {
+		bind_text(q, 1, filter->name);
+	}
+	r = query_jobs(st, q, out, n, err);
+done:
+	sqlite3_finalize(q);
+	moo_buf_dispose(&sql);
+	return r;
+}
+
+int moo_store_remove_job(struct moo_store *st, const char *id, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	r = exec_sql(st, "BEGIN IMMEDIATE", "lock", err);
+	if (r) {
+		return r;
+	}
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM metrics WHERE job_id = ?1", -1, &q, NULL) !=
+		    SQLITE_OK ||
+	    (bind_text(q, 1, id), sqlite3_step(q)) != SQLITE_DONE) {
+		r = db_fail(st, err, "remove a job");
+		goto done;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM jobs WHERE id = ?1", -1, &q, NULL) !=
+		    SQLITE_OK ||
+	    (bind_text(q, 1, id), sqlite3_step(q)) != SQLITE_DONE) {
+		r = db_fail(st, err, "remove a job");
+		goto done;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		r = moo__fail(err, MOO_ENOTFOUND, "no job '%s'", id);
+		goto done;
+	}
+	r = exec_sql(st, "COMMIT", "remove a job", err);
+done:
+	sqlite3_finalize(q);
+	if (r) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return r;
+}
+
+/* ---- cache ----------------------------------------------------------------------- */
+
+int moo_store_cache_get(struct moo_store *st, const char *key, double max_age,
+			struct moo_buf *value, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, r;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM cache WHERE key = ?1 AND at >= ?2", -1,
+			       &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "read the cache");
+	}
+	bind_text(q, 1, key);
+	sqlite3_bind_double(q, 2, now() - max_age);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		moo_buf_puts(value, (const char *)sqlite3_column_text(q, 0));
+		r = 0;
+	} else if (rc == SQLITE_DONE) {
+		r = MOO_ENOTFOUND; /* a miss is no error worth a message */
+	} else {
+		r = db_fail(st, err, "read the cache");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+int moo_store_cache_put(struct moo_store *st, const char *key, const char *value,
+			struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO cache (key, value, at) VALUES (?1, ?2, ?3)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "write the cache");
+	}
+	bind_text(q, 1, key);
+	bind_text(q, 2, value);
+	sqlite3_bind_double(q, 3, now());
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "write the cache");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+void moo_job_free(struct moo_job *j)
+{
+	size_t i;
+
+	if (!j) {
+		return;
+	}
+	free(j->id);
+	free(j->name);
+	free(j->source);
+	free(j->source_sha256);
+	free(j->spec_json);
+	free(j->params_json);
+	free(j->host);
+	free(j->dir);
+	free(j->output_folder);
+	free(j->command);
+	free(j->result_path);
+	for (i = 0; i < j->n_metrics; i++) {
+		free(j->metrics[i].name);
+	}
+	free(j->metrics);
+	free(j);
+}
+
+void moo_jobs_free(struct moo_job **jobs, size_t n)
+{
+	size_t i;
+
+	if (!jobs) {
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		moo_job_free(jobs[i]);
+	}
+	free(jobs);
+}

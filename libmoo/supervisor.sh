@@ -1,0 +1,69 @@
+# moo supervisor: runs one job and records how it went. POSIX sh, coreutils and setsid.
+#
+#   cd JOBDIR && setsid sh -c "$SUPERVISOR" moo-supervisor OUTPUT_FOLDER COMMAND_TEXT CMD [ARG...]
+#
+# started with stdout and stderr appending to JOBDIR/process.log. It runs CMD in work/
+# in a session (and process group) of its own, so 'moo cancel' can signal the job's
+# whole group while the supervisor lives on to record the end. Files, in JOBDIR:
+#   state            pid, pid_start, pgid, pgid_start, started, command (last, to the end)
+#   MANIFEST.sha256  sha256sum of every file in work/OUTPUT_FOLDER, paths relative to it
+#   exit             code= or signal=, ended=; written last (temp + rename)
+# Times are "up:SECONDS" since the host booted (moo adds btime from /proc/stat), or epoch
+# seconds.
+# pid_start and pgid_start are field 22 of /proc/PID/stat (start time in clock ticks since
+# boot): a pid reused after the job died has another, so it is never mistaken for the job.
+out=$1
+text=$2
+shift 2
+trap '' HUP INT
+
+# Only builtins below where it can be: on a busy host every fork and exec costs.
+# now: NOW is "up:<seconds since boot>" from /proc/uptime (moo adds the host's btime),
+# or the epoch from date where there is no /proc.
+now() {
+	if read -r NOW _ </proc/uptime 2>/dev/null; then
+		NOW="up:$NOW"
+	else
+		NOW=$(date +%s)
+	fi
+}
+
+# starttime PID: START is field 22 of /proc/PID/stat, or 0.
+starttime() {
+	START=0
+	read -r st <"/proc/$1/stat" 2>/dev/null || return 0
+	st=${st##*) }
+	# shellcheck disable=SC2086
+	set -- $st
+	START=${20}
+}
+
+now
+started=$NOW
+[ -d "work/$out" ] || mkdir -p "work/$out"
+cd work || exit 1
+setsid "$@" &
+child=$!
+cd .. || exit 1
+starttime $$
+pid_start=$START
+starttime "$child"
+printf 'pid=%s\npid_start=%s\npgid=%s\npgid_start=%s\nstarted=%s\ncommand=%s\n' \
+	"$$" "$pid_start" "$child" "$START" "$started" "$text" >state.tmp && mv -f state.tmp state
+
+wait "$child"
+code=$?
+# Whatever the entry point left running in its group goes with it.
+kill -s TERM -- "-$child" 2>/dev/null
+
+if [ -d "work/$out" ]; then
+	(cd "work/$out" && exec find . -type f -exec sha256sum {} +)
+fi >MANIFEST.sha256.tmp
+mv -f MANIFEST.sha256.tmp MANIFEST.sha256
+
+now
+if [ "$code" -gt 128 ] && [ "$code" -lt 193 ]; then
+	printf 'signal=%s\nended=%s\n' "$((code - 128))" "$NOW"
+else
+	printf 'code=%s\nended=%s\n' "$code" "$NOW"
+fi >exit.tmp && mv -f exit.tmp exit

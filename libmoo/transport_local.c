@@ -1,0 +1,262 @@
+/* transport_local: this machine, through sh -c and the file system. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "transport.h"
+
+#define EXEC_MAX_OUT (1u << 20)
+
+static void drain(int *fd, struct moo_buf *b)
+{
+	char chunk[4096];
+	ssize_t n = read(*fd, chunk, sizeof(chunk));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+		return;
+	}
+	if (n <= 0) {
+		close(*fd);
+		*fd = -1;
+		return;
+	}
+	if (b && b->len + (size_t)n <= EXEC_MAX_OUT) {
+		moo_buf_add(b, chunk, (size_t)n);
+	}
+}
+
+static int local_exec(struct moo__transport *t, const char *cmdline, struct moo_buf *out,
+		      struct moo_buf *errout, int *status, struct moo_error **err)
+{
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, r, ws;
+	pid_t pid = -1;
+
+	(void)t;
+	if (pipe(po) < 0 || pipe(pe) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot create a pipe");
+		goto done;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot start sh");
+		goto done;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+		}
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		/* Nothing else of ours may leak into sh: a detached supervisor would hold our
+		 * pipes open (and us waiting) for as long as its job runs. */
+		for (ws = 3; ws < 1024; ws++) {
+			close(ws);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmdline, (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	po[1] = pe[1] = -1;
+	while (po[0] >= 0 || pe[0] >= 0) {
+		struct pollfd p[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			r = moo__fail_errno(err, MOO_EIO, "cannot read from sh");
+			goto done;
+		}
+		if (po[0] >= 0 && p[0].revents) {
+			drain(&po[0], out);
+		}
+		if (pe[0] >= 0 && p[1].revents) {
+			drain(&pe[0], errout);
+		}
+	}
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot wait for sh");
+			goto done;
+		}
+	}
+	pid = -1;
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	r = 0;
+done:
+	if (pid > 0) {
+		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+		}
+	}
+	for (ws = 0; ws < 2; ws++) {
+		if (po[ws] >= 0) {
+			close(po[ws]);
+		}
+		if (pe[ws] >= 0) {
+			close(pe[ws]);
+		}
+	}
+	return r;
+}
+
+static int local_read_file(struct moo__transport *t, const char *path, uint64_t offset,
+			   size_t max, struct moo_buf *out, struct moo_error **err)
+{
+	char chunk[65536];
+	size_t got = 0;
+	int fd, r = 0;
+
+	(void)t;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			return MOO_ENOTFOUND;
+		}
+		return moo__fail_errno(err, MOO_EIO, "cannot open '%s'", path);
+	}
+	while (got < max) {
+		size_t want = max - got < sizeof(chunk) ? max - got : sizeof(chunk);
+		ssize_t n = pread(fd, chunk, want, (off_t)(offset + got));
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot read '%s'", path);
+			break;
+		}
+		if (n == 0) {
+			break;
+		}
+		moo_buf_add(out, chunk, (size_t)n);
+		got += (size_t)n;
+	}
+	close(fd);
+	return r;
+}
+
+static int local_write_file(struct moo__transport *t, const char *path, const void *data,
+			    size_t len, int mode, struct moo_error **err)
+{
+	(void)t;
+	return moo__write_file_atomic(path, data, len, mode, err);
+}
+
+static bool local_exists(struct moo__transport *t, const char *path)
+{
+	struct stat st;
+
+	(void)t;
+	return lstat(path, &st) == 0;
+}
+
+static int local_mkdir_p(struct moo__transport *t, const char *path, struct moo_error **err)
+{
+	(void)t;
+	return moo__mkdir_p(path, 0755, err);
+}
+
+static int copy_file(const char *src, const char *dst, struct moo_error **err)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	struct stat st;
+	int r;
+
+	if (stat(src, &st) < 0) {
+		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
+	}
+	r = moo__read_file(src, (size_t)-1, &b, err);
+	if (!r) {
+		r = moo__write_file_atomic(dst, b.ptr ? b.ptr : "", b.len, (int)(st.st_mode & 0777),
+					   err);
+	}
+	moo_buf_dispose(&b);
+	return r;
+}
+
+static int local_put(struct moo__transport *t, const char *src, const char *dst, bool move,
+		     struct moo_error **err)
+{
+	struct stat st;
+
+	(void)t;
+	if (move && rename(src, dst) == 0) {
+		return 0;
+	}
+	if (stat(src, &st) < 0) {
+		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		return moo__copy_tree(src, dst, err);
+	}
+	if (link(src, dst) == 0) {
+		return 0;
+	}
+	return copy_file(src, dst, err);
+}
+
+static int local_collect(struct moo__transport *t, const char *src, const char *cache_dir,
+			 char **local, struct moo_error **err)
+{
+	(void)t;
+	(void)cache_dir;
+	(void)err;
+	*local = moo__strdup(src);
+	return 0;
+}
+
+static void local_close(struct moo__transport *t)
+{
+	(void)t;
+}
+
+static const struct moo__transport_ops local_ops = {
+	local_exec, local_read_file, local_write_file, local_exists,
+	local_mkdir_p, local_put, local_collect, local_close,
+};
+
+int moo__transport_local_open(struct moo__transport **out, struct moo_error **err)
+{
+	const char *root = getenv("MOO_ROOT"), *home = getenv("HOME");
+	struct moo__transport *t;
+
+	if ((!root || !*root) && (!home || !*home)) {
+		return moo__fail(err, MOO_EIO, "cannot place the job directory: neither MOO_ROOT "
+					       "nor HOME is set");
+	}
+	t = moo__calloc(1, sizeof(*t));
+	t->ops = &local_ops;
+	t->host = moo__strdup("local");
+	t->root = root && *root ? moo__strdup(root) : moo__path_join(home, ".moo");
+	*out = t;
+	return 0;
+}
+
+int moo__transport_open(struct moo__transport **out, const char *host, struct moo_error **err)
+{
+	if (strcmp(host, "local")) {
+		return moo__fail(err, MOO_EHOST, "no transport for host '%s' yet", host);
+	}
+	return moo__transport_local_open(out, err);
+}
+
+void moo__transport_close(struct moo__transport *t)
+{
+	if (!t) {
+		return;
+	}
+	t->ops->close(t);
+	free(t->host);
+	free(t->root);
+	free(t);
+}

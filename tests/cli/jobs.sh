@@ -1,0 +1,78 @@
+#!/bin/sh
+# The job lifecycle with real processes: SIGKILL, cancel with grandchildren, a lost
+# supervisor, and a reused pid that must not pass for the job.
+. "$(dirname "$0")/job-lib.sh"
+cd "$T" || exit 1
+
+project sleeper <<'EOT'
+import os, subprocess, sys, time
+# A grandchild in the job's process group, and its pid for the test.
+gc = subprocess.Popen(["sleep", "300"])
+open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "grandchild.pid"), "w").write(str(gc.pid))
+print("started", flush=True)
+time.sleep(300)
+EOT
+
+# SIGKILL of the entry point: failed, with the signal.
+id=$("$MOO" run -d sleeper)
+wait_file "$MOO_ROOT/jobs/$id/work/training_result/grandchild.pid"
+check "the job runs" wait_status "$id" running
+kill -KILL "$(state_of "$id" pgid)"
+check "killed with SIGKILL, it is reported failed" wait_status "$id" failed
+check "with the signal" sh -c "'$MOO' status '$id' | grep -q 'signal 9 (KILL)'"
+check "and as JSON" sh -c "'$MOO' status --json '$id' | grep -q '\"signal\": 9'"
+gc=$(cat "$MOO_ROOT/jobs/$id/work/training_result/grandchild.pid")
+sleep 0.2
+check "what it left in its group is stopped too" eval "! alive $gc"
+
+# moo cancel: the whole group, grandchildren too; status cancelled.
+id=$("$MOO" run -d sleeper)
+wait_file "$MOO_ROOT/jobs/$id/work/training_result/grandchild.pid"
+gc=$(cat "$MOO_ROOT/jobs/$id/work/training_result/grandchild.pid")
+child=$(state_of "$id" pgid)
+check "the grandchild runs before the cancel" alive "$gc"
+check "moo cancel succeeds" sh -c "'$MOO' cancel --grace 2 '$id' | grep -q cancelled"
+check "the status is cancelled" [ "$(status_of "$id")" = cancelled ]
+check "the entry point is gone" eval "! alive $child"
+check "the grandchild is gone" eval "! alive $gc"
+check "cancelling again says it had ended" sh -c "'$MOO' cancel '$id' | grep -q 'had ended already'"
+check "the log stays" sh -c "'$MOO' logs '$id' | grep -q started"
+
+# A job that ignores SIGTERM gets SIGKILL after the grace.
+project stubborn <<'EOT'
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ignoring TERM", flush=True)
+time.sleep(300)
+EOT
+id=$("$MOO" run -d stubborn)
+wait_status "$id" running
+wait_file "$MOO_ROOT/jobs/$id/process.log"
+check "moo cancel --grace 0.5 ends a job that ignores SIGTERM" \
+	sh -c "'$MOO' cancel --grace 1 '$id' >/dev/null && [ \"\$(sed -n 's/^signal=//p' '$MOO_ROOT/jobs/$id/exit')\" = 9 ]"
+
+# The supervisor itself killed outright: no exit file, so the job is lost.
+id=$("$MOO" run -d sleeper)
+wait_status "$id" running
+sup=$(state_of "$id" pid)
+kill -KILL "$sup" "-$(state_of "$id" pgid)" 2>/dev/null
+check "a job whose supervisor vanished is lost" wait_status "$id" lost
+
+# A reused pid: the state names a live process that is not the job (other start time).
+id=$("$MOO" run -d sleeper)
+wait_status "$id" running
+kill -KILL "$(state_of "$id" pid)" "-$(state_of "$id" pgid)" 2>/dev/null
+sleep 300 &
+impostor=$!
+sed -i "s/^pid=.*/pid=$impostor/" "$MOO_ROOT/jobs/$id/state"
+check "the impostor pid is alive" kill -0 "$impostor"
+check "a reused pid is not mistaken for the job" wait_status "$id" lost 5
+kill "$impostor"
+
+# moo rm refuses a running job; -f cancels it first.
+id=$("$MOO" run -d sleeper)
+wait_status "$id" running
+check "moo rm refuses a running job (exit 2)" sh -c "'$MOO' rm '$id' 2>/dev/null; [ \$? -eq 2 ]"
+check "moo rm -f cancels and removes it" sh -c "'$MOO' rm -f '$id' >/dev/null && ! test -e '$MOO_ROOT/jobs/$id'"
+check "an unknown job is a usage error (2)" sh -c "'$MOO' status moo-job-zzzzzz 2>/dev/null; [ \$? -eq 2 ]"
+done_testing

@@ -1,0 +1,98 @@
+#!/bin/sh
+# moo run end to end: the examples, parameters, the runtime check, the verbs around a job.
+. "$(dirname "$0")/job-lib.sh"
+cd "$T" || exit 1
+
+"$MOO" run "$SRCDIR/examples/sklearn-diabetes" >out 2>err
+check "sklearn-diabetes runs and exits 0" [ $? -eq 0 ]
+check "it prints the MAE" grep -q '^MAE: [0-9.]*$' out
+check "the MAE is a recorded metric" grep -q 'moo:   mae = ' err
+id=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "its id looks like moo-job-xxxxxx" sh -c "echo '$id' | grep -qx 'moo-job-[a-z0-9]\{6\}'"
+check "the model is in the result folder" test -s "$MOO_ROOT/jobs/$id/work/training_result/model.pkl"
+check "the job directory has the documented layout" sh -c "cd '$MOO_ROOT/jobs/$id' &&
+	test -f metadata.yaml -a -d work -a -f process.log -a -f state -a -f exit -a -f MANIFEST.sha256"
+check "the bundle is kept by its sha256" sh -c "ls '$MOO_ROOT'/bundles/*.zip | grep -q '/[0-9a-f]\{64\}\.zip$'"
+check "moo fetch copies the result, checked against the manifest" \
+	sh -c "'$MOO' fetch '$id' -o model >/dev/null && test -s model/model.pkl"
+check "the fetched model predicts through predict.py" "$MOO_PYTHON" -c "
+import sys; sys.path.insert(0, '$SRCDIR/examples/sklearn-diabetes')
+import predict
+m = predict.load('model')
+p = predict.predict(m, {'instances': [[0.0] * 10]})
+assert len(p['predictions']) == 1"
+check "moo fetch refuses an existing folder" sh -c "! '$MOO' fetch '$id' -o model 2>/dev/null"
+"$MOO" show "$id" >show
+check "moo show lists params, metrics, command and paths" sh -c "grep -q 'alpha=0.5' show &&
+	grep -q '^  mae ' show && grep -q '^command: .*-u.*train.py' show && grep -q '^result: ' show"
+check "metrics.json values are recorded too" grep -q 'n_test .*(metrics.json)' show
+
+# A failing job: exit 1, the end of its log, and it stays listed.
+"$MOO" run --name failing "$SRCDIR/examples/fails" >out 2>err
+check "a failing job exits 1" [ $? -eq 1 ]
+check "its log tail is printed" grep -q 'error: the data ran out at epoch 3' err
+fid=$("$MOO" ps -a --name failing --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "it stays listed as failed" sh -c "'$MOO' ps -a | grep '$fid' | grep ' failed ' | grep -q ' exit 1 '"
+check "moo ps without -a hides finished jobs" sh -c "! '$MOO' ps | grep -q '$fid'"
+check "moo ps --status filters" sh -c "'$MOO' ps --status failed | grep -q '$fid' && ! '$MOO' ps -s succeeded | grep -q '$fid'"
+check "its log is still there" sh -c "'$MOO' logs '$fid' | grep -q 'epoch 2: loss'"
+check "moo logs --tail 1" sh -c "[ \"\$('$MOO' logs --tail 1 failing)\" = 'error: the data ran out at epoch 3' ]"
+check "moo compare shows both jobs side by side" sh -c "'$MOO' compare '$id' '$fid' | grep -q '^mae .*[0-9] *- *$' &&
+	'$MOO' compare '$id' '$fid' | grep -q '^loss .*- *0.333'"
+check "step= is recorded with the metric" sh -c "'$MOO' show --json '$fid' | grep -q '\"step\": 3'"
+
+# Parameters reach the entry point three ways; --set overrides; env is set.
+project p <<'EOT'
+import json, os, sys
+print("argv", sys.argv[1:])
+print("env", os.environ["MOO_PARAM_ALPHA"], os.environ["MOO_PARAM_NAME"], os.environ["GREETING"])
+print("params", json.dumps(json.load(open("params.json")), sort_keys=True))
+print("job", os.environ["MOO_JOB_ID"], os.path.isabs(os.environ["MOO_OUTPUT_DIR"]), os.path.isdir(os.environ["MOO_OUTPUT_DIR"]))
+EOT
+cat >>p/metadata.yaml <<'EOT'
+training_params:
+  alpha: 0.5
+  name: "it's $HOME"
+  epoch: 3
+env:
+  GREETING: hello world
+EOT
+"$MOO" run --set training_params.alpha=0.01 --set env.GREETING=hi p >out 2>err
+check "the parameter probe runs" [ $? -eq 0 ]
+check "params arrive as --name value in document order" \
+	grep -qF "argv ['--alpha', '0.01', '--name', \"it's \$HOME\", '--epoch', '3']" out
+check "and as MOO_PARAM_ variables, with the spec's env" grep -qF "env 0.01 it's \$HOME hi" out
+check "and as params.json, typed" grep -qF 'params {"alpha": 0.01, "epoch": 3, "name": "it'"'"'s $HOME"}' out
+check "MOO_JOB_ID and an absolute MOO_OUTPUT_DIR are set" grep -q '^job moo-job-[a-z0-9]* True True$' out
+"$MOO" run --set model.name=x p >/dev/null 2>err
+check "--set of anything else is a usage error (2)" [ $? -eq 2 ]
+
+# The runtime: refused with 5 before anything starts, naming what is missing.
+project nopy python9.9 <<'EOT'
+print("never")
+EOT
+before=$("$MOO" ps -a --json | grep -c '"id"')
+MOO_PYTHON= PATH=/usr/bin:/bin "$MOO" run nopy >out 2>err
+check "a missing interpreter exits 5" [ $? -eq 5 ]
+check "naming it and what is installed" sh -c "grep -q \"no interpreter 'python9.9'\" err && grep -q 'installed: .*python3' err"
+mkdir -p req
+cp "$SRCDIR/examples/fails/train.py" req/
+cat >req/metadata.yaml <<'EOT'
+framework: {name: sklearn, version: "1.2", runtime: {name: python, version: "3", requirement: [moo-no-such-package>=1, numpy]}}
+model: {name: req}
+entry_point: train.py
+EOT
+"$MOO" run req >out 2>err
+check "a missing requirement exits 5" [ $? -eq 5 ]
+check "naming it and what is installed" sh -c "grep -q \"lacks 'moo-no-such-package>=1'\" err && grep -q 'has scikit-learn 1.2' err"
+after=$("$MOO" ps -a --json | grep -c '"id"')
+check "no job was created for either" [ "$before" = "$after" ]
+
+# -d, --name, rm.
+did=$("$MOO" run -d --name quick p)
+check "-d prints the job id at once" sh -c "echo '$did' | grep -qx 'moo-job-[a-z0-9]\{6\}'"
+check "the job is found by its name" wait_status quick succeeded
+check "moo rm removes the record and the directory" sh -c "'$MOO' rm '$did' >/dev/null &&
+	! test -e '$MOO_ROOT/jobs/$did' && ! '$MOO' status '$did' 2>/dev/null"
+check "the store is at \$MOO_HOME/moo.db (WAL)" test -f "$MOO_HOME/moo.db"
+done_testing
