@@ -1,4 +1,4 @@
-/* Files built into libmoo by tools/embed.py (the project templates). */
+/* Files built into libmoo by tools/embed.py: the project templates and the scripts. */
 #ifndef MOO_EMBEDDED_H
 #define MOO_EMBEDDED_H
 #include <stddef.h>
@@ -11,4 +11,6 @@ struct moo__embedded {
 
 /* Sorted by name, ended by an entry whose name is NULL. */
 extern const struct moo__embedded moo__embedded_files[];
+/* Scripts libmoo runs on hosts ("supervisor.sh"), the same shape. */
+extern const struct moo__embedded moo__embedded_scripts[];
 #endif

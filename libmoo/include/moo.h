@@ -7,4 +7,6 @@
 #include "moo/util.h"
 #include "moo/spec.h"
 #include "moo/init.h"
+#include "moo/config.h"
+#include "moo/host.h"
 #endif

@@ -1,0 +1,61 @@
+/*
+ * transport: how libmoo reaches the host a job runs on. Internal.
+ *
+ * Everything job.c and runtime.c do on a host goes through these operations, and every
+ * command is one POSIX sh command line built with moo_buf_shquote, so the same line runs
+ * under a local 'sh -c' now and under a remote sh over SSH later (transport_ssh.c).
+ * Paths are paths on the host.
+ */
+#ifndef MOO_TRANSPORT_H
+#define MOO_TRANSPORT_H
+#include "internal.h"
+
+struct moo__transport;
+
+struct moo__transport_ops {
+	/*
+	 * Runs cmdline under sh on the host and waits for it. Its standard output is
+	 * appended to out (when not NULL; at most 1 MiB), standard error to errout (when
+	 * not NULL); *status is its exit status (128 + N when killed by signal N).
+	 */
+	int (*exec)(struct moo__transport *t, const char *cmdline, struct moo_buf *out,
+		    struct moo_buf *errout, int *status, struct moo_error **err);
+	/*
+	 * Appends the bytes of a file from offset on (at most max) to out. MOO_ENOTFOUND,
+	 * with no error added, when the file does not exist.
+	 */
+	int (*read_file)(struct moo__transport *t, const char *path, uint64_t offset, size_t max,
+			 struct moo_buf *out, struct moo_error **err);
+	/* Writes a whole file atomically (temporary file, rename). */
+	int (*write_file)(struct moo__transport *t, const char *path, const void *data, size_t len,
+			  int mode, struct moo_error **err);
+	/* True when path exists on the host. */
+	bool (*exists)(struct moo__transport *t, const char *path);
+	/* mkdir -p on the host. */
+	int (*mkdir_p)(struct moo__transport *t, const char *path, struct moo_error **err);
+	/*
+	 * Makes the local file or folder src exist at dst on the host (dst must not exist).
+	 * move: src is the transport's to consume (a local host renames it).
+	 */
+	int (*put)(struct moo__transport *t, const char *src, const char *dst, bool move,
+		   struct moo_error **err);
+	/*
+	 * Makes the host's folder src available on this machine: *local is a path here
+	 * (the folder itself on a local host; a copy under cache_dir otherwise).
+	 */
+	int (*collect)(struct moo__transport *t, const char *src, const char *cache_dir,
+		       char **local, struct moo_error **err);
+	void (*close)(struct moo__transport *t);
+};
+
+struct moo__transport {
+	const struct moo__transport_ops *ops;
+	char *host; /* "local" */
+	char *root; /* the job directory root on the host: $MOO_ROOT, else ~/.moo */
+	void *impl;
+};
+
+/* This machine. The root is $MOO_ROOT, else $HOME/.moo. */
+int moo__transport_local_open(struct moo__transport **out, struct moo_error **err);
+void moo__transport_close(struct moo__transport *t); /* NULL-safe */
+#endif
