@@ -71,6 +71,7 @@ void print_json(void *json);
 /* The verbs, one per file. */
 extern const struct cmd cmd_validate;
 extern const struct cmd cmd_init;
+extern const struct cmd cmd_hosts;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;

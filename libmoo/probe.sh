@@ -29,14 +29,35 @@ for e in docker podman apptainer singularity; do
 		"$e" --version 2>&1 | head -n 1
 	fi
 done
+# Every Python at once. A version manager's shim (pyenv's take ~0.5 s each and may name no
+# Python at all) is skipped; the versions it manages are asked by their real paths.
 seen=' '
+tmp=$(mktemp -d 2>/dev/null) || tmp=
+i=0
 for p in python3 python3.6 python3.7 python3.8 python3.9 python3.10 python3.11 python3.12 \
-	python3.13 python3.14 /usr/bin/python3 /usr/bin/python3.*; do
+	python3.13 python3.14 /usr/bin/python3 /usr/bin/python3.* \
+	"${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/python3; do
 	case $p in */python3.*-config | *'*'*) continue ;; esac
 	q=$(command -v "$p" 2>/dev/null) || continue
+	case $q in */shims/*) continue ;; esac
 	case $seen in *" $q "*) continue ;; esac
 	seen="$seen$q "
-	v=$("$q" --version 2>&1 | head -n 1)
-	case $v in Python\ [0-9]*) printf '@@moo python %s\n%s\n' "$q" "$v" ;; esac
+	i=$((i + 1))
+	if [ -n "$tmp" ]; then
+		{ printf '%s\n' "$q"; "$q" --version 2>&1 | head -n 1; } >"$tmp/$i" 2>/dev/null &
+	else
+		v=$("$q" --version 2>&1 | head -n 1)
+		case $v in Python\ [0-9]*) printf '@@moo python %s\n%s\n' "$q" "$v" ;; esac
+	fi
 done
+if [ -n "$tmp" ]; then
+	wait
+	n=1
+	while [ $n -le $i ]; do
+		{ read -r q && read -r v; } <"$tmp/$n" &&
+			case $v in Python\ [0-9]*) printf '@@moo python %s\n%s\n' "$q" "$v" ;; esac
+		n=$((n + 1))
+	done
+	rm -rf -- "$tmp"
+fi
 echo '@@moo end'

@@ -11,6 +11,8 @@
  *   ssh-tool HOST collect SRC CACHE     prints the local path
  *   ssh-tool HOST root                  prints the transport's root
  *   ssh-tool HOST bench FILE DIR N      connect, N exec round trips, put/collect of FILE
+ *   ssh-tool HOST readcheck PATH TEXT   exit 1 unless the file holds TEXT
+ * Operations separated by "+++" share one connection.
  * Failures print the error chain and exit 4 (host) or 6 (other), like moo.
  */
 #include <stdio.h>
@@ -114,72 +116,89 @@ static int bench(struct moo__transport *t, double t_open, const char *file, cons
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* One operation: argv[0] is its name. Returns an exit status; *err on failure. */
+static int do_op(struct moo__transport *t, double t_open, int argc, char **argv,
+		 struct moo_error **err)
 {
-	struct moo__transport *t = NULL;
-	struct moo_error *err = NULL;
 	struct moo_buf out = MOO_BUF_INIT, errout = MOO_BUF_INIT;
-	const char *op;
-	double t0;
+	const char *op = argv[0];
 	int r = 0, status = 0;
-	unsigned flags = getenv("MOO_ACCEPT_NEW") ? MOO__SSH_ACCEPT_NEW : 0;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: ssh-tool HOST OP [ARGS]\n");
-		return 2;
-	}
-	op = argv[2];
-	t0 = now();
-	if ((r = moo__transport_ssh_open(&t, argv[1], flags, &err))) {
-		return fail(err);
-	}
-	t0 = now() - t0;
-	if (!strcmp(op, "exec") && argc == 4) {
-		r = t->ops->exec(t, argv[3], &out, &errout, &status, &err);
+	if (!strcmp(op, "exec") && argc == 2) {
+		r = t->ops->exec(t, argv[1], &out, &errout, &status, err);
 		if (!r) {
 			fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout);
 			fwrite(errout.ptr ? errout.ptr : "", 1, errout.len, stderr);
 			fprintf(stderr, "status %d\n", status);
 		}
-	} else if (!strcmp(op, "read") && argc == 6) {
-		r = t->ops->read_file(t, argv[3], strtoull(argv[4], NULL, 10),
-				      strtoull(argv[5], NULL, 10), &out, &err);
-		if (!r) {
+	} else if ((!strcmp(op, "read") && argc == 4) || (!strcmp(op, "readcheck") && argc == 3)) {
+		bool check = !strcmp(op, "readcheck");
+
+		r = t->ops->read_file(t, argv[1], check ? 0 : strtoull(argv[2], NULL, 10),
+				      check ? 1 << 20 : strtoull(argv[3], NULL, 10), &out, err);
+		if (!r && !check) {
 			fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout);
 		}
-	} else if (!strcmp(op, "write") && argc == 5) {
-		r = t->ops->write_file(t, argv[3], argv[4], strlen(argv[4]), 0644, &err);
-	} else if (!strcmp(op, "exists") && argc == 4) {
-		status = t->ops->exists(t, argv[3]) ? 0 : 1;
-	} else if (!strcmp(op, "mkdir") && argc == 4) {
-		r = t->ops->mkdir_p(t, argv[3], &err);
-	} else if (!strcmp(op, "put") && argc == 5) {
-		r = t->ops->put(t, argv[3], argv[4], getenv("MOO_PUT_MOVE") != NULL, &err);
-	} else if (!strcmp(op, "collect") && argc == 5) {
+		if (!r && check && (out.len != strlen(argv[2]) || memcmp(out.ptr, argv[2], out.len))) {
+			fprintf(stderr, "ssh-tool: read '%s' differs\n", argv[1]);
+			status = 1;
+		}
+	} else if (!strcmp(op, "write") && argc == 3) {
+		r = t->ops->write_file(t, argv[1], argv[2], strlen(argv[2]), 0644, err);
+	} else if (!strcmp(op, "exists") && argc == 2) {
+		status = t->ops->exists(t, argv[1]) ? 0 : 1;
+	} else if (!strcmp(op, "mkdir") && argc == 2) {
+		r = t->ops->mkdir_p(t, argv[1], err);
+	} else if (!strcmp(op, "put") && argc == 3) {
+		r = t->ops->put(t, argv[1], argv[2], getenv("MOO_PUT_MOVE") != NULL, err);
+	} else if (!strcmp(op, "collect") && argc == 3) {
 		char *local = NULL;
 
-		r = t->ops->collect(t, argv[3], argv[4], &local, &err);
+		r = t->ops->collect(t, argv[1], argv[2], &local, err);
 		if (!r) {
 			printf("%s\n", local);
 			free(local);
 		}
-	} else if (!strcmp(op, "root") && argc == 3) {
+	} else if (!strcmp(op, "root") && argc == 1) {
 		printf("%s\n", t->root);
-	} else if (!strcmp(op, "bench") && argc == 6) {
-		status = bench(t, t0, argv[3], argv[4], (int)strtol(argv[5], NULL, 10));
+	} else if (!strcmp(op, "bench") && argc == 4) {
+		status = bench(t, t_open, argv[1], argv[2], (int)strtol(argv[3], NULL, 10));
 	} else {
-		fprintf(stderr, "ssh-tool: bad operation\n");
+		fprintf(stderr, "ssh-tool: bad operation '%s'\n", op);
 		status = 2;
 	}
-	moo__transport_close(t);
 	moo_buf_dispose(&out);
 	moo_buf_dispose(&errout);
-	if (r == MOO_ENOTFOUND && !err) {
+	if (r == MOO_ENOTFOUND && !*err) {
 		fprintf(stderr, "ssh-tool: not found\n");
 		return 3;
 	}
-	if (r) {
+	return r ? -1 : status;
+}
+
+/* Operations separated by '+++' run one after the other on one connection. */
+int main(int argc, char **argv)
+{
+	struct moo__transport *t = NULL;
+	struct moo_error *err = NULL;
+	unsigned flags = getenv("MOO_ACCEPT_NEW") ? MOO__SSH_ACCEPT_NEW : 0;
+	double t0;
+	int i, j, status = 0;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: ssh-tool HOST OP [ARGS] [+++ OP [ARGS]]...\n");
+		return 2;
+	}
+	t0 = now();
+	if (moo__transport_ssh_open(&t, argv[1], flags, &err)) {
 		return fail(err);
 	}
-	return status;
+	t0 = now() - t0;
+	for (i = 2; i < argc && !status; i = j + 1) {
+		for (j = i; j < argc && strcmp(argv[j], "+++"); j++) {
+		}
+		status = do_op(t, t0, j - i, argv + i, &err);
+	}
+	moo__transport_close(t);
+	return status < 0 ? fail(err) : status;
 }
