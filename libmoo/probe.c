@@ -99,6 +99,31 @@ static void set(char **dst, const char *v)
 	*dst = v && *v ? moo__strdup(v) : NULL;
 }
 
+/* Decodes lowercase hex; an odd length, a non-hex digit or a NUL leaves *dst as it was. */
+static void set_hex(char **dst, const char *hex)
+{
+	size_t n = strlen(hex), i;
+	char *s;
+
+	if (n % 2 || strspn(hex, "0123456789abcdef") != n) {
+		return;
+	}
+	s = moo__malloc(n / 2 + 1);
+	for (i = 0; i < n / 2; i++) {
+		int hi = hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10;
+		int lo = hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10;
+
+		s[i] = (char)(hi << 4 | lo);
+		if (!s[i]) {
+			free(s);
+			return;
+		}
+	}
+	s[n / 2] = '\0';
+	free(*dst);
+	*dst = s;
+}
+
 static void p_uname(struct moo_host_facts *f, char *line)
 {
 	char *w[8];
@@ -366,8 +391,8 @@ int moo_host_facts_parse(struct moo_host_facts **out, const char *text, size_t l
 				break;
 			}
 			seen_any = true;
-			if (!strcmp(section, "root")) {
-				set(&f->root, arg);
+			if (!strcmp(section, "root-hex") && arg) {
+				set_hex(&f->root, arg);
 			}
 			first = false;
 			continue;

@@ -12,7 +12,8 @@ nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null
 if [ -r /proc/meminfo ]; then echo '@@moo memory'; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; fi
 d=$root
 while [ ! -d "$d" ] && [ "$d" != / ] && [ -n "$d" ]; do d=$(dirname -- "$d"); done
-printf '@@moo root %s\n' "$root"
+# the root as hex, so any byte of it (a newline too) comes back as it was
+printf '@@moo root-hex %s\n' "$(printf '%s' "$root" | od -A n -v -t x1 | tr -d ' \n')"
 echo '@@moo df'
 df -P -k -- "$d" 2>/dev/null
 if command -v nvidia-smi >/dev/null 2>&1; then
