@@ -15,28 +15,25 @@
 #include "embedded.h"
 #include "ssh.h"
 
-const char *moo_host_probe_script(void)
+static const struct moo__embedded *probe_script(void)
 {
 	const struct moo__embedded *e;
 
 	for (e = moo__embedded_scripts; e->name; e++) {
 		if (!strcmp(e->name, "probe.sh")) {
-			return (const char *)e->data; /* embed.py does not end it with NUL */
+			return e;
 		}
 	}
 	return NULL;
 }
 
-static size_t probe_script_len(void)
+void moo_host_probe_script(struct moo_buf *out)
 {
-	const struct moo__embedded *e;
+	const struct moo__embedded *e = probe_script();
 
-	for (e = moo__embedded_scripts; e->name; e++) {
-		if (!strcmp(e->name, "probe.sh")) {
-			return e->size;
-		}
+	if (e) {
+		moo_buf_add(out, e->data, e->size);
 	}
-	return 0;
 }
 
 /* ---- line helpers ---------------------------------------------------------------------- */
@@ -626,7 +623,7 @@ int moo_host_probe(struct moo_host_facts **out, const char *host, const char *ro
 	struct moo_host_facts *f = NULL;
 	struct moo__ssh *c = NULL;
 	struct timespec t0, t1;
-	const char *script = moo_host_probe_script();
+	const struct moo__embedded *script = probe_script();
 	int status = -1, r;
 
 	if (!script) {
@@ -643,7 +640,7 @@ int moo_host_probe(struct moo_host_facts **out, const char *host, const char *ro
 	moo_buf_puts(&cmd, "set -- ");
 	moo_buf_shquote(&cmd, root ? root : "");
 	moo_buf_putc(&cmd, '\n');
-	moo_buf_add(&cmd, script, probe_script_len());
+	moo_buf_add(&cmd, script->data, script->size);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = moo__ssh_run(c, cmd.ptr, &text, 0, &errout, &status, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -5,7 +5,7 @@
 . "$MOO_SRC/tests/lib/sshd.sh"
 TOOL=$MOO_BUILD/tests/cli/ssh-tool
 CFG=$XDG_CONFIG_HOME/moo/config.yaml
-plan 32
+plan 33
 
 expect_exit "ls with no config.yaml" 0 "$MOO" hosts ls
 contains "... says how to add one" "$out" "moo hosts add"
@@ -21,7 +21,7 @@ contains "... and every problem" "$err" "config.yaml:4:11: error: 'hosts.h1.port
 rm -f "$CFG"
 
 if ! sshd_setup || ! sshd_start; then
-	for i in $(seq 10 32); do skip "sshd test $i" "no sshd (apt-get install openssh-server)"; done
+	for i in $(seq 10 33); do skip "sshd test $i" "no sshd (apt-get install openssh-server)"; done
 	exit 0
 fi
 expect_exit "add a host" 0 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root \
