@@ -55,7 +55,8 @@ static int do_add(const struct cmd *self, const char *name)
 	int r;
 
 	if (!address) {
-		return usage_error(self, "add '--address ADDRESS'", "'moo hosts add' needs --address");
+		return usage_error(self, "add '--address ADDRESS'",
+				   "'moo hosts add' needs --address");
 	}
 	if (port != -1 && (port < 1 || port > 65535)) {
 		return usage_error(self, NULL, "port %ld is out of range (1 to 65535)", port);
@@ -76,8 +77,8 @@ static int do_add(const struct cmd *self, const char *name)
 		return fail(err);
 	}
 	printf("added host '%s' to %s\n", name, cfg->path);
-	printf("next: 'moo hosts trust %s' records its key, 'moo hosts check %s' probes it\n",
-	       name, name);
+	printf("next: 'moo hosts trust %s' records its key, 'moo hosts check %s' probes it\n", name,
+	       name);
 	moo_config_free(cfg);
 	return EXIT_OK;
 }
@@ -106,7 +107,8 @@ static int do_ls(void)
 			json_object_set_new(o, "name", json_string(h->name));
 			json_object_set_new(o, "address", jstr(h->address));
 			json_object_set_new(o, "user", jstr(h->user));
-			json_object_set_new(o, "port", h->port ? json_integer(h->port) : json_null());
+			json_object_set_new(o, "port",
+					    h->port ? json_integer(h->port) : json_null());
 			json_object_set_new(o, "key", jstr(h->key));
 			json_object_set_new(o, "known_hosts", jstr(h->known_hosts));
 			json_object_set_new(o, "root", jstr(h->root));
@@ -190,8 +192,8 @@ static void print_facts(const struct moo_host_facts *f)
 
 	printf("%-10s %s (%s key %s%s)\n", "host", f->key.display, f->key.type, f->key.fingerprint,
 	       f->key.added ? ", just added to known_hosts" : "");
-	printf("%-10s connect %.1f ms, auth %.1f ms, probe %.1f ms\n", "timing",
-	       f->connect_s * 1e3, f->auth_s * 1e3, f->probe_s * 1e3);
+	printf("%-10s connect %.1f ms, auth %.1f ms, probe %.1f ms\n", "timing", f->connect_s * 1e3,
+	       f->auth_s * 1e3, f->probe_s * 1e3);
 	printf("%-10s %s, kernel %s, %s\n", "os", f->os_name ? f->os_name : "unknown",
 	       f->kernel ? f->kernel : "?", f->arch ? f->arch : "?");
 	printf("%-10s %u\n", "cpus", f->cpus);
@@ -268,9 +270,10 @@ static int only(const struct cmd *self, const char *sub, const char *allowed)
 	char want[32];
 
 	for (o = opts; o->long_name; o++) {
-		bool given = o->type == OPT_FLAG     ? *(bool *)o->ptr
-			     : o->type == OPT_INT    ? (o->ptr == &port ? port != -1 : *(long *)o->ptr != 0)
-						     : *(const char **)o->ptr != NULL;
+		bool given = o->type == OPT_FLAG ? *(bool *)o->ptr
+			     : o->type == OPT_INT
+				     ? (o->ptr == &port ? port != -1 : *(long *)o->ptr != 0)
+				     : *(const char **)o->ptr != NULL;
 
 		snprintf(want, sizeof(want), " %s ", o->long_name);
 		if (given && !strstr(allowed, want)) {

@@ -40,7 +40,8 @@ static struct moo_error *cerr(struct cctx *c, const struct moo__ynode *at, const
 
 /* ---- value rules, shared by the file and moo_config_add_host ------------------------ */
 
-/* Host names: letters, digits, '.', '-', '_', not starting with '-' (it would read as an option). */
+/* Host names: letters, digits, '.', '-', '_', not starting with '-' (it would read as an option).
+ */
 static bool name_ok(const char *s)
 {
 	return *s && *s != '-' && *s != '.' && strlen(s) <= 64 &&
@@ -121,8 +122,9 @@ static void h_address(struct cctx *c, const struct moo__ynode *v, const char *wh
 	const char *s = need_string(c, v, where);
 
 	if (s && !word_ok(s)) {
-		moo__error_hint(cerr(c, v, "'%s' is not a host name or address: '%s'", where, s),
-				"write a name like 'gpu1.example.org' or an address like '10.0.0.7'");
+		moo__error_hint(
+			cerr(c, v, "'%s' is not a host name or address: '%s'", where, s),
+			"write a name like 'gpu1.example.org' or an address like '10.0.0.7'");
 	} else if (s) {
 		h->address = moo__strdup(s);
 	}
@@ -275,8 +277,9 @@ static void read_host(struct cctx *c, const struct moo__ynode *k, const struct m
 	char *where;
 
 	if (!name_ok(k->text)) {
-		moo__error_hint(cerr(c, k, "invalid host name '%s'", k->text),
-				"use letters, digits, '.', '-' and '_', not starting with '-' or '.'");
+		moo__error_hint(
+			cerr(c, k, "invalid host name '%s'", k->text),
+			"use letters, digits, '.', '-' and '_', not starting with '-' or '.'");
 		return;
 	}
 	if (v->kind != MOO_Y_MAP) {
@@ -346,9 +349,9 @@ static void read_hosts(struct cctx *c, const struct moo__ynode *v, struct moo_co
 		return; /* "hosts:" with nothing under it */
 	}
 	if (v->kind != MOO_Y_MAP) {
-		moo__error_hint(cerr(c, v, "'hosts' must be a mapping, found %s",
-				     moo__yaml_kind_name(v)),
-				"write each host as 'NAME:' with its fields indented under it");
+		moo__error_hint(
+			cerr(c, v, "'hosts' must be a mapping, found %s", moo__yaml_kind_name(v)),
+			"write each host as 'NAME:' with its fields indented under it");
 		return;
 	}
 	if (v->n / 2 > MOO_CONFIG_MAX_HOSTS) {
@@ -359,7 +362,8 @@ static void read_hosts(struct cctx *c, const struct moo__ynode *v, struct moo_co
 		const struct moo__ynode *k = v->kids[i], *prev;
 
 		if (k->kind != MOO_Y_SCALAR) {
-			cerr(c, k, "a host name must be a string, found %s", moo__yaml_kind_name(k));
+			cerr(c, k, "a host name must be a string, found %s",
+			     moo__yaml_kind_name(k));
 			continue;
 		}
 		if ((prev = duplicate(v, i))) {
@@ -456,8 +460,9 @@ int moo_config_path(struct moo_buf *out, struct moo_error **err)
 		return 0;
 	}
 	if (!home || !*home) {
-		return moo__fail(err, MOO_EIO, "cannot place config.yaml: neither XDG_CONFIG_HOME "
-					       "nor HOME is set");
+		return moo__fail(err, MOO_EIO,
+				 "cannot place config.yaml: neither XDG_CONFIG_HOME "
+				 "nor HOME is set");
 	}
 	moo_buf_printf(out, "%s/.config/moo/config.yaml", home);
 	return 0;
@@ -526,7 +531,8 @@ void moo_config_to_yaml(const struct moo_config *cfg, struct moo_buf *out)
 {
 	size_t i;
 
-	moo_buf_puts(out, "# moo's configuration (moo-config(5)); 'moo hosts' rewrites this file.\n");
+	moo_buf_puts(out,
+		     "# moo's configuration (moo-config(5)); 'moo hosts' rewrites this file.\n");
 	if (!cfg->n_hosts) {
 		moo_buf_puts(out, "hosts: {}\n");
 		return;
@@ -596,8 +602,9 @@ int moo_config_add_host(struct moo_config *cfg, const struct moo_host_entry *h,
 	if (!h->name || !name_ok(h->name)) {
 		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "invalid host name '%s'",
 				   h->name ? h->name : "");
-		moo__error_hint(e, "use letters, digits, '.', '-' and '_', not starting with '-' or "
-				   "'.'");
+		moo__error_hint(e,
+				"use letters, digits, '.', '-' and '_', not starting with '-' or "
+				"'.'");
 		return MOO_EARG;
 	}
 	if (!h->address || !word_ok(h->address)) {
@@ -615,10 +622,12 @@ int moo_config_add_host(struct moo_config *cfg, const struct moo_host_entry *h,
 	}
 	if ((h->key && !path_ok(h->key)) || (h->known_hosts && !path_ok(h->known_hosts)) ||
 	    (h->root && !path_ok(h->root))) {
-		return moo__fail(err, MOO_EARG, "a path must not be empty or hold control characters");
+		return moo__fail(err, MOO_EARG,
+				 "a path must not be empty or hold control characters");
 	}
 	if (h->runtime && !runtime_ok(h->runtime)) {
-		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "unknown runtime '%s'", h->runtime);
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "unknown runtime '%s'",
+				   h->runtime);
 		moo__error_hint(e, "use docker, podman, apptainer, singularity or host");
 		return MOO_EARG;
 	}
@@ -657,9 +666,9 @@ int moo_config_remove_host(struct moo_config *cfg, const char *name, struct moo_
 			return 0;
 		}
 	}
-	moo__error_hint(moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no host named '%s'",
-				       name),
-			"'moo hosts ls' lists the hosts");
+	moo__error_hint(
+		moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no host named '%s'", name),
+		"'moo hosts ls' lists the hosts");
 	return MOO_ENOTFOUND;
 }
 

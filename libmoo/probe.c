@@ -493,8 +493,10 @@ void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out)
 		json_object_set_new(x, "index", json_integer(g->index));
 		json_object_set_new(x, "name", str_or_null(g->name));
 		json_object_set_new(x, "uuid", str_or_null(g->uuid));
-		json_object_set_new(x, "memory_total_mib", json_integer((json_int_t)g->memory_total_mib));
-		json_object_set_new(x, "memory_used_mib", json_integer((json_int_t)g->memory_used_mib));
+		json_object_set_new(x, "memory_total_mib",
+				    json_integer((json_int_t)g->memory_total_mib));
+		json_object_set_new(x, "memory_used_mib",
+				    json_integer((json_int_t)g->memory_used_mib));
 		json_object_set_new(x, "driver", str_or_null(g->driver));
 		json_object_set_new(x, "compute_cap", str_or_null(g->compute_cap));
 		json_array_append_new(a, x);
@@ -600,8 +602,8 @@ static void key_from(struct moo_host_key *k, const struct moo__ssh *c)
 	k->added = c->key_added;
 }
 
-int moo_host_trust(struct moo_host_key *out, const char *host,
-		   const struct moo_connect_opts *opts, struct moo_error **err)
+int moo_host_trust(struct moo_host_key *out, const char *host, const struct moo_connect_opts *opts,
+		   struct moo_error **err)
 {
 	struct moo__ssh *c = NULL;
 	int r;

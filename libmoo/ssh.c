@@ -22,7 +22,7 @@
 #include <openssl/rand.h>
 #include "ssh.h"
 
-#define RUN_MAX_OUT (1u << 20)
+#define RUN_MAX_OUT   (1u << 20)
 #define CONNECT_TRIES 4
 static const int backoff_ms[CONNECT_TRIES - 1] = {200, 500, 1000};
 
@@ -104,7 +104,8 @@ static int parse_spec(struct moo__ssh_target *t, const char *s, struct moo_error
 		colon = end[1] == ':' ? end + 1 : NULL;
 		if (end[1] && !colon) {
 			free(hostpart);
-			return moo__fail(err, MOO_EARG, "unexpected text after ']' in host '%s'", s);
+			return moo__fail(err, MOO_EARG, "unexpected text after ']' in host '%s'",
+					 s);
 		}
 	} else {
 		colon = strchr(host, ':');
@@ -167,9 +168,9 @@ done:
 
 static bool transient(const char *msg)
 {
-	static const char *const words[] = {"refused", "reset", "timed out", "Timeout", "timeout",
-					    "No route", "unreachable", "Socket error",
-					    "Connection closed", "disconnected"};
+	static const char *const words[] = {
+		"refused",  "reset",       "timed out",    "Timeout",           "timeout",
+		"No route", "unreachable", "Socket error", "Connection closed", "disconnected"};
 	size_t i;
 
 	for (i = 0; i < MOO_ARRAY_SIZE(words); i++) {
@@ -192,8 +193,8 @@ static int configure(ssh_session s, const struct moo__ssh_target *t, const char 
 	int r;
 
 	if (ssh_options_set(s, SSH_OPTIONS_HOST, t->address) < 0) {
-		struct moo_error *e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
-						     "invalid host '%s'", t->name);
+		struct moo_error *e =
+			moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "invalid host '%s'", t->name);
 
 		moo__error_cause(e, ssh_get_error(s));
 		r = MOO_EARG;
@@ -243,8 +244,9 @@ static int configure(ssh_session s, const struct moo__ssh_target *t, const char 
 			struct moo_error *e = moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR,
 							     "unknown host '%s'", t->name);
 
-			moo__error_hint(e, "add it with 'moo hosts add %s --address ADDRESS', or "
-					   "write USER@ADDRESS[:PORT]",
+			moo__error_hint(e,
+					"add it with 'moo hosts add %s --address ADDRESS', or "
+					"write USER@ADDRESS[:PORT]",
 					t->name);
 			r = MOO_ENOTFOUND;
 			goto done;
@@ -316,8 +318,8 @@ static int check_host_key(struct moo__ssh *c, unsigned flags, struct moo_error *
 	if (ssh_get_server_publickey(s, &key) != SSH_OK ||
 	    ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0 ||
 	    !(fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen))) {
-		e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR, "cannot read the host key of '%s'",
-				   c->display);
+		e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+				   "cannot read the host key of '%s'", c->display);
 		moo__error_cause(e, ssh_get_error(s));
 		r = MOO_EHOST;
 		goto done;
@@ -326,17 +328,16 @@ static int check_host_key(struct moo__ssh *c, unsigned flags, struct moo_error *
 	c->key_type = moo__strdup(ssh_key_type_to_char(ssh_key_type(key)));
 	state = ssh_session_is_known_server(s);
 	switch (state) {
-	case SSH_KNOWN_HOSTS_OK:
-		r = 0;
-		break;
+	case SSH_KNOWN_HOSTS_OK: r = 0; break;
 	case SSH_KNOWN_HOSTS_CHANGED:
 		e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
 				   "the host key of '%s' has changed: %s key %s does not match "
 				   "'%s'",
 				   c->display, c->key_type, fp, c->known_hosts);
-		moo__error_hint(e, "someone may be intercepting the connection; if the host was "
-				   "reinstalled, check the new fingerprint with its administrator "
-				   "and remove the old entry with 'ssh-keygen -R HOST -f %s'",
+		moo__error_hint(e,
+				"someone may be intercepting the connection; if the host was "
+				"reinstalled, check the new fingerprint with its administrator "
+				"and remove the old entry with 'ssh-keygen -R HOST -f %s'",
 				c->known_hosts);
 		r = MOO_EHOST;
 		break;
@@ -345,8 +346,9 @@ static int check_host_key(struct moo__ssh *c, unsigned flags, struct moo_error *
 				   "the host key of '%s' is of another type than the one in '%s': "
 				   "%s key %s",
 				   c->display, c->known_hosts, c->key_type, fp);
-		moo__error_hint(e, "someone may be intercepting the connection; check the "
-				   "fingerprint with the host's administrator before changing '%s'",
+		moo__error_hint(e,
+				"someone may be intercepting the connection; check the "
+				"fingerprint with the host's administrator before changing '%s'",
 				c->known_hosts);
 		r = MOO_EHOST;
 		break;
@@ -360,8 +362,9 @@ static int check_host_key(struct moo__ssh *c, unsigned flags, struct moo_error *
 		e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
 				   "unknown host key for '%s': %s key %s", c->display, c->key_type,
 				   fp);
-		moo__error_hint(e, "if that is the host's fingerprint, accept it with 'moo hosts "
-				   "trust %s' or --accept-new-host-key",
+		moo__error_hint(e,
+				"if that is the host's fingerprint, accept it with 'moo hosts "
+				"trust %s' or --accept-new-host-key",
 				c->target.name);
 		r = MOO_EHOST;
 		break;
@@ -446,14 +449,14 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 			continue;
 		}
 		{
-			struct moo_error *e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
-							     "host unreachable: '%s' (%d %s)",
-							     c->display, attempt + 1,
-							     attempt ? "tries" : "try");
+			struct moo_error *e = moo__error_add(
+				err, MOO_EHOST, MOO_SEV_ERROR, "host unreachable: '%s' (%d %s)",
+				c->display, attempt + 1, attempt ? "tries" : "try");
 
 			moo__error_cause(e, msg);
-			moo__error_hint(e, "check that the host is up and that sshd listens on that "
-					   "address and port");
+			moo__error_hint(e,
+					"check that the host is up and that sshd listens on that "
+					"address and port");
 		}
 		r = MOO_EHOST;
 		goto done;
@@ -510,9 +513,9 @@ void moo__ssh_close(struct moo__ssh *c)
 
 static int lost(struct moo__ssh *c, struct moo_error **err, const char *what)
 {
-	struct moo_error *e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
-					     "lost the connection to '%s' while %s", c->display,
-					     what);
+	struct moo_error *e =
+		moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+			       "lost the connection to '%s' while %s", c->display, what);
 
 	moo__error_cause(e, ssh_get_error(c->session));
 	return MOO_EHOST;
@@ -562,7 +565,8 @@ static bool scan(struct moo_buf *pending, const char *mark, size_t mlen, bool wi
 		return false;
 	}
 	if (with_status) {
-		char *nl = memchr(hit + mlen, '\n', pending->len - (size_t)(hit - pending->ptr) - mlen);
+		char *nl = memchr(hit + mlen, '\n',
+				  pending->len - (size_t)(hit - pending->ptr) - mlen);
 
 		if (!nl) {
 			return false;
@@ -646,9 +650,9 @@ int moo__ssh_run(struct moo__ssh *c, const char *cmdline, struct moo_buf *out, s
 		} while (n > 0 && !done_e);
 		if ((!done_o || !done_e) && ssh_channel_is_eof(c->sh) &&
 		    !ssh_channel_poll(c->sh, 0) && !ssh_channel_poll(c->sh, 1)) {
-			struct moo_error *e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
-							     "the remote sh on '%s' ended",
-							     c->display);
+			struct moo_error *e =
+				moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+					       "the remote sh on '%s' ended", c->display);
 
 			moo__error_cause(e, pend_e.len ? pend_e.ptr : NULL);
 			r = MOO_EHOST;
@@ -686,9 +690,9 @@ int moo__ssh_sftp(struct moo__ssh *c, sftp_session *out, struct moo_error **err)
 		sftp_session s = sftp_new(c->session);
 
 		if (!s || sftp_init(s) != SSH_OK) {
-			struct moo_error *e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
-							     "cannot start SFTP on '%s'",
-							     c->display);
+			struct moo_error *e =
+				moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+					       "cannot start SFTP on '%s'", c->display);
 
 			moo__error_cause(e, ssh_get_error(c->session));
 			moo__error_hint(e, "the host's sshd needs an sftp Subsystem line");
@@ -706,11 +710,20 @@ int moo__ssh_sftp(struct moo__ssh *c, sftp_session *out, struct moo_error **err)
 int moo__ssh_sftp_fail(struct moo__ssh *c, struct moo_error **err, int code, const char *what,
 		       const char *path)
 {
-	static const char *const names[] = {
-		"ok", "end of file", "no such file", "permission denied", "failure",
-		"bad message", "no connection", "connection lost", "operation unsupported",
-		"invalid handle", "no such path", "file already exists", "write protected",
-		"no media"};
+	static const char *const names[] = {"ok",
+					    "end of file",
+					    "no such file",
+					    "permission denied",
+					    "failure",
+					    "bad message",
+					    "no connection",
+					    "connection lost",
+					    "operation unsupported",
+					    "invalid handle",
+					    "no such path",
+					    "file already exists",
+					    "write protected",
+					    "no media"};
 	int fx = c->sftp ? sftp_get_error(c->sftp) : -1;
 	struct moo_error *e;
 

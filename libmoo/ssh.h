@@ -15,11 +15,11 @@
 
 /* Where a host name led: the inventory entry's values, or what the name itself says. */
 struct moo__ssh_target {
-	char *name;        /* as given */
-	char *address;     /* host name or address to connect to (NULL: libssh's, from ssh config) */
-	char *user;        /* NULL: ~/.ssh/config's, else the local user */
-	unsigned port;     /* 0: ~/.ssh/config's, else 22 */
-	char *key;         /* identity file, or NULL */
+	char *name;    /* as given */
+	char *address; /* host name or address to connect to (NULL: libssh's, from ssh config) */
+	char *user;    /* NULL: ~/.ssh/config's, else the local user */
+	unsigned port; /* 0: ~/.ssh/config's, else 22 */
+	char *key;     /* identity file, or NULL */
 	char *known_hosts; /* NULL: $MOO_KNOWN_HOSTS, else ~/.ssh/known_hosts */
 	char *root;        /* MOO_ROOT on the host, or NULL */
 	bool inventory;    /* found in config.yaml */
@@ -34,15 +34,15 @@ void moo__ssh_target_dispose(struct moo__ssh_target *t);
 
 struct moo__ssh {
 	ssh_session session;
-	ssh_channel sh;      /* the one remote sh; opened on first use */
-	sftp_session sftp;   /* opened on first use */
-	char *display;       /* user@address:port, for messages */
-	char *fingerprint;   /* the host key's "SHA256:…" */
-	char *key_type;      /* "ssh-ed25519", … */
-	char *known_hosts;   /* the file the key was checked against */
-	bool key_added;      /* the key was appended to known_hosts by this connection */
+	ssh_channel sh;    /* the one remote sh; opened on first use */
+	sftp_session sftp; /* opened on first use */
+	char *display;     /* user@address:port, for messages */
+	char *fingerprint; /* the host key's "SHA256:…" */
+	char *key_type;    /* "ssh-ed25519", … */
+	char *known_hosts; /* the file the key was checked against */
+	bool key_added;    /* the key was appended to known_hosts by this connection */
 	struct moo__ssh_target target;
-	char marker[40];     /* the sentinel that ends each command's output */
+	char marker[40]; /* the sentinel that ends each command's output */
 	unsigned seq;
 	double connect_s, auth_s; /* seconds spent, for 'moo hosts check' */
 };

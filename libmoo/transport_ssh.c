@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include "ssh.h"
 
-#define WRITE_CHUNK (64u << 10)
-#define READ_CHUNK (32u << 10)
-#define READ_DEPTH 16
+#define WRITE_CHUNK      (64u << 10)
+#define READ_CHUNK       (32u << 10)
+#define READ_DEPTH       16
 #define NOT_FOUND_STATUS 66
 
 static struct moo__ssh *sess(struct moo__transport *t)
@@ -47,9 +47,9 @@ static int run_ok(struct moo__transport *t, const char *cmd, const char *what, c
 		*status_out = status;
 	}
 	if (status && !(status_out && status == NOT_FOUND_STATUS)) {
-		struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
-						     "cannot %s '%s' on '%s'", what, path,
-						     sess(t)->display);
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot %s '%s' on '%s'", what,
+				       path, sess(t)->display);
 
 		while (errout.len && errout.ptr[errout.len - 1] == '\n') {
 			errout.ptr[--errout.len] = '\0';
@@ -91,9 +91,9 @@ static int ssh_read_file(struct moo__transport *t, const char *path, uint64_t of
 	if (status == NOT_FOUND_STATUS) {
 		r = MOO_ENOTFOUND;
 	} else if (status) {
-		struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
-						     "cannot read '%s' on '%s'", path,
-						     sess(t)->display);
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot read '%s' on '%s'",
+				       path, sess(t)->display);
 
 		moo__error_cause(e, errout.len ? errout.ptr : NULL);
 		r = MOO_EIO;
@@ -118,8 +118,8 @@ static char *temp_name(const char *dst)
 }
 
 /* Writes len bytes from data, or from the local fd when data is NULL, to a new remote file. */
-static int sftp_put_file(struct moo__transport *t, const char *remote, const void *data,
-			 size_t len, int fd, int mode, struct moo_error **err)
+static int sftp_put_file(struct moo__transport *t, const char *remote, const void *data, size_t len,
+			 int fd, int mode, struct moo_error **err)
 {
 	struct moo__ssh *c = sess(t);
 	sftp_session sftp;
@@ -334,10 +334,12 @@ static int remove_local(const char *path, struct moo_error **err)
 	int r = 0;
 
 	if (lstat(path, &st) < 0) {
-		return errno == ENOENT ? 0 : moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path);
+		return errno == ENOENT ? 0
+				       : moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		return unlink(path) < 0 ? moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path) : 0;
+		return unlink(path) < 0 ? moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path)
+					: 0;
 	}
 	d = opendir(path);
 	if (!d) {
@@ -368,9 +370,9 @@ static int ssh_put(struct moo__transport *t, const char *src, const char *dst, b
 	int r;
 
 	if (ssh_exists(t, dst)) {
-		struct moo_error *e = moo__error_add(err, MOO_EEXIST, MOO_SEV_ERROR,
-						     "'%s' exists already on '%s'", dst,
-						     sess(t)->display);
+		struct moo_error *e =
+			moo__error_add(err, MOO_EEXIST, MOO_SEV_ERROR,
+				       "'%s' exists already on '%s'", dst, sess(t)->display);
 
 		(void)e;
 		return MOO_EEXIST;
@@ -412,8 +414,8 @@ struct req {
  * reads pipelined, READ_DEPTH requests of READ_CHUNK in flight, every returned length
  * checked (a short answer restarts the pipeline at the right offset).
  */
-static int get_file(struct moo__transport *t, const char *remote, const char *local,
-		    uint64_t size, int mode, struct moo_error **err)
+static int get_file(struct moo__transport *t, const char *remote, const char *local, uint64_t size,
+		    int mode, struct moo_error **err)
 {
 	struct moo__ssh *c = sess(t);
 	struct req q[READ_DEPTH];
@@ -460,7 +462,8 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 		int got;
 
 		while (qn < READ_DEPTH && next < size) {
-			uint32_t len = size - next < READ_CHUNK ? (uint32_t)(size - next) : READ_CHUNK;
+			uint32_t len =
+				size - next < READ_CHUNK ? (uint32_t)(size - next) : READ_CHUNK;
 			int id = sftp_async_read_begin(f, len);
 
 			if (id < 0) {
@@ -560,8 +563,7 @@ static int get_tree(struct moo__transport *t, const char *remote, const char *lo
 			sftp_attributes_free(a);
 			continue;
 		}
-		if (!moo__path_is_safe_relative(n) || strchr(n, '/') ||
-		    strstr(n, ".moo-part")) {
+		if (!moo__path_is_safe_relative(n) || strchr(n, '/') || strstr(n, ".moo-part")) {
 			r = moo__fail(err, MOO_EIO, "refusing the name '%s' listed in '%s' on '%s'",
 				      n, remote, c->display);
 			sftp_attributes_free(a);
@@ -620,8 +622,8 @@ static void ssh_close_op(struct moo__transport *t)
 }
 
 static const struct moo__transport_ops ssh_ops = {
-	ssh_exec, ssh_read_file, ssh_write_file, ssh_exists,
-	ssh_mkdir_p, ssh_put, ssh_collect, ssh_close_op,
+	ssh_exec,    ssh_read_file, ssh_write_file, ssh_exists,
+	ssh_mkdir_p, ssh_put,       ssh_collect,    ssh_close_op,
 };
 
 int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,

@@ -46,8 +46,7 @@ static int fail(struct moo_error *err)
 	return code == MOO_EHOST ? 4 : code == MOO_ENOTFOUND ? 3 : 6;
 }
 
-static int bench(struct moo__transport *t, double t_open, const char *file, const char *dir,
-		 int n)
+static int bench(struct moo__transport *t, double t_open, const char *file, const char *dir, int n)
 {
 	struct moo_error *err = NULL;
 	struct moo__ssh *c = moo__transport_ssh_session(t);
@@ -139,7 +138,8 @@ static int do_op(struct moo__transport *t, double t_open, int argc, char **argv,
 		if (!r && !check) {
 			fwrite(out.ptr ? out.ptr : "", 1, out.len, stdout);
 		}
-		if (!r && check && (out.len != strlen(argv[2]) || memcmp(out.ptr, argv[2], out.len))) {
+		if (!r && check &&
+		    (out.len != strlen(argv[2]) || memcmp(out.ptr, argv[2], out.len))) {
 			fprintf(stderr, "ssh-tool: read '%s' differs\n", argv[1]);
 			status = 1;
 		}

@@ -130,7 +130,8 @@ static void test_failures_and_npus(void **state)
 	static const char npu[] =
 		"@@moo probe 1\n@@moo npu-smi\n"
 		"+------------------------------------------------------------------------------+\n"
-		"| npu-smi 23.0.rc2                 Version: 23.0.rc2                            |\n"
+		"| npu-smi 23.0.rc2                 Version: 23.0.rc2                            "
+		"|\n"
 		"+---------------------------+---------------+----------------------------------+\n"
 		"| NPU   Name                | Health        | Power(W)    Temp(C)              |\n"
 		"| Chip                      | Bus-Id        | AICore(%)   Memory-Usage(MB)     |\n"
@@ -164,9 +165,8 @@ static void test_failures_and_npus(void **state)
 	assert_non_null(err);
 	moo_error_free(err);
 	/* a login shell's noise before the script is skipped */
-	assert_int_equal(moo_host_facts_parse(&f, "welcome!\n@@moo probe 1\n@@moo cpus\n3\n", 35,
-					      NULL),
-			 0);
+	assert_int_equal(
+		moo_host_facts_parse(&f, "welcome!\n@@moo probe 1\n@@moo cpus\n3\n", 35, NULL), 0);
 	assert_int_equal(f->cpus, 3);
 	moo_host_facts_free(f);
 }

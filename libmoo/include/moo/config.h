@@ -51,7 +51,7 @@ MOO_EXTERN void moo_config_to_yaml(const struct moo_config *cfg, struct moo_buf 
 
 /* The entry named name (borrowed), or NULL. */
 MOO_EXTERN const struct moo_host_entry *moo_config_host(const struct moo_config *cfg,
-							 const char *name);
+							const char *name);
 
 /*
  * Adds a copy of h. MOO_EEXIST when the name is taken, MOO_EARG when a value is invalid

@@ -10,12 +10,15 @@
  */
 
 struct moo_connect_opts {
-	unsigned version;          /* MOO_CONNECT_OPTS_VERSION */
-	bool accept_new_host_key;  /* append an unknown host key to known_hosts */
-	int timeout_s;             /* connect timeout; 0: 10 s */
+	unsigned version;         /* MOO_CONNECT_OPTS_VERSION */
+	bool accept_new_host_key; /* append an unknown host key to known_hosts */
+	int timeout_s;            /* connect timeout; 0: 10 s */
 };
 #define MOO_CONNECT_OPTS_VERSION 1
-#define MOO_CONNECT_OPTS_INIT {MOO_CONNECT_OPTS_VERSION, false, 0}
+#define MOO_CONNECT_OPTS_INIT                      \
+	{                                          \
+		MOO_CONNECT_OPTS_VERSION, false, 0 \
+	}
 
 /* A host's key as seen on connecting. */
 struct moo_host_key {
@@ -56,15 +59,15 @@ struct moo_host_facts {
 	struct moo_host_key key; /* filled by moo_host_probe; empty from moo_host_facts_parse */
 	double connect_s, auth_s, probe_s; /* seconds spent */
 
-	char *kernel, *arch;        /* uname -r, uname -m */
+	char *kernel, *arch;                /* uname -r, uname -m */
 	char *os_id, *os_version, *os_name; /* os-release ID, VERSION_ID, PRETTY_NAME */
 	unsigned cpus;
 	uint64_t mem_total, mem_available; /* bytes */
-	char *root;          /* the moo root on the host */
-	uint64_t disk_free;  /* bytes available where the root is (or would be) */
-	char *cuda_version;  /* from nvidia-smi's header, e.g. "13.0" */
+	char *root;                        /* the moo root on the host */
+	uint64_t disk_free;                /* bytes available where the root is (or would be) */
+	char *cuda_version;                /* from nvidia-smi's header, e.g. "13.0" */
 	char *driver_version;
-	char *npu_version;   /* npu-smi's */
+	char *npu_version; /* npu-smi's */
 
 	struct moo_gpu *gpus;
 	size_t n_gpus;
