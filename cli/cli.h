@@ -106,6 +106,7 @@ extern const struct cmd cmd_fetch;
 extern const struct cmd cmd_rm;
 extern const struct cmd cmd_show;
 extern const struct cmd cmd_compare;
+extern const struct cmd cmd_hosts;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;

@@ -5,6 +5,7 @@
 #include "cli.h"
 
 const struct cmd *const commands[] = {
+	&cmd_hosts,
 	&cmd_init,
 	&cmd_validate,
 	&cmd_pack,

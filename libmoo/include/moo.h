@@ -10,4 +10,6 @@
 #include "moo/bundle.h"
 #include "moo/store.h"
 #include "moo/job.h"
+#include "moo/config.h"
+#include "moo/host.h"
 #endif

@@ -1,0 +1,338 @@
+/* moo hosts: the inventory of hosts in config.yaml, their keys, and what they are. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+
+static const char *address, *user, *key, *known_hosts, *root, *runtime;
+static long port = -1, timeout_s;
+static bool json, accept_new;
+
+static const struct opt opts[] = {
+	{0, "address", "ADDRESS", "add: the host name or IP address to connect to", OPT_STRING,
+	 &address},
+	{0, "user", "USER", "add: the user to log in as", OPT_STRING, &user},
+	{0, "port", "PORT", "add: the SSH port (default 22)", OPT_INT, &port},
+	{0, "key", "FILE", "add: the private key to log in with", OPT_STRING, &key},
+	{0, "known-hosts", "FILE", "add: the known_hosts file for this host", OPT_STRING,
+	 &known_hosts},
+	{0, "root", "DIR", "add, check: moo's job folder on the host", OPT_STRING, &root},
+	{0, "runtime", "NAME", "add: docker, podman, apptainer, singularity or host", OPT_STRING,
+	 &runtime},
+	{0, "accept-new-host-key", NULL, "check: record an unknown host key in known_hosts",
+	 OPT_FLAG, &accept_new},
+	{0, "timeout", "SECONDS", "trust, check: the connect timeout (default 10)", OPT_INT,
+	 &timeout_s},
+	{0, "json", NULL, "ls, check: print JSON", OPT_FLAG, &json},
+	OPT_END,
+};
+
+static int fail(struct moo_error *err)
+{
+	int code = err ? err->code : 0;
+	int x = print_errors(err);
+
+	moo_error_free(err);
+	return code == MOO_EEXIST ? EXIT_USAGE : x;
+}
+
+static int load(struct moo_config **cfg)
+{
+	struct moo_error *err = NULL;
+
+	if (moo_config_load(cfg, NULL, &err)) {
+		return fail(err);
+	}
+	return -1;
+}
+
+static int do_add(const struct cmd *self, const char *name)
+{
+	struct moo_host_entry h = {0};
+	struct moo_config *cfg = NULL;
+	struct moo_error *err = NULL;
+	int r;
+
+	if (!address) {
+		return usage_error(self, "add '--address ADDRESS'",
+				   "'moo hosts add' needs --address");
+	}
+	if (port != -1 && (port < 1 || port > 65535)) {
+		return usage_error(self, NULL, "port %ld is out of range (1 to 65535)", port);
+	}
+	if ((r = load(&cfg)) >= 0) {
+		return r;
+	}
+	h.name = (char *)name;
+	h.address = (char *)address;
+	h.user = (char *)user;
+	h.port = port == -1 ? 0 : (unsigned)port;
+	h.key = (char *)key;
+	h.known_hosts = (char *)known_hosts;
+	h.root = (char *)root;
+	h.runtime = (char *)runtime;
+	if (moo_config_add_host(cfg, &h, &err) || moo_config_save(cfg, &err)) {
+		moo_config_free(cfg);
+		return fail(err);
+	}
+	printf("added host '%s' to %s\n", name, cfg->path);
+	printf("next: 'moo hosts trust %s' records its key, 'moo hosts check %s' probes it\n", name,
+	       name);
+	moo_config_free(cfg);
+	return EXIT_OK;
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static int do_ls(void)
+{
+	struct moo_config *cfg = NULL;
+	size_t i;
+	int r;
+
+	if ((r = load(&cfg)) >= 0) {
+		return r;
+	}
+	if (json) {
+		json_t *a = json_array();
+
+		for (i = 0; i < cfg->n_hosts; i++) {
+			const struct moo_host_entry *h = &cfg->hosts[i];
+			json_t *o = json_object();
+
+			json_object_set_new(o, "name", json_string(h->name));
+			json_object_set_new(o, "address", jstr(h->address));
+			json_object_set_new(o, "user", jstr(h->user));
+			json_object_set_new(o, "port",
+					    h->port ? json_integer(h->port) : json_null());
+			json_object_set_new(o, "key", jstr(h->key));
+			json_object_set_new(o, "known_hosts", jstr(h->known_hosts));
+			json_object_set_new(o, "root", jstr(h->root));
+			json_object_set_new(o, "runtime", jstr(h->runtime));
+			json_array_append_new(a, o);
+		}
+		print_json(a);
+	} else if (!cfg->n_hosts) {
+		printf("no hosts in %s; add one with 'moo hosts add NAME --address ADDRESS'\n",
+		       cfg->path);
+	} else {
+		printf("%-16s %-28s %-12s %-6s %s\n", "NAME", "ADDRESS", "USER", "PORT", "ROOT");
+		for (i = 0; i < cfg->n_hosts; i++) {
+			const struct moo_host_entry *h = &cfg->hosts[i];
+			char p[16];
+
+			snprintf(p, sizeof(p), "%u", h->port ? h->port : 22);
+			printf("%-16s %-28s %-12s %-6s %s\n", h->name, h->address,
+			       h->user ? h->user : "-", p, h->root ? h->root : "-");
+		}
+	}
+	moo_config_free(cfg);
+	return EXIT_OK;
+}
+
+static int do_rm(const char *name)
+{
+	struct moo_config *cfg = NULL;
+	struct moo_error *err = NULL;
+	int r;
+
+	if ((r = load(&cfg)) >= 0) {
+		return r;
+	}
+	if (moo_config_remove_host(cfg, name, &err) || moo_config_save(cfg, &err)) {
+		moo_config_free(cfg);
+		return fail(err);
+	}
+	printf("removed host '%s' from %s\n", name, cfg->path);
+	moo_config_free(cfg);
+	return EXIT_OK;
+}
+
+static int do_trust(const char *host)
+{
+	struct moo_connect_opts o = MOO_CONNECT_OPTS_INIT;
+	struct moo_host_key k = {0};
+	struct moo_error *err = NULL;
+
+	o.timeout_s = (int)timeout_s;
+	if (moo_host_trust(&k, host, &o, &err)) {
+		return fail(err);
+	}
+	printf("%s: %s key %s\n", k.display, k.type, k.fingerprint);
+	if (k.added) {
+		printf("added to %s\n", k.known_hosts);
+	} else {
+		printf("already known in %s\n", k.known_hosts);
+	}
+	moo_host_key_dispose(&k);
+	return EXIT_OK;
+}
+
+static void human_bytes(char *out, size_t n, uint64_t v)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double x = (double)v;
+	size_t u = 0;
+
+	while (x >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		x /= 1024;
+		u++;
+	}
+	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", x, units[u]);
+}
+
+static void print_facts(const struct moo_host_facts *f)
+{
+	char a[32], b[32];
+	size_t i;
+
+	printf("%-10s %s (%s key %s%s)\n", "host", f->key.display, f->key.type, f->key.fingerprint,
+	       f->key.added ? ", just added to known_hosts" : "");
+	printf("%-10s connect %.1f ms, auth %.1f ms, probe %.1f ms\n", "timing", f->connect_s * 1e3,
+	       f->auth_s * 1e3, f->probe_s * 1e3);
+	printf("%-10s %s, kernel %s, %s\n", "os", f->os_name ? f->os_name : "unknown",
+	       f->kernel ? f->kernel : "?", f->arch ? f->arch : "?");
+	printf("%-10s %u\n", "cpus", f->cpus);
+	human_bytes(a, sizeof(a), f->mem_total);
+	human_bytes(b, sizeof(b), f->mem_available);
+	printf("%-10s %s total, %s available\n", "memory", a, b);
+	human_bytes(a, sizeof(a), f->disk_free);
+	printf("%-10s %s free for %s\n", "disk", a, f->root ? f->root : "?");
+	if (!f->n_gpus) {
+		printf("%-10s none\n", "gpus");
+	}
+	for (i = 0; i < f->n_gpus; i++) {
+		const struct moo_gpu *g = &f->gpus[i];
+
+		printf("%-10s %u: %s, %llu MiB (%llu used), compute %s, driver %s, CUDA %s\n",
+		       i ? "" : "gpus", g->index, g->name, (unsigned long long)g->memory_total_mib,
+		       (unsigned long long)g->memory_used_mib, g->compute_cap, g->driver,
+		       f->cuda_version ? f->cuda_version : "?");
+	}
+	if (!f->n_npus) {
+		printf("%-10s none\n", "npus");
+	}
+	for (i = 0; i < f->n_npus; i++) {
+		printf("%-10s %u: %s (%s)\n", i ? "" : "npus", f->npus[i].index, f->npus[i].name,
+		       f->npus[i].health);
+	}
+	printf("%-10s", "engines");
+	for (i = 0; i < f->n_engines; i++) {
+		printf("%s %s %s", i ? "," : "", f->engines[i].name, f->engines[i].version);
+	}
+	printf("%s\n", f->n_engines ? "" : " none");
+	for (i = 0; i < f->n_pythons; i++) {
+		printf("%-10s %s %s\n", i ? "" : "pythons", f->pythons[i].path,
+		       f->pythons[i].version);
+	}
+	if (!f->n_pythons) {
+		printf("%-10s none\n", "pythons");
+	}
+}
+
+static int do_check(const char *host)
+{
+	struct moo_connect_opts o = MOO_CONNECT_OPTS_INIT;
+	struct moo_host_facts *f = NULL;
+	struct moo_error *err = NULL;
+
+	o.accept_new_host_key = accept_new;
+	o.timeout_s = (int)timeout_s;
+	if (moo_host_probe(&f, host, root, &o, &err)) {
+		return fail(err);
+	}
+	if (json) {
+		struct moo_buf b = MOO_BUF_INIT;
+		json_t *j;
+
+		moo_host_facts_to_json(f, &b);
+		j = json_loads(b.ptr, 0, NULL);
+		if (j) {
+			json_object_set_new(j, "name", json_string(host));
+			print_json(j);
+		}
+		moo_buf_dispose(&b);
+	} else {
+		print_facts(f);
+	}
+	moo_host_facts_free(f);
+	return EXIT_OK;
+}
+
+/* Which options each subcommand takes: any other one given is a usage error. */
+static int only(const struct cmd *self, const char *sub, const char *allowed)
+{
+	const struct opt *o;
+	char want[32];
+
+	for (o = opts; o->long_name; o++) {
+		bool given = o->type == OPT_FLAG ? *(bool *)o->ptr
+			     : o->type == OPT_INT
+				     ? (o->ptr == &port ? port != -1 : *(long *)o->ptr != 0)
+				     : *(const char **)o->ptr != NULL;
+
+		snprintf(want, sizeof(want), " %s ", o->long_name);
+		if (given && !strstr(allowed, want)) {
+			return usage_error(self, NULL, "'moo hosts %s' takes no '--%s'", sub,
+					   o->long_name);
+		}
+	}
+	return -1;
+}
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	static const char *const subs[] = {"add", "ls", "rm", "trust", "check"};
+	const char *sub, *near;
+	int npos, r;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 1, 2);
+	if (r >= 0) {
+		return r;
+	}
+	sub = argv[0];
+	if (!strcmp(sub, "ls")) {
+		if (npos > 1) {
+			return usage_error(self, NULL, "unexpected argument '%s'", argv[1]);
+		}
+		return (r = only(self, sub, " json ")) >= 0 ? r : do_ls();
+	}
+	if (strcmp(sub, "add") && strcmp(sub, "rm") && strcmp(sub, "trust") &&
+	    strcmp(sub, "check")) {
+		char hint[64];
+
+		near = moo_suggest(sub, subs, 5);
+		if (near) {
+			snprintf(hint, sizeof(hint), "did you mean 'moo hosts %s'?", near);
+		}
+		return usage_error(self, near ? hint : "use add, ls, rm, trust or check",
+				   "unknown subcommand '%s'", sub);
+	}
+	if (npos < 2) {
+		return usage_error(self, NULL, "'moo hosts %s' needs %s", sub,
+				   strcmp(sub, "add") && strcmp(sub, "rm") ? "a HOST" : "a NAME");
+	}
+	if (!strcmp(sub, "add")) {
+		r = only(self, sub, " address user port key known-hosts root runtime ");
+		return r >= 0 ? r : do_add(self, argv[1]);
+	}
+	if (!strcmp(sub, "rm")) {
+		return (r = only(self, sub, " ")) >= 0 ? r : do_rm(argv[1]);
+	}
+	if (!strcmp(sub, "trust")) {
+		return (r = only(self, sub, " timeout ")) >= 0 ? r : do_trust(argv[1]);
+	}
+	r = only(self, sub, " json accept-new-host-key timeout root ");
+	return r >= 0 ? r : do_check(argv[1]);
+}
+
+const struct cmd cmd_hosts = {
+	.name = "hosts",
+	.summary = "list, add, remove, trust and check the hosts moo runs on",
+	.args = "add NAME | ls | rm NAME | trust HOST | check HOST",
+	.run = run,
+};

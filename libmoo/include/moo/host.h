@@ -1,0 +1,109 @@
+#ifndef MOO_HOST_H
+#define MOO_HOST_H
+#include "moo/common.h"
+#include "moo/error.h"
+#include "moo/buf.h"
+
+/*
+ * Hosts reached over SSH, named by moo's inventory (moo-config(5)), ~/.ssh/config or
+ * [user@]host[:port]; and what moo learns about them.
+ */
+
+struct moo_connect_opts {
+	unsigned version;         /* MOO_CONNECT_OPTS_VERSION */
+	bool accept_new_host_key; /* append an unknown host key to known_hosts */
+	int timeout_s;            /* connect timeout; 0: 10 s */
+};
+#define MOO_CONNECT_OPTS_VERSION 1
+#define MOO_CONNECT_OPTS_INIT                      \
+	{                                          \
+		MOO_CONNECT_OPTS_VERSION, false, 0 \
+	}
+
+/* A host's key as seen on connecting. */
+struct moo_host_key {
+	char *display;     /* user@address:port (the user only when known) */
+	char *type;        /* "ssh-ed25519", … */
+	char *fingerprint; /* "SHA256:…" */
+	char *known_hosts; /* the file checked (and written) */
+	bool added;        /* appended to known_hosts now */
+};
+
+struct moo_gpu {
+	unsigned index;
+	char *name;
+	char *uuid;
+	uint64_t memory_total_mib, memory_used_mib;
+	char *driver;      /* driver version */
+	char *compute_cap; /* "9.0" */
+};
+
+struct moo_npu {
+	unsigned index;
+	char *name;   /* "910B3" */
+	char *health; /* "OK" */
+};
+
+struct moo_engine {
+	char *name;    /* docker, podman, apptainer, singularity */
+	char *version; /* "24.0.5", or the whole first line when no version is found */
+};
+
+struct moo_python {
+	char *path;    /* "/usr/bin/python3.11" */
+	char *version; /* "3.11.2" */
+};
+
+/* What a host probe found. Strings are NULL and numbers 0 when unknown. */
+struct moo_host_facts {
+	struct moo_host_key key; /* filled by moo_host_probe; empty from moo_host_facts_parse */
+	double connect_s, auth_s, probe_s; /* seconds spent */
+
+	char *kernel, *arch;                /* uname -r, uname -m */
+	char *os_id, *os_version, *os_name; /* os-release ID, VERSION_ID, PRETTY_NAME */
+	unsigned cpus;
+	uint64_t mem_total, mem_available; /* bytes */
+	char *root;                        /* the moo root on the host */
+	uint64_t disk_free;                /* bytes available where the root is (or would be) */
+	char *cuda_version;                /* from nvidia-smi's header, e.g. "13.0" */
+	char *driver_version;
+	char *npu_version; /* npu-smi's */
+
+	struct moo_gpu *gpus;
+	size_t n_gpus;
+	struct moo_npu *npus;
+	size_t n_npus;
+	struct moo_engine *engines;
+	size_t n_engines;
+	struct moo_python *pythons;
+	size_t n_pythons;
+};
+
+/* Appends the probe script moo runs on a host (POSIX sh; $1 is the moo root or empty). */
+MOO_EXTERN void moo_host_probe_script(struct moo_buf *out);
+
+/* Parses the probe script's output. MOO_EHOST when it is not probe output at all. */
+MOO_EXTERN int moo_host_facts_parse(struct moo_host_facts **out, const char *text, size_t len,
+				    struct moo_error **err);
+
+/*
+ * Connects to host, checks its key, runs the probe on its remote sh. root: the moo root to
+ * report the free disk of (NULL: the inventory's, else $MOO_ROOT there, else ~/.moo).
+ */
+MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, const char *host, const char *root,
+			      const struct moo_connect_opts *opts, struct moo_error **err);
+
+/* Appends the facts as a JSON object. */
+MOO_EXTERN void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out);
+
+MOO_EXTERN void moo_host_facts_free(struct moo_host_facts *f);
+
+/*
+ * Connects to host far enough to see its key, and records the key in known_hosts when it is
+ * unknown (never when it changed). *out is filled on success; free with
+ * moo_host_key_dispose.
+ */
+MOO_EXTERN int moo_host_trust(struct moo_host_key *out, const char *host,
+			      const struct moo_connect_opts *opts, struct moo_error **err);
+MOO_EXTERN void moo_host_key_dispose(struct moo_host_key *k);
+#endif

@@ -1,0 +1,88 @@
+/*
+ * ssh: one SSH session to a host, and the one remote sh that every step of a moo
+ * invocation runs through. Internal; transport_ssh.c and probe.c build on it.
+ *
+ * A host is named by an entry of moo's inventory (config.yaml), a Host of ~/.ssh/config,
+ * or [user@]host[:port], looked up in that order. Host keys are always checked against
+ * known_hosts; authentication is by key or ssh-agent only.
+ */
+#ifndef MOO_SSH_H
+#define MOO_SSH_H
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+#include "internal.h"
+#include "transport.h"
+
+/* Where a host name led: the inventory entry's values, or what the name itself says. */
+struct moo__ssh_target {
+	char *name;    /* as given */
+	char *address; /* host name or address to connect to (NULL: libssh's, from ssh config) */
+	char *user;    /* NULL: ~/.ssh/config's, else the local user */
+	unsigned port; /* 0: ~/.ssh/config's, else 22 */
+	char *key;     /* identity file, or NULL */
+	char *known_hosts; /* NULL: $MOO_KNOWN_HOSTS, else ~/.ssh/known_hosts */
+	char *root;        /* MOO_ROOT on the host, or NULL */
+	bool inventory;    /* found in config.yaml */
+};
+
+/*
+ * Resolves name: the inventory, then ~/.ssh/config ($MOO_SSH_CONFIG for tests), then
+ * [user@]host[:port]. MOO_ENOTFOUND for a bare name that none of them knows.
+ */
+int moo__ssh_resolve(struct moo__ssh_target *out, const char *name, struct moo_error **err);
+void moo__ssh_target_dispose(struct moo__ssh_target *t);
+
+struct moo__ssh {
+	ssh_session session;
+	ssh_channel sh;    /* the one remote sh; opened on first use */
+	sftp_session sftp; /* opened on first use */
+	char *display;     /* user@address:port, for messages */
+	char *fingerprint; /* the host key's "SHA256:…" */
+	char *key_type;    /* "ssh-ed25519", … */
+	char *known_hosts; /* the file the key was checked against */
+	bool key_added;    /* the key was appended to known_hosts by this connection */
+	struct moo__ssh_target target;
+	char marker[40]; /* the sentinel that ends each command's output */
+	unsigned seq;
+	double connect_s, auth_s; /* seconds spent, for 'moo hosts check' */
+};
+
+enum moo__ssh_flags {
+	MOO__SSH_ACCEPT_NEW = 1 << 0, /* append an unknown host key to known_hosts */
+	MOO__SSH_NO_AUTH = 1 << 1,    /* stop after the host key check (moo hosts trust) */
+};
+
+/*
+ * Connects to the host named name and checks its key, retrying transient failures
+ * (refused, reset, timed out) with backoff. timeout_s 0: 10 s. MOO_EHOST on
+ * unreachable, host-key or authentication failures.
+ */
+int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int timeout_s,
+		  struct moo_error **err);
+
+/*
+ * Runs cmdline on the one remote sh (in a subshell, stdin from /dev/null) and waits for
+ * it: stdout is appended to out (at most max bytes; the rest is read and dropped; max
+ * 0: 1 MiB), stderr to errout; *status is its exit status.
+ */
+int moo__ssh_run(struct moo__ssh *c, const char *cmdline, struct moo_buf *out, size_t max,
+		 struct moo_buf *errout, int *status, struct moo_error **err);
+
+/* The session's SFTP channel, opened on first use. */
+int moo__ssh_sftp(struct moo__ssh *c, sftp_session *out, struct moo_error **err);
+
+/* Appends the SFTP error of the last call (with its path) to *err; returns code. */
+int moo__ssh_sftp_fail(struct moo__ssh *c, struct moo_error **err, int code, const char *what,
+		       const char *path);
+
+void moo__ssh_close(struct moo__ssh *c); /* NULL-safe */
+
+/* A fresh random name part, 16 lowercase hex digits, for markers and temporary files. */
+void moo__random_hex(char out[17]);
+
+/* The SSH transport (transport_ssh.c): the job seam over one session. */
+int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,
+			    struct moo_error **err);
+/* The session under an SSH transport (borrowed), for callers that need more. */
+struct moo__ssh *moo__transport_ssh_session(struct moo__transport *t);
+#endif

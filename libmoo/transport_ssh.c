@@ -1,0 +1,666 @@
+/*
+ * transport_ssh: the job transport over one SSH session (ssh.c).
+ *
+ * Commands run on the session's one remote sh; file contents travel over SFTP: writes of
+ * 64 KiB (libssh 0.10 has no asynchronous writes), reads pipelined with ~16 requests of
+ * 32 KiB in flight. Everything lands under a temporary name first and is renamed, so an
+ * interrupted transfer never leaves a partial file at its destination. Every path put
+ * into a command line goes through moo_buf_shquote.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "ssh.h"
+
+#define WRITE_CHUNK      (64u << 10)
+#define READ_CHUNK       (32u << 10)
+#define READ_DEPTH       16
+#define NOT_FOUND_STATUS 66
+
+static struct moo__ssh *sess(struct moo__transport *t)
+{
+	return t->impl;
+}
+
+struct moo__ssh *moo__transport_ssh_session(struct moo__transport *t)
+{
+	return sess(t);
+}
+
+/* Runs a command built by the caller; a non-zero status becomes MOO_EIO with its stderr. */
+static int run_ok(struct moo__transport *t, const char *cmd, const char *what, const char *path,
+		  struct moo_buf *out, int *status_out, struct moo_error **err)
+{
+	struct moo_buf errout = MOO_BUF_INIT;
+	int status = -1, r;
+
+	r = moo__ssh_run(sess(t), cmd, out, 0, &errout, &status, err);
+	if (r) {
+		goto done;
+	}
+	if (status_out) {
+		*status_out = status;
+	}
+	if (status && !(status_out && status == NOT_FOUND_STATUS)) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot %s '%s' on '%s'", what,
+				       path, sess(t)->display);
+
+		while (errout.len && errout.ptr[errout.len - 1] == '\n') {
+			errout.ptr[--errout.len] = '\0';
+		}
+		moo__error_cause(e, errout.len ? errout.ptr : NULL);
+		r = MOO_EIO;
+	}
+done:
+	moo_buf_dispose(&errout);
+	return r;
+}
+
+static int ssh_exec(struct moo__transport *t, const char *cmdline, struct moo_buf *out,
+		    struct moo_buf *errout, int *status, struct moo_error **err)
+{
+	return moo__ssh_run(sess(t), cmdline, out, 0, errout, status, err);
+}
+
+static int ssh_read_file(struct moo__transport *t, const char *path, uint64_t offset, size_t max,
+			 struct moo_buf *out, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, errout = MOO_BUF_INIT;
+	int status = -1, r;
+
+	moo_buf_puts(&cmd, "if [ ! -e ");
+	moo_buf_shquote(&cmd, path);
+	moo_buf_printf(&cmd, " ]; then exit %d; fi; tail -c +%llu -- ", NOT_FOUND_STATUS,
+		       (unsigned long long)offset + 1);
+	moo_buf_shquote(&cmd, path);
+	moo_buf_printf(&cmd, " | head -c %zu", max);
+	if (!max) {
+		r = 0;
+		goto done;
+	}
+	r = moo__ssh_run(sess(t), cmd.ptr, out, max, &errout, &status, err);
+	if (r) {
+		goto done;
+	}
+	if (status == NOT_FOUND_STATUS) {
+		r = MOO_ENOTFOUND;
+	} else if (status) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot read '%s' on '%s'",
+				       path, sess(t)->display);
+
+		moo__error_cause(e, errout.len ? errout.ptr : NULL);
+		r = MOO_EIO;
+	}
+done:
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&errout);
+	return r;
+}
+
+/* dst + ".moo-tmp-" + random: beside dst, so the rename stays on one file system. */
+static char *temp_name(const char *dst)
+{
+	char hex[17];
+	size_t n = strlen(dst);
+
+	moo__random_hex(hex);
+	while (n > 1 && dst[n - 1] == '/') {
+		n--;
+	}
+	return moo__printf("%.*s.moo-tmp-%s", (int)n, dst, hex);
+}
+
+/* Writes len bytes from data, or from the local fd when data is NULL, to a new remote file. */
+static int sftp_put_file(struct moo__transport *t, const char *remote, const void *data, size_t len,
+			 int fd, int mode, struct moo_error **err)
+{
+	struct moo__ssh *c = sess(t);
+	sftp_session sftp;
+	sftp_file f = NULL;
+	char *buf = NULL;
+	int r;
+
+	if ((r = moo__ssh_sftp(c, &sftp, err))) {
+		return r;
+	}
+	f = sftp_open(sftp, remote, O_WRONLY | O_CREAT | O_EXCL, (mode_t)(mode & 07777));
+	if (!f) {
+		return moo__ssh_sftp_fail(c, err, MOO_EIO, "create", remote);
+	}
+	if (!data) {
+		buf = moo__malloc(WRITE_CHUNK);
+	}
+	for (;;) {
+		const char *p;
+		size_t n;
+		ssize_t w;
+
+		if (data) {
+			n = len < WRITE_CHUNK ? len : WRITE_CHUNK;
+			p = data;
+			if (!n) {
+				break;
+			}
+		} else {
+			ssize_t got = read(fd, buf, WRITE_CHUNK);
+
+			if (got < 0 && errno == EINTR) {
+				continue;
+			}
+			if (got < 0) {
+				r = moo__fail_errno(err, MOO_EIO, "cannot read a file to upload");
+				goto done;
+			}
+			if (!got) {
+				break;
+			}
+			n = (size_t)got;
+			p = buf;
+		}
+		w = sftp_write(f, p, n);
+		if (w != (ssize_t)n) {
+			r = moo__ssh_sftp_fail(c, err, MOO_EIO, "write", remote);
+			goto done;
+		}
+		if (data) {
+			data = (const char *)data + n;
+			len -= n;
+		}
+	}
+	/* the server's umask applied at creation; the mode asked for is the one kept */
+	if (sftp_close(f) != SSH_OK) {
+		f = NULL;
+		r = moo__ssh_sftp_fail(c, err, MOO_EIO, "write", remote);
+		goto done;
+	}
+	f = NULL;
+	if (sftp_chmod(sftp, remote, (mode_t)(mode & 07777)) < 0) {
+		r = moo__ssh_sftp_fail(c, err, MOO_EIO, "set the mode of", remote);
+		goto done;
+	}
+	r = 0;
+done:
+	if (f) {
+		sftp_close(f);
+	}
+	free(buf);
+	return r;
+}
+
+/* rm -rf of a temporary on the host, after a failure: best effort. */
+static void remote_remove(struct moo__transport *t, const char *path)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	int status;
+
+	moo_buf_puts(&cmd, "rm -rf -- ");
+	moo_buf_shquote(&cmd, path);
+	moo__ssh_run(sess(t), cmd.ptr, NULL, 0, NULL, &status, NULL);
+	moo_buf_dispose(&cmd);
+}
+
+static int ssh_write_file(struct moo__transport *t, const char *path, const void *data, size_t len,
+			  int mode, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	char *tmp = temp_name(path);
+	int r;
+
+	r = sftp_put_file(t, tmp, data ? data : "", len, -1, mode, err);
+	if (r) {
+		goto done;
+	}
+	moo_buf_puts(&cmd, "mv -f -- ");
+	moo_buf_shquote(&cmd, tmp);
+	moo_buf_putc(&cmd, ' ');
+	moo_buf_shquote(&cmd, path);
+	r = run_ok(t, cmd.ptr, "write", path, NULL, NULL, err);
+done:
+	if (r) {
+		remote_remove(t, tmp);
+	}
+	moo_buf_dispose(&cmd);
+	free(tmp);
+	return r;
+}
+
+static bool ssh_exists(struct moo__transport *t, const char *path)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	int status = -1, r;
+
+	moo_buf_puts(&cmd, "[ -e ");
+	moo_buf_shquote(&cmd, path);
+	moo_buf_puts(&cmd, " ] || [ -h ");
+	moo_buf_shquote(&cmd, path);
+	moo_buf_puts(&cmd, " ]");
+	r = moo__ssh_run(sess(t), cmd.ptr, NULL, 0, NULL, &status, NULL);
+	moo_buf_dispose(&cmd);
+	return r == 0 && status == 0;
+}
+
+static int ssh_mkdir_p(struct moo__transport *t, const char *path, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	int r;
+
+	moo_buf_puts(&cmd, "mkdir -p -- ");
+	moo_buf_shquote(&cmd, path);
+	r = run_ok(t, cmd.ptr, "create the folder", path, NULL, NULL, err);
+	moo_buf_dispose(&cmd);
+	return r;
+}
+
+/* ---- put ----------------------------------------------------------------------------- */
+
+static int put_tree(struct moo__transport *t, const char *src, const char *dst,
+		    struct moo_error **err)
+{
+	struct moo__ssh *c = sess(t);
+	struct stat st;
+	DIR *d = NULL;
+	int fd = -1, r;
+
+	if (lstat(src, &st) < 0) {
+		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
+	}
+	if (S_ISREG(st.st_mode)) {
+		fd = open(src, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			return moo__fail_errno(err, MOO_EIO, "cannot open '%s'", src);
+		}
+		r = sftp_put_file(t, dst, NULL, 0, fd, (int)(st.st_mode & 0777), err);
+		close(fd);
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		struct moo_error *e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+						     "cannot upload '%s': not a regular file or "
+						     "folder",
+						     src);
+
+		moo__error_hint(e, "links and special files are not uploaded; copy what they point "
+				   "to into the folder");
+		return MOO_EARG;
+	}
+	{
+		sftp_session sftp;
+		struct dirent *de;
+
+		if ((r = moo__ssh_sftp(c, &sftp, err))) {
+			return r;
+		}
+		if (sftp_mkdir(sftp, dst, (mode_t)((st.st_mode & 0777) | 0700)) < 0) {
+			return moo__ssh_sftp_fail(c, err, MOO_EIO, "create the folder", dst);
+		}
+		d = opendir(src);
+		if (!d) {
+			return moo__fail_errno(err, MOO_EIO, "cannot open '%s'", src);
+		}
+		r = 0;
+		while (!r && (errno = 0, de = readdir(d))) {
+			char *s, *t2;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
+				continue;
+			}
+			s = moo__path_join(src, de->d_name);
+			t2 = moo__path_join(dst, de->d_name);
+			r = put_tree(t, s, t2, err);
+			free(s);
+			free(t2);
+		}
+		if (!r && errno) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
+		}
+		closedir(d);
+	}
+	return r;
+}
+
+/* rm -rf of a local path: links removed, never followed. */
+static int remove_local(const char *path, struct moo_error **err)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (lstat(path, &st) < 0) {
+		return errno == ENOENT ? 0
+				       : moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		return unlink(path) < 0 ? moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path)
+					: 0;
+	}
+	d = opendir(path);
+	if (!d) {
+		return moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path);
+	}
+	while (!r && (de = readdir(d))) {
+		char *sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
+			continue;
+		}
+		sub = moo__path_join(path, de->d_name);
+		r = remove_local(sub, err);
+		free(sub);
+	}
+	closedir(d);
+	if (!r && rmdir(path) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot remove '%s'", path);
+	}
+	return r;
+}
+
+static int ssh_put(struct moo__transport *t, const char *src, const char *dst, bool move,
+		   struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	char *tmp = NULL;
+	int r;
+
+	if (ssh_exists(t, dst)) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_EEXIST, MOO_SEV_ERROR,
+				       "'%s' exists already on '%s'", dst, sess(t)->display);
+
+		(void)e;
+		return MOO_EEXIST;
+	}
+	tmp = temp_name(dst);
+	if ((r = put_tree(t, src, tmp, err))) {
+		goto done;
+	}
+	/* mv onto an existing folder would move into it: refuse instead */
+	moo_buf_puts(&cmd, "if [ -e ");
+	moo_buf_shquote(&cmd, dst);
+	moo_buf_puts(&cmd, " ]; then echo 'exists already' >&2; exit 1; fi; mv -- ");
+	moo_buf_shquote(&cmd, tmp);
+	moo_buf_putc(&cmd, ' ');
+	moo_buf_shquote(&cmd, dst);
+	if ((r = run_ok(t, cmd.ptr, "move into place", dst, NULL, NULL, err))) {
+		goto done;
+	}
+	if (move) {
+		r = remove_local(src, err);
+	}
+done:
+	if (r && tmp) {
+		remote_remove(t, tmp);
+	}
+	moo_buf_dispose(&cmd);
+	free(tmp);
+	return r;
+}
+
+/* ---- collect --------------------------------------------------------------------------- */
+
+struct req {
+	uint32_t id, len;
+};
+
+/*
+ * Downloads remote (size bytes) to local, resuming from local.moo-part when there is one:
+ * reads pipelined, READ_DEPTH requests of READ_CHUNK in flight, every returned length
+ * checked (a short answer restarts the pipeline at the right offset).
+ */
+static int get_file(struct moo__transport *t, const char *remote, const char *local, uint64_t size,
+		    int mode, struct moo_error **err)
+{
+	struct moo__ssh *c = sess(t);
+	struct req q[READ_DEPTH];
+	size_t qh = 0, qn = 0;
+	char *part = moo__printf("%s.moo-part", local), *buf = moo__malloc(READ_CHUNK);
+	uint64_t done_off = 0, next;
+	sftp_session sftp;
+	sftp_file f = NULL;
+	struct stat st;
+	int fd = -1, r;
+
+	if (stat(local, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size) {
+		r = 0; /* renamed into place only once complete: done before */
+		goto done;
+	}
+	if ((r = moo__ssh_sftp(c, &sftp, err))) {
+		goto done;
+	}
+	fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", part);
+		goto done;
+	}
+	done_off = (uint64_t)st.st_size;
+	if (done_off > size) {
+		done_off = 0;
+	}
+	if (ftruncate(fd, (off_t)done_off) < 0 || lseek(fd, (off_t)done_off, SEEK_SET) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
+		goto done;
+	}
+	f = sftp_open(sftp, remote, O_RDONLY, 0);
+	if (!f) {
+		r = moo__ssh_sftp_fail(c, err, MOO_EIO, "open", remote);
+		goto done;
+	}
+	if (sftp_seek64(f, done_off) < 0) {
+		r = moo__ssh_sftp_fail(c, err, MOO_EIO, "read", remote);
+		goto done;
+	}
+	next = done_off;
+	while (done_off < size) {
+		struct req cur;
+		int got;
+
+		while (qn < READ_DEPTH && next < size) {
+			uint32_t len =
+				size - next < READ_CHUNK ? (uint32_t)(size - next) : READ_CHUNK;
+			int id = sftp_async_read_begin(f, len);
+
+			if (id < 0) {
+				r = moo__ssh_sftp_fail(c, err, MOO_EHOST, "read", remote);
+				goto done;
+			}
+			q[(qh + qn) % READ_DEPTH] = (struct req){(uint32_t)id, len};
+			qn++;
+			next += len;
+		}
+		cur = q[qh];
+		qh = (qh + 1) % READ_DEPTH;
+		qn--;
+		got = sftp_async_read(f, buf, cur.len, cur.id);
+		if (got < 0) {
+			r = moo__ssh_sftp_fail(c, err, MOO_EHOST, "read", remote);
+			goto done;
+		}
+		if (got == 0 || (uint32_t)got > cur.len) {
+			r = moo__fail(err, MOO_EIO, "'%s' on '%s' changed while it was read",
+				      remote, c->display);
+			goto done;
+		}
+		if (write(fd, buf, (size_t)got) != got) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
+			goto done;
+		}
+		done_off += (uint64_t)got;
+		if ((uint32_t)got < cur.len) {
+			/* a short answer: drop the requests in flight and go on from here */
+			while (qn) {
+				sftp_async_read(f, buf, q[qh].len, q[qh].id);
+				qh = (qh + 1) % READ_DEPTH;
+				qn--;
+			}
+			if (sftp_seek64(f, done_off) < 0) {
+				r = moo__ssh_sftp_fail(c, err, MOO_EIO, "read", remote);
+				goto done;
+			}
+			next = done_off;
+		}
+	}
+	if (fchmod(fd, (mode_t)(mode & 0777)) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
+		goto done;
+	}
+	fd = -1;
+	if (rename(part, local) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot rename '%s'", part);
+		goto done;
+	}
+	r = 0;
+done:
+	if (f) {
+		while (qn) { /* answers still due belong to this handle */
+			sftp_async_read(f, buf, q[qh].len, q[qh].id);
+			qh = (qh + 1) % READ_DEPTH;
+			qn--;
+		}
+		sftp_close(f);
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	free(part);
+	free(buf);
+	return r;
+}
+
+static int get_tree(struct moo__transport *t, const char *remote, const char *local, int depth,
+		    struct moo_error **err)
+{
+	struct moo__ssh *c = sess(t);
+	sftp_session sftp;
+	sftp_dir d = NULL;
+	sftp_attributes a;
+	int r;
+
+	if (depth > 64) {
+		return moo__fail(err, MOO_EIO, "'%s' on '%s' is nested too deeply", remote,
+				 c->display);
+	}
+	if ((r = moo__ssh_sftp(c, &sftp, err)) || (r = moo__mkdir_p(local, 0755, err))) {
+		return r;
+	}
+	d = sftp_opendir(sftp, remote);
+	if (!d) {
+		return moo__ssh_sftp_fail(c, err, MOO_EIO, "list", remote);
+	}
+	r = 0;
+	while (!r && (a = sftp_readdir(sftp, d))) {
+		const char *n = a->name;
+		char *rp, *lp;
+
+		if (!n || !strcmp(n, ".") || !strcmp(n, "..")) {
+			sftp_attributes_free(a);
+			continue;
+		}
+		if (!moo__path_is_safe_relative(n) || strchr(n, '/') || strstr(n, ".moo-part")) {
+			r = moo__fail(err, MOO_EIO, "refusing the name '%s' listed in '%s' on '%s'",
+				      n, remote, c->display);
+			sftp_attributes_free(a);
+			break;
+		}
+		rp = moo__path_join(remote, n);
+		lp = moo__path_join(local, n);
+		if (a->type == SSH_FILEXFER_TYPE_DIRECTORY) {
+			r = get_tree(t, rp, lp, depth + 1, err);
+		} else if (a->type == SSH_FILEXFER_TYPE_REGULAR) {
+			r = get_file(t, rp, lp, a->size, (int)(a->permissions & 0777), err);
+		} /* links and special files are not collected */
+		free(rp);
+		free(lp);
+		sftp_attributes_free(a);
+	}
+	if (!r && !sftp_dir_eof(d)) {
+		r = moo__ssh_sftp_fail(c, err, MOO_EHOST, "list", remote);
+	}
+	sftp_closedir(d);
+	return r;
+}
+
+static int ssh_collect(struct moo__transport *t, const char *src, const char *cache_dir,
+		       char **local, struct moo_error **err)
+{
+	const char *base;
+	char *trimmed = moo__strdup(src), *dst = NULL;
+	size_t n = strlen(trimmed);
+	int r;
+
+	while (n > 1 && trimmed[n - 1] == '/') {
+		trimmed[--n] = '\0';
+	}
+	base = strrchr(trimmed, '/') ? strrchr(trimmed, '/') + 1 : trimmed;
+	if (!moo__path_is_safe_relative(base)) {
+		r = moo__fail(err, MOO_EARG, "cannot collect '%s': name a folder", src);
+		goto done;
+	}
+	dst = moo__path_join(cache_dir, base);
+	if ((r = get_tree(t, trimmed, dst, 0, err))) {
+		goto done;
+	}
+	*local = dst;
+	dst = NULL;
+done:
+	free(trimmed);
+	free(dst);
+	return r;
+}
+
+static void ssh_close_op(struct moo__transport *t)
+{
+	moo__ssh_close(sess(t));
+	t->impl = NULL;
+}
+
+static const struct moo__transport_ops ssh_ops = {
+	ssh_exec,    ssh_read_file, ssh_write_file, ssh_exists,
+	ssh_mkdir_p, ssh_put,       ssh_collect,    ssh_close_op,
+};
+
+int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,
+			    struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo__ssh *c = NULL;
+	struct moo_buf root = MOO_BUF_INIT;
+	int status = -1, r;
+
+	if ((r = moo__ssh_open(&c, host, flags, 0, err))) {
+		goto done;
+	}
+	if (c->target.root) {
+		moo_buf_puts(&root, c->target.root);
+	} else {
+		r = moo__ssh_run(c, "printf '%s' \"${MOO_ROOT:-$HOME/.moo}\"", &root, 4096, NULL,
+				 &status, err);
+		if (r) {
+			goto done;
+		}
+		if (status || !root.len) {
+			r = moo__fail(err, MOO_EHOST, "cannot find the job folder on '%s'",
+				      c->display);
+			goto done;
+		}
+	}
+	t = moo__calloc(1, sizeof(*t));
+	t->ops = &ssh_ops;
+	t->host = moo__strdup(host);
+	t->root = moo_buf_detach(&root);
+	t->impl = c;
+	c = NULL;
+	*out = t;
+	r = 0;
+done:
+	moo__ssh_close(c);
+	moo_buf_dispose(&root);
+	return r;
+}
