@@ -29,14 +29,17 @@ struct strlist {
 };
 
 struct opt {
-	char short_name;     /* 0 when none */
+	char short_name; /* 0 when none */
 	const char *long_name;
-	const char *arg;     /* "FILE" for options that take a value; NULL for flags */
+	const char *arg; /* "FILE" for options that take a value; NULL for flags */
 	const char *help;
 	enum opt_type type;
 	void *ptr;
 };
-#define OPT_END {0, NULL, NULL, NULL, OPT_FLAG, NULL}
+#define OPT_END                                     \
+	{                                           \
+		0, NULL, NULL, NULL, OPT_FLAG, NULL \
+	}
 
 struct cmd {
 	const char *name;
@@ -54,8 +57,7 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 	      int min_pos, int max_pos);
 void opt_usage(const struct cmd *cmd, const struct opt *opts, FILE *f);
 /* Prints "moo: error: …" and the 'try' line; returns EXIT_USAGE. */
-int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...)
-	MOO_PRINTF(3, 4);
+int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...) MOO_PRINTF(3, 4);
 
 /* output.c */
 int exit_code_for(int moo_code);
@@ -63,7 +65,8 @@ bool color_on(FILE *f);
 /* Renders a chain of errors and warnings on stderr; returns the exit code of the first error. */
 int print_errors(const struct moo_error *err);
 void print_error_msg(const char *hint, const char *fmt, ...) MOO_PRINTF(2, 3);
-/* The chain as a JSON array of diagnostics (a jansson json_t *, as void * to keep jansson out of headers). */
+/* The chain as a JSON array of diagnostics (a jansson json_t *, as void * to keep jansson out of
+ * headers). */
 void *errors_to_json(const struct moo_error *err);
 /* Prints a JSON value on stdout, indented, followed by a newline, and frees it. */
 void print_json(void *json);

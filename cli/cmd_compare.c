@@ -45,7 +45,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		for (k = 0; k < jobs[i]->n_metrics; k++) {
 			size_t m;
 
-			for (m = 0; m < n_names && strcmp(names[m], jobs[i]->metrics[k].name); m++) {
+			for (m = 0; m < n_names && strcmp(names[m], jobs[i]->metrics[k].name);
+			     m++) {
 			}
 			if (m == n_names && n_names < MAX_METRICS) {
 				names[n_names++] = jobs[i]->metrics[k].name;

@@ -19,8 +19,8 @@ static const struct opt opts[] = {
 	 &max_entries},
 	{0, "max-ratio", "N", "cap on one entry's compression ratio (default 100)", OPT_INT,
 	 &max_ratio},
-	{0, "extract", "DIR", "also extract the bundle into DIR, which must not exist",
-	 OPT_STRING, &extract},
+	{0, "extract", "DIR", "also extract the bundle into DIR, which must not exist", OPT_STRING,
+	 &extract},
 	OPT_END,
 };
 

@@ -30,7 +30,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		return usage_error(self, NULL, "option '--offset' needs a number of 0 or more");
 	}
 	if (tail_lines >= 0 && offset) {
-		return usage_error(self, NULL, "options '--tail' and '--offset' exclude each other");
+		return usage_error(self, NULL,
+				   "options '--tail' and '--offset' exclude each other");
 	}
 	r = open_store(&st);
 	if (r >= 0) {

@@ -43,10 +43,11 @@ static int run(const struct cmd *self, int argc, char **argv)
 			snprintf(word, sizeof(word), "%.*s", (int)len, p);
 			s = moo_job_status_parse(word);
 			if (s < 0) {
-				return usage_error(self,
-						   "statuses are queued, running, succeeded, failed, "
-						   "cancelled and lost",
-						   "unknown status '%s'", word);
+				return usage_error(
+					self,
+					"statuses are queued, running, succeeded, failed, "
+					"cancelled and lost",
+					"unknown status '%s'", word);
 			}
 			f.status_mask |= 1u << s;
 			p += len + (p[len] == ',');

@@ -13,8 +13,8 @@ static long tail_lines = 20;
 static const struct opt opts[] = {
 	{'d', "detach", NULL, "print the job id and return at once", OPT_FLAG, &detach},
 	{'n', "name", "NAME", "a name kept beside the job id", OPT_STRING, &name},
-	{0, "set", "KEY=VALUE", "override training_params.NAME or env.NAME (repeatable)",
-	 OPT_LIST, &sets},
+	{0, "set", "KEY=VALUE", "override training_params.NAME or env.NAME (repeatable)", OPT_LIST,
+	 &sets},
 	{0, "tail", "N", "log lines shown when the job fails (default 20)", OPT_INT, &tail_lines},
 	{0, "json", NULL, "print the job record as JSON at the end", OPT_FLAG, &json},
 	OPT_END,
@@ -94,9 +94,10 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (job->status != MOO_JOB_SUCCEEDED) {
 		struct moo_buf tail = MOO_BUF_INIT;
 
-		if (tail_lines > 0 && !moo_job_log_tail(job, (size_t)tail_lines, &tail, NULL, NULL) &&
-		    tail.len) {
-			fprintf(stderr, "moo: the last lines of its log (%s/process.log):\n", job->dir);
+		if (tail_lines > 0 &&
+		    !moo_job_log_tail(job, (size_t)tail_lines, &tail, NULL, NULL) && tail.len) {
+			fprintf(stderr, "moo: the last lines of its log (%s/process.log):\n",
+				job->dir);
 			fputs(tail.ptr, stderr);
 			if (tail.ptr[tail.len - 1] != '\n') {
 				fputc('\n', stderr);

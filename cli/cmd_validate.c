@@ -11,7 +11,8 @@ static bool json, spec_only;
 
 static const struct opt opts[] = {
 	{0, "json", NULL, "print diagnostics as JSON", OPT_FLAG, &json},
-	{0, "spec-only", NULL, "check the spec alone, not the files it names", OPT_FLAG, &spec_only},
+	{0, "spec-only", NULL, "check the spec alone, not the files it names", OPT_FLAG,
+	 &spec_only},
 	OPT_END,
 };
 

@@ -55,12 +55,8 @@ static int set_value(const struct cmd *cmd, const struct opt *o, const char *val
 	long v;
 
 	switch (o->type) {
-	case OPT_FLAG:
-		*(bool *)o->ptr = true;
-		break;
-	case OPT_STRING:
-		*(const char **)o->ptr = val;
-		break;
+	case OPT_FLAG: *(bool *)o->ptr = true; break;
+	case OPT_STRING: *(const char **)o->ptr = val; break;
 	case OPT_INT:
 		errno = 0;
 		v = strtol(val, &end, 10);
@@ -133,7 +129,8 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 			size_t len = strcspn(a + 2, "=");
 
 			for (o = opts; o && o->long_name; o++) {
-				if (strlen(o->long_name) == len && !strncmp(o->long_name, a + 2, len)) {
+				if (strlen(o->long_name) == len &&
+				    !strncmp(o->long_name, a + 2, len)) {
 					break;
 				}
 			}
@@ -142,7 +139,8 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 			}
 			if (a[2 + len] == '=') {
 				if (!o->arg) {
-					return usage_error(cmd, NULL, "option '--%s' takes no value",
+					return usage_error(cmd, NULL,
+							   "option '--%s' takes no value",
 							   o->long_name);
 				}
 				val = a + 3 + len;
@@ -158,8 +156,9 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 			}
 			if (a[2]) {
 				if (!o->arg) {
-					return usage_error(cmd, NULL, "option '-%c' takes no value; "
-								      "write flags one by one",
+					return usage_error(cmd, NULL,
+							   "option '-%c' takes no value; "
+							   "write flags one by one",
 							   a[1]);
 				}
 				val = a + 2;

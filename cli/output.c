@@ -101,8 +101,9 @@ void *errors_to_json(const struct moo_error *err)
 	for (; err; err = err->next) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "severity",
-				    json_string(err->severity == MOO_SEV_WARNING ? "warning" : "error"));
+		json_object_set_new(
+			o, "severity",
+			json_string(err->severity == MOO_SEV_WARNING ? "warning" : "error"));
 		json_object_set_new(o, "code", json_string(moo_code_name(err->code)));
 		json_object_set_new(o, "file", err->file ? json_string(err->file) : json_null());
 		json_object_set_new(o, "line", json_integer(err->line));
@@ -257,10 +258,10 @@ void job_outcome(const struct moo_job *j, char *out, size_t len)
 {
 	if (j->signal) {
 		static const char *const names[] = {
-			NULL,   "HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT",   "BUS",
-			"FPE",  "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",   "TERM",
-			"STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-			"XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",   "SYS",
+			NULL,     "HUP",  "INT",    "QUIT", "ILL",   "TRAP", "ABRT", "BUS",
+			"FPE",    "KILL", "USR1",   "SEGV", "USR2",  "PIPE", "ALRM", "TERM",
+			"STKFLT", "CHLD", "CONT",   "STOP", "TSTP",  "TTIN", "TTOU", "URG",
+			"XCPU",   "XFSZ", "VTALRM", "PROF", "WINCH", "IO",   "PWR",  "SYS",
 		};
 		const char *name = j->signal > 0 && j->signal < 32 ? names[j->signal] : NULL;
 
@@ -303,8 +304,8 @@ void *job_to_json(const struct moo_job *j, bool full)
 	json_object_set_new(o, "created", json_time(j->created));
 	json_object_set_new(o, "started", json_time(j->started));
 	json_object_set_new(o, "ended", json_time(j->ended));
-	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code)
-							      : json_null());
+	json_object_set_new(o, "exit_code",
+			    j->exit_code >= 0 ? json_integer(j->exit_code) : json_null());
 	json_object_set_new(o, "signal", j->signal ? json_integer(j->signal) : json_null());
 	json_object_set_new(o, "source", json_or_null(j->source));
 	json_object_set_new(o, "source_sha256", json_or_null(j->source_sha256));
@@ -325,11 +326,11 @@ void *job_to_json(const struct moo_job *j, bool full)
 
 		json_object_set_new(x, "name", json_string(j->metrics[i].name));
 		json_object_set_new(x, "value", json_real(j->metrics[i].value));
-		json_object_set_new(x, "step", j->metrics[i].step >= 0
-						       ? json_integer(j->metrics[i].step)
-						       : json_null());
-		json_object_set_new(x, "source", json_string(j->metrics[i].from_file ? "metrics.json"
-										      : "log"));
+		json_object_set_new(x, "step",
+				    j->metrics[i].step >= 0 ? json_integer(j->metrics[i].step)
+							    : json_null());
+		json_object_set_new(x, "source",
+				    json_string(j->metrics[i].from_file ? "metrics.json" : "log"));
 		json_array_append_new(m, x);
 	}
 	json_object_set_new(o, "metrics", m);
@@ -382,9 +383,10 @@ void print_job_table(struct moo_job **jobs, size_t n)
 		format_time(created, sizeof(created), j->created);
 		format_duration(dur, sizeof(dur), job_elapsed(j));
 		job_outcome(j, outcome, sizeof(outcome));
-		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", j->id, j->name ? j->name : "-",
-		       color ? status_color(j->status) : "", moo_job_status_name(j->status),
-		       color ? "\033[0m" : "", created, dur, outcome);
+		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", j->id,
+		       j->name ? j->name : "-", color ? status_color(j->status) : "",
+		       moo_job_status_name(j->status), color ? "\033[0m" : "", created, dur,
+		       outcome);
 		for (k = 0; k < nm && k < 3; k++) {
 			printf(" %s=%g", fm[k]->name, fm[k]->value);
 		}
@@ -422,7 +424,8 @@ void print_job_detail(const struct moo_job *j)
 	printf("source:     %s\n", j->source ? j->source : "-");
 	printf("sha256:     %s\n", j->source_sha256 ? j->source_sha256 : "-");
 	if (json_is_object(spec)) {
-		json_t *fw = json_object_get(spec, "framework"), *model = json_object_get(spec, "model");
+		json_t *fw = json_object_get(spec, "framework"),
+		       *model = json_object_get(spec, "model");
 		json_t *rt = json_object_get(fw, "runtime");
 
 		printf("model:      %s %s\n", json_string_value(json_object_get(model, "name")),
@@ -440,7 +443,8 @@ void print_job_detail(const struct moo_job *j)
 	}
 	printf("params:    ");
 	if (json_is_object(params) && json_object_size(params)) {
-		json_object_foreach(params, k, v) {
+		json_object_foreach(params, k, v)
+		{
 			char *s = json_dumps(v, JSON_ENCODE_ANY);
 
 			printf(" %s=%s", k, s ? s : "?");

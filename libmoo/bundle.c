@@ -115,10 +115,10 @@ struct scan {
 	const char *zip;   /* the file read */
 	const char *label; /* what messages call it */
 	uint64_t max_bytes, max_entries, max_ratio;
-	const char *dest;  /* staging directory to write into, or NULL to check only */
+	const char *dest; /* staging directory to write into, or NULL to check only */
 	int dest_fd;
 	struct nameset names;
-	char *prefix;      /* "top/" or "" */
+	char *prefix; /* "top/" or "" */
 	uint64_t entries, total;
 	struct moo_bundle_file *files;
 	size_t n_files;
@@ -203,8 +203,9 @@ static int check_header(struct scan *s, struct archive_entry *ae, char **out_nam
 		bool dotdot = !strcmp(name, "..") || !strncmp(name, "../", 3) ||
 			      strstr(name, "/../") || (nl >= 3 && !strcmp(name + nl - 3, "/.."));
 
-		refuse(s, raw, dotdot ? "a '..' component leads outside the bundle"
-				      : "an empty or '.' component, or a control character");
+		refuse(s, raw,
+		       dotdot ? "a '..' component leads outside the bundle"
+			      : "an empty or '.' component, or a control character");
 		free(name);
 		return MOO_EBUNDLE;
 	}
@@ -875,8 +876,8 @@ void moo_bundle_free(struct moo_bundle *b)
 	free(b);
 }
 
-int moo_bundle_open(struct moo_bundle **out, const char *source,
-		    const struct moo_bundle_opts *opts, struct moo_error **err)
+int moo_bundle_open(struct moo_bundle **out, const char *source, const struct moo_bundle_opts *opts,
+		    struct moo_error **err)
 {
 	struct moo_bundle *b = moo__calloc(1, sizeof(*b));
 	struct moo_error *local = NULL, *e;

@@ -18,7 +18,7 @@
 #include "embedded.h"
 
 #define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
-#define LOG_CHUNK (1u << 20)
+#define LOG_CHUNK    (1u << 20)
 
 static double now(void)
 {
@@ -229,7 +229,8 @@ static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 			struct moo_error *e;
 
 			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
-					   "'%.*s' cannot be overridden with --set", (int)(dot - s), s);
+					   "'%.*s' cannot be overridden with --set", (int)(dot - s),
+					   s);
 			moo__error_hint(e, "only training_params.NAME and env.NAME can be set");
 			return MOO_EARG;
 		}
@@ -237,8 +238,8 @@ static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 		if (!ident(key, is_env) || (is_env && !strncmp(key, "MOO_", 4))) {
 			struct moo_error *e;
 
-			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "bad name '%s' in '%s'", key,
-					   s);
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "bad name '%s' in '%s'",
+					   key, s);
 			moo__error_hint(e, is_env ? "variable names are letters, digits and '_', "
 						    "and MOO_ is reserved"
 						  : "parameter names match [a-z][a-z0-9_]*");
@@ -523,9 +524,11 @@ static void read_metrics(struct moo__transport *t, struct moo_job *job)
 		json_t *v;
 
 		if (json_is_object(o)) {
-			json_object_foreach(o, k, v) {
+			json_object_foreach(o, k, v)
+			{
 				if (json_is_number(v)) {
-					add_metric(job, k, strlen(k), json_number_value(v), -1, true);
+					add_metric(job, k, strlen(k), json_number_value(v), -1,
+						   true);
 				}
 			}
 		}
@@ -628,7 +631,8 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 			job->started = kv_time(t, state.ptr, "started");
 		}
 		if (job->pid > 0 &&
-		    proc_start(t, job->pid) == (unsigned long long)kv_int(state.ptr, "pid_start", -1)) {
+		    proc_start(t, job->pid) ==
+			    (unsigned long long)kv_int(state.ptr, "pid_start", -1)) {
 			job->status = MOO_JOB_RUNNING;
 			r = 0;
 			goto save;
@@ -709,8 +713,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	job->spec_json = moo_buf_detach(&spec_json);
 	job->params_json = params_to_json(&params);
 	job->host = moo__strdup(t->host);
-	job->output_folder = moo__strdup(spec->output_folder ? spec->output_folder
-							    : "training_result");
+	job->output_folder =
+		moo__strdup(spec->output_folder ? spec->output_folder : "training_result");
 	job->status = MOO_JOB_QUEUED;
 	job->exit_code = -1;
 	jobs_dir = moo__path_join(t->root, "jobs");

@@ -66,8 +66,7 @@ static bool glob(const char *p, const char *s)
 
 	for (;;) {
 		switch (*p) {
-		case '\0':
-			return *s == '\0';
+		case '\0': return *s == '\0';
 		case '*':
 			if (p[1] == '*') {
 				p += 2;
@@ -260,7 +259,8 @@ static int walk_dir(struct walk *w, const char *rel)
 			struct moo_error *e = moo__error_add(
 				w->err, MOO_EBUNDLE, MOO_SEV_ERROR,
 				"'%s' has a name a bundle cannot hold (a backslash or control "
-				"character)", sub);
+				"character)",
+				sub);
 			moo__error_hint(e, "rename it, or list it in .mooignore");
 			r = MOO_EBUNDLE;
 		} else if (S_ISDIR(st.st_mode)) {
@@ -269,9 +269,9 @@ static int walk_dir(struct walk *w, const char *rel)
 			r = walk_dir(w, sub);
 		} else if (S_ISREG(st.st_mode)) {
 			MOO_GROW(w->items, w->n);
-			w->items[w->n++] = (struct item){moo__strdup(sub), false,
-							 (st.st_mode & S_IXUSR) != 0,
-							 (uint64_t)st.st_size};
+			w->items[w->n++] =
+				(struct item){moo__strdup(sub), false, (st.st_mode & S_IXUSR) != 0,
+					      (uint64_t)st.st_size};
 			w->bytes += (uint64_t)st.st_size;
 		} else {
 			struct moo_error *e = moo__error_add(
@@ -299,10 +299,10 @@ static int item_cmp(const void *a, const void *b)
 
 /* ---- the ZIP writer ------------------------------------------------------------- */
 
-#define WBUF (1u << 20)
+#define WBUF       (1u << 20)
 #define SMALL_FILE (4u << 20) /* read whole and deflated in memory */
-#define CHUNK (1u << 20)
-#define DOS_DATE 0x0021 /* 1980-01-01 */
+#define CHUNK      (1u << 20)
+#define DOS_DATE   0x0021 /* 1980-01-01 */
 
 struct cent {
 	uint32_t crc, csize, usize, offset, attr;
@@ -461,9 +461,9 @@ static int read_full(struct zw *w, int fd, const char *rel, unsigned char *p, si
 static bool stored_by_name(const char *rel)
 {
 	static const char *const ext[] = {
-		".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".lz4", ".7z", ".rar", ".jar",
-		".whl", ".npz", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".mp3", ".mp4",
-		".mkv", ".webm", ".ogg", ".flac", ".avi", ".mov", ".parquet", ".pdf",
+		".zip", ".gz",  ".tgz",  ".bz2", ".xz",   ".zst",  ".lz4", ".7z",      ".rar",
+		".jar", ".whl", ".npz",  ".png", ".jpg",  ".jpeg", ".gif", ".webp",    ".mp3",
+		".mp4", ".mkv", ".webm", ".ogg", ".flac", ".avi",  ".mov", ".parquet", ".pdf",
 	};
 	size_t len = strlen(rel), i;
 

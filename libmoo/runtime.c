@@ -63,9 +63,8 @@ static void reqs_dispose(struct reqs *r)
 static void collect_reqs(const struct moo_spec *spec, struct reqs *r)
 {
 	static const char *const packages[][2] = {
-		{"sklearn", "scikit-learn"}, {"scikit-learn", "scikit-learn"},
-		{"pytorch", "torch"},        {"torch", "torch"},
-		{"tensorflow", "tensorflow"}, {"keras", "keras"},
+		{"sklearn", "scikit-learn"}, {"scikit-learn", "scikit-learn"}, {"pytorch", "torch"},
+		{"torch", "torch"},          {"tensorflow", "tensorflow"},     {"keras", "keras"},
 		{"xgboost", "xgboost"},      {"lightgbm", "lightgbm"},
 	};
 	size_t i, j;
@@ -81,8 +80,8 @@ static void collect_reqs(const struct moo_spec *spec, struct reqs *r)
 			const char *q = spec->framework.runtime.requirement[j];
 			size_t n = strlen(pkg);
 
-			if (!strncmp(q, pkg, n) && !strchr("abcdefghijklmnopqrstuvwxyz0123456789-_.",
-							   q[n] ? q[n] : 'x')) {
+			if (!strncmp(q, pkg, n) &&
+			    !strchr("abcdefghijklmnopqrstuvwxyz0123456789-_.", q[n] ? q[n] : 'x')) {
 				listed = true;
 			}
 			if (!strcmp(q, pkg)) {
@@ -315,22 +314,24 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 		installed_list(t, &have);
 		if (!cands.n) {
 			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
-					   "no interpreter '%s' for runtime '%s%s' on %s", names.ptr,
-					   spec->framework.runtime.name,
+					   "no interpreter '%s' for runtime '%s%s' on %s",
+					   names.ptr, spec->framework.runtime.name,
 					   spec->framework.runtime.version
 						   ? spec->framework.runtime.version
 						   : "",
 					   t->host);
 		} else {
-			while (why.len && (why.ptr[why.len - 1] == ' ' || why.ptr[why.len - 1] == ';')) {
+			while (why.len &&
+			       (why.ptr[why.len - 1] == ' ' || why.ptr[why.len - 1] == ';')) {
 				why.ptr[--why.len] = '\0';
 			}
 			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
 					   "no interpreter on %s has what '%s' needs: %s", t->host,
 					   spec->file ? spec->file : "metadata.yaml", why.ptr);
 		}
-		moo__error_hint(e, "installed: %s; install what is missing, or point MOO_PYTHON "
-				   "at an interpreter that has it",
+		moo__error_hint(e,
+				"installed: %s; install what is missing, or point MOO_PYTHON "
+				"at an interpreter that has it",
 				have.len ? have.ptr : "no python on PATH");
 		moo_buf_dispose(&have);
 		r = MOO_ERESOLVE;

@@ -75,8 +75,7 @@ static int db_fail(struct moo_store *st, struct moo_error **err, const char *wha
 	return MOO_ESTORE;
 }
 
-static int exec_sql(struct moo_store *st, const char *sql, const char *what,
-		    struct moo_error **err)
+static int exec_sql(struct moo_store *st, const char *sql, const char *what, struct moo_error **err)
 {
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		return db_fail(st, err, what);
@@ -227,8 +226,8 @@ int moo_store_schema_version(struct moo_store *st)
 
 /* ---- jobs ------------------------------------------------------------------------ */
 
-static const char *const status_names[] = {"queued",    "running",   "succeeded",
-					   "failed",    "cancelled", "lost"};
+static const char *const status_names[] = {"queued", "running",   "succeeded",
+					   "failed", "cancelled", "lost"};
 
 const char *moo_job_status_name(enum moo_job_status s)
 {
@@ -270,8 +269,8 @@ static void bind_time(sqlite3_stmt *q, int i, double t)
 	}
 }
 
-#define JOB_COLUMNS                                                                              \
-	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, "    \
+#define JOB_COLUMNS                                                                          \
+	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, " \
 	"status, created, started, ended, exit_code, signal, pid, result_path"
 
 /* Binds the job's fields to ?1..?18 in JOB_COLUMNS order. */
@@ -435,7 +434,8 @@ static int read_metrics(struct moo_store *st, struct moo_job *j, struct moo_erro
 		m = &j->metrics[j->n_metrics++];
 		m->name = col_text(q, 0);
 		m->value = sqlite3_column_double(q, 1);
-		m->step = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 2);
+		m->step =
+			sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 2);
 		m->from_file = sqlite3_column_int(q, 3) != 0;
 	}
 	sqlite3_finalize(q);

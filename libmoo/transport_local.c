@@ -109,8 +109,8 @@ done:
 	return r;
 }
 
-static int local_read_file(struct moo__transport *t, const char *path, uint64_t offset,
-			   size_t max, struct moo_buf *out, struct moo_error **err)
+static int local_read_file(struct moo__transport *t, const char *path, uint64_t offset, size_t max,
+			   struct moo_buf *out, struct moo_error **err)
 {
 	char chunk[65536];
 	size_t got = 0;
@@ -221,8 +221,8 @@ static void local_close(struct moo__transport *t)
 }
 
 static const struct moo__transport_ops local_ops = {
-	local_exec, local_read_file, local_write_file, local_exists,
-	local_mkdir_p, local_put, local_collect, local_close,
+	local_exec,    local_read_file, local_write_file, local_exists,
+	local_mkdir_p, local_put,       local_collect,    local_close,
 };
 
 int moo__transport_local_open(struct moo__transport **out, struct moo_error **err)
@@ -231,8 +231,9 @@ int moo__transport_local_open(struct moo__transport **out, struct moo_error **er
 	struct moo__transport *t;
 
 	if ((!root || !*root) && (!home || !*home)) {
-		return moo__fail(err, MOO_EIO, "cannot place the job directory: neither MOO_ROOT "
-					       "nor HOME is set");
+		return moo__fail(err, MOO_EIO,
+				 "cannot place the job directory: neither MOO_ROOT "
+				 "nor HOME is set");
 	}
 	t = moo__calloc(1, sizeof(*t));
 	t->ops = &local_ops;

@@ -110,7 +110,8 @@ int moo__mkdir_p(const char *path, int mode, struct moo_error **err)
 
 			*s = '\0';
 			if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
-				r = moo__fail_errno(err, MOO_EIO, "cannot create directory '%s'", p);
+				r = moo__fail_errno(err, MOO_EIO, "cannot create directory '%s'",
+						    p);
 				break;
 			}
 			*s = c;
@@ -150,7 +151,8 @@ bool moo__path_is_safe_relative(const char *rel)
 			if (n == 0 && *s == '/') {
 				return false; /* "a//b" */
 			}
-			if ((n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.')) {
+			if ((n == 1 && comp[0] == '.') ||
+			    (n == 2 && comp[0] == '.' && comp[1] == '.')) {
 				return false;
 			}
 			if (!*s) {

@@ -48,7 +48,8 @@ static void test_sha256(void **state)
 
 	(void)state;
 	moo__sha256_buf("abc", 3, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_true(moo__is_sha256_hex(hex));
 	assert_false(moo__is_sha256_hex("BA7816BF"));
 	moo__hex("\x01\xff", 2, hex);
@@ -183,8 +184,8 @@ static char *write_zip(const char *name, const char *const *entries, size_t n)
 static void test_extract_refuses(void **state)
 {
 	const char *const hostile[] = {
-		"metadata.yaml", "100644", meta, "train.py", "100644", "x",
-		"link", "120777", "/tmp", "link/evil.txt", "100644", "pwned",
+		"metadata.yaml", "100644", meta,   "train.py",      "100644", "x",
+		"link",          "120777", "/tmp", "link/evil.txt", "100644", "pwned",
 	};
 	struct moo_bundle fake = {0};
 	struct moo_error *err = NULL;
@@ -203,8 +204,9 @@ static void test_extract_refuses(void **state)
 	free(fake.zip_path);
 	/* the byte cap, counted while writing: nothing is left, staging folder included */
 	{
-		const char *const big[] = {"metadata.yaml", "100644", meta, "train.py", "100644",
-					   "0123456789012345678901234567890123456789"};
+		const char *const big[] = {
+			"metadata.yaml", "100644", meta,
+			"train.py",      "100644", "0123456789012345678901234567890123456789"};
 		struct moo_bundle_opts o = MOO_BUNDLE_OPTS_INIT;
 		o.max_bytes = sizeof(meta) + 10;
 		fake.zip_path = write_zip("big.zip", big, MOO_ARRAY_SIZE(big));

@@ -47,8 +47,11 @@ static void test_metrics(void **state)
 static void test_shquote_roundtrip(void **state)
 {
 	static const char *const hostile[] = {
-		"plain", "it's", "$(touch /tmp/moo-pwned)", "`id`", "a b\tc\nd", "\\", "'", "''",
-		"--flag", "*", "", "\"quoted\"", "; rm -rf /", "é ü 日本",
+		"plain",      "it's",      "$(touch /tmp/moo-pwned)",
+		"`id`",       "a b\tc\nd", "\\",
+		"'",          "''",        "--flag",
+		"*",          "",          "\"quoted\"",
+		"; rm -rf /", "é ü 日本",
 	};
 	size_t i;
 

@@ -79,27 +79,28 @@ static void test_seed_example(void **state)
 
 static void test_full(void **state)
 {
-	struct moo_spec *s = parse_ok("framework:\n"
-				      "  name: pytorch\n"
-				      "  version: 2.0\n"
-				      "  runtime: {name: python, version: \"3.11\", requirement: "
-				      "[numpy==1.24.2, 'torch>=2']}\n"
-				      "model: {name: m, time: 2024-05-01}\n"
-				      "dataset: {name: d, sha256: "
-				      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855}\n"
-				      "data_process: {data_split: {train: 0.8, test: 0.2}, padding: post}\n"
-				      "model_architecture: {type: cnn, layers: [conv, dense], parameters: 10}\n"
-				      "training_params:\n"
-				      "  seed: 7\n"
-				      "  learning_rate: 1e-3\n"
-				      "  epoch: 3\n"
-				      "  tag: \"5\"\n"
-				      "entry_point: src/train.py\n"
-				      "output_folder: out\n"
-				      "resources: {accelerator: gpu, cpus: 2.5, memory: 4Gi}\n"
-				      "inference: {entry_point: predict.py}\n"
-				      "env: {OMP_NUM_THREADS: 1}\n"
-				      "x-team: {anything: [1, 2]}\n");
+	struct moo_spec *s =
+		parse_ok("framework:\n"
+			 "  name: pytorch\n"
+			 "  version: 2.0\n"
+			 "  runtime: {name: python, version: \"3.11\", requirement: "
+			 "[numpy==1.24.2, 'torch>=2']}\n"
+			 "model: {name: m, time: 2024-05-01}\n"
+			 "dataset: {name: d, sha256: "
+			 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855}\n"
+			 "data_process: {data_split: {train: 0.8, test: 0.2}, padding: post}\n"
+			 "model_architecture: {type: cnn, layers: [conv, dense], parameters: 10}\n"
+			 "training_params:\n"
+			 "  seed: 7\n"
+			 "  learning_rate: 1e-3\n"
+			 "  epoch: 3\n"
+			 "  tag: \"5\"\n"
+			 "entry_point: src/train.py\n"
+			 "output_folder: out\n"
+			 "resources: {accelerator: gpu, cpus: 2.5, memory: 4Gi}\n"
+			 "inference: {entry_point: predict.py}\n"
+			 "env: {OMP_NUM_THREADS: 1}\n"
+			 "x-team: {anything: [1, 2]}\n");
 	struct moo_buf j = MOO_BUF_INIT;
 
 	(void)state;
@@ -160,7 +161,8 @@ static void test_every_error_reported(void **state)
 	assert_true(has_message(err, "missing required key 'version' in 'framework'"));
 	assert_true(has_message(err, "'entry_point' must be a relative path"));
 	assert_true(has_message(err, "'training_params.epoch' must be an integer from 1"));
-	assert_true(has_message(err, "'training_params.batch_size' must be an integer, found a string"));
+	assert_true(has_message(err,
+				"'training_params.batch_size' must be an integer, found a string"));
 	assert_true(has_message(err, "unknown key 'bogus'"));
 	moo_error_free(err);
 }
@@ -247,12 +249,13 @@ static void test_hostile_bytes(void **state)
 
 static void test_merge_and_aliases(void **state)
 {
-	struct moo_spec *s = parse_ok("x-base: &base {name: sklearn, version: '1.2', runtime: python3}\n"
-				      "framework:\n"
-				      "  <<: *base\n"
-				      "  version: '1.3'\n"
-				      "model: {name: m}\n"
-				      "entry_point: t.py\n");
+	struct moo_spec *s =
+		parse_ok("x-base: &base {name: sklearn, version: '1.2', runtime: python3}\n"
+			 "framework:\n"
+			 "  <<: *base\n"
+			 "  version: '1.3'\n"
+			 "model: {name: m}\n"
+			 "entry_point: t.py\n");
 
 	(void)state;
 	assert_string_equal(s->framework.name, "sklearn");
@@ -281,16 +284,19 @@ static void test_values(void **state)
 		const char *yaml, *message;
 	} bad[] = {
 		{"resources: {accelerator: gpuu}", "must be one of cpu, gpu, npu, found 'gpuu'"},
-		{"resources: {count: 2}", "'resources.count' must be 0 when the accelerator is cpu"},
+		{"resources: {count: 2}",
+		 "'resources.count' must be 0 when the accelerator is cpu"},
 		{"resources: {memory: 4Q}", "'resources.memory' must be a size, found '4Q'"},
 		{"resources: {cpus: 0}", "'resources.cpus' must be greater than 0"},
 		{"env: {MOO_X: 1}", "reserved prefix 'MOO_'"},
 		{"env: {1X: 1}", "invalid variable name '1X'"},
-		{"data_process: {data_split: {train: 0.8, test: 0.4}}", "add up to 1.2, more than 1"},
+		{"data_process: {data_split: {train: 0.8, test: 0.4}}",
+		 "add up to 1.2, more than 1"},
 		{"data_process: {padding: left}", "must be one of none, pre, post"},
 		{"dataset: {name: d, sha256: abc}", "must be 64 lowercase hex digits"},
 		{"model_architecture: [a]", "'model_architecture' must be a mapping, found a list"},
-		{"output_folder: a/../../b", "'output_folder' must be a relative path inside the bundle"},
+		{"output_folder: a/../../b",
+		 "'output_folder' must be a relative path inside the bundle"},
 		{"inference: {}", "missing required key 'entry_point' in 'inference'"},
 		{"training_params: {Bad-Name: 1}", "parameter name 'Bad-Name'"},
 	};
@@ -301,8 +307,9 @@ static void test_values(void **state)
 		struct moo_buf doc = MOO_BUF_INIT;
 		struct moo_error *err;
 
-		moo_buf_printf(&doc, "framework: {name: a, version: 1, runtime: python3}\n"
-				     "model: {name: m}\nentry_point: a.py\n%s\n",
+		moo_buf_printf(&doc,
+			       "framework: {name: a, version: 1, runtime: python3}\n"
+			       "model: {name: m}\nentry_point: a.py\n%s\n",
 			       bad[i].yaml);
 		err = parse_bad(doc.ptr, doc.len);
 		if (!has_message(err, bad[i].message)) {

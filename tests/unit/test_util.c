@@ -36,9 +36,10 @@ static void test_buf(void **state)
 static void test_shquote_roundtrip(void **state)
 {
 	static const char *const hostile[] = {
-		"plain", "it's", "'", "''", "a b", "$(touch /tmp/moo-pwned)", "`id`", "; rm -rf x",
-		"-n", "--help", "new\nline", "tab\there", "back\\slash", "\"dq\"", "*", "~", "$HOME",
-		"!", "a'b'c", "",
+		"plain",       "it's",       "'",  "''",     "a b",       "$(touch /tmp/moo-pwned)",
+		"`id`",        "; rm -rf x", "-n", "--help", "new\nline", "tab\there",
+		"back\\slash", "\"dq\"",     "*",  "~",      "$HOME",     "!",
+		"a'b'c",       "",
 	};
 	size_t i;
 
@@ -80,9 +81,9 @@ static void test_suggest(void **state)
 static void test_safe_relative(void **state)
 {
 	static const char *const good[] = {"train.py", "src/train.py", "a/b/c", "training_result",
-					   "out/", ".hidden", "a..b", "..a"};
-	static const char *const bad[] = {"", "/abs", "../x", "a/../../b", "a/..", "..", ".",
-					  "./x", "a//b", "a\\b", "c:\\x", "new\nline"};
+					   "out/",     ".hidden",      "a..b",  "..a"};
+	static const char *const bad[] = {"",  "/abs", "../x", "a/../../b", "a/..",  "..",
+					  ".", "./x",  "a//b", "a\\b",      "c:\\x", "new\nline"};
 	size_t i;
 
 	(void)state;
@@ -116,10 +117,8 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf),
-		cmocka_unit_test(test_shquote_roundtrip),
-		cmocka_unit_test(test_suggest),
-		cmocka_unit_test(test_safe_relative),
+		cmocka_unit_test(test_buf),     cmocka_unit_test(test_shquote_roundtrip),
+		cmocka_unit_test(test_suggest), cmocka_unit_test(test_safe_relative),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

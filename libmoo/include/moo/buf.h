@@ -9,7 +9,10 @@ struct moo_buf {
 	size_t len;
 	size_t cap;
 };
-#define MOO_BUF_INIT {NULL, 0, 0}
+#define MOO_BUF_INIT       \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 MOO_EXTERN void moo_buf_add(struct moo_buf *b, const void *data, size_t len);
 MOO_EXTERN void moo_buf_puts(struct moo_buf *b, const char *s);

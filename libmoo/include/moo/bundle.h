@@ -17,7 +17,7 @@ struct moo_bundle_file {
 	char *path;    /* relative, the top folder stripped; directories end in '/' */
 	uint64_t size; /* bytes, as counted while reading (not as declared) */
 	bool dir;
-	bool exec;     /* extracted with mode 0755 rather than 0644 */
+	bool exec; /* extracted with mode 0755 rather than 0644 */
 };
 
 struct moo_bundle {
@@ -31,31 +31,34 @@ struct moo_bundle {
 	struct moo_spec *spec;
 	struct moo_bundle_file *files; /* in the ZIP's order */
 	size_t n_files;
-	uint64_t total_bytes;          /* sum of the files' sizes */
-	char *owned_dir; /* private: a temporary directory moo_bundle_free removes, or NULL */
+	uint64_t total_bytes; /* sum of the files' sizes */
+	char *owned_dir;      /* private: a temporary directory moo_bundle_free removes, or NULL */
 };
 
 /* Progress of a long transfer or pack: done and total bytes (total 0 when unknown). */
 typedef void (*moo_progress_cb)(uint64_t done, uint64_t total, void *data);
 
 /* Caps on what a bundle may extract to; refusals past them are MOO_EBUNDLE. */
-#define MOO_BUNDLE_MAX_BYTES (4ull << 30)  /* bytes actually written, all entries */
-#define MOO_BUNDLE_MAX_ENTRIES 100000u     /* files and directories */
-#define MOO_BUNDLE_MAX_RATIO 100u          /* uncompressed / compressed, per entry */
-#define MOO_BUNDLE_RATIO_FLOOR (1u << 20)  /* entries smaller than this skip the ratio cap */
+#define MOO_BUNDLE_MAX_BYTES   (4ull << 30) /* bytes actually written, all entries */
+#define MOO_BUNDLE_MAX_ENTRIES 100000u      /* files and directories */
+#define MOO_BUNDLE_MAX_RATIO   100u         /* uncompressed / compressed, per entry */
+#define MOO_BUNDLE_RATIO_FLOOR (1u << 20)   /* entries smaller than this skip the ratio cap */
 
 struct moo_bundle_opts {
-	unsigned version;          /* MOO_BUNDLE_OPTS_VERSION */
-	const char *sha256;        /* expected sha256 of the ZIP, or NULL */
-	uint64_t max_bytes;        /* total bytes extracted; 0: MOO_BUNDLE_MAX_BYTES */
-	uint64_t max_entries;      /* 0: MOO_BUNDLE_MAX_ENTRIES */
-	uint64_t max_ratio;        /* per-entry uncompressed/compressed; 0: MOO_BUNDLE_MAX_RATIO */
-	const char *cache_dir;     /* where packed and downloaded ZIPs go; NULL: a temp dir */
-	moo_progress_cb progress;  /* NULL: none */
+	unsigned version;         /* MOO_BUNDLE_OPTS_VERSION */
+	const char *sha256;       /* expected sha256 of the ZIP, or NULL */
+	uint64_t max_bytes;       /* total bytes extracted; 0: MOO_BUNDLE_MAX_BYTES */
+	uint64_t max_entries;     /* 0: MOO_BUNDLE_MAX_ENTRIES */
+	uint64_t max_ratio;       /* per-entry uncompressed/compressed; 0: MOO_BUNDLE_MAX_RATIO */
+	const char *cache_dir;    /* where packed and downloaded ZIPs go; NULL: a temp dir */
+	moo_progress_cb progress; /* NULL: none */
 	void *progress_data;
 };
 #define MOO_BUNDLE_OPTS_VERSION 1
-#define MOO_BUNDLE_OPTS_INIT {MOO_BUNDLE_OPTS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL}
+#define MOO_BUNDLE_OPTS_INIT                                             \
+	{                                                                \
+		MOO_BUNDLE_OPTS_VERSION, NULL, 0, 0, 0, NULL, NULL, NULL \
+	}
 
 /*
  * Opens a source and checks it completely (every entry against the extraction rules,
@@ -83,18 +86,21 @@ MOO_EXTERN int moo_bundle_extract(const struct moo_bundle *b, const char *dest,
 MOO_EXTERN void moo_bundle_free(struct moo_bundle *b);
 
 struct moo_pack_opts {
-	unsigned version;          /* MOO_PACK_OPTS_VERSION */
-	moo_progress_cb progress;  /* bytes of files read; NULL: none */
+	unsigned version;         /* MOO_PACK_OPTS_VERSION */
+	moo_progress_cb progress; /* bytes of files read; NULL: none */
 	void *progress_data;
 };
 #define MOO_PACK_OPTS_VERSION 1
-#define MOO_PACK_OPTS_INIT {MOO_PACK_OPTS_VERSION, NULL, NULL}
+#define MOO_PACK_OPTS_INIT                        \
+	{                                         \
+		MOO_PACK_OPTS_VERSION, NULL, NULL \
+	}
 
 /* What a pack wrote. */
 struct moo_pack_result {
-	char sha256[65];   /* of the ZIP, lowercase hex */
-	uint64_t size;     /* of the ZIP */
-	size_t n_files;    /* regular files */
+	char sha256[65]; /* of the ZIP, lowercase hex */
+	uint64_t size;   /* of the ZIP */
+	size_t n_files;  /* regular files */
 	size_t n_dirs;
 	uint64_t bytes_in; /* of the files packed */
 };

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 #if defined(__GNUC__)
-#define MOO_EXTERN __attribute__((visibility("default")))
+#define MOO_EXTERN       __attribute__((visibility("default")))
 #define MOO_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define MOO_EXTERN

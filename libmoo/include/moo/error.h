@@ -8,18 +8,18 @@
  */
 enum moo_code {
 	MOO_OK = 0,
-	MOO_EIO = -2,         /* a file or OS call failed */
-	MOO_EARG = -3,        /* the caller passed a bad argument */
-	MOO_ESPEC = -4,       /* metadata.yaml is invalid */
-	MOO_EBUNDLE = -5,     /* a bundle is invalid or hostile */
-	MOO_ENET = -6,        /* a download failed */
-	MOO_EHOST = -7,       /* host unreachable, authentication or host-key failure */
-	MOO_ERESOLVE = -8,    /* nothing resolves: framework, version, accelerator, interpreter */
-	MOO_EJOB = -9,        /* the job ran and failed */
-	MOO_ENOTFOUND = -10,  /* no such job, host, file or template */
-	MOO_EEXIST = -11,     /* it exists already and is not replaced */
-	MOO_ESTORE = -12,     /* the job store failed */
-	MOO_EINTR = -13,      /* interrupted */
+	MOO_EIO = -2,        /* a file or OS call failed */
+	MOO_EARG = -3,       /* the caller passed a bad argument */
+	MOO_ESPEC = -4,      /* metadata.yaml is invalid */
+	MOO_EBUNDLE = -5,    /* a bundle is invalid or hostile */
+	MOO_ENET = -6,       /* a download failed */
+	MOO_EHOST = -7,      /* host unreachable, authentication or host-key failure */
+	MOO_ERESOLVE = -8,   /* nothing resolves: framework, version, accelerator, interpreter */
+	MOO_EJOB = -9,       /* the job ran and failed */
+	MOO_ENOTFOUND = -10, /* no such job, host, file or template */
+	MOO_EEXIST = -11,    /* it exists already and is not replaced */
+	MOO_ESTORE = -12,    /* the job store failed */
+	MOO_EINTR = -13,     /* interrupted */
 };
 
 enum moo_severity {
@@ -32,13 +32,13 @@ enum moo_severity {
  * element's code is the call's return value. Strings are owned by the error.
  */
 struct moo_error {
-	int code;                   /* enum moo_code */
+	int code; /* enum moo_code */
 	enum moo_severity severity;
-	char *message;              /* one line, lowercase, no final period */
-	char *hint;                 /* imperative advice, or NULL */
-	char *file;                 /* input the problem is in, or NULL */
-	int line, column;           /* 1-based; 0 when unknown */
-	char *cause;                /* the dependency's own message, or NULL */
+	char *message;    /* one line, lowercase, no final period */
+	char *hint;       /* imperative advice, or NULL */
+	char *file;       /* input the problem is in, or NULL */
+	int line, column; /* 1-based; 0 when unknown */
+	char *cause;      /* the dependency's own message, or NULL */
 	struct moo_error *next;
 };
 

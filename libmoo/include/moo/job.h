@@ -23,13 +23,16 @@
  */
 
 struct moo_run_opts {
-	unsigned version;          /* MOO_RUN_OPTS_VERSION */
-	const char *name;          /* kept beside the id, or NULL */
-	const char *const *set;    /* overrides "training_params.NAME=VALUE" or "env.NAME=VALUE" */
+	unsigned version;       /* MOO_RUN_OPTS_VERSION */
+	const char *name;       /* kept beside the id, or NULL */
+	const char *const *set; /* overrides "training_params.NAME=VALUE" or "env.NAME=VALUE" */
 	size_t n_set;
 };
 #define MOO_RUN_OPTS_VERSION 1
-#define MOO_RUN_OPTS_INIT {MOO_RUN_OPTS_VERSION, NULL, NULL, 0}
+#define MOO_RUN_OPTS_INIT                           \
+	{                                           \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0 \
+	}
 
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
@@ -40,9 +43,8 @@ MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
  * bundle into a new job directory, records the job and starts its supervisor detached.
  * Returns once the supervisor runs; *out is the caller's (status running).
  */
-MOO_EXTERN int moo_job_start(struct moo_job **out, struct moo_store *st,
-			     const struct moo_bundle *b, const struct moo_run_opts *opts,
-			     struct moo_error **err);
+MOO_EXTERN int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_bundle *b,
+			     const struct moo_run_opts *opts, struct moo_error **err);
 
 /*
  * Brings a job's record up to date from its directory: the exit file when there is one

@@ -34,8 +34,8 @@ struct moo_spec {
 		char *name;
 		char *version;
 		struct {
-			char *name;     /* "python" */
-			char *version;  /* "2.7", or NULL */
+			char *name;         /* "python" */
+			char *version;      /* "2.7", or NULL */
 			char **requirement; /* pip specifiers */
 			size_t n_requirement;
 		} runtime;
@@ -67,9 +67,9 @@ struct moo_spec {
 
 	struct {
 		enum moo_accel accelerator;
-		unsigned count;   /* GPUs or NPUs */
-		double cpus;      /* 0 when not given */
-		uint64_t memory;  /* bytes; 0 when not given */
+		unsigned count;  /* GPUs or NPUs */
+		double cpus;     /* 0 when not given */
+		uint64_t memory; /* bytes; 0 when not given */
 	} resources;
 
 	char *inference_entry_point;
@@ -82,18 +82,18 @@ struct moo_spec {
 };
 
 /* Limits on the YAML itself; hostile documents fail fast within them. */
-#define MOO_SPEC_MAX_BYTES (1u << 20)
-#define MOO_SPEC_MAX_DEPTH 64
+#define MOO_SPEC_MAX_BYTES   (1u << 20)
+#define MOO_SPEC_MAX_DEPTH   64
 #define MOO_SPEC_MAX_ALIASES 64
-#define MOO_SPEC_MAX_NODES 10000
+#define MOO_SPEC_MAX_NODES   10000
 
 /*
  * Parse and validate a spec held in memory; name is used in diagnostics. On success
  * *out is the caller's (moo_spec_free). On failure *err, if err is not NULL, holds
  * every problem found (errors and warnings), the first being an error.
  */
-MOO_EXTERN int moo_spec_parse(struct moo_spec **out, const char *data, size_t len,
-			      const char *name, struct moo_error **err);
+MOO_EXTERN int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const char *name,
+			      struct moo_error **err);
 
 /* The same for a file: a metadata.yaml, or a directory holding one. */
 MOO_EXTERN int moo_spec_load(struct moo_spec **out, const char *path, struct moo_error **err);

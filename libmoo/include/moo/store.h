@@ -13,7 +13,7 @@
 struct moo_store; /* opaque */
 
 enum moo_job_status {
-	MOO_JOB_QUEUED = 0,    /* recorded, supervisor not seen yet */
+	MOO_JOB_QUEUED = 0, /* recorded, supervisor not seen yet */
 	MOO_JOB_RUNNING = 1,
 	MOO_JOB_SUCCEEDED = 2, /* the entry point exited 0 */
 	MOO_JOB_FAILED = 3,    /* it exited non-zero or was killed by a signal */
@@ -43,23 +43,26 @@ struct moo_job {
 	char *command;       /* the exact runtime command, as one shell line */
 	enum moo_job_status status;
 	double created, started, ended; /* Unix time in seconds; 0 when not yet */
-	int exit_code;       /* when it exited; -1 otherwise */
-	int signal;          /* the signal that ended it, or 0 */
-	long pid;            /* the supervisor's pid and pgid on the host, 0 when unknown */
-	char *result_path;   /* the collected output folder on this machine, or NULL */
+	int exit_code;                  /* when it exited; -1 otherwise */
+	int signal;                     /* the signal that ended it, or 0 */
+	long pid;          /* the supervisor's pid and pgid on the host, 0 when unknown */
+	char *result_path; /* the collected output folder on this machine, or NULL */
 	struct moo_metric *metrics;
 	size_t n_metrics;
 };
 
 /* Filters for moo_store_list; a NULL or zero field matches everything. */
 struct moo_job_filter {
-	unsigned version;      /* MOO_JOB_FILTER_VERSION */
-	unsigned status_mask;  /* 1 << enum moo_job_status; 0: all */
-	const char *name;      /* exact --name */
-	size_t limit;          /* newest first; 0: no limit */
+	unsigned version;     /* MOO_JOB_FILTER_VERSION */
+	unsigned status_mask; /* 1 << enum moo_job_status; 0: all */
+	const char *name;     /* exact --name */
+	size_t limit;         /* newest first; 0: no limit */
 };
 #define MOO_JOB_FILTER_VERSION 1
-#define MOO_JOB_FILTER_INIT {MOO_JOB_FILTER_VERSION, 0, NULL, 0}
+#define MOO_JOB_FILTER_INIT                        \
+	{                                          \
+		MOO_JOB_FILTER_VERSION, 0, NULL, 0 \
+	}
 
 /* Appends the path the store is at by default (see above) to out. */
 MOO_EXTERN int moo_store_default_path(struct moo_buf *out, struct moo_error **err);
