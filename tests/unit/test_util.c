@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../../libmoo/internal.h"
 
 static void test_buf(void **state)
@@ -36,10 +37,14 @@ static void test_buf(void **state)
 static void test_shquote_roundtrip(void **state)
 {
 	static const char *const hostile[] = {
-		"plain",       "it's",       "'",  "''",     "a b",       "$(touch /tmp/moo-pwned)",
-		"`id`",        "; rm -rf x", "-n", "--help", "new\nline", "tab\there",
-		"back\\slash", "\"dq\"",     "*",  "~",      "$HOME",     "!",
-		"a'b'c",       "",
+		"plain",       "it's",       "'",
+		"''",          "a b",        "$(touch /tmp/moo-pwned)",
+		"`id`",        "; rm -rf x", "-n",
+		"--help",      "new\nline",  "tab\there",
+		"back\\slash", "\"dq\"",     "*",
+		"~",           "$HOME",      "!",
+		"a'b'c",       "",           "\\",
+		"a b\tc\nd",   "é ü 日本",
 	};
 	size_t i;
 
@@ -62,6 +67,8 @@ static void test_shquote_roundtrip(void **state)
 		moo_buf_dispose(&cmd);
 		moo_buf_dispose(&out);
 	}
+	/* and nothing inside any of them ran */
+	assert_int_equal(access("/tmp/moo-pwned", F_OK), -1);
 }
 
 static void test_suggest(void **state)
