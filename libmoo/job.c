@@ -35,6 +35,20 @@ static void nap(double seconds)
 	nanosleep(&ts, NULL); /* a signal cuts it short: callers look at their stop flag */
 }
 
+/*
+ * Until something in dir may have changed: at once where the transport is told of changes
+ * (a local job directory, through inotify: no poll lag at a job's end), else after about
+ * seconds (how long polling waits; the caller backs off).
+ */
+static void wait_change(struct moo__transport *t, const char *dir, double seconds)
+{
+	if (t->ops->wait_change) {
+		t->ops->wait_change(t, dir, seconds < 1.0 ? 1.0 : seconds);
+	} else {
+		nap(seconds);
+	}
+}
+
 static int open_host(struct moo__transport **out, const char *host, struct moo_error **err)
 {
 	return moo__transport_open(out, host ? host : "local", err);
@@ -842,7 +856,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	/* Wait for the supervisor to say it runs (or already ran). */
 	free(path);
 	path = job_file(job, "state");
-	for (t0 = now(); !t->ops->exists(t, path); nap(0.002)) {
+	for (t0 = now(); !t->ops->exists(t, path); wait_change(t, job->dir, 0.002)) {
 		if (now() - t0 > STATE_WAIT_S) {
 			struct moo_error *e;
 
@@ -965,7 +979,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			continue;
 		}
 		if (!cut) {
-			nap(wait);
+			wait_change(t, job->dir, wait);
 			wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
 		}
 	}

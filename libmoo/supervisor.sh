@@ -38,13 +38,44 @@ starttime() {
 	START=${20}
 }
 
+# The host runtime's command is 'env NAME=VALUE… INTERPRETER …': the child exports those
+# itself rather than exec'ing env (one program less to start before the entry point), with
+# env's meaning kept: any leading word with '=' is an assignment; a name sh cannot export
+# leaves the whole command to env. The supervisor's own environment stays as it was.
+nvars=0
+if [ "$1" = env ]; then
+	for w in "$@"; do
+		[ "$w" = env ] && [ "$nvars" -eq 0 ] && continue
+		case $w in
+		*=*) ;;
+		*) break ;;
+		esac
+		case ${w%%=*} in
+		'' | [0-9]* | *[!A-Za-z0-9_]*)
+			nvars=-1
+			break
+			;;
+		esac
+		nvars=$((nvars + 1))
+	done
+fi
+
 now
 started=$NOW
 [ -d "work/$out" ] || mkdir -p "work/$out"
-cd work || exit 1
-setsid "$@" &
+(
+	cd work || exit 1
+	if [ "$nvars" -gt 0 ]; then
+		shift
+		while [ "$nvars" -gt 0 ]; do
+			export "$1"
+			shift
+			nvars=$((nvars - 1))
+		done
+	fi
+	exec setsid "$@"
+) &
 child=$!
-cd .. || exit 1
 starttime $$
 pid_start=$START
 starttime "$child"
@@ -56,10 +87,15 @@ code=$?
 # Whatever the entry point left running in its group goes with it.
 kill -s TERM -- "-$child" 2>/dev/null
 
-if [ -d "work/$out" ]; then
-	(cd "work/$out" && exec find . -type f -exec sha256sum {} +)
-fi >MANIFEST.sha256.tmp
-mv -f MANIFEST.sha256.tmp MANIFEST.sha256
+# No temp + rename here: nobody reads MANIFEST.sha256 before exit exists, and exit is
+# renamed into place after it is complete.
+top=$PWD
+if cd "work/$out" 2>/dev/null; then
+	find . -type f -exec sha256sum {} + >"$top/MANIFEST.sha256"
+	cd "$top" || exit 1
+else
+	: >MANIFEST.sha256
+fi
 
 now
 if [ "$code" -gt 128 ] && [ "$code" -lt 193 ]; then

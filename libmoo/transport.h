@@ -46,6 +46,13 @@ struct moo__transport_ops {
 	int (*collect)(struct moo__transport *t, const char *src, const char *cache_dir,
 		       char **local, struct moo_error **err);
 	void (*close)(struct moo__transport *t);
+	/*
+	 * Optional (NULL: callers sleep a little and look again). Returns when something in
+	 * the folder dir may have changed (a file written, created or renamed into it), or
+	 * after timeout seconds. The first call for a folder returns at once: what changed
+	 * before it was watched must be looked at.
+	 */
+	void (*wait_change)(struct moo__transport *t, const char *dir, double timeout);
 };
 
 struct moo__transport {

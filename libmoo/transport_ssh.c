@@ -622,8 +622,8 @@ static void ssh_close_op(struct moo__transport *t)
 }
 
 static const struct moo__transport_ops ssh_ops = {
-	ssh_exec,    ssh_read_file, ssh_write_file, ssh_exists,
-	ssh_mkdir_p, ssh_put,       ssh_collect,    ssh_close_op,
+	ssh_exec, ssh_read_file, ssh_write_file, ssh_exists, ssh_mkdir_p,
+	ssh_put,  ssh_collect,   ssh_close_op,   NULL, /* wait_change: polled */
 };
 
 int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,
