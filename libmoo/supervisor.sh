@@ -1,8 +1,9 @@
 # moo supervisor: runs one job and records how it went. POSIX sh, coreutils and setsid.
 #
-#   cd JOBDIR && setsid sh -c "$SUPERVISOR" moo-supervisor OUTPUT_FOLDER COMMAND_TEXT CMD [ARG...]
+#   set -- OUTPUT_FOLDER COMMAND_TEXT CMD [ARG...]      (put in front of this script)
 #
-# started with stdout and stderr appending to JOBDIR/process.log. It runs CMD in work/
+# run by sh in JOBDIR in a session of its own (setsid), stdout and stderr appending to
+# JOBDIR/process.log. It runs CMD in work/
 # in a session (and process group) of its own, so 'moo cancel' can signal the job's
 # whole group while the supervisor lives on to record the end. Files, in JOBDIR:
 #   state            pid, pid_start, pgid, pgid_start, started, command (last, to the end)

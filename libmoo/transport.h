@@ -53,6 +53,14 @@ struct moo__transport_ops {
 	 * before it was watched must be looked at.
 	 */
 	void (*wait_change)(struct moo__transport *t, const char *dir, double timeout);
+	/*
+	 * Optional (NULL: job.c runs 'setsid sh -c SCRIPT &' through exec). Starts script
+	 * under sh in the folder dir, detached: a session of its own, standard input
+	 * /dev/null, standard output and error appended to log (relative to dir). Returns
+	 * once it is started.
+	 */
+	int (*spawn)(struct moo__transport *t, const char *dir, const char *script, const char *log,
+		     struct moo_error **err);
 };
 
 struct moo__transport {

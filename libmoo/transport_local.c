@@ -194,6 +194,58 @@ static int local_collect(struct moo__transport *t, const char *src, const char *
 	return 0;
 }
 
+/*
+ * fork, setsid, exec: the supervisor starts without the sh and setsid programs a command
+ * line would need first (each exec costs milliseconds). The child is reaped at once: it
+ * forks the supervisor and exits, so the supervisor is nobody's child of ours.
+ */
+static int local_spawn(struct moo__transport *t, const char *dir, const char *script,
+		       const char *log, struct moo_error **err)
+{
+	char *log_path = moo__path_join(dir, log);
+	int ws, r = 0;
+	pid_t pid;
+
+	(void)t;
+	pid = fork();
+	if (pid < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot start the supervisor");
+		goto done;
+	}
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY),
+		    out = open(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+
+		if (in < 0 || out < 0 || chdir(dir) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+		    dup2(out, 2) < 0) {
+			_exit(126);
+		}
+		for (ws = 3; ws < 1024; ws++) {
+			close(ws);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		/* A second fork, so the supervisor is not our child (no zombie to reap). */
+		if (fork() != 0) {
+			_exit(0);
+		}
+		setsid();
+		execl("/bin/sh", "sh", "-c", script, "moo-supervisor", (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot start the supervisor");
+			goto done;
+		}
+	}
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		r = moo__fail(err, MOO_EIO, "cannot start the supervisor in '%s'", dir);
+	}
+done:
+	free(log_path);
+	return r;
+}
+
 /* The folder watched by wait_change (inotify), kept open for the transport's life. */
 struct local_watch {
 	int fd;
@@ -253,8 +305,16 @@ static void local_close(struct moo__transport *t)
 }
 
 static const struct moo__transport_ops local_ops = {
-	local_exec, local_read_file, local_write_file, local_exists,      local_mkdir_p,
-	local_put,  local_collect,   local_close,      local_wait_change,
+	.exec = local_exec,
+	.read_file = local_read_file,
+	.write_file = local_write_file,
+	.exists = local_exists,
+	.mkdir_p = local_mkdir_p,
+	.put = local_put,
+	.collect = local_collect,
+	.close = local_close,
+	.wait_change = local_wait_change,
+	.spawn = local_spawn,
 };
 
 int moo__transport_local_open(struct moo__transport **out, struct moo_error **err)
