@@ -90,9 +90,26 @@ kill -s TERM -- "-$child" 2>/dev/null
 
 # No temp + rename here: nobody reads MANIFEST.sha256 before exit exists, and exit is
 # renamed into place after it is complete.
+# A flat folder (the common case) is listed by the shell and hashed by one sha256sum; one
+# with subfolders takes find. Either way the lines read "HASH  ./NAME", symlinks left out.
 top=$PWD
 if cd "work/$out" 2>/dev/null; then
-	find . -type f -exec sha256sum {} + >"$top/MANIFEST.sha256"
+	nested=
+	set --
+	for f in ./* ./.[!.]* ./..?*; do
+		if [ -L "$f" ]; then
+			continue
+		elif [ -d "$f" ]; then
+			nested=1
+		elif [ -f "$f" ]; then
+			set -- "$@" "$f"
+		fi
+	done
+	if [ -n "$nested" ]; then
+		find . -type f -exec sha256sum {} +
+	elif [ $# -gt 0 ]; then
+		sha256sum -- "$@"
+	fi >"$top/MANIFEST.sha256"
 	cd "$top" || exit 1
 else
 	: >MANIFEST.sha256
