@@ -104,5 +104,11 @@ int main(int argc, char **argv)
 	if (!cmd) {
 		return unknown_command(argv[1]);
 	}
-	return cmd->run(cmd, argc - 1, argv + 1);
+	moo_set_transfer_progress(progress_cb); /* a bar on a terminal only */
+	{
+		int r = cmd->run(cmd, argc - 1, argv + 1);
+
+		progress_end();
+		return r;
+	}
 }

@@ -176,20 +176,25 @@ printf '%s\n' "$out" >"$T/u2"
 if cat "$T/u1" "$T/u2" | cmp -s - "$R/jobs/$idu/process.log"; then ok "... no line lost or repeated"; else not_ok "... no line lost or repeated" "$(cat "$T/u1" "$T/u2")"; fi
 
 # ---- results pulled by the next status after the job ended with no moo running --------------
+# (the job ends only once the test writes work/go, so no moo sees it end)
 project "$T/p-out" <<'EOF'
-import os
+import os, time
 open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "out.txt"), "w").write("result\n")
+while not os.path.exists("go"):
+    time.sleep(0.05)
 EOF
-expect_exit "run -d a short job and leave" 0 "$MOO" run --on h1 -d "$T/p-out"
+expect_exit "run -d a job and leave" 0 "$MOO" run --on h1 -d "$T/p-out"
 ido=$out
+wait_file "$R/jobs/$ido/state" && touch "$R/jobs/$ido/work/go"
 wait_file "$R/jobs/$ido/exit" && sleep 0.1
 expect_exit "the next status after it ended" 0 "$MOO" status --json "$ido"
 p=$(printf '%s' "$out" | jq "d['result_path']")
 [ "$(cat "$p/out.txt" 2>/dev/null)" = result ] && ok "... pulled its result" || not_ok "... pulled its result" "$out"
 
 # ---- a file corrupted on the host makes fetch fail -----------------------------------------
-expect_exit "run -d another short job" 0 "$MOO" run --on h1 -d "$T/p-out"
+expect_exit "run -d another such job" 0 "$MOO" run --on h1 -d "$T/p-out"
 idx=$out
+wait_file "$R/jobs/$idx/state" && touch "$R/jobs/$idx/work/go"
 wait_file "$R/jobs/$idx/exit" && sleep 0.1
 echo tampered >"$R/jobs/$idx/work/training_result/out.txt"
 expect_exit "status after the file was corrupted on the host" 0 "$MOO" status --json "$idx"
@@ -200,6 +205,29 @@ contains "... naming the manifest" "$err" "does not match MANIFEST.sha256"
 [ ! -e "$T/fx" ] && ok "... and leaves nothing" || not_ok "... and leaves nothing"
 expect_exit "fetch of a good job" 0 "$MOO" fetch "$ido" -o "$T/fo"
 [ "$(cat "$T/fo/out.txt")" = result ] && ok "... copies its result" || not_ok "... copies its result"
+
+# ---- an interrupted download resumes from the bytes already here ---------------------------
+# A part file seeded with 1 MB of zeros stands for a cut download: the pull resumes after
+# it (so the result does not match its manifest and is refused), then fetch downloads it
+# afresh and it checks out.
+project "$T/p-big" <<'EOF'
+import os
+import time
+with open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "big.bin"), "wb") as f:
+    f.write(os.urandom(3000000))
+while not os.path.exists("go"):
+    time.sleep(0.05)
+EOF
+expect_exit "run -d a job writing 3 MB" 0 "$MOO" run --on h1 -d "$T/p-big"
+idb=$out
+wait_file "$R/jobs/$idb/state" && touch "$R/jobs/$idb/work/go"
+wait_file "$R/jobs/$idb/exit" && sleep 0.1
+mkdir -p "$MOO_HOME/results/$idb/training_result"
+head -c 1000000 /dev/zero >"$MOO_HOME/results/$idb/training_result/big.bin.moo-part"
+expect_exit "status pulls the result, resuming the cut download" 0 "$MOO" status --json "$idb"
+[ "$(printf '%s' "$out" | jq "d['result_path']")" = None ] && ok "... the kept bytes were used, and the manifest check refused them" || not_ok "... the kept bytes were used" "$out"
+expect_exit "fetch then downloads it afresh" 0 "$MOO" fetch "$idb" -o "$T/fb"
+cmp -s "$T/fb/big.bin" "$R/jobs/$idb/work/training_result/big.bin" && ok "... and it matches the host's file" || not_ok "... and it matches"
 
 # ---- hostile names and params run nothing ------------------------------------------------
 project "$T/p-echo" <<'EOF'
