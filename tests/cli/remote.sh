@@ -263,6 +263,21 @@ read -r _n _failed <"$T/other.count"
 [ "$(cat "$T/other.n")" -ge 8 ] && ok "... every job there" || not_ok "... every job there" "$(cat "$T/other.n")"
 [ "$(cat "$T/other.st")" = succeeded ] && ok "... and its status" || not_ok "... and its status"
 
+# ---- host keys, user@host:port, rm --------------------------------------------------------------
+(
+	export MOO_KNOWN_HOSTS="$T/kh-new"
+	expect_exit "run --on user@host:port with an unknown host key: exit 4" 4 "$MOO" run --on "root@127.0.0.1:$SSHD_PORT" -d "$T/p-echo"
+	printf '%s\n' "$err" >"$T/kh.err"
+	expect_exit "... --accept-new-host-key records it and runs" 0 "$MOO" run --on "root@127.0.0.1:$SSHD_PORT" --accept-new-host-key "$T/p-echo"
+	grep -q "127.0.0.1" "$T/kh-new" && echo ok >"$T/kh.ok"
+	echo "$_n $_failed" >"$T/kh.count"
+)
+read -r _n _failed <"$T/kh.count"
+contains "... the refusal names the fingerprint and the way to accept it" "$(cat "$T/kh.err")" "moo hosts trust"
+[ -f "$T/kh.ok" ] && ok "... into known_hosts" || not_ok "... into known_hosts"
+expect_exit "rm a remote job" 0 "$MOO" rm "$id2"
+[ ! -e "$R/jobs/$id2" ] && ok "... removes its folder on the host" || not_ok "... removes its folder on the host"
+
 # ---- as an unprivileged user ------------------------------------------------------------------
 if sshd_test_user; then
 	mkdir -p "$T/remote-u" && chown moouser "$T/remote-u"
