@@ -53,6 +53,13 @@ struct moo__transport {
 	char *host; /* "local" */
 	char *root; /* the job directory root on the host: $MOO_ROOT, else ~/.moo */
 	void *impl;
+	/*
+	 * Called, when set, as put sends file contents: bytes sent so far and the total
+	 * of what put is sending. The counters are put's own.
+	 */
+	void (*progress)(uint64_t done, uint64_t total, void *data);
+	void *progress_data;
+	uint64_t progress_done, progress_total;
 };
 
 /*
