@@ -119,14 +119,6 @@ static char *temp_name(const char *dst)
 	return moo__printf("%.*s.moo-tmp-%s", (int)n, dst, hex);
 }
 
-static void progress(struct moo__transport *t, uint64_t n)
-{
-	t->progress_done += n;
-	if (t->progress) {
-		t->progress(t->progress_done, t->progress_total, t->progress_data);
-	}
-}
-
 /* Writes len bytes from data, or from the local fd when data is NULL, to a new remote file. */
 static int sftp_put_file(struct moo__transport *t, const char *remote, const void *data, size_t len,
 			 int fd, int mode, struct moo_error **err)
@@ -179,9 +171,7 @@ static int sftp_put_file(struct moo__transport *t, const char *remote, const voi
 			r = moo__ssh_sftp_fail(c, err, MOO_EIO, "write", remote);
 			goto done;
 		}
-		if (!data) {
-			progress(t, n);
-		}
+		moo__transfer_progress(true, n);
 		if (data) {
 			data = (const char *)data + n;
 			len -= n;
@@ -480,7 +470,7 @@ static int pipe_put_file(struct pipe *p, const char *remote, int fd, uint64_t si
 			}
 			ids[(head + inflight++) % PIPE_DEPTH] = id;
 			off += (uint64_t)got;
-			progress(p->t, (uint64_t)got);
+			moo__transfer_progress(true, (uint64_t)got);
 		}
 		if (inflight) {
 			r = pipe_status(p, ids[head], "write", remote, err);
@@ -700,37 +690,6 @@ static int remove_local(const char *path, struct moo_error **err)
 	return r;
 }
 
-/* The bytes of the regular files under path (links not followed), for progress. */
-static uint64_t tree_size(const char *path, int depth)
-{
-	struct stat st;
-	struct dirent *de;
-	uint64_t n = 0;
-	DIR *d;
-
-	if (lstat(path, &st) < 0) {
-		return 0;
-	}
-	if (S_ISREG(st.st_mode)) {
-		return (uint64_t)st.st_size;
-	}
-	if (!S_ISDIR(st.st_mode) || depth > 64 || !(d = opendir(path))) {
-		return 0;
-	}
-	while ((de = readdir(d))) {
-		char *sub;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
-			continue;
-		}
-		sub = moo__path_join(path, de->d_name);
-		n += tree_size(sub, depth + 1);
-		free(sub);
-	}
-	closedir(d);
-	return n;
-}
-
 static int ssh_put(struct moo__transport *t, const char *src, const char *dst, bool move,
 		   struct moo_error **err)
 {
@@ -748,8 +707,7 @@ static int ssh_put(struct moo__transport *t, const char *src, const char *dst, b
 		return MOO_EEXIST;
 	}
 	tmp = temp_name(dst);
-	t->progress_done = 0;
-	t->progress_total = tree_size(src, 0);
+	moo__transfer_begin(true);
 	r = put_tree(t, &pp, src, tmp, err);
 	pipe_close(&pp);
 	if (r) {
@@ -865,6 +823,7 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
 			goto done;
 		}
+		moo__transfer_progress(false, (uint64_t)got);
 		done_off += (uint64_t)got;
 		if ((uint32_t)got < cur.len) {
 			/* a short answer: drop the requests in flight and go on from here */
@@ -978,6 +937,7 @@ static int ssh_collect(struct moo__transport *t, const char *src, const char *ca
 		goto done;
 	}
 	dst = moo__path_join(cache_dir, base);
+	moo__transfer_begin(false);
 	if ((r = get_tree(t, trimmed, dst, 0, err))) {
 		goto done;
 	}
