@@ -12,10 +12,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +27,7 @@
 
 #define RUN_MAX_OUT   (1u << 20)
 #define CONNECT_TRIES 4
+#define IO_TIMEOUT_S  20 /* a link silent this long is cut (MOO_IO_TIMEOUT) */
 static const int backoff_ms[CONNECT_TRIES - 1] = {200, 500, 1000};
 
 void moo__random_hex(char out[17])
@@ -179,6 +183,34 @@ static bool transient(const char *msg)
 		}
 	}
 	return false;
+}
+
+/*
+ * libssh's blocking reads wait forever, and TCP retries a path that drops every packet for
+ * about 15 minutes. So the socket gives up when what it sent goes unacknowledged for
+ * $MOO_IO_TIMEOUT seconds (default IO_TIMEOUT_S), and keepalive probes make an idle
+ * connection send: a cut link then ends reads and writes with an error (host unreachable)
+ * instead of hanging. A link back within that time loses nothing.
+ */
+static void dead_link_timeout(int fd)
+{
+	const char *env = getenv("MOO_IO_TIMEOUT");
+	long s = env && *env ? strtol(env, NULL, 10) : IO_TIMEOUT_S;
+	unsigned ms;
+	int one = 1, idle, intvl, cnt = 3;
+
+	if (fd < 0 || s <= 0) {
+		return;
+	}
+	s = s > 3600 ? 3600 : s;
+	ms = (unsigned)s * 1000u;
+	idle = s > 6 ? (int)s / 3 : 2;
+	intvl = idle / 3 > 0 ? idle / 3 : 1;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 }
 
 /* Sets the options of a fresh session for t; fills display. */
@@ -441,6 +473,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 		t0 = now_s();
 		if (ssh_connect(c->session) == SSH_OK) {
 			c->connect_s = now_s() - t0;
+			dead_link_timeout(ssh_get_fd(c->session));
 			break;
 		}
 		msg = ssh_get_error(c->session);
