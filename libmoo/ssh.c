@@ -14,11 +14,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +27,6 @@
 
 #define RUN_MAX_OUT   (1u << 20)
 #define CONNECT_TRIES 4
-#define IO_TIMEOUT_S  20 /* a link silent this long is cut (MOO_IO_TIMEOUT) */
 static const int backoff_ms[CONNECT_TRIES - 1] = {200, 500, 1000};
 
 void moo__random_hex(char out[17])
@@ -185,34 +184,6 @@ static bool transient(const char *msg)
 	return false;
 }
 
-/*
- * libssh's blocking reads wait forever, and TCP retries a path that drops every packet for
- * about 15 minutes. So the socket gives up when what it sent goes unacknowledged for
- * $MOO_IO_TIMEOUT seconds (default IO_TIMEOUT_S), and keepalive probes make an idle
- * connection send: a cut link then ends reads and writes with an error (host unreachable)
- * instead of hanging. A link back within that time loses nothing.
- */
-static void dead_link_timeout(int fd)
-{
-	const char *env = getenv("MOO_IO_TIMEOUT");
-	long s = env && *env ? strtol(env, NULL, 10) : IO_TIMEOUT_S;
-	unsigned ms;
-	int one = 1, idle, intvl, cnt = 3;
-
-	if (fd < 0 || s <= 0) {
-		return;
-	}
-	s = s > 3600 ? 3600 : s;
-	ms = (unsigned)s * 1000u;
-	idle = s > 6 ? (int)s / 3 : 2;
-	intvl = idle / 3 > 0 ? idle / 3 : 1;
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
-}
-
 /* Sets the options of a fresh session for t; fills display. */
 static int configure(ssh_session s, const struct moo__ssh_target *t, const char *known_hosts,
 		     int timeout_s, char **display, struct moo_error **err)
@@ -292,6 +263,27 @@ done:
 	ssh_string_free_char(user);
 	ssh_string_free_char(proxy);
 	return r;
+}
+
+/*
+ * A link that goes silent (a cut cable, a host gone) is noticed by the kernel rather than
+ * waited on for ever: keepalive probes after 5 s idle, every 2 s, 3 of them; and data
+ * unacknowledged for 15 s closes the connection. Reads then fail, and the caller sees
+ * MOO_EHOST (and may reconnect) instead of hanging.
+ */
+static void dead_link_timeouts(ssh_session s)
+{
+	int fd = ssh_get_fd(s), on = 1, idle = 5, intvl = 2, cnt = 3;
+	unsigned user_timeout_ms = 15000;
+
+	if (fd < 0) {
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
 }
 
 /* Appends the session's host key to known_hosts, creating the file (and ~/.ssh) if needed. */
@@ -473,7 +465,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 		t0 = now_s();
 		if (ssh_connect(c->session) == SSH_OK) {
 			c->connect_s = now_s() - t0;
-			dead_link_timeout(ssh_get_fd(c->session));
+			dead_link_timeouts(c->session);
 			break;
 		}
 		msg = ssh_get_error(c->session);

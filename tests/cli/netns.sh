@@ -9,8 +9,6 @@
 . "$MOO_SRC/tests/lib/sshd.sh"
 . "$MOO_SRC/tests/lib/netns.sh"
 export MOO_PYTHON=/usr/bin/python3
-# a link silent for 6 s counts as cut (moo's default is 20 s)
-export MOO_IO_TIMEOUT=6
 TOOL=${SSH_TOOL:-$(dirname "$MOO")/../tests/cli/ssh-tool}
 
 if ! sshd_setup; then

@@ -8,7 +8,13 @@
 export MOO_PYTHON=/usr/bin/python3
 EX=$MOO_SRC/examples/sklearn-diabetes
 
-if ! sshd_setup || ! sshd_start; then
+# Hosts named without an inventory root use the host's MOO_ROOT: the test's sshd sets it,
+# so no test writes under a real ~/.moo.
+if sshd_setup; then
+	mkdir -p "$T/remote-env" && chmod 777 "$T/remote-env"
+	echo "SetEnv MOO_ROOT=$T/remote-env" >>"$SSHD_DIR/sshd_config"
+fi
+if [ -z "${SSHD_DIR:-}" ] || ! sshd_start; then
 	echo "1..0 # SKIP no sshd (apt-get install openssh-server)"
 	exit 0
 fi
@@ -19,7 +25,7 @@ mkdir -p "$R"
 
 # kill every job a test left running (same machine: the host's job folders are here)
 cleanup_jobs() {
-	for s in "$R"/jobs/*/state "$T"/remote-u/jobs/*/state; do
+	for s in "$R"/jobs/*/state "$T"/remote-u/jobs/*/state "$T"/remote-env/jobs/*/state; do
 		[ -f "$s" ] || continue
 		g=$(sed -n 's/^pgid=//p' "$s")
 		[ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null
@@ -262,6 +268,21 @@ expect_exit "moo ssh gives the command's exit status" 5 "$MOO" ssh "$id1" -- sh 
 read -r _n _failed <"$T/other.count"
 [ "$(cat "$T/other.n")" -ge 8 ] && ok "... every job there" || not_ok "... every job there" "$(cat "$T/other.n")"
 [ "$(cat "$T/other.st")" = succeeded ] && ok "... and its status" || not_ok "... and its status"
+
+# ---- host keys, user@host:port, rm --------------------------------------------------------------
+(
+	export MOO_KNOWN_HOSTS="$T/kh-new"
+	expect_exit "run --on user@host:port with an unknown host key: exit 4" 4 "$MOO" run --on "root@127.0.0.1:$SSHD_PORT" -d "$T/p-echo"
+	printf '%s\n' "$err" >"$T/kh.err"
+	expect_exit "... --accept-new-host-key records it and runs" 0 "$MOO" run --on "root@127.0.0.1:$SSHD_PORT" --accept-new-host-key "$T/p-echo"
+	grep -q "127.0.0.1" "$T/kh-new" && ls "$T"/remote-env/jobs/moo-job-*/job.json >/dev/null 2>&1 && echo ok >"$T/kh.ok"
+	echo "$_n $_failed" >"$T/kh.count"
+)
+read -r _n _failed <"$T/kh.count"
+contains "... the refusal names the fingerprint and the way to accept it" "$(cat "$T/kh.err")" "moo hosts trust"
+[ -f "$T/kh.ok" ] && ok "... into known_hosts; the job went to the host's MOO_ROOT" || not_ok "... into known_hosts; the job in the host's MOO_ROOT"
+expect_exit "rm a remote job" 0 "$MOO" rm "$id2"
+[ ! -e "$R/jobs/$id2" ] && ok "... removes its folder on the host" || not_ok "... removes its folder on the host"
 
 # ---- as an unprivileged user ------------------------------------------------------------------
 if sshd_test_user; then
