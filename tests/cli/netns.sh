@@ -72,35 +72,43 @@ expect_exit "hA with its old key back works again" 0 "$MOO" hosts check hA
 # ---- the link cut mid-download ---------------------------------------------------------------
 mkdir -p "$R/B/out"
 head -c 24000000 /dev/urandom >"$R/B/out/big.bin"
-netns_rate B 40mbit # ~5 MB/s: the download takes ~5 s
-tc_sent() { ip netns exec "moo${NETNS_ID}B" tc -s qdisc show dev "mn${NETNS_ID}B1" | sed -n 's/.*Sent \([0-9]*\) bytes.*/\1/p' | head -1; }
-part="$T/cache/out/big.bin.moo-part"
-t0=$(date +%s)
-"$TOOL" hB collect "$R/B/out" "$T/cache" >/dev/null 2>"$T/dl.err" &
-dp=$!
-_i=0
-while [ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -lt 6000000 ] && [ $_i -lt 600 ]; do sleep 0.05; _i=$((_i + 1)); done
-netns_cut B
-wait "$dp"
-rc=$?
-t1=$(date +%s)
-have=$(stat -c %s "$part" 2>/dev/null || echo 0)
-[ "$rc" = 4 ] && ok "link cut mid-download: exit 4 after $((t1 - t0)) s" || not_ok "link cut mid-download: exit 4" "exit $rc: $(cat "$T/dl.err")"
-contains "... 'lost the connection' named" "$(cat "$T/dl.err")" "$NETNS_ADDR_B"
-[ "$have" -ge 6000000 ] && [ "$have" -lt 24000000 ] && [ ! -e "$T/cache/out/big.bin" ] &&
-	ok "... the part kept ($have bytes), no file at the destination" || not_ok "... the part kept" "$have"
-expect_exit "while cut: a new connection fails fast with exit 4" 4 "$TOOL" hB root
-netns_restore B
-netns_rate B 40mbit # counters from zero: what the resumed download sends
-"$TOOL" hB collect "$R/B/out" "$T/cache" >/dev/null 2>"$T/dl2.err"
-rc=$?
-sent=$(tc_sent)
-[ "$rc" = 0 ] && cmp -s "$T/cache/out/big.bin" "$R/B/out/big.bin" && [ ! -e "$part" ] &&
-	ok "link back: the download completes and matches byte for byte" || not_ok "link back: the download completes" "exit $rc: $(cat "$T/dl2.err")"
-[ -n "$sent" ] && [ "$sent" -lt $((24000000 - have + 2000000)) ] &&
-	ok "... it resumed where it stopped (host sent $sent bytes for the $((24000000 - have)) missing)" ||
-	not_ok "... it resumed where it stopped" "sent $sent, had $have"
-netns_rate B ""
+# ~5 MB/s, so the download takes ~5 s and can be cut halfway (tc's tbf)
+if netns_rate B 40mbit; then
+	tc_sent() { ip netns exec "moo${NETNS_ID}B" tc -s qdisc show dev "mn${NETNS_ID}B1" | sed -n 's/.*Sent \([0-9]*\) bytes.*/\1/p' | head -1; }
+	part="$T/cache/out/big.bin.moo-part"
+	t0=$(date +%s)
+	"$TOOL" hB collect "$R/B/out" "$T/cache" >/dev/null 2>"$T/dl.err" &
+	dp=$!
+	_i=0
+	while [ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -lt 6000000 ] && [ $_i -lt 600 ]; do sleep 0.05; _i=$((_i + 1)); done
+	netns_cut B
+	wait "$dp"
+	rc=$?
+	t1=$(date +%s)
+	have=$(stat -c %s "$part" 2>/dev/null || echo 0)
+	[ "$rc" = 4 ] && ok "link cut mid-download: exit 4 after $((t1 - t0)) s" || not_ok "link cut mid-download: exit 4" "exit $rc: $(cat "$T/dl.err")"
+	contains "... 'lost the connection' named" "$(cat "$T/dl.err")" "$NETNS_ADDR_B"
+	[ "$have" -ge 6000000 ] && [ "$have" -lt 24000000 ] && [ ! -e "$T/cache/out/big.bin" ] &&
+		ok "... the part kept ($have bytes), no file at the destination" || not_ok "... the part kept" "$have"
+	expect_exit "while cut: a new connection fails fast with exit 4" 4 "$TOOL" hB root
+	netns_restore B
+	netns_rate B 40mbit # counters from zero: what the resumed download sends
+	"$TOOL" hB collect "$R/B/out" "$T/cache" >/dev/null 2>"$T/dl2.err"
+	rc=$?
+	sent=$(tc_sent)
+	[ "$rc" = 0 ] && cmp -s "$T/cache/out/big.bin" "$R/B/out/big.bin" && [ ! -e "$part" ] &&
+		ok "link back: the download completes and matches byte for byte" || not_ok "link back: the download completes" "exit $rc: $(cat "$T/dl2.err")"
+	[ -n "$sent" ] && [ "$sent" -lt $((24000000 - have + 2000000)) ] &&
+		ok "... it resumed where it stopped (host sent $sent bytes for the $((24000000 - have)) missing)" ||
+		not_ok "... it resumed where it stopped" "sent $sent, had $have"
+	netns_rate B ""
+else
+	for t in "link cut mid-download: exit 4" "... 'lost the connection' named" "... the part kept" \
+		"while cut: a new connection fails fast" "link back: the download completes" \
+		"... it resumed where it stopped"; do
+		skip "$t" "tc cannot limit the rate here (no sch_tbf)"
+	done
+fi
 
 # ---- the link cut mid-run --------------------------------------------------------------------
 mkdir -p "$T/p-lines"
