@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include "cli.h"
 
@@ -88,23 +89,102 @@ static json_t *jstr(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+static void human_bytes(char *out, size_t n, uint64_t v)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double x = (double)v;
+	size_t u = 0;
+
+	while (x >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		x /= 1024;
+		u++;
+	}
+	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", x, units[u]);
+}
+
+/* What the store last saw of name, or NULL. */
+static const struct moo_host_seen *seen_of(const struct moo_host_seen *v, size_t n,
+					   const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(v[i].name, name)) {
+			return &v[i];
+		}
+	}
+	return NULL;
+}
+
+static json_t *seen_json(const struct moo_host_seen *s)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	json_t *j;
+
+	if (!s) {
+		return json_null();
+	}
+	moo_host_facts_to_json(s->facts, &b);
+	j = json_loads(b.ptr, 0, NULL);
+	moo_buf_dispose(&b);
+	return j ? j : json_null();
+}
+
+/* "x86_64, 16 cpus, 62.8 GiB, 1 gpu, checked 5 min ago" */
+static void seen_line(char *out, size_t n, const struct moo_host_seen *s, double now)
+{
+	const struct moo_host_facts *f = s->facts;
+	double age = now - s->checked;
+	char mem[32], ago[32];
+
+	human_bytes(mem, sizeof(mem), f->mem_total);
+	if (age < 120) {
+		snprintf(ago, sizeof(ago), "%.0f s", age < 0 ? 0 : age);
+	} else if (age < 7200) {
+		snprintf(ago, sizeof(ago), "%.0f min", age / 60);
+	} else if (age < 172800) {
+		snprintf(ago, sizeof(ago), "%.0f h", age / 3600);
+	} else {
+		snprintf(ago, sizeof(ago), "%.0f days", age / 86400);
+	}
+	snprintf(out, n, "%s, %u cpus, %s, %zu gpu%s%s, checked %s ago", f->arch ? f->arch : "?",
+		 f->cpus, mem, f->n_gpus + f->n_npus, f->n_gpus + f->n_npus == 1 ? "" : "s",
+		 f->n_npus ? " (npu)" : "", ago);
+}
+
 static int do_ls(void)
 {
 	struct moo_config *cfg = NULL;
-	size_t i;
+	struct moo_store *st = NULL;
+	struct moo_host_seen *seen = NULL;
+	struct moo_error *err = NULL;
+	size_t i, n_seen = 0;
+	double t = (double)time(NULL);
 	int r;
 
 	if ((r = load(&cfg)) >= 0) {
 		return r;
 	}
+	if ((r = open_store(&st)) >= 0) {
+		moo_config_free(cfg);
+		return r;
+	}
+	if (moo_store_list_hosts(st, &seen, &n_seen, &err)) {
+		moo_store_close(st);
+		moo_config_free(cfg);
+		return fail(err);
+	}
+	moo_store_close(st);
 	if (json) {
 		json_t *a = json_array();
 
 		for (i = 0; i < cfg->n_hosts; i++) {
 			const struct moo_host_entry *h = &cfg->hosts[i];
+			const struct moo_host_seen *s = seen_of(seen, n_seen, h->name);
 			json_t *o = json_object();
 
 			json_object_set_new(o, "name", json_string(h->name));
+			json_object_set_new(o, "inventory", json_true());
 			json_object_set_new(o, "address", jstr(h->address));
 			json_object_set_new(o, "user", jstr(h->user));
 			json_object_set_new(o, "port",
@@ -113,23 +193,55 @@ static int do_ls(void)
 			json_object_set_new(o, "known_hosts", jstr(h->known_hosts));
 			json_object_set_new(o, "root", jstr(h->root));
 			json_object_set_new(o, "runtime", jstr(h->runtime));
+			json_object_set_new(o, "checked", s ? json_real(s->checked) : json_null());
+			json_object_set_new(o, "facts", seen_json(s));
+			json_array_append_new(a, o);
+		}
+		for (i = 0; i < n_seen; i++) { /* checked by a name the inventory lacks */
+			json_t *o;
+
+			if (moo_config_host(cfg, seen[i].name)) {
+				continue;
+			}
+			o = json_object();
+			json_object_set_new(o, "name", json_string(seen[i].name));
+			json_object_set_new(o, "inventory", json_false());
+			json_object_set_new(o, "checked", json_real(seen[i].checked));
+			json_object_set_new(o, "facts", seen_json(&seen[i]));
 			json_array_append_new(a, o);
 		}
 		print_json(a);
-	} else if (!cfg->n_hosts) {
+	} else if (!cfg->n_hosts && !n_seen) {
 		printf("no hosts in %s; add one with 'moo hosts add NAME --address ADDRESS'\n",
 		       cfg->path);
 	} else {
-		printf("%-16s %-28s %-12s %-6s %s\n", "NAME", "ADDRESS", "USER", "PORT", "ROOT");
+		char line[160];
+
+		printf("%-16s %-24s %-10s %-5s %-14s %s\n", "NAME", "ADDRESS", "USER", "PORT",
+		       "ROOT", "LAST SEEN");
 		for (i = 0; i < cfg->n_hosts; i++) {
 			const struct moo_host_entry *h = &cfg->hosts[i];
+			const struct moo_host_seen *s = seen_of(seen, n_seen, h->name);
 			char p[16];
 
 			snprintf(p, sizeof(p), "%u", h->port ? h->port : 22);
-			printf("%-16s %-28s %-12s %-6s %s\n", h->name, h->address,
-			       h->user ? h->user : "-", p, h->root ? h->root : "-");
+			if (s) {
+				seen_line(line, sizeof(line), s, t);
+			}
+			printf("%-16s %-24s %-10s %-5s %-14s %s\n", h->name, h->address,
+			       h->user ? h->user : "-", p, h->root ? h->root : "-",
+			       s ? line : "never checked");
+		}
+		for (i = 0; i < n_seen; i++) {
+			if (moo_config_host(cfg, seen[i].name)) {
+				continue;
+			}
+			seen_line(line, sizeof(line), &seen[i], t);
+			printf("%-16s %-24s %-10s %-5s %-14s %s\n", seen[i].name, "-", "-", "-",
+			       "-", line);
 		}
 	}
+	moo_host_seen_free(seen, n_seen);
 	moo_config_free(cfg);
 	return EXIT_OK;
 }
@@ -170,19 +282,6 @@ static int do_trust(const char *host)
 	}
 	moo_host_key_dispose(&k);
 	return EXIT_OK;
-}
-
-static void human_bytes(char *out, size_t n, uint64_t v)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double x = (double)v;
-	size_t u = 0;
-
-	while (x >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		x /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", x, units[u]);
 }
 
 static void print_facts(const struct moo_host_facts *f)
@@ -244,6 +343,21 @@ static int do_check(const char *host)
 	o.timeout_s = (int)timeout_s;
 	if (moo_host_probe(&f, host, root, &o, &err)) {
 		return fail(err);
+	}
+	{
+		struct moo_store *st = NULL;
+		int r = open_store(&st);
+
+		if (r >= 0) {
+			moo_host_facts_free(f);
+			return r;
+		}
+		r = moo_store_put_host_facts(st, host, f, &err);
+		moo_store_close(st);
+		if (r) {
+			moo_host_facts_free(f);
+			return fail(err);
+		}
 	}
 	if (json) {
 		struct moo_buf b = MOO_BUF_INIT;

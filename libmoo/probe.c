@@ -537,6 +537,118 @@ void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out)
 	json_decref(o);
 }
 
+static char *jdup(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? moo__strdup(v) : NULL;
+}
+
+static uint64_t ju64(json_t *o, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(o, key));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* The array under key, or NULL; *n its length. */
+static json_t *jarr(json_t *o, const char *key, size_t *n)
+{
+	json_t *a = json_object_get(o, key);
+
+	*n = json_is_array(a) ? json_array_size(a) : 0;
+	return *n ? a : NULL;
+}
+
+int moo_host_facts_from_json(struct moo_host_facts **out, const char *text, struct moo_error **err)
+{
+	struct moo_host_facts *f;
+	json_error_t je;
+	json_t *o = json_loads(text, 0, &je), *a, *k;
+	size_t i, n;
+
+	if (!json_is_object(o)) {
+		struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+						     "stored host facts are not a JSON object");
+
+		moo__error_cause(e, o ? NULL : je.text);
+		json_decref(o);
+		return MOO_EIO;
+	}
+	f = moo__calloc(1, sizeof(*f));
+	if (json_is_object(k = json_object_get(o, "host_key"))) {
+		f->key.display = jdup(k, "address");
+		f->key.type = jdup(k, "type");
+		f->key.fingerprint = jdup(k, "fingerprint");
+		f->key.known_hosts = jdup(k, "known_hosts");
+		f->key.added = json_is_true(json_object_get(k, "added"));
+	}
+	f->connect_s = json_number_value(json_object_get(o, "connect_seconds"));
+	f->auth_s = json_number_value(json_object_get(o, "auth_seconds"));
+	f->probe_s = json_number_value(json_object_get(o, "probe_seconds"));
+	a = json_object_get(o, "os");
+	f->os_id = jdup(a, "id");
+	f->os_version = jdup(a, "version");
+	f->os_name = jdup(a, "name");
+	f->kernel = jdup(a, "kernel");
+	f->arch = jdup(o, "arch");
+	f->cpus = (unsigned)ju64(o, "cpus");
+	a = json_object_get(o, "memory");
+	f->mem_total = ju64(a, "total");
+	f->mem_available = ju64(a, "available");
+	a = json_object_get(o, "disk");
+	f->root = jdup(a, "root");
+	f->disk_free = ju64(a, "free");
+	f->driver_version = jdup(o, "driver_version");
+	f->cuda_version = jdup(o, "cuda_version");
+	f->npu_version = jdup(o, "npu_smi_version");
+	if ((a = jarr(o, "gpus", &n))) {
+		f->gpus = moo__calloc(n, sizeof(*f->gpus));
+		for (i = 0; i < n; i++) {
+			json_t *x = json_array_get(a, i);
+			struct moo_gpu *g = &f->gpus[f->n_gpus++];
+
+			g->index = (unsigned)ju64(x, "index");
+			g->name = jdup(x, "name");
+			g->uuid = jdup(x, "uuid");
+			g->memory_total_mib = ju64(x, "memory_total_mib");
+			g->memory_used_mib = ju64(x, "memory_used_mib");
+			g->driver = jdup(x, "driver");
+			g->compute_cap = jdup(x, "compute_cap");
+		}
+	}
+	if ((a = jarr(o, "npus", &n))) {
+		f->npus = moo__calloc(n, sizeof(*f->npus));
+		for (i = 0; i < n; i++) {
+			json_t *x = json_array_get(a, i);
+			struct moo_npu *u = &f->npus[f->n_npus++];
+
+			u->index = (unsigned)ju64(x, "index");
+			u->name = jdup(x, "name");
+			u->health = jdup(x, "health");
+		}
+	}
+	if ((a = jarr(o, "engines", &n))) {
+		f->engines = moo__calloc(n, sizeof(*f->engines));
+		for (i = 0; i < n; i++) {
+			f->engines[i].name = jdup(json_array_get(a, i), "name");
+			f->engines[i].version = jdup(json_array_get(a, i), "version");
+		}
+		f->n_engines = n;
+	}
+	if ((a = jarr(o, "pythons", &n))) {
+		f->pythons = moo__calloc(n, sizeof(*f->pythons));
+		for (i = 0; i < n; i++) {
+			f->pythons[i].path = jdup(json_array_get(a, i), "path");
+			f->pythons[i].version = jdup(json_array_get(a, i), "version");
+		}
+		f->n_pythons = n;
+	}
+	json_decref(o);
+	*out = f;
+	return 0;
+}
+
 void moo_host_key_dispose(struct moo_host_key *k)
 {
 	if (!k) {

@@ -3,8 +3,9 @@
  *
  * WAL mode lets readers run beside one writer; every write is a BEGIN IMMEDIATE
  * transaction and the busy timeout makes concurrent moo processes wait their turn
- * rather than fail, so no record is lost. The schema is versioned by PRAGMA user_version:
- * migrations[i] takes the store from version i to i + 1, inside one transaction.
+ * rather than fail, so no record is lost. Hosts keep what 'moo hosts check' last saw. The schema is
+ * versioned by PRAGMA user_version: migrations[i] takes the store from version i to i + 1, inside
+ * one transaction.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,6 +58,12 @@ static const char *const migrations[] = {
 	" at REAL NOT NULL);",
 	/* 2 → 3: bytes of the bundle sent to the job's host for it (0: the host had it) */
 	"ALTER TABLE jobs ADD COLUMN bytes_sent INTEGER NOT NULL DEFAULT 0;",
+	/* 3 → 4: what 'moo hosts check' last saw of each host */
+	"CREATE TABLE hosts ("
+	" name TEXT PRIMARY KEY,"
+	" facts TEXT NOT NULL,"
+	" fingerprint TEXT,"
+	" checked REAL NOT NULL);",
 };
 
 static double now(void)
@@ -706,6 +713,129 @@ int moo_store_cache_put(struct moo_store *st, const char *key, const char *value
 	}
 	sqlite3_finalize(q);
 	return r;
+}
+
+/* ---- hosts ------------------------------------------------------------------------ */
+
+int moo_store_put_host_facts(struct moo_store *st, const char *name,
+			     const struct moo_host_facts *facts, struct moo_error **err)
+{
+	struct moo_buf json = MOO_BUF_INIT;
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	moo_host_facts_to_json(facts, &json);
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO hosts (name, facts, fingerprint, checked)"
+			       " VALUES (?1, ?2, ?3, ?4)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		r = db_fail(st, err, "record a host");
+		goto done;
+	}
+	bind_text(q, 1, name);
+	bind_text(q, 2, json.ptr);
+	bind_text(q, 3, facts->key.fingerprint);
+	sqlite3_bind_double(q, 4, now());
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "record a host");
+	}
+done:
+	sqlite3_finalize(q);
+	moo_buf_dispose(&json);
+	return r;
+}
+
+/* One hosts row (name, facts, checked) into a moo_host_seen. */
+static int row_host(sqlite3_stmt *q, struct moo_host_seen *h, struct moo_error **err)
+{
+	const char *facts = (const char *)sqlite3_column_text(q, 1);
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	if ((r = moo_host_facts_from_json(&h->facts, facts ? facts : "", err))) {
+		if (err && *err) {
+			moo__error_hint(*err, "run 'moo hosts check' on the host again");
+		}
+		return r;
+	}
+	h->name = col_text(q, 0);
+	h->checked = sqlite3_column_double(q, 2);
+	return 0;
+}
+
+int moo_store_get_host_facts(struct moo_store *st, const char *name, struct moo_host_seen *out,
+			     struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, r;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT name, facts, checked FROM hosts WHERE name = ?1", -1,
+			       &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "read a host");
+	}
+	bind_text(q, 1, name);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		r = row_host(q, out, err);
+	} else if (rc == SQLITE_DONE) {
+		r = MOO_ENOTFOUND; /* never checked: the caller says what to do */
+	} else {
+		r = db_fail(st, err, "read a host");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+int moo_store_list_hosts(struct moo_store *st, struct moo_host_seen **out, size_t *n,
+			 struct moo_error **err)
+{
+	struct moo_host_seen *v = NULL;
+	size_t len = 0;
+	sqlite3_stmt *q = NULL;
+	int rc, r = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT name, facts, checked FROM hosts ORDER BY name", -1,
+			       &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "list the hosts");
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		MOO_GROW(v, len);
+		if ((r = row_host(q, &v[len], err))) {
+			break;
+		}
+		len++;
+	}
+	if (!r && rc != SQLITE_DONE) {
+		r = db_fail(st, err, "list the hosts");
+	}
+	sqlite3_finalize(q);
+	if (r) {
+		moo_host_seen_free(v, len);
+		return r;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+void moo_host_seen_dispose(struct moo_host_seen *h)
+{
+	if (!h) {
+		return;
+	}
+	free(h->name);
+	moo_host_facts_free(h->facts);
+	memset(h, 0, sizeof(*h));
+}
+
+void moo_host_seen_free(struct moo_host_seen *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++) {
+		moo_host_seen_dispose(&v[i]);
+	}
+	free(v);
 }
 
 void moo_job_free(struct moo_job *j)

@@ -1,11 +1,12 @@
 /*
  * transport_ssh: the job transport over one SSH session (ssh.c).
  *
- * Commands run on the session's one remote sh; file contents travel over SFTP: writes of
- * 64 KiB (libssh 0.10 has no asynchronous writes), reads pipelined with ~16 requests of
- * 32 KiB in flight. Everything lands under a temporary name first and is renamed, so an
- * interrupted transfer never leaves a partial file at its destination. Every path put
- * into a command line goes through moo_buf_shquote.
+ * Commands run on the session's one remote sh; file contents travel over SFTP: files of
+ * 1 MiB and more are written with up to 16 writes of 128 KiB in flight on an SFTP channel
+ * of our own (libssh 0.10 has no asynchronous writes), smaller ones with libssh's
+ * sftp_write; reads are pipelined with ~16 requests of 32 KiB in flight. Everything lands under a
+ * temporary name first and is renamed, so an interrupted transfer never leaves a partial file at
+ * its destination. Every path put into a command line goes through moo_buf_shquote.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "ssh.h"
 
 #define WRITE_CHUNK      (64u << 10)
+#define STREAM_MIN       (1u << 20)
 #define READ_CHUNK       (32u << 10)
 #define READ_DEPTH       16
 #define NOT_FOUND_STATUS 66
@@ -195,6 +197,324 @@ done:
 	return r;
 }
 
+/* ---- pipelined SFTP writes ------------------------------------------------------------
+ *
+ * libssh 0.10's sftp_write waits for each write's answer: one round trip per 64 KiB, and on
+ * a loaded host one scheduling delay of the client per block. Uploads of big files speak
+ * SFTP v3 (draft-ietf-secsh-filexfer-02) themselves on a channel of their own, with up to
+ * PIPE_DEPTH writes in flight (2 MiB, OpenSSH's channel window), as OpenSSH's sftp does;
+ * answers are matched by id. Writes of 128 KiB stay under sftp-server's 256 KiB packets.
+ */
+#define PIPE_CHUNK (128u << 10)
+#define PIPE_DEPTH 16
+
+enum {
+	FXP_INIT = 1,
+	FXP_VERSION = 2,
+	FXP_OPEN = 3,
+	FXP_CLOSE = 4,
+	FXP_WRITE = 6,
+	FXP_FSETSTAT = 10,
+	FXP_STATUS = 101,
+	FXP_HANDLE = 102,
+	FXF_WRITE = 0x02,
+	FXF_CREAT = 0x08,
+	FXF_EXCL = 0x20,
+	FX_ATTR_PERMISSIONS = 0x04,
+};
+
+struct pipe {
+	struct moo__transport *t;
+	ssh_channel ch;
+	struct moo_buf in; /* bytes read, not yet a whole packet */
+	uint32_t id;
+};
+
+static void put_u32(struct moo_buf *b, uint32_t v)
+{
+	unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 8), (unsigned char)v};
+
+	moo_buf_add(b, (const char *)x, 4);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_str(struct moo_buf *b, const void *s, size_t n)
+{
+	put_u32(b, (uint32_t)n);
+	moo_buf_add(b, s, n);
+}
+
+static int pipe_lost(struct pipe *p, struct moo_error **err, const char *what)
+{
+	struct moo__ssh *c = sess(p->t);
+	struct moo_error *e =
+		moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+			       "lost the connection to '%s' while %s", c->display, what);
+
+	moo__error_cause(e, ssh_get_error(c->session));
+	return MOO_EHOST;
+}
+
+/* Sends one packet: pkt holds 4 bytes of room for the length, then type and payload. */
+static int pipe_send(struct pipe *p, struct moo_buf *pkt, struct moo_error **err)
+{
+	size_t off = 0;
+	uint32_t n = (uint32_t)(pkt->len - 4);
+	unsigned char *q = (unsigned char *)pkt->ptr;
+
+	q[0] = (unsigned char)(n >> 24);
+	q[1] = (unsigned char)(n >> 16);
+	q[2] = (unsigned char)(n >> 8);
+	q[3] = (unsigned char)n;
+	while (off < pkt->len) {
+		int w = ssh_channel_write(p->ch, pkt->ptr + off, (uint32_t)(pkt->len - off));
+
+		if (w <= 0) {
+			return pipe_lost(p, err, "uploading");
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+static void pkt_start(struct moo_buf *pkt, int type)
+{
+	moo_buf_reset(pkt);
+	put_u32(pkt, 0);
+	moo_buf_putc(pkt, (char)type);
+}
+
+/*
+ * Reads the next packet: *type, and its payload (after the type byte) at *body, *len bytes,
+ * valid until the next call.
+ */
+static int pipe_recv(struct pipe *p, int *type, const unsigned char **body, size_t *len,
+		     struct moo_error **err)
+{
+	char chunk[4096];
+	size_t need;
+
+	for (;;) {
+		if (p->in.len >= 4) {
+			need = get_u32((unsigned char *)p->in.ptr);
+			if (need < 1 || need > (256u << 10)) {
+				return moo__fail(err, MOO_EHOST,
+						 "the SFTP server on '%s' sent a bad packet",
+						 sess(p->t)->display);
+			}
+			if (p->in.len >= 4 + need) {
+				*type = (unsigned char)p->in.ptr[4];
+				*body = (const unsigned char *)p->in.ptr + 5;
+				*len = need - 1;
+				return 0;
+			}
+		}
+		{
+			int n = ssh_channel_read(p->ch, chunk, sizeof(chunk), 0);
+
+			if (n < 0 || (n == 0 && ssh_channel_is_eof(p->ch))) {
+				return pipe_lost(p, err, "uploading");
+			}
+			moo_buf_add(&p->in, chunk, (size_t)n);
+		}
+	}
+}
+
+/* Drops the packet pipe_recv returned. */
+static void pipe_consume(struct pipe *p)
+{
+	size_t n = 4 + get_u32((unsigned char *)p->in.ptr);
+
+	memmove(p->in.ptr, p->in.ptr + n, p->in.len - n);
+	p->in.len -= n;
+}
+
+/* A STATUS answer: 0 when it is SSH_FX_OK for id; an error naming path otherwise. */
+static int pipe_status(struct pipe *p, uint32_t id, const char *what, const char *path,
+		       struct moo_error **err)
+{
+	const unsigned char *b;
+	size_t len;
+	int type, r;
+
+	if ((r = pipe_recv(p, &type, &b, &len, err))) {
+		return r;
+	}
+	if (type != FXP_STATUS || len < 8 || get_u32(b) != id) {
+		r = moo__fail(err, MOO_EHOST, "the SFTP server on '%s' answered out of turn",
+			      sess(p->t)->display);
+	} else if (get_u32(b + 4) != 0) {
+		uint32_t mlen = len >= 12 ? get_u32(b + 8) : 0;
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot %s '%s' on '%s'", what,
+				       path, sess(p->t)->display);
+		char *msg = mlen && mlen <= len - 12
+				    ? moo__printf("%.*s", (int)mlen, b + 12)
+				    : moo__printf("SFTP status %u", get_u32(b + 4));
+
+		moo__error_cause(e, msg);
+		free(msg);
+		r = MOO_EIO;
+	}
+	pipe_consume(p);
+	return r;
+}
+
+static void pipe_close(struct pipe *p)
+{
+	if (p->ch) {
+		ssh_channel_close(p->ch);
+		ssh_channel_free(p->ch);
+		p->ch = NULL;
+	}
+	moo_buf_dispose(&p->in);
+}
+
+static int pipe_open(struct pipe *p, struct moo__transport *t, struct moo_error **err)
+{
+	struct moo_buf pkt = MOO_BUF_INIT;
+	const unsigned char *b;
+	size_t len;
+	int type, r;
+
+	p->t = t;
+	p->ch = ssh_channel_new(sess(t)->session);
+	if (!p->ch || ssh_channel_open_session(p->ch) != SSH_OK ||
+	    ssh_channel_request_subsystem(p->ch, "sftp") != SSH_OK) {
+		r = pipe_lost(p, err, "starting SFTP");
+		goto done;
+	}
+	pkt_start(&pkt, FXP_INIT);
+	put_u32(&pkt, 3);
+	if ((r = pipe_send(p, &pkt, err)) || (r = pipe_recv(p, &type, &b, &len, err))) {
+		goto done;
+	}
+	if (type != FXP_VERSION || len < 4 || get_u32(b) < 3) {
+		r = moo__fail(err, MOO_EHOST, "the SFTP server on '%s' does not speak version 3",
+			      sess(t)->display);
+		goto done;
+	}
+	pipe_consume(p);
+	r = 0;
+done:
+	moo_buf_dispose(&pkt);
+	return r;
+}
+
+/* Uploads size bytes of fd to a new remote file (O_EXCL), mode set at the end. */
+static int pipe_put_file(struct pipe *p, const char *remote, int fd, uint64_t size, int mode,
+			 struct moo_error **err)
+{
+	struct moo_buf pkt = MOO_BUF_INIT, handle = MOO_BUF_INIT;
+	char *buf = moo__malloc(PIPE_CHUNK);
+	uint32_t ids[PIPE_DEPTH], id;
+	size_t head = 0, inflight = 0;
+	uint64_t off = 0;
+	const unsigned char *b;
+	size_t len;
+	int type, r;
+
+	id = ++p->id;
+	pkt_start(&pkt, FXP_OPEN);
+	put_u32(&pkt, id);
+	put_str(&pkt, remote, strlen(remote));
+	put_u32(&pkt, FXF_WRITE | FXF_CREAT | FXF_EXCL);
+	put_u32(&pkt, FX_ATTR_PERMISSIONS);
+	put_u32(&pkt, 0600);
+	if ((r = pipe_send(p, &pkt, err)) || (r = pipe_recv(p, &type, &b, &len, err))) {
+		goto done;
+	}
+	if (type == FXP_HANDLE && len >= 8 && get_u32(b) == id && get_u32(b + 4) <= len - 8) {
+		moo_buf_add(&handle, (const char *)b + 8, get_u32(b + 4));
+		pipe_consume(p);
+	} else if (type == FXP_STATUS) {
+		/* an error (pipe_recv kept the packet: let pipe_status read it again) */
+		r = pipe_status(p, id, "create", remote, err);
+		r = r ? r : moo__fail(err, MOO_EHOST, "cannot create '%s'", remote);
+		goto done;
+	} else {
+		r = moo__fail(err, MOO_EHOST, "the SFTP server on '%s' answered out of turn",
+			      sess(p->t)->display);
+		goto done;
+	}
+	while (off < size || inflight) {
+		while (off < size && inflight < PIPE_DEPTH) {
+			size_t want = size - off < PIPE_CHUNK ? (size_t)(size - off) : PIPE_CHUNK;
+			ssize_t got = read(fd, buf, want);
+
+			if (got < 0 && errno == EINTR) {
+				continue;
+			}
+			if (got <= 0) {
+				r = got < 0 ? moo__fail_errno(err, MOO_EIO,
+							      "cannot read a file to upload")
+					    : moo__fail(
+						      err, MOO_EIO,
+						      "a file to upload shrank while it was read");
+				goto drain;
+			}
+			id = ++p->id;
+			pkt_start(&pkt, FXP_WRITE);
+			put_u32(&pkt, id);
+			put_str(&pkt, handle.ptr, handle.len);
+			put_u32(&pkt, (uint32_t)(off >> 32));
+			put_u32(&pkt, (uint32_t)off);
+			put_str(&pkt, buf, (size_t)got);
+			if ((r = pipe_send(p, &pkt, err))) {
+				goto done;
+			}
+			ids[(head + inflight++) % PIPE_DEPTH] = id;
+			off += (uint64_t)got;
+			moo__transfer_progress(true, (uint64_t)got);
+		}
+		if (inflight) {
+			r = pipe_status(p, ids[head], "write", remote, err);
+			head = (head + 1) % PIPE_DEPTH;
+			inflight--;
+			if (r) {
+				goto drain;
+			}
+		}
+	}
+	id = ++p->id;
+	pkt_start(&pkt, FXP_FSETSTAT);
+	put_u32(&pkt, id);
+	put_str(&pkt, handle.ptr, handle.len);
+	put_u32(&pkt, FX_ATTR_PERMISSIONS);
+	put_u32(&pkt, (uint32_t)(mode & 07777));
+	if ((r = pipe_send(p, &pkt, err)) ||
+	    (r = pipe_status(p, id, "set the mode of", remote, err))) {
+		goto drain;
+	}
+drain:
+	while (inflight && r != MOO_EHOST) { /* answers still due */
+		pipe_status(p, ids[head], "write", remote, NULL);
+		head = (head + 1) % PIPE_DEPTH;
+		inflight--;
+	}
+	if (r != MOO_EHOST) {
+		int rc;
+
+		id = ++p->id;
+		pkt_start(&pkt, FXP_CLOSE);
+		put_u32(&pkt, id);
+		put_str(&pkt, handle.ptr, handle.len);
+		rc = pipe_send(p, &pkt, err);
+		rc = rc ? rc : pipe_status(p, id, "write", remote, r ? NULL : err);
+		r = r ? r : rc;
+	}
+done:
+	moo_buf_dispose(&pkt);
+	moo_buf_dispose(&handle);
+	free(buf);
+	return r;
+}
+
 /* rm -rf of a temporary on the host, after a failure: best effort. */
 static void remote_remove(struct moo__transport *t, const char *path)
 {
@@ -261,7 +581,7 @@ static int ssh_mkdir_p(struct moo__transport *t, const char *path, struct moo_er
 
 /* ---- put ----------------------------------------------------------------------------- */
 
-static int put_tree(struct moo__transport *t, const char *src, const char *dst,
+static int put_tree(struct moo__transport *t, struct pipe *pp, const char *src, const char *dst,
 		    struct moo_error **err)
 {
 	struct moo__ssh *c = sess(t);
@@ -277,7 +597,14 @@ static int put_tree(struct moo__transport *t, const char *src, const char *dst,
 		if (fd < 0) {
 			return moo__fail_errno(err, MOO_EIO, "cannot open '%s'", src);
 		}
-		r = sftp_put_file(t, dst, NULL, 0, fd, (int)(st.st_mode & 0777), err);
+		if ((uint64_t)st.st_size >= STREAM_MIN) {
+			r = pp->ch ? 0 : pipe_open(pp, t, err);
+			r = r ? r
+			      : pipe_put_file(pp, dst, fd, (uint64_t)st.st_size,
+					      (int)(st.st_mode & 0777), err);
+		} else {
+			r = sftp_put_file(t, dst, NULL, 0, fd, (int)(st.st_mode & 0777), err);
+		}
 		close(fd);
 		return r;
 	}
@@ -314,7 +641,7 @@ static int put_tree(struct moo__transport *t, const char *src, const char *dst,
 			}
 			s = moo__path_join(src, de->d_name);
 			t2 = moo__path_join(dst, de->d_name);
-			r = put_tree(t, s, t2, err);
+			r = put_tree(t, pp, s, t2, err);
 			free(s);
 			free(t2);
 		}
@@ -367,6 +694,7 @@ static int ssh_put(struct moo__transport *t, const char *src, const char *dst, b
 		   struct moo_error **err)
 {
 	struct moo_buf cmd = MOO_BUF_INIT;
+	struct pipe pp = {0};
 	char *tmp = NULL;
 	int r;
 
@@ -380,7 +708,9 @@ static int ssh_put(struct moo__transport *t, const char *src, const char *dst, b
 	}
 	tmp = temp_name(dst);
 	moo__transfer_begin(true);
-	if ((r = put_tree(t, src, tmp, err))) {
+	r = put_tree(t, &pp, src, tmp, err);
+	pipe_close(&pp);
+	if (r) {
 		goto done;
 	}
 	/* mv onto an existing folder would move into it: refuse instead */

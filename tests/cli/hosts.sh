@@ -5,7 +5,7 @@
 . "$MOO_SRC/tests/lib/sshd.sh"
 TOOL=$MOO_BUILD/tests/cli/ssh-tool
 CFG=$XDG_CONFIG_HOME/moo/config.yaml
-plan 33
+plan 37
 
 expect_exit "ls with no config.yaml" 0 "$MOO" hosts ls
 contains "... says how to add one" "$out" "moo hosts add"
@@ -65,6 +65,27 @@ else
 fi
 expect_exit "a name nothing knows: exit 2" 2 "$MOO" hosts check no-such-host-moo
 contains "... with a hint" "$err" "moo hosts add no-such-host-moo"
+
+# what check saw is recorded in the store; ls shows it
+expect_exit "ls after the checks" 0 "$MOO" hosts ls
+if printf '%s\n' "$out" | grep "^h1 " | grep -q "$(uname -m), $($PY -c 'import os; print(os.cpu_count())') cpus, .* checked [0-9]* s ago" &&
+	printf '%s\n' "$out" | grep -q "^root@127.0.0.1:$SSHD_PORT "; then
+	ok "... shows what each host was last seen as, the inventory's and the others"
+else not_ok "... shows what each host was last seen as" "$out"; fi
+expect_exit "ls --json after the checks" 0 "$MOO" hosts ls --json
+if printf '%s' "$out" | $PY -c "
+import json, os, sys, time
+hs = {h['name']: h for h in json.load(sys.stdin)}
+h = hs['h1']
+assert h['inventory'] and abs(time.time() - h['checked']) < 120, h
+assert h['facts']['cpus'] == os.cpu_count() and h['facts']['arch'] == os.uname().machine
+assert h['facts']['disk']['root'] == sys.argv[1]           # the last check's (hostile) root
+assert h['facts']['host_key']['fingerprint'].startswith('SHA256:')
+o = hs['root@127.0.0.1:$SSHD_PORT']
+assert not o['inventory'] and o['facts']['cpus'] == os.cpu_count()
+assert 'no-such-host-moo' not in hs                         # a failed check records nothing
+" "$hostile"; then ok "... gives the facts, the time checked, and nothing for a failed check"
+else not_ok "... gives the facts and the time checked" "$out"; fi
 
 # put and collect: a tree with odd names, checked by sha256, as root and as moouser
 mkdir -p "$T/tree/sub dir/-dash" "$T/tree/empty"

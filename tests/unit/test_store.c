@@ -1,4 +1,5 @@
-/* store.c: schema, add/get/update/list/remove, lookups by prefix and name, concurrency. */
+/* store.c: schema, add/get/update/list/remove, lookups by prefix and name, concurrency,
+ * host facts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "internal.h"
@@ -51,11 +53,11 @@ static void test_open_migrates(void **state)
 
 	(void)state;
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
-	assert_int_equal(moo_store_schema_version(st), 3);
+	assert_int_equal(moo_store_schema_version(st), 4);
 	moo_store_close(st);
 	/* Opening again applies nothing and keeps the version. */
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
-	assert_int_equal(moo_store_schema_version(st), 3);
+	assert_int_equal(moo_store_schema_version(st), 4);
 	moo_store_close(st);
 }
 
@@ -253,6 +255,106 @@ static void test_status_names(void **state)
 	assert_true(moo_job_status_done(MOO_JOB_LOST));
 }
 
+static const char facts_json[] =
+	"{\"host_key\": {\"address\": \"root@10.0.0.2:22\", \"type\": \"ssh-ed25519\","
+	" \"fingerprint\": \"SHA256:abc\", \"known_hosts\": \"/kh\", \"added\": false},"
+	" \"connect_seconds\": 0.025, \"auth_seconds\": 0.007, \"probe_seconds\": 0.1,"
+	" \"os\": {\"id\": \"debian\", \"version\": \"12\", \"name\": \"Debian 12\","
+	" \"kernel\": \"6.1.0\"}, \"arch\": \"x86_64\", \"cpus\": 16,"
+	" \"memory\": {\"total\": 137438953472, \"available\": 100},"
+	" \"disk\": {\"root\": \"/root/.moo\", \"free\": 68719476736},"
+	" \"driver_version\": \"580.65\", \"cuda_version\": \"13.0\","
+	" \"gpus\": [{\"index\": 0, \"name\": \"NVIDIA H100 80GB HBM3\", \"uuid\": \"GPU-1\","
+	" \"memory_total_mib\": 81559, \"memory_used_mib\": 0, \"driver\": \"580.65\","
+	" \"compute_cap\": \"9.0\"}], \"npu_smi_version\": null, \"npus\": [],"
+	" \"engines\": [{\"name\": \"podman\", \"version\": \"4.3.1\"}],"
+	" \"pythons\": [{\"path\": \"/usr/bin/python3.11\", \"version\": \"3.11.2\"}]}";
+
+static void test_host_facts(void **state)
+{
+	struct moo_store *st = NULL;
+	struct moo_host_facts *f = NULL;
+	struct moo_host_seen h = {0}, *v = NULL;
+	struct moo_error *err = NULL;
+	size_t n = 0;
+	double t0 = (double)time(NULL) - 1;
+
+	(void)state;
+	assert_int_equal(moo_store_open(&st, db, NULL), 0);
+	/* never checked: not found, and no error to print */
+	assert_int_equal(moo_store_get_host_facts(st, "gpu1", &h, &err), MOO_ENOTFOUND);
+	assert_null(err);
+	assert_int_equal(moo_host_facts_from_json(&f, facts_json, NULL), 0);
+	assert_int_equal(moo_store_put_host_facts(st, "gpu1", f, NULL), 0);
+	f->cpus = 2; /* a second host, and a re-check of the first replaces it */
+	assert_int_equal(moo_store_put_host_facts(st, "cpu1", f, NULL), 0);
+	f->cpus = 32;
+	assert_int_equal(moo_store_put_host_facts(st, "gpu1", f, NULL), 0);
+	moo_host_facts_free(f);
+	moo_store_close(st);
+
+	assert_int_equal(moo_store_open(&st, db, NULL), 0);
+	assert_int_equal(moo_store_get_host_facts(st, "gpu1", &h, NULL), 0);
+	assert_string_equal(h.name, "gpu1");
+	assert_true(h.checked >= t0 && h.checked < t0 + 60);
+	assert_int_equal(h.facts->cpus, 32);
+	assert_string_equal(h.facts->arch, "x86_64");
+	assert_string_equal(h.facts->os_id, "debian");
+	assert_true(h.facts->mem_total == 137438953472ull);
+	assert_true(h.facts->disk_free == 68719476736ull);
+	assert_string_equal(h.facts->key.fingerprint, "SHA256:abc");
+	assert_int_equal(h.facts->n_gpus, 1);
+	assert_string_equal(h.facts->gpus[0].name, "NVIDIA H100 80GB HBM3");
+	assert_int_equal(h.facts->gpus[0].memory_total_mib, 81559);
+	assert_string_equal(h.facts->gpus[0].compute_cap, "9.0");
+	assert_string_equal(h.facts->cuda_version, "13.0");
+	assert_int_equal(h.facts->n_npus, 0);
+	assert_int_equal(h.facts->n_engines, 1);
+	assert_string_equal(h.facts->engines[0].name, "podman");
+	assert_int_equal(h.facts->n_pythons, 1);
+	assert_string_equal(h.facts->pythons[0].version, "3.11.2");
+	moo_host_seen_dispose(&h);
+	moo_host_seen_dispose(&h); /* twice: a disposed value is empty */
+
+	assert_int_equal(moo_store_list_hosts(st, &v, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "cpu1");
+	assert_int_equal(v[0].facts->cpus, 2);
+	assert_string_equal(v[1].name, "gpu1");
+	moo_host_seen_free(v, n);
+	moo_store_close(st);
+}
+
+static void test_host_facts_corrupt(void **state)
+{
+	char cmd[512];
+	struct moo_store *st = NULL;
+	struct moo_host_seen h = {0};
+	struct moo_host_facts *f = NULL;
+	struct moo_error *err = NULL;
+
+	(void)state;
+	/* a row someone broke by hand: a clear error, no crash */
+	snprintf(cmd, sizeof(cmd),
+		 "sqlite3 '%s' \"INSERT OR REPLACE INTO hosts VALUES ('bad', '[1, 2', NULL, 1)\"",
+		 db);
+	assert_int_equal(moo_store_open(&st, db, NULL), 0);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(moo_store_get_host_facts(st, "bad", &h, &err), MOO_EIO);
+	assert_non_null(err);
+	assert_non_null(strstr(err->message, "not a JSON object"));
+	assert_non_null(err->hint);
+	moo_error_free(err);
+	moo_store_close(st);
+	/* JSON of the wrong shape reads as unknown facts */
+	assert_int_equal(moo_host_facts_from_json(&f, "{\"cpus\": \"many\", \"gpus\": 3}", NULL),
+			 0);
+	assert_int_equal(f->cpus, 0);
+	assert_int_equal(f->n_gpus, 0);
+	assert_null(f->arch);
+	moo_host_facts_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +366,8 @@ int main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_host_facts),
+		cmocka_unit_test(test_host_facts_corrupt),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

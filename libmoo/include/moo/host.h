@@ -96,6 +96,10 @@ MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, const char *host, con
 /* Appends the facts as a JSON object. */
 MOO_EXTERN void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out);
 
+/* Reads facts back from moo_host_facts_to_json's JSON (as the store keeps them). */
+MOO_EXTERN int moo_host_facts_from_json(struct moo_host_facts **out, const char *text,
+					struct moo_error **err);
+
 MOO_EXTERN void moo_host_facts_free(struct moo_host_facts *f);
 
 /*

@@ -3,6 +3,7 @@
 #include "moo/common.h"
 #include "moo/error.h"
 #include "moo/buf.h"
+#include "moo/host.h"
 
 /*
  * The job store: one SQLite database (WAL) holding every job and its metrics, at
@@ -101,6 +102,31 @@ MOO_EXTERN int moo_store_cache_get(struct moo_store *st, const char *key, double
 				   struct moo_buf *value, struct moo_error **err);
 MOO_EXTERN int moo_store_cache_put(struct moo_store *st, const char *key, const char *value,
 				   struct moo_error **err);
+
+/*
+ * What 'moo hosts check' last saw of a host, by the name it was checked under: the
+ * facts (host key included) and when. A plain value; moo_host_seen_dispose.
+ */
+struct moo_host_seen {
+	char *name;
+	double checked; /* Unix time in seconds */
+	struct moo_host_facts *facts;
+};
+
+/* Records (replacing what was there) the facts a check of the host named name found. */
+MOO_EXTERN int moo_store_put_host_facts(struct moo_store *st, const char *name,
+					const struct moo_host_facts *facts, struct moo_error **err);
+/*
+ * The facts last recorded for name, and when. MOO_ENOTFOUND, with no error added, when the
+ * host was never checked. On success *out is the caller's (moo_host_seen_dispose).
+ */
+MOO_EXTERN int moo_store_get_host_facts(struct moo_store *st, const char *name,
+					struct moo_host_seen *out, struct moo_error **err);
+/* Every host ever checked, by name. *out is an array of *n (moo_host_seen_free). */
+MOO_EXTERN int moo_store_list_hosts(struct moo_store *st, struct moo_host_seen **out, size_t *n,
+				    struct moo_error **err);
+MOO_EXTERN void moo_host_seen_dispose(struct moo_host_seen *h);
+MOO_EXTERN void moo_host_seen_free(struct moo_host_seen *v, size_t n);
 
 /* "queued", "running", "succeeded", "failed", "cancelled", "lost". */
 MOO_EXTERN const char *moo_job_status_name(enum moo_job_status s);
