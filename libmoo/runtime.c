@@ -2,6 +2,7 @@
  * runtime: the 'host' runtime. Picks the interpreter by asking the host (through the
  * transport), so it works the same on this machine and over SSH.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,4 +368,612 @@ void moo__interp_dispose(struct moo__interp *i)
 	free(i->path);
 	free(i->version);
 	i->path = i->version = NULL;
+}
+
+/* ---- container runtimes ---------------------------------------------------------------- */
+
+static const char *const engine_names[] = {"host", "docker", "podman", "apptainer"};
+
+const char *moo__engine_name(enum moo__engine e)
+{
+	return (unsigned)e < MOO_ARRAY_SIZE(engine_names) ? engine_names[e] : "?";
+}
+
+int moo__engine_parse(const char *name)
+{
+	size_t i;
+
+	if (!name) {
+		return -1;
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(engine_names); i++) {
+		if (!strcmp(name, engine_names[i])) {
+			return (int)i;
+		}
+	}
+	return !strcmp(name, "singularity") ? MOO__ENGINE_APPTAINER : -1;
+}
+
+static void word(struct moo_buf *out, const char *w)
+{
+	moo_buf_putc(out, ' ');
+	moo_buf_shquote(out, w);
+}
+
+static void wordf(struct moo_buf *out, const char *fmt, ...) MOO_PRINTF(2, 3);
+static void wordf(struct moo_buf *out, const char *fmt, ...)
+{
+	struct moo_buf w = MOO_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	moo_buf_vprintf(&w, fmt, ap);
+	va_end(ap);
+	word(out, w.ptr ? w.ptr : "");
+	moo_buf_dispose(&w);
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The device indices: in->visible checked ("0,1"), else 0 … count-1. */
+static int devices(struct moo_buf *out, const struct moo__rt_in *in, struct moo_error **err)
+{
+	unsigned i, n = in->count ? in->count : 1;
+	const char *p;
+
+	if (in->visible) {
+		bool digit = false;
+
+		for (p = in->visible; *p; p++) {
+			if (*p >= '0' && *p <= '9') {
+				digit = true;
+			} else if (*p != ',' || !digit) {
+				break;
+			} else {
+				digit = false;
+			}
+		}
+		if (*p || !digit) {
+			return moo__fail(err, MOO_EARG,
+					 "visible devices '%s' are not indices like '0,1'",
+					 in->visible);
+		}
+		moo_buf_puts(out, in->visible);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		moo_buf_printf(out, "%s%u", i ? "," : "", i);
+	}
+	return 0;
+}
+
+static int check_in(const struct moo__rt_in *in, struct moo_error **err)
+{
+	size_t i;
+
+	if (!in->job_dir || !in->work_dir || !in->argc || *in->job_dir != '/' ||
+	    *in->work_dir != '/') {
+		return moo__fail(err, MOO_EARG, "a runtime command needs absolute job and work "
+						"folders and a command");
+	}
+	if (in->engine != MOO__ENGINE_HOST) {
+		if (!in->image || !*in->image || has_ctl(in->image) || *in->image == '-') {
+			return moo__fail(err, MOO_EARG, "the %s runtime needs an image, not '%s'",
+					 moo__engine_name(in->engine),
+					 in->image ? in->image : "");
+		}
+		/* -v SRC:DST and --bind SRC split on ':' (and apptainer's on ','). */
+		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') ||
+		    has_ctl(in->job_dir)) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "the job folder '%s' cannot be bind-mounted: it holds "
+					   "':', ',' or a control character",
+					   in->job_dir);
+			moo__error_hint(e, "set MOO_ROOT on the host to a plain path");
+			return MOO_EARG;
+		}
+	}
+	for (i = 0; i < in->n_env; i++) {
+		const char *eq = strchr(in->env[i], '=');
+
+		if (!eq || eq == in->env[i]) {
+			return moo__fail(err, MOO_EARG, "environment entry '%s' is not NAME=VALUE",
+					 in->env[i]);
+		}
+	}
+	return 0;
+}
+
+static void limits(struct moo_buf *out, const struct moo__rt_in *in)
+{
+	if (in->cpus > 0) {
+		moo_buf_puts(out, " --cpus");
+		wordf(out, "%g", in->cpus);
+	}
+	if (in->memory) {
+		moo_buf_puts(out, " --memory");
+		wordf(out, "%llu", (unsigned long long)in->memory);
+	}
+}
+
+/* Ascend NPUs in a container: the chosen davinci devices, the shared ones, the driver. */
+static void npu_devices(struct moo_buf *out, const char *list)
+{
+	static const char *const shared[] = {"/dev/davinci_manager", "/dev/devmm_svm",
+					     "/dev/hisi_hdc"};
+	const char *p = list;
+	size_t i;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		moo_buf_puts(out, " --device");
+		wordf(out, "/dev/davinci%.*s", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(shared); i++) {
+		moo_buf_puts(out, " --device");
+		word(out, shared[i]);
+	}
+	moo_buf_puts(out, " -v");
+	word(out, "/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro");
+	moo_buf_puts(out, " -e");
+	wordf(out, "ASCEND_VISIBLE_DEVICES=%s", list);
+}
+
+static void oci_command(struct moo_buf *out, const struct moo__rt_in *in, const char *list)
+{
+	size_t i;
+
+	moo_buf_puts(out, " run --rm --init");
+	if (in->name) {
+		moo_buf_puts(out, " --name");
+		word(out, in->name);
+	}
+	moo_buf_puts(out, " --network host -v");
+	wordf(out, "%s:%s", in->job_dir, in->job_dir);
+	moo_buf_puts(out, " -w");
+	word(out, in->work_dir);
+	if (in->accel == MOO_ACCEL_GPU && in->engine == MOO__ENGINE_DOCKER) {
+		/* --gpus reads CSV: the inner quotes keep "0,1" one field. */
+		moo_buf_puts(out, " --gpus");
+		wordf(out, "\"device=%s\"", list);
+	} else if (in->accel == MOO_ACCEL_GPU) {
+		const char *p = list;
+
+		/* podman: the CDI devices of nvidia-ctk cdi generate. */
+		while (*p) {
+			size_t n = strcspn(p, ",");
+
+			moo_buf_puts(out, " --device");
+			wordf(out, "nvidia.com/gpu=%.*s", (int)n, p);
+			p += n + (p[n] == ',');
+		}
+	} else if (in->accel == MOO_ACCEL_NPU) {
+		npu_devices(out, list);
+	}
+	limits(out, in);
+	for (i = 0; i < in->n_env; i++) {
+		moo_buf_puts(out, " -e");
+		word(out, in->env[i]);
+	}
+	word(out, in->image);
+}
+
+static void apptainer_command(struct moo_buf *out, const struct moo__rt_in *in, const char *list)
+{
+	const char *img = in->image;
+	size_t i;
+
+	moo_buf_puts(out, " exec --cleanenv --bind");
+	word(out, in->job_dir);
+	moo_buf_puts(out, " --pwd");
+	word(out, in->work_dir);
+	if (in->accel == MOO_ACCEL_GPU) {
+		moo_buf_puts(out, " --nv --env");
+		wordf(out, "CUDA_VISIBLE_DEVICES=%s", list);
+	} else if (in->accel == MOO_ACCEL_NPU) {
+		moo_buf_puts(out, " --bind");
+		word(out, "/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro");
+		moo_buf_puts(out, " --env");
+		wordf(out, "ASCEND_VISIBLE_DEVICES=%s", list);
+	}
+	limits(out, in);
+	for (i = 0; i < in->n_env; i++) {
+		moo_buf_puts(out, " --env");
+		word(out, in->env[i]);
+	}
+	/* A reference (not a file, not already a URI) comes from a registry. */
+	if (*img == '/' || !strncmp(img, "./", 2) || strstr(img, "://") ||
+	    (strlen(img) > 4 && !strcmp(img + strlen(img) - 4, ".sif"))) {
+		word(out, img);
+	} else {
+		wordf(out, "docker://%s", img);
+	}
+}
+
+int moo__runtime_command(struct moo_buf *out, const struct moo__rt_in *in, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, list = MOO_BUF_INIT;
+	size_t i;
+	int r;
+
+	r = check_in(in, err);
+	if (r) {
+		goto done;
+	}
+	if (in->accel != MOO_ACCEL_CPU) {
+		r = devices(&list, in, err);
+		if (r) {
+			goto done;
+		}
+	}
+	if (in->engine == MOO__ENGINE_HOST) {
+		moo_buf_puts(&cmd, "env");
+		if (in->accel == MOO_ACCEL_GPU) {
+			wordf(&cmd, "CUDA_VISIBLE_DEVICES=%s", list.ptr);
+		} else if (in->accel == MOO_ACCEL_NPU) {
+			wordf(&cmd, "ASCEND_RT_VISIBLE_DEVICES=%s", list.ptr);
+		}
+		for (i = 0; i < in->n_env; i++) {
+			word(&cmd, in->env[i]);
+		}
+	} else {
+		moo_buf_shquote(&cmd, moo__engine_name(in->engine));
+		for (i = 0; i < in->n_engine_opts; i++) {
+			word(&cmd, in->engine_opts[i]);
+		}
+		if (in->engine == MOO__ENGINE_APPTAINER) {
+			apptainer_command(&cmd, in, list.ptr);
+		} else {
+			oci_command(&cmd, in, list.ptr);
+		}
+	}
+	for (i = 0; i < in->argc; i++) {
+		word(&cmd, in->argv[i]);
+	}
+	moo_buf_add(out, cmd.ptr, cmd.len);
+	r = 0;
+done:
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&list);
+	return r;
+}
+
+/* ---- preflight ----------------------------------------------------------------------- */
+
+int moo__version_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		char *ea, *eb;
+		unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
+
+		if (x != y) {
+			return x < y ? -1 : 1;
+		}
+		a = *ea == '.' ? ea + 1 : ea + strlen(ea);
+		b = *eb == '.' ? eb + 1 : eb + strlen(eb);
+	}
+	return 0;
+}
+
+/* uname -m and OCI platform names for the same architecture. */
+static const char *oci_arch(const char *a)
+{
+	static const char *const map[][2] = {
+		{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "arm"},
+		{"ppc64le", "ppc64le"}, {"s390x", "s390x"}, {"riscv64", "riscv64"},
+	};
+	size_t i;
+
+	for (i = 0; i < MOO_ARRAY_SIZE(map); i++) {
+		if (!strcmp(a, map[i][0])) {
+			return map[i][1];
+		}
+	}
+	return a;
+}
+
+static bool host_has_engine(const struct moo_host_facts *h, enum moo__engine e)
+{
+	size_t i;
+
+	for (i = 0; i < h->n_engines; i++) {
+		if (moo__engine_parse(h->engines[i].name) == (int)e) {
+			return true;
+		}
+	}
+	return false;
+}
+
+int moo__runtime_preflight(const struct moo__needs *need, const struct moo_host_facts *host,
+			   struct moo_error **err)
+{
+	const char *img = need->image ? need->image : "the image";
+	unsigned n = need->count ? need->count : 1;
+	struct moo_error *e;
+	size_t i;
+
+	if (need->engine != MOO__ENGINE_HOST && !host_has_engine(host, need->engine)) {
+		e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+				   "runtime '%s' is not installed on the host",
+				   moo__engine_name(need->engine));
+		moo__error_hint(e, "install it, or choose another with --runtime (moo hosts check "
+				   "lists the engines a host has)");
+		return MOO_ERESOLVE;
+	}
+	if (need->n_archs && host->arch) {
+		const char *want = oci_arch(host->arch);
+		struct moo_buf have = MOO_BUF_INIT;
+		bool found = false;
+
+		for (i = 0; i < need->n_archs; i++) {
+			found = found || !strcmp(oci_arch(need->archs[i]), want);
+			moo_buf_printf(&have, "%s%s", i ? ", " : "", need->archs[i]);
+		}
+		if (!found) {
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "'%s' has no %s build (it has %s)", img, want, have.ptr);
+			moo__error_hint(e, "choose an image built for %s, or another host", want);
+			moo_buf_dispose(&have);
+			return MOO_ERESOLVE;
+		}
+		moo_buf_dispose(&have);
+	}
+	if (need->accel == MOO_ACCEL_GPU) {
+		if (host->n_gpus < n) {
+			if (host->n_gpus) {
+				e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+						   "the job asks for %u GPUs; the host has %zu", n,
+						   host->n_gpus);
+			} else {
+				e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+						   "the job asks for %u GPU%s; the host has none", n,
+						   n == 1 ? "" : "s");
+			}
+			moo__error_hint(e, "run it on a host with GPUs (--on HOST), or set "
+					   "resources.accelerator: cpu");
+			return MOO_ERESOLVE;
+		}
+		if (need->cuda && host->cuda_version &&
+		    moo__version_cmp(need->cuda, host->cuda_version) > 0) {
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "'%s' needs CUDA %s; the host's driver %s supports CUDA "
+					   "%s at most",
+					   img, need->cuda,
+					   host->driver_version ? host->driver_version : "?",
+					   host->cuda_version);
+			moo__error_hint(e, "update the NVIDIA driver, or pin an older framework "
+					   "version");
+			return MOO_ERESOLVE;
+		}
+		if (need->min_driver && host->driver_version &&
+		    moo__version_cmp(need->min_driver, host->driver_version) > 0) {
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "'%s' needs NVIDIA driver %s or newer; the host has %s",
+					   img, need->min_driver, host->driver_version);
+			moo__error_hint(e, "update the NVIDIA driver, or pin an older framework "
+					   "version");
+			return MOO_ERESOLVE;
+		}
+	} else if (need->accel == MOO_ACCEL_NPU && host->n_npus < n) {
+		e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+				   "the job asks for %u NPU%s; the host has %zu", n, n == 1 ? "" : "s",
+				   host->n_npus);
+		moo__error_hint(e, "run it on a host with Ascend NPUs (--on HOST), or set "
+				   "resources.accelerator: cpu");
+		return MOO_ERESOLVE;
+	}
+	return 0;
+}
+
+int moo__runtime_choose(enum moo__engine *out, const struct moo_host_facts *host,
+			const char *image, struct moo_error **err)
+{
+	static const enum moo__engine order[] = {MOO__ENGINE_PODMAN, MOO__ENGINE_DOCKER,
+						 MOO__ENGINE_APPTAINER};
+	struct moo_error *e;
+	size_t i;
+
+	if (!image) {
+		*out = MOO__ENGINE_HOST;
+		return 0;
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(order); i++) {
+		if (host_has_engine(host, order[i])) {
+			*out = order[i];
+			return 0;
+		}
+	}
+	e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+			   "image '%s' needs a container engine; the host has none", image);
+	moo__error_hint(e, "install podman, docker or apptainer there, or use --runtime host");
+	return MOO_ERESOLVE;
+}
+
+/* ---- derived environments ------------------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char **sorted(const char *const *reqs, size_t n)
+{
+	const char **v = moo__calloc(n + 1, sizeof(*v));
+
+	if (n) {
+		memcpy(v, reqs, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), cmp_str);
+	}
+	return v;
+}
+
+int moo__env_key(char hex[MOO__SHA256_HEX], const char *base, const char *const *reqs, size_t n,
+		 struct moo_error **err)
+{
+	struct moo_buf text = MOO_BUF_INIT;
+	const char **v;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!*reqs[i] || *reqs[i] == '-' || has_ctl(reqs[i])) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "requirement '%s' is not a pip requirement", reqs[i]);
+			moo__error_hint(e, "write a name with an optional version, like "
+					   "'numpy>=1.24'");
+			return MOO_EARG;
+		}
+	}
+	v = sorted(reqs, n);
+	moo_buf_printf(&text, "moo-env 1\n%s\n", base);
+	for (i = 0; i < n; i++) {
+		moo_buf_printf(&text, "%s\n", v[i]);
+	}
+	moo__sha256_buf(text.ptr, text.len, hex);
+	moo_buf_dispose(&text);
+	free(v);
+	return 0;
+}
+
+void moo__env_containerfile(struct moo_buf *out, const char *base, const char *const *reqs,
+			    size_t n)
+{
+	const char **v = sorted(reqs, n);
+	size_t i;
+
+	moo_buf_printf(out, "# moo: the job's environment, named by its hash\nFROM %s\n", base);
+	if (n) {
+		/* Debian's pythons refuse pip outside a venv without this (PEP 668). */
+		moo_buf_puts(out, "RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "
+				  "--no-cache-dir");
+		for (i = 0; i < n; i++) {
+			word(out, v[i]);
+		}
+		moo_buf_putc(out, '\n');
+	}
+	free(v);
+}
+
+void moo__env_definition(struct moo_buf *out, const char *base, const char *const *reqs, size_t n)
+{
+	const char **v = sorted(reqs, n);
+	size_t i;
+
+	moo_buf_printf(out, "# moo: the job's environment, named by its hash\n"
+			    "Bootstrap: docker\nFrom: %s\n",
+		       base);
+	if (n) {
+		moo_buf_puts(out, "%post\n    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "
+				  "--no-cache-dir");
+		for (i = 0; i < n; i++) {
+			word(out, v[i]);
+		}
+		moo_buf_putc(out, '\n');
+	}
+	free(v);
+}
+
+char *moo__env_image(const char *key)
+{
+	return moo__printf("moo-env:%s", key);
+}
+
+void moo__env_build_command(struct moo_buf *out, enum moo__engine engine,
+			    const char *const *engine_opts, size_t n_opts, const char *key,
+			    const char *dir)
+{
+	char *image = moo__env_image(key), *file;
+	size_t pass, i;
+
+	if (engine == MOO__ENGINE_APPTAINER) {
+		char *sif = moo__path_join(dir, "env.sif"), *tmp = moo__path_join(dir, "env.sif.tmp");
+
+		file = moo__path_join(dir, "Containerfile.def");
+		moo_buf_puts(out, "test -f ");
+		moo_buf_shquote(out, sif);
+		moo_buf_puts(out, " || { apptainer");
+		for (i = 0; i < n_opts; i++) {
+			word(out, engine_opts[i]);
+		}
+		moo_buf_puts(out, " build --force");
+		word(out, tmp);
+		word(out, file);
+		moo_buf_puts(out, " && mv -f");
+		word(out, tmp);
+		word(out, sif);
+		moo_buf_puts(out, "; }");
+		free(sif);
+		free(tmp);
+		free(file);
+		free(image);
+		return;
+	}
+	file = moo__path_join(dir, "Containerfile");
+	for (pass = 0; pass < 2; pass++) {
+		moo_buf_shquote(out, moo__engine_name(engine));
+		for (i = 0; i < n_opts; i++) {
+			word(out, engine_opts[i]);
+		}
+		if (pass == 0) {
+			moo_buf_puts(out, " image inspect");
+			word(out, image);
+			moo_buf_puts(out, " >/dev/null 2>&1 || ");
+		} else {
+			moo_buf_puts(out, " build --network host -t");
+			word(out, image);
+			moo_buf_puts(out, " -f");
+			word(out, file);
+			word(out, dir);
+		}
+	}
+	free(file);
+	free(image);
+}
+
+void moo__env_venv_command(struct moo_buf *out, const char *python, const char *root,
+			   const char *key, const char *const *reqs, size_t n)
+{
+	char *dir = moo__printf("%s/envs/%s", root, key);
+	char *tmp = moo__printf("%s/envs/.%s.tmp", root, key);
+	char *pip = moo__printf("%s/bin/python", tmp);
+	const char **v = sorted(reqs, n);
+	size_t i;
+
+	moo_buf_puts(out, "test -x ");
+	moo_buf_shquote(out, dir);
+	moo_buf_puts(out, "/bin/python || { rm -rf");
+	word(out, tmp);
+	moo_buf_puts(out, " && ");
+	moo_buf_shquote(out, python);
+	moo_buf_puts(out, " -m venv --system-site-packages");
+	word(out, tmp);
+	if (n) {
+		moo_buf_puts(out, " && ");
+		moo_buf_shquote(out, pip);
+		moo_buf_puts(out, " -m pip install --no-cache-dir");
+		for (i = 0; i < n; i++) {
+			word(out, v[i]);
+		}
+	}
+	moo_buf_puts(out, " && mv -T");
+	word(out, tmp);
+	word(out, dir);
+	moo_buf_puts(out, "; }");
+	free(v);
+	free(dir);
+	free(tmp);
+	free(pip);
 }
