@@ -6,7 +6,7 @@
 #include "cli.h"
 
 static bool detach, json;
-static const char *name;
+static const char *name, *runtime, *image;
 static struct strlist sets;
 static long tail_lines = 20;
 
@@ -15,6 +15,10 @@ static const struct opt opts[] = {
 	{'n', "name", "NAME", "a name kept beside the job id", OPT_STRING, &name},
 	{0, "set", "KEY=VALUE", "override training_params.NAME or env.NAME (repeatable)", OPT_LIST,
 	 &sets},
+	{0, "runtime", "RUNTIME", "docker, podman, apptainer or host (default: chosen)", OPT_STRING,
+	 &runtime},
+	{0, "image", "REF", "the image a container runtime runs (name@sha256:digest)", OPT_STRING,
+	 &image},
 	{0, "tail", "N", "log lines shown when the job fails (default 20)", OPT_INT, &tail_lines},
 	{0, "json", NULL, "print the job record as JSON at the end", OPT_FLAG, &json},
 	OPT_END,
@@ -56,6 +60,11 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (tail_lines < 0) {
 		return usage_error(self, NULL, "option '--tail' needs a number of 0 or more");
 	}
+	if (runtime && strcmp(runtime, "docker") && strcmp(runtime, "podman") &&
+	    strcmp(runtime, "apptainer") && strcmp(runtime, "host")) {
+		return usage_error(self, "choose docker, podman, apptainer or host",
+				   "unknown runtime '%s'", runtime);
+	}
 	source = npos ? argv[0] : ".";
 	r = open_store(&st);
 	if (r >= 0) {
@@ -69,6 +78,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		ro.name = name;
 		ro.set = sets.items;
 		ro.n_set = sets.n;
+		ro.runtime = runtime;
+		ro.image = image;
 		r = moo_job_start(&job, st, b, &ro, &err);
 	}
 	if (r) {

@@ -977,3 +977,263 @@ void moo__env_venv_command(struct moo_buf *out, const char *python, const char *
 	free(tmp);
 	free(pip);
 }
+
+/* ---- choosing and preparing the runtime of one job ----------------------------------- */
+
+static int probe_host(struct moo_host_facts **out, struct moo__transport *t,
+		      struct moo_error **err)
+{
+	struct moo_buf script = MOO_BUF_INIT, cmd = MOO_BUF_INIT, text = MOO_BUF_INIT;
+	int r, status;
+
+	moo_host_probe_script(&script);
+	moo_buf_puts(&cmd, "sh -c ");
+	moo_buf_shquote(&cmd, script.ptr);
+	moo_buf_puts(&cmd, " moo-probe ");
+	moo_buf_shquote(&cmd, t->root);
+	r = t->ops->exec(t, cmd.ptr, &text, NULL, &status, err);
+	if (!r) {
+		r = moo_host_facts_parse(out, text.ptr ? text.ptr : "", text.len, err);
+	}
+	moo_buf_dispose(&script);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&text);
+	return r;
+}
+
+/* $MOO_<ENGINE>_OPTS as the host's sh sees it, split on blanks. */
+static int engine_opts(struct moo__runtime *rt, struct moo__transport *t, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+	const char *n;
+	char *w, *save = NULL;
+	int r, status;
+
+	moo_buf_puts(&cmd, "printf '%s' \"${MOO_");
+	for (n = moo__engine_name(rt->engine); *n; n++) {
+		moo_buf_putc(&cmd, (char)(*n - 'a' + 'A'));
+	}
+	moo_buf_puts(&cmd, "_OPTS-}\"");
+	r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, err);
+	if (!r && out.len) {
+		for (w = strtok_r(out.ptr, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+			MOO_GROW(rt->engine_opts, rt->n_engine_opts);
+			rt->engine_opts[rt->n_engine_opts++] = moo__strdup(w);
+		}
+	}
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	return r;
+}
+
+/* The derived image from runtime.requirement, built on the host only when it is missing. */
+static int derive(struct moo__runtime *rt, struct moo__transport *t, const struct moo_spec *spec,
+		  struct moo_error **err)
+{
+	const char *const *reqs = (const char *const *)spec->framework.runtime.requirement;
+	size_t n = spec->framework.runtime.n_requirement;
+	struct moo_buf file = MOO_BUF_INIT, cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+	char key[MOO__SHA256_HEX], *dir = NULL, *path = NULL;
+	bool apptainer = rt->engine == MOO__ENGINE_APPTAINER;
+	int r, status;
+
+	r = moo__env_key(key, rt->base, reqs, n, err);
+	if (r) {
+		goto done; /* MOO_EARG: spec.c should not have let it through */
+	}
+	dir = moo__printf("%s/envs/%s", t->root, key);
+	r = t->ops->mkdir_p(t, dir, err);
+	if (r) {
+		goto done;
+	}
+	if (apptainer) {
+		char *from = strstr(rt->base, "://") ? moo__strdup(rt->base)
+						     : moo__printf("docker://%s", rt->base);
+
+		moo__env_definition(&file, from, reqs, n);
+		free(from);
+		path = moo__path_join(dir, "Containerfile.def");
+	} else {
+		moo__env_containerfile(&file, rt->base, reqs, n);
+		path = moo__path_join(dir, "Containerfile");
+	}
+	r = t->ops->write_file(t, path, file.ptr, file.len, 0644, err);
+	if (r) {
+		goto done;
+	}
+	moo__env_build_command(&cmd, rt->engine, (const char *const *)rt->engine_opts,
+			       rt->n_engine_opts, key, dir);
+	moo_buf_puts(&cmd, " 2>&1");
+	r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, err);
+	if (r) {
+		goto done;
+	}
+	rt->env_key = moo__strdup(key);
+	rt->image = apptainer ? moo__path_join(dir, "env.sif") : moo__env_image(key);
+	if (status != 0) {
+		struct moo_error *e;
+		const char *tail = out.ptr ? out.ptr : "";
+		size_t len = out.len;
+
+		while (len && tail[len - 1] == '\n') {
+			len--;
+		}
+		for (; len && out.ptr[len - 1] != '\n'; len--) {
+		}
+		e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+				   "cannot build the environment '%s' on %s (exit %d)", rt->image,
+				   t->host, status);
+		moo__error_cause(e, tail + len);
+		moo__error_hint(e, "see %s: it installs framework.runtime.requirement on '%s'",
+				path, rt->base);
+		r = MOO_ERESOLVE;
+		goto done;
+	}
+	/* The check is silent: any output is the build's. */
+	rt->env_built = out.len > 0;
+	if (rt->env_built) {
+		moo_buf_printf(&rt->log, "moo: built the environment %s on %s from %s\n", rt->image,
+			       t->host, path);
+		moo_buf_add(&rt->log, out.ptr, out.len);
+		if (out.ptr[out.len - 1] != '\n') {
+			moo_buf_putc(&rt->log, '\n');
+		}
+	} else {
+		moo_buf_printf(&rt->log, "moo: environment %s found on %s, not rebuilt\n", rt->image,
+			       t->host);
+	}
+	r = 0;
+done:
+	moo_buf_dispose(&file);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	free(dir);
+	free(path);
+	return r;
+}
+
+int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t,
+			 struct moo_store *st, const struct moo_spec *spec, const char *runtime,
+			 const char *image, struct moo_error **err)
+{
+	struct moo_host_facts *facts = NULL;
+	struct moo__runtime rt;
+	struct moo__needs need;
+	int r, asked = -1;
+
+	memset(&rt, 0, sizeof(rt));
+	if (runtime) {
+		asked = moo__engine_parse(runtime);
+		if (asked < 0) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "unknown runtime '%s'",
+					   runtime);
+			moo__error_hint(e, "choose docker, podman, apptainer or host");
+			return MOO_EARG;
+		}
+	}
+	if (image && (!*image || *image == '-' || has_ctl(image))) {
+		return moo__fail(err, MOO_EARG, "'%s' is not an image reference", image);
+	}
+	rt.base = image ? moo__strdup(image) : NULL;
+	/* The plain host run needs no probe: the interpreter lookup asks what it needs. */
+	if (asked == MOO__ENGINE_HOST || (asked < 0 && !image)) {
+		rt.engine = MOO__ENGINE_HOST;
+	}
+	if (rt.engine != MOO__ENGINE_HOST || spec->resources.accelerator != MOO_ACCEL_CPU) {
+		r = probe_host(&facts, t, err);
+		if (r) {
+			goto done;
+		}
+		if (asked >= 0) {
+			rt.engine = (enum moo__engine)asked;
+		} else if (rt.engine != MOO__ENGINE_HOST) {
+			r = moo__runtime_choose(&rt.engine, facts, image, err);
+			if (r) {
+				goto done;
+			}
+		}
+		if (rt.engine != MOO__ENGINE_HOST && !image) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "the %s runtime needs an image for '%s'",
+					   moo__engine_name(rt.engine), spec->framework.name);
+			moo__error_hint(e, "pass --image REF (an image with %s and Python), or "
+					   "--runtime host",
+					spec->framework.name);
+			r = MOO_ERESOLVE;
+			goto done;
+		}
+		memset(&need, 0, sizeof(need));
+		need.image = image;
+		need.accel = spec->resources.accelerator;
+		need.count = spec->resources.count;
+		need.engine = rt.engine;
+		r = moo__runtime_preflight(&need, facts, err);
+		if (r) {
+			goto done;
+		}
+	}
+	if (rt.engine == MOO__ENGINE_HOST) {
+		if (image) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "the host runtime runs no image ('%s')", image);
+			moo__error_hint(e, "leave out --image, or choose a container runtime");
+			r = MOO_EARG;
+			goto done;
+		}
+		r = moo__runtime_resolve(&rt.interp, t, st, spec, err);
+		if (r) {
+			goto done;
+		}
+	} else {
+		rt.interp.path = spec->framework.runtime.version
+					 ? moo__printf("%s%s", spec->framework.runtime.name,
+						       spec->framework.runtime.version)
+				 : !strcmp(spec->framework.runtime.name, "python")
+					 ? moo__strdup("python3")
+					 : moo__strdup(spec->framework.runtime.name);
+		r = engine_opts(&rt, t, err);
+		if (r) {
+			goto done;
+		}
+		if (spec->framework.runtime.n_requirement) {
+			r = derive(&rt, t, spec, err);
+			if (r) {
+				goto done;
+			}
+		} else {
+			rt.image = moo__strdup(image);
+		}
+	}
+	*out = rt;
+	memset(&rt, 0, sizeof(rt));
+	r = 0;
+done:
+	moo__runtime_dispose(&rt);
+	moo_host_facts_free(facts);
+	return r;
+}
+
+void moo__runtime_dispose(struct moo__runtime *rt)
+{
+	size_t i;
+
+	if (!rt) {
+		return;
+	}
+	free(rt->base);
+	free(rt->image);
+	free(rt->env_key);
+	moo_buf_dispose(&rt->log);
+	for (i = 0; i < rt->n_engine_opts; i++) {
+		free(rt->engine_opts[i]);
+	}
+	free(rt->engine_opts);
+	moo__interp_dispose(&rt->interp);
+	memset(rt, 0, sizeof(*rt));
+}

@@ -146,4 +146,31 @@ void moo__env_build_command(struct moo_buf *out, enum moo__engine engine,
  */
 void moo__env_venv_command(struct moo_buf *out, const char *python, const char *root,
 			   const char *key, const char *const *reqs, size_t n);
+
+/* ---- choosing and preparing the runtime of one job ----------------------------------- */
+
+/* How one job runs on its host, decided before anything is sent. */
+struct moo__runtime {
+	enum moo__engine engine;
+	char *base;  /* the image asked for (--image), or NULL */
+	char *image; /* what runs: base, or the derived moo-env:KEY (apptainer: its .sif) */
+	char *env_key;      /* the derived environment's key, or NULL when none was needed */
+	bool env_built;     /* it was built now (false: found on the host) */
+	struct moo_buf log; /* lines for process.log: what was built or found, the build output */
+	char **engine_opts; /* from $MOO_<ENGINE>_OPTS on the host, split on blanks */
+	size_t n_engine_opts;
+	struct moo__interp interp; /* host: the interpreter found; containers: its name inside */
+};
+
+/*
+ * Decides and prepares the runtime: runtime is "docker", "podman", "apptainer", "host" or
+ * NULL (then an image means the first engine the host has, no image means host). Probes the
+ * host when a container or an accelerator is involved, runs the preflight (MOO_ERESOLVE with
+ * the reason), finds the host's interpreter, and builds the derived image from
+ * framework.runtime.requirement when the host does not have it yet.
+ */
+int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t,
+			 struct moo_store *st, const struct moo_spec *spec, const char *runtime,
+			 const char *image, struct moo_error **err);
+void moo__runtime_dispose(struct moo__runtime *rt);
 #endif

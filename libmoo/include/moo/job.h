@@ -27,19 +27,24 @@ struct moo_run_opts {
 	const char *name;       /* kept beside the id, or NULL */
 	const char *const *set; /* overrides "training_params.NAME=VALUE" or "env.NAME=VALUE" */
 	size_t n_set;
+	const char *runtime; /* "docker", "podman", "apptainer", "host", or NULL: chosen */
+	const char *image;   /* the image a container runtime runs, or NULL */
 };
 #define MOO_RUN_OPTS_VERSION 1
-#define MOO_RUN_OPTS_INIT                           \
-	{                                           \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0 \
+#define MOO_RUN_OPTS_INIT                                       \
+	{                                                       \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, NULL \
 	}
 
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
 
 /*
- * Starts the bundle as a new job on this machine: finds an interpreter that has the
- * spec's requirements (MOO_ERESOLVE otherwise, before anything is created), stages the
+ * Starts the bundle as a new job on this machine: decides its runtime (opts->runtime, or
+ * a container engine the host has when opts->image is given, else host), refuses what the
+ * host cannot run (preflight: GPUs, NPUs, the engine), finds an interpreter that has the
+ * spec's requirements or builds the derived image of them (MOO_ERESOLVE otherwise, before
+ * anything is created), stages the
  * bundle into a new job directory, records the job and starts its supervisor detached.
  * Returns once the supervisor runs; *out is the caller's (status running).
  */
