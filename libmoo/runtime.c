@@ -461,18 +461,17 @@ static int check_in(const struct moo__rt_in *in, struct moo_error **err)
 
 	if (!in->job_dir || !in->work_dir || !in->argc || *in->job_dir != '/' ||
 	    *in->work_dir != '/') {
-		return moo__fail(err, MOO_EARG, "a runtime command needs absolute job and work "
-						"folders and a command");
+		return moo__fail(err, MOO_EARG,
+				 "a runtime command needs absolute job and work "
+				 "folders and a command");
 	}
 	if (in->engine != MOO__ENGINE_HOST) {
 		if (!in->image || !*in->image || has_ctl(in->image) || *in->image == '-') {
 			return moo__fail(err, MOO_EARG, "the %s runtime needs an image, not '%s'",
-					 moo__engine_name(in->engine),
-					 in->image ? in->image : "");
+					 moo__engine_name(in->engine), in->image ? in->image : "");
 		}
 		/* -v SRC:DST and --bind SRC split on ':' (and apptainer's on ','). */
-		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') ||
-		    has_ctl(in->job_dir)) {
+		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') || has_ctl(in->job_dir)) {
 			struct moo_error *e;
 
 			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
@@ -671,8 +670,8 @@ int moo__version_cmp(const char *a, const char *b)
 static const char *oci_arch(const char *a)
 {
 	static const char *const map[][2] = {
-		{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "arm"},
-		{"ppc64le", "ppc64le"}, {"s390x", "s390x"}, {"riscv64", "riscv64"},
+		{"x86_64", "amd64"},    {"aarch64", "arm64"}, {"armv7l", "arm"},
+		{"ppc64le", "ppc64le"}, {"s390x", "s390x"},   {"riscv64", "riscv64"},
 	};
 	size_t i;
 
@@ -738,8 +737,8 @@ int moo__runtime_preflight(const struct moo__needs *need, const struct moo_host_
 						   host->n_gpus);
 			} else {
 				e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
-						   "the job asks for %u GPU%s; the host has none", n,
-						   n == 1 ? "" : "s");
+						   "the job asks for %u GPU%s; the host has none",
+						   n, n == 1 ? "" : "s");
 			}
 			moo__error_hint(e, "run it on a host with GPUs (--on HOST), or set "
 					   "resources.accelerator: cpu");
@@ -768,8 +767,8 @@ int moo__runtime_preflight(const struct moo__needs *need, const struct moo_host_
 		}
 	} else if (need->accel == MOO_ACCEL_NPU && host->n_npus < n) {
 		e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
-				   "the job asks for %u NPU%s; the host has %zu", n, n == 1 ? "" : "s",
-				   host->n_npus);
+				   "the job asks for %u NPU%s; the host has %zu", n,
+				   n == 1 ? "" : "s", host->n_npus);
 		moo__error_hint(e, "run it on a host with Ascend NPUs (--on HOST), or set "
 				   "resources.accelerator: cpu");
 		return MOO_ERESOLVE;
@@ -777,8 +776,8 @@ int moo__runtime_preflight(const struct moo__needs *need, const struct moo_host_
 	return 0;
 }
 
-int moo__runtime_choose(enum moo__engine *out, const struct moo_host_facts *host,
-			const char *image, struct moo_error **err)
+int moo__runtime_choose(enum moo__engine *out, const struct moo_host_facts *host, const char *image,
+			struct moo_error **err)
 {
 	static const enum moo__engine order[] = {MOO__ENGINE_PODMAN, MOO__ENGINE_DOCKER,
 						 MOO__ENGINE_APPTAINER};
@@ -872,8 +871,9 @@ void moo__env_definition(struct moo_buf *out, const char *base, const char *cons
 	const char **v = sorted(reqs, n);
 	size_t i;
 
-	moo_buf_printf(out, "# moo: the job's environment, named by its hash\n"
-			    "Bootstrap: docker\nFrom: %s\n",
+	moo_buf_printf(out,
+		       "# moo: the job's environment, named by its hash\n"
+		       "Bootstrap: docker\nFrom: %s\n",
 		       base);
 	if (n) {
 		moo_buf_puts(out, "%post\n    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "
@@ -899,7 +899,8 @@ void moo__env_build_command(struct moo_buf *out, enum moo__engine engine,
 	size_t pass, i;
 
 	if (engine == MOO__ENGINE_APPTAINER) {
-		char *sif = moo__path_join(dir, "env.sif"), *tmp = moo__path_join(dir, "env.sif.tmp");
+		char *sif = moo__path_join(dir, "env.sif"),
+		     *tmp = moo__path_join(dir, "env.sif.tmp");
 
 		file = moo__path_join(dir, "Containerfile.def");
 		moo_buf_puts(out, "test -f ");
@@ -980,8 +981,7 @@ void moo__env_venv_command(struct moo_buf *out, const char *python, const char *
 
 /* ---- choosing and preparing the runtime of one job ----------------------------------- */
 
-static int probe_host(struct moo_host_facts **out, struct moo__transport *t,
-		      struct moo_error **err)
+static int probe_host(struct moo_host_facts **out, struct moo__transport *t, struct moo_error **err)
 {
 	struct moo_buf script = MOO_BUF_INIT, cmd = MOO_BUF_INIT, text = MOO_BUF_INIT;
 	int r, status;
@@ -1099,8 +1099,8 @@ static int derive(struct moo__runtime *rt, struct moo__transport *t, const struc
 			moo_buf_putc(&rt->log, '\n');
 		}
 	} else {
-		moo_buf_printf(&rt->log, "moo: environment %s found on %s, not rebuilt\n", rt->image,
-			       t->host);
+		moo_buf_printf(&rt->log, "moo: environment %s found on %s, not rebuilt\n",
+			       rt->image, t->host);
 	}
 	r = 0;
 done:
@@ -1112,9 +1112,9 @@ done:
 	return r;
 }
 
-int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t,
-			 struct moo_store *st, const struct moo_spec *spec, const char *runtime,
-			 const char *image, struct moo_error **err)
+int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, struct moo_store *st,
+			 const struct moo_spec *spec, const char *runtime, const char *image,
+			 struct moo_error **err)
 {
 	struct moo_host_facts *facts = NULL;
 	struct moo__runtime rt;
@@ -1160,8 +1160,9 @@ int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t,
 			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
 					   "the %s runtime needs an image for '%s'",
 					   moo__engine_name(rt.engine), spec->framework.name);
-			moo__error_hint(e, "pass --image REF (an image with %s and Python), or "
-					   "--runtime host",
+			moo__error_hint(e,
+					"pass --image REF (an image with %s and Python), or "
+					"--runtime host",
 					spec->framework.name);
 			r = MOO_ERESOLVE;
 			goto done;

@@ -79,11 +79,11 @@ int moo__runtime_command(struct moo_buf *out, const struct moo__rt_in *in, struc
 
 /* What a resolved image needs of a host (resolve's plan; or what --image says). */
 struct moo__needs {
-	const char *image;     /* for messages */
-	enum moo_accel accel;  /* what the spec asks for */
-	unsigned count;        /* GPUs or NPUs; 0 means 1 */
-	const char *cuda;      /* the image's CUDA version "12.4", or NULL */
-	const char *min_driver; /* the NVIDIA driver that CUDA needs "550.54.14", or NULL */
+	const char *image;        /* for messages */
+	enum moo_accel accel;     /* what the spec asks for */
+	unsigned count;           /* GPUs or NPUs; 0 means 1 */
+	const char *cuda;         /* the image's CUDA version "12.4", or NULL */
+	const char *min_driver;   /* the NVIDIA driver that CUDA needs "550.54.14", or NULL */
 	const char *const *archs; /* the image's platforms "amd64", "arm64"; none: any */
 	size_t n_archs;
 	enum moo__engine engine; /* the chosen runtime; its engine must be on the host */
@@ -102,8 +102,8 @@ int moo__runtime_preflight(const struct moo__needs *need, const struct moo_host_
  * The runtime for a host when none is asked for: with an image, the first engine the host
  * has of podman, docker, apptainer (MOO_ERESOLVE when it has none); without, host.
  */
-int moo__runtime_choose(enum moo__engine *out, const struct moo_host_facts *host,
-			const char *image, struct moo_error **err);
+int moo__runtime_choose(enum moo__engine *out, const struct moo_host_facts *host, const char *image,
+			struct moo_error **err);
 
 /* Compares dotted versions numerically ("12.10" > "12.4"); <0, 0, >0. */
 int moo__version_cmp(const char *a, const char *b);
@@ -152,8 +152,8 @@ void moo__env_venv_command(struct moo_buf *out, const char *python, const char *
 /* How one job runs on its host, decided before anything is sent. */
 struct moo__runtime {
 	enum moo__engine engine;
-	char *base;  /* the image asked for (--image), or NULL */
-	char *image; /* what runs: base, or the derived moo-env:KEY (apptainer: its .sif) */
+	char *base;         /* the image asked for (--image), or NULL */
+	char *image;        /* what runs: base, or the derived moo-env:KEY (apptainer: its .sif) */
 	char *env_key;      /* the derived environment's key, or NULL when none was needed */
 	bool env_built;     /* it was built now (false: found on the host) */
 	struct moo_buf log; /* lines for process.log: what was built or found, the build output */
@@ -169,8 +169,8 @@ struct moo__runtime {
  * the reason), finds the host's interpreter, and builds the derived image from
  * framework.runtime.requirement when the host does not have it yet.
  */
-int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t,
-			 struct moo_store *st, const struct moo_spec *spec, const char *runtime,
-			 const char *image, struct moo_error **err);
+int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, struct moo_store *st,
+			 const struct moo_spec *spec, const char *runtime, const char *image,
+			 struct moo_error **err);
 void moo__runtime_dispose(struct moo__runtime *rt);
 #endif

@@ -43,10 +43,12 @@ static void expect(const struct moo__rt_in *in, const char *want)
 	moo_buf_dispose(&out);
 }
 
-#define IMG  "'localhost/moo-sklearn@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'"
+#define IMG           \
+	"'localhost/" \
+	"moo-sklearn@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'"
 #define ENVS "'MOO_JOB_ID=moo-job-abc123' 'MOO_OUTPUT_DIR=/r/jobs/moo-job-abc123/work/out'"
 #define ARGV "'python3' '-u' 'train.py' '--alpha' '0.5'"
-#define MNT                                                                           \
+#define MNT                                                                      \
 	" --network host -v '/r/jobs/moo-job-abc123:/r/jobs/moo-job-abc123' -w " \
 	"'/r/jobs/moo-job-abc123/work'"
 
@@ -76,8 +78,8 @@ static void test_docker(void **state)
 	(void)state;
 	base_in(&in, MOO__ENGINE_DOCKER);
 	expect(&in, "'docker' run --rm --init --name 'moo-job-abc123'" MNT " -e "
-		    "'MOO_JOB_ID=moo-job-abc123' -e 'MOO_OUTPUT_DIR=/r/jobs/moo-job-abc123/work/out' " IMG
-		    " " ARGV);
+		    "'MOO_JOB_ID=moo-job-abc123' -e "
+		    "'MOO_OUTPUT_DIR=/r/jobs/moo-job-abc123/work/out' " IMG " " ARGV);
 	in.engine_opts = opts;
 	in.n_engine_opts = 2;
 	in.accel = MOO_ACCEL_GPU;
@@ -119,9 +121,10 @@ static void test_podman(void **state)
 	in.visible = "0,2";
 	in.memory = 1000000;
 	in.n_env = 0;
-	expect(&in, "'podman' run --rm --init --name 'moo-job-abc123'" MNT
-		    " --device 'nvidia.com/gpu=0' --device 'nvidia.com/gpu=2' --memory '1000000' " IMG
-		    " " ARGV);
+	expect(&in,
+	       "'podman' run --rm --init --name 'moo-job-abc123'" MNT
+	       " --device 'nvidia.com/gpu=0' --device 'nvidia.com/gpu=2' --memory '1000000' " IMG
+	       " " ARGV);
 }
 
 static void test_apptainer(void **state)
@@ -135,12 +138,13 @@ static void test_apptainer(void **state)
 	in.accel = MOO_ACCEL_GPU;
 	in.cpus = 2;
 	in.memory = 1 << 30;
-	expect(&in, "'apptainer' exec --cleanenv --bind '/r/jobs/moo-job-abc123' --pwd "
-		    "'/r/jobs/moo-job-abc123/work' --nv --env 'CUDA_VISIBLE_DEVICES=0' --cpus '2' "
-		    "--memory '1073741824' --env 'MOO_JOB_ID=moo-job-abc123' --env "
-		    "'MOO_OUTPUT_DIR=/r/jobs/moo-job-abc123/work/out' "
-		    "'docker://ghcr.io/acme/torch@sha256:0123456789abcdef0123456789abcdef0123456789abc"
-		    "def0123456789abcdef' " ARGV);
+	expect(&in,
+	       "'apptainer' exec --cleanenv --bind '/r/jobs/moo-job-abc123' --pwd "
+	       "'/r/jobs/moo-job-abc123/work' --nv --env 'CUDA_VISIBLE_DEVICES=0' --cpus '2' "
+	       "--memory '1073741824' --env 'MOO_JOB_ID=moo-job-abc123' --env "
+	       "'MOO_OUTPUT_DIR=/r/jobs/moo-job-abc123/work/out' "
+	       "'docker://ghcr.io/acme/torch@sha256:0123456789abcdef0123456789abcdef0123456789abc"
+	       "def0123456789abcdef' " ARGV);
 	in.image = "/r/envs/abc/env.sif";
 	in.accel = MOO_ACCEL_NPU;
 	in.cpus = 0;
@@ -297,7 +301,8 @@ static void test_preflight(void **state)
 	refused(&n, gpu, "asks for 2 GPUs; the host has 1");
 	n.count = 1;
 	n.cuda = "13.1";
-	refused(&n, gpu, "needs CUDA 13.1; the host's driver 580.159.04 supports CUDA 13.0 at most");
+	refused(&n, gpu,
+		"needs CUDA 13.1; the host's driver 580.159.04 supports CUDA 13.0 at most");
 	n.cuda = "12.4";
 	n.min_driver = "590.10";
 	refused(&n, gpu, "needs NVIDIA driver 590.10 or newer; the host has 580.159.04");
@@ -378,33 +383,34 @@ static void test_env(void **state)
 		static const char *const opts[] = {"--root", "/t/st"};
 
 		moo__env_build_command(&out, MOO__ENGINE_PODMAN, opts, 2, "k1", "/r/envs/k1");
-		assert_string_equal(out.ptr,
-				    "'podman' '--root' '/t/st' image inspect 'moo-env:k1' >/dev/null "
-				    "2>&1 || 'podman' '--root' '/t/st' build --network host -t "
-				    "'moo-env:k1' -f '/r/envs/k1/Containerfile' '/r/envs/k1'");
+		assert_string_equal(
+			out.ptr, "'podman' '--root' '/t/st' image inspect 'moo-env:k1' >/dev/null "
+				 "2>&1 || 'podman' '--root' '/t/st' build --network host -t "
+				 "'moo-env:k1' -f '/r/envs/k1/Containerfile' '/r/envs/k1'");
 		moo_buf_reset(&out);
 		moo__env_build_command(&out, MOO__ENGINE_APPTAINER, NULL, 0, "k1", "/r/envs/k1");
-		assert_string_equal(out.ptr,
-				    "test -f '/r/envs/k1/env.sif' || { apptainer build --force "
-				    "'/r/envs/k1/env.sif.tmp' '/r/envs/k1/Containerfile.def' && mv -f "
-				    "'/r/envs/k1/env.sif.tmp' '/r/envs/k1/env.sif'; }");
+		assert_string_equal(
+			out.ptr, "test -f '/r/envs/k1/env.sif' || { apptainer build --force "
+				 "'/r/envs/k1/env.sif.tmp' '/r/envs/k1/Containerfile.def' && mv -f "
+				 "'/r/envs/k1/env.sif.tmp' '/r/envs/k1/env.sif'; }");
 		moo_buf_reset(&out);
 	}
 	moo__env_venv_command(&out, "/usr/bin/python3", "/r", "k1", a, 2);
-	assert_string_equal(out.ptr, "test -x '/r/envs/k1'/bin/python || { rm -rf '/r/envs/.k1.tmp' "
-				     "&& '/usr/bin/python3' -m venv --system-site-packages "
-				     "'/r/envs/.k1.tmp' && '/r/envs/.k1.tmp/bin/python' -m pip "
-				     "install --no-cache-dir 'numpy>=1.24' 'pandas==2.0.3' && mv -T "
-				     "'/r/envs/.k1.tmp' '/r/envs/k1'; }");
+	assert_string_equal(out.ptr,
+			    "test -x '/r/envs/k1'/bin/python || { rm -rf '/r/envs/.k1.tmp' "
+			    "&& '/usr/bin/python3' -m venv --system-site-packages "
+			    "'/r/envs/.k1.tmp' && '/r/envs/.k1.tmp/bin/python' -m pip "
+			    "install --no-cache-dir 'numpy>=1.24' 'pandas==2.0.3' && mv -T "
+			    "'/r/envs/.k1.tmp' '/r/envs/k1'; }");
 	moo_buf_dispose(&out);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_host),      cmocka_unit_test(test_docker),
-		cmocka_unit_test(test_podman),    cmocka_unit_test(test_apptainer),
-		cmocka_unit_test(test_hostile),   cmocka_unit_test(test_preflight),
+		cmocka_unit_test(test_host),    cmocka_unit_test(test_docker),
+		cmocka_unit_test(test_podman),  cmocka_unit_test(test_apptainer),
+		cmocka_unit_test(test_hostile), cmocka_unit_test(test_preflight),
 		cmocka_unit_test(test_env),
 	};
 
