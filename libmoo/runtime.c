@@ -1137,18 +1137,16 @@ int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, str
 		return moo__fail(err, MOO_EARG, "'%s' is not an image reference", image);
 	}
 	rt.base = image ? moo__strdup(image) : NULL;
+	/* Asked for, else host without an image, else chosen from the probe below. */
+	rt.engine = asked >= 0 ? (enum moo__engine)asked : MOO__ENGINE_HOST;
 	/* The plain host run needs no probe: the interpreter lookup asks what it needs. */
-	if (asked == MOO__ENGINE_HOST || (asked < 0 && !image)) {
-		rt.engine = MOO__ENGINE_HOST;
-	}
-	if (rt.engine != MOO__ENGINE_HOST || spec->resources.accelerator != MOO_ACCEL_CPU) {
+	if (image || rt.engine != MOO__ENGINE_HOST ||
+	    spec->resources.accelerator != MOO_ACCEL_CPU) {
 		r = probe_host(&facts, t, err);
 		if (r) {
 			goto done;
 		}
-		if (asked >= 0) {
-			rt.engine = (enum moo__engine)asked;
-		} else if (rt.engine != MOO__ENGINE_HOST) {
+		if (asked < 0) {
 			r = moo__runtime_choose(&rt.engine, facts, image, err);
 			if (r) {
 				goto done;
