@@ -80,9 +80,18 @@ void format_size(char *out, size_t len, uint64_t bytes);
 /*
  * Jobs. open_store and find_job print what went wrong and return an exit code, or -1
  * to go on. find_job with refresh brings the record up to date from the job directory.
+ * host (--on, or NULL): a job this store does not know is looked for on that host
+ * (moo_job_import); a known job on another host is a usage error.
  */
 int open_store(struct moo_store **st);
-int find_job(struct moo_store *st, const char *ref, bool refresh, struct moo_job **job);
+int find_job(struct moo_store *st, const char *ref, const char *host, bool refresh,
+	     struct moo_job **job);
+/* The --on option of the job verbs. */
+#define OPT_ON(ptr)                                                                           \
+	{                                                                                     \
+		0, "on", "HOST", "the job's host, to reach a job this machine does not know", \
+			OPT_STRING, ptr                                                       \
+	}
 void format_duration(char *out, size_t len, double seconds);
 void job_outcome(const struct moo_job *j, char *out, size_t len);
 /* The job as a JSON object (jansson json_t *); full adds the command, params and spec. */
@@ -110,6 +119,7 @@ extern const struct cmd cmd_rm;
 extern const struct cmd cmd_show;
 extern const struct cmd cmd_compare;
 extern const struct cmd cmd_hosts;
+extern const struct cmd cmd_ssh;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;

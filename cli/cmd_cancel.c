@@ -4,7 +4,10 @@
 
 static long grace = 5;
 
+static const char *on;
+
 static const struct opt opts[] = {
+	OPT_ON(&on),
 	{0, "grace", "SECONDS", "wait this long after SIGTERM before SIGKILL (default 5)", OPT_INT,
 	 &grace},
 	OPT_END,
@@ -31,7 +34,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		struct moo_job *job = NULL;
 		bool was_running = false;
 
-		r = find_job(st, argv[i], false, &job);
+		r = find_job(st, argv[i], on, false, &job);
 		if (r >= 0) {
 			worst = worst ? worst : r;
 			continue;

@@ -7,7 +7,10 @@
 
 static bool json;
 
+static const char *on;
+
 static const struct opt opts[] = {
+	OPT_ON(&on),
 	{0, "json", NULL, "print {job: {metric: value}} as JSON", OPT_FLAG, &json},
 	OPT_END,
 };
@@ -35,7 +38,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		abort();
 	}
 	for (i = 0; i < (size_t)npos; i++) {
-		r = find_job(st, argv[i], true, &jobs[n]);
+		r = find_job(st, argv[i], on, true, &jobs[n]);
 		if (r >= 0) {
 			goto done;
 		}

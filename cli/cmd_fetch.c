@@ -6,7 +6,10 @@
 
 static const char *output;
 
+static const char *on;
+
 static const struct opt opts[] = {
+	OPT_ON(&on),
 	{'o', "output", "DIR", "where to put it (default ./<job-id>); must not exist", OPT_STRING,
 	 &output},
 	OPT_END,
@@ -28,7 +31,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
-	r = find_job(st, argv[0], true, &job);
+	r = find_job(st, argv[0], on, true, &job);
 	if (r >= 0) {
 		goto done;
 	}

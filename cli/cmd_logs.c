@@ -6,7 +6,10 @@
 static bool follow;
 static long tail_lines = -1, offset = 0;
 
+static const char *on;
+
 static const struct opt opts[] = {
+	OPT_ON(&on),
 	{'f', "follow", NULL, "keep printing until the job ends (Ctrl-C detaches)", OPT_FLAG,
 	 &follow},
 	{'n', "tail", "N", "start with the last N lines", OPT_INT, &tail_lines},
@@ -37,7 +40,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
-	r = find_job(st, argv[0], true, &job);
+	r = find_job(st, argv[0], on, true, &job);
 	if (r >= 0) {
 		goto done;
 	}

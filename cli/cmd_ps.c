@@ -6,7 +6,7 @@
 #include "cli.h"
 
 static bool all, json;
-static const char *status_filter, *name;
+static const char *status_filter, *name, *on;
 static long limit;
 
 static const struct opt opts[] = {
@@ -15,6 +15,8 @@ static const struct opt opts[] = {
 	 &status_filter},
 	{'n', "name", "NAME", "only jobs of this name", OPT_STRING, &name},
 	{0, "limit", "N", "at most N jobs, newest first", OPT_INT, &limit},
+	{0, "on", "HOST", "only jobs on this host, those other clients started there included",
+	 OPT_STRING, &on},
 	{0, "json", NULL, "print the jobs as a JSON array", OPT_FLAG, &json},
 	OPT_END,
 };
@@ -61,11 +63,33 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
+	if (on) {
+		size_t n_new = 0;
+
+		r = moo_job_import_all(st, on, &n_new, &err);
+		if (r) {
+			r = print_errors(err);
+			goto done;
+		}
+	}
 	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
-	/* Jobs still marked live are looked at again before they are shown. */
+	/* Jobs still marked live are looked at again before they are shown; a host that
+	 * cannot be reached leaves its jobs as they were, with a warning. */
 	for (i = 0; !r && i < n; i++) {
+		if (on && strcmp(jobs[i]->host ? jobs[i]->host : "local", on)) {
+			continue;
+		}
 		if (!moo_job_status_done(jobs[i]->status)) {
 			r = moo_job_refresh(st, jobs[i], &err);
+			if (r == MOO_EHOST) {
+				fprintf(stderr,
+					"moo: warning: cannot reach '%s': %s is shown as last "
+					"seen\n",
+					jobs[i]->host, jobs[i]->id);
+				moo_error_free(err);
+				err = NULL;
+				r = 0;
+			}
 		}
 	}
 	if (r) {
@@ -74,6 +98,10 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	for (i = 0; i < n; i++) {
 		bool keep = all || status_filter || !moo_job_status_done(jobs[i]->status);
+
+		if (on && strcmp(jobs[i]->host ? jobs[i]->host : "local", on)) {
+			keep = false;
+		}
 
 		if (keep && (!limit || k < (size_t)limit)) {
 			jobs[k++] = jobs[i];

@@ -4,7 +4,10 @@
 
 static bool force;
 
+static const char *on;
+
 static const struct opt opts[] = {
+	OPT_ON(&on),
 	{'f', "force", NULL, "cancel a running job first", OPT_FLAG, &force},
 	OPT_END,
 };
@@ -27,7 +30,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		struct moo_job *job = NULL;
 		bool was_running;
 
-		r = find_job(st, argv[i], false, &job);
+		r = find_job(st, argv[i], on, false, &job);
 		if (r >= 0) {
 			worst = worst ? worst : r;
 			continue;

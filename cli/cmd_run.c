@@ -1,18 +1,23 @@
-/* moo run: stage a project as a job on this machine, start it detached, follow its log. */
+/* moo run: stage a project as a job on this machine or an SSH host, start it detached, follow
+ * its log. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "cli.h"
 
-static bool detach, json;
-static const char *name, *runtime, *image;
+static bool detach, json, accept_new;
+static const char *name, *on, *runtime, *image;
 static struct strlist sets;
 static long tail_lines = 20;
 
 static const struct opt opts[] = {
 	{'d', "detach", NULL, "print the job id and return at once", OPT_FLAG, &detach},
 	{'n', "name", "NAME", "a name kept beside the job id", OPT_STRING, &name},
+	{0, "on", "HOST", "run on this SSH host (see moo-config(5)); default: this machine",
+	 OPT_STRING, &on},
+	{0, "accept-new-host-key", NULL, "record an unknown host key in known_hosts", OPT_FLAG,
+	 &accept_new},
 	{0, "set", "KEY=VALUE", "override training_params.NAME or env.NAME (repeatable)", OPT_LIST,
 	 &sets},
 	{0, "runtime", "RUNTIME", "docker, podman, apptainer or host (default: chosen)", OPT_STRING,
@@ -78,6 +83,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		ro.name = name;
 		ro.set = sets.items;
 		ro.n_set = sets.n;
+		ro.host = on;
+		ro.accept_new_host_key = accept_new;
 		ro.runtime = runtime;
 		ro.image = image;
 		r = moo_job_start(&job, st, b, &ro, &err);
@@ -94,6 +101,15 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 		r = EXIT_OK;
 		goto done;
+	}
+	if (job->host && strcmp(job->host, "local")) {
+		char size[32];
+
+		format_size(size, sizeof(size), job->bytes_sent);
+		fprintf(stderr, "moo: bundle %.12s %s %s\n",
+			job->source_sha256 ? job->source_sha256 : "",
+			job->bytes_sent ? "sent," : "already on",
+			job->bytes_sent ? size : job->host);
 	}
 	fprintf(stderr, "moo: job %s running on %s; Ctrl-C detaches, the job goes on\n", job->id,
 		job->host);
@@ -133,7 +149,7 @@ done:
 
 const struct cmd cmd_run = {
 	.name = "run",
-	.summary = "run a project as a job on this machine and follow it",
+	.summary = "run a project as a job here or on an SSH host, and follow it",
 	.args = "[SOURCE]",
 	.run = run,
 };

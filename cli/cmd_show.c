@@ -5,7 +5,10 @@
 
 static bool json;
 
+static const char *on;
+
 static const struct opt opts[] = {
+	OPT_ON(&on),
 	{0, "json", NULL, "print the whole record as JSON", OPT_FLAG, &json},
 	OPT_END,
 };
@@ -24,7 +27,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
-	r = find_job(st, argv[0], true, &job);
+	r = find_job(st, argv[0], on, true, &job);
 	if (r >= 0) {
 		goto done;
 	}

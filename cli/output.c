@@ -189,6 +189,20 @@ void format_size(char *out, size_t len, uint64_t bytes)
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
+static int find_job_import(struct moo_store *st, const char *ref, const char *host,
+			   struct moo_job **job)
+{
+	struct moo_error *err = NULL;
+	int r = moo_job_import(st, host, ref, job, &err);
+
+	if (r) {
+		r = print_errors(err);
+		moo_error_free(err);
+		return r;
+	}
+	return -1;
+}
+
 int open_store(struct moo_store **st)
 {
 	struct moo_error *err = NULL;
@@ -202,11 +216,27 @@ int open_store(struct moo_store **st)
 	return -1;
 }
 
-int find_job(struct moo_store *st, const char *ref, bool refresh, struct moo_job **job)
+int find_job(struct moo_store *st, const char *ref, const char *host, bool refresh,
+	     struct moo_job **job)
 {
 	struct moo_error *err = NULL;
-	int r = moo_store_get_job(st, ref, job, &err);
+	int r = moo_store_get_job(st, ref, job, host ? NULL : &err);
 
+	if (r == MOO_ENOTFOUND && host) {
+		/* a job another client started there: read its record from the host */
+		return find_job_import(st, ref, host, job);
+	}
+	if (r && host) {
+		r = moo_store_get_job(st, ref, job, &err);
+	}
+	if (!r && host && strcmp((*job)->host ? (*job)->host : "local", host)) {
+		print_error_msg("leave out --on, or name the job's own host",
+				"job '%s' runs on '%s', not on '%s'", (*job)->id, (*job)->host,
+				host);
+		moo_job_free(*job);
+		*job = NULL;
+		return EXIT_USAGE;
+	}
 	if (!r && refresh) {
 		r = moo_job_refresh(st, *job, &err);
 	}
@@ -311,6 +341,7 @@ void *job_to_json(const struct moo_job *j, bool full)
 	json_object_set_new(o, "source_sha256", json_or_null(j->source_sha256));
 	json_object_set_new(o, "dir", json_or_null(j->dir));
 	json_object_set_new(o, "result_path", json_or_null(j->result_path));
+	json_object_set_new(o, "bytes_sent", json_integer((json_int_t)j->bytes_sent));
 	if (full) {
 		json_t *spec = j->spec_json ? json_loads(j->spec_json, 0, NULL) : NULL;
 		json_t *params = j->params_json ? json_loads(j->params_json, 0, NULL) : NULL;

@@ -16,8 +16,10 @@
 #include <openssl/rand.h>
 #include "runtime.h"
 #include "embedded.h"
+#include "ssh.h"
 
 #define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
+#define RECONNECT_S  60.0 /* how long moo logs -f tries to reach a host again */
 #define LOG_CHUNK    (1u << 20)
 
 static double now(void)
@@ -39,6 +41,8 @@ static int open_host(struct moo__transport **out, const char *host, struct moo_e
 {
 	return moo__transport_open(out, host ? host : "local", err);
 }
+
+static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err);
 
 int moo_job_root(struct moo_buf *out, struct moo_error **err)
 {
@@ -403,17 +407,28 @@ static int launch_line(struct moo_buf *line, const struct moo_job *job, struct m
 
 /* ---- process checks -------------------------------------------------------------- */
 
-/* Field 22 of /proc/PID/stat on the host (start time), or 0 when there is no such pid. */
-static unsigned long long proc_start(struct moo__transport *t, long pid)
+/*
+ * *v gets field 22 of /proc/PID/stat on the host (start time), or 0 when there is no such
+ * pid. Fails only when the host cannot be asked: a job is never taken for gone because
+ * its host could not be reached.
+ */
+static int proc_start(struct moo__transport *t, long pid, unsigned long long *v_out,
+		      struct moo_error **err)
 {
 	struct moo_buf b = MOO_BUF_INIT;
 	unsigned long long v = 0;
 	char path[64];
 	const char *p;
-	int field;
+	int field, r = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (pid <= 0 || t->ops->read_file(t, path, 0, 4096, &b, NULL) || !b.ptr) {
+	if (pid > 0) {
+		r = t->ops->read_file(t, path, 0, 4096, &b, err);
+		if (r == MOO_ENOTFOUND || (r && !moo__transport_is_remote(t))) {
+			r = 0;
+		}
+	}
+	if (r || pid <= 0 || !b.ptr) {
 		goto done;
 	}
 	p = strrchr(b.ptr, ')');
@@ -429,7 +444,8 @@ static unsigned long long proc_start(struct moo__transport *t, long pid)
 	}
 done:
 	moo_buf_dispose(&b);
-	return v;
+	*v_out = v;
+	return r;
 }
 
 /* ---- metrics ----------------------------------------------------------------------- */
@@ -554,13 +570,92 @@ static void read_metrics(struct moo__transport *t, struct moo_job *job)
 
 /* ---- refresh ------------------------------------------------------------------------ */
 
-/* The job has an exit file: record how it ended and collect its result. */
+/* Where a remote job's result lands on this machine: <store folder>/results/<id>/. */
+static char *results_dir(const struct moo_job *job)
+{
+	struct moo_buf p = MOO_BUF_INIT;
+	char *slash, *dir = NULL;
+
+	if (!moo_store_default_path(&p, NULL) && p.ptr) {
+		slash = strrchr(p.ptr, '/');
+		if (slash) {
+			*slash = '\0';
+		}
+		dir = moo__printf("%s/results/%s", slash ? p.ptr : ".", job->id);
+	}
+	moo_buf_dispose(&p);
+	return dir;
+}
+
+/*
+ * Downloads a remote job's output folder into results_dir (pipelined SFTP reads; a cut
+ * download resumes from its .moo-part files) and checks every file against the job's
+ * MANIFEST.sha256 on the host. A result that does not match is removed here, so the next
+ * try downloads it afresh. *local gets the folder's path.
+ */
+static int pull_result(struct moo__transport *t, const struct moo_job *job, char **local,
+		       struct moo_error **err)
+{
+	char *out = moo__printf("%s/work/%s", job->dir, job->output_folder);
+	char *cache = results_dir(job), *got = NULL, *mpath = job_file(job, "MANIFEST.sha256");
+	struct moo_buf manifest = MOO_BUF_INIT;
+	int r;
+
+	if (!cache) {
+		r = moo__fail(err, MOO_EIO, "cannot place the results of '%s'", job->id);
+		goto done;
+	}
+	if ((r = moo__mkdir_p(cache, 0755, err)) ||
+	    (r = t->ops->collect(t, out, cache, &got, err))) {
+		goto done;
+	}
+	r = t->ops->read_file(t, mpath, 0, 64u << 20, &manifest, err);
+	if (r == MOO_ENOTFOUND) {
+		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256 on '%s'", job->id,
+			      t->host);
+	}
+	if (r) {
+		goto done;
+	}
+	r = verify_manifest(manifest.len ? manifest.ptr : "", got, err);
+	if (r) {
+		moo__rm_rf(got);
+		goto done;
+	}
+	*local = got;
+	got = NULL;
+done:
+	moo_buf_dispose(&manifest);
+	free(out);
+	free(cache);
+	free(got);
+	free(mpath);
+	return r;
+}
+
+/*
+ * The job has an exit file: record how it ended and collect its result. Of a remote job
+ * the result is downloaded now; when the host cannot be reached the job is left as it
+ * was (and the next refresh tries again); a result that does not match its manifest
+ * leaves result_path NULL (moo fetch says why).
+ */
 static int finish(struct moo__transport *t, struct moo_job *job, const char *exit_text,
 		  struct moo_error **err)
 {
 	char *cancelled = job_file(job, "cancelled"), *out = NULL, *local = NULL;
 	int r;
 
+	if (moo__transport_is_remote(t)) {
+		struct moo_error *perr = NULL;
+
+		r = pull_result(t, job, &local, &perr);
+		if (r == MOO_EHOST) {
+			moo__error_append(err, perr);
+			free(cancelled);
+			return r;
+		}
+		moo_error_free(perr);
+	}
 	job->signal = (int)kv_int(exit_text, "signal", 0);
 	job->exit_code = job->signal ? -1 : (int)kv_int(exit_text, "code", -1);
 	job->ended = kv_time(t, exit_text, "ended");
@@ -574,7 +669,7 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 	}
 	read_metrics(t, job);
 	out = moo__printf("%s/work/%s", job->dir, job->output_folder);
-	r = t->ops->collect(t, out, NULL, &local, err);
+	r = moo__transport_is_remote(t) ? 0 : t->ops->collect(t, out, NULL, &local, err);
 	if (!r) {
 		free(job->result_path);
 		job->result_path = local;
@@ -642,12 +737,17 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		if (job->started <= 0) {
 			job->started = kv_time(t, state.ptr, "started");
 		}
-		if (job->pid > 0 &&
-		    proc_start(t, job->pid) ==
-			    (unsigned long long)kv_int(state.ptr, "pid_start", -1)) {
-			job->status = MOO_JOB_RUNNING;
-			r = 0;
-			goto save;
+		if (job->pid > 0) {
+			unsigned long long started_at = 0;
+
+			r = proc_start(t, job->pid, &started_at, err);
+			if (r) {
+				goto done;
+			}
+			if (started_at == (unsigned long long)kv_int(state.ptr, "pid_start", -1)) {
+				job->status = MOO_JOB_RUNNING;
+				goto save;
+			}
 		}
 		/* The supervisor is gone: look once more for an exit file it wrote meanwhile. */
 	}
@@ -689,6 +789,131 @@ static void put_text(struct moo_buf *b, const char *s)
 	moo_buf_puts(b, s ? s : "");
 }
 
+/*
+ * Stages a job on a remote host. The host keeps each bundle once, extracted, in
+ * bundles/<sha256>/: the bundle is extracted and checked here (moo_bundle_extract, with
+ * every rule and cap), so the host needs no unzip and runs no extraction code; the tree
+ * is sent once (put: under a temporary name renamed at the end, so a cut upload never
+ * looks complete) and copied with 'cp -R' into each job's work/. The ZIP is not sent as
+ * well: jobs use the tree, and sending both would double the bytes. *sent gets the bytes
+ * of files sent (0 when the host had the bundle).
+ */
+static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
+			const struct moo_job *job, uint64_t *sent, struct moo_error **err)
+{
+	char *bdir = moo__printf("%s/bundles/%s", t->root, b->sha256);
+	char *parent = moo__path_join(t->root, "bundles"), *stage = NULL;
+	struct moo_buf root = MOO_BUF_INIT, cmd = MOO_BUF_INIT, errout = MOO_BUF_INIT;
+	int r, status = -1;
+
+	*sent = 0;
+	if (!moo__is_sha256_hex(b->sha256)) {
+		r = moo__fail(err, MOO_EBUNDLE, "the bundle has no sha256");
+		goto done;
+	}
+	if (!t->ops->exists(t, bdir)) {
+		struct moo_error *perr = NULL;
+
+		if ((r = moo_job_root(&root, err))) {
+			goto done;
+		}
+		moo_buf_puts(&root, "/staging");
+		if ((r = moo__mkdir_p(root.ptr, 0700, err))) {
+			goto done;
+		}
+		stage = moo__printf("%s/%s.up", root.ptr, job->id);
+		if ((r = moo_bundle_extract(b, stage, NULL, err))) {
+			free(stage);
+			stage = NULL;
+			goto done;
+		}
+		r = t->ops->mkdir_p(t, parent, &perr);
+		if (!r) {
+			r = t->ops->put(t, stage, bdir, false, &perr);
+		}
+		if (r == MOO_EEXIST) {
+			r = 0; /* another moo sent it meanwhile */
+		} else if (!r) {
+			*sent = b->total_bytes;
+		}
+		if (r) {
+			moo__error_append(err, perr);
+			perr = NULL;
+			goto done;
+		}
+		moo_error_free(perr);
+	}
+	moo_buf_puts(&cmd, "cp -R -- ");
+	moo_buf_shquote(&cmd, bdir);
+	moo_buf_puts(&cmd, " ");
+	{
+		char *work = job_file(job, "work"), *meta = job_file(job, "metadata.yaml");
+		char *in = moo__printf("%s/metadata.yaml", bdir);
+		char *outdir = moo__printf("%s/%s", work, job->output_folder);
+
+		moo_buf_shquote(&cmd, work);
+		moo_buf_puts(&cmd, " && cp -- ");
+		moo_buf_shquote(&cmd, in);
+		moo_buf_putc(&cmd, ' ');
+		moo_buf_shquote(&cmd, meta);
+		moo_buf_puts(&cmd, " && mkdir -p -- ");
+		moo_buf_shquote(&cmd, outdir);
+		free(work);
+		free(meta);
+		free(in);
+		free(outdir);
+	}
+	if ((r = t->ops->exec(t, cmd.ptr, NULL, &errout, &status, err))) {
+		goto done;
+	}
+	if (status) {
+		struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+						     "cannot stage '%s' on '%s' (exit %d)", job->id,
+						     t->host, status);
+
+		put_text(&errout, NULL);
+		moo__error_cause(e, errout.ptr);
+		r = MOO_EIO;
+	}
+done:
+	if (stage) {
+		moo__rm_rf(stage);
+	}
+	moo_buf_dispose(&root);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&errout);
+	free(bdir);
+	free(parent);
+	free(stage);
+	return r;
+}
+
+/* jobs/<id>/job.json on a remote host: what another client needs to know the job. */
+static int write_record(struct moo__transport *t, const struct moo_job *job, struct moo_error **err)
+{
+	json_t *o = json_object();
+	char *text, *path = job_file(job, "job.json");
+	int r;
+
+	json_object_set_new(o, "id", json_string(job->id));
+	json_object_set_new(o, "name", job->name ? json_string(job->name) : json_null());
+	json_object_set_new(o, "source", json_string(job->source ? job->source : ""));
+	json_object_set_new(o, "source_sha256",
+			    job->source_sha256 ? json_string(job->source_sha256) : json_null());
+	json_object_set_new(o, "spec", json_string(job->spec_json ? job->spec_json : "null"));
+	json_object_set_new(o, "params", json_string(job->params_json ? job->params_json : "{}"));
+	json_object_set_new(o, "output_folder", json_string(job->output_folder));
+	json_object_set_new(o, "command", json_string(job->command ? job->command : ""));
+	json_object_set_new(o, "created", json_real(job->created));
+	json_object_set_new(o, "bytes_sent", json_integer((json_int_t)job->bytes_sent));
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	r = t->ops->write_file(t, path, text ? text : "{}", text ? strlen(text) : 2, 0644, err);
+	free(text);
+	free(path);
+	return r;
+}
+
 int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_bundle *b,
 		  const struct moo_run_opts *opts, struct moo_error **err)
 {
@@ -705,7 +930,10 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	int r, status, tries;
 
 	memset(&rt, 0, sizeof(rt));
-	r = open_host(&t, "local", err);
+	r = moo__transport_open_flags(
+		&t, opts && opts->version >= 2 && opts->host ? opts->host : "local",
+		opts && opts->version >= 2 && opts->accept_new_host_key ? MOO__SSH_ACCEPT_NEW : 0,
+		err);
 	if (r) {
 		goto done;
 	}
@@ -714,8 +942,9 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 	/* Nothing is created before we know the host can run it. */
-	r = moo__runtime_prepare(&rt, t, st, spec, opts ? opts->runtime : NULL,
-				 opts ? opts->image : NULL, err);
+	r = moo__runtime_prepare(&rt, t, st, spec,
+				 opts && opts->version >= 3 ? opts->runtime : NULL,
+				 opts && opts->version >= 3 ? opts->image : NULL, err);
 	if (r) {
 		goto done;
 	}
@@ -758,6 +987,13 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	r = t->ops->mkdir_p(t, job->dir, err);
 	if (r) {
 		goto done;
+	}
+	if (moo__transport_is_remote(t)) {
+		r = stage_remote(t, b, job, &job->bytes_sent, err);
+		if (r) {
+			goto done;
+		}
+		goto staged_remote;
 	}
 	/* Stage: extract here, then hand the tree to the host's work/. */
 	r = moo_job_root(&stage_root, err);
@@ -822,6 +1058,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 			goto done;
 		}
 	}
+staged_remote:
 	free(path);
 	path = moo__printf("%s/work/params.json", job->dir);
 	r = t->ops->write_file(t, path, job->params_json, strlen(job->params_json), 0644, err);
@@ -842,6 +1079,11 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		}
 	}
 	job->command = moo_buf_detach(&cmd);
+	if (moo__transport_is_remote(t) && (r = write_record(t, job, err))) {
+		free(job->command);
+		job->command = NULL; /* nothing ran: removed below */
+		goto done;
+	}
 	r = moo_store_update_job(st, job, err);
 	if (r) {
 		goto done;
@@ -898,7 +1140,9 @@ done:
 			t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
 			moo_buf_dispose(&rm);
 		}
-	} else if (r && job && recorded) {
+	} else if (r && job && recorded && r != MOO_EHOST) {
+		/* (a host that could not be reached after the launch may run it all the same:
+		 * the record stays as it is, and the next refresh tells) */
 		job->status = MOO_JOB_FAILED;
 		job->ended = now();
 		moo_store_update_job(st, job, NULL);
@@ -925,12 +1169,40 @@ done:
 
 /* ---- logs ------------------------------------------------------------------------------- */
 
+/*
+ * After a lost connection to a remote host: connects again with backoff (0.5 s doubling
+ * to 5 s) for up to $MOO_RECONNECT_S seconds (default RECONNECT_S), or until *stop.
+ */
+static int reconnect(struct moo__transport **t, const char *host, const volatile sig_atomic_t *stop,
+		     struct moo_error **err)
+{
+	const char *env = getenv("MOO_RECONNECT_S");
+	double limit = env && *env ? strtod(env, NULL) : RECONNECT_S, t0 = now(), wait = 0.5;
+
+	for (;;) {
+		struct moo_error *e = NULL;
+		int r = *t ? moo__transport_reopen(t, &e) : moo__transport_open(t, host, &e);
+
+		if (!r) {
+			return 0;
+		}
+		if (r != MOO_EHOST || now() - t0 + wait > limit || (stop && *stop)) {
+			moo__error_append(err, e);
+			return r;
+		}
+		moo_error_free(e);
+		nap(wait);
+		wait = wait * 2 > 5 ? 5 : wait * 2;
+	}
+}
+
 int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bool follow,
 		 moo_log_cb cb, void *cb_data, const volatile sig_atomic_t *stop,
 		 struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
 	struct moo_buf b = MOO_BUF_INIT;
+	struct moo_error *lerr = NULL;
 	char *log = job_file(job, "process.log"), *exit_path = job_file(job, "exit");
 	uint64_t off = *offset;
 	double wait = 0.002, last_check = now();
@@ -944,14 +1216,28 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 	for (;;) {
 		size_t cut;
 
+		if (r == MOO_EHOST && follow && moo__transport_is_remote(t)) {
+			/* Lost the host: reach it again and go on from the same byte. */
+			moo_error_free(lerr);
+			lerr = NULL;
+			r = reconnect(&t, job->host, stop, &lerr);
+			if (r) {
+				goto done;
+			}
+			ended = false;
+		}
+
 		/* Whether it has ended is asked before the read: then the read sees it all. */
 		if (follow && !ended) {
 			ended = t->ops->exists(t, exit_path) || moo_job_status_done(job->status);
 		}
 		moo_buf_reset(&b);
-		r = t->ops->read_file(t, log, off, LOG_CHUNK, &b, err);
+		r = t->ops->read_file(t, log, off, LOG_CHUNK, &b, &lerr);
 		if (r == MOO_ENOTFOUND) {
 			r = 0;
+		}
+		if (r == MOO_EHOST && follow && moo__transport_is_remote(t)) {
+			continue;
 		}
 		if (r) {
 			goto done;
@@ -984,7 +1270,10 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 		if (now() - last_check > 1.0) {
 			/* A supervisor killed outright never writes exit: notice it. */
 			last_check = now();
-			r = refresh(t, st, job, err);
+			r = refresh(t, st, job, &lerr);
+			if (r == MOO_EHOST && follow && moo__transport_is_remote(t)) {
+				continue;
+			}
 			if (r) {
 				goto done;
 			}
@@ -996,9 +1285,14 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 		}
 	}
 	if (follow) {
-		r = refresh(t, st, job, err);
+		r = refresh(t, st, job, &lerr);
 	}
 done:
+	if (r) {
+		moo__error_append(err, lerr);
+		lerr = NULL;
+	}
+	moo_error_free(lerr);
 	moo__transport_close(t);
 	moo_buf_dispose(&b);
 	free(log);
@@ -1183,11 +1477,24 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 {
 	struct moo__transport *t = NULL;
 	struct moo_buf manifest = MOO_BUF_INIT;
-	char *mpath = job_file(job, "MANIFEST.sha256");
+	char *mpath = job_file(job, "MANIFEST.sha256"), *pulled = NULL;
+	const char *result = job->result_path;
 	bool made = false;
 	int r;
 
-	if (!moo_job_status_done(job->status) || !job->result_path) {
+	if (moo_job_status_done(job->status) && job->host && strcmp(job->host, "local") &&
+	    (!result || access(result, F_OK) != 0)) {
+		/* a remote result not here yet (or refused): download it now */
+		r = open_host(&t, job->host, err);
+		if (!r) {
+			r = pull_result(t, job, &pulled, err);
+		}
+		if (r) {
+			goto done;
+		}
+		result = pulled;
+	}
+	if (!moo_job_status_done(job->status) || !result) {
 		struct moo_error *e;
 
 		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "job '%s' has no result (%s)",
@@ -1204,7 +1511,7 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		r = moo__fail(err, MOO_EEXIST, "'%s' exists already", dest);
 		goto done;
 	}
-	r = moo__copy_tree(job->result_path, dest, err);
+	r = moo__copy_tree(result, dest, err);
 	made = true;
 	if (r) {
 		goto done;
@@ -1223,6 +1530,153 @@ done:
 	moo__transport_close(t);
 	moo_buf_dispose(&manifest);
 	free(mpath);
+	free(pulled);
+	return r;
+}
+
+/* ---- jobs another client started -------------------------------------------------------- */
+
+static bool valid_id(const char *id)
+{
+	size_t i;
+
+	if (strlen(id) != 14 || strncmp(id, "moo-job-", 8)) {
+		return false;
+	}
+	for (i = 8; i < 14; i++) {
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static char *json_str(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? moo__strdup(v) : NULL;
+}
+
+static int import_one(struct moo__transport *t, struct moo_store *st, const char *host,
+		      const char *id, struct moo_job **out, struct moo_error **err)
+{
+	struct moo_buf text = MOO_BUF_INIT;
+	struct moo_job *job = NULL;
+	json_t *o = NULL;
+	char *dir = moo__printf("%s/jobs/%s", t->root, id), *path = moo__path_join(dir, "job.json");
+	int r;
+
+	r = t->ops->read_file(t, path, 0, 64u << 20, &text, err);
+	if (r == MOO_ENOTFOUND) {
+		struct moo_error *e = moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR,
+						     "no job '%s' on '%s'", id, host);
+
+		moo__error_hint(e, "'moo ps --all --on %s' lists the jobs there", host);
+	}
+	if (r) {
+		goto done;
+	}
+	o = json_loadb(text.ptr ? text.ptr : "", text.len, 0, NULL);
+	if (!json_is_object(o) || !json_is_string(json_object_get(o, "id")) ||
+	    strcmp(json_string_value(json_object_get(o, "id")), id) ||
+	    !json_is_string(json_object_get(o, "output_folder")) ||
+	    !moo__path_is_safe_relative(json_string_value(json_object_get(o, "output_folder")))) {
+		r = moo__fail(err, MOO_EIO, "'%s' on '%s' is not a job record", path, host);
+		goto done;
+	}
+	job = moo__calloc(1, sizeof(*job));
+	job->id = moo__strdup(id);
+	job->name = json_str(o, "name");
+	job->source = json_str(o, "source");
+	job->source_sha256 = json_str(o, "source_sha256");
+	job->spec_json = json_str(o, "spec");
+	job->params_json = json_str(o, "params");
+	job->output_folder = json_str(o, "output_folder");
+	job->command = json_str(o, "command");
+	job->created = json_number_value(json_object_get(o, "created"));
+	job->bytes_sent = (uint64_t)json_integer_value(json_object_get(o, "bytes_sent"));
+	job->host = moo__strdup(host);
+	job->dir = dir;
+	dir = NULL;
+	job->status = MOO_JOB_QUEUED;
+	job->exit_code = -1;
+	if ((r = moo_store_add_job(st, job, err)) || (r = refresh(t, st, job, err))) {
+		goto done;
+	}
+	if (out) {
+		*out = job;
+		job = NULL;
+	}
+done:
+	json_decref(o);
+	moo_job_free(job);
+	moo_buf_dispose(&text);
+	free(dir);
+	free(path);
+	return r;
+}
+
+int moo_job_import(struct moo_store *st, const char *host, const char *id, struct moo_job **out,
+		   struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	int r;
+
+	if (!valid_id(id)) {
+		struct moo_error *e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+						     "no job '%s' here, and it is not a job id to "
+						     "look for on '%s'",
+						     id, host);
+
+		moo__error_hint(e, "name a job of another client by its id, moo-job-XXXXXX");
+		return MOO_EARG;
+	}
+	r = open_host(&t, host, err);
+	if (!r) {
+		r = import_one(t, st, host, id, out, err);
+	}
+	moo__transport_close(t);
+	return r;
+}
+
+int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
+		       struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+	char *line, *save = NULL;
+	int r, status;
+
+	*n_new = 0;
+	if ((r = open_host(&t, host, err))) {
+		goto done;
+	}
+	moo_buf_puts(&cmd, "cd ");
+	moo_buf_shquote(&cmd, t->root);
+	moo_buf_puts(&cmd, "/jobs 2>/dev/null || exit 0; for d in moo-job-*; do "
+			   "[ -f \"$d/job.json\" ] && printf '%s\\n' \"$d\"; done; exit 0");
+	if ((r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, err))) {
+		goto done;
+	}
+	for (line = strtok_r(out.ptr ? out.ptr : "", "\n", &save); line && !r;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct moo_job *known = NULL;
+
+		if (!valid_id(line)) {
+			continue;
+		}
+		if (moo_store_get_job(st, line, &known, NULL) == 0) {
+			moo_job_free(known);
+			continue;
+		}
+		r = import_one(t, st, host, line, NULL, err);
+		*n_new += !r;
+	}
+done:
+	moo__transport_close(t);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
 	return r;
 }
 

@@ -509,6 +509,14 @@ void moo__ssh_close(struct moo__ssh *c)
 	free(c);
 }
 
+bool moo__ssh_alive(struct moo__ssh *c)
+{
+	if (!c || !c->session || !ssh_is_connected(c->session)) {
+		return false;
+	}
+	return !c->sh || (ssh_channel_is_open(c->sh) && !ssh_channel_is_eof(c->sh));
+}
+
 /* ---- the one remote sh ------------------------------------------------------------- */
 
 static int lost(struct moo__ssh *c, struct moo_error **err, const char *what)

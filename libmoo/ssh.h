@@ -77,6 +77,9 @@ int moo__ssh_sftp_fail(struct moo__ssh *c, struct moo_error **err, int code, con
 
 void moo__ssh_close(struct moo__ssh *c); /* NULL-safe */
 
+/* True while the session is connected and its remote sh (when started) has not ended. */
+bool moo__ssh_alive(struct moo__ssh *c);
+
 /* A fresh random name part, 16 lowercase hex digits, for markers and temporary files. */
 void moo__random_hex(char out[17]);
 

@@ -50,17 +50,34 @@ struct moo__transport_ops {
 
 struct moo__transport {
 	const struct moo__transport_ops *ops;
-	char *host; /* "local" */
+	char *host; /* "local", or the name an SSH host was given by */
 	char *root; /* the job directory root on the host: $MOO_ROOT, else ~/.moo */
 	void *impl;
+	bool cached; /* held by the per-process cache: moo__transport_close leaves it open */
 };
 
 /*
- * The transport for a host by name: "local" is this machine; other hosts come with
- * transport_ssh.c (MOO_EHOST until then). The one place hosts are dispatched.
+ * The transport for a host by name: "local" is this machine; any other name is an SSH
+ * host (transport_ssh.c; named as moo__ssh_resolve says). The one place hosts are
+ * dispatched. SSH transports are cached per process: every open of the same host in one
+ * moo invocation gets the same session (one SSH connection, one remote sh), checked
+ * alive first and reconnected when it died; they are closed at exit. flags are
+ * MOO__SSH_* (ssh.h), used when a new connection is made.
  */
 int moo__transport_open(struct moo__transport **out, const char *host, struct moo_error **err);
+int moo__transport_open_flags(struct moo__transport **out, const char *host, unsigned flags,
+			      struct moo_error **err);
+/*
+ * After a lost connection: drops *t (from the cache too) and connects again once
+ * (moo__ssh_open's own retries and backoff included). *t is NULL when that fails.
+ */
+int moo__transport_reopen(struct moo__transport **t, struct moo_error **err);
+/* True for a transport that reaches another machine. */
+bool moo__transport_is_remote(const struct moo__transport *t);
+/* Closes every cached transport (also done at exit). */
+void moo__transport_close_all(void);
 /* This machine. The root is $MOO_ROOT, else $HOME/.moo. */
 int moo__transport_local_open(struct moo__transport **out, struct moo_error **err);
-void moo__transport_close(struct moo__transport *t); /* NULL-safe */
+/* NULL-safe; a cached transport stays open for the next open of its host. */
+void moo__transport_close(struct moo__transport *t);
 #endif

@@ -27,24 +27,28 @@ struct moo_run_opts {
 	const char *name;       /* kept beside the id, or NULL */
 	const char *const *set; /* overrides "training_params.NAME=VALUE" or "env.NAME=VALUE" */
 	size_t n_set;
+	/* version 2 */
+	const char *host; /* NULL or "local": this machine; else an SSH host (moo-config(5)) */
+	bool accept_new_host_key; /* record an unknown host key in known_hosts */
+	/* version 3 */
 	const char *runtime; /* "docker", "podman", "apptainer", "host", or NULL: chosen */
 	const char *image;   /* the image a container runtime runs, or NULL */
 };
-#define MOO_RUN_OPTS_VERSION 1
-#define MOO_RUN_OPTS_INIT                                       \
-	{                                                       \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, NULL \
+#define MOO_RUN_OPTS_VERSION 3
+#define MOO_RUN_OPTS_INIT                                                    \
+	{                                                                    \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL \
 	}
 
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
 
 /*
- * Starts the bundle as a new job on this machine: decides its runtime (opts->runtime, or
- * a container engine the host has when opts->image is given, else host), refuses what the
- * host cannot run (preflight: GPUs, NPUs, the engine), finds an interpreter that has the
- * spec's requirements or builds the derived image of them (MOO_ERESOLVE otherwise, before
- * anything is created), stages the
+ * Starts the bundle as a new job on opts->host (this machine when NULL): decides its
+ * runtime (opts->runtime, or a container engine the host has when opts->image is given,
+ * else host), refuses what the host cannot run (preflight: GPUs, NPUs, the engine), finds
+ * an interpreter that has the spec's requirements or builds the derived image of them
+ * (MOO_ERESOLVE otherwise, before anything is created), stages the
  * bundle into a new job directory, records the job and starts its supervisor detached.
  * Returns once the supervisor runs; *out is the caller's (status running).
  */
@@ -93,6 +97,27 @@ MOO_EXTERN int moo_job_cancel(struct moo_store *st, struct moo_job *job, double 
  * file against MANIFEST.sha256.
  */
 MOO_EXTERN int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error **err);
+
+/*
+ * A job this store does not know, read from jobs/<id>/job.json on host and recorded
+ * (then refreshed). MOO_ENOTFOUND when the host has no such job; MOO_EARG for an id
+ * that is not moo-job-XXXXXX.
+ */
+MOO_EXTERN int moo_job_import(struct moo_store *st, const char *host, const char *id,
+			      struct moo_job **out, struct moo_error **err);
+
+/* Records every job under host's jobs/ that the store does not know; *n_new how many. */
+MOO_EXTERN int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
+				  struct moo_error **err);
+
+/*
+ * Runs a shell in the job's work/ folder on its host, on this process's stdin, stdout
+ * and stderr: the user's login shell when argv is NULL, else argv (each word quoted, as
+ * one command). pty: ask for a terminal (give it when stdin is one; the caller puts its
+ * terminal in raw mode). *status gets the exit status (128 + N for signal N).
+ */
+MOO_EXTERN int moo_job_shell(const struct moo_job *job, const char *const *argv, size_t argc,
+			     bool pty, int *status, struct moo_error **err);
 
 /* Removes a finished job: its directory and its record. A running job is refused. */
 MOO_EXTERN int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error **err);

@@ -37,7 +37,7 @@ struct moo_job {
 	char *source_sha256; /* of the bundle ZIP */
 	char *spec_json;     /* the spec as JSON (moo_spec_to_json) */
 	char *params_json;   /* the training_params passed, overrides applied, as a JSON object */
-	char *host;          /* "local" */
+	char *host;          /* "local", or the SSH host as named (moo run --on) */
 	char *dir;           /* the job directory on the host */
 	char *output_folder; /* relative to work/ */
 	char *command;       /* the exact runtime command, as one shell line */
@@ -45,8 +45,9 @@ struct moo_job {
 	double created, started, ended; /* Unix time in seconds; 0 when not yet */
 	int exit_code;                  /* when it exited; -1 otherwise */
 	int signal;                     /* the signal that ended it, or 0 */
-	long pid;          /* the supervisor's pid and pgid on the host, 0 when unknown */
-	char *result_path; /* the collected output folder on this machine, or NULL */
+	long pid;            /* the supervisor's pid and pgid on the host, 0 when unknown */
+	char *result_path;   /* the collected output folder on this machine, or NULL */
+	uint64_t bytes_sent; /* bundle bytes sent to the host for it (0: the host had them) */
 	struct moo_metric *metrics;
 	size_t n_metrics;
 };
