@@ -18,7 +18,11 @@ image_rootfs() {
 			debootstrap --variant=minbase --include=python3-sklearn,python3-pip \
 				bookworm "$root" "${mirror:-http://deb.debian.org/debian}" \
 				>"$cache/debootstrap.log" 2>&1 || { rm -rf "$root"; exit 1; }
-			rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+			# python3-sklearn pulls in pythran's compilers and boost headers (~400 MB)
+			# that running a model never needs: dropped to keep the image small.
+			rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+				"$root"/usr/include "$root"/usr/lib/gcc "$root"/usr/share/locale \
+				"$root"/usr/share/doc "$root"/usr/share/man "$root"/usr/bin/*-lto-dump-*
 			tar -C "$root" -cf "$tarball.tmp" . && mv -f "$tarball.tmp" "$tarball"
 			rm -rf "$root"
 		fi
