@@ -4,9 +4,12 @@
 # Hub here, tests/lib/image.sh); the derived environment built once and then found; the
 # preflight refusing what this host cannot run. podman runs with private storage and the
 # settings this host needs (runc, cgroupfs, ulimits: RECIPES.md); Docker is a private dockerd
-# on a unix socket of this test.
+# on a unix socket of this test. One podman run is local; the others go through a private
+# sshd on loopback (moo run --on), whose sessions get the engine settings by SetEnv.
 . "$(dirname "$0")/job-lib.sh"
 . "$SRCDIR/tests/lib/image.sh"
+. "$SRCDIR/tests/lib/sshd.sh"
+cleanup_dirs() { cleanup; }
 cd "$T" || exit 1
 
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
@@ -36,7 +39,7 @@ mkdir gpu && cp "$SRCDIR"/examples/sklearn-diabetes/* gpu/ &&
 	sed -i 's/accelerator: cpu/accelerator: gpu/' gpu/metadata.yaml
 expect_exit "a GPU job on this host without GPUs is refused with exit 5" 5 "$MOO" run gpu
 contains "it says why" "$err" "the job asks for 1 GPU; the host has none"
-check "nothing was created for it" sh -c "[ -z \"\$(ls '$MOO_ROOT/jobs' 2>/dev/null)\" ] && [ -z \"\$('$MOO' ps -a)\" ]"
+check "nothing was created for it" sh -c "[ -z \"\$(ls '$MOO_ROOT/jobs' 2>/dev/null)\" ] && [ \"\$('$MOO' ps -a --json)\" = '[]' ]"
 expect_exit "apptainer, not installed here, is refused with exit 5" 5 "$MOO" run --runtime apptainer --image x "$SRCDIR/examples/sklearn-diabetes"
 contains "it says so" "$err" "runtime 'apptainer' is not installed on the host"
 
@@ -71,48 +74,65 @@ check "sklearn-diabetes trains in podman and exits 0" sh -c "grep -q '^MAE: [0-9
 id=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 check "its model is in the job's result folder" test -s "$MOO_ROOT/jobs/$id/work/training_result/model.pkl"
 check "the recorded command is podman's, with private storage and the job folder mounted" \
-	sh -c "'$MOO' show '$id' | grep -q \"^command: 'podman' '--root' '$T/st' '--runroot' '$T/rr' run --rm --init --name '$id' --network host -v '$MOO_ROOT/jobs/$id:$MOO_ROOT/jobs/$id'\""
+	sh -c "'$MOO' show '$id' | grep -q \"^command: *'podman' '--root' '$T/st' '--runroot' '$T/rr' run --rm --init --name '$id' --network host -v '$MOO_ROOT/jobs/$id:$MOO_ROOT/jobs/$id'\""
 check "it ran Debian's Python in the image, not this host's" \
 	sh -c "grep -q \"'localhost/moo-sklearn:1' 'python3' '-u' 'train.py'\" '$MOO_ROOT/jobs/$id/state'"
 check "no container is left behind" sh -c "[ -z \"\$(podman $MOO_PODMAN_OPTS ps -aq)\" ]"
 
-# A requirement makes a derived image, built once and then found by its hash.
-mkdir req && cp "$SRCDIR"/examples/sklearn-diabetes/* req/ &&
-	sed -i 's/^  runtime: python3$/  runtime:\n    name: python\n    version: "3"\n    requirement: ["numpy>=1.20"]/' req/metadata.yaml
-t0=$(date +%s)
-"$MOO" run --runtime podman --image localhost/moo-sklearn:1 req >out 2>err
-code=$?
-check "a job with requirements trains in a derived image" sh -c "[ $code = 0 ] && grep -q '^MAE: ' out"
-did=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-check "its log says the environment was built" grep -q '^moo: built the environment moo-env:[0-9a-f]\{64\} on local' "$MOO_ROOT/jobs/$did/process.log"
-key=$(sed -n 's/^moo: built the environment moo-env:\([0-9a-f]*\) .*/\1/p' "$MOO_ROOT/jobs/$did/process.log")
-created=$(pm image inspect --format '{{.Id}} {{.Created}}' "moo-env:$key" 2>&1)
-"$MOO" run --runtime podman --image localhost/moo-sklearn:1 req >out 2>err
-check "the same environment again trains" grep -q '^MAE: ' out
-did2=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-check "and is not rebuilt" sh -c "grep -q '^moo: environment moo-env:$key found on local, not rebuilt' '$MOO_ROOT/jobs/$did2/process.log' &&
-	[ \"\$(podman $MOO_PODMAN_OPTS image inspect --format '{{.Id}} {{.Created}}' moo-env:$key)\" = '$created' ]"
-check "the Containerfile is kept under envs/KEY" grep -q '^FROM localhost/moo-sklearn:1$' "$MOO_ROOT/envs/$key/Containerfile"
-
-# ---- Docker: a private dockerd --------------------------------------------------------------------
+# ---- the same engines through a loopback sshd (moo run --on) --------------------------------------
 mkdir -p "$T/d"
 dockerd --data-root "$T/d/data" --exec-root "$T/d/exec" -H "unix://$T/d/docker.sock" \
 	--pidfile "$T/d/dockerd.pid" --bridge none --iptables=false --ip6tables=false \
 	>"$T/d/dockerd.log" 2>&1 &
 dpid=$!
-trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; cleanup' EXIT
-export MOO_DOCKER_OPTS="-H unix://$T/d/docker.sock"
+trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
+if ! sshd_setup || ! sshd_start; then
+	not_ok "a loopback sshd starts"
+	done_testing
+	exit
+fi
+trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
+RROOT=$T/remote-root
+cat >>"$SSHD_DIR/sshd_config" <<CONF
+SetEnv CONTAINERS_CONF=$T/containers.conf MOO_ROOT=$RROOT "MOO_PODMAN_OPTS=$MOO_PODMAN_OPTS" "MOO_DOCKER_OPTS=-H unix://$T/d/docker.sock"
+CONF
+sshd_restart
+cp "$SSHD_KH" "$MOO_KNOWN_HOSTS"
+ON=root@127.0.0.1:$SSHD_PORT
+unset CONTAINERS_CONF MOO_PODMAN_OPTS # from here on only the sshd's sessions have them
+PMOPTS="--root $T/st --runroot $T/rr"
 # shellcheck disable=SC2086
-dk() { docker $MOO_DOCKER_OPTS "$@"; }
+pm() { CONTAINERS_CONF=$T/containers.conf podman $PMOPTS "$@"; }
+
+# A requirement makes a derived image, built once and then found by its hash.
+mkdir req && cp "$SRCDIR"/examples/sklearn-diabetes/* req/ &&
+	sed -i 's/^  runtime: python3$/  runtime:\n    name: python\n    version: "3"\n    requirement: ["numpy>=1.20"]/' req/metadata.yaml
+"$MOO" run --on "$ON" --runtime podman --image localhost/moo-sklearn:1 req >out 2>err
+code=$?
+check "over ssh, a job with requirements trains in a derived image" sh -c "[ $code = 0 ] && grep -q '^MAE: ' out"
+did=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "its log says the environment was built" grep -q "^moo: built the environment moo-env:[0-9a-f]\{64\} on $ON" "$RROOT/jobs/$did/process.log"
+key=$(sed -n 's/^moo: built the environment moo-env:\([0-9a-f]*\) .*/\1/p' "$RROOT/jobs/$did/process.log")
+created=$(pm image inspect --format '{{.Id}} {{.Created}}' "moo-env:$key" 2>&1)
+"$MOO" run --on "$ON" --runtime podman --image localhost/moo-sklearn:1 req >out 2>err
+check "the same environment again trains" grep -q '^MAE: ' out
+did2=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "and is not rebuilt" sh -c "grep -q '^moo: environment moo-env:$key found on $ON, not rebuilt' '$RROOT/jobs/$did2/process.log' &&
+	[ \"\$(CONTAINERS_CONF=$T/containers.conf podman $PMOPTS image inspect --format '{{.Id}} {{.Created}}' moo-env:$key)\" = '$created' ]"
+check "the Containerfile is kept under envs/KEY" grep -q '^FROM localhost/moo-sklearn:1$' "$RROOT/envs/$key/Containerfile"
+
+# ---- Docker: a private dockerd --------------------------------------------------------------------
+# shellcheck disable=SC2086
+dk() { docker -H "unix://$T/d/docker.sock" "$@"; }
 i=0
 while [ $i -lt 200 ] && ! dk version >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
 dk import "$rootfs" localhost/moo-sklearn:1 >/dev/null 2>"$T/dimport.err"
 check "the private dockerd loads the image" dk image inspect localhost/moo-sklearn:1
-"$MOO" run --runtime docker --image localhost/moo-sklearn:1 "$SRCDIR/examples/sklearn-diabetes" >out 2>err
-check "sklearn-diabetes trains in Docker and exits 0" sh -c "grep -q '^MAE: [0-9.]*\$' out" 
+"$MOO" run --on "$ON" --runtime docker --image localhost/moo-sklearn:1 "$SRCDIR/examples/sklearn-diabetes" >out 2>err
+check "over ssh, sklearn-diabetes trains in Docker and exits 0" sh -c "grep -q '^MAE: [0-9.]*\$' out" 
 xid=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-check "its model is in the job's result folder" test -s "$MOO_ROOT/jobs/$xid/work/training_result/model.pkl"
+check "its model is in the job's result folder" test -s "$RROOT/jobs/$xid/work/training_result/model.pkl"
 check "the recorded command is docker's, with the private daemon" \
-	sh -c "'$MOO' show '$xid' | grep -q \"^command: 'docker' '-H' 'unix://$T/d/docker.sock' run --rm --init --name '$xid'\""
-check "no container is left behind" sh -c "[ -z \"\$(docker $MOO_DOCKER_OPTS ps -aq)\" ]"
+	sh -c "'$MOO' show '$xid' | grep -q \"^command: *'docker' '-H' 'unix://$T/d/docker.sock' run --rm --init --name '$xid'\""
+check "no container is left behind" sh -c "[ -z \"\$(docker -H unix://$T/d/docker.sock ps -aq)\" ]"
 done_testing
