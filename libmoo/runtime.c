@@ -1112,6 +1112,98 @@ done:
 	return r;
 }
 
+/*
+ * The host runtime's interpreter: one that has everything, else — when the spec lists
+ * requirements and some interpreter has the framework — a venv of it named by the
+ * environment's key, made once (ROOT/envs/KEY) and found after that.
+ */
+static int host_interp(struct moo__runtime *rt, struct moo__transport *t, struct moo_store *st,
+		       const struct moo_spec *spec, struct moo_error **err)
+{
+	const char *const *reqs = (const char *const *)spec->framework.runtime.requirement;
+	size_t n = spec->framework.runtime.n_requirement;
+	struct moo_error *first = NULL;
+	struct moo__interp base = {NULL, NULL};
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT, id = MOO_BUF_INIT;
+	char key[MOO__SHA256_HEX], *python = NULL;
+	struct moo_spec bare;
+	int r, status;
+
+	r = moo__runtime_resolve(&rt->interp, t, st, spec, &first);
+	if (r != MOO_ERESOLVE || !n) {
+		goto done;
+	}
+	/* The same spec without runtime.requirement: an interpreter to make the venv of. */
+	bare = *spec;
+	bare.framework.runtime.n_requirement = 0;
+	if (moo__runtime_resolve(&base, t, st, &bare, NULL)) {
+		goto done; /* the first error says what is missing where */
+	}
+	moo_error_free(first);
+	first = NULL;
+	moo_buf_printf(&id, "host %s %s", base.path, base.version);
+	r = moo__env_key(key, id.ptr, reqs, n, err);
+	if (r) {
+		goto done;
+	}
+	python = moo__printf("%s/envs/%s/bin/python", t->root, key);
+	rt->env_key = moo__strdup(key);
+	if (t->ops->exists(t, python)) {
+		moo_buf_printf(&rt->log, "moo: environment %s/envs/%s found on %s, not rebuilt\n",
+			       t->root, key, t->host);
+	} else {
+		char *envs = moo__path_join(t->root, "envs");
+
+		r = t->ops->mkdir_p(t, envs, err);
+		free(envs);
+		if (r) {
+			goto done;
+		}
+		moo__env_venv_command(&cmd, base.path, t->root, key, reqs, n);
+		moo_buf_puts(&cmd, " 2>&1");
+		r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, err);
+		if (r) {
+			goto done;
+		}
+		if (status != 0) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "cannot make the environment %s/envs/%s on %s (exit %d)",
+					   t->root, key, t->host, status);
+			moo__error_cause(e, out.ptr ? out.ptr : "");
+			moo__error_hint(e,
+					"it pip-installs framework.runtime.requirement into a "
+					"venv of %s",
+					base.path);
+			r = MOO_ERESOLVE;
+			goto done;
+		}
+		rt->env_built = true;
+		moo_buf_printf(&rt->log, "moo: made the environment %s/envs/%s on %s from %s\n",
+			       t->root, key, t->host, base.path);
+		moo_buf_add(&rt->log, out.ptr ? out.ptr : "", out.len);
+	}
+	moo__interp_dispose(&rt->interp);
+	rt->interp.path = python;
+	rt->interp.version = base.version;
+	python = NULL;
+	base.version = NULL;
+	r = 0;
+done:
+	if (r == MOO_ERESOLVE && first) {
+		moo__error_append(err, first);
+		first = NULL;
+	}
+	moo_error_free(first);
+	moo__interp_dispose(&base);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	moo_buf_dispose(&id);
+	free(python);
+	return r;
+}
+
 int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, struct moo_store *st,
 			 const struct moo_spec *spec, const char *runtime, const char *image,
 			 struct moo_error **err)
@@ -1185,7 +1277,7 @@ int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, str
 			r = MOO_EARG;
 			goto done;
 		}
-		r = moo__runtime_resolve(&rt.interp, t, st, spec, err);
+		r = host_interp(&rt, t, st, spec, err);
 		if (r) {
 			goto done;
 		}

@@ -43,6 +43,23 @@ check "nothing was created for it" sh -c "[ -z \"\$(ls '$MOO_ROOT/jobs' 2>/dev/n
 expect_exit "apptainer, not installed here, is refused with exit 5" 5 "$MOO" run --runtime apptainer --image x "$SRCDIR/examples/sklearn-diabetes"
 contains "it says so" "$err" "runtime 'apptainer' is not installed on the host"
 
+# ---- the host runtime: requirements no interpreter has make a venv, named by their hash -------
+whl=$("$MOO_PYTHON" "$SRCDIR/tests/cli/mkwheel.py" "$T" mooextra 1.0)
+mkdir venvp && cp "$SRCDIR"/examples/sklearn-diabetes/* venvp/ &&
+	sed -i "s|^  runtime: python3\$|  runtime:\n    name: python\n    version: \"3\"\n    requirement: [\"mooextra @ file://$whl\"]|" venvp/metadata.yaml
+"$MOO" run venvp >out 2>err
+code=$?
+vid=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "a requirement no Python here has: the job runs in a new venv" sh -c "[ $code = 0 ] && grep -q '^MAE: ' out &&
+	grep -q '^moo: made the environment $MOO_ROOT/envs/[0-9a-f]\{64\} on local from $MOO_PYTHON' '$MOO_ROOT/jobs/$vid/process.log'"
+venv=$(sed -n 's|^moo: made the environment \([^ ]*\) .*|\1|p' "$MOO_ROOT/jobs/$vid/process.log")
+check "the venv has the requirement, and the job ran its python" sh -c "'$venv/bin/python' -c 'import mooextra' &&
+	grep -q \"^command=.*'$venv/bin/python' '-u' 'train.py'\" '$MOO_ROOT/jobs/$vid/state'"
+"$MOO" run venvp >out 2>err
+vid2=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "the same requirements again: the venv is found, not made again" sh -c "grep -q '^MAE: ' out &&
+	grep -q '^moo: environment $venv found on local, not rebuilt' '$MOO_ROOT/jobs/$vid2/process.log'"
+
 # ---- the image --------------------------------------------------------------------------------
 if ! command -v podman >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1 ||
 	! command -v debootstrap >/dev/null 2>&1; then
