@@ -96,6 +96,21 @@ check "it ran Debian's Python in the image, not this host's" \
 	sh -c "grep -q \"'localhost/moo-sklearn:1' 'python3' '-u' 'train.py'\" '$MOO_ROOT/jobs/$id/state'"
 check "no container is left behind" sh -c "[ -z \"\$(podman $MOO_PODMAN_OPTS ps -aq)\" ]"
 
+# Cancelling signals podman's client, which passes it to the container's init: it goes.
+project slow <<'PY'
+import time
+print("sleeping", flush=True)
+time.sleep(300)
+PY
+sid=$("$MOO" run -d --runtime podman --image localhost/moo-sklearn:1 slow)
+i=0
+while [ $i -lt 200 ] && [ -z "$(pm ps -q --filter "name=$sid")" ]; do sleep 0.1; i=$((i + 1)); done
+check "a long job runs in its container" [ -n "$(pm ps -q --filter "name=$sid")" ]
+"$MOO" cancel "$sid" >/dev/null 2>&1
+check "moo cancel stops it: cancelled, and its container is gone" sh -c "
+	[ \"\$('$MOO' status --json '$sid' | '$MOO_PYTHON' -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = cancelled ] &&
+	[ -z \"\$(podman $MOO_PODMAN_OPTS ps -aq)\" ]"
+
 # ---- the same engines through a loopback sshd (moo run --on) --------------------------------------
 mkdir -p "$T/d"
 dockerd --data-root "$T/d/data" --exec-root "$T/d/exec" -H "unix://$T/d/docker.sock" \
