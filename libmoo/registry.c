@@ -43,8 +43,13 @@ static bool repo_ok(const char *s)
 		return false;
 	}
 	for (p = s; *p; p++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-		      *p == '_' || *p == '-' || *p == '/')) {
+		bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
+
+		if (!alnum && *p != '.' && *p != '_' && *p != '-' && *p != '/') {
+			return false;
+		}
+		/* Each component starts and ends with a letter or digit: no '.', '..'. */
+		if (!alnum && *p != '/' && (p == s || p[-1] == '/' || p[1] == '/' || !p[1])) {
 			return false;
 		}
 	}

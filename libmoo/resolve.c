@@ -1067,9 +1067,10 @@ static int fail(const struct moo_images *t, const struct want *w, enum stage dee
 				       w->driver ? " with this driver" : "", near.ptr);
 		} else {
 			moo_buf_printf(&hint,
-				       "no %s version resolves with python %s on %s; add an "
+				       "no %s version resolves with python %s on %s%s; add an "
 				       "entry under 'images:' in config.yaml",
-				       w->framework, py, moo_accel_name(w->accel));
+				       w->framework, py, moo_accel_name(w->accel),
+				       w->driver ? " with this driver" : "");
 		}
 	}
 	e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR, "%s", msg.ptr);
