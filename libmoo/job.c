@@ -814,6 +814,21 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (r) {
 		goto done;
 	}
+	if (opts && opts->lock) {
+		/* The lock beside the job, and in the result folder (it is in MANIFEST.sha256). */
+		free(path);
+		path = job_file(job, "moo.lock");
+		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		if (r) {
+			goto done;
+		}
+		free(path);
+		path = moo__printf("%s/work/%s/moo.lock", job->dir, job->output_folder);
+		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		if (r) {
+			goto done;
+		}
+	}
 	build_command(&cmd, job, &interp, spec, &params, &env);
 	job->command = moo_buf_detach(&cmd);
 	r = moo_store_update_job(st, job, err);

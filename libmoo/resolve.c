@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/utsname.h>
 #include <jansson.h>
 #include "embedded.h"
 #include "registry.h"
@@ -1391,5 +1392,45 @@ int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const ch
 done:
 	moo_plan_free(p);
 	json_decref(o);
+	return r;
+}
+
+int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b, const char *config_path,
+		   struct moo_error **err)
+{
+	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
+	struct moo_host_facts f = {0};
+	struct moo_images *t = NULL;
+	struct moo_plan *p = NULL;
+	struct moo_buf fj = MOO_BUF_INIT;
+	struct utsname u;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int r;
+
+	if ((r = moo_images_load(&t, config_path, err))) {
+		goto done;
+	}
+	if (uname(&u) == 0) {
+		f.arch = u.machine;
+	}
+	ro.facts = &f;
+	if ((r = moo_resolve(&p, t, b->spec, &ro, err))) {
+		goto done;
+	}
+	moo_host_facts_to_json(&f, &fj);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	p->bundle_sha256 = dup0(b->sha256);
+	p->bundle_source = dup0(b->source);
+	p->host = moo__strdup("local");
+	p->host_facts = moo_buf_detach(&fj);
+	p->created = moo__strdup(when);
+	moo_lock_write(p, out);
+done:
+	moo_buf_dispose(&fj);
+	moo_plan_free(p);
+	moo_images_free(t);
 	return r;
 }

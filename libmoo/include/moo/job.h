@@ -27,11 +27,14 @@ struct moo_run_opts {
 	const char *name;       /* kept beside the id, or NULL */
 	const char *const *set; /* overrides "training_params.NAME=VALUE" or "env.NAME=VALUE" */
 	size_t n_set;
+	/* moo.lock's text (moo_lock_write), or NULL: kept as <job>/moo.lock and in the result
+	 * folder, work/<output_folder>/moo.lock, so the result says what made it. */
+	const char *lock;
 };
 #define MOO_RUN_OPTS_VERSION 1
-#define MOO_RUN_OPTS_INIT                           \
-	{                                           \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0 \
+#define MOO_RUN_OPTS_INIT                                 \
+	{                                                 \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL \
 	}
 
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */

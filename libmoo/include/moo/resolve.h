@@ -5,6 +5,7 @@
 #include "moo/buf.h"
 #include "moo/spec.h"
 #include "moo/host.h"
+#include "moo/bundle.h"
 
 /*
  * resolve: a spec's framework, version, Python and accelerator, and the facts of a host,
@@ -115,6 +116,14 @@ MOO_EXTERN int moo_lock_parse(struct moo_plan **out, const char *text, size_t le
 			      struct moo_error **err);
 
 MOO_EXTERN void moo_plan_free(struct moo_plan *plan);
+
+/*
+ * The lock of a job run on this machine with the host runtime, which pulls nothing: the
+ * bundle's spec resolved (not pinned) for this machine's architecture, the bundle's sha256,
+ * host "local". config_path as for moo_images_load.
+ */
+MOO_EXTERN int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b,
+			      const char *config_path, struct moo_error **err);
 
 /* "linux/amd64" for uname -m's "x86_64" (and arm64, arm/v7, ppc64le, s390x, 386, riscv64). */
 MOO_EXTERN const char *moo_platform_for_arch(const char *uname_m);
