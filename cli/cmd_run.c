@@ -55,6 +55,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	struct moo_bundle *b = NULL;
 	struct moo_job *job = NULL;
 	struct moo_error *err = NULL;
+	struct moo_buf lock = MOO_BUF_INIT;
 	const char *source;
 	int npos, r;
 
@@ -80,6 +81,15 @@ static int run(const struct cmd *self, int argc, char **argv)
 	r = moo_bundle_open(&b, source, &bo, &err);
 	progress_end();
 	if (!r) {
+		struct moo_error *lerr = NULL;
+
+		/* The job keeps its moo.lock when the spec resolves; the host runtime needs no
+		 * image, so a spec the table lacks still runs (moo reproduce then goes by the
+		 * job's record). */
+		if (!moo_lock_local(&lock, b, NULL, &lerr)) {
+			ro.lock = lock.ptr;
+		}
+		moo_error_free(lerr);
 		ro.name = name;
 		ro.set = sets.items;
 		ro.n_set = sets.n;
@@ -140,6 +150,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 done:
 	moo_error_free(err);
+	moo_buf_dispose(&lock);
 	moo_job_free(job);
 	moo_bundle_free(b);
 	moo_store_close(st);

@@ -1065,6 +1065,21 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
+	if (opts && opts->version >= 3 && opts->lock) {
+		/* The lock beside the job, and in the result folder (it is in MANIFEST.sha256). */
+		free(path);
+		path = job_file(job, "moo.lock");
+		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		if (r) {
+			goto done;
+		}
+		free(path);
+		path = moo__printf("%s/work/%s/moo.lock", job->dir, job->output_folder);
+		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		if (r) {
+			goto done;
+		}
+	}
 	r = build_command(&cmd, job, &rt, spec, &params, &env, err);
 	if (r) {
 		goto done;

@@ -33,11 +33,14 @@ struct moo_run_opts {
 	/* version 3 */
 	const char *runtime; /* "docker", "podman", "apptainer", "host", or NULL: chosen */
 	const char *image;   /* the image a container runtime runs, or NULL */
+	/* moo.lock's text (moo_lock_write), or NULL: kept as <job>/moo.lock and in the result
+	 * folder, work/<output_folder>/moo.lock, so the result says what made it. */
+	const char *lock;
 };
 #define MOO_RUN_OPTS_VERSION 3
-#define MOO_RUN_OPTS_INIT                                                    \
-	{                                                                    \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL \
+#define MOO_RUN_OPTS_INIT                                                          \
+	{                                                                          \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL \
 	}
 
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
