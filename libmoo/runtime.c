@@ -717,7 +717,13 @@ int moo__runtime_preflight(const struct moo__needs *need, const struct moo_host_
 		bool found = false;
 
 		for (i = 0; i < need->n_archs; i++) {
-			found = found || !strcmp(oci_arch(need->archs[i]), want);
+			const char *a = need->archs[i];
+			size_t len;
+
+			a = !strncmp(a, "linux/", 6) ? a + 6 : a; /* a platform: linux/arm64/v8 */
+			len = strcspn(a, "/");
+			found = found || (strlen(want) == len && !strncmp(a, want, len)) ||
+				!strcmp(oci_arch(a), want);
 			moo_buf_printf(&have, "%s%s", i ? ", " : "", need->archs[i]);
 		}
 		if (!found) {
@@ -1204,11 +1210,38 @@ done:
 	return r;
 }
 
+/* resolve.c's plan for the spec on this host (spec/images.yaml, config.yaml), pinned. */
+static int plan_for(struct moo_plan **out, const struct moo_host_facts *facts,
+		    const struct moo_spec *spec, struct moo_error **err)
+{
+	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
+	struct moo_images *tbl = NULL;
+	struct moo_plan *plan = NULL;
+	int r;
+
+	ro.facts = facts;
+	r = moo_images_load(&tbl, NULL, err);
+	if (!r) {
+		r = moo_resolve(&plan, tbl, spec, &ro, err);
+	}
+	if (!r) {
+		r = moo_plan_pin(plan, tbl, err);
+	}
+	if (!r) {
+		*out = plan;
+		plan = NULL;
+	}
+	moo_plan_free(plan);
+	moo_images_free(tbl);
+	return r;
+}
+
 int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, struct moo_store *st,
 			 const struct moo_spec *spec, const char *runtime, const char *image,
 			 struct moo_error **err)
 {
 	struct moo_host_facts *facts = NULL;
+	struct moo_plan *plan = NULL;
 	struct moo__runtime rt;
 	struct moo__needs need;
 	int r, asked = -1;
@@ -1245,20 +1278,21 @@ int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, str
 			}
 		}
 		if (rt.engine != MOO__ENGINE_HOST && !image) {
-			struct moo_error *e;
-
-			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
-					   "the %s runtime needs an image for '%s'",
-					   moo__engine_name(rt.engine), spec->framework.name);
-			moo__error_hint(e,
-					"pass --image REF (an image with %s and Python), or "
-					"--runtime host",
-					spec->framework.name);
-			r = MOO_ERESOLVE;
-			goto done;
+			/* No --image: resolve's plan for this host, pinned by digest. */
+			r = plan_for(&plan, facts, spec, err);
+			if (r) {
+				goto done;
+			}
+			rt.base = moo_plan_ref(plan);
 		}
 		memset(&need, 0, sizeof(need));
-		need.image = image;
+		need.image = rt.base;
+		if (plan) {
+			need.cuda = plan->cuda;
+			need.min_driver = plan->min_driver;
+			need.archs = (const char *const *)plan->archs;
+			need.n_archs = plan->n_archs;
+		}
 		need.accel = spec->resources.accelerator;
 		need.count = spec->resources.count;
 		need.engine = rt.engine;
@@ -1307,6 +1341,7 @@ int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, str
 done:
 	moo__runtime_dispose(&rt);
 	moo_host_facts_free(facts);
+	moo_plan_free(plan);
 	return r;
 }
 

@@ -310,7 +310,19 @@ static void test_preflight(void **state)
 	n.archs = arm;
 	n.n_archs = 2;
 	refused(&n, gpu, "has no amd64 build (it has arm64, ppc64le)");
+	{
+		static const char *const plat[] = {"linux/arm64/v8", "linux/amd64"};
+		static const char *const armonly[] = {"linux/arm64/v8"};
+
+		/* resolve's plan gives platforms, not uname names. */
+		n.archs = plat;
+		assert_int_equal(moo__runtime_preflight(&n, gpu, &err), 0);
+		n.archs = armonly;
+		n.n_archs = 1;
+		refused(&n, gpu, "has no amd64 build (it has linux/arm64/v8)");
+	}
 	n.archs = amd64;
+	n.n_archs = 1;
 	n.accel = MOO_ACCEL_NPU;
 	refused(&n, gpu, "asks for 1 NPU; the host has 0");
 	n.accel = MOO_ACCEL_CPU;
