@@ -1033,11 +1033,9 @@ static int engine_opts(struct moo__runtime *rt, struct moo__transport *t, struct
 }
 
 /* The derived image from runtime.requirement, built on the host only when it is missing. */
-static int derive(struct moo__runtime *rt, struct moo__transport *t, const struct moo_spec *spec,
-		  struct moo_error **err)
+static int derive(struct moo__runtime *rt, struct moo__transport *t, const char *const *reqs,
+		  size_t n, struct moo_error **err)
 {
-	const char *const *reqs = (const char *const *)spec->framework.runtime.requirement;
-	size_t n = spec->framework.runtime.n_requirement;
 	struct moo_buf file = MOO_BUF_INIT, cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
 	char key[MOO__SHA256_HEX], *dir = NULL, *path = NULL;
 	bool apptainer = rt->engine == MOO__ENGINE_APPTAINER;
@@ -1326,13 +1324,19 @@ int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, str
 		if (r) {
 			goto done;
 		}
-		if (spec->framework.runtime.n_requirement) {
-			r = derive(&rt, t, spec, err);
+		/* The plan's requirements layer: the image's missing framework package too. */
+		const char *const *reqs =
+			plan ? (const char *const *)plan->requirements
+			     : (const char *const *)spec->framework.runtime.requirement;
+		size_t n = plan ? plan->n_requirements : spec->framework.runtime.n_requirement;
+
+		if (n) {
+			r = derive(&rt, t, reqs, n, err);
 			if (r) {
 				goto done;
 			}
 		} else {
-			rt.image = moo__strdup(image);
+			rt.image = moo__strdup(rt.base);
 		}
 	}
 	*out = rt;

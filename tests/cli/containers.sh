@@ -111,19 +111,57 @@ check "moo cancel stops it: cancelled, and its container is gone" sh -c "
 	[ \"\$('$MOO' status --json '$sid' | '$MOO_PYTHON' -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = cancelled ] &&
 	[ -z \"\$(podman $MOO_PODMAN_OPTS ps -aq)\" ]"
 
+# No --image: resolve's plan (config.yaml's images entry), pinned by digest from an OCI
+# registry on loopback (Debian's docker-registry), pulled by podman by that digest.
+if command -v docker-registry >/dev/null 2>&1; then
+	P=$(sshd_free_port)
+	printf 'version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$T/regstore" "$P" >"$T/reg.yml"
+	docker-registry serve "$T/reg.yml" >"$T/reg.log" 2>&1 &
+	rpid=$!
+	trap 'kill $rpid 2>/dev/null; wait $rpid 2>/dev/null; cleanup' EXIT
+	i=0
+	until "$MOO_PYTHON" -c "import socket; socket.create_connection(('127.0.0.1', $P), 1)" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05
+	done
+	pm push -q --tls-verify=false localhost/moo-sklearn:1 "docker://127.0.0.1:$P/moo/sklearn:1.2" >"$T/push.log" 2>&1
+	mkdir -p "$XDG_CONFIG_HOME/moo"
+	cat >"$XDG_CONFIG_HOME/moo/config.yaml" <<CONF
+images:
+  - framework: sklearn
+    versions: ["1.2"]
+    python: ["3.11"]
+    accelerator: cpu
+    image: 127.0.0.1:$P/moo/sklearn:{version}
+registries:
+  127.0.0.1:$P:
+    insecure: true
+CONF
+	printf '[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$P" >"$T/registries.conf"
+	CONTAINERS_REGISTRIES_CONF=$T/registries.conf "$MOO" run --runtime podman "$SRCDIR/examples/sklearn-diabetes" >out 2>err
+	code=$?
+	pid_=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+	check "without --image, podman runs resolve's plan and the job succeeds" sh -c "[ $code = 0 ] && grep -q '^MAE: ' out"
+	check "the image it ran is the registry's, pinned by digest" \
+		grep -q "'127.0.0.1:$P/moo/sklearn:1.2@sha256:[0-9a-f]\{64\}' 'python3'" "$MOO_ROOT/jobs/$pid_/state"
+	rm -f "$XDG_CONFIG_HOME/moo/config.yaml"
+else
+	skip "resolve's plan with a registry" "no docker-registry (apt-get install docker-registry)"
+fi
+
 # ---- the same engines through a loopback sshd (moo run --on) --------------------------------------
 mkdir -p "$T/d"
 dockerd --data-root "$T/d/data" --exec-root "$T/d/exec" -H "unix://$T/d/docker.sock" \
 	--pidfile "$T/d/dockerd.pid" --bridge none --iptables=false --ip6tables=false \
 	>"$T/d/dockerd.log" 2>&1 &
 dpid=$!
-trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
+trap 'kill ${rpid:-} $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
 if ! sshd_setup || ! sshd_start; then
 	not_ok "a loopback sshd starts"
 	done_testing
 	exit
 fi
-trap 'kill $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
+trap 'kill ${rpid:-} $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
 RROOT=$T/remote-root
 cat >>"$SSHD_DIR/sshd_config" <<CONF
 SetEnv CONTAINERS_CONF=$T/containers.conf MOO_ROOT=$RROOT "MOO_PODMAN_OPTS=$MOO_PODMAN_OPTS" "MOO_DOCKER_OPTS=-H unix://$T/d/docker.sock"
