@@ -1126,7 +1126,7 @@ static int host_interp(struct moo__runtime *rt, struct moo__transport *t, struct
 {
 	const char *const *reqs = (const char *const *)spec->framework.runtime.requirement;
 	size_t n = spec->framework.runtime.n_requirement;
-	struct moo_error *first = NULL;
+	struct moo_error *first = NULL, *verr = NULL;
 	struct moo__interp base = {NULL, NULL};
 	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT, id = MOO_BUF_INIT;
 	char key[MOO__SHA256_HEX], *python = NULL;
@@ -1143,10 +1143,8 @@ static int host_interp(struct moo__runtime *rt, struct moo__transport *t, struct
 	if (moo__runtime_resolve(&base, t, st, &bare, NULL)) {
 		goto done; /* the first error says what is missing where */
 	}
-	moo_error_free(first);
-	first = NULL;
 	moo_buf_printf(&id, "host %s %s", base.path, base.version);
-	r = moo__env_key(key, id.ptr, reqs, n, err);
+	r = moo__env_key(key, id.ptr, reqs, n, &verr);
 	if (r) {
 		goto done;
 	}
@@ -1158,21 +1156,21 @@ static int host_interp(struct moo__runtime *rt, struct moo__transport *t, struct
 	} else {
 		char *envs = moo__path_join(t->root, "envs");
 
-		r = t->ops->mkdir_p(t, envs, err);
+		r = t->ops->mkdir_p(t, envs, &verr);
 		free(envs);
 		if (r) {
 			goto done;
 		}
 		moo__env_venv_command(&cmd, base.path, t->root, key, reqs, n);
 		moo_buf_puts(&cmd, " 2>&1");
-		r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, err);
+		r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, &verr);
 		if (r) {
 			goto done;
 		}
 		if (status != 0) {
 			struct moo_error *e;
 
-			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+			e = moo__error_add(&verr, MOO_ERESOLVE, MOO_SEV_ERROR,
 					   "cannot make the environment %s/envs/%s on %s (exit %d)",
 					   t->root, key, t->host, status);
 			moo__error_cause(e, out.ptr ? out.ptr : "");
@@ -1195,11 +1193,17 @@ static int host_interp(struct moo__runtime *rt, struct moo__transport *t, struct
 	base.version = NULL;
 	r = 0;
 done:
-	if (r == MOO_ERESOLVE && first) {
+	if (r && first) {
+		/* What no interpreter had, then why the venv could not be made. */
 		moo__error_append(err, first);
 		first = NULL;
 	}
+	if (r && verr) {
+		moo__error_append(err, verr);
+		verr = NULL;
+	}
 	moo_error_free(first);
+	moo_error_free(verr);
 	moo__interp_dispose(&base);
 	moo_buf_dispose(&cmd);
 	moo_buf_dispose(&out);
