@@ -1116,6 +1116,23 @@ done:
 	return r;
 }
 
+/* The last non-empty line of a command's output (NUL-terminated in place): its error. */
+static const char *last_line(struct moo_buf *out)
+{
+	size_t len = out->len;
+
+	if (!out->ptr) {
+		return "";
+	}
+	while (len && (out->ptr[len - 1] == '\n' || out->ptr[len - 1] == '\r')) {
+		out->ptr[--len] = '\0';
+	}
+	while (len && out->ptr[len - 1] != '\n') {
+		len--;
+	}
+	return out->ptr + len;
+}
+
 /*
  * The host runtime's interpreter: one that has everything, else — when the spec lists
  * requirements and some interpreter has the framework — a venv of it named by the
@@ -1173,7 +1190,7 @@ static int host_interp(struct moo__runtime *rt, struct moo__transport *t, struct
 			e = moo__error_add(&verr, MOO_ERESOLVE, MOO_SEV_ERROR,
 					   "cannot make the environment %s/envs/%s on %s (exit %d)",
 					   t->root, key, t->host, status);
-			moo__error_cause(e, out.ptr ? out.ptr : "");
+			moo__error_cause(e, last_line(&out));
 			moo__error_hint(e,
 					"it pip-installs framework.runtime.requirement into a "
 					"venv of %s",
