@@ -155,13 +155,21 @@ dockerd --data-root "$T/d/data" --exec-root "$T/d/exec" -H "unix://$T/d/docker.s
 	--pidfile "$T/d/dockerd.pid" --bridge none --iptables=false --ip6tables=false \
 	>"$T/d/dockerd.log" 2>&1 &
 dpid=$!
-trap 'kill ${rpid:-} $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
+# dockerd leaves its network namespace mounted under the exec root: unmounted here.
+stop_all() {
+	kill ${rpid:-} $dpid 2>/dev/null
+	wait $dpid 2>/dev/null
+	umount "$T/d/exec/netns/default" 2>/dev/null
+	sshd_stop
+	cleanup
+}
+trap 'stop_all' EXIT
 if ! sshd_setup || ! sshd_start; then
 	not_ok "a loopback sshd starts"
 	done_testing
 	exit
 fi
-trap 'kill ${rpid:-} $dpid 2>/dev/null; wait $dpid 2>/dev/null; sshd_stop; cleanup' EXIT
+trap 'stop_all' EXIT
 RROOT=$T/remote-root
 cat >>"$SSHD_DIR/sshd_config" <<CONF
 SetEnv CONTAINERS_CONF=$T/containers.conf MOO_ROOT=$RROOT "MOO_PODMAN_OPTS=$MOO_PODMAN_OPTS" "MOO_DOCKER_OPTS=-H unix://$T/d/docker.sock"
