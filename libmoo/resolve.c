@@ -407,6 +407,23 @@ static void read_entry(struct rctx *c, const struct moo__ynode *v, size_t idx, s
 		moo__error_hint(rerr(c, v, "'%s.image' has no tag: '%s'", where, e.image),
 				"name a tag, like 'python:{python}-slim'");
 	}
+	if (e.image) {
+		/* The reference must parse whatever version and Python fill it in. */
+		char *x = expand(e.image, "1.0", "3.11");
+		struct moo__imageref ir;
+		struct moo_error *ie = NULL;
+
+		if (moo__imageref_parse(&ir, x, &ie)) {
+			moo__error_hint(rerr(c, v, "'%s.image' is not an image reference: '%s'",
+					     where, e.image),
+					"write [registry/]repository:tag, in lowercase, with "
+					"{version} and {python} where they go");
+		} else {
+			moo__imageref_dispose(&ir);
+		}
+		moo_error_free(ie);
+		free(x);
+	}
 	if (!e.n_archs) {
 		e.archs = moo__calloc(2, sizeof(*e.archs));
 		e.archs[0] = moo__strdup("amd64");
