@@ -468,7 +468,8 @@ static void read_cuda(struct rctx *c, const struct moo__ynode *v, struct moo_ima
 		return;
 	}
 	for (i = 0; i < v->n; i += 2) {
-		const char *k = scalar(c, v->kids[i], "cuda"), *d = scalar(c, v->kids[i + 1], k);
+		const char *k = scalar(c, v->kids[i], "cuda"),
+			   *d = scalar(c, v->kids[i + 1], "cuda");
 
 		if (k && d) {
 			MOO_GROW(t->cd, t->n_cd);
@@ -934,7 +935,9 @@ static size_t nearest(const struct moo_images *t, const struct want *w, size_t m
 			}
 		}
 	}
-	qsort(ok, n, sizeof(*ok), cmp_versions);
+	if (n) {
+		qsort(ok, n, sizeof(*ok), cmp_versions);
+	}
 	/* ok[hi] is the first version above the asked one. */
 	for (hi = 0; w->version && hi < n && vercmp(ok[hi], w->version) <= 0; hi++) {
 		;
@@ -1004,7 +1007,9 @@ static void pythons_of(const struct moo_images *t, const struct want *w, struct 
 			}
 		}
 	}
-	qsort(seen, n, sizeof(*seen), cmp_versions);
+	if (n) {
+		qsort(seen, n, sizeof(*seen), cmp_versions);
+	}
 	for (k = 0; k < n; k++) {
 		moo_buf_printf(out, "%s%s", k ? ", " : "", seen[k]);
 	}
