@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
+#include "curl.h"
 #include "internal.h"
 
 #define READ_CHUNK (256u << 10)
@@ -677,6 +677,10 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 	}
 	d.max = max;
 	d.opts = o;
+	r = moo__curl_load(err);
+	if (r) {
+		goto done;
+	}
 	h = curl_easy_init();
 	if (!h) {
 		abort();
@@ -749,7 +753,9 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 	}
 	r = MOO_ENET;
 done:
-	curl_easy_cleanup(h);
+	if (h) {
+		curl_easy_cleanup(h);
+	}
 	if (d.fd >= 0 && close(d.fd) < 0 && !r) {
 		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
 	}

@@ -632,7 +632,7 @@ int moo_config_save(const struct moo_config *cfg, struct moo_error **err)
 		goto done;
 	}
 	moo_config_to_yaml(cfg, &b);
-	r = moo__write_file_atomic(cfg->path, b.ptr, b.len, 0600, err);
+	r = moo__write_file_atomic(cfg->path, b.ptr, b.len, 0600, true, err);
 done:
 	free(dir);
 	moo_buf_dispose(&b);

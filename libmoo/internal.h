@@ -40,8 +40,12 @@ int moo__error_code(const struct moo_error *err);
 
 /* Reads a whole file of at most max bytes into out. */
 int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo_error **err);
-/* Writes data to path atomically (temporary file, fsync, rename). */
-int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode,
+/*
+ * Writes data to path atomically (temporary file, rename): readers see the old file or the
+ * new one, never a part. durable: fsync before the rename, so it also survives a power cut
+ * (each fsync costs milliseconds: only for files a user cannot recreate, like config.yaml).
+ */
+int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode, bool durable,
 			   struct moo_error **err);
 /* mkdir -p. */
 int moo__mkdir_p(const char *path, int mode, struct moo_error **err);

@@ -37,6 +37,20 @@ static void nap(double seconds)
 	nanosleep(&ts, NULL); /* a signal cuts it short: callers look at their stop flag */
 }
 
+/*
+ * Until something in dir may have changed: at once where the transport is told of changes
+ * (a local job directory, through inotify: no poll lag at a job's end), else after about
+ * seconds (how long polling waits; the caller backs off).
+ */
+static void wait_change(struct moo__transport *t, const char *dir, double seconds)
+{
+	if (t->ops->wait_change) {
+		t->ops->wait_change(t, dir, seconds < 1.0 ? 1.0 : seconds);
+	} else {
+		nap(seconds);
+	}
+}
+
 static int open_host(struct moo__transport **out, const char *host, struct moo_error **err)
 {
 	return moo__transport_open(out, host ? host : "local", err);
@@ -373,8 +387,12 @@ static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 	return r;
 }
 
-/* The one command line that starts the supervisor detached, on any host. */
-static int launch_line(struct moo_buf *line, const struct moo_job *job, struct moo_error **err)
+/*
+ * The supervisor's script with its arguments set in front ("set -- OUT TEXT CMD…"), so one
+ * sh runs it: started detached in dir (transport spawn, or setsid over the host's sh).
+ */
+static int supervisor_script(struct moo_buf *script, const struct moo_job *job,
+			     struct moo_error **err)
 {
 	const struct moo__embedded *sup = NULL, *e;
 
@@ -386,23 +404,42 @@ static int launch_line(struct moo_buf *line, const struct moo_job *job, struct m
 	if (!sup) {
 		return moo__fail(err, MOO_EIO, "libmoo was built without its supervisor script");
 	}
-	moo_buf_puts(line, "cd ");
-	moo_buf_shquote(line, job->dir);
-	moo_buf_puts(line, " || exit 1; setsid sh -c ");
-	{
-		char *text = moo__strndup((const char *)sup->data, sup->size);
-
-		moo_buf_shquote(line, text);
-		free(text);
-	}
-	moo_buf_puts(line, " moo-supervisor ");
-	moo_buf_shquote(line, job->output_folder);
-	moo_buf_putc(line, ' ');
-	moo_buf_shquote(line, job->command);
-	moo_buf_putc(line, ' ');
-	moo_buf_puts(line, job->command);
-	moo_buf_puts(line, " </dev/null >>process.log 2>&1 &");
+	moo_buf_puts(script, "set -- ");
+	moo_buf_shquote(script, job->output_folder);
+	moo_buf_putc(script, ' ');
+	moo_buf_shquote(script, job->command);
+	moo_buf_putc(script, ' ');
+	moo_buf_puts(script, job->command);
+	moo_buf_putc(script, '\n');
+	moo_buf_add(script, sup->data, sup->size);
 	return 0;
+}
+
+/* Starts the supervisor detached on the job's host; *status is how the start went. */
+static int launch(struct moo__transport *t, const struct moo_job *job, struct moo_buf *errout,
+		  int *status, struct moo_error **err)
+{
+	struct moo_buf script = MOO_BUF_INIT, line = MOO_BUF_INIT;
+	int r = supervisor_script(&script, job, err);
+
+	if (r) {
+		goto done;
+	}
+	if (t->ops->spawn) {
+		r = t->ops->spawn(t, job->dir, script.ptr, "process.log", err);
+		*status = 0;
+		goto done;
+	}
+	moo_buf_puts(&line, "cd ");
+	moo_buf_shquote(&line, job->dir);
+	moo_buf_puts(&line, " || exit 1; setsid sh -c ");
+	moo_buf_shquote(&line, script.ptr);
+	moo_buf_puts(&line, " moo-supervisor </dev/null >>process.log 2>&1 &");
+	r = t->ops->exec(t, line.ptr, NULL, errout, status, err);
+done:
+	moo_buf_dispose(&script);
+	moo_buf_dispose(&line);
+	return r;
 }
 
 /* ---- process checks -------------------------------------------------------------- */
@@ -920,8 +957,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo__transport *t = NULL;
 	struct moo__runtime rt;
 	struct kvlist params = {NULL, 0}, env = {NULL, 0};
-	struct moo_buf cmd = MOO_BUF_INIT, line = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
-	struct moo_buf stage_root = MOO_BUF_INIT, shout = MOO_BUF_INIT, sherr = MOO_BUF_INIT;
+	struct moo_buf cmd = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
+	struct moo_buf stage_root = MOO_BUF_INIT, sherr = MOO_BUF_INIT;
 	struct moo_job *job = NULL;
 	char *stage = NULL, *path = NULL, *jobs_dir = NULL;
 	const struct moo_spec *spec = b->spec;
@@ -1103,11 +1140,7 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
-	r = launch_line(&line, job, err);
-	if (r) {
-		goto done;
-	}
-	r = t->ops->exec(t, line.ptr, &shout, &sherr, &status, err);
+	r = launch(t, job, &sherr, &status, err);
 	if (r) {
 		goto done;
 	}
@@ -1125,7 +1158,7 @@ staged_remote:
 	/* Wait for the supervisor to say it runs (or already ran). */
 	free(path);
 	path = job_file(job, "state");
-	for (t0 = now(); !t->ops->exists(t, path); nap(0.002)) {
+	for (t0 = now(); !t->ops->exists(t, path); wait_change(t, job->dir, 0.002)) {
 		if (now() - t0 > STATE_WAIT_S) {
 			struct moo_error *e;
 
@@ -1170,10 +1203,8 @@ done:
 	kvlist_dispose(&params);
 	kvlist_dispose(&env);
 	moo_buf_dispose(&cmd);
-	moo_buf_dispose(&line);
 	moo_buf_dispose(&spec_json);
 	moo_buf_dispose(&stage_root);
-	moo_buf_dispose(&shout);
 	moo_buf_dispose(&sherr);
 	moo__transport_close(t);
 	free(stage);
@@ -1295,7 +1326,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			continue;
 		}
 		if (!cut) {
-			nap(wait);
+			wait_change(t, job->dir, wait);
 			wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
 		}
 	}

@@ -20,8 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 #include <jansson.h>
+#include "curl.h"
 #include "registry.h"
 
 #define MAX_MANIFEST (4u << 20)
@@ -721,7 +721,7 @@ int moo__registry_pin(struct moo__pinned *out, const struct moo_images *t, const
 	int ret;
 
 	pull = moo__registry_pull_ref(t, ref);
-	if ((ret = moo__imageref_parse(&ir, pull, err))) {
+	if ((ret = moo__imageref_parse(&ir, pull, err)) || (ret = moo__curl_load(err))) {
 		goto done;
 	}
 	moo__images_registry(t, ir.registry, &conf);

@@ -407,6 +407,23 @@ static void read_entry(struct rctx *c, const struct moo__ynode *v, size_t idx, s
 		moo__error_hint(rerr(c, v, "'%s.image' has no tag: '%s'", where, e.image),
 				"name a tag, like 'python:{python}-slim'");
 	}
+	if (e.image) {
+		/* The reference must parse whatever version and Python fill it in. */
+		char *x = expand(e.image, "1.0", "3.11");
+		struct moo__imageref ir;
+		struct moo_error *ie = NULL;
+
+		if (moo__imageref_parse(&ir, x, &ie)) {
+			moo__error_hint(rerr(c, v, "'%s.image' is not an image reference: '%s'",
+					     where, e.image),
+					"write [registry/]repository:tag, in lowercase, with "
+					"{version} and {python} where they go");
+		} else {
+			moo__imageref_dispose(&ir);
+		}
+		moo_error_free(ie);
+		free(x);
+	}
 	if (!e.n_archs) {
 		e.archs = moo__calloc(2, sizeof(*e.archs));
 		e.archs[0] = moo__strdup("amd64");
@@ -451,7 +468,8 @@ static void read_cuda(struct rctx *c, const struct moo__ynode *v, struct moo_ima
 		return;
 	}
 	for (i = 0; i < v->n; i += 2) {
-		const char *k = scalar(c, v->kids[i], "cuda"), *d = scalar(c, v->kids[i + 1], k);
+		const char *k = scalar(c, v->kids[i], "cuda"),
+			   *d = scalar(c, v->kids[i + 1], "cuda");
 
 		if (k && d) {
 			MOO_GROW(t->cd, t->n_cd);
@@ -917,7 +935,9 @@ static size_t nearest(const struct moo_images *t, const struct want *w, size_t m
 			}
 		}
 	}
-	qsort(ok, n, sizeof(*ok), cmp_versions);
+	if (n) {
+		qsort(ok, n, sizeof(*ok), cmp_versions);
+	}
 	/* ok[hi] is the first version above the asked one. */
 	for (hi = 0; w->version && hi < n && vercmp(ok[hi], w->version) <= 0; hi++) {
 		;
@@ -987,7 +1007,9 @@ static void pythons_of(const struct moo_images *t, const struct want *w, struct 
 			}
 		}
 	}
-	qsort(seen, n, sizeof(*seen), cmp_versions);
+	if (n) {
+		qsort(seen, n, sizeof(*seen), cmp_versions);
+	}
 	for (k = 0; k < n; k++) {
 		moo_buf_printf(out, "%s%s", k ? ", " : "", seen[k]);
 	}

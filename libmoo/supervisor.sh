@@ -1,8 +1,9 @@
 # moo supervisor: runs one job and records how it went. POSIX sh, coreutils and setsid.
 #
-#   cd JOBDIR && setsid sh -c "$SUPERVISOR" moo-supervisor OUTPUT_FOLDER COMMAND_TEXT CMD [ARG...]
+#   set -- OUTPUT_FOLDER COMMAND_TEXT CMD [ARG...]      (put in front of this script)
 #
-# started with stdout and stderr appending to JOBDIR/process.log. It runs CMD in work/
+# run by sh in JOBDIR in a session of its own (setsid), stdout and stderr appending to
+# JOBDIR/process.log. It runs CMD in work/
 # in a session (and process group) of its own, so 'moo cancel' can signal the job's
 # whole group while the supervisor lives on to record the end. Files, in JOBDIR:
 #   state            pid, pid_start, pgid, pgid_start, started, command (last, to the end)
@@ -38,13 +39,44 @@ starttime() {
 	START=${20}
 }
 
+# The host runtime's command is 'env NAME=VALUE… INTERPRETER …': the child exports those
+# itself rather than exec'ing env (one program less to start before the entry point), with
+# env's meaning kept: any leading word with '=' is an assignment; a name sh cannot export
+# leaves the whole command to env. The supervisor's own environment stays as it was.
+nvars=0
+if [ "$1" = env ]; then
+	for w in "$@"; do
+		[ "$w" = env ] && [ "$nvars" -eq 0 ] && continue
+		case $w in
+		*=*) ;;
+		*) break ;;
+		esac
+		case ${w%%=*} in
+		'' | [0-9]* | *[!A-Za-z0-9_]*)
+			nvars=-1
+			break
+			;;
+		esac
+		nvars=$((nvars + 1))
+	done
+fi
+
 now
 started=$NOW
 [ -d "work/$out" ] || mkdir -p "work/$out"
-cd work || exit 1
-setsid "$@" &
+(
+	cd work || exit 1
+	if [ "$nvars" -gt 0 ]; then
+		shift
+		while [ "$nvars" -gt 0 ]; do
+			export "$1"
+			shift
+			nvars=$((nvars - 1))
+		done
+	fi
+	exec setsid "$@"
+) &
 child=$!
-cd .. || exit 1
 starttime $$
 pid_start=$START
 starttime "$child"
@@ -56,10 +88,32 @@ code=$?
 # Whatever the entry point left running in its group goes with it.
 kill -s TERM -- "-$child" 2>/dev/null
 
-if [ -d "work/$out" ]; then
-	(cd "work/$out" && exec find . -type f -exec sha256sum {} +)
-fi >MANIFEST.sha256.tmp
-mv -f MANIFEST.sha256.tmp MANIFEST.sha256
+# No temp + rename here: nobody reads MANIFEST.sha256 before exit exists, and exit is
+# renamed into place after it is complete.
+# A flat folder (the common case) is listed by the shell and hashed by one sha256sum; one
+# with subfolders takes find. Either way the lines read "HASH  ./NAME", symlinks left out.
+top=$PWD
+if cd "work/$out" 2>/dev/null; then
+	nested=
+	set --
+	for f in ./* ./.[!.]* ./..?*; do
+		if [ -L "$f" ]; then
+			continue
+		elif [ -d "$f" ]; then
+			nested=1
+		elif [ -f "$f" ]; then
+			set -- "$@" "$f"
+		fi
+	done
+	if [ -n "$nested" ]; then
+		find . -type f -exec sha256sum {} +
+	elif [ $# -gt 0 ]; then
+		sha256sum -- "$@"
+	fi >"$top/MANIFEST.sha256"
+	cd "$top" || exit 1
+else
+	: >MANIFEST.sha256
+fi
 
 now
 if [ "$code" -gt 128 ] && [ "$code" -lt 193 ]; then

@@ -46,6 +46,21 @@ struct moo__transport_ops {
 	int (*collect)(struct moo__transport *t, const char *src, const char *cache_dir,
 		       char **local, struct moo_error **err);
 	void (*close)(struct moo__transport *t);
+	/*
+	 * Optional (NULL: callers sleep a little and look again). Returns when something in
+	 * the folder dir may have changed (a file written, created or renamed into it), or
+	 * after timeout seconds. The first call for a folder returns at once: what changed
+	 * before it was watched must be looked at.
+	 */
+	void (*wait_change)(struct moo__transport *t, const char *dir, double timeout);
+	/*
+	 * Optional (NULL: job.c runs 'setsid sh -c SCRIPT &' through exec). Starts script
+	 * under sh in the folder dir, detached: a session of its own, standard input
+	 * /dev/null, standard output and error appended to log (relative to dir). Returns
+	 * once it is started.
+	 */
+	int (*spawn)(struct moo__transport *t, const char *dir, const char *script, const char *log,
+		     struct moo_error **err);
 };
 
 struct moo__transport {

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "ssh.h"
 
@@ -149,7 +151,8 @@ static int local_write_file(struct moo__transport *t, const char *path, const vo
 			    size_t len, int mode, struct moo_error **err)
 {
 	(void)t;
-	return moo__write_file_atomic(path, data, len, mode, err);
+	/* Job files: a run cut by a power loss is lost anyway, so no fsync. */
+	return moo__write_file_atomic(path, data, len, mode, false, err);
 }
 
 static bool local_exists(struct moo__transport *t, const char *path)
@@ -166,24 +169,6 @@ static int local_mkdir_p(struct moo__transport *t, const char *path, struct moo_
 	return moo__mkdir_p(path, 0755, err);
 }
 
-static int copy_file(const char *src, const char *dst, struct moo_error **err)
-{
-	struct moo_buf b = MOO_BUF_INIT;
-	struct stat st;
-	int r;
-
-	if (stat(src, &st) < 0) {
-		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
-	}
-	r = moo__read_file(src, (size_t)-1, &b, err);
-	if (!r) {
-		r = moo__write_file_atomic(dst, b.ptr ? b.ptr : "", b.len, (int)(st.st_mode & 0777),
-					   err);
-	}
-	moo_buf_dispose(&b);
-	return r;
-}
-
 static int local_put(struct moo__transport *t, const char *src, const char *dst, bool move,
 		     struct moo_error **err)
 {
@@ -193,16 +178,10 @@ static int local_put(struct moo__transport *t, const char *src, const char *dst,
 	if (move && rename(src, dst) == 0) {
 		return 0;
 	}
-	if (stat(src, &st) < 0) {
-		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
-	}
-	if (S_ISDIR(st.st_mode)) {
-		return moo__copy_tree(src, dst, err);
-	}
-	if (link(src, dst) == 0) {
+	if (stat(src, &st) == 0 && S_ISREG(st.st_mode) && link(src, dst) == 0) {
 		return 0;
 	}
-	return copy_file(src, dst, err);
+	return moo__copy_tree(src, dst, err);
 }
 
 static int local_collect(struct moo__transport *t, const char *src, const char *cache_dir,
@@ -215,14 +194,127 @@ static int local_collect(struct moo__transport *t, const char *src, const char *
 	return 0;
 }
 
+/*
+ * fork, setsid, exec: the supervisor starts without the sh and setsid programs a command
+ * line would need first (each exec costs milliseconds). The child is reaped at once: it
+ * forks the supervisor and exits, so the supervisor is nobody's child of ours.
+ */
+static int local_spawn(struct moo__transport *t, const char *dir, const char *script,
+		       const char *log, struct moo_error **err)
+{
+	char *log_path = moo__path_join(dir, log);
+	int ws, r = 0;
+	pid_t pid;
+
+	(void)t;
+	pid = fork();
+	if (pid < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot start the supervisor");
+		goto done;
+	}
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY),
+		    out = open(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+
+		if (in < 0 || out < 0 || chdir(dir) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+		    dup2(out, 2) < 0) {
+			_exit(126);
+		}
+		for (ws = 3; ws < 1024; ws++) {
+			close(ws);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		/* A second fork, so the supervisor is not our child (no zombie to reap). */
+		if (fork() != 0) {
+			_exit(0);
+		}
+		setsid();
+		execl("/bin/sh", "sh", "-c", script, "moo-supervisor", (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot start the supervisor");
+			goto done;
+		}
+	}
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+		r = moo__fail(err, MOO_EIO, "cannot start the supervisor in '%s'", dir);
+	}
+done:
+	free(log_path);
+	return r;
+}
+
+/* The folder watched by wait_change (inotify), kept open for the transport's life. */
+struct local_watch {
+	int fd;
+	char *dir;
+};
+
+static void local_wait_change(struct moo__transport *t, const char *dir, double timeout)
+{
+	struct local_watch *w = t->impl;
+	struct pollfd p;
+	char events[4096];
+
+	if (!w) {
+		w = t->impl = moo__calloc(1, sizeof(*w));
+		w->fd = -1;
+	}
+	if (!w->dir || strcmp(w->dir, dir)) {
+		if (w->fd >= 0) {
+			close(w->fd);
+		}
+		free(w->dir);
+		w->dir = moo__strdup(dir);
+		w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (w->fd >= 0 &&
+		    inotify_add_watch(w->fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
+			close(w->fd);
+			w->fd = -1;
+		}
+		return;
+	}
+	if (w->fd < 0) {
+		/* No inotify (a full table, an old kernel): look again soon. */
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+		return;
+	}
+	p.fd = w->fd;
+	p.events = POLLIN;
+	if (poll(&p, 1, (int)(timeout * 1000)) > 0) {
+		while (read(w->fd, events, sizeof(events)) > 0) {
+		}
+	}
+}
+
 static void local_close(struct moo__transport *t)
 {
-	(void)t;
+	struct local_watch *w = t->impl;
+
+	if (w) {
+		if (w->fd >= 0) {
+			close(w->fd);
+		}
+		free(w->dir);
+		free(w);
+	}
 }
 
 static const struct moo__transport_ops local_ops = {
-	local_exec,    local_read_file, local_write_file, local_exists,
-	local_mkdir_p, local_put,       local_collect,    local_close,
+	.exec = local_exec,
+	.read_file = local_read_file,
+	.write_file = local_write_file,
+	.exists = local_exists,
+	.mkdir_p = local_mkdir_p,
+	.put = local_put,
+	.collect = local_collect,
+	.close = local_close,
+	.wait_change = local_wait_change,
+	.spawn = local_spawn,
 };
 
 int moo__transport_local_open(struct moo__transport **out, struct moo_error **err)

@@ -621,9 +621,16 @@ static void ssh_close_op(struct moo__transport *t)
 	t->impl = NULL;
 }
 
+/* No wait_change (polled) and no spawn (setsid over the remote sh). */
 static const struct moo__transport_ops ssh_ops = {
-	ssh_exec,    ssh_read_file, ssh_write_file, ssh_exists,
-	ssh_mkdir_p, ssh_put,       ssh_collect,    ssh_close_op,
+	.exec = ssh_exec,
+	.read_file = ssh_read_file,
+	.write_file = ssh_write_file,
+	.exists = ssh_exists,
+	.mkdir_p = ssh_mkdir_p,
+	.put = ssh_put,
+	.collect = ssh_collect,
+	.close = ssh_close_op,
 };
 
 int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,

@@ -52,7 +52,7 @@ int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo
 	return r;
 }
 
-int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode,
+int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode, bool durable,
 			   struct moo_error **err)
 {
 	char *tmp = moo__printf("%s.tmp.%ld", path, (long)getpid());
@@ -77,7 +77,7 @@ int moo__write_file_atomic(const char *path, const void *data, size_t len, int m
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if ((durable && fsync(fd) < 0) || close(fd) < 0) {
 		fd = -1;
 		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", tmp);
 		goto done;
@@ -181,7 +181,7 @@ int moo__copy_tree(const char *src, const char *dst, struct moo_error **err)
 		r = moo__read_file(src, (size_t)-1, &b, err);
 		if (!r) {
 			r = moo__write_file_atomic(dst, b.ptr ? b.ptr : "", b.len,
-						   (int)(st.st_mode & 0777), err);
+						   (int)(st.st_mode & 0777), false, err);
 		}
 		moo_buf_dispose(&b);
 		return r;

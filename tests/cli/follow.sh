@@ -37,7 +37,10 @@ check "moo logs -f shows every line exactly once" sh -c "'$MOO' logs -f '$id' >b
 check "moo logs -f exits 0 when the job succeeded" sh -c "'$MOO' logs -f '$id' >/dev/null"
 check "the job succeeded" [ "$(status_of "$id")" = succeeded ]
 
-# Ctrl-C (SIGINT) detaches, exits 130 and says where to resume.
+# Ctrl-C (SIGINT) detaches, exits 130 and says where to resume. The old a goes first: the
+# shell may truncate it only after wait_file has looked, and a SIGINT sent before moo
+# follows is ignored (a background command starts with SIGINT ignored).
+rm -f a e
 "$MOO" run talker >a 2>e &
 moo=$!
 wait_file a 10

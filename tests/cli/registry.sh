@@ -44,7 +44,7 @@ start() { # start LOG CMD...: in the background, remembered for the trap
 	PIDS="$PIDS $!"
 }
 
-plan 25
+plan 27
 
 # --- fixtures: an open registry, images pushed to it by skopeo -------------------------
 P=$(free_port)
@@ -187,5 +187,19 @@ rm -f "$T/proj/moo.lock"
 expect_exit "a wrong Docker-Content-Digest is refused (exit 4)" 4 "$MOO" resolve "$T/proj"
 contains "the error names both digests" "$err" "is sha256:0000000000000000000000000000000000000000000000000000000000000000, but its bytes are $SINGLE; refused"
 check "and no moo.lock is written" test ! -e "$T/proj/moo.lock"
+
+# --- --on HOST: the facts come from probing the host over SSH ------------------------------
+. "$MOO_SRC/tests/lib/sshd.sh"
+if sshd_setup && sshd_start; then
+	trap 'sshd_stop; stop_all' EXIT
+	config
+	expect_exit "resolve --on a host over SSH" 0 "$MOO" resolve --offline --accept-new-host-key \
+		--on "root@127.0.0.1:$SSHD_PORT" -o "$T/remote.lock" "$T/proj"
+	got=$(lockfield "$T/remote.lock" 'd["host"]["name"], d["host"]["facts"]["arch"], d["host"]["facts"]["host_key"]["fingerprint"][:7]')
+	contains "the lock holds that host's probed facts" "$got" "root@127.0.0.1:$SSHD_PORT $(uname -m) SHA256:"
+else
+	skip "resolve --on a host over SSH" "no sshd (apt-get install openssh-server)"
+	skip "the lock holds that host's probed facts" "no sshd"
+fi
 
 done_testing

@@ -95,4 +95,37 @@ check "the job is found by its name" wait_status quick succeeded
 check "moo rm removes the record and the directory" sh -c "'$MOO' rm '$did' >/dev/null &&
 	! test -e '$MOO_ROOT/jobs/$did' && ! '$MOO' status '$did' 2>/dev/null"
 check "the store is at \$MOO_HOME/moo.db (WAL)" test -f "$MOO_HOME/moo.db"
+# MANIFEST.sha256 lists what find would, flat folder or nested: hidden and odd names, no
+# symlinks.
+for shape in flat nested; do
+	project "manifest-$shape" <<EOT
+import os
+o = os.environ["MOO_OUTPUT_DIR"]
+for n in ["a.txt", ".hidden", "..dots", "sp ace", "new\\nline", "-dash", "back\\\\slash", "*"]:
+    open(os.path.join(o, n), "w").write(n)
+os.symlink("/etc/passwd", os.path.join(o, "link"))
+if "$shape" == "nested":
+    os.makedirs(os.path.join(o, "sub/deeper"))
+    open(os.path.join(o, "sub/deeper/f"), "w").write("f")
+EOT
+	mid=$("$MOO" run -d "manifest-$shape")
+	"$MOO" logs -f "$mid" >/dev/null
+	check "the manifest of a $shape output folder is find's" sh -c "cd '$MOO_ROOT/jobs/$mid' &&
+		(cd work/training_result && find . -type f -exec sha256sum {} + | sort) >expected &&
+		sort MANIFEST.sha256 | cmp -s - expected && test \$(wc -l <expected) -ge 8"
+done
+# The spec's env reaches the entry point as written (the supervisor exports the command's
+# NAME=VALUE words itself): nothing in a value is run.
+project envjob <<'EOT'
+import os
+want = "$(touch MARKER); `touch MARKER`; x'y\nz $HOME"
+print("intact" if os.environ["EVIL"] == want else "changed: %r" % os.environ["EVIL"])
+EOT
+cat >>envjob/metadata.yaml <<'EOT'
+env:
+  EVIL: "$(touch MARKER); `touch MARKER`; x'y\nz $HOME"
+EOT
+"$MOO" run envjob >out 2>err
+check "a hostile env value arrives intact" grep -qx intact out
+check "and nothing in it ran" [ -z "$(find "$T" -name MARKER)" ]
 done_testing

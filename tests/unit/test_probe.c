@@ -188,7 +188,7 @@ static void test_this_machine(void **state)
 	txt = moo__printf("%s/out.txt", dir);
 	moo_host_probe_script(&script);
 	assert_true(script.len > 100);
-	assert_int_equal(moo__write_file_atomic(sh, script.ptr, script.len, 0600, NULL), 0);
+	assert_int_equal(moo__write_file_atomic(sh, script.ptr, script.len, 0600, false, NULL), 0);
 	cmd = moo__printf("sh %s %s/root >%s 2>/dev/null", sh, dir, txt);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(moo__read_file(txt, 1 << 20, &out, NULL), 0);

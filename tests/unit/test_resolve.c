@@ -246,18 +246,21 @@ static void test_config_overrides(void **state)
 
 static void test_config_errors(void **state)
 {
-	static const char bad[] = "images:\n"
-				  "  - framework: pytorch\n"
-				  "    version: [\"2.3.1\"]\n"
-				  "    python: [\"3.10\"]\n"
-				  "    accelerator: gpu\n"
-				  "    image: example.org/torch:1\n"
-				  "registries:\n"
-				  "  docker.io: {mirror: \"https://mirror\"}\n";
+	static const char bad[] =
+		"images:\n"
+		"  - framework: pytorch\n"
+		"    version: [\"2.3.1\"]\n"
+		"    python: [\"3.10\"]\n"
+		"    accelerator: gpu\n"
+		"    image: example.org/torch:1\n"
+		"  - {framework: x, versions: [1], python: [\"3\"], accelerator: cpu,\n"
+		"     image: \"example.org/x:1;reboot\"}\n"
+		"registries:\n"
+		"  docker.io: {mirror: \"https://mirror\"}\n";
 	struct moo_images *t = NULL;
 	struct moo_error *err = NULL, *e;
 	struct moo_config *cfg = NULL;
-	bool typo = false, cuda = false, mirror = false;
+	bool typo = false, cuda = false, mirror = false, ref = false;
 
 	(void)state;
 	assert_int_equal(moo_images_parse(&t, bad, strlen(bad), "config.yaml", &err), MOO_EARG);
@@ -269,11 +272,13 @@ static void test_config_errors(void **state)
 			       !strcmp(e->hint, "did you mean 'versions'?");
 		}
 		cuda |= strstr(e->message, "needs 'cuda'") != NULL;
-		mirror |= strstr(e->message, "invalid mirror") != NULL && e->line == 8;
+		mirror |= strstr(e->message, "invalid mirror") != NULL && e->line == 10;
+		ref |= strstr(e->message, "'images[1].image' is not an image reference") != NULL;
 	}
 	assert_true(typo);
 	assert_true(cuda);
 	assert_true(mirror);
+	assert_true(ref);
 	moo_error_free(err);
 
 	/* config.c reports the same problems, so every command does. */
