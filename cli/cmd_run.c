@@ -112,6 +112,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		r = EXIT_OK;
 		goto done;
 	}
+	progress_end();
 	if (job->host && strcmp(job->host, "local")) {
 		char size[32];
 

@@ -16,6 +16,7 @@ static void on_signal(int sig)
 static void to_stdout(const char *data, size_t len, void *cb_data)
 {
 	(void)cb_data;
+	progress_end();
 	fwrite(data, 1, len, stdout);
 	fflush(stdout);
 }

@@ -7,7 +7,7 @@
 const struct cmd *const commands[] = {
 	&cmd_hosts, &cmd_init,    &cmd_validate, &cmd_pack,      &cmd_inspect, &cmd_run,
 	&cmd_ps,    &cmd_status,  &cmd_logs,     &cmd_cancel,    &cmd_fetch,   &cmd_rm,
-	&cmd_show,  &cmd_compare, &cmd_resolve,  &cmd_reproduce,
+	&cmd_show,  &cmd_compare, &cmd_resolve,  &cmd_reproduce, &cmd_ssh,
 };
 const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
 
@@ -104,5 +104,11 @@ int main(int argc, char **argv)
 	if (!cmd) {
 		return unknown_command(argv[1]);
 	}
-	return cmd->run(cmd, argc - 1, argv + 1);
+	moo_set_transfer_progress(progress_cb); /* a bar on a terminal only */
+	{
+		int r = cmd->run(cmd, argc - 1, argv + 1);
+
+		progress_end();
+		return r;
+	}
 }

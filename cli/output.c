@@ -70,6 +70,7 @@ int print_errors(const struct moo_error *err)
 	bool color = color_on(stderr);
 	int code = 0;
 
+	progress_end();
 	for (; err; err = err->next) {
 		print_one(err, color);
 		if (!code && err->severity == MOO_SEV_ERROR) {

@@ -868,7 +868,7 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 		if (!r) {
 			r = t->ops->put(t, stage, bdir, false, &perr);
 		}
-		if (r == MOO_EEXIST) {
+		if (r && t->ops->exists(t, bdir)) {
 			r = 0; /* another moo sent it meanwhile */
 		} else if (!r) {
 			*sent = b->total_bytes;

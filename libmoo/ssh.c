@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +265,27 @@ done:
 	return r;
 }
 
+/*
+ * A link that goes silent (a cut cable, a host gone) is noticed by the kernel rather than
+ * waited on for ever: keepalive probes after 5 s idle, every 2 s, 3 of them; and data
+ * unacknowledged for 15 s closes the connection. Reads then fail, and the caller sees
+ * MOO_EHOST (and may reconnect) instead of hanging.
+ */
+static void dead_link_timeouts(ssh_session s)
+{
+	int fd = ssh_get_fd(s), on = 1, idle = 5, intvl = 2, cnt = 3;
+	unsigned user_timeout_ms = 15000;
+
+	if (fd < 0) {
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
+}
+
 /* Appends the session's host key to known_hosts, creating the file (and ~/.ssh) if needed. */
 static int append_known_host(ssh_session s, const char *file, struct moo_error **err)
 {
@@ -441,6 +465,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 		t0 = now_s();
 		if (ssh_connect(c->session) == SSH_OK) {
 			c->connect_s = now_s() - t0;
+			dead_link_timeouts(c->session);
 			break;
 		}
 		msg = ssh_get_error(c->session);

@@ -87,6 +87,13 @@ int moo__transport_open_flags(struct moo__transport **out, const char *host, uns
  * (moo__ssh_open's own retries and backoff included). *t is NULL when that fails.
  */
 int moo__transport_reopen(struct moo__transport **t, struct moo_error **err);
+/*
+ * Transfer progress (moo_set_transfer_progress): put and collect call begin once, then
+ * progress with each chunk's bytes.
+ */
+void moo__transfer_begin(bool upload);
+void moo__transfer_progress(bool upload, uint64_t bytes);
+
 /* True for a transport that reaches another machine. */
 bool moo__transport_is_remote(const struct moo__transport *t);
 /* Closes every cached transport (also done at exit). */

@@ -335,6 +335,29 @@ int moo__transport_local_open(struct moo__transport **out, struct moo_error **er
 	return 0;
 }
 
+/* ---- transfer progress -------------------------------------------------------------------- */
+
+static moo_progress_cb xfer_cb;
+static uint64_t xfer_done[2];
+
+void moo_set_transfer_progress(moo_progress_cb cb)
+{
+	xfer_cb = cb;
+}
+
+void moo__transfer_begin(bool upload)
+{
+	xfer_done[upload] = 0;
+}
+
+void moo__transfer_progress(bool upload, uint64_t bytes)
+{
+	xfer_done[upload] += bytes;
+	if (xfer_cb) {
+		xfer_cb(xfer_done[upload], 0, (void *)(upload ? "upload" : "download"));
+	}
+}
+
 /* ---- dispatch and the per-process cache of SSH transports ------------------------------ */
 
 static struct moo__transport **cache;

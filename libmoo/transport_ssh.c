@@ -169,6 +169,7 @@ static int sftp_put_file(struct moo__transport *t, const char *remote, const voi
 			r = moo__ssh_sftp_fail(c, err, MOO_EIO, "write", remote);
 			goto done;
 		}
+		moo__transfer_progress(true, n);
 		if (data) {
 			data = (const char *)data + n;
 			len -= n;
@@ -378,6 +379,7 @@ static int ssh_put(struct moo__transport *t, const char *src, const char *dst, b
 		return MOO_EEXIST;
 	}
 	tmp = temp_name(dst);
+	moo__transfer_begin(true);
 	if ((r = put_tree(t, src, tmp, err))) {
 		goto done;
 	}
@@ -491,6 +493,7 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
 			goto done;
 		}
+		moo__transfer_progress(false, (uint64_t)got);
 		done_off += (uint64_t)got;
 		if ((uint32_t)got < cur.len) {
 			/* a short answer: drop the requests in flight and go on from here */
@@ -604,6 +607,7 @@ static int ssh_collect(struct moo__transport *t, const char *src, const char *ca
 		goto done;
 	}
 	dst = moo__path_join(cache_dir, base);
+	moo__transfer_begin(false);
 	if ((r = get_tree(t, trimmed, dst, 0, err))) {
 		goto done;
 	}

@@ -43,6 +43,13 @@ struct moo_run_opts {
 		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL \
 	}
 
+/*
+ * Reports the bytes of bundle uploads and result downloads to and from SSH hosts, as
+ * they go: cb(bytes so far in this transfer, 0, "upload" or "download"). NULL: none.
+ * Process-wide; set it once (the moo command draws a bar on a terminal).
+ */
+MOO_EXTERN void moo_set_transfer_progress(moo_progress_cb cb);
+
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
 
