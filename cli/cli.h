@@ -120,6 +120,8 @@ extern const struct cmd cmd_show;
 extern const struct cmd cmd_compare;
 extern const struct cmd cmd_hosts;
 extern const struct cmd cmd_ssh;
+extern const struct cmd cmd_resolve;
+extern const struct cmd cmd_reproduce;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;

@@ -7,7 +7,7 @@
 #include "cli.h"
 
 static bool detach, json, accept_new;
-static const char *name, *on;
+static const char *name, *on, *runtime, *image;
 static struct strlist sets;
 static long tail_lines = 20;
 
@@ -20,6 +20,10 @@ static const struct opt opts[] = {
 	 &accept_new},
 	{0, "set", "KEY=VALUE", "override training_params.NAME or env.NAME (repeatable)", OPT_LIST,
 	 &sets},
+	{0, "runtime", "RUNTIME", "docker, podman, apptainer or host (default: chosen)", OPT_STRING,
+	 &runtime},
+	{0, "image", "REF", "the image a container runtime runs (name@sha256:digest)", OPT_STRING,
+	 &image},
 	{0, "tail", "N", "log lines shown when the job fails (default 20)", OPT_INT, &tail_lines},
 	{0, "json", NULL, "print the job record as JSON at the end", OPT_FLAG, &json},
 	OPT_END,
@@ -51,6 +55,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	struct moo_bundle *b = NULL;
 	struct moo_job *job = NULL;
 	struct moo_error *err = NULL;
+	struct moo_buf lock = MOO_BUF_INIT;
 	const char *source;
 	int npos, r;
 
@@ -60,6 +65,11 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	if (tail_lines < 0) {
 		return usage_error(self, NULL, "option '--tail' needs a number of 0 or more");
+	}
+	if (runtime && strcmp(runtime, "docker") && strcmp(runtime, "podman") &&
+	    strcmp(runtime, "apptainer") && strcmp(runtime, "host")) {
+		return usage_error(self, "choose docker, podman, apptainer or host",
+				   "unknown runtime '%s'", runtime);
 	}
 	source = npos ? argv[0] : ".";
 	r = open_store(&st);
@@ -71,11 +81,22 @@ static int run(const struct cmd *self, int argc, char **argv)
 	r = moo_bundle_open(&b, source, &bo, &err);
 	progress_end();
 	if (!r) {
+		struct moo_error *lerr = NULL;
+
+		/* The job keeps its moo.lock when the spec resolves; the host runtime needs no
+		 * image, so a spec the table lacks still runs (moo reproduce then goes by the
+		 * job's record). */
+		if (!moo_lock_local(&lock, b, NULL, &lerr)) {
+			ro.lock = lock.ptr;
+		}
+		moo_error_free(lerr);
 		ro.name = name;
 		ro.set = sets.items;
 		ro.n_set = sets.n;
 		ro.host = on;
 		ro.accept_new_host_key = accept_new;
+		ro.runtime = runtime;
+		ro.image = image;
 		r = moo_job_start(&job, st, b, &ro, &err);
 	}
 	if (r) {
@@ -130,6 +151,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 done:
 	moo_error_free(err);
+	moo_buf_dispose(&lock);
 	moo_job_free(job);
 	moo_bundle_free(b);
 	moo_store_close(st);

@@ -227,7 +227,7 @@ static const struct hfield host_fields[] = {
 	{"runtime", h_runtime, false, NULL},
 };
 
-static const char *const top_keys[] = {"hosts"};
+static const char *const top_keys[] = {"hosts", "images", "registries"};
 
 /* An unknown key: the nearest known one, or the list. */
 static void unknown_key(struct cctx *c, const struct moo__ynode *k, const char *where,
@@ -375,6 +375,46 @@ static void read_hosts(struct cctx *c, const struct moo__ynode *v, struct moo_co
 	}
 }
 
+/*
+ * Keeps the text of the top-level section root->kids[i] (its key's line up to the next
+ * top-level key's) for moo_config_save to write back as it was.
+ */
+static void keep_section(struct moo_config *cfg, const struct moo__ynode *root, size_t i,
+			 const char *data, size_t len)
+{
+	const struct moo__ynode *k = root->kids[i];
+	int from = k->line, to = i + 2 < root->n ? root->kids[i + 2]->line : 0, line = 1;
+	struct moo_buf b = MOO_BUF_INIT;
+	size_t p = 0;
+
+	if (k->col != 1) {
+		cfg->kept_flow = true;
+		return;
+	}
+	while (p < len && (to == 0 || line < to)) {
+		size_t e = p;
+
+		while (e < len && data[e] != '\n') {
+			e++;
+		}
+		if (line >= from) {
+			moo_buf_add(&b, data + p, e - p);
+			moo_buf_putc(&b, '\n');
+		}
+		p = e + 1;
+		line++;
+	}
+	if (cfg->kept) {
+		char *all = moo__printf("%s%s", cfg->kept, b.ptr ? b.ptr : "");
+
+		free(cfg->kept);
+		cfg->kept = all;
+	} else {
+		cfg->kept = moo_buf_detach(&b);
+	}
+	moo_buf_dispose(&b);
+}
+
 int moo_config_parse(struct moo_config **out, const char *data, size_t len, const char *name,
 		     struct moo_error **err)
 {
@@ -424,9 +464,22 @@ int moo_config_parse(struct moo_config **out, const char *data, size_t len, cons
 					"the first is at line %d; keep one of them", prev->line);
 		} else if (!strcmp(k->text, "hosts")) {
 			read_hosts(&c, root->kids[i + 1], cfg);
-		} else if (strncmp(k->text, "x-", 2)) {
+		} else if (strncmp(k->text, "x-", 2) && strcmp(k->text, "images") &&
+			   strcmp(k->text, "registries")) {
 			unknown_key(&c, k, NULL, top_keys, MOO_ARRAY_SIZE(top_keys));
+		} else {
+			keep_section(cfg, root, i, data, len);
 		}
+	}
+	if (root && root->kind == MOO_Y_MAP && !c.errors && cfg->kept) {
+		/* 'images:' and 'registries:' are resolve.c's to read: check them now, so that
+		 * every command reports a broken config.yaml the same way. */
+		struct moo_images *t = NULL;
+
+		if (moo_images_parse(&t, data, len, name, &diags)) {
+			c.errors++;
+		}
+		moo_images_free(t);
 	}
 	if (c.errors) {
 		r = MOO_EARG;
@@ -533,6 +586,9 @@ void moo_config_to_yaml(const struct moo_config *cfg, struct moo_buf *out)
 
 	moo_buf_puts(out,
 		     "# moo's configuration (moo-config(5)); 'moo hosts' rewrites this file.\n");
+	if (cfg->kept) {
+		moo_buf_puts(out, cfg->kept);
+	}
 	if (!cfg->n_hosts) {
 		moo_buf_puts(out, "hosts: {}\n");
 		return;
@@ -565,6 +621,15 @@ int moo_config_save(const struct moo_config *cfg, struct moo_error **err)
 		if ((r = moo__mkdir_p(dir, 0700, err))) {
 			goto done;
 		}
+	}
+	if (cfg->kept_flow) {
+		r = MOO_EARG;
+		moo__error_hint(moo__error_add(err, r, MOO_SEV_ERROR,
+					       "'%s' holds sections in flow style ({…}) that moo "
+					       "cannot rewrite",
+					       cfg->path),
+				"write them in block style, one key a line");
+		goto done;
 	}
 	moo_config_to_yaml(cfg, &b);
 	r = moo__write_file_atomic(cfg->path, b.ptr, b.len, 0600, true, err);
@@ -683,6 +748,7 @@ void moo_config_free(struct moo_config *cfg)
 		entry_dispose(&cfg->hosts[i]);
 	}
 	free(cfg->hosts);
+	free(cfg->kept);
 	free(cfg->path);
 	free(cfg);
 }

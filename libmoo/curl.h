@@ -23,6 +23,13 @@ struct moo__curl_api {
 	const char *(*easy_strerror)(CURLcode code);
 	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
 	void (*slist_free_all)(struct curl_slist *list);
+	/* registry.c: query escaping and URL parts */
+	char *(*easy_escape)(CURL *h, const char *s, int len);
+	void (*free)(void *p);
+	CURLU *(*url)(void);
+	void (*url_cleanup)(CURLU *u);
+	CURLUcode (*url_set)(CURLU *u, CURLUPart what, const char *part, unsigned int flags);
+	CURLUcode (*url_get)(const CURLU *u, CURLUPart what, char **part, unsigned int flags);
 };
 extern struct moo__curl_api moo__curl;
 
@@ -40,4 +47,10 @@ int moo__curl_load(struct moo_error **err);
 #define curl_easy_strerror  moo__curl.easy_strerror
 #define curl_slist_append   moo__curl.slist_append
 #define curl_slist_free_all moo__curl.slist_free_all
+#define curl_easy_escape    moo__curl.easy_escape
+#define curl_free           moo__curl.free
+#define curl_url            moo__curl.url
+#define curl_url_cleanup    moo__curl.url_cleanup
+#define curl_url_set        moo__curl.url_set
+#define curl_url_get        moo__curl.url_get
 #endif

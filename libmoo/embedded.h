@@ -13,4 +13,6 @@ struct moo__embedded {
 extern const struct moo__embedded moo__embedded_files[];
 /* Scripts libmoo runs on hosts ("supervisor.sh"), the same shape. */
 extern const struct moo__embedded moo__embedded_scripts[];
+/* Tables libmoo reads ("images.yaml"), the same shape. */
+extern const struct moo__embedded moo__embedded_tables[];
 #endif

@@ -317,35 +317,28 @@ static char *params_to_json(const struct kvlist *params)
 }
 
 /*
- * The runtime command as argv-like shell words: env K=V … interpreter -u entry --k v ….
- * Appended to cmd quoted, one word after another.
+ * The runtime command: the entry point's argv (interpreter -u entry --k v …) and its
+ * environment (the spec's env, MOO_JOB_ID, MOO_OUTPUT_DIR, MOO_PARAM_*), wrapped by the
+ * job's runtime (runtime.c: env for host, docker/podman/apptainer run for containers).
  */
-static void build_command(struct moo_buf *cmd, const struct moo_job *job,
-			  const struct moo__interp *interp, const struct moo_spec *spec,
-			  const struct kvlist *params, const struct kvlist *env)
+static int build_command(struct moo_buf *cmd, const struct moo_job *job,
+			 const struct moo__runtime *rt, const struct moo_spec *spec,
+			 const struct kvlist *params, const struct kvlist *env,
+			 struct moo_error **err)
 {
 	char *outdir = moo__printf("%s/work/%s", job->dir, job->output_folder);
-	size_t i;
+	char *workdir = moo__printf("%s/work", job->dir);
+	char **envv = moo__calloc(env->n + params->n + 2, sizeof(*envv));
+	char **argv = moo__calloc(3 + 2 * params->n, sizeof(*argv));
+	struct moo__rt_in in;
+	size_t i, ne = 0, na = 0;
+	int r;
 
-	moo_buf_puts(cmd, "env");
 	for (i = 0; i < env->n; i++) {
-		char *w = moo__printf("%s=%s", env->v[i].key, env->v[i].value);
-
-		moo_buf_putc(cmd, ' ');
-		moo_buf_shquote(cmd, w);
-		free(w);
+		envv[ne++] = moo__printf("%s=%s", env->v[i].key, env->v[i].value);
 	}
-	{
-		char *w = moo__printf("MOO_JOB_ID=%s", job->id);
-
-		moo_buf_putc(cmd, ' ');
-		moo_buf_shquote(cmd, w);
-		free(w);
-		w = moo__printf("MOO_OUTPUT_DIR=%s", outdir);
-		moo_buf_putc(cmd, ' ');
-		moo_buf_shquote(cmd, w);
-		free(w);
-	}
+	envv[ne++] = moo__printf("MOO_JOB_ID=%s", job->id);
+	envv[ne++] = moo__printf("MOO_OUTPUT_DIR=%s", outdir);
 	for (i = 0; i < params->n; i++) {
 		struct moo_buf w = MOO_BUF_INIT;
 		const char *k;
@@ -355,24 +348,43 @@ static void build_command(struct moo_buf *cmd, const struct moo_job *job,
 			moo_buf_putc(&w, (char)(*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k));
 		}
 		moo_buf_printf(&w, "=%s", params->v[i].value);
-		moo_buf_putc(cmd, ' ');
-		moo_buf_shquote(cmd, w.ptr);
-		moo_buf_dispose(&w);
+		envv[ne++] = moo_buf_detach(&w);
 	}
-	moo_buf_putc(cmd, ' ');
-	moo_buf_shquote(cmd, interp->path);
-	moo_buf_puts(cmd, " -u ");
-	moo_buf_shquote(cmd, spec->entry_point);
+	argv[na++] = moo__strdup(rt->interp.path);
+	argv[na++] = moo__strdup("-u");
+	argv[na++] = moo__strdup(spec->entry_point);
 	for (i = 0; i < params->n; i++) {
-		char *opt = moo__printf("--%s", params->v[i].key);
-
-		moo_buf_putc(cmd, ' ');
-		moo_buf_shquote(cmd, opt);
-		moo_buf_putc(cmd, ' ');
-		moo_buf_shquote(cmd, params->v[i].value);
-		free(opt);
+		argv[na++] = moo__printf("--%s", params->v[i].key);
+		argv[na++] = moo__strdup(params->v[i].value);
 	}
+	memset(&in, 0, sizeof(in));
+	in.engine = rt->engine;
+	in.engine_opts = (const char *const *)rt->engine_opts;
+	in.n_engine_opts = rt->n_engine_opts;
+	in.image = rt->image;
+	in.name = job->id;
+	in.accel = spec->resources.accelerator;
+	in.count = spec->resources.count;
+	in.cpus = spec->resources.cpus;
+	in.memory = spec->resources.memory;
+	in.job_dir = job->dir;
+	in.work_dir = workdir;
+	in.env = (const char *const *)envv;
+	in.n_env = ne;
+	in.argv = (const char *const *)argv;
+	in.argc = na;
+	r = moo__runtime_command(cmd, &in, err);
+	for (i = 0; i < ne; i++) {
+		free(envv[i]);
+	}
+	for (i = 0; i < na; i++) {
+		free(argv[i]);
+	}
+	free(envv);
+	free(argv);
 	free(outdir);
+	free(workdir);
+	return r;
 }
 
 /*
@@ -943,7 +955,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		  const struct moo_run_opts *opts, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
-	struct moo__interp interp = {NULL, NULL};
+	struct moo__runtime rt;
 	struct kvlist params = {NULL, 0}, env = {NULL, 0};
 	struct moo_buf cmd = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
 	struct moo_buf stage_root = MOO_BUF_INIT, sherr = MOO_BUF_INIT;
@@ -954,6 +966,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	double t0;
 	int r, status, tries;
 
+	memset(&rt, 0, sizeof(rt));
 	r = moo__transport_open_flags(
 		&t, opts && opts->version >= 2 && opts->host ? opts->host : "local",
 		opts && opts->version >= 2 && opts->accept_new_host_key ? MOO__SSH_ACCEPT_NEW : 0,
@@ -966,7 +979,9 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 	/* Nothing is created before we know the host can run it. */
-	r = moo__runtime_resolve(&interp, t, st, spec, err);
+	r = moo__runtime_prepare(&rt, t, st, spec,
+				 opts && opts->version >= 3 ? opts->runtime : NULL,
+				 opts && opts->version >= 3 ? opts->image : NULL, err);
 	if (r) {
 		goto done;
 	}
@@ -1087,7 +1102,34 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
-	build_command(&cmd, job, &interp, spec, &params, &env);
+	if (opts && opts->version >= 3 && opts->lock) {
+		/* The lock beside the job, and in the result folder (it is in MANIFEST.sha256). */
+		free(path);
+		path = job_file(job, "moo.lock");
+		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		if (r) {
+			goto done;
+		}
+		free(path);
+		path = moo__printf("%s/work/%s/moo.lock", job->dir, job->output_folder);
+		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		if (r) {
+			goto done;
+		}
+	}
+	r = build_command(&cmd, job, &rt, spec, &params, &env, err);
+	if (r) {
+		goto done;
+	}
+	if (rt.log.len) {
+		/* What was built or found for this job heads its log. */
+		free(path);
+		path = job_file(job, "process.log");
+		r = t->ops->write_file(t, path, rt.log.ptr, rt.log.len, 0644, err);
+		if (r) {
+			goto done;
+		}
+	}
 	job->command = moo_buf_detach(&cmd);
 	if (moo__transport_is_remote(t) && (r = write_record(t, job, err))) {
 		free(job->command);
@@ -1157,7 +1199,7 @@ done:
 		moo__rm_rf(stage);
 	}
 	moo_job_free(job);
-	moo__interp_dispose(&interp);
+	moo__runtime_dispose(&rt);
 	kvlist_dispose(&params);
 	kvlist_dispose(&env);
 	moo_buf_dispose(&cmd);

@@ -252,6 +252,7 @@ static int walk_dir(struct walk *w, const char *rel)
 		if (lstat(full, &st) < 0) {
 			r = moo__fail_errno(w->err, MOO_EIO, "cannot stat '%s'", full);
 		} else if ((S_ISDIR(st.st_mode) && !strcmp(sub, w->output_folder)) ||
+			   !strcmp(sub, "moo.lock") || /* written by moo resolve: not the code */
 			   moo__ignore_match(w->ig, sub, S_ISDIR(st.st_mode)) ||
 			   (w->have_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino)) {
 			/* skipped */

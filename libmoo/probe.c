@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include "embedded.h"
 #include "ssh.h"
+#include "transport.h"
 
 static const struct moo__embedded *probe_script(void)
 {
@@ -777,6 +778,42 @@ int moo_host_probe(struct moo_host_facts **out, const char *host, const char *ro
 done:
 	moo_host_facts_free(f);
 	moo__ssh_close(c);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&text);
+	moo_buf_dispose(&errout);
+	return r;
+}
+
+int moo_host_probe_local(struct moo_host_facts **out, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, text = MOO_BUF_INIT, errout = MOO_BUF_INIT;
+	const struct moo__embedded *script = probe_script();
+	struct moo__transport *t = NULL;
+	struct timespec t0, t1;
+	int status = -1, r;
+
+	if (!script) {
+		return moo__fail(err, MOO_EIO, "libmoo was built without its probe script");
+	}
+	if ((r = moo__transport_local_open(&t, err))) {
+		goto done;
+	}
+	moo_buf_puts(&cmd, "set -- ");
+	moo_buf_shquote(&cmd, t->root);
+	moo_buf_putc(&cmd, '\n');
+	moo_buf_add(&cmd, script->data, script->size);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = t->ops->exec(t, cmd.ptr, &text, &errout, &status, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r) {
+		goto done;
+	}
+	if ((r = moo_host_facts_parse(out, text.ptr ? text.ptr : "", text.len, err))) {
+		goto done;
+	}
+	(*out)->probe_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+done:
+	moo__transport_close(t);
 	moo_buf_dispose(&cmd);
 	moo_buf_dispose(&text);
 	moo_buf_dispose(&errout);

@@ -2,6 +2,7 @@
  * runtime: the 'host' runtime. Picks the interpreter by asking the host (through the
  * transport), so it works the same on this machine and over SSH.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,4 +368,1023 @@ void moo__interp_dispose(struct moo__interp *i)
 	free(i->path);
 	free(i->version);
 	i->path = i->version = NULL;
+}
+
+/* ---- container runtimes ---------------------------------------------------------------- */
+
+static const char *const engine_names[] = {"host", "docker", "podman", "apptainer"};
+
+const char *moo__engine_name(enum moo__engine e)
+{
+	return (unsigned)e < MOO_ARRAY_SIZE(engine_names) ? engine_names[e] : "?";
+}
+
+int moo__engine_parse(const char *name)
+{
+	size_t i;
+
+	if (!name) {
+		return -1;
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(engine_names); i++) {
+		if (!strcmp(name, engine_names[i])) {
+			return (int)i;
+		}
+	}
+	return !strcmp(name, "singularity") ? MOO__ENGINE_APPTAINER : -1;
+}
+
+static void word(struct moo_buf *out, const char *w)
+{
+	moo_buf_putc(out, ' ');
+	moo_buf_shquote(out, w);
+}
+
+static void wordf(struct moo_buf *out, const char *fmt, ...) MOO_PRINTF(2, 3);
+static void wordf(struct moo_buf *out, const char *fmt, ...)
+{
+	struct moo_buf w = MOO_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	moo_buf_vprintf(&w, fmt, ap);
+	va_end(ap);
+	word(out, w.ptr ? w.ptr : "");
+	moo_buf_dispose(&w);
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The device indices: in->visible checked ("0,1"), else 0 … count-1. */
+static int devices(struct moo_buf *out, const struct moo__rt_in *in, struct moo_error **err)
+{
+	unsigned i, n = in->count ? in->count : 1;
+	const char *p;
+
+	if (in->visible) {
+		bool digit = false;
+
+		for (p = in->visible; *p; p++) {
+			if (*p >= '0' && *p <= '9') {
+				digit = true;
+			} else if (*p != ',' || !digit) {
+				break;
+			} else {
+				digit = false;
+			}
+		}
+		if (*p || !digit) {
+			return moo__fail(err, MOO_EARG,
+					 "visible devices '%s' are not indices like '0,1'",
+					 in->visible);
+		}
+		moo_buf_puts(out, in->visible);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		moo_buf_printf(out, "%s%u", i ? "," : "", i);
+	}
+	return 0;
+}
+
+static int check_in(const struct moo__rt_in *in, struct moo_error **err)
+{
+	size_t i;
+
+	if (!in->job_dir || !in->work_dir || !in->argc || *in->job_dir != '/' ||
+	    *in->work_dir != '/') {
+		return moo__fail(err, MOO_EARG,
+				 "a runtime command needs absolute job and work "
+				 "folders and a command");
+	}
+	if (in->engine != MOO__ENGINE_HOST) {
+		if (!in->image || !*in->image || has_ctl(in->image) || *in->image == '-') {
+			return moo__fail(err, MOO_EARG, "the %s runtime needs an image, not '%s'",
+					 moo__engine_name(in->engine), in->image ? in->image : "");
+		}
+		/* -v SRC:DST and --bind SRC split on ':' (and apptainer's on ','). */
+		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') || has_ctl(in->job_dir)) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "the job folder '%s' cannot be bind-mounted: it holds "
+					   "':', ',' or a control character",
+					   in->job_dir);
+			moo__error_hint(e, "set MOO_ROOT on the host to a plain path");
+			return MOO_EARG;
+		}
+	}
+	for (i = 0; i < in->n_env; i++) {
+		const char *eq = strchr(in->env[i], '=');
+
+		if (!eq || eq == in->env[i]) {
+			return moo__fail(err, MOO_EARG, "environment entry '%s' is not NAME=VALUE",
+					 in->env[i]);
+		}
+	}
+	return 0;
+}
+
+static void limits(struct moo_buf *out, const struct moo__rt_in *in)
+{
+	if (in->cpus > 0) {
+		moo_buf_puts(out, " --cpus");
+		wordf(out, "%g", in->cpus);
+	}
+	if (in->memory) {
+		moo_buf_puts(out, " --memory");
+		wordf(out, "%llu", (unsigned long long)in->memory);
+	}
+}
+
+/* Ascend NPUs in a container: the chosen davinci devices, the shared ones, the driver. */
+static void npu_devices(struct moo_buf *out, const char *list)
+{
+	static const char *const shared[] = {"/dev/davinci_manager", "/dev/devmm_svm",
+					     "/dev/hisi_hdc"};
+	const char *p = list;
+	size_t i;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		moo_buf_puts(out, " --device");
+		wordf(out, "/dev/davinci%.*s", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(shared); i++) {
+		moo_buf_puts(out, " --device");
+		word(out, shared[i]);
+	}
+	moo_buf_puts(out, " -v");
+	word(out, "/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro");
+	moo_buf_puts(out, " -e");
+	wordf(out, "ASCEND_VISIBLE_DEVICES=%s", list);
+}
+
+static void oci_command(struct moo_buf *out, const struct moo__rt_in *in, const char *list)
+{
+	size_t i;
+
+	moo_buf_puts(out, " run --rm --init");
+	if (in->name) {
+		moo_buf_puts(out, " --name");
+		word(out, in->name);
+	}
+	moo_buf_puts(out, " --network host -v");
+	wordf(out, "%s:%s", in->job_dir, in->job_dir);
+	moo_buf_puts(out, " -w");
+	word(out, in->work_dir);
+	if (in->accel == MOO_ACCEL_GPU && in->engine == MOO__ENGINE_DOCKER) {
+		/* --gpus reads CSV: the inner quotes keep "0,1" one field. */
+		moo_buf_puts(out, " --gpus");
+		wordf(out, "\"device=%s\"", list);
+	} else if (in->accel == MOO_ACCEL_GPU) {
+		const char *p = list;
+
+		/* podman: the CDI devices of nvidia-ctk cdi generate. */
+		while (*p) {
+			size_t n = strcspn(p, ",");
+
+			moo_buf_puts(out, " --device");
+			wordf(out, "nvidia.com/gpu=%.*s", (int)n, p);
+			p += n + (p[n] == ',');
+		}
+	} else if (in->accel == MOO_ACCEL_NPU) {
+		npu_devices(out, list);
+	}
+	limits(out, in);
+	for (i = 0; i < in->n_env; i++) {
+		moo_buf_puts(out, " -e");
+		word(out, in->env[i]);
+	}
+	word(out, in->image);
+}
+
+static void apptainer_command(struct moo_buf *out, const struct moo__rt_in *in, const char *list)
+{
+	const char *img = in->image;
+	size_t i;
+
+	moo_buf_puts(out, " exec --cleanenv --bind");
+	word(out, in->job_dir);
+	moo_buf_puts(out, " --pwd");
+	word(out, in->work_dir);
+	if (in->accel == MOO_ACCEL_GPU) {
+		moo_buf_puts(out, " --nv --env");
+		wordf(out, "CUDA_VISIBLE_DEVICES=%s", list);
+	} else if (in->accel == MOO_ACCEL_NPU) {
+		moo_buf_puts(out, " --bind");
+		word(out, "/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro");
+		moo_buf_puts(out, " --env");
+		wordf(out, "ASCEND_VISIBLE_DEVICES=%s", list);
+	}
+	limits(out, in);
+	for (i = 0; i < in->n_env; i++) {
+		moo_buf_puts(out, " --env");
+		word(out, in->env[i]);
+	}
+	/* A reference (not a file, not already a URI) comes from a registry. */
+	if (*img == '/' || !strncmp(img, "./", 2) || strstr(img, "://") ||
+	    (strlen(img) > 4 && !strcmp(img + strlen(img) - 4, ".sif"))) {
+		word(out, img);
+	} else {
+		wordf(out, "docker://%s", img);
+	}
+}
+
+int moo__runtime_command(struct moo_buf *out, const struct moo__rt_in *in, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, list = MOO_BUF_INIT;
+	size_t i;
+	int r;
+
+	r = check_in(in, err);
+	if (r) {
+		goto done;
+	}
+	if (in->accel != MOO_ACCEL_CPU) {
+		r = devices(&list, in, err);
+		if (r) {
+			goto done;
+		}
+	}
+	if (in->engine == MOO__ENGINE_HOST) {
+		moo_buf_puts(&cmd, "env");
+		if (in->accel == MOO_ACCEL_GPU) {
+			wordf(&cmd, "CUDA_VISIBLE_DEVICES=%s", list.ptr);
+		} else if (in->accel == MOO_ACCEL_NPU) {
+			wordf(&cmd, "ASCEND_RT_VISIBLE_DEVICES=%s", list.ptr);
+		}
+		for (i = 0; i < in->n_env; i++) {
+			word(&cmd, in->env[i]);
+		}
+	} else {
+		moo_buf_shquote(&cmd, moo__engine_name(in->engine));
+		for (i = 0; i < in->n_engine_opts; i++) {
+			word(&cmd, in->engine_opts[i]);
+		}
+		if (in->engine == MOO__ENGINE_APPTAINER) {
+			apptainer_command(&cmd, in, list.ptr);
+		} else {
+			oci_command(&cmd, in, list.ptr);
+		}
+	}
+	for (i = 0; i < in->argc; i++) {
+		word(&cmd, in->argv[i]);
+	}
+	moo_buf_add(out, cmd.ptr, cmd.len);
+	r = 0;
+done:
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&list);
+	return r;
+}
+
+/* ---- preflight ----------------------------------------------------------------------- */
+
+int moo__version_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		char *ea, *eb;
+		unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
+
+		if (x != y) {
+			return x < y ? -1 : 1;
+		}
+		a = *ea == '.' ? ea + 1 : ea + strlen(ea);
+		b = *eb == '.' ? eb + 1 : eb + strlen(eb);
+	}
+	return 0;
+}
+
+/* uname -m and OCI platform names for the same architecture. */
+static const char *oci_arch(const char *a)
+{
+	static const char *const map[][2] = {
+		{"x86_64", "amd64"},    {"aarch64", "arm64"}, {"armv7l", "arm"},
+		{"ppc64le", "ppc64le"}, {"s390x", "s390x"},   {"riscv64", "riscv64"},
+	};
+	size_t i;
+
+	for (i = 0; i < MOO_ARRAY_SIZE(map); i++) {
+		if (!strcmp(a, map[i][0])) {
+			return map[i][1];
+		}
+	}
+	return a;
+}
+
+static bool host_has_engine(const struct moo_host_facts *h, enum moo__engine e)
+{
+	size_t i;
+
+	for (i = 0; i < h->n_engines; i++) {
+		if (moo__engine_parse(h->engines[i].name) == (int)e) {
+			return true;
+		}
+	}
+	return false;
+}
+
+int moo__runtime_preflight(const struct moo__needs *need, const struct moo_host_facts *host,
+			   struct moo_error **err)
+{
+	const char *img = need->image ? need->image : "the image";
+	unsigned n = need->count ? need->count : 1;
+	struct moo_error *e;
+	size_t i;
+
+	if (need->engine != MOO__ENGINE_HOST && !host_has_engine(host, need->engine)) {
+		e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+				   "runtime '%s' is not installed on the host",
+				   moo__engine_name(need->engine));
+		moo__error_hint(e, "install it, or choose another with --runtime (moo hosts check "
+				   "lists the engines a host has)");
+		return MOO_ERESOLVE;
+	}
+	if (need->n_archs && host->arch) {
+		const char *want = oci_arch(host->arch);
+		struct moo_buf have = MOO_BUF_INIT;
+		bool found = false;
+
+		for (i = 0; i < need->n_archs; i++) {
+			const char *a = need->archs[i];
+			size_t len;
+
+			a = !strncmp(a, "linux/", 6) ? a + 6 : a; /* a platform: linux/arm64/v8 */
+			len = strcspn(a, "/");
+			found = found || (strlen(want) == len && !strncmp(a, want, len)) ||
+				!strcmp(oci_arch(a), want);
+			moo_buf_printf(&have, "%s%s", i ? ", " : "", need->archs[i]);
+		}
+		if (!found) {
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "'%s' has no %s build (it has %s)", img, want, have.ptr);
+			moo__error_hint(e, "choose an image built for %s, or another host", want);
+			moo_buf_dispose(&have);
+			return MOO_ERESOLVE;
+		}
+		moo_buf_dispose(&have);
+	}
+	if (need->accel == MOO_ACCEL_GPU) {
+		if (host->n_gpus < n) {
+			if (host->n_gpus) {
+				e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+						   "the job asks for %u GPUs; the host has %zu", n,
+						   host->n_gpus);
+			} else {
+				e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+						   "the job asks for %u GPU%s; the host has none",
+						   n, n == 1 ? "" : "s");
+			}
+			moo__error_hint(e, "run it on a host with GPUs (--on HOST), or set "
+					   "resources.accelerator: cpu");
+			return MOO_ERESOLVE;
+		}
+		if (need->cuda && host->cuda_version &&
+		    moo__version_cmp(need->cuda, host->cuda_version) > 0) {
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "'%s' needs CUDA %s; the host's driver %s supports CUDA "
+					   "%s at most",
+					   img, need->cuda,
+					   host->driver_version ? host->driver_version : "?",
+					   host->cuda_version);
+			moo__error_hint(e, "update the NVIDIA driver, or pin an older framework "
+					   "version");
+			return MOO_ERESOLVE;
+		}
+		if (need->min_driver && host->driver_version &&
+		    moo__version_cmp(need->min_driver, host->driver_version) > 0) {
+			e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "'%s' needs NVIDIA driver %s or newer; the host has %s",
+					   img, need->min_driver, host->driver_version);
+			moo__error_hint(e, "update the NVIDIA driver, or pin an older framework "
+					   "version");
+			return MOO_ERESOLVE;
+		}
+	} else if (need->accel == MOO_ACCEL_NPU && host->n_npus < n) {
+		e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+				   "the job asks for %u NPU%s; the host has %zu", n,
+				   n == 1 ? "" : "s", host->n_npus);
+		moo__error_hint(e, "run it on a host with Ascend NPUs (--on HOST), or set "
+				   "resources.accelerator: cpu");
+		return MOO_ERESOLVE;
+	}
+	return 0;
+}
+
+int moo__runtime_choose(enum moo__engine *out, const struct moo_host_facts *host, const char *image,
+			struct moo_error **err)
+{
+	static const enum moo__engine order[] = {MOO__ENGINE_PODMAN, MOO__ENGINE_DOCKER,
+						 MOO__ENGINE_APPTAINER};
+	struct moo_error *e;
+	size_t i;
+
+	if (!image) {
+		*out = MOO__ENGINE_HOST;
+		return 0;
+	}
+	for (i = 0; i < MOO_ARRAY_SIZE(order); i++) {
+		if (host_has_engine(host, order[i])) {
+			*out = order[i];
+			return 0;
+		}
+	}
+	e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+			   "image '%s' needs a container engine; the host has none", image);
+	moo__error_hint(e, "install podman, docker or apptainer there, or use --runtime host");
+	return MOO_ERESOLVE;
+}
+
+/* ---- derived environments ------------------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char **sorted(const char *const *reqs, size_t n)
+{
+	const char **v = moo__calloc(n + 1, sizeof(*v));
+
+	if (n) {
+		memcpy(v, reqs, n * sizeof(*v));
+		qsort(v, n, sizeof(*v), cmp_str);
+	}
+	return v;
+}
+
+int moo__env_key(char hex[MOO__SHA256_HEX], const char *base, const char *const *reqs, size_t n,
+		 struct moo_error **err)
+{
+	struct moo_buf text = MOO_BUF_INIT;
+	const char **v;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!*reqs[i] || *reqs[i] == '-' || has_ctl(reqs[i])) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "requirement '%s' is not a pip requirement", reqs[i]);
+			moo__error_hint(e, "write a name with an optional version, like "
+					   "'numpy>=1.24'");
+			return MOO_EARG;
+		}
+	}
+	v = sorted(reqs, n);
+	moo_buf_printf(&text, "moo-env 1\n%s\n", base);
+	for (i = 0; i < n; i++) {
+		moo_buf_printf(&text, "%s\n", v[i]);
+	}
+	moo__sha256_buf(text.ptr, text.len, hex);
+	moo_buf_dispose(&text);
+	free(v);
+	return 0;
+}
+
+void moo__env_containerfile(struct moo_buf *out, const char *base, const char *const *reqs,
+			    size_t n)
+{
+	const char **v = sorted(reqs, n);
+	size_t i;
+
+	moo_buf_printf(out, "# moo: the job's environment, named by its hash\nFROM %s\n", base);
+	if (n) {
+		/* Debian's pythons refuse pip outside a venv without this (PEP 668). */
+		moo_buf_puts(out, "RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "
+				  "--no-cache-dir");
+		for (i = 0; i < n; i++) {
+			word(out, v[i]);
+		}
+		moo_buf_putc(out, '\n');
+	}
+	free(v);
+}
+
+void moo__env_definition(struct moo_buf *out, const char *base, const char *const *reqs, size_t n)
+{
+	const char **v = sorted(reqs, n);
+	size_t i;
+
+	moo_buf_printf(out,
+		       "# moo: the job's environment, named by its hash\n"
+		       "Bootstrap: docker\nFrom: %s\n",
+		       base);
+	if (n) {
+		moo_buf_puts(out, "%post\n    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "
+				  "--no-cache-dir");
+		for (i = 0; i < n; i++) {
+			word(out, v[i]);
+		}
+		moo_buf_putc(out, '\n');
+	}
+	free(v);
+}
+
+char *moo__env_image(const char *key)
+{
+	return moo__printf("moo-env:%s", key);
+}
+
+void moo__env_build_command(struct moo_buf *out, enum moo__engine engine,
+			    const char *const *engine_opts, size_t n_opts, const char *key,
+			    const char *dir)
+{
+	char *image = moo__env_image(key), *file;
+	size_t pass, i;
+
+	if (engine == MOO__ENGINE_APPTAINER) {
+		char *sif = moo__path_join(dir, "env.sif"),
+		     *tmp = moo__path_join(dir, "env.sif.tmp");
+
+		file = moo__path_join(dir, "Containerfile.def");
+		moo_buf_puts(out, "test -f ");
+		moo_buf_shquote(out, sif);
+		moo_buf_puts(out, " || { apptainer");
+		for (i = 0; i < n_opts; i++) {
+			word(out, engine_opts[i]);
+		}
+		moo_buf_puts(out, " build --force");
+		word(out, tmp);
+		word(out, file);
+		moo_buf_puts(out, " && mv -f");
+		word(out, tmp);
+		word(out, sif);
+		moo_buf_puts(out, "; }");
+		free(sif);
+		free(tmp);
+		free(file);
+		free(image);
+		return;
+	}
+	file = moo__path_join(dir, "Containerfile");
+	for (pass = 0; pass < 2; pass++) {
+		moo_buf_shquote(out, moo__engine_name(engine));
+		for (i = 0; i < n_opts; i++) {
+			word(out, engine_opts[i]);
+		}
+		if (pass == 0) {
+			moo_buf_puts(out, " image inspect");
+			word(out, image);
+			moo_buf_puts(out, " >/dev/null 2>&1 || ");
+		} else {
+			moo_buf_puts(out, " build --network host -t");
+			word(out, image);
+			moo_buf_puts(out, " -f");
+			word(out, file);
+			word(out, dir);
+		}
+	}
+	free(file);
+	free(image);
+}
+
+void moo__env_venv_command(struct moo_buf *out, const char *python, const char *root,
+			   const char *key, const char *const *reqs, size_t n)
+{
+	char *dir = moo__printf("%s/envs/%s", root, key);
+	char *tmp = moo__printf("%s/envs/.%s.tmp", root, key);
+	char *pip = moo__printf("%s/bin/python", tmp);
+	const char **v = sorted(reqs, n);
+	size_t i;
+
+	moo_buf_puts(out, "test -x ");
+	moo_buf_shquote(out, dir);
+	moo_buf_puts(out, "/bin/python || { rm -rf");
+	word(out, tmp);
+	moo_buf_puts(out, " && ");
+	moo_buf_shquote(out, python);
+	moo_buf_puts(out, " -m venv --system-site-packages");
+	word(out, tmp);
+	if (n) {
+		moo_buf_puts(out, " && ");
+		moo_buf_shquote(out, pip);
+		moo_buf_puts(out, " -m pip install --no-cache-dir");
+		for (i = 0; i < n; i++) {
+			word(out, v[i]);
+		}
+	}
+	moo_buf_puts(out, " && mv -T");
+	word(out, tmp);
+	word(out, dir);
+	moo_buf_puts(out, "; }");
+	free(v);
+	free(dir);
+	free(tmp);
+	free(pip);
+}
+
+/* ---- choosing and preparing the runtime of one job ----------------------------------- */
+
+static int probe_host(struct moo_host_facts **out, struct moo__transport *t, struct moo_error **err)
+{
+	struct moo_buf script = MOO_BUF_INIT, cmd = MOO_BUF_INIT, text = MOO_BUF_INIT;
+	int r, status;
+
+	moo_host_probe_script(&script);
+	moo_buf_puts(&cmd, "sh -c ");
+	moo_buf_shquote(&cmd, script.ptr);
+	moo_buf_puts(&cmd, " moo-probe ");
+	moo_buf_shquote(&cmd, t->root);
+	r = t->ops->exec(t, cmd.ptr, &text, NULL, &status, err);
+	if (!r) {
+		r = moo_host_facts_parse(out, text.ptr ? text.ptr : "", text.len, err);
+	}
+	moo_buf_dispose(&script);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&text);
+	return r;
+}
+
+/* $MOO_<ENGINE>_OPTS as the host's sh sees it, split on blanks. */
+static int engine_opts(struct moo__runtime *rt, struct moo__transport *t, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+	const char *n;
+	char *w, *save = NULL;
+	int r, status;
+
+	moo_buf_puts(&cmd, "printf '%s' \"${MOO_");
+	for (n = moo__engine_name(rt->engine); *n; n++) {
+		moo_buf_putc(&cmd, (char)(*n - 'a' + 'A'));
+	}
+	moo_buf_puts(&cmd, "_OPTS-}\"");
+	r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, err);
+	if (!r && out.len) {
+		for (w = strtok_r(out.ptr, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+			MOO_GROW(rt->engine_opts, rt->n_engine_opts);
+			rt->engine_opts[rt->n_engine_opts++] = moo__strdup(w);
+		}
+	}
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	return r;
+}
+
+/* The derived image from runtime.requirement, built on the host only when it is missing. */
+static int derive(struct moo__runtime *rt, struct moo__transport *t, const char *const *reqs,
+		  size_t n, struct moo_error **err)
+{
+	struct moo_buf file = MOO_BUF_INIT, cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+	char key[MOO__SHA256_HEX], *dir = NULL, *path = NULL;
+	bool apptainer = rt->engine == MOO__ENGINE_APPTAINER;
+	int r, status;
+
+	r = moo__env_key(key, rt->base, reqs, n, err);
+	if (r) {
+		goto done; /* MOO_EARG: spec.c should not have let it through */
+	}
+	dir = moo__printf("%s/envs/%s", t->root, key);
+	r = t->ops->mkdir_p(t, dir, err);
+	if (r) {
+		goto done;
+	}
+	if (apptainer) {
+		char *from = strstr(rt->base, "://") ? moo__strdup(rt->base)
+						     : moo__printf("docker://%s", rt->base);
+
+		moo__env_definition(&file, from, reqs, n);
+		free(from);
+		path = moo__path_join(dir, "Containerfile.def");
+	} else {
+		moo__env_containerfile(&file, rt->base, reqs, n);
+		path = moo__path_join(dir, "Containerfile");
+	}
+	r = t->ops->write_file(t, path, file.ptr, file.len, 0644, err);
+	if (r) {
+		goto done;
+	}
+	moo__env_build_command(&cmd, rt->engine, (const char *const *)rt->engine_opts,
+			       rt->n_engine_opts, key, dir);
+	moo_buf_puts(&cmd, " 2>&1");
+	r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, err);
+	if (r) {
+		goto done;
+	}
+	rt->env_key = moo__strdup(key);
+	rt->image = apptainer ? moo__path_join(dir, "env.sif") : moo__env_image(key);
+	if (status != 0) {
+		struct moo_error *e;
+		const char *tail = out.ptr ? out.ptr : "";
+		size_t len = out.len;
+
+		while (len && tail[len - 1] == '\n') {
+			len--;
+		}
+		for (; len && out.ptr[len - 1] != '\n'; len--) {
+		}
+		e = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+				   "cannot build the environment '%s' on %s (exit %d)", rt->image,
+				   t->host, status);
+		moo__error_cause(e, tail + len);
+		moo__error_hint(e, "see %s: it installs framework.runtime.requirement on '%s'",
+				path, rt->base);
+		r = MOO_ERESOLVE;
+		goto done;
+	}
+	/* The check is silent: any output is the build's. */
+	rt->env_built = out.len > 0;
+	if (rt->env_built) {
+		moo_buf_printf(&rt->log, "moo: built the environment %s on %s from %s\n", rt->image,
+			       t->host, path);
+		moo_buf_add(&rt->log, out.ptr, out.len);
+		if (out.ptr[out.len - 1] != '\n') {
+			moo_buf_putc(&rt->log, '\n');
+		}
+	} else {
+		moo_buf_printf(&rt->log, "moo: environment %s found on %s, not rebuilt\n",
+			       rt->image, t->host);
+	}
+	r = 0;
+done:
+	moo_buf_dispose(&file);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	free(dir);
+	free(path);
+	return r;
+}
+
+/* The last non-empty line of a command's output (NUL-terminated in place): its error. */
+static const char *last_line(struct moo_buf *out)
+{
+	size_t len = out->len;
+
+	if (!out->ptr) {
+		return "";
+	}
+	while (len && (out->ptr[len - 1] == '\n' || out->ptr[len - 1] == '\r')) {
+		out->ptr[--len] = '\0';
+	}
+	while (len && out->ptr[len - 1] != '\n') {
+		len--;
+	}
+	return out->ptr + len;
+}
+
+/*
+ * The host runtime's interpreter: one that has everything, else — when the spec lists
+ * requirements and some interpreter has the framework — a venv of it named by the
+ * environment's key, made once (ROOT/envs/KEY) and found after that.
+ */
+static int host_interp(struct moo__runtime *rt, struct moo__transport *t, struct moo_store *st,
+		       const struct moo_spec *spec, struct moo_error **err)
+{
+	const char *const *reqs = (const char *const *)spec->framework.runtime.requirement;
+	size_t n = spec->framework.runtime.n_requirement;
+	struct moo_error *first = NULL, *verr = NULL;
+	struct moo__interp base = {NULL, NULL};
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT, id = MOO_BUF_INIT;
+	char key[MOO__SHA256_HEX], *python = NULL;
+	struct moo_spec bare;
+	int r, status;
+
+	r = moo__runtime_resolve(&rt->interp, t, st, spec, &first);
+	if (r != MOO_ERESOLVE || !n) {
+		goto done;
+	}
+	/* The same spec without runtime.requirement: an interpreter to make the venv of. */
+	bare = *spec;
+	bare.framework.runtime.n_requirement = 0;
+	if (moo__runtime_resolve(&base, t, st, &bare, NULL)) {
+		goto done; /* the first error says what is missing where */
+	}
+	moo_buf_printf(&id, "host %s %s", base.path, base.version);
+	r = moo__env_key(key, id.ptr, reqs, n, &verr);
+	if (r) {
+		goto done;
+	}
+	python = moo__printf("%s/envs/%s/bin/python", t->root, key);
+	rt->env_key = moo__strdup(key);
+	if (t->ops->exists(t, python)) {
+		moo_buf_printf(&rt->log, "moo: environment %s/envs/%s found on %s, not rebuilt\n",
+			       t->root, key, t->host);
+	} else {
+		char *envs = moo__path_join(t->root, "envs");
+
+		r = t->ops->mkdir_p(t, envs, &verr);
+		free(envs);
+		if (r) {
+			goto done;
+		}
+		moo__env_venv_command(&cmd, base.path, t->root, key, reqs, n);
+		moo_buf_puts(&cmd, " 2>&1");
+		r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, &verr);
+		if (r) {
+			goto done;
+		}
+		if (status != 0) {
+			struct moo_error *e;
+
+			e = moo__error_add(&verr, MOO_ERESOLVE, MOO_SEV_ERROR,
+					   "cannot make the environment %s/envs/%s on %s (exit %d)",
+					   t->root, key, t->host, status);
+			moo__error_cause(e, last_line(&out));
+			moo__error_hint(e,
+					"it pip-installs framework.runtime.requirement into a "
+					"venv of %s",
+					base.path);
+			r = MOO_ERESOLVE;
+			goto done;
+		}
+		rt->env_built = true;
+		moo_buf_printf(&rt->log, "moo: made the environment %s/envs/%s on %s from %s\n",
+			       t->root, key, t->host, base.path);
+		moo_buf_add(&rt->log, out.ptr ? out.ptr : "", out.len);
+	}
+	moo__interp_dispose(&rt->interp);
+	rt->interp.path = python;
+	rt->interp.version = base.version;
+	python = NULL;
+	base.version = NULL;
+	r = 0;
+done:
+	if (r && first) {
+		/* What no interpreter had, then why the venv could not be made. */
+		moo__error_append(err, first);
+		first = NULL;
+	}
+	if (r && verr) {
+		moo__error_append(err, verr);
+		verr = NULL;
+	}
+	moo_error_free(first);
+	moo_error_free(verr);
+	moo__interp_dispose(&base);
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	moo_buf_dispose(&id);
+	free(python);
+	return r;
+}
+
+/* resolve.c's plan for the spec on this host (spec/images.yaml, config.yaml), pinned. */
+static int plan_for(struct moo_plan **out, const struct moo_host_facts *facts,
+		    const struct moo_spec *spec, struct moo_error **err)
+{
+	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
+	struct moo_images *tbl = NULL;
+	struct moo_plan *plan = NULL;
+	int r;
+
+	ro.facts = facts;
+	r = moo_images_load(&tbl, NULL, err);
+	if (!r) {
+		r = moo_resolve(&plan, tbl, spec, &ro, err);
+	}
+	if (!r) {
+		r = moo_plan_pin(plan, tbl, err);
+	}
+	if (!r) {
+		*out = plan;
+		plan = NULL;
+	}
+	moo_plan_free(plan);
+	moo_images_free(tbl);
+	return r;
+}
+
+int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, struct moo_store *st,
+			 const struct moo_spec *spec, const char *runtime, const char *image,
+			 struct moo_error **err)
+{
+	struct moo_host_facts *facts = NULL;
+	struct moo_plan *plan = NULL;
+	struct moo__runtime rt;
+	struct moo__needs need;
+	int r, asked = -1;
+
+	memset(&rt, 0, sizeof(rt));
+	if (runtime) {
+		asked = moo__engine_parse(runtime);
+		if (asked < 0) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "unknown runtime '%s'",
+					   runtime);
+			moo__error_hint(e, "choose docker, podman, apptainer or host");
+			return MOO_EARG;
+		}
+	}
+	if (image && (!*image || *image == '-' || has_ctl(image))) {
+		return moo__fail(err, MOO_EARG, "'%s' is not an image reference", image);
+	}
+	rt.base = image ? moo__strdup(image) : NULL;
+	/* Asked for, else host without an image, else chosen from the probe below. */
+	rt.engine = asked >= 0 ? (enum moo__engine)asked : MOO__ENGINE_HOST;
+	/* The plain host run needs no probe: the interpreter lookup asks what it needs. */
+	if (image || rt.engine != MOO__ENGINE_HOST ||
+	    spec->resources.accelerator != MOO_ACCEL_CPU) {
+		r = probe_host(&facts, t, err);
+		if (r) {
+			goto done;
+		}
+		if (asked < 0) {
+			r = moo__runtime_choose(&rt.engine, facts, image, err);
+			if (r) {
+				goto done;
+			}
+		}
+		if (rt.engine != MOO__ENGINE_HOST && !image) {
+			/* No --image: resolve's plan for this host, pinned by digest. */
+			r = plan_for(&plan, facts, spec, err);
+			if (r) {
+				goto done;
+			}
+			rt.base = moo_plan_ref(plan);
+		}
+		memset(&need, 0, sizeof(need));
+		need.image = rt.base;
+		if (plan) {
+			need.cuda = plan->cuda;
+			need.min_driver = plan->min_driver;
+			need.archs = (const char *const *)plan->archs;
+			need.n_archs = plan->n_archs;
+		}
+		need.accel = spec->resources.accelerator;
+		need.count = spec->resources.count;
+		need.engine = rt.engine;
+		r = moo__runtime_preflight(&need, facts, err);
+		if (r) {
+			goto done;
+		}
+	}
+	if (rt.engine == MOO__ENGINE_HOST) {
+		if (image) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "the host runtime runs no image ('%s')", image);
+			moo__error_hint(e, "leave out --image, or choose a container runtime");
+			r = MOO_EARG;
+			goto done;
+		}
+		r = host_interp(&rt, t, st, spec, err);
+		if (r) {
+			goto done;
+		}
+	} else {
+		rt.interp.path = spec->framework.runtime.version
+					 ? moo__printf("%s%s", spec->framework.runtime.name,
+						       spec->framework.runtime.version)
+				 : !strcmp(spec->framework.runtime.name, "python")
+					 ? moo__strdup("python3")
+					 : moo__strdup(spec->framework.runtime.name);
+		r = engine_opts(&rt, t, err);
+		if (r) {
+			goto done;
+		}
+		/* The plan's requirements layer: the image's missing framework package too. */
+		const char *const *reqs =
+			plan ? (const char *const *)plan->requirements
+			     : (const char *const *)spec->framework.runtime.requirement;
+		size_t n = plan ? plan->n_requirements : spec->framework.runtime.n_requirement;
+
+		if (n) {
+			r = derive(&rt, t, reqs, n, err);
+			if (r) {
+				goto done;
+			}
+		} else {
+			rt.image = moo__strdup(rt.base);
+		}
+	}
+	*out = rt;
+	memset(&rt, 0, sizeof(rt));
+	r = 0;
+done:
+	moo__runtime_dispose(&rt);
+	moo_host_facts_free(facts);
+	moo_plan_free(plan);
+	return r;
+}
+
+void moo__runtime_dispose(struct moo__runtime *rt)
+{
+	size_t i;
+
+	if (!rt) {
+		return;
+	}
+	free(rt->base);
+	free(rt->image);
+	free(rt->env_key);
+	moo_buf_dispose(&rt->log);
+	for (i = 0; i < rt->n_engine_opts; i++) {
+		free(rt->engine_opts[i]);
+	}
+	free(rt->engine_opts);
+	moo__interp_dispose(&rt->interp);
+	memset(rt, 0, sizeof(*rt));
 }

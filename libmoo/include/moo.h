@@ -12,4 +12,5 @@
 #include "moo/job.h"
 #include "moo/config.h"
 #include "moo/host.h"
+#include "moo/resolve.h"
 #endif

@@ -41,6 +41,12 @@ static void load(void)
 	GET(easy_strerror, "curl_easy_strerror");
 	GET(slist_append, "curl_slist_append");
 	GET(slist_free_all, "curl_slist_free_all");
+	GET(easy_escape, "curl_easy_escape");
+	GET(free, "curl_free");
+	GET(url, "curl_url");
+	GET(url_cleanup, "curl_url_cleanup");
+	GET(url_set, "curl_url_set");
+	GET(url_get, "curl_url_get");
 #undef GET
 	if (load_error) {
 		dlclose(lib);

@@ -6,7 +6,8 @@
 
 /*
  * moo's own configuration, $XDG_CONFIG_HOME/moo/config.yaml (else ~/.config/moo/config.yaml):
- * for now the inventory of hosts (moo-config(5)).
+ * the inventory of hosts, and the image table's 'images:' and 'registries:' (moo-config(5);
+ * read by moo_images_load, checked here too).
  */
 struct moo_host_entry {
 	char *name;        /* what moo's commands call the host */
@@ -24,6 +25,10 @@ struct moo_config {
 	char *path; /* the file it was read from and is saved to */
 	struct moo_host_entry *hosts;
 	size_t n_hosts;
+	/* The other top-level sections ('images:', 'registries:', 'x-…'; see moo_images_load)
+	 * as written, which moo_config_save writes back unchanged; NULL when none. */
+	char *kept;
+	bool kept_flow; /* they were in flow style ({…}), which moo_config_save cannot keep */
 };
 
 /* Limits on config.yaml. */

@@ -93,6 +93,9 @@ MOO_EXTERN int moo_host_facts_parse(struct moo_host_facts **out, const char *tex
 MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, const char *host, const char *root,
 			      const struct moo_connect_opts *opts, struct moo_error **err);
 
+/* The same facts of this machine: the probe script under a local sh. */
+MOO_EXTERN int moo_host_probe_local(struct moo_host_facts **out, struct moo_error **err);
+
 /* Appends the facts as a JSON object. */
 MOO_EXTERN void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out);
 

@@ -30,11 +30,17 @@ struct moo_run_opts {
 	/* version 2 */
 	const char *host; /* NULL or "local": this machine; else an SSH host (moo-config(5)) */
 	bool accept_new_host_key; /* record an unknown host key in known_hosts */
+	/* version 3 */
+	const char *runtime; /* "docker", "podman", "apptainer", "host", or NULL: chosen */
+	const char *image;   /* the image a container runtime runs, or NULL */
+	/* moo.lock's text (moo_lock_write), or NULL: kept as <job>/moo.lock and in the result
+	 * folder, work/<output_folder>/moo.lock, so the result says what made it. */
+	const char *lock;
 };
-#define MOO_RUN_OPTS_VERSION 2
-#define MOO_RUN_OPTS_INIT                                        \
-	{                                                        \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false \
+#define MOO_RUN_OPTS_VERSION 3
+#define MOO_RUN_OPTS_INIT                                                          \
+	{                                                                          \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL \
 	}
 
 /*
@@ -48,8 +54,11 @@ MOO_EXTERN void moo_set_transfer_progress(moo_progress_cb cb);
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
 
 /*
- * Starts the bundle as a new job on opts->host (this machine when NULL): finds an interpreter that
- * has the spec's requirements (MOO_ERESOLVE otherwise, before anything is created), stages the
+ * Starts the bundle as a new job on opts->host (this machine when NULL): decides its
+ * runtime (opts->runtime, or a container engine the host has when opts->image is given,
+ * else host), refuses what the host cannot run (preflight: GPUs, NPUs, the engine), finds
+ * an interpreter that has the spec's requirements or builds the derived image of them
+ * (MOO_ERESOLVE otherwise, before anything is created), stages the
  * bundle into a new job directory, records the job and starts its supervisor detached.
  * Returns once the supervisor runs; *out is the caller's (status running).
  */

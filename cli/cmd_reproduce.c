@@ -1,0 +1,172 @@
+/*
+ * moo reproduce: run a job again from its moo.lock — the same bundle (by sha256, from the
+ * host's bundles/ store), the same image digest (the lock is carried over unchanged), the
+ * same training parameters (from the job's record, overrides included).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+
+static bool detach, json;
+static const char *on, *name;
+
+static const struct opt opts[] = {
+	{0, "on", "HOST", "the host to run on (only this machine, 'local', for now)", OPT_STRING,
+	 &on},
+	{'n', "name", "NAME", "a name kept beside the new job's id", OPT_STRING, &name},
+	{'d', "detach", NULL, "print the new job's id and return at once", OPT_FLAG, &detach},
+	{0, "json", NULL, "print the new job's record as JSON at the end", OPT_FLAG, &json},
+	OPT_END,
+};
+
+/* Reads <job dir>/moo.lock into *text; false when there is none. */
+static bool read_lock(const struct moo_job *job, struct moo_buf *text)
+{
+	char *path = malloc(strlen(job->dir) + sizeof("/moo.lock"));
+	char buf[65536];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, strlen(job->dir) + sizeof("/moo.lock"), "%s/moo.lock", job->dir);
+	f = fopen(path, "r");
+	free(path);
+	if (!f) {
+		return false;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && text->len < (4u << 20)) {
+		moo_buf_add(text, buf, n);
+	}
+	fclose(f);
+	return true;
+}
+
+/* The job's parameters as "training_params.NAME=VALUE" overrides. */
+static void params_as_sets(const struct moo_job *job, struct strlist *out, char ***owned)
+{
+	json_t *o = json_loads(job->params_json ? job->params_json : "{}", 0, NULL), *v;
+	const char *k;
+
+	*owned = calloc(json_is_object(o) ? json_object_size(o) + 1 : 1, sizeof(char *));
+	out->items = calloc(json_is_object(o) ? json_object_size(o) + 1 : 1, sizeof(char *));
+	out->n = 0;
+	json_object_foreach(o, k, v)
+	{
+		char *val = json_is_string(v) ? strdup(json_string_value(v))
+					      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		size_t len = strlen(k) + strlen(val) + sizeof("training_params.=");
+		char *s = malloc(len);
+
+		snprintf(s, len, "training_params.%s=%s", k, val);
+		free(val);
+		(*owned)[out->n] = s;
+		out->items[out->n++] = s;
+	}
+	json_decref(o);
+}
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
+	struct moo_run_opts ro = MOO_RUN_OPTS_INIT;
+	struct moo_buf lock = MOO_BUF_INIT, zip = MOO_BUF_INIT;
+	struct moo_store *st = NULL;
+	struct moo_job *old = NULL, *job = NULL;
+	struct moo_bundle *b = NULL;
+	struct moo_plan *plan = NULL;
+	struct moo_error *err = NULL;
+	struct strlist sets = {NULL, 0};
+	char **owned = NULL;
+	const char *sha;
+	int npos, r;
+	size_t i;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 1, 1);
+	if (r >= 0) {
+		return r;
+	}
+	if (on && strcmp(on, "local")) {
+		print_error_msg("reproduce runs jobs on this machine for now: leave out '--on'",
+				"running on host '%s' is not there yet", on);
+		return EXIT_USAGE;
+	}
+	if ((r = open_store(&st)) >= 0 || (r = find_job(st, argv[0], NULL, true, &old)) >= 0) {
+		goto done;
+	}
+	if (read_lock(old, &lock)) {
+		if (moo_lock_parse(&plan, lock.ptr ? lock.ptr : "", lock.len, "moo.lock", &err)) {
+			r = print_errors(err);
+			goto done;
+		}
+		sha = plan->bundle_sha256;
+	} else {
+		fprintf(stderr, "moo: warning: job %s has no moo.lock; going by its record\n",
+			old->id);
+		sha = old->source_sha256;
+	}
+	if (!sha || (r = moo_job_root(&zip, &err))) {
+		print_error_msg("run the project again with 'moo run'",
+				"job %s does not record its bundle", old->id);
+		r = EXIT_USAGE;
+		goto done;
+	}
+	moo_buf_printf(&zip, "/bundles/%s.zip", sha);
+	bo.sha256 = sha; /* the bundle must still be the one the job ran */
+	if ((r = moo_bundle_open(&b, zip.ptr, &bo, &err))) {
+		r = print_errors(err);
+		goto done;
+	}
+	params_as_sets(old, &sets, &owned);
+	ro.name = name;
+	ro.set = sets.items;
+	ro.n_set = sets.n;
+	ro.lock = plan ? lock.ptr : NULL; /* the same lock: the same image digest */
+	if ((r = moo_job_start(&job, st, b, &ro, &err))) {
+		r = print_errors(err);
+		goto done;
+	}
+	if (detach) {
+		if (json) {
+			print_json(job_to_json(job, true));
+		} else {
+			printf("%s\n", job->id);
+		}
+		r = EXIT_OK;
+		goto done;
+	}
+	fprintf(stderr, "moo: job %s reproduces %s (bundle %.12s, %s%s%s)\n", job->id, old->id, sha,
+		plan ? plan->image : "no lock", plan && plan->digest ? "@" : "",
+		plan && plan->digest ? plan->digest : "");
+	r = follow_job(st, job, 0, true);
+	if (r != EXIT_OK) {
+		goto done;
+	}
+	r = job->status == MOO_JOB_SUCCEEDED ? EXIT_OK : EXIT_JOB_FAILED;
+	fprintf(stderr, "moo: job %s %s\n", job->id, moo_job_status_name(job->status));
+	if (json) {
+		print_json(job_to_json(job, true));
+	}
+done:
+	for (i = 0; owned && owned[i]; i++) {
+		free(owned[i]);
+	}
+	free(owned);
+	free(sets.items);
+	moo_error_free(err);
+	moo_buf_dispose(&lock);
+	moo_buf_dispose(&zip);
+	moo_plan_free(plan);
+	moo_bundle_free(b);
+	moo_job_free(job);
+	moo_job_free(old);
+	moo_store_close(st);
+	return r;
+}
+
+const struct cmd cmd_reproduce = {
+	.name = "reproduce",
+	.summary = "run a job again from its moo.lock: same bundle, digest and parameters",
+	.args = "JOB",
+	.run = run,
+};

@@ -1,0 +1,230 @@
+/*
+ * moo resolve: which image a project runs in on a host, pinned to a digest, and moo.lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <jansson.h>
+#include "cli.h"
+
+static bool json, offline, accept_new;
+static const char *on, *accelerator, *output;
+
+static const struct opt opts[] = {
+	{0, "on", "HOST", "resolve for this host (probed over SSH); default this machine",
+	 OPT_STRING, &on},
+	{0, "accelerator", "cpu|gpu|npu", "override resources.accelerator", OPT_STRING,
+	 &accelerator},
+	{'o', "output", "FILE", "where to write moo.lock ('-': nowhere); default the project's",
+	 OPT_STRING, &output},
+	{0, "offline", NULL, "do not ask the registry for the digest (the lock is not pinned)",
+	 OPT_FLAG, &offline},
+	{0, "accept-new-host-key", NULL, "record an unknown host key in known_hosts", OPT_FLAG,
+	 &accept_new},
+	{0, "json", NULL, "print the lock as JSON", OPT_FLAG, &json},
+	OPT_END,
+};
+
+static void list_line(const char *label, char *const *v, size_t n)
+{
+	size_t i;
+
+	printf("%-13s", label);
+	for (i = 0; i < n; i++) {
+		printf("%s%s", i ? ", " : "", v[i]);
+	}
+	printf("%s\n", n ? "" : "(none)");
+}
+
+static void print_human(const struct moo_plan *p, const char *lock)
+{
+	char *ref = moo_plan_ref(p);
+
+	printf("%-13s%s %s, python %s (%s)\n", "framework", p->framework, p->framework_version,
+	       p->python ? p->python : "?", p->source);
+	printf("%-13s%s", "accelerator", moo_accel_name(p->accelerator));
+	if (p->count) {
+		printf(" x%u", p->count);
+	}
+	if (p->cuda) {
+		printf(", CUDA %s", p->cuda);
+	}
+	if (p->min_driver) {
+		printf(", NVIDIA driver %s or newer", p->min_driver);
+	}
+	if (p->cann) {
+		printf(", CANN %s", p->cann);
+	}
+	putchar('\n');
+	printf("%-13s%s\n", "image", p->image);
+	if (p->pull && strcmp(p->pull, p->image)) {
+		printf("%-13s%s\n", "pulled from", p->pull);
+	}
+	printf("%-13s%s\n", "digest", p->digest ? p->digest : "(not pinned: --offline)");
+	if (p->platform) {
+		printf("%-13s%s%s%s\n", "platform", p->platform, p->platform_digest ? " " : "",
+		       p->platform_digest ? p->platform_digest : "");
+	}
+	list_line("platforms", p->archs, p->n_archs);
+	list_line("requirements", p->requirements, p->n_requirements);
+	printf("%-13s%s\n", "run", ref);
+	if (p->command) {
+		printf("%-13s%s\n", "command", p->command);
+	}
+	if (lock) {
+		printf("%-13s%s\n", "lock", lock);
+	}
+	free(ref);
+}
+
+/*
+ * RUNTIME CALL SITE. The exact docker/podman/apptainer command line (GPU flags, mounts,
+ * the derived image with the requirements layer) is libmoo/runtime.c's to build (branch
+ * 'containers'); until it is connected here, this gives the host runtime's command: the
+ * spec's Python running the entry point in the job's work folder.
+ */
+static char *runtime_command(const struct moo_plan *p, const struct moo_spec *spec)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+
+	moo_buf_printf(&b, "python%s ", p->python ? p->python : "3");
+	moo_buf_shquote(&b, spec->entry_point);
+	return moo_buf_detach(&b);
+}
+
+static char *now_utc(void)
+{
+	char buf[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return strdup(buf);
+}
+
+static int run(const struct cmd *self, int argc, char **argv)
+{
+	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
+	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
+	struct moo_connect_opts co = MOO_CONNECT_OPTS_INIT;
+	struct moo_host_facts *facts = NULL;
+	struct moo_images *t = NULL;
+	struct moo_bundle *b = NULL;
+	struct moo_plan *plan = NULL;
+	struct moo_error *err = NULL;
+	struct moo_buf lock = MOO_BUF_INIT, fj = MOO_BUF_INIT;
+	char *lock_path = NULL;
+	const char *source;
+	struct stat st;
+	int npos, r;
+
+	r = opt_parse(self, opts, argc, argv, &npos, 0, 1);
+	if (r >= 0) {
+		return r;
+	}
+	if (accelerator) {
+		if (!strcmp(accelerator, "cpu")) {
+			ro.accelerator = MOO_ACCEL_CPU;
+		} else if (!strcmp(accelerator, "gpu")) {
+			ro.accelerator = MOO_ACCEL_GPU;
+		} else if (!strcmp(accelerator, "npu")) {
+			ro.accelerator = MOO_ACCEL_NPU;
+		} else {
+			return usage_error(self, "use cpu, gpu or npu", "unknown accelerator '%s'",
+					   accelerator);
+		}
+	}
+	source = npos ? argv[0] : ".";
+	if ((r = moo_bundle_open(&b, source, &bo, &err))) {
+		goto fail;
+	}
+	if ((r = moo_images_load(&t, NULL, &err))) {
+		goto fail;
+	}
+	co.accept_new_host_key = accept_new;
+	r = on ? moo_host_probe(&facts, on, NULL, &co, &err) : moo_host_probe_local(&facts, &err);
+	if (r) {
+		goto fail;
+	}
+	ro.facts = facts;
+	if ((r = moo_resolve(&plan, t, b->spec, &ro, &err))) {
+		goto fail;
+	}
+	if (!offline && (r = moo_plan_pin(plan, t, &err))) {
+		goto fail;
+	}
+	moo_host_facts_to_json(facts, &fj);
+	plan->bundle_sha256 = strdup(b->sha256);
+	plan->bundle_source = strdup(b->source);
+	plan->host = strdup(on ? on : "local");
+	plan->host_facts = moo_buf_detach(&fj);
+	plan->created = now_utc();
+	plan->command = runtime_command(plan, b->spec);
+	moo_lock_write(plan, &lock);
+	if (output && !strcmp(output, "-")) {
+		lock_path = NULL;
+	} else if (output) {
+		lock_path = strdup(output);
+	} else if (stat(source, &st) == 0 && S_ISDIR(st.st_mode)) {
+		size_t n = strlen(source);
+
+		lock_path = malloc(n + sizeof("/moo.lock"));
+		snprintf(lock_path, n + sizeof("/moo.lock"), "%s%smoo.lock", source,
+			 n && source[n - 1] == '/' ? "" : "/");
+	} else {
+		lock_path = strdup("moo.lock");
+	}
+	if (lock_path) {
+		FILE *f = fopen(lock_path, "w");
+
+		if (!f || fwrite(lock.ptr, 1, lock.len, f) != lock.len || fclose(f)) {
+			print_error_msg("check that the folder exists and is writable",
+					"cannot write '%s'", lock_path);
+			r = EXIT_LOCAL;
+			goto done;
+		}
+	}
+	if (json) {
+		json_t *o = json_loads(lock.ptr, 0, NULL);
+
+		json_object_set_new(o, "lock_file",
+				    lock_path ? json_string(lock_path) : json_null());
+		print_json(o);
+	} else {
+		print_human(plan, lock_path);
+	}
+	r = EXIT_OK;
+	goto done;
+fail:
+	if (json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "source", json_string(source));
+		json_object_set_new(o, "resolved", json_false());
+		json_object_set_new(o, "diagnostics", errors_to_json(err));
+		print_json(o);
+		r = exit_code_for(r);
+	} else {
+		r = print_errors(err);
+	}
+done:
+	moo_error_free(err);
+	moo_buf_dispose(&lock);
+	moo_buf_dispose(&fj);
+	free(lock_path);
+	moo_plan_free(plan);
+	moo_images_free(t);
+	moo_host_facts_free(facts);
+	moo_bundle_free(b);
+	return r;
+}
+
+const struct cmd cmd_resolve = {
+	.name = "resolve",
+	.summary = "pick the image a project runs in on a host, pin its digest, write moo.lock",
+	.args = "[SOURCE]",
+	.run = run,
+};

@@ -1,0 +1,130 @@
+#ifndef MOO_RESOLVE_H
+#define MOO_RESOLVE_H
+#include "moo/common.h"
+#include "moo/error.h"
+#include "moo/buf.h"
+#include "moo/spec.h"
+#include "moo/host.h"
+#include "moo/bundle.h"
+
+/*
+ * resolve: a spec's framework, version, Python and accelerator, and the facts of a host,
+ * to one pinned container image and the requirements layer on top of it (a plan); and
+ * moo.lock, the plan written down (spec/lockfile.md).
+ *
+ * The table is spec/images.yaml, built into the library, after config.yaml's own
+ * 'images:' entries; config.yaml's 'registries:' maps a registry to a mirror and marks
+ * plain-HTTP ones (moo-config(5)).
+ */
+
+/* The table: the built-in entries and config.yaml's, and the registry settings. Opaque. */
+struct moo_images;
+
+/*
+ * What a runtime needs to run a job: the image to pull (by digest once pinned), the
+ * accelerator and how many, the requirements to install on top, the driver it needs.
+ * A plain value; strings are NULL when unknown or not applicable.
+ */
+struct moo_plan {
+	char *framework;         /* "tensorflow" */
+	char *framework_version; /* "1.12.0" */
+	char *python;            /* the image's Python, "2.7" */
+	enum moo_accel accelerator;
+	unsigned count;   /* GPUs or NPUs the spec asks for (0 on a CPU) */
+	char *cuda;       /* gpu: the image's CUDA version */
+	char *cann;       /* npu: the image's CANN version */
+	char *min_driver; /* gpu: the oldest NVIDIA driver the image runs on */
+
+	char *image;    /* the reference in the table: "docker.io/tensorflow/tensorflow:1.12.0" */
+	char *pull;     /* where it is fetched from after mirrors: "mirror:5000/tensorflow/…" */
+	char *digest;   /* "sha256:…" of the manifest or index `image` names, once pinned */
+	char *platform; /* the host's platform, "linux/amd64" */
+	char *platform_digest; /* the manifest for that platform (= digest for a single manifest) */
+	char **archs;          /* platforms the image has ("linux/arm64/v8"): the registry's
+				  when pinned, else the table's */
+	size_t n_archs;
+
+	char **requirements; /* the requirements layer: the image's missing framework package,
+				then the spec's runtime.requirement */
+	size_t n_requirements;
+
+	char *source; /* where the entry came from: "images.yaml:57", "config.yaml:12" */
+
+	/* Set by the caller before writing a lock (moo_lock_write); NULL when unknown. */
+	char *bundle_sha256; /* the bundle's sha256 */
+	char *bundle_source;
+	char *host;       /* the host resolved for ("local" for this machine) */
+	char *host_facts; /* the host's facts as JSON text (moo_host_facts_to_json) */
+	char *command;    /* the exact runtime command, when the runtime gave one */
+	char *created;    /* RFC 3339 UTC time the lock was written */
+};
+
+/* The reference to run: "pull@digest" when pinned, else "pull". Caller frees. */
+MOO_EXTERN char *moo_plan_ref(const struct moo_plan *plan);
+
+/*
+ * Loads the built-in table and the 'images:' and 'registries:' sections of config.yaml
+ * (path NULL: moo_config_path; a missing file adds nothing). Problems name the file,
+ * line and column.
+ */
+MOO_EXTERN int moo_images_load(struct moo_images **out, const char *config_path,
+			       struct moo_error **err);
+
+/* The same with config.yaml's text in memory (NULL: none); name is used in diagnostics. */
+MOO_EXTERN int moo_images_parse(struct moo_images **out, const char *config, size_t len,
+				const char *name, struct moo_error **err);
+
+MOO_EXTERN void moo_images_free(struct moo_images *t);
+
+struct moo_resolve_opts {
+	unsigned version; /* MOO_RESOLVE_OPTS_VERSION */
+	int accelerator;  /* enum moo_accel, or -1 for the spec's */
+	/* The host's facts (arch, driver, CUDA), or NULL: nothing is known of the host. */
+	const struct moo_host_facts *facts;
+};
+#define MOO_RESOLVE_OPTS_VERSION 1
+#define MOO_RESOLVE_OPTS_INIT                      \
+	{                                          \
+		MOO_RESOLVE_OPTS_VERSION, -1, NULL \
+	}
+
+/*
+ * Picks the table entry for the spec on the host. MOO_ERESOLVE when none fits; the error
+ * says which of framework, version, Python, accelerator, driver or platform failed, and
+ * its hint lists the nearest versions that do resolve. Does not touch the network.
+ */
+MOO_EXTERN int moo_resolve(struct moo_plan **out, const struct moo_images *t,
+			   const struct moo_spec *spec, const struct moo_resolve_opts *opts,
+			   struct moo_error **err);
+
+/*
+ * Pins plan->image: asks its registry (or mirror) over the OCI distribution API for the
+ * manifest, computes its sha256 from the bytes received, and for an index picks the
+ * host's platform (plan->platform). Sets digest, platform_digest and archs. MOO_ENET
+ * when the registry cannot be reached or answers wrongly (a digest header that does not
+ * match the bytes), MOO_ERESOLVE when the image has no manifest for the host's platform
+ * or does not exist.
+ */
+MOO_EXTERN int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t,
+			    struct moo_error **err);
+
+/* moo.lock: the plan as JSON (spec/lockfile.md), ending with a newline. */
+MOO_EXTERN void moo_lock_write(const struct moo_plan *plan, struct moo_buf *out);
+
+/* Reads a moo.lock; name is used in diagnostics. MOO_ESPEC when it is not a lock. */
+MOO_EXTERN int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const char *name,
+			      struct moo_error **err);
+
+MOO_EXTERN void moo_plan_free(struct moo_plan *plan);
+
+/*
+ * The lock of a job run on this machine with the host runtime, which pulls nothing: the
+ * bundle's spec resolved (not pinned) for this machine's architecture, the bundle's sha256,
+ * host "local". config_path as for moo_images_load.
+ */
+MOO_EXTERN int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b,
+			      const char *config_path, struct moo_error **err);
+
+/* "linux/amd64" for uname -m's "x86_64" (and arm64, arm/v7, ppc64le, s390x, 386, riscv64). */
+MOO_EXTERN const char *moo_platform_for_arch(const char *uname_m);
+#endif

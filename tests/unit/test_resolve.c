@@ -1,0 +1,414 @@
+/* Unit tests: libmoo/resolve.c (images.yaml, config.yaml overrides, plans, moo.lock) and the
+ * reference parsing of libmoo/registry.c. The registry protocol itself is tested against
+ * real registries in tests/cli/registry.sh. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../libmoo/registry.h"
+
+static struct moo_spec *spec_of(const char *fw, const char *version, const char *runtime,
+				const char *extra)
+{
+	struct moo_spec *s = NULL;
+	struct moo_error *err = NULL;
+	char *text = moo__printf("framework:\n  name: %s\n  version: \"%s\"\n  runtime: %s\n"
+				 "model:\n  name: m\nentry_point: train.py\n%s",
+				 fw, version, runtime, extra ? extra : "");
+
+	if (moo_spec_parse(&s, text, strlen(text), "metadata.yaml", &err)) {
+		fail_msg("spec: %s", err ? err->message : "?");
+	}
+	free(text);
+	return s;
+}
+
+static struct moo_images *table(const char *config)
+{
+	struct moo_images *t = NULL;
+	struct moo_error *err = NULL;
+
+	if (moo_images_parse(&t, config, config ? strlen(config) : 0, "config.yaml", &err)) {
+		fail_msg("images: %s", err ? err->message : "?");
+	}
+	return t;
+}
+
+/* Resolves; returns the plan or NULL with *err set. */
+static struct moo_plan *resolve(const struct moo_images *t, const struct moo_spec *s, int accel,
+				const struct moo_host_facts *f, struct moo_error **err)
+{
+	struct moo_resolve_opts o = MOO_RESOLVE_OPTS_INIT;
+	struct moo_plan *p = NULL;
+
+	o.accelerator = accel;
+	o.facts = f;
+	if (moo_resolve(&p, t, s, &o, err)) {
+		assert_null(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void test_seed_resolves(void **state)
+{
+	struct moo_images *t = table(NULL);
+	struct moo_spec *s = spec_of("tensorflow", "1.12.0", "python2.7", NULL);
+	struct moo_host_facts f = {0};
+	struct moo_plan *p;
+
+	(void)state;
+	f.arch = "x86_64";
+	p = resolve(t, s, -1, &f, NULL);
+	assert_non_null(p);
+	assert_string_equal(p->image, "docker.io/tensorflow/tensorflow:1.12.0");
+	assert_string_equal(p->python, "2.7");
+	assert_string_equal(p->platform, "linux/amd64");
+	assert_int_equal(p->accelerator, MOO_ACCEL_CPU);
+	assert_null(p->cuda);
+	assert_null(p->digest);
+	assert_int_equal(p->n_requirements, 0);
+	assert_true(!strncmp(p->source, "images.yaml:", 12));
+	moo_plan_free(p);
+
+	/* The same on a GPU: the -gpu image, CUDA 9.0 and the driver it needs. */
+	p = resolve(t, s, MOO_ACCEL_GPU, NULL, NULL);
+	assert_non_null(p);
+	assert_string_equal(p->image, "docker.io/tensorflow/tensorflow:1.12.0-gpu");
+	assert_string_equal(p->cuda, "9.0");
+	assert_string_equal(p->min_driver, "384.81");
+	assert_int_equal(p->count, 1);
+	moo_plan_free(p);
+	moo_spec_free(s);
+	moo_images_free(t);
+}
+
+static void test_unresolvable_lists_nearest(void **state)
+{
+	struct moo_images *t = table(NULL);
+	struct moo_spec *s = spec_of("tensorflow", "1.12.1", "python2.7", NULL);
+	struct moo_error *err = NULL;
+
+	(void)state;
+	assert_null(resolve(t, s, -1, NULL, &err));
+	assert_non_null(err);
+	assert_int_equal(err->code, MOO_ERESOLVE);
+	assert_string_equal(err->message, "no image for tensorflow 1.12.1");
+	/* The nearest first: the one below, the one above. */
+	assert_non_null(strstr(err->hint, ": 1.12.0, 1.12.3, 1.11.0"));
+	moo_error_free(err);
+	moo_spec_free(s);
+
+	/* A Python the version never had: the ones it has, and versions that have it. */
+	err = NULL;
+	s = spec_of("tensorflow", "1.12.0", "python3.11", NULL);
+	assert_null(resolve(t, s, -1, NULL, &err));
+	assert_string_equal(err->message, "no image for tensorflow 1.12.0 with python 3.11");
+	assert_non_null(strstr(err->hint, "python 2.7, 3.5"));
+	assert_non_null(strstr(err->hint, "2.14.0"));
+	moo_error_free(err);
+	moo_spec_free(s);
+
+	/* A misspelled framework. */
+	err = NULL;
+	s = spec_of("pytorh", "2.3.1", "python3.10", NULL);
+	assert_null(resolve(t, s, -1, NULL, &err));
+	assert_non_null(strstr(err->hint, "did you mean 'pytorch'?"));
+	moo_error_free(err);
+	moo_spec_free(s);
+
+	/* No gpu image at all. */
+	err = NULL;
+	s = spec_of("sklearn", "1.2.1", "python3.11", NULL);
+	assert_null(resolve(t, s, MOO_ACCEL_GPU, NULL, &err));
+	assert_string_equal(err->message, "no gpu image for sklearn 1.2.1 with python 3.11");
+	moo_error_free(err);
+	moo_spec_free(s);
+	moo_images_free(t);
+}
+
+static void test_driver_and_arch(void **state)
+{
+	struct moo_images *t = table(NULL);
+	struct moo_spec *s = spec_of("pytorch", "2.3.1", "python3.10", NULL);
+	struct moo_host_facts f = {0};
+	struct moo_error *err = NULL;
+	struct moo_plan *p;
+
+	(void)state;
+	f.arch = "x86_64";
+	f.driver_version = "535.104.05";
+	f.cuda_version = "12.2";
+	p = resolve(t, s, MOO_ACCEL_GPU, &f, NULL);
+	assert_non_null(p); /* the newest CUDA this driver runs */
+	assert_string_equal(p->image, "docker.io/pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime");
+	moo_plan_free(p);
+
+	f.driver_version = "520.61.05";
+	f.cuda_version = "11.8";
+	p = resolve(t, s, MOO_ACCEL_GPU, &f, NULL);
+	assert_non_null(p);
+	assert_string_equal(p->cuda, "11.8");
+	moo_plan_free(p);
+
+	/* Too old for any 2.3.1 image: the versions this driver runs instead. */
+	f.driver_version = "470.82.01";
+	f.cuda_version = "11.4";
+	assert_null(resolve(t, s, MOO_ACCEL_GPU, &f, &err));
+	assert_non_null(strstr(err->message, "driver 470.82.01"));
+	assert_non_null(strstr(err->hint, "with this driver"));
+	moo_error_free(err);
+	moo_spec_free(s);
+
+	/* TensorFlow 2.4 needs CUDA 11.0; a CUDA 10.2 driver gets the 2.3 releases offered. */
+	err = NULL;
+	s = spec_of("tensorflow", "2.4.0", "python3.6", NULL);
+	f.driver_version = "440.33";
+	f.cuda_version = "10.2";
+	assert_null(resolve(t, s, MOO_ACCEL_GPU, &f, &err));
+	assert_string_equal(err->message, "no image for tensorflow 2.4.0 fits the host's NVIDIA "
+					  "driver 440.33 (CUDA 10.2)");
+	assert_non_null(strstr(err->hint, "with this driver: 2.3.4, "));
+	moo_error_free(err);
+	moo_spec_free(s);
+
+	/* An amd64-only image on an arm64 host. */
+	err = NULL;
+	s = spec_of("tensorflow", "1.12.0", "python2.7", NULL);
+	f.arch = "aarch64";
+	assert_null(resolve(t, s, -1, &f, &err));
+	assert_string_equal(err->message, "no linux/arm64 image for tensorflow 1.12.0");
+	moo_error_free(err);
+	moo_spec_free(s);
+
+	/* "python3" picks the newest Python 3 the entry has; "1.2" the newest 1.2.x. */
+	s = spec_of("sklearn", "1.2", "python3", "resources: {accelerator: cpu}\n");
+	f.arch = "aarch64";
+	p = resolve(t, s, -1, &f, NULL);
+	assert_non_null(p);
+	assert_string_equal(p->framework_version, "1.2.2");
+	assert_string_equal(p->image, "docker.io/library/python:3.11-slim");
+	assert_string_equal(p->platform, "linux/arm64");
+	assert_int_equal(p->n_requirements, 1);
+	assert_string_equal(p->requirements[0], "scikit-learn==1.2.2");
+	moo_plan_free(p);
+	moo_spec_free(s);
+	moo_images_free(t);
+}
+
+static const char cfg_text[] = "hosts: {}\n"
+			       "images:\n"
+			       "  - framework: tensorflow\n"
+			       "    versions: [\"1.12.0\"]\n"
+			       "    python: [\"2.7\"]\n"
+			       "    accelerator: cpu\n"
+			       "    image: registry.example.org/ml/tf:{version}-py{python}\n"
+			       "registries:\n"
+			       "  docker.io:\n"
+			       "    mirror: mirror.example.org:5000/hub\n"
+			       "  registry.example.org: {insecure: true}\n";
+
+static void test_config_overrides(void **state)
+{
+	struct moo_images *t = table(cfg_text);
+	struct moo_spec *s = spec_of("tensorflow", "1.12.0", "python2.7", NULL);
+	struct moo__registry_conf rc;
+	struct moo_plan *p;
+	char *ref;
+
+	(void)state;
+	p = resolve(t, s, -1, NULL, NULL);
+	assert_non_null(p);
+	assert_string_equal(p->image, "registry.example.org/ml/tf:1.12.0-py2.7");
+	assert_string_equal(p->source, "config.yaml:3");
+	moo__images_registry(t, "registry.example.org", &rc);
+	assert_true(rc.insecure);
+	moo_plan_free(p);
+	moo_spec_free(s);
+
+	/* A table image on docker.io is pulled from the mirror. */
+	s = spec_of("tensorflow", "1.13.1", "python2.7", NULL);
+	p = resolve(t, s, -1, NULL, NULL);
+	assert_non_null(p);
+	assert_string_equal(p->image, "docker.io/tensorflow/tensorflow:1.13.1");
+	assert_string_equal(p->pull, "mirror.example.org:5000/hub/tensorflow/tensorflow:1.13.1");
+	ref = moo_plan_ref(p);
+	assert_string_equal(ref, p->pull);
+	free(ref);
+	moo_plan_free(p);
+	moo_spec_free(s);
+	moo_images_free(t);
+}
+
+static void test_config_errors(void **state)
+{
+	static const char bad[] =
+		"images:\n"
+		"  - framework: pytorch\n"
+		"    version: [\"2.3.1\"]\n"
+		"    python: [\"3.10\"]\n"
+		"    accelerator: gpu\n"
+		"    image: example.org/torch:1\n"
+		"  - {framework: x, versions: [1], python: [\"3\"], accelerator: cpu,\n"
+		"     image: \"example.org/x:1;reboot\"}\n"
+		"registries:\n"
+		"  docker.io: {mirror: \"https://mirror\"}\n";
+	struct moo_images *t = NULL;
+	struct moo_error *err = NULL, *e;
+	struct moo_config *cfg = NULL;
+	bool typo = false, cuda = false, mirror = false, ref = false;
+
+	(void)state;
+	assert_int_equal(moo_images_parse(&t, bad, strlen(bad), "config.yaml", &err), MOO_EARG);
+	assert_null(t);
+	for (e = err; e; e = e->next) {
+		assert_string_equal(e->file, "config.yaml");
+		if (strstr(e->message, "unknown key 'version'")) {
+			typo = e->line == 3 && e->column == 5 &&
+			       !strcmp(e->hint, "did you mean 'versions'?");
+		}
+		cuda |= strstr(e->message, "needs 'cuda'") != NULL;
+		mirror |= strstr(e->message, "invalid mirror") != NULL && e->line == 10;
+		ref |= strstr(e->message, "'images[1].image' is not an image reference") != NULL;
+	}
+	assert_true(typo);
+	assert_true(cuda);
+	assert_true(mirror);
+	assert_true(ref);
+	moo_error_free(err);
+
+	/* config.c reports the same problems, so every command does. */
+	err = NULL;
+	assert_int_equal(moo_config_parse(&cfg, bad, strlen(bad), "config.yaml", &err), MOO_EARG);
+	assert_non_null(err);
+	moo_error_free(err);
+}
+
+static void test_config_keeps_sections(void **state)
+{
+	struct moo_config *cfg = NULL;
+	struct moo_host_entry h = {0};
+	struct moo_buf out = MOO_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(moo_config_parse(&cfg, cfg_text, strlen(cfg_text), "config.yaml", NULL),
+			 0);
+	h.name = "gpu1";
+	h.address = "10.0.0.7";
+	assert_int_equal(moo_config_add_host(cfg, &h, NULL), 0);
+	moo_config_to_yaml(cfg, &out);
+	/* 'moo hosts add' rewrites the file: the images and registries stay as written. */
+	assert_non_null(strstr(out.ptr, strstr(cfg_text, "images:")));
+	assert_non_null(strstr(out.ptr, "gpu1:"));
+	moo_config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(moo_config_parse(&cfg, out.ptr, out.len, "config.yaml", NULL), 0);
+	assert_int_equal(cfg->n_hosts, 1);
+	moo_config_free(cfg);
+	moo_buf_dispose(&out);
+}
+
+static void test_lock_round_trip(void **state)
+{
+	struct moo_images *t = table(NULL);
+	struct moo_spec *s =
+		spec_of("sklearn", "1.2.1", "python3.11", "resources: {accelerator: cpu}\n");
+	struct moo_buf a = MOO_BUF_INIT, b = MOO_BUF_INIT;
+	struct moo_plan *p, *q = NULL;
+	struct moo_error *err = NULL;
+
+	(void)state;
+	p = resolve(t, s, -1, NULL, NULL);
+	assert_non_null(p);
+	p->digest = moo__printf("sha256:%064d", 7);
+	p->bundle_sha256 = moo__printf("%064d", 1);
+	p->host = moo__strdup("local");
+	p->host_facts = moo__strdup("{\"arch\": \"x86_64\"}");
+	p->created = moo__strdup("2026-11-23T12:00:00Z");
+	moo_lock_write(p, &a);
+	assert_int_equal(moo_lock_parse(&q, a.ptr, a.len, "moo.lock", &err), 0);
+	assert_string_equal(q->digest, p->digest);
+	assert_string_equal(q->requirements[0], "scikit-learn==1.2.1");
+	moo_lock_write(q, &b);
+	assert_string_equal(a.ptr, b.ptr);
+	moo_plan_free(q);
+	q = NULL;
+
+	/* Not a lock, or a lock with a hostile digest: refused, nothing returned. */
+	assert_int_equal(moo_lock_parse(&q, "{", 1, "moo.lock", &err), MOO_ESPEC);
+	assert_null(q);
+	moo_error_free(err);
+	err = NULL;
+	moo_buf_reset(&b);
+	moo_buf_puts(&b, a.ptr);
+	{
+		char *d = strstr(b.ptr, "sha256:0000");
+
+		memcpy(d, "sha256:;rm ", 11);
+	}
+	assert_int_equal(moo_lock_parse(&q, b.ptr, b.len, "moo.lock", &err), MOO_ESPEC);
+	assert_null(q);
+	moo_error_free(err);
+	moo_buf_dispose(&a);
+	moo_buf_dispose(&b);
+	moo_plan_free(p);
+	moo_spec_free(s);
+	moo_images_free(t);
+}
+
+static void test_imageref(void **state)
+{
+	struct moo__imageref r;
+
+	(void)state;
+	assert_int_equal(moo__imageref_parse(&r, "python:3.11-slim", NULL), 0);
+	assert_string_equal(r.registry, "docker.io");
+	assert_string_equal(r.repository, "library/python");
+	assert_string_equal(r.tag, "3.11-slim");
+	assert_null(r.digest);
+	moo__imageref_dispose(&r);
+	assert_int_equal(moo__imageref_parse(&r,
+					     "127.0.0.1:5000/a/b:1@sha256:"
+					     "0123456789abcdef0123456789abcdef"
+					     "0123456789abcdef0123456789abcdef",
+					     NULL),
+			 0);
+	assert_string_equal(r.registry, "127.0.0.1:5000");
+	assert_string_equal(r.repository, "a/b");
+	assert_string_equal(r.tag, "1");
+	assert_non_null(r.digest);
+	moo__imageref_dispose(&r);
+	assert_int_equal(moo__imageref_parse(&r, "localhost/x:1", NULL), 0);
+	assert_string_equal(r.registry, "localhost");
+	moo__imageref_dispose(&r);
+	/* Uppercase, no tag, shell characters, a short digest, '..' path tricks: refused. */
+	assert_int_equal(moo__imageref_parse(&r, "Python:3", NULL), MOO_EARG);
+	assert_int_equal(moo__imageref_parse(&r, "python", NULL), MOO_EARG);
+	assert_int_equal(moo__imageref_parse(&r, "python:3;rm -rf", NULL), MOO_EARG);
+	assert_int_equal(moo__imageref_parse(&r, "python@sha256:abc", NULL), MOO_EARG);
+	assert_int_equal(moo__imageref_parse(&r, "example.org//x:1", NULL), MOO_EARG);
+	assert_int_equal(moo__imageref_parse(&r, "example.org/a/../b:1", NULL), MOO_EARG);
+	assert_int_equal(moo__imageref_parse(&r, "example.org/a/.b:1", NULL), MOO_EARG);
+	assert_string_equal(moo_platform_for_arch("aarch64"), "linux/arm64");
+	assert_null(moo_platform_for_arch("pdp11"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_resolves),
+		cmocka_unit_test(test_unresolvable_lists_nearest),
+		cmocka_unit_test(test_driver_and_arch),
+		cmocka_unit_test(test_config_overrides),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_keeps_sections),
+		cmocka_unit_test(test_lock_round_trip),
+		cmocka_unit_test(test_imageref),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
