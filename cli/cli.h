@@ -103,6 +103,13 @@ void print_job_status(const struct moo_job *j);
 void print_job_detail(const struct moo_job *j);
 /* Follows a job's log to stdout until it ends or Ctrl-C; returns the exit code. */
 int follow_job(struct moo_store *st, struct moo_job *job, uint64_t offset, bool follow);
+/*
+ * What moo run and moo reproduce do with the job they started: with detach, print its id
+ * (or its record with json) and return; else follow its log to the end, print the outcome
+ * and metrics, the last tail_lines of the log when it failed, and the record with json.
+ * Returns the exit code: EXIT_OK, EXIT_JOB_FAILED, or EXIT_INTERRUPTED on Ctrl-C.
+ */
+int attend_job(struct moo_store *st, struct moo_job *job, bool detach, bool json, long tail_lines);
 
 /* The verbs, one per file. */
 extern const struct cmd cmd_validate;

@@ -13,25 +13,20 @@ static bool detach, json;
 static const char *on, *name;
 
 static const struct opt opts[] = {
-	{0, "on", "HOST", "the host to run on (only this machine, 'local', for now)", OPT_STRING,
-	 &on},
+	{0, "on", "HOST", "the host to run on (default: the job's own host)", OPT_STRING, &on},
 	{'n', "name", "NAME", "a name kept beside the new job's id", OPT_STRING, &name},
 	{'d', "detach", NULL, "print the new job's id and return at once", OPT_FLAG, &detach},
 	{0, "json", NULL, "print the new job's record as JSON at the end", OPT_FLAG, &json},
 	OPT_END,
 };
 
-/* Reads <job dir>/moo.lock into *text; false when there is none. */
-static bool read_lock(const struct moo_job *job, struct moo_buf *text)
+/* Reads path into *text (at most 4 MiB); false when it cannot. */
+static bool read_text(const char *path, struct moo_buf *text)
 {
-	char *path = malloc(strlen(job->dir) + sizeof("/moo.lock"));
 	char buf[65536];
 	size_t n;
-	FILE *f;
+	FILE *f = fopen(path, "r");
 
-	snprintf(path, strlen(job->dir) + sizeof("/moo.lock"), "%s/moo.lock", job->dir);
-	f = fopen(path, "r");
-	free(path);
 	if (!f) {
 		return false;
 	}
@@ -40,6 +35,32 @@ static bool read_lock(const struct moo_job *job, struct moo_buf *text)
 	}
 	fclose(f);
 	return true;
+}
+
+/*
+ * The job's moo.lock: the copy in its result folder (here even for a job that ran on
+ * another host, once its result was pulled), else the one in its job directory (a job
+ * of this machine whose result is gone). False when neither can be read.
+ */
+static bool read_lock(const struct moo_job *job, struct moo_buf *text)
+{
+	const char *dirs[2] = {job->result_path, NULL};
+	size_t i;
+
+	if (!job->host || !strcmp(job->host, "local")) {
+		dirs[1] = job->dir;
+	}
+	for (i = 0; i < 2; i++) {
+		char path[4096];
+
+		if (dirs[i] && snprintf(path, sizeof(path), "%s/moo.lock", dirs[i]) <
+				       (int)sizeof(path) &&
+		    read_text(path, text)) {
+			return true;
+		}
+		moo_buf_reset(text);
+	}
+	return false;
 }
 
 /* The job's parameters as "training_params.NAME=VALUE" overrides. */
@@ -86,11 +107,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
-	if (on && strcmp(on, "local")) {
-		print_error_msg("reproduce runs jobs on this machine for now: leave out '--on'",
-				"running on host '%s' is not there yet", on);
-		return EXIT_USAGE;
-	}
 	if ((r = open_store(&st)) >= 0 || (r = find_job(st, argv[0], NULL, true, &old)) >= 0) {
 		goto done;
 	}
@@ -122,31 +138,17 @@ static int run(const struct cmd *self, int argc, char **argv)
 	ro.set = sets.items;
 	ro.n_set = sets.n;
 	ro.lock = plan ? lock.ptr : NULL; /* the same lock: the same image digest */
+	ro.host = on ? on : old->host;
 	if ((r = moo_job_start(&job, st, b, &ro, &err))) {
 		r = print_errors(err);
 		goto done;
 	}
-	if (detach) {
-		if (json) {
-			print_json(job_to_json(job, true));
-		} else {
-			printf("%s\n", job->id);
-		}
-		r = EXIT_OK;
-		goto done;
+	if (!detach) {
+		fprintf(stderr, "moo: job %s reproduces %s (bundle %.12s, %s%s%s)\n", job->id,
+			old->id, sha, plan ? plan->image : "no lock",
+			plan && plan->digest ? "@" : "", plan && plan->digest ? plan->digest : "");
 	}
-	fprintf(stderr, "moo: job %s reproduces %s (bundle %.12s, %s%s%s)\n", job->id, old->id, sha,
-		plan ? plan->image : "no lock", plan && plan->digest ? "@" : "",
-		plan && plan->digest ? plan->digest : "");
-	r = follow_job(st, job, 0, true);
-	if (r != EXIT_OK) {
-		goto done;
-	}
-	r = job->status == MOO_JOB_SUCCEEDED ? EXIT_OK : EXIT_JOB_FAILED;
-	fprintf(stderr, "moo: job %s %s\n", job->id, moo_job_status_name(job->status));
-	if (json) {
-		print_json(job_to_json(job, true));
-	}
+	r = attend_job(st, job, detach, json, 20);
 done:
 	for (i = 0; owned && owned[i]; i++) {
 		free(owned[i]);

@@ -29,24 +29,6 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static void summary(const struct moo_job *job)
-{
-	const struct moo_metric *fm[16];
-	char dur[32], outcome[48];
-	size_t i, n = final_metrics(job, fm, 16);
-
-	format_duration(dur, sizeof(dur), job->ended - job->started);
-	job_outcome(job, outcome, sizeof(outcome));
-	fprintf(stderr, "moo: job %s %s (%s) in %s\n", job->id, moo_job_status_name(job->status),
-		outcome, dur);
-	for (i = 0; i < n; i++) {
-		fprintf(stderr, "moo:   %s = %g\n", fm[i]->name, fm[i]->value);
-	}
-	if (job->status == MOO_JOB_SUCCEEDED && job->result_path) {
-		fprintf(stderr, "moo: result in %s\n", job->result_path);
-	}
-}
-
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
@@ -103,52 +85,19 @@ static int run(const struct cmd *self, int argc, char **argv)
 		r = print_errors(err);
 		goto done;
 	}
-	if (detach) {
-		if (json) {
-			print_json(job_to_json(job, true));
-		} else {
-			printf("%s\n", job->id);
-		}
-		r = EXIT_OK;
-		goto done;
-	}
 	progress_end();
-	if (job->host && strcmp(job->host, "local")) {
-		char size[32];
+	if (!detach) {
+		if (job->host && strcmp(job->host, "local")) {
+			char size[32];
 
-		format_size(size, sizeof(size), job->bytes_sent);
-		fprintf(stderr, "moo: bundle %.12s %s %s\n",
-			job->source_sha256 ? job->source_sha256 : "",
-			job->bytes_sent ? "sent," : "already on",
-			job->bytes_sent ? size : job->host);
-	}
-	fprintf(stderr, "moo: job %s running on %s; Ctrl-C detaches, the job goes on\n", job->id,
-		job->host);
-	r = follow_job(st, job, 0, true);
-	if (r != EXIT_OK) {
-		goto done;
-	}
-	summary(job);
-	if (job->status != MOO_JOB_SUCCEEDED) {
-		struct moo_buf tail = MOO_BUF_INIT;
-
-		if (tail_lines > 0 &&
-		    !moo_job_log_tail(job, (size_t)tail_lines, &tail, NULL, NULL) && tail.len) {
-			fprintf(stderr, "moo: the last lines of its log (%s/process.log):\n",
-				job->dir);
-			fputs(tail.ptr, stderr);
-			if (tail.ptr[tail.len - 1] != '\n') {
-				fputc('\n', stderr);
-			}
+			format_size(size, sizeof(size), job->bytes_sent);
+			fprintf(stderr, "moo: bundle %.12s %s %s\n",
+				job->source_sha256 ? job->source_sha256 : "",
+				job->bytes_sent ? "sent," : "already on",
+				job->bytes_sent ? size : job->host);
 		}
-		moo_buf_dispose(&tail);
-		r = EXIT_JOB_FAILED;
-	} else {
-		r = EXIT_OK;
 	}
-	if (json) {
-		print_json(job_to_json(job, true));
-	}
+	r = attend_job(st, job, detach, json, tail_lines);
 done:
 	moo_error_free(err);
 	moo_buf_dispose(&lock);

@@ -55,3 +55,61 @@ int follow_job(struct moo_store *st, struct moo_job *job, uint64_t offset, bool 
 	}
 	return EXIT_OK;
 }
+
+static void summary(const struct moo_job *job)
+{
+	const struct moo_metric *fm[16];
+	char dur[32], outcome[48];
+	size_t i, n = final_metrics(job, fm, 16);
+
+	format_duration(dur, sizeof(dur), job->ended - job->started);
+	job_outcome(job, outcome, sizeof(outcome));
+	fprintf(stderr, "moo: job %s %s (%s) in %s\n", job->id, moo_job_status_name(job->status),
+		outcome, dur);
+	for (i = 0; i < n; i++) {
+		fprintf(stderr, "moo:   %s = %g\n", fm[i]->name, fm[i]->value);
+	}
+	if (job->status == MOO_JOB_SUCCEEDED && job->result_path) {
+		fprintf(stderr, "moo: result in %s\n", job->result_path);
+	}
+}
+
+int attend_job(struct moo_store *st, struct moo_job *job, bool detach, bool json, long tail_lines)
+{
+	int r;
+
+	if (detach) {
+		if (json) {
+			print_json(job_to_json(job, true));
+		} else {
+			printf("%s\n", job->id);
+		}
+		return EXIT_OK;
+	}
+	fprintf(stderr, "moo: job %s running on %s; Ctrl-C detaches, the job goes on\n", job->id,
+		job->host);
+	r = follow_job(st, job, 0, true);
+	if (r != EXIT_OK) {
+		return r;
+	}
+	summary(job);
+	if (job->status != MOO_JOB_SUCCEEDED) {
+		struct moo_buf tail = MOO_BUF_INIT;
+
+		if (tail_lines > 0 &&
+		    !moo_job_log_tail(job, (size_t)tail_lines, &tail, NULL, NULL) && tail.len) {
+			fprintf(stderr, "moo: the last lines of its log (%s/process.log):\n",
+				job->dir);
+			fputs(tail.ptr, stderr);
+			if (tail.ptr[tail.len - 1] != '\n') {
+				fputc('\n', stderr);
+			}
+		}
+		moo_buf_dispose(&tail);
+		r = EXIT_JOB_FAILED;
+	}
+	if (json) {
+		print_json(job_to_json(job, true));
+	}
+	return r;
+}

@@ -826,6 +826,34 @@ static void put_text(struct moo_buf *b, const char *s)
 	moo_buf_puts(b, s ? s : "");
 }
 
+/* Keeps the bundle's zip as <root>/bundles/<sha256>.zip on the host, unless it is there. */
+static int keep_zip(struct moo__transport *t, const struct moo_bundle *b, struct moo_error **err)
+{
+	char *path = moo__printf("%s/bundles/%s.zip", t->root, b->sha256);
+	struct moo_error *perr = NULL;
+	int r = 0;
+
+	if (b->zip_path && !t->ops->exists(t, path)) {
+		char *dir = moo__path_join(t->root, "bundles");
+
+		r = t->ops->mkdir_p(t, dir, &perr);
+		free(dir);
+		if (!r) {
+			r = t->ops->put(t, b->zip_path, path, false, &perr);
+		}
+		if (r && t->ops->exists(t, path)) {
+			r = 0; /* another job put it there first */
+		}
+		if (r) {
+			moo__error_append(err, perr);
+			perr = NULL;
+		}
+	}
+	moo_error_free(perr);
+	free(path);
+	return r;
+}
+
 /*
  * Stages a job on a remote host. The host keeps each bundle once, extracted, in
  * bundles/<sha256>/: the bundle is extracted and checked here (moo_bundle_extract, with
@@ -1026,7 +1054,17 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 	if (moo__transport_is_remote(t)) {
+		struct moo__transport *here = NULL;
+
 		r = stage_remote(t, b, job, &job->bytes_sent, err);
+		/* The zip stays here too, so 'moo reproduce' finds the bundle by its sha256. */
+		if (!r) {
+			r = moo__transport_local_open(&here, err);
+		}
+		if (!r) {
+			r = keep_zip(here, b, err);
+		}
+		moo__transport_close(here);
 		if (r) {
 			goto done;
 		}
@@ -1072,28 +1110,10 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	}
 	staged = false;
 	free(path);
-	path = moo__printf("%s/bundles/%s.zip", t->root, b->sha256);
-	if (b->zip_path && !t->ops->exists(t, path)) {
-		char *dir = moo__path_join(t->root, "bundles");
-
-		struct moo_error *perr = NULL;
-
-		r = t->ops->mkdir_p(t, dir, &perr);
-		free(dir);
-		if (!r) {
-			r = t->ops->put(t, b->zip_path, path, false, &perr);
-		}
-		if (r && t->ops->exists(t, path)) {
-			r = 0; /* another job put it there first */
-		}
-		if (r) {
-			moo__error_append(err, perr);
-			perr = NULL;
-		}
-		moo_error_free(perr);
-		if (r) {
-			goto done;
-		}
+	path = NULL;
+	r = keep_zip(t, b, err);
+	if (r) {
+		goto done;
 	}
 staged_remote:
 	free(path);

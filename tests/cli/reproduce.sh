@@ -35,6 +35,33 @@ if [ "$first" = "$second" ]; then ok "the same metrics twice ($first)"; else
 check "the same parameters (alpha 0.25, seed 7)" grep -q 'Ridge(alpha=0.25)' "$MOO_ROOT/jobs/$again/process.log"
 check "the same lock: bundle, image, digest" cmp -s "$MOO_ROOT/jobs/$job/moo.lock" "$MOO_ROOT/jobs/$again/moo.lock"
 
+# --on another host: the same bundle and parameters, there (a loopback sshd); and a job
+# that ran on a host is reproduced there again from the lock its pulled result carries.
+. "$MOO_SRC/tests/lib/sshd.sh"
+if sshd_setup && sshd_start; then
+	cp "$SSHD_KH" "$MOO_KNOWN_HOSTS"
+	mkdir -p "$T/remote"
+	"$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root \
+		--root "$T/remote" >/dev/null
+	"$MOO" reproduce --on h1 "$job" >out 2>err
+	check "moo reproduce --on h1 runs it there and exits 0" [ $? -eq 0 ]
+	there=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
+	check "on h1" sh -c "'$MOO' show --json '$there' | grep -q '\"host\": *\"h1\"'"
+	check "with the same metrics" [ "$(metrics_of "$there")" = "$first" ]
+	"$MOO" reproduce "$there" >out 2>err
+	check "reproducing that job runs on h1 again" [ $? -eq 0 ]
+	there2=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
+	check "from its lock, with the same metrics" sh -c "[ -d '$T/remote/jobs/$there2' ] &&
+		[ \"\$(cat '$T/remote/jobs/$there2/moo.lock' | wc -c)\" -gt 0 ]"
+	check "the same metrics a third time" [ "$(metrics_of "$there2")" = "$first" ]
+	sshd_stop
+else
+	ok "# SKIP no sshd"
+fi
+
+"$MOO" reproduce --on nosuchhost "$job" >out 2>err
+check "a host moo does not know is exit 2" [ $? -eq 2 ]
+
 # A bundle changed behind moo's back is not the job's bundle any more.
 chmod u+w "$MOO_ROOT/bundles/$sha.zip"
 printf 'x' >>"$MOO_ROOT/bundles/$sha.zip"
@@ -42,8 +69,6 @@ printf 'x' >>"$MOO_ROOT/bundles/$sha.zip"
 code=$?
 check "a changed bundle is refused (exit 3)" [ "$code" -eq 3 ]
 check "naming the sha256" grep -q "$sha" err
-"$MOO" reproduce --on gpu1 "$job" >out 2>err
-check "--on another host is a usage error for now (exit 2)" [ $? -eq 2 ]
 "$MOO" reproduce moo-job-nosuch >out 2>err
 check "an unknown job is exit 2" [ $? -eq 2 ]
 
