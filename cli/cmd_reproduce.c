@@ -53,8 +53,8 @@ static bool read_lock(const struct moo_job *job, struct moo_buf *text)
 	for (i = 0; i < 2; i++) {
 		char path[4096];
 
-		if (dirs[i] && snprintf(path, sizeof(path), "%s/moo.lock", dirs[i]) <
-				       (int)sizeof(path) &&
+		if (dirs[i] &&
+		    snprintf(path, sizeof(path), "%s/moo.lock", dirs[i]) < (int)sizeof(path) &&
 		    read_text(path, text)) {
 			return true;
 		}
