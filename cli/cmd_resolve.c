@@ -10,11 +10,13 @@
 #include "cli.h"
 
 static bool json, offline, accept_new;
-static const char *on, *accelerator, *output;
+static const char *on, *accelerator, *output, *runtime;
 
 static const struct opt opts[] = {
 	{0, "on", "HOST", "resolve for this host (probed over SSH); default this machine",
 	 OPT_STRING, &on},
+	{0, "runtime", "RUNTIME", "docker, podman, apptainer or host (default: as moo run chooses)",
+	 OPT_STRING, &runtime},
 	{0, "accelerator", "cpu|gpu|npu", "override resources.accelerator", OPT_STRING,
 	 &accelerator},
 	{'o', "output", "FILE", "where to write moo.lock ('-': nowhere); default the project's",
@@ -77,21 +79,6 @@ static void print_human(const struct moo_plan *p, const char *lock)
 		printf("%-13s%s\n", "lock", lock);
 	}
 	free(ref);
-}
-
-/*
- * RUNTIME CALL SITE. The exact docker/podman/apptainer command line (GPU flags, mounts,
- * the derived image with the requirements layer) is libmoo/runtime.c's to build (branch
- * 'containers'); until it is connected here, this gives the host runtime's command: the
- * spec's Python running the entry point in the job's work folder.
- */
-static char *runtime_command(const struct moo_plan *p, const struct moo_spec *spec)
-{
-	struct moo_buf b = MOO_BUF_INIT;
-
-	moo_buf_printf(&b, "python%s ", p->python ? p->python : "3");
-	moo_buf_shquote(&b, spec->entry_point);
-	return moo_buf_detach(&b);
 }
 
 static char *now_utc(void)
@@ -162,7 +149,15 @@ static int run(const struct cmd *self, int argc, char **argv)
 	plan->host = strdup(on ? on : "local");
 	plan->host_facts = moo_buf_detach(&fj);
 	plan->created = now_utc();
-	plan->command = runtime_command(plan, b->spec);
+	{
+		struct moo_buf cmd = MOO_BUF_INIT;
+
+		if ((r = moo_plan_command(&cmd, plan, b->spec, runtime, facts, &err))) {
+			moo_buf_dispose(&cmd);
+			goto fail;
+		}
+		plan->command = moo_buf_detach(&cmd);
+	}
 	moo_lock_write(plan, &lock);
 	if (output && !strcmp(output, "-")) {
 		lock_path = NULL;

@@ -1388,3 +1388,103 @@ void moo__runtime_dispose(struct moo__runtime *rt)
 	moo__interp_dispose(&rt->interp);
 	memset(rt, 0, sizeof(*rt));
 }
+
+/* ---- the command moo resolve shows ------------------------------------------------------ */
+
+int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan, const struct moo_spec *spec,
+		     const char *runtime, const struct moo_host_facts *facts,
+		     struct moo_error **err)
+{
+	const char *root = facts && facts->root ? facts->root : "~/.moo";
+	char *ref = moo_plan_ref(plan), *image = NULL, *py = NULL;
+	char *job_dir = moo__printf("%s/jobs/JOB_ID", root);
+	char *work_dir = moo__printf("%s/work", job_dir);
+	char **envv = moo__calloc(spec->n_env + spec->n_training_params + 3, sizeof(*envv));
+	char **argv = moo__calloc(3 + 2 * spec->n_training_params, sizeof(*argv));
+	struct moo__rt_in in;
+	size_t i, ne = 0, na = 0;
+	int e, r;
+
+	if (runtime) {
+		e = moo__engine_parse(runtime);
+		if (e < 0) {
+			r = moo__fail(err, MOO_ERESOLVE, "unknown runtime '%s'", runtime);
+			goto done;
+		}
+	} else {
+		enum moo__engine chosen = MOO__ENGINE_HOST;
+
+		r = moo__runtime_choose(&chosen, facts, ref, err);
+		if (r) {
+			goto done;
+		}
+		e = (int)chosen;
+	}
+	if (e != MOO__ENGINE_HOST && plan->n_requirements) {
+		char key[MOO__SHA256_HEX];
+
+		r = moo__env_key(key, ref, (const char *const *)plan->requirements,
+				 plan->n_requirements, err);
+		if (r) {
+			goto done;
+		}
+		/* apptainer runs the .sif moo builds beside the definition file */
+		image = e == MOO__ENGINE_APPTAINER ? moo__printf("%s/envs/%s/env.sif", root, key)
+						   : moo__env_image(key);
+	}
+	for (i = 0; i < spec->n_env; i++) {
+		envv[ne++] = moo__printf("%s=%s", spec->env[i].key, spec->env[i].value);
+	}
+	envv[ne++] = moo__strdup("MOO_JOB_ID=JOB_ID");
+	envv[ne++] = moo__printf("MOO_OUTPUT_DIR=%s/%s", work_dir,
+				 spec->output_folder ? spec->output_folder : "training_result");
+	for (i = 0; i < spec->n_training_params; i++) {
+		struct moo_buf w = MOO_BUF_INIT;
+		const char *k;
+
+		moo_buf_puts(&w, "MOO_PARAM_");
+		for (k = spec->training_params[i].key; *k; k++) {
+			moo_buf_putc(&w, (char)(*k >= 'a' && *k <= 'z' ? *k - 'a' + 'A' : *k));
+		}
+		moo_buf_printf(&w, "=%s", spec->training_params[i].value);
+		envv[ne++] = moo_buf_detach(&w);
+	}
+	py = moo__printf("python%s", plan->python ? plan->python : "3");
+	argv[na++] = moo__strdup(py);
+	argv[na++] = moo__strdup("-u");
+	argv[na++] = moo__strdup(spec->entry_point);
+	for (i = 0; i < spec->n_training_params; i++) {
+		argv[na++] = moo__printf("--%s", spec->training_params[i].key);
+		argv[na++] = moo__strdup(spec->training_params[i].value);
+	}
+	memset(&in, 0, sizeof(in));
+	in.engine = (enum moo__engine)e;
+	in.image = image ? image : ref;
+	in.name = "JOB_ID";
+	in.accel = plan->accelerator;
+	in.count = plan->count;
+	in.cpus = spec->resources.cpus;
+	in.memory = spec->resources.memory;
+	in.job_dir = job_dir;
+	in.work_dir = work_dir;
+	in.env = (const char *const *)envv;
+	in.n_env = ne;
+	in.argv = (const char *const *)argv;
+	in.argc = na;
+	r = moo__runtime_command(out, &in, err);
+done:
+	for (i = 0; i < ne; i++) {
+		free(envv[i]);
+	}
+	for (i = 0; i < na; i++) {
+		free(argv[i]);
+	}
+	free(envv);
+	free(argv);
+	free(job_dir);
+	free(work_dir);
+	free(image);
+	free(ref);
+	free(py);
+	return r;
+}

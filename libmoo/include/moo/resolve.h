@@ -59,6 +59,17 @@ struct moo_plan {
 	char *created;    /* RFC 3339 UTC time the lock was written */
 };
 
+/*
+ * Appends the exact runtime command a job of spec would run with plan on a host with facts
+ * (facts->root is the job root there; the job id shows as JOB_ID): runtime is "docker",
+ * "podman", "apptainer" or "host", or NULL to choose as moo run does (with the plan's image,
+ * the first engine the host has, else host). With requirements the image is the derived
+ * moo-env:KEY (moo-run(1)). MOO_ERESOLVE when the runtime is unknown or the host lacks it.
+ */
+MOO_EXTERN int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan,
+				const struct moo_spec *spec, const char *runtime,
+				const struct moo_host_facts *facts, struct moo_error **err);
+
 /* The reference to run: "pull@digest" when pinned, else "pull". Caller frees. */
 MOO_EXTERN char *moo_plan_ref(const struct moo_plan *plan);
 
