@@ -10,10 +10,14 @@
 
 #define CACHE_MAX_AGE 3600.0
 
-/* Asked of each candidate: prints "python X.Y.Z", then one line per requirement. */
+/*
+ * Asked of each candidate: prints "python X.Y.Z", "exe PATH" (sys.executable), then one line
+ * per requirement.
+ */
 static const char probe_py[] =
 	"import re, sys\n"
 	"sys.stdout.write('python %d.%d.%d\\n' % tuple(sys.version_info[:3]))\n"
+	"sys.stdout.write('exe %s\\n' % (sys.executable or ''))\n"
 	"try:\n"
 	"    from importlib.metadata import version\n"
 	"except ImportError:\n"
@@ -188,7 +192,7 @@ static void installed_list(struct moo__transport *t, struct moo_buf *list)
  * description of what it lacks in why; <0 on a transport failure.
  */
 static int probe(struct moo__transport *t, const char *interp, const struct reqs *reqs,
-		 char **version, struct moo_buf *why, struct moo_error **err)
+		 char **version, char **exe, struct moo_buf *why, struct moo_error **err)
 {
 	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT, errout = MOO_BUF_INIT;
 	struct moo_buf missing = MOO_BUF_INIT, have = MOO_BUF_INIT;
@@ -218,6 +222,8 @@ static int probe(struct moo__transport *t, const char *interp, const struct reqs
 	for (line = strtok_r(out.ptr, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "python ", 7)) {
 			v = moo__strdup(line + 7);
+		} else if (!strncmp(line, "exe /", 5) && !*exe) {
+			*exe = moo__strdup(line + 4);
 		} else if (!strncmp(line, "missing ", 8)) {
 			moo_buf_printf(&missing, "%s'%s'", missing.len ? ", " : "", line + 8);
 		} else if (!strncmp(line, "mismatch ", 9)) {
@@ -260,7 +266,7 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 	struct moo_buf names = MOO_BUF_INIT, key = MOO_BUF_INIT, cached = MOO_BUF_INIT;
 	struct moo_buf why = MOO_BUF_INIT;
 	const char *py = getenv("MOO_PYTHON"), *path = getenv("PATH");
-	char *version = NULL;
+	char *version = NULL, *exe = NULL;
 	size_t i;
 	int r;
 
@@ -299,7 +305,9 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 		goto done;
 	}
 	for (i = 0; i < cands.n; i++) {
-		r = probe(t, cands.v[i], &reqs, &version, &why, err);
+		free(exe);
+		exe = NULL;
+		r = probe(t, cands.v[i], &reqs, &version, &exe, &why, err);
 		if (r < 0) {
 			goto done;
 		}
@@ -338,19 +346,29 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 		r = MOO_ERESOLVE;
 		goto done;
 	}
+	/*
+	 * The interpreter that answered runs the job: its sys.executable, so a launcher in
+	 * front of it (a pyenv shim costs ~1 s a start here, and picks a version by the
+	 * current folder) neither slows every job nor swaps the interpreter that was checked.
+	 */
+	if (!exe) {
+		exe = moo__strdup(cands.v[i]);
+	}
 	if (st) {
 		struct moo_buf v = MOO_BUF_INIT;
 
-		moo_buf_printf(&v, "%s\t%s", cands.v[i], version);
+		moo_buf_printf(&v, "%s\t%s", exe, version);
 		moo_store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
 		moo_buf_dispose(&v);
 	}
-	out->path = moo__strdup(cands.v[i]);
+	out->path = exe;
+	exe = NULL;
 	out->version = version;
 	version = NULL;
 	r = 0;
 done:
 	free(version);
+	free(exe);
 	reqs_dispose(&reqs);
 	reqs_dispose(&cands);
 	moo_buf_dispose(&names);

@@ -128,4 +128,16 @@ EOT
 "$MOO" run envjob >out 2>err
 check "a hostile env value arrives intact" grep -qx intact out
 check "and nothing in it ran" [ -z "$(find "$T" -name MARKER)" ]
+# A launcher in front of the interpreter (like a pyenv shim) is left out: the job runs the
+# interpreter that answered, by its sys.executable.
+mkdir -p launcher/bin
+printf '#!/bin/sh\nexec /usr/bin/python3 "$@"\n' >launcher/bin/python3
+chmod +x launcher/bin/python3
+project viashim <<'EOT'
+print("ran")
+EOT
+lid=$(env -u MOO_PYTHON PATH="$T/launcher/bin:$PATH" "$MOO" run -d viashim)
+"$MOO" logs -f "$lid" >/dev/null
+check "a launcher on PATH is replaced by the interpreter it runs" sh -c "
+	'$MOO' show '$lid' | grep '^command: ' | grep -q \"'/usr/bin/python3' '-u' 'train.py'\""
 done_testing
