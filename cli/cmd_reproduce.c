@@ -38,12 +38,17 @@ static bool read_text(const char *path, struct moo_buf *text)
 }
 
 /*
- * The job's moo.lock: the copy in its result folder (here even for a job that ran on
+ * The job's moo.lock: the store's copy; for a job recorded before the store kept it, the
+ * copy in its result folder (here even for a job that ran on
  * another host, once its result was pulled), else the one in its job directory (a job
  * of this machine whose result is gone). False when neither can be read.
  */
 static bool read_lock(const struct moo_job *job, struct moo_buf *text)
 {
+	if (job->lock) { /* the store's copy, recorded when the job started */
+		moo_buf_puts(text, job->lock);
+		return true;
+	}
 	const char *dirs[2] = {job->result_path, NULL};
 	size_t i;
 

@@ -352,6 +352,8 @@ void *job_to_json(const struct moo_job *j, bool full)
 		json_object_set_new(o, "output_folder", json_or_null(j->output_folder));
 		json_object_set_new(o, "params", params ? params : json_object());
 		json_object_set_new(o, "spec", spec ? spec : json_null());
+		json_object_set_new(o, "lock",
+				    j->lock ? json_loads(j->lock, 0, NULL) : json_null());
 	}
 	for (i = 0; i < j->n_metrics; i++) {
 		json_t *x = json_object();

@@ -1123,7 +1123,11 @@ staged_remote:
 		goto done;
 	}
 	if (opts && opts->version >= 3 && opts->lock) {
-		/* The lock beside the job, and in the result folder (it is in MANIFEST.sha256). */
+		/*
+		 * The lock in the store (the next update records it), beside the job, and in
+		 * the result folder (it is in MANIFEST.sha256).
+		 */
+		job->lock = moo__strdup(opts->lock);
 		free(path);
 		path = job_file(job, "moo.lock");
 		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);

@@ -64,6 +64,8 @@ static const char *const migrations[] = {
 	" facts TEXT NOT NULL,"
 	" fingerprint TEXT,"
 	" checked REAL NOT NULL);",
+	/* 4 → 5: the moo.lock a job was started with (JSON text), for moo reproduce */
+	"ALTER TABLE jobs ADD COLUMN lock TEXT;",
 };
 
 static double now(void)
@@ -294,9 +296,9 @@ static void bind_time(sqlite3_stmt *q, int i, double t)
 
 #define JOB_COLUMNS                                                                          \
 	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, " \
-	"status, created, started, ended, exit_code, signal, pid, result_path, bytes_sent"
+	"status, created, started, ended, exit_code, signal, pid, result_path, bytes_sent, lock"
 
-/* Binds the job's fields to ?1..?19 in JOB_COLUMNS order. */
+/* Binds the job's fields to ?1..?20 in JOB_COLUMNS order. */
 static void bind_job(sqlite3_stmt *q, const struct moo_job *j)
 {
 	bind_text(q, 1, j->id);
@@ -322,6 +324,7 @@ static void bind_job(sqlite3_stmt *q, const struct moo_job *j)
 	sqlite3_bind_int64(q, 17, j->pid);
 	bind_text(q, 18, j->result_path);
 	sqlite3_bind_int64(q, 19, (sqlite3_int64)j->bytes_sent);
+	bind_text(q, 20, j->lock);
 }
 
 static int write_metrics(struct moo_store *st, const struct moo_job *j, struct moo_error **err)
@@ -375,13 +378,14 @@ static int write_job(struct moo_store *st, const struct moo_job *j, bool add,
 		     struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
-	const char *sql = add ? "INSERT INTO jobs (" JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, "
-				"?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
-			      : "UPDATE jobs SET name = ?2, source = ?3, source_sha256 = ?4, "
-				"spec = ?5, params = ?6, host = ?7, dir = ?8, output_folder = ?9, "
-				"command = ?10, status = ?11, created = ?12, started = ?13, "
-				"ended = ?14, exit_code = ?15, signal = ?16, pid = ?17, "
-				"result_path = ?18, bytes_sent = ?19 WHERE id = ?1";
+	const char *sql =
+		add ? "INSERT INTO jobs (" JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, "
+		      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+		    : "UPDATE jobs SET name = ?2, source = ?3, source_sha256 = ?4, "
+		      "spec = ?5, params = ?6, host = ?7, dir = ?8, output_folder = ?9, "
+		      "command = ?10, status = ?11, created = ?12, started = ?13, "
+		      "ended = ?14, exit_code = ?15, signal = ?16, pid = ?17, "
+		      "result_path = ?18, bytes_sent = ?19, lock = ?20 WHERE id = ?1";
 	int r, rc;
 
 	if (!j->id) {
@@ -494,6 +498,7 @@ static struct moo_job *row_job(sqlite3_stmt *q)
 	j->pid = (long)sqlite3_column_int64(q, 16);
 	j->result_path = col_text(q, 17);
 	j->bytes_sent = (uint64_t)sqlite3_column_int64(q, 18);
+	j->lock = col_text(q, 19);
 	return j;
 }
 
@@ -856,6 +861,7 @@ void moo_job_free(struct moo_job *j)
 	free(j->output_folder);
 	free(j->command);
 	free(j->result_path);
+	free(j->lock);
 	for (i = 0; i < j->n_metrics; i++) {
 		free(j->metrics[i].name);
 	}

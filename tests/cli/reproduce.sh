@@ -22,6 +22,8 @@ check "and in its result folder" cmp -s "$MOO_ROOT/jobs/$job/moo.lock" \
 check "the result's MANIFEST.sha256 covers the lock" grep -q 'moo.lock' "$MOO_ROOT/jobs/$job/MANIFEST.sha256"
 sha=$("$MOO_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bundle"]["sha256"])' "$MOO_ROOT/jobs/$job/moo.lock")
 check "the lock names the job's bundle" [ -s "$MOO_ROOT/bundles/$sha.zip" ]
+check "the store keeps the same lock (moo show --json)" sh -c "'$MOO' show --json '$job' |
+	'$MOO_PYTHON' -c 'import json,sys; d=json.load(sys.stdin); assert d[\"lock\"] == json.load(open(sys.argv[1]))' '$MOO_ROOT/jobs/$job/moo.lock'"
 
 "$MOO" reproduce "$job" >out 2>err
 check "moo reproduce reruns it and exits 0" [ $? -eq 0 ]

@@ -49,6 +49,7 @@ struct moo_job {
 	long pid;            /* the supervisor's pid and pgid on the host, 0 when unknown */
 	char *result_path;   /* the collected output folder on this machine, or NULL */
 	uint64_t bytes_sent; /* bundle bytes sent to the host for it (0: the host had them) */
+	char *lock;          /* the moo.lock it was started with (JSON), or NULL */
 	struct moo_metric *metrics;
 	size_t n_metrics;
 };
