@@ -1787,3 +1787,72 @@ done:
 	moo_buf_dispose(&rm);
 	return r;
 }
+
+/* ---- the command moo resolve shows ------------------------------------------------------ */
+
+int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan, const struct moo_spec *spec,
+		     const char *runtime, const struct moo_host_facts *facts,
+		     struct moo_error **err)
+{
+	struct kvlist params = {NULL, 0}, env = {NULL, 0};
+	struct moo__runtime rt;
+	struct moo_job job;
+	char *ref = moo_plan_ref(plan);
+	const char *root = facts && facts->root ? facts->root : "~/.moo";
+	int e, r;
+
+	memset(&rt, 0, sizeof(rt));
+	memset(&job, 0, sizeof(job));
+	job.id = "JOB_ID";
+	job.dir = moo__printf("%s/jobs/JOB_ID", root);
+	job.output_folder = spec->output_folder ? spec->output_folder : "training_result";
+	if (runtime) {
+		e = moo__engine_parse(runtime);
+		if (e < 0) {
+			r = moo__fail(err, MOO_ERESOLVE, "unknown runtime '%s'", runtime);
+			goto done;
+		}
+	} else {
+		enum moo__engine chosen = MOO__ENGINE_HOST;
+
+		r = moo__runtime_choose(&chosen, facts, ref, err);
+		if (r) {
+			goto done;
+		}
+		e = (int)chosen;
+	}
+	rt.engine = (enum moo__engine)e;
+	rt.interp.path = moo__printf("python%s", plan->python ? plan->python : "3");
+	if (rt.engine != MOO__ENGINE_HOST && plan->n_requirements) {
+		char key[MOO__SHA256_HEX];
+
+		r = moo__env_key(key, ref, (const char *const *)plan->requirements,
+				 plan->n_requirements, err);
+		if (r) {
+			goto done;
+		}
+		/* apptainer runs the .sif moo builds beside the definition file */
+		rt.image = rt.engine == MOO__ENGINE_APPTAINER
+				   ? moo__printf("%s/envs/%s/env.sif", root, key)
+				   : moo__env_image(key);
+	} else {
+		rt.image = moo__strdup(ref);
+	}
+	r = apply_sets(spec, NULL, &params, &env, err);
+	if (!r) {
+		/* what the plan was resolved for (--accelerator) rules over the spec */
+		struct moo_spec as = *spec;
+
+		as.resources.accelerator = plan->accelerator;
+		as.resources.count = plan->count;
+		r = build_command(out, &job, &rt, &as, &params, &env, err);
+	}
+done:
+	kvlist_dispose(&params);
+	kvlist_dispose(&env);
+	free(rt.interp.path);
+	free(rt.image);
+	free(job.dir);
+	free(ref);
+	return r;
+}
