@@ -121,6 +121,7 @@ EOF
 printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: t\nentry_point: train.py\noutput_folder: training_result\n' >"$T/p-lines/metadata.yaml"
 expect_exit "run -d on hB: a job printing 40 lines over 10 s" 0 "$MOO" run --on hB -d "$T/p-lines"
 id=$out
+: >"$T/l1" # before the loop below reads it (the background redirect may come later)
 MOO_RECONNECT_S=60 "$MOO" logs -f "$id" >"$T/l1" 2>"$T/l1.err" &
 fp=$!
 _i=0
