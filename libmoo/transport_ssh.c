@@ -611,11 +611,34 @@ static bool ssh_exists(struct moo__transport *t, const char *path)
 	return a != NULL;
 }
 
+/* A folder made, or there already, over SFTP; false leaves it to mkdir -p. */
+static bool sftp_mkdir_one(struct moo__transport *t, const char *path)
+{
+	sftp_session sftp;
+	sftp_attributes a;
+	bool dir;
+
+	if (moo__ssh_sftp(sess(t), &sftp, NULL)) {
+		return false;
+	}
+	if (sftp_mkdir(sftp, path, 0777) == 0) { /* the host's umask applies, as to mkdir -p */
+		return true;
+	}
+	a = sftp_stat(sftp, path);
+	dir = a && a->type == SSH_FILEXFER_TYPE_DIRECTORY;
+	sftp_attributes_free(a);
+	return dir;
+}
+
+/* The folder's parents, or an error, take mkdir -p on the host's sh. */
 static int ssh_mkdir_p(struct moo__transport *t, const char *path, struct moo_error **err)
 {
 	struct moo_buf cmd = MOO_BUF_INIT;
 	int r;
 
+	if (sftp_mkdir_one(t, path)) {
+		return 0;
+	}
 	moo_buf_puts(&cmd, "mkdir -p -- ");
 	moo_buf_shquote(&cmd, path);
 	r = run_ok(t, cmd.ptr, "create the folder", path, NULL, NULL, err);
