@@ -103,8 +103,13 @@ static int ssh_read_file(struct moo__transport *t, const char *path, uint64_t of
 	if ((r = moo__ssh_sftp(c, &sftp, err))) {
 		return r;
 	}
+	if (c->tail_f && (!offset || strcmp(c->tail_path, path))) {
+		sftp_close(c->tail_f);
+		c->tail_f = NULL;
+	}
 	sftp->errnum = 0;
-	f = sftp_open(sftp, path, O_RDONLY, 0);
+	f = c->tail_f ? c->tail_f : sftp_open(sftp, path, O_RDONLY, 0);
+	c->tail_f = NULL;
 	if (!f) {
 		fx = sftp_errnum(c);
 		if (fx == SSH_FX_NO_SUCH_FILE || fx == SSH_FX_NO_SUCH_PATH) {
@@ -112,7 +117,7 @@ static int ssh_read_file(struct moo__transport *t, const char *path, uint64_t of
 		}
 		return moo__ssh_sftp_fail(c, err, fx > 0 ? MOO_EIO : MOO_EHOST, "read", path);
 	}
-	if (offset && sftp_seek64(f, offset) < 0) {
+	if (sftp_seek64(f, offset) < 0) { /* resets the eof a kept handle saw */
 		r = moo__ssh_sftp_fail(c, err, MOO_EIO, "read", path);
 		goto done;
 	}
@@ -142,7 +147,16 @@ done:
 			out->ptr[start] = '\0';
 		}
 	}
-	sftp_close(f);
+	if (!r && offset + got > 0) {
+		/* The next read at an offset of this file (the rest of a log) needs no open. */
+		if (!c->tail_path || strcmp(c->tail_path, path)) {
+			free(c->tail_path);
+			c->tail_path = moo__strdup(path);
+		}
+		c->tail_f = f;
+	} else {
+		sftp_close(f);
+	}
 	free(buf);
 	return r;
 }
