@@ -1276,7 +1276,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 	char *log = job_file(job, "process.log"), *exit_path = job_file(job, "exit");
 	uint64_t off = *offset;
 	double wait = 0.002, last_check = now();
-	bool ended = false;
+	bool ended = false, idle = false;
 	int r;
 
 	r = open_host(&t, job->host, err);
@@ -1297,8 +1297,9 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			ended = false;
 		}
 
-		/* Whether it has ended is asked before the read: then the read sees it all. */
-		if (follow && !ended) {
+		/* Whether it has ended is asked before the read (then the read sees it all), and
+		 * only once a read brought nothing: a job writing its log is not asked. */
+		if (follow && !ended && (idle || moo_job_status_done(job->status))) {
 			ended = t->ops->exists(t, exit_path) || moo_job_status_done(job->status);
 		}
 		moo_buf_reset(&b);
@@ -1313,6 +1314,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			goto done;
 		}
 		cut = b.len;
+		idle = false;
 		if (follow && !ended) {
 			while (cut && b.ptr[cut - 1] != '\n') {
 				cut--;
@@ -1350,6 +1352,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			continue;
 		}
 		if (!cut) {
+			idle = true;
 			wait_change(t, job->dir, wait);
 			wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
 		}

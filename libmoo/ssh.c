@@ -512,6 +512,10 @@ void moo__ssh_close(struct moo__ssh *c)
 	if (!c) {
 		return;
 	}
+	if (c->tail_f) {
+		sftp_close(c->tail_f);
+	}
+	free(c->tail_path);
 	if (c->sftp) {
 		sftp_free(c->sftp);
 	}

@@ -36,6 +36,8 @@ struct moo__ssh {
 	ssh_session session;
 	ssh_channel sh;    /* the one remote sh; opened on first use */
 	sftp_session sftp; /* opened on first use */
+	sftp_file tail_f;  /* kept open between reads at an offset (a log followed) */
+	char *tail_path;   /* ... of this file */
 	char *display;     /* user@address:port, for messages */
 	char *fingerprint; /* the host key's "SHA256:…" */
 	char *key_type;    /* "ssh-ed25519", … */

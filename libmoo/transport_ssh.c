@@ -1,12 +1,14 @@
 /*
  * transport_ssh: the job transport over one SSH session (ssh.c).
  *
- * Commands run on the session's one remote sh; file contents travel over SFTP: files of
- * 1 MiB and more are written with up to 16 writes of 128 KiB in flight on an SFTP channel
- * of our own (libssh 0.10 has no asynchronous writes), smaller ones with libssh's
- * sftp_write; reads are pipelined with ~16 requests of 32 KiB in flight. Everything lands under a
- * temporary name first and is renamed, so an interrupted transfer never leaves a partial file at
- * its destination. Every path put into a command line goes through moo_buf_shquote.
+ * Commands run on the session's one remote sh. Everything else travels over SFTP, which
+ * costs the host no process per request (a log polled while a job is followed, exists,
+ * small writes renamed into place): files of 1 MiB and more are written with up to 16
+ * writes of 128 KiB in flight on an SFTP channel of our own (libssh 0.10 has no
+ * asynchronous writes), smaller ones with libssh's sftp_write; downloads are pipelined with
+ * ~16 requests of 32 KiB in flight. Everything lands under a temporary name first and is
+ * renamed, so an interrupted transfer never leaves a partial file at its destination.
+ * Every path put into a command line goes through moo_buf_shquote.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -70,39 +72,92 @@ static int ssh_exec(struct moo__transport *t, const char *cmdline, struct moo_bu
 	return moo__ssh_run(sess(t), cmdline, out, 0, errout, status, err);
 }
 
+/*
+ * SFTP's status of the last request that failed: a request that got no answer (the
+ * connection is gone) leaves errnum as the last failure left it, so the caller clears it
+ * first and a failure with errnum still 0 is a lost connection.
+ */
+static int sftp_errnum(struct moo__ssh *c)
+{
+	return c->sftp && moo__ssh_alive(c) ? sftp_get_error(c->sftp) : -1;
+}
+
+/*
+ * Reads over SFTP: the host's sshd answers from its own process (internal-sftp or one
+ * sftp-server per session), where a command would cost the host a fork and an exec of
+ * tail and head on every poll of a log.
+ */
 static int ssh_read_file(struct moo__transport *t, const char *path, uint64_t offset, size_t max,
 			 struct moo_buf *out, struct moo_error **err)
 {
-	struct moo_buf cmd = MOO_BUF_INIT, errout = MOO_BUF_INIT;
-	int status = -1, r;
+	struct moo__ssh *c = sess(t);
+	sftp_session sftp;
+	sftp_file f = NULL;
+	size_t got = 0, start = out->len;
+	char *buf = NULL;
+	int r, fx;
 
-	moo_buf_puts(&cmd, "if [ ! -e ");
-	moo_buf_shquote(&cmd, path);
-	moo_buf_printf(&cmd, " ]; then exit %d; fi; tail -c +%llu -- ", NOT_FOUND_STATUS,
-		       (unsigned long long)offset + 1);
-	moo_buf_shquote(&cmd, path);
-	moo_buf_printf(&cmd, " | head -c %zu", max);
 	if (!max) {
-		r = 0;
+		return 0;
+	}
+	if ((r = moo__ssh_sftp(c, &sftp, err))) {
+		return r;
+	}
+	if (c->tail_f && (!offset || strcmp(c->tail_path, path))) {
+		sftp_close(c->tail_f);
+		c->tail_f = NULL;
+	}
+	sftp->errnum = 0;
+	f = c->tail_f ? c->tail_f : sftp_open(sftp, path, O_RDONLY, 0);
+	c->tail_f = NULL;
+	if (!f) {
+		fx = sftp_errnum(c);
+		if (fx == SSH_FX_NO_SUCH_FILE || fx == SSH_FX_NO_SUCH_PATH) {
+			return MOO_ENOTFOUND;
+		}
+		return moo__ssh_sftp_fail(c, err, fx > 0 ? MOO_EIO : MOO_EHOST, "read", path);
+	}
+	if (sftp_seek64(f, offset) < 0) { /* resets the eof a kept handle saw */
+		r = moo__ssh_sftp_fail(c, err, MOO_EIO, "read", path);
 		goto done;
 	}
-	r = moo__ssh_run(sess(t), cmd.ptr, out, max, &errout, &status, err);
-	if (r) {
-		goto done;
-	}
-	if (status == NOT_FOUND_STATUS) {
-		r = MOO_ENOTFOUND;
-	} else if (status) {
-		struct moo_error *e =
-			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot read '%s' on '%s'",
-				       path, sess(t)->display);
+	buf = moo__malloc(READ_CHUNK);
+	while (got < max) {
+		size_t want = max - got < READ_CHUNK ? max - got : READ_CHUNK;
+		ssize_t n;
 
-		moo__error_cause(e, errout.len ? errout.ptr : NULL);
-		r = MOO_EIO;
+		sftp->errnum = 0;
+		n = sftp_read(f, buf, want);
+		if (n < 0) {
+			fx = sftp_errnum(c);
+			r = moo__ssh_sftp_fail(c, err, fx > 0 ? MOO_EIO : MOO_EHOST, "read", path);
+			goto done;
+		}
+		if (!n) {
+			break;
+		}
+		moo_buf_add(out, buf, (size_t)n);
+		got += (size_t)n;
 	}
+	r = 0;
 done:
-	moo_buf_dispose(&cmd);
-	moo_buf_dispose(&errout);
+	if (r) {
+		out->len = start;
+		if (out->ptr) {
+			out->ptr[start] = '\0';
+		}
+	}
+	if (!r && offset + got > 0) {
+		/* The next read at an offset of this file (the rest of a log) needs no open. */
+		if (!c->tail_path || strcmp(c->tail_path, path)) {
+			free(c->tail_path);
+			c->tail_path = moo__strdup(path);
+		}
+		c->tail_f = f;
+	} else {
+		sftp_close(f);
+	}
+	free(buf);
 	return r;
 }
 
@@ -538,6 +593,10 @@ static int ssh_write_file(struct moo__transport *t, const char *path, const void
 	if (r) {
 		goto done;
 	}
+	/* SFTP v3's rename refuses to replace a file: then mv -f does. */
+	if (sftp_rename(sess(t)->sftp, tmp, path) == 0) {
+		goto done;
+	}
 	moo_buf_puts(&cmd, "mv -f -- ");
 	moo_buf_shquote(&cmd, tmp);
 	moo_buf_putc(&cmd, ' ');
@@ -552,26 +611,48 @@ done:
 	return r;
 }
 
+/* lstat over SFTP: a link counts, dangling or not ([ -e ] || [ -h ]). */
 static bool ssh_exists(struct moo__transport *t, const char *path)
 {
-	struct moo_buf cmd = MOO_BUF_INIT;
-	int status = -1, r;
+	sftp_session sftp;
+	sftp_attributes a;
 
-	moo_buf_puts(&cmd, "[ -e ");
-	moo_buf_shquote(&cmd, path);
-	moo_buf_puts(&cmd, " ] || [ -h ");
-	moo_buf_shquote(&cmd, path);
-	moo_buf_puts(&cmd, " ]");
-	r = moo__ssh_run(sess(t), cmd.ptr, NULL, 0, NULL, &status, NULL);
-	moo_buf_dispose(&cmd);
-	return r == 0 && status == 0;
+	if (moo__ssh_sftp(sess(t), &sftp, NULL)) {
+		return false;
+	}
+	a = sftp_lstat(sftp, path);
+	sftp_attributes_free(a);
+	return a != NULL;
 }
 
+/* A folder made, or there already, over SFTP; false leaves it to mkdir -p. */
+static bool sftp_mkdir_one(struct moo__transport *t, const char *path)
+{
+	sftp_session sftp;
+	sftp_attributes a;
+	bool dir;
+
+	if (moo__ssh_sftp(sess(t), &sftp, NULL)) {
+		return false;
+	}
+	if (sftp_mkdir(sftp, path, 0777) == 0) { /* the host's umask applies, as to mkdir -p */
+		return true;
+	}
+	a = sftp_stat(sftp, path);
+	dir = a && a->type == SSH_FILEXFER_TYPE_DIRECTORY;
+	sftp_attributes_free(a);
+	return dir;
+}
+
+/* The folder's parents, or an error, take mkdir -p on the host's sh. */
 static int ssh_mkdir_p(struct moo__transport *t, const char *path, struct moo_error **err)
 {
 	struct moo_buf cmd = MOO_BUF_INIT;
 	int r;
 
+	if (sftp_mkdir_one(t, path)) {
+		return 0;
+	}
 	moo_buf_puts(&cmd, "mkdir -p -- ");
 	moo_buf_shquote(&cmd, path);
 	r = run_ok(t, cmd.ptr, "create the folder", path, NULL, NULL, err);
