@@ -1812,7 +1812,11 @@ int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan, const str
 	if (runtime) {
 		e = moo__engine_parse(runtime);
 		if (e < 0) {
-			r = moo__fail(err, MOO_ERESOLVE, "unknown runtime '%s'", runtime);
+			struct moo_error *ue = moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
+							      "unknown runtime '%s'", runtime);
+
+			moo__error_hint(ue, "choose docker, podman, apptainer or host");
+			r = MOO_ERESOLVE;
 			goto done;
 		}
 	} else {

@@ -34,6 +34,7 @@ c=$(cmd_of host --accelerator gpu)
 contains "and on the host CUDA_VISIBLE_DEVICES" "$c" "'CUDA_VISIBLE_DEVICES=0'"
 expect_exit "an unknown runtime is exit 5" 5 "$MOO" resolve --offline --runtime rkt -o - "$EX"
 contains "naming it" "$err" "unknown runtime 'rkt'"
+contains "and the ones there are" "$err" "hint: choose docker, podman, apptainer or host"
 mkdir "$T/seed" && printf 'print(1)\n' >"$T/seed/tensorflow_test_mnist.py"
 cat >"$T/seed/metadata.yaml" <<'EOT'
 framework:
