@@ -151,10 +151,14 @@ void progress_cb(uint64_t done, uint64_t total, void *data)
 	bar.last = now;
 	bar.drawn = true;
 	if (total) {
+		char d[32], t[32];
+
 		fill = (int)((done > total ? total : done) * (uint64_t)width / total);
-		snprintf(line, sizeof(line), "%-10.10s [%.*s%*s] %3d%% %8.1f MiB", label, fill,
+		format_size(d, sizeof(d), done);
+		format_size(t, sizeof(t), total);
+		snprintf(line, sizeof(line), "%-10.10s [%.*s%*s] %3d%% %s / %s", label, fill,
 			 "##############################", width - fill, "",
-			 (int)(done * 100 / total), (double)done / 1048576.0);
+			 (int)((done > total ? total : done) * 100 / total), d, t);
 	} else {
 		snprintf(line, sizeof(line), "%-10.10s %8.1f MiB", label, (double)done / 1048576.0);
 	}

@@ -88,10 +88,10 @@ int moo__transport_open_flags(struct moo__transport **out, const char *host, uns
  */
 int moo__transport_reopen(struct moo__transport **t, struct moo_error **err);
 /*
- * Transfer progress (moo_set_transfer_progress): put and collect call begin once, then
- * progress with each chunk's bytes.
+ * Transfer progress (moo_set_transfer_progress): put and collect call begin once, with the
+ * bytes the transfer will move (0: not known), then progress with each chunk's bytes.
  */
-void moo__transfer_begin(bool upload);
+void moo__transfer_begin(bool upload, uint64_t total);
 void moo__transfer_progress(bool upload, uint64_t bytes);
 
 /* True for a transport that reaches another machine. */

@@ -338,23 +338,30 @@ int moo__transport_local_open(struct moo__transport **out, struct moo_error **er
 /* ---- transfer progress -------------------------------------------------------------------- */
 
 static moo_progress_cb xfer_cb;
-static uint64_t xfer_done[2];
+static uint64_t xfer_done[2], xfer_total[2];
 
 void moo_set_transfer_progress(moo_progress_cb cb)
 {
 	xfer_cb = cb;
 }
 
-void moo__transfer_begin(bool upload)
+void moo__transfer_begin(bool upload, uint64_t total)
 {
 	xfer_done[upload] = 0;
+	xfer_total[upload] = total;
 }
 
 void moo__transfer_progress(bool upload, uint64_t bytes)
 {
 	xfer_done[upload] += bytes;
 	if (xfer_cb) {
-		xfer_cb(xfer_done[upload], 0, (void *)(upload ? "upload" : "download"));
+		uint64_t total = xfer_total[upload];
+
+		/* a file that grew while it was sent: the total follows, never below done */
+		if (total && xfer_done[upload] > total) {
+			total = xfer_total[upload] = xfer_done[upload];
+		}
+		xfer_cb(xfer_done[upload], total, (void *)(upload ? "upload" : "download"));
 	}
 }
 

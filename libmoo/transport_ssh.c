@@ -734,6 +734,37 @@ static int put_tree(struct moo__transport *t, struct pipe *pp, const char *src, 
 	return r;
 }
 
+/* The bytes of the regular files under path (or of path itself), as put_tree sends them. */
+static uint64_t tree_bytes(const char *path, int depth)
+{
+	struct stat st;
+	struct dirent *de;
+	uint64_t n = 0;
+	DIR *d;
+
+	if (lstat(path, &st) < 0) {
+		return 0;
+	}
+	if (S_ISREG(st.st_mode)) {
+		return (uint64_t)st.st_size;
+	}
+	if (!S_ISDIR(st.st_mode) || depth > 64 || !(d = opendir(path))) {
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		char *sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
+			continue;
+		}
+		sub = moo__path_join(path, de->d_name);
+		n += tree_bytes(sub, depth + 1);
+		free(sub);
+	}
+	closedir(d);
+	return n;
+}
+
 /* rm -rf of a local path: links removed, never followed. */
 static int remove_local(const char *path, struct moo_error **err)
 {
@@ -788,7 +819,7 @@ static int ssh_put(struct moo__transport *t, const char *src, const char *dst, b
 		return MOO_EEXIST;
 	}
 	tmp = temp_name(dst);
-	moo__transfer_begin(true);
+	moo__transfer_begin(true, tree_bytes(src, 0));
 	r = put_tree(t, &pp, src, tmp, err);
 	pipe_close(&pp);
 	if (r) {
@@ -1018,7 +1049,7 @@ static int ssh_collect(struct moo__transport *t, const char *src, const char *ca
 		goto done;
 	}
 	dst = moo__path_join(cache_dir, base);
-	moo__transfer_begin(false);
+	moo__transfer_begin(false, 0);
 	if ((r = get_tree(t, trimmed, dst, 0, err))) {
 		goto done;
 	}

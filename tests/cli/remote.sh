@@ -80,6 +80,22 @@ id2=$(printf '%s' "$j2" | jq "d['id']")
 expect_exit "show --json gives bytes_sent" 0 "$MOO" show --json "$id2"
 [ "$(printf '%s' "$out" | jq "d['bytes_sent']")" = 0 ] && ok "... 0 for the re-run" || not_ok "... 0 for the re-run" "$out"
 
+# ---- the upload's progress: bytes / total and a percentage, on a terminal only ---------------
+project "$T/p-big" <<'EOF'
+print("big")
+EOF
+head -c 3000000 /dev/urandom >"$T/p-big/data.bin" # over 1 MiB: the pipelined writes
+script -qec "$MOO run --on h1 -d $T/p-big" /dev/null >"$T/tty.out" 2>&1
+bars=$(tr '\r' '\n' <"$T/tty.out" | sed 's/\x1b\[K//g' | grep -a '^upload')
+if [ -n "$bars" ] && ! printf '%s\n' "$bars" | grep -av ' / 2\.9 MiB$' >/dev/null; then
+	ok "on a terminal: an upload bar that shows the total (2.9 MiB) at every step"
+else not_ok "on a terminal: an upload bar with the total" "$(cat -v "$T/tty.out")"; fi
+printf '%s\n' "$bars" | tail -1 | grep -aq '\[#\{30\}\] 100% 2\.9 MiB / 2\.9 MiB$' &&
+	ok "... ending full at 100%" || not_ok "... ending full at 100%" "$bars"
+echo "# another bundle" >>"$T/p-big/train.py"
+expect_exit "not on a terminal: no bar" 0 "$MOO" run --on h1 -d "$T/p-big"
+case $err in *upload*) not_ok "... no bar" "$err" ;; *) ok "... no bar" ;; esac
+
 # ---- exit codes and signals ---------------------------------------------------------------
 project "$T/p-exit" <<'EOF'
 import sys

@@ -45,7 +45,8 @@ struct moo_run_opts {
 
 /*
  * Reports the bytes of bundle uploads and result downloads to and from SSH hosts, as
- * they go: cb(bytes so far in this transfer, 0, "upload" or "download"). NULL: none.
+ * they go: cb(bytes so far in this transfer, its total bytes (0 where not known: downloads),
+ * "upload" or "download"). NULL: none.
  * Process-wide; set it once (the moo command draws a bar on a terminal).
  */
 MOO_EXTERN void moo_set_transfer_progress(moo_progress_cb cb);
