@@ -997,7 +997,9 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	memset(&rt, 0, sizeof(rt));
 	r = moo__transport_open_flags(
 		&t, opts && opts->version >= 2 && opts->host ? opts->host : "local",
-		opts && opts->version >= 2 && opts->accept_new_host_key ? MOO__SSH_ACCEPT_NEW : 0,
+		opts && opts->version >= 2 && opts->accept_new_host_key
+			? MOO__SSH_ACCEPT_NEW | MOO__SSH_EAGER
+			: MOO__SSH_EAGER,
 		err);
 	if (r) {
 		goto done;

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +287,30 @@ static void dead_link_timeouts(ssh_session s)
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
 }
 
+/*
+ * The hint for a connection that failed. Through a ProxyJump or ProxyCommand, libssh runs
+ * the command (OpenSSH's 'ssh -W' for a jump) with its standard error thrown away, so
+ * whatever went wrong on the jump leg (an unknown jump host key, a refused login) shows
+ * here only as a closed connection: the hint names the command to run by hand.
+ */
+static void proxy_hint(struct moo_error *e, ssh_session s)
+{
+	char *proxy = NULL;
+
+	if (ssh_options_get(s, SSH_OPTIONS_PROXYCOMMAND, &proxy) == SSH_OK && proxy && *proxy) {
+		moo__error_hint(e,
+				"the host is reached through the proxy command \"%s\" (ProxyJump "
+				"or ProxyCommand of the ssh configuration), whose errors are not "
+				"shown: run the jump by hand (ssh JUMPHOST) to see why it fails, "
+				"e.g. a jump host key missing from ~/.ssh/known_hosts",
+				proxy);
+	} else {
+		moo__error_hint(e, "check that the host is up and that sshd listens on that "
+				   "address and port");
+	}
+	ssh_string_free_char(proxy);
+}
+
 /* Appends the session's host key to known_hosts, creating the file (and ~/.ssh) if needed. */
 static int append_known_host(ssh_session s, const char *file, struct moo_error **err)
 {
@@ -479,9 +504,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 				c->display, attempt + 1, attempt ? "tries" : "try");
 
 			moo__error_cause(e, msg);
-			moo__error_hint(e,
-					"check that the host is up and that sshd listens on that "
-					"address and port");
+			proxy_hint(e, c->session);
 		}
 		r = MOO_EHOST;
 		goto done;
@@ -498,6 +521,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 		c->auth_s = now_s() - t0;
 	}
 	moo__random_hex(c->marker);
+	c->eager = (flags & MOO__SSH_EAGER) != 0;
 	*out = c;
 	c = NULL;
 	r = 0;
@@ -614,36 +638,13 @@ static bool scan(struct moo_buf *pending, const char *mark, size_t mlen, bool wi
 	return true;
 }
 
-static int open_shell(struct moo__ssh *c, struct moo_error **err)
+/* Sends cmdline to the remote sh as command number ++c->seq; false when the write failed. */
+static bool send_command(struct moo__ssh *c, const char *cmdline)
 {
-	int status, r;
+	struct moo_buf cmd = MOO_BUF_INIT;
+	bool ok;
 
-	c->sh = ssh_channel_new(c->session);
-	if (!c->sh || ssh_channel_open_session(c->sh) != SSH_OK ||
-	    ssh_channel_request_exec(c->sh, "sh") != SSH_OK) {
-		r = lost(c, err, "starting sh");
-		goto done;
-	}
-	/* Whatever a login shell prints before sh starts is dropped with this first command. */
-	r = moo__ssh_run(c, ":", NULL, 0, NULL, &status, err);
-done:
-	return r;
-}
-
-int moo__ssh_run(struct moo__ssh *c, const char *cmdline, struct moo_buf *out, size_t max,
-		 struct moo_buf *errout, int *status, struct moo_error **err)
-{
-	struct moo_buf cmd = MOO_BUF_INIT, pend_o = MOO_BUF_INIT, pend_e = MOO_BUF_INIT;
-	char mark[64], chunk[32768];
-	size_t mlen, start_o = out ? out->len : 0, start_e = errout ? errout->len : 0;
-	bool done_o = false, done_e = false;
-	int st = -1, r;
-
-	if (!c->sh && (r = open_shell(c, err))) {
-		goto done;
-	}
-	max = max ? max : RUN_MAX_OUT;
-	mlen = (size_t)snprintf(mark, sizeof(mark), "\036moo-%s-%u", c->marker, ++c->seq);
+	c->seq++;
 	moo_buf_puts(&cmd, "(eval ");
 	moo_buf_shquote(&cmd, cmdline);
 	/* \036 is written by printf's octal escape, so the line itself holds no marker. */
@@ -651,10 +652,135 @@ int moo__ssh_run(struct moo__ssh *c, const char *cmdline, struct moo_buf *out, s
 		       ") </dev/null; moo_s=$?; printf '\\036moo-%s-%u\\n' >&2; "
 		       "printf '\\036moo-%s-%u %%d\\n' \"$moo_s\"\n",
 		       c->marker, c->seq, c->marker, c->seq);
-	if (ssh_channel_write(c->sh, cmd.ptr, (uint32_t)cmd.len) != (int)cmd.len) {
-		r = lost(c, err, "sending a command");
-		goto done;
+	ok = ssh_channel_write(c->sh, cmd.ptr, (uint32_t)cmd.len) == (int)cmd.len;
+	moo_buf_dispose(&cmd);
+	return ok;
+}
+
+static int sftp_start_failed(struct moo__ssh *c, struct moo_error **err)
+{
+	struct moo_error *e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+					     "cannot start SFTP on '%s'", c->display);
+
+	moo__error_cause(e, ssh_get_error(c->session));
+	moo__error_hint(e, "the host's sshd needs an sftp Subsystem line");
+	return MOO_EHOST;
+}
+
+/*
+ * Opens the remote sh and the SFTP channel together: both channel opens go out before
+ * either answer is awaited, then both requests (exec, subsystem), so the host starts the
+ * two processes at once rather than one after the other (sshd forks for each, and the sh
+ * may read a login profile). The sh's first command, ':', which drops whatever a login
+ * shell prints before sh starts, is sent but not awaited here: the first moo__ssh_run
+ * reads it (c->sh_pending), so SFTP work can go on meanwhile. Of the two asked for, only
+ * what is not open yet is opened.
+ */
+static int open_channels(struct moo__ssh *c, bool sh, bool sftp_too, struct moo_error **err)
+{
+	ssh_channel ch[2] = {NULL, NULL}; /* sh, sftp */
+	bool want[2] = {sh && !c->sh, sftp_too && !c->sftp}, opened[2] = {false, false},
+	     asked[2] = {false, false};
+	sftp_session sftp = NULL;
+	int i, r;
+
+	ssh_set_blocking(c->session, 0);
+	for (i = 0; i < 2; i++) {
+		if (want[i] && !(ch[i] = ssh_channel_new(c->session))) {
+			r = lost(c, err, i ? "starting SFTP" : "starting sh");
+			goto done;
+		}
 	}
+	for (;;) {
+		bool pending = false, moved = false;
+
+		for (i = 0; i < 2; i++) {
+			int rc = SSH_AGAIN;
+
+			if (!want[i] || asked[i]) {
+				continue;
+			}
+			if (!opened[i]) {
+				rc = ssh_channel_open_session(ch[i]);
+				opened[i] = rc == SSH_OK;
+				moved = moved || opened[i];
+			}
+			if (opened[i]) { /* at once: the request goes out with the other's */
+				rc = i ? ssh_channel_request_subsystem(ch[i], "sftp")
+				       : ssh_channel_request_exec(ch[i], "sh");
+				asked[i] = rc == SSH_OK;
+				moved = moved || asked[i];
+			}
+			if (rc == SSH_ERROR) {
+				r = i ? sftp_start_failed(c, err) : lost(c, err, "starting sh");
+				goto done;
+			}
+			pending = pending || rc == SSH_AGAIN;
+		}
+		if (!pending) {
+			break;
+		}
+		/* An answer that came in while the other channel was asked is already read:
+		 * after any step, ask again before waiting on the socket. */
+		if (!moved) {
+			struct pollfd p = {ssh_get_fd(c->session), POLLIN, 0};
+
+			if (poll(&p, 1, 10000) == 0) {
+				r = lost(c, err, "starting sh and SFTP");
+				goto done;
+			}
+		}
+	}
+	ssh_set_blocking(c->session, 1);
+	if (want[0]) {
+		c->sh = ch[0];
+		ch[0] = NULL;
+		/* Whatever a login shell prints before sh starts is dropped with this command. */
+		if (!send_command(c, ":")) {
+			r = lost(c, err, "starting sh");
+			goto done;
+		}
+		c->sh_pending = c->seq;
+	}
+	if (want[1]) {
+		sftp = sftp_new_channel(c->session, ch[1]);
+		if (!sftp) {
+			abort(); /* out of memory */
+		}
+		ch[1] = NULL;
+		if (sftp_init(sftp) != SSH_OK) {
+			r = sftp_start_failed(c, err);
+			goto done;
+		}
+		c->sftp = sftp;
+		sftp = NULL;
+	}
+	r = 0;
+done:
+	ssh_set_blocking(c->session, 1);
+	if (sftp) {
+		sftp_free(sftp); /* frees its channel */
+	}
+	for (i = 0; i < 2; i++) {
+		if (ch[i]) {
+			ssh_channel_free(ch[i]);
+		}
+	}
+	return r;
+}
+
+/* Reads the output of command number seq up to its markers; see moo__ssh_run. */
+static int wait_command(struct moo__ssh *c, unsigned seq, struct moo_buf *out, size_t max,
+			struct moo_buf *errout, int *status, struct moo_error **err)
+{
+	struct moo_buf pend_o = MOO_BUF_INIT, pend_e = MOO_BUF_INIT;
+	char mark[64], chunk[32768];
+	size_t mlen, start_o = out ? out->len : 0, start_e = errout ? errout->len : 0;
+	bool done_o = false, done_e = false;
+	int st = -1, r;
+
+	max = max ? max : RUN_MAX_OUT;
+	mlen = (size_t)snprintf(mark, sizeof(mark), "\036moo-%s-%u", c->marker, seq);
 	moo_buf_add(&pend_o, "", 0);
 	moo_buf_add(&pend_e, "", 0);
 	while (!done_o || !done_e) {
@@ -713,10 +839,33 @@ done:
 			}
 		}
 	}
-	moo_buf_dispose(&cmd);
 	moo_buf_dispose(&pend_o);
 	moo_buf_dispose(&pend_e);
 	return r;
+}
+
+int moo__ssh_run(struct moo__ssh *c, const char *cmdline, struct moo_buf *out, size_t max,
+		 struct moo_buf *errout, int *status, struct moo_error **err)
+{
+	int r, st;
+
+	if (!c->sh && (r = open_channels(c, true, c->eager, err))) {
+		return r;
+	}
+	if (c->sh_pending) {
+		/* The first command, sent with the sh (its output is the login shell's), is read
+		 * to its end first: what follows its marker is not kept. */
+		unsigned first = c->sh_pending;
+
+		c->sh_pending = 0;
+		if ((r = wait_command(c, first, NULL, 0, NULL, &st, err))) {
+			return r;
+		}
+	}
+	if (!send_command(c, cmdline)) {
+		return lost(c, err, "sending a command");
+	}
+	return wait_command(c, c->seq, out, max, errout, status, err);
 }
 
 /* ---- SFTP ---------------------------------------------------------------------------- */
@@ -724,21 +873,11 @@ done:
 int moo__ssh_sftp(struct moo__ssh *c, sftp_session *out, struct moo_error **err)
 {
 	if (!c->sftp) {
-		sftp_session s = sftp_new(c->session);
+		int r = open_channels(c, c->eager, true, err);
 
-		if (!s || sftp_init(s) != SSH_OK) {
-			struct moo_error *e =
-				moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
-					       "cannot start SFTP on '%s'", c->display);
-
-			moo__error_cause(e, ssh_get_error(c->session));
-			moo__error_hint(e, "the host's sshd needs an sftp Subsystem line");
-			if (s) {
-				sftp_free(s);
-			}
-			return MOO_EHOST;
+		if (r) {
+			return r;
 		}
-		c->sftp = s;
 	}
 	*out = c->sftp;
 	return 0;

@@ -46,12 +46,15 @@ struct moo__ssh {
 	struct moo__ssh_target target;
 	char marker[40]; /* the sentinel that ends each command's output */
 	unsigned seq;
+	unsigned sh_pending;      /* a command sent with the sh whose end is not read yet, or 0 */
+	bool eager;               /* open the sh together with SFTP (MOO__SSH_EAGER) */
 	double connect_s, auth_s; /* seconds spent, for 'moo hosts check' */
 };
 
 enum moo__ssh_flags {
 	MOO__SSH_ACCEPT_NEW = 1 << 0, /* append an unknown host key to known_hosts */
 	MOO__SSH_NO_AUTH = 1 << 1,    /* stop after the host key check (moo hosts trust) */
+	MOO__SSH_EAGER = 1 << 2,      /* the sh will be needed: start it with SFTP, in parallel */
 };
 
 /*
