@@ -3,6 +3,7 @@
 #
 #   netns_setup || { echo "1..0 # SKIP $NETNS_WHY"; exit 0; }
 #   netns_host A            # a namespace with its own address and its own sshd
+#   netns_host_behind B A   # host B, linked to host A only: reachable only through A
 #   netns_cut A / netns_restore A / netns_rate A RATE / netns_new_host_key A
 #
 # Each host X gets a namespace, a veth pair (this side up, with an address), an sshd on
@@ -14,6 +15,7 @@
 
 NETNS_ID=
 NETNS_HOSTS=
+NETNS_ROUTES=
 
 # netns_setup: 0 when this process may create namespaces; else NETNS_WHY says why not.
 netns_setup() {
@@ -60,6 +62,34 @@ netns_host() {
 	ip addr add "$_net.1/24" dev "${_dev}0" && ip link set "${_dev}0" up || return 1
 	ip -n "$_ns" addr add "$_net.2/24" dev "${_dev}1" || return 1
 	ip -n "$_ns" link set "${_dev}1" up && ip -n "$_ns" link set lo up || return 1
+	eval "NETNS_ADDR_$1=$_net.2"
+	_d=$SSHD_DIR/ns-$1
+	mkdir -p "$_d"
+	ssh-keygen -q -t ed25519 -N '' -f "$_d/host_key" || return 1
+	sed -e "s|^ListenAddress .*|ListenAddress $_net.2|" -e "s|^Port .*|Port 22|" \
+		-e "s|^HostKey .*|HostKey $_d/host_key|" -e "s|^PidFile .*|PidFile $_d/sshd.pid|" \
+		"$SSHD_DIR/sshd_config" >"$_d/sshd_config"
+	netns_write_kh "$1"
+	netns_sshd_start "$1"
+}
+
+# netns_host_behind X Y: creates host X whose one link goes to host Y's namespace (Y's side
+# gets .1, X's .2), and starts its sshd. From here X can be reached only through Y, and a
+# route marks X's subnet unreachable so that a direct try fails at once (no time-out).
+netns_host_behind() {
+	_ns="moo$NETNS_ID$1"
+	_via="moo$NETNS_ID$2"
+	_dev="mn$NETNS_ID$1"
+	_net=$(netns_subnet) || return 1
+	ip netns add "$_ns" || return 1
+	NETNS_HOSTS="$NETNS_HOSTS $1"
+	ip -n "$_via" link add "${_dev}0" type veth peer name "${_dev}1" || return 1
+	ip -n "$_via" link set "${_dev}1" netns "$_ns" || return 1
+	ip -n "$_via" addr add "$_net.1/24" dev "${_dev}0" && ip -n "$_via" link set "${_dev}0" up || return 1
+	ip -n "$_ns" addr add "$_net.2/24" dev "${_dev}1" || return 1
+	ip -n "$_ns" link set "${_dev}1" up && ip -n "$_ns" link set lo up || return 1
+	ip route add unreachable "$_net.0/24" || return 1
+	NETNS_ROUTES="$NETNS_ROUTES $_net.0/24"
 	eval "NETNS_ADDR_$1=$_net.2"
 	_d=$SSHD_DIR/ns-$1
 	mkdir -p "$_d"
@@ -134,5 +164,9 @@ netns_cleanup() {
 		ip link del "mn$NETNS_ID${_h}0" 2>/dev/null
 		ip netns del "moo$NETNS_ID$_h" 2>/dev/null
 	done
+	for _r in $NETNS_ROUTES; do
+		ip route del unreachable "$_r" 2>/dev/null
+	done
 	NETNS_HOSTS=
+	NETNS_ROUTES=
 }
