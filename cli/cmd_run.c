@@ -79,6 +79,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		ro.accept_new_host_key = accept_new;
 		ro.runtime = runtime;
 		ro.image = image;
+		ro.no_wait = !detach; /* followed at once: no wait for the supervisor's state */
 		r = moo_job_start(&job, st, b, &ro, &err);
 	}
 	if (r) {

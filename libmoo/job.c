@@ -1181,6 +1181,12 @@ staged_remote:
 		r = MOO_EIO;
 		goto done;
 	}
+	if (opts && opts->version >= 4 && opts->no_wait && moo__transport_is_remote(t)) {
+		/* The caller follows the job: its log is read while the supervisor starts. */
+		*out = job;
+		job = NULL;
+		goto done;
+	}
 	/* Wait for the supervisor to say it runs (or already ran). */
 	free(path);
 	path = job_file(job, "state");

@@ -36,11 +36,16 @@ struct moo_run_opts {
 	/* moo.lock's text (moo_lock_write), or NULL: kept as <job>/moo.lock and in the result
 	 * folder, work/<output_folder>/moo.lock, so the result says what made it. */
 	const char *lock;
+	/* version 4 */
+	/* On an SSH host, return once the supervisor is launched rather than once it says it
+	 * runs (its state file): for a caller that follows the job at once (moo_job_logs),
+	 * which then reads the state as the job goes. The job is still queued in *out. */
+	bool no_wait;
 };
-#define MOO_RUN_OPTS_VERSION 3
-#define MOO_RUN_OPTS_INIT                                                          \
-	{                                                                          \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL \
+#define MOO_RUN_OPTS_VERSION 4
+#define MOO_RUN_OPTS_INIT                                                                 \
+	{                                                                                 \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL, false \
 	}
 
 /*
@@ -61,7 +66,8 @@ MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
  * an interpreter that has the spec's requirements or builds the derived image of them
  * (MOO_ERESOLVE otherwise, before anything is created), stages the
  * bundle into a new job directory, records the job and starts its supervisor detached.
- * Returns once the supervisor runs; *out is the caller's (status running).
+ * Returns once the supervisor runs; *out is the caller's (status running), or with
+ * opts->no_wait on an SSH host once it is launched (status queued).
  */
 MOO_EXTERN int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_bundle *b,
 			     const struct moo_run_opts *opts, struct moo_error **err);
