@@ -36,7 +36,7 @@ SSHO="-o UserKnownHostsFile=$MOO_KNOWN_HOSTS -o BatchMode=yes -o IdentitiesOnly=
 sshu() { ssh -p "$SSHD_PORT" $SSHO "$U@127.0.0.1" "$@"; }
 # shellcheck disable=SC2086
 scpu() { scp -q -P "$SSHD_PORT" $SSHO "$@"; }
-trap 'sshu "rm -rf moo-bench bench-plain bench-up" 2>/dev/null; sshd_stop; cleanup_dirs' EXIT
+trap 'sshu "rm -rf moo-bench bench-plain bench-plain-*.zip bench-up" 2>/dev/null; sshd_stop; cleanup_dirs' EXIT
 
 mkdir "$T/trivial"
 cat >"$T/trivial/train.py" <<'EOT'
