@@ -288,6 +288,27 @@ static void dead_link_timeouts(ssh_session s)
 }
 
 /*
+ * Acknowledges what the host sends at once rather than after the kernel's delayed-ACK
+ * timer (up to 40 ms). sshd sets TCP_NODELAY only on sessions with a terminal, so on ours
+ * Nagle holds a small packet of its until the one before is acknowledged: after the login
+ * (its hostkeys and debug messages go out in separate segments) every exchange stalled
+ * 40 ms, the channel opens 60-90 ms instead of ~15 ms. Linux leaves quick-ack mode on its
+ * own, so this is armed again before each wait for the host.
+ */
+static void quick_ack(ssh_session s)
+{
+#ifdef TCP_QUICKACK
+	int fd = ssh_get_fd(s), on = 1;
+
+	if (fd >= 0) {
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+	}
+#else
+	(void)s;
+#endif
+}
+
+/*
  * The hint for a connection that failed. Through a ProxyJump or ProxyCommand, libssh runs
  * the command (OpenSSH's 'ssh -W' for a jump) with its standard error thrown away, so
  * whatever went wrong on the jump leg (an unknown jump host key, a refused login) shows
@@ -491,6 +512,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 		if (ssh_connect(c->session) == SSH_OK) {
 			c->connect_s = now_s() - t0;
 			dead_link_timeouts(c->session);
+			quick_ack(c->session);
 			break;
 		}
 		msg = ssh_get_error(c->session);
@@ -519,6 +541,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 			goto done;
 		}
 		c->auth_s = now_s() - t0;
+		quick_ack(c->session);
 	}
 	moo__random_hex(c->marker);
 	c->eager = (flags & MOO__SSH_EAGER) != 0;
@@ -725,6 +748,7 @@ static int open_channels(struct moo__ssh *c, bool sh, bool sftp_too, struct moo_
 		if (!moved) {
 			struct pollfd p = {ssh_get_fd(c->session), POLLIN, 0};
 
+			quick_ack(c->session);
 			if (poll(&p, 1, 10000) == 0) {
 				r = lost(c, err, "starting sh and SFTP");
 				goto done;
@@ -786,6 +810,7 @@ static int wait_command(struct moo__ssh *c, unsigned seq, struct moo_buf *out, s
 	while (!done_o || !done_e) {
 		int n;
 
+		quick_ack(c->session);
 		if (!done_o) {
 			n = ssh_channel_read_timeout(c->sh, chunk, sizeof(chunk), 0, 100);
 			if (n == SSH_ERROR) {
@@ -872,6 +897,7 @@ int moo__ssh_run(struct moo__ssh *c, const char *cmdline, struct moo_buf *out, s
 
 int moo__ssh_sftp(struct moo__ssh *c, sftp_session *out, struct moo_error **err)
 {
+	quick_ack(c->session); /* every SFTP request starts here: its answer is not delayed */
 	if (!c->sftp) {
 		int r = open_channels(c, c->eager, true, err);
 
