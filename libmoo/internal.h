@@ -72,6 +72,10 @@ int moo__sha256_file(const char *path, char hex[MOO__SHA256_HEX], uint64_t *size
 		     struct moo_error **err);
 /* out gets 2 * len lowercase hex digits and a NUL. */
 void moo__hex(const void *data, size_t len, char *out);
+/* len random bytes from the kernel (getrandom); aborts when there are none. */
+void moo__random(void *buf, size_t len);
+/* 16 random lowercase hex digits and a NUL. */
+void moo__random_hex(char out[17]);
 /* True when s is exactly 64 lowercase hex digits. */
 bool moo__is_sha256_hex(const char *s);
 
