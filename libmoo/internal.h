@@ -59,6 +59,14 @@ bool moo__path_is_safe_relative(const char *rel);
 /* Copies regular files and folders (nothing else) from src to dst. */
 int moo__copy_tree(const char *src, const char *dst, struct moo_error **err);
 
+/* util/dl.c: a library loaded on first use (curl.h and sshlib.h say why). Each slot gets
+ * its symbol; NULL when all were found, else why not (to free; slots may be half filled). */
+struct moo__dl_sym {
+	const char *name;
+	void **slot;
+};
+char *moo__dl_load(const char *soname, const struct moo__dl_sym *syms, size_t n);
+
 /* util/hash.c: SHA-256 (OpenSSL EVP) and hex. Hex digests are 64 digits and a NUL. */
 #define MOO__SHA256_HEX 65
 struct moo__sha256;

@@ -417,7 +417,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 	char *home = NULL;
 	int r, attempt;
 
-	if ((r = moo__ssh_resolve(&c->target, name, err))) {
+	if ((r = moo__sshlib_load(err)) || (r = moo__ssh_resolve(&c->target, name, err))) {
 		goto done;
 	}
 	if (c->target.known_hosts) {

@@ -8,8 +8,7 @@
  */
 #ifndef MOO_SSH_H
 #define MOO_SSH_H
-#include <libssh/libssh.h>
-#include <libssh/sftp.h>
+#include "sshlib.h"
 #include "internal.h"
 #include "transport.h"
 
