@@ -67,7 +67,7 @@ struct moo__dl_sym {
 };
 char *moo__dl_load(const char *soname, const struct moo__dl_sym *syms, size_t n);
 
-/* util/hash.c: SHA-256 (OpenSSL EVP) and hex. Hex digests are 64 digits and a NUL. */
+/* util/hash.c: SHA-256 (Nettle) and hex. Hex digests are 64 digits and a NUL. */
 #define MOO__SHA256_HEX 65
 struct moo__sha256;
 struct moo__sha256 *moo__sha256_new(void);
