@@ -66,6 +66,8 @@ struct moo__dl_sym {
 	void **slot;
 };
 char *moo__dl_load(const char *soname, const struct moo__dl_sym *syms, size_t n);
+/* The error for a library that did not load (why: moo__dl_load's answer): MOO_EIO. */
+int moo__dl_fail(struct moo_error **err, const char *lib, const char *why, const char *package);
 
 /* util/hash.c: SHA-256 (Nettle) and hex. Hex digests are 64 digits and a NUL. */
 #define MOO__SHA256_HEX 65

@@ -32,15 +32,8 @@ static void load(void)
 
 int moo__archivelib_load(struct moo_error **err)
 {
-	struct moo_error *e;
-
 	pthread_once(&once, load);
-	if (!load_error) {
-		return 0;
-	}
-	e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot load libarchive: %s", load_error);
-	moo__error_hint(e, "install libarchive (Debian: apt-get install libarchive13)");
-	return MOO_EIO;
+	return load_error ? moo__dl_fail(err, "libarchive", load_error, "libarchive13") : 0;
 }
 
 static void *preload(void *unused)

@@ -37,13 +37,6 @@ static void load(void)
 
 int moo__curl_load(struct moo_error **err)
 {
-	struct moo_error *e;
-
 	pthread_once(&once, load);
-	if (!load_error) {
-		return 0;
-	}
-	e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot load libcurl: %s", load_error);
-	moo__error_hint(e, "install libcurl (Debian: apt-get install libcurl4)");
-	return MOO_EIO;
+	return load_error ? moo__dl_fail(err, "libcurl", load_error, "libcurl4") : 0;
 }

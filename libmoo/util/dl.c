@@ -24,3 +24,12 @@ char *moo__dl_load(const char *soname, const struct moo__dl_sym *syms, size_t n)
 	}
 	return NULL;
 }
+
+int moo__dl_fail(struct moo_error **err, const char *lib, const char *why, const char *package)
+{
+	struct moo_error *e;
+
+	e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot load %s: %s", lib, why);
+	moo__error_hint(e, "install %s (Debian: apt-get install %s)", lib, package);
+	return MOO_EIO;
+}

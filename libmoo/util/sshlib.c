@@ -31,13 +31,6 @@ static void load(void)
 
 int moo__sshlib_load(struct moo_error **err)
 {
-	struct moo_error *e;
-
 	pthread_once(&once, load);
-	if (!load_error) {
-		return 0;
-	}
-	e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "cannot load libssh: %s", load_error);
-	moo__error_hint(e, "install libssh (Debian: apt-get install libssh-4)");
-	return MOO_EIO;
+	return load_error ? moo__dl_fail(err, "libssh", load_error, "libssh-4") : 0;
 }
