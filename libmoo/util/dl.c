@@ -4,7 +4,9 @@
 
 char *moo__dl_load(const char *soname, const struct moo__dl_sym *syms, size_t n)
 {
-	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	void *lib = dlopen(
+		soname,
+		RTLD_LAZY | RTLD_LOCAL); /* binding all of ICU and libstdc++ at once cost ~10 ms */
 	size_t i;
 
 	if (!lib) {
