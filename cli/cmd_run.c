@@ -81,6 +81,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 		ro.runtime = runtime;
 		ro.image = image;
 		r = moo_job_start(&job, st, b, &ro, &err);
+		/* Its temporary folder goes now, while the job starts, not after it ends. */
+		moo_bundle_free(b);
+		b = NULL;
 	}
 	if (r) {
 		r = print_errors(err);
