@@ -180,9 +180,21 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 void moo_store_idle(struct moo_store *st)
 {
-	if (st && st->wal_frames > 0) {
-		sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		st->wal_frames = 0;
+	int frames = -1, done = -2;
+
+	if (!st || st->wal_frames <= 0) {
+		return;
+	}
+	sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+	st->wal_frames = 0;
+	/* All folded in: the next commit starts the WAL afresh, which syncs its header. Make
+	 * that commit now, a write of nothing new, rather than in the next command's path. */
+	if (frames >= 0 && frames == done) {
+		char pragma[40];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+			 moo_store_schema_version(st));
+		sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
 	}
 }
 
