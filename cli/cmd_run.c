@@ -54,6 +54,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 				   "unknown runtime '%s'", runtime);
 	}
 	source = npos ? argv[0] : ".";
+	moo_bundle_preload(); /* libarchive loads on the other core while the store opens */
 	r = open_store(&st);
 	if (r >= 0) {
 		goto done;
@@ -81,6 +82,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 		ro.image = image;
 		ro.no_wait = !detach; /* followed at once: no wait for the supervisor's state */
 		r = moo_job_start(&job, st, b, &ro, &err);
+		/* Its temporary folder goes now, while the job starts, not after it ends. */
+		moo_bundle_free(b);
+		b = NULL;
 	}
 	if (r) {
 		r = print_errors(err);

@@ -88,6 +88,7 @@ int attend_job(struct moo_store *st, struct moo_job *job, bool detach, bool json
 	}
 	fprintf(stderr, "moo: job %s running on %s; Ctrl-C detaches, the job goes on\n", job->id,
 		job->host);
+	moo_store_idle(st); /* while the job starts */
 	r = follow_job(st, job, 0, true);
 	if (r != EXIT_OK) {
 		return r;

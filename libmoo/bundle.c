@@ -18,8 +18,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <archive.h>
-#include <archive_entry.h>
+#include "archivelib.h"
 #include "curl.h"
 #include "internal.h"
 
@@ -551,8 +550,11 @@ static void scan_dispose(struct scan *s)
 
 static int scan(struct scan *s)
 {
-	int r = pass_headers(s);
+	int r = moo__archivelib_load(s->err);
 
+	if (!r) {
+		r = pass_headers(s);
+	}
 	return r ? r : pass_data(s);
 }
 

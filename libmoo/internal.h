@@ -59,7 +59,17 @@ bool moo__path_is_safe_relative(const char *rel);
 /* Copies regular files and folders (nothing else) from src to dst. */
 int moo__copy_tree(const char *src, const char *dst, struct moo_error **err);
 
-/* util/hash.c: SHA-256 (OpenSSL EVP) and hex. Hex digests are 64 digits and a NUL. */
+/* util/dl.c: a library loaded on first use (curl.h and sshlib.h say why). Each slot gets
+ * its symbol; NULL when all were found, else why not (to free; slots may be half filled). */
+struct moo__dl_sym {
+	const char *name;
+	void **slot;
+};
+char *moo__dl_load(const char *soname, const struct moo__dl_sym *syms, size_t n);
+/* The error for a library that did not load (why: moo__dl_load's answer): MOO_EIO. */
+int moo__dl_fail(struct moo_error **err, const char *lib, const char *why, const char *package);
+
+/* util/hash.c: SHA-256 (Nettle) and hex. Hex digests are 64 digits and a NUL. */
 #define MOO__SHA256_HEX 65
 struct moo__sha256;
 struct moo__sha256 *moo__sha256_new(void);
@@ -72,6 +82,10 @@ int moo__sha256_file(const char *path, char hex[MOO__SHA256_HEX], uint64_t *size
 		     struct moo_error **err);
 /* out gets 2 * len lowercase hex digits and a NUL. */
 void moo__hex(const void *data, size_t len, char *out);
+/* len random bytes from the kernel (getrandom); aborts when there are none. */
+void moo__random(void *buf, size_t len);
+/* 16 random lowercase hex digits and a NUL. */
+void moo__random_hex(char out[17]);
 /* True when s is exactly 64 lowercase hex digits. */
 bool moo__is_sha256_hex(const char *s);
 

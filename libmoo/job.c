@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include "runtime.h"
 #include "embedded.h"
 #include "ssh.h"
@@ -157,11 +156,7 @@ static char *new_id(void)
 	char id[16] = "moo-job-";
 	size_t i;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		for (i = 0; i < sizeof(rnd); i++) {
-			rnd[i] = (unsigned char)(rand() ^ (int)now());
-		}
-	}
+	moo__random(rnd, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++) {
 		id[8 + i] = alnum[rnd[i] % 36];
 	}
@@ -446,8 +441,8 @@ done:
 
 /*
  * *v gets field 22 of /proc/PID/stat on the host (start time), or 0 when there is no such
- * pid. Fails only when the host cannot be asked: a job is never taken for gone because
- * its host could not be reached.
+ * pid or it is a zombie. Fails only when the host cannot be asked: a job is never taken
+ * for gone because its host could not be reached.
  */
 static int proc_start(struct moo__transport *t, long pid, unsigned long long *v_out,
 		      struct moo_error **err)
@@ -469,7 +464,8 @@ static int proc_start(struct moo__transport *t, long pid, unsigned long long *v_
 		goto done;
 	}
 	p = strrchr(b.ptr, ')');
-	if (!p) {
+	/* Field 3, the state: a zombie (ended, not yet reaped by its parent) is gone. */
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') {
 		goto done;
 	}
 	/* After "pid (comm)" comes field 3; walk to field 22. */

@@ -23,28 +23,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 #include "ssh.h"
 
 #define RUN_MAX_OUT   (1u << 20)
 #define CONNECT_TRIES 4
 static const int backoff_ms[CONNECT_TRIES - 1] = {200, 500, 1000};
-
-void moo__random_hex(char out[17])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char r[8];
-	size_t i;
-
-	if (RAND_bytes(r, sizeof(r)) != 1) {
-		abort(); /* no randomness: nothing safe to do */
-	}
-	for (i = 0; i < sizeof(r); i++) {
-		out[2 * i] = hex[r[i] >> 4];
-		out[2 * i + 1] = hex[r[i] & 15];
-	}
-	out[16] = '\0';
-}
 
 static double now_s(void)
 {
@@ -480,7 +463,7 @@ int moo__ssh_open(struct moo__ssh **out, const char *name, unsigned flags, int t
 	char *home = NULL;
 	int r, attempt;
 
-	if ((r = moo__ssh_resolve(&c->target, name, err))) {
+	if ((r = moo__sshlib_load(err)) || (r = moo__ssh_resolve(&c->target, name, err))) {
 		goto done;
 	}
 	if (c->target.known_hosts) {

@@ -8,8 +8,7 @@
  */
 #ifndef MOO_SSH_H
 #define MOO_SSH_H
-#include <libssh/libssh.h>
-#include <libssh/sftp.h>
+#include "sshlib.h"
 #include "internal.h"
 #include "transport.h"
 
@@ -84,9 +83,6 @@ void moo__ssh_close(struct moo__ssh *c); /* NULL-safe */
 
 /* True while the session is connected and its remote sh (when started) has not ended. */
 bool moo__ssh_alive(struct moo__ssh *c);
-
-/* A fresh random name part, 16 lowercase hex digits, for markers and temporary files. */
-void moo__random_hex(char out[17]);
 
 /* The SSH transport (transport_ssh.c): the job seam over one session. */
 int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,

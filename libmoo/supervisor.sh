@@ -120,4 +120,4 @@ if [ "$code" -gt 128 ] && [ "$code" -lt 193 ]; then
 	printf 'signal=%s\nended=%s\n' "$((code - 128))" "$NOW"
 else
 	printf 'code=%s\nended=%s\n' "$code" "$NOW"
-fi >exit.tmp && mv -f exit.tmp exit
+fi >exit.tmp && exec mv -f exit.tmp exit # the last step: no fork for it

@@ -1,8 +1,10 @@
 /* transport_local: this machine, through sh -c and the file system. */
+#define _GNU_SOURCE 1 /* posix_spawn_file_actions_addchdir_np and _addclosefrom_np; environ */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,69 +201,92 @@ static int local_collect(struct moo__transport *t, const char *src, const char *
  * line would need first (each exec costs milliseconds). The child is reaped at once: it
  * forks the supervisor and exits, so the supervisor is nobody's child of ours.
  */
-static int local_spawn(struct moo__transport *t, const char *dir, const char *script,
-		       const char *log, struct moo_error **err)
-{
-	char *log_path = moo__path_join(dir, log);
-	int ws, r = 0;
-	pid_t pid;
-
-	(void)t;
-	pid = fork();
-	if (pid < 0) {
-		r = moo__fail_errno(err, MOO_EIO, "cannot start the supervisor");
-		goto done;
-	}
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY),
-		    out = open(log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-
-		if (in < 0 || out < 0 || chdir(dir) < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-		    dup2(out, 2) < 0) {
-			_exit(126);
-		}
-		for (ws = 3; ws < 1024; ws++) {
-			close(ws);
-		}
-		signal(SIGPIPE, SIG_DFL);
-		/* A second fork, so the supervisor is not our child (no zombie to reap). */
-		if (fork() != 0) {
-			_exit(0);
-		}
-		setsid();
-		execl("/bin/sh", "sh", "-c", script, "moo-supervisor", (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &ws, 0) < 0) {
-		if (errno != EINTR) {
-			r = moo__fail_errno(err, MOO_EIO, "cannot start the supervisor");
-			goto done;
-		}
-	}
-	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-		r = moo__fail(err, MOO_EIO, "cannot start the supervisor in '%s'", dir);
-	}
-done:
-	free(log_path);
-	return r;
-}
-
-/* The folder watched by wait_change (inotify), kept open for the transport's life. */
-struct local_watch {
+/* What a local transport keeps: the folder wait_change watches (inotify), and the
+ * supervisors it spawned that have not been reaped yet. */
+struct local_impl {
 	int fd;
 	char *dir;
+	pid_t *kids;
+	size_t n_kids;
 };
 
-static void local_wait_change(struct moo__transport *t, const char *dir, double timeout)
+static struct local_impl *local_impl(struct moo__transport *t)
 {
-	struct local_watch *w = t->impl;
-	struct pollfd p;
-	char events[4096];
+	struct local_impl *w = t->impl;
 
 	if (!w) {
 		w = t->impl = moo__calloc(1, sizeof(*w));
 		w->fd = -1;
 	}
+	return w;
+}
+
+/* Reaps the supervisors that have ended; the others are left running. */
+static void reap(struct local_impl *w)
+{
+	size_t i = 0;
+
+	while (i < w->n_kids) {
+		if (waitpid(w->kids[i], NULL, WNOHANG) != 0) {
+			w->kids[i] = w->kids[--w->n_kids];
+		} else {
+			i++;
+		}
+	}
+}
+
+/*
+ * The supervisor is spawned (vfork and exec, no copy of our page tables) straight into a
+ * session of its own, stdin from /dev/null and stdout and stderr appending to the log. It
+ * stays our child until we exit, then init's: its pid is kept so that wait_change and close
+ * reap it when it ends before us (proc_start in job.c takes a zombie for gone anyway).
+ */
+static int local_spawn(struct moo__transport *t, const char *dir, const char *script,
+		       const char *log, struct moo_error **err)
+{
+	struct local_impl *w = local_impl(t);
+	char *log_path = moo__path_join(dir, log);
+	char *argv[] = {"sh", "-c", (char *)script, "moo-supervisor", NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t sigs;
+	pid_t pid;
+	int e;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawn_file_actions_addchdir_np(&fa, dir);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	sigemptyset(&sigs);
+	posix_spawnattr_setsigmask(&attr, &sigs);
+	sigaddset(&sigs, SIGPIPE);
+	posix_spawnattr_setsigdefault(&attr, &sigs);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	e = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	free(log_path);
+	if (e) {
+		errno = e;
+		return moo__fail_errno(err, MOO_EIO, "cannot start the supervisor in '%s'", dir);
+	}
+	reap(w);
+	w->kids = moo__realloc(w->kids, (w->n_kids + 1) * sizeof(*w->kids));
+	w->kids[w->n_kids++] = pid;
+	return 0;
+}
+
+static void local_wait_change(struct moo__transport *t, const char *dir, double timeout)
+{
+	struct local_impl *w = local_impl(t);
+	struct pollfd p;
+	char events[4096];
+
+	reap(w);
 	if (!w->dir || strcmp(w->dir, dir)) {
 		if (w->fd >= 0) {
 			close(w->fd);
@@ -293,13 +318,15 @@ static void local_wait_change(struct moo__transport *t, const char *dir, double 
 
 static void local_close(struct moo__transport *t)
 {
-	struct local_watch *w = t->impl;
+	struct local_impl *w = t->impl;
 
 	if (w) {
+		reap(w);
 		if (w->fd >= 0) {
 			close(w->fd);
 		}
 		free(w->dir);
+		free(w->kids);
 		free(w);
 	}
 }

@@ -9,7 +9,7 @@ struct moo__ydoc {
 	char *file;
 	struct moo_error **diags;
 	struct moo__ynode **arena;
-	size_t n_arena;
+	size_t n_arena, cap_arena; /* doubled as it fills: images.yaml has thousands of nodes */
 	struct {
 		char *name;
 		struct moo__ynode *node;
@@ -81,7 +81,10 @@ static struct moo__ynode *node_new(struct moo__ydoc *p, enum moo__ykind kind, co
 	n->line = (int)m->line + 1;
 	n->col = (int)m->column + 1;
 	n->weight = 1;
-	MOO_GROW(p->arena, p->n_arena);
+	if (p->n_arena == p->cap_arena) {
+		p->cap_arena = p->cap_arena ? 2 * p->cap_arena : 64;
+		p->arena = moo__realloc(p->arena, p->cap_arena * sizeof(*p->arena));
+	}
 	p->arena[p->n_arena++] = n;
 	return n;
 }

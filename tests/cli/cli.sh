@@ -1,7 +1,7 @@
 #!/bin/sh
 # The command line itself: help, version, suggestions, exit codes (moo(1)).
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 22
+plan 28
 
 expect_exit "moo --version exits 0" 0 "$MOO" --version
 contains "--version prints the version" "$out" "moo 0."
@@ -27,4 +27,21 @@ expect_exit "moo validate --help matches moo help validate" 0 "$MOO" validate --
 help_out=$out
 "$MOO" help validate >"$T/h2"
 if [ "$help_out" = "$(cat "$T/h2")" ]; then ok "both help forms print the same"; else not_ok "both help forms print the same"; fi
+
+# libarchive and libssh are loaded on first use: a broken one does not stop moo from
+# starting, and the command that needs it names the library and the package to install.
+mkdir "$T/lib"
+printf 'int moo_test_nothing;\n' >"$T/lib/x.c"
+for so in libarchive.so.13 libssh.so.4; do
+	cc -shared -fPIC -Wl,-soname,$so -o "$T/lib/$so" "$T/lib/x.c"
+done
+expect_exit "with a broken libarchive and libssh, moo --version still runs" 0 \
+	env LD_LIBRARY_PATH="$T/lib" "$MOO" --version
+expect_exit "moo inspect with a broken libarchive is a local failure (6)" 6 \
+	env LD_LIBRARY_PATH="$T/lib" "$MOO" inspect "$MOO_SRC/examples/sklearn-diabetes"
+contains "... naming the library and what it lacks" "$err" "cannot load libarchive: libarchive.so.13 has no"
+contains "... and the package" "$err" "apt-get install libarchive13"
+expect_exit "moo hosts check with a broken libssh is a local failure (6)" 6 \
+	env LD_LIBRARY_PATH="$T/lib" MOO_HOME="$T/h" XDG_CONFIG_HOME="$T/c" "$MOO" hosts check nobody@127.0.0.1:1
+contains "... naming the library" "$err" "cannot load libssh: libssh.so.4 has no"
 done_testing

@@ -58,6 +58,27 @@ sup=$(state_of "$id" pid)
 kill -KILL "$sup" "-$(state_of "$id" pgid)" 2>/dev/null
 check "a job whose supervisor vanished is lost" wait_status "$id" lost
 
+# The same while 'moo run' follows: the supervisor is moo's child until moo exits, so it
+# lingers as a zombie; moo must still see it gone and end, not wait for ever.
+"$MOO" run sleeper >"$T/fg.out" 2>"$T/fg.err" &
+fg=$!
+wait_file "$T/fg.err"
+i=0
+while ! id=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) running.*/\1/p' "$T/fg.err") ||
+	[ -z "$id" ]; do
+	i=$((i + 1)) && [ $i -lt 100 ] && sleep 0.1 || break
+done
+wait_status "$id" running
+kill -KILL "$(state_of "$id" pid)" "-$(state_of "$id" pgid)" 2>/dev/null
+i=0
+while kill -0 "$fg" 2>/dev/null && [ $i -lt 100 ]; do
+	i=$((i + 1)) && sleep 0.1
+done
+check "moo run following a job whose supervisor is killed ends" eval "! kill -0 $fg 2>/dev/null"
+wait "$fg"
+check "... with exit 1" [ $? -eq 1 ]
+check "... and the job lost" [ "$(status_of "$id")" = lost ]
+
 # A reused pid: the state names a live process that is not the job (other start time).
 id=$("$MOO" run -d sleeper)
 wait_status "$id" running

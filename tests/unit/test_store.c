@@ -245,6 +245,60 @@ static void test_concurrent_writers(void **state)
 	moo_store_close(st);
 }
 
+/* Frames in the store's WAL, as a new connection sees them (the sqlite3 program). */
+static int wal_frames(const char *path)
+{
+	char cmd[256];
+	int busy = -1, frames = -1, done = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'PRAGMA wal_checkpoint(PASSIVE)'", path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d|%d|%d", &busy, &frames, &done), 3);
+	pclose(f);
+	return frames;
+}
+
+/* What moo_store_idle is for: the next process finds a short WAL to read. */
+static void test_idle_folds_the_wal(void **state)
+{
+	char path[160], id[32];
+	int i, with_idle = -1, without = -1;
+
+	(void)state;
+	for (int idle = 0; idle < 2; idle++) {
+		struct moo_store *st = NULL;
+
+		snprintf(path, sizeof(path), "%s/wal%d.db", dir, idle);
+		assert_int_equal(moo_store_open(&st, path, NULL), 0);
+		for (i = 0; i < 20; i++) {
+			struct moo_job j;
+
+			snprintf(id, sizeof(id), "moo-job-w%05d", i);
+			j = make_job(id, NULL);
+			assert_int_equal(moo_store_add_job(st, &j, NULL), 0);
+		}
+		if (idle) {
+			moo_store_idle(st);
+		}
+		{
+			struct moo_job j = make_job("moo-job-last00", NULL);
+
+			assert_int_equal(moo_store_add_job(st, &j, NULL), 0);
+		}
+		moo_store_close(st);
+		if (idle) {
+			with_idle = wal_frames(path);
+		} else {
+			without = wal_frames(path);
+		}
+	}
+	/* 21 commits leave dozens of frames; after idle only the last commit's are left. */
+	assert_true(without >= 21);
+	assert_true(with_idle > 0 && with_idle <= 8);
+}
+
 static void test_status_names(void **state)
 {
 	(void)state;
@@ -365,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_list_filter_remove),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_concurrent_writers),
+		cmocka_unit_test(test_idle_folds_the_wal),
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_host_facts),
 		cmocka_unit_test(test_host_facts_corrupt),

@@ -77,6 +77,14 @@ MOO_EXTERN int moo_store_default_path(struct moo_buf *out, struct moo_error **er
 MOO_EXTERN int moo_store_open(struct moo_store **out, const char *path, struct moo_error **err);
 MOO_EXTERN void moo_store_close(struct moo_store *st);
 
+/*
+ * Tells the store the caller has time to spare (waiting on a job, say): what this
+ * connection wrote is folded from the WAL into the database, so that the next process to
+ * open the store has less to read. Costs a sync of the disk; never blocks other moo
+ * processes. NULL-safe.
+ */
+MOO_EXTERN void moo_store_idle(struct moo_store *st);
+
 /* The schema version the store is at (migrations applied). */
 MOO_EXTERN int moo_store_schema_version(struct moo_store *st);
 
