@@ -29,6 +29,7 @@
 	X(sftp_lstat) \
 	X(sftp_mkdir) \
 	X(sftp_new) \
+	X(sftp_new_channel) \
 	X(sftp_open) \
 	X(sftp_opendir) \
 	X(sftp_read) \
@@ -74,6 +75,7 @@
 	X(ssh_options_set) \
 	X(ssh_session_export_known_hosts_entry) \
 	X(ssh_session_is_known_server) \
+	X(ssh_set_blocking) \
 	X(ssh_string_free_char) \
 	X(ssh_userauth_publickey_auto)
 /* clang-format on */
@@ -103,6 +105,7 @@ int moo__sshlib_load(struct moo_error **err);
 #define sftp_lstat                           moo__sshlib.sftp_lstat
 #define sftp_mkdir                           moo__sshlib.sftp_mkdir
 #define sftp_new                             moo__sshlib.sftp_new
+#define sftp_new_channel                     moo__sshlib.sftp_new_channel
 #define sftp_open                            moo__sshlib.sftp_open
 #define sftp_opendir                         moo__sshlib.sftp_opendir
 #define sftp_read                            moo__sshlib.sftp_read
@@ -148,6 +151,7 @@ int moo__sshlib_load(struct moo_error **err);
 #define ssh_options_set                      moo__sshlib.ssh_options_set
 #define ssh_session_export_known_hosts_entry moo__sshlib.ssh_session_export_known_hosts_entry
 #define ssh_session_is_known_server          moo__sshlib.ssh_session_is_known_server
+#define ssh_set_blocking                     moo__sshlib.ssh_set_blocking
 #define ssh_string_free_char                 moo__sshlib.ssh_string_free_char
 #define ssh_userauth_publickey_auto          moo__sshlib.ssh_userauth_publickey_auto
 #endif
