@@ -112,7 +112,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
-	moo_bundle_preload();
 	if ((r = open_store(&st)) >= 0 || (r = find_job(st, argv[0], NULL, true, &old)) >= 0) {
 		goto done;
 	}

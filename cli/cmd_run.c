@@ -54,7 +54,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 				   "unknown runtime '%s'", runtime);
 	}
 	source = npos ? argv[0] : ".";
-	moo_bundle_preload(); /* libarchive loads on the other core while the store opens */
 	r = open_store(&st);
 	if (r >= 0) {
 		goto done;

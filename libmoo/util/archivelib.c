@@ -2,7 +2,6 @@
 #include <pthread.h>
 #define MOO__ARCHIVELIB_NO_NAMES
 #include "../archivelib.h"
-#include "moo/bundle.h"
 
 struct moo__archivelib moo__archivelib;
 
@@ -34,25 +33,4 @@ int moo__archivelib_load(struct moo_error **err)
 {
 	pthread_once(&once, load);
 	return load_error ? moo__dl_fail(err, "libarchive", load_error, "libarchive13") : 0;
-}
-
-static void *preload(void *unused)
-{
-	(void)unused;
-	pthread_once(&once, load);
-	return NULL;
-}
-
-void moo_bundle_preload(void)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-
-	/* Best effort: without a thread, the first scan loads it. */
-	if (pthread_attr_init(&attr)) {
-		return;
-	}
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_create(&t, &attr, preload, NULL);
-	pthread_attr_destroy(&attr);
 }

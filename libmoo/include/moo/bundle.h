@@ -82,13 +82,6 @@ MOO_EXTERN int moo_bundle_open(struct moo_bundle **out, const char *source,
 MOO_EXTERN int moo_bundle_extract(const struct moo_bundle *b, const char *dest,
 				  const struct moo_bundle_opts *opts, struct moo_error **err);
 
-/*
- * Optional: starts loading the zip reader (libarchive) on another thread, so that a
- * moo_bundle_open or moo_bundle_extract soon after finds it ready. A program that opens a
- * bundle calls it early; without it the first one loads the library itself.
- */
-MOO_EXTERN void moo_bundle_preload(void);
-
 /* Frees b and removes the temporary directory it owns, if any. NULL-safe. */
 MOO_EXTERN void moo_bundle_free(struct moo_bundle *b);
 
