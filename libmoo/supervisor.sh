@@ -61,8 +61,6 @@ if [ "$1" = env ]; then
 	done
 fi
 
-now
-started=$NOW
 [ -d "work/$out" ] || mkdir -p "work/$out"
 (
 	cd work || exit 1
@@ -77,6 +75,8 @@ started=$NOW
 	exec setsid "$@"
 ) &
 child=$!
+now # after the job is on its way: reading /proc/uptime here costs it ~20 syscalls
+started=$NOW
 starttime $$
 pid_start=$START
 starttime "$child"
