@@ -6,7 +6,8 @@
 # JOBDIR/process.log. It runs CMD in work/
 # in a session (and process group) of its own, so 'moo cancel' can signal the job's
 # whole group while the supervisor lives on to record the end. Files, in JOBDIR:
-#   state            pid, pid_start, pgid, pgid_start, started, command (last, to the end)
+#   state            pid, pid_start, pgid, pgid_start, started, command (last, to the end);
+#                    one printf, no rename: readers take it as written once command= is there
 #   MANIFEST.sha256  sha256sum of every file in work/OUTPUT_FOLDER, paths relative to it
 #   exit             code= or signal=, ended=; written last (temp + rename)
 # Times are "up:SECONDS" since the host booted (moo adds btime from /proc/stat), or epoch
@@ -81,7 +82,7 @@ starttime $$
 pid_start=$START
 starttime "$child"
 printf 'pid=%s\npid_start=%s\npgid=%s\npgid_start=%s\nstarted=%s\ncommand=%s\n' \
-	"$$" "$pid_start" "$child" "$START" "$started" "$text" >state.tmp && mv -f state.tmp state
+	"$$" "$pid_start" "$child" "$START" "$started" "$text" >state
 
 wait "$child"
 code=$?

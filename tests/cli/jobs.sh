@@ -79,6 +79,16 @@ wait "$fg"
 check "... with exit 1" [ $? -eq 1 ]
 check "... and the job lost" [ "$(status_of "$id")" = lost ]
 
+# The supervisor writes state with one printf, no rename: a reader that finds it cut short
+# (before its last field, command=) takes it as not written yet, and never calls the job lost.
+id=$("$MOO" run -d sleeper)
+wait_status "$id" running
+cp "$MOO_ROOT/jobs/$id/state" "$T/state.whole"
+head -n 1 "$T/state.whole" >"$MOO_ROOT/jobs/$id/state"
+check "a state cut short leaves a running job running" [ "$(status_of "$id")" = running ]
+cp "$T/state.whole" "$MOO_ROOT/jobs/$id/state"
+"$MOO" cancel --grace 1 "$id" >/dev/null
+
 # A reused pid: the state names a live process that is not the job (other start time).
 id=$("$MOO" run -d sleeper)
 wait_status "$id" running
