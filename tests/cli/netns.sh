@@ -30,15 +30,8 @@ printf '%s\n%s\n' "$NETNS_KH_A" "$NETNS_KH_B" >"$MOO_KNOWN_HOSTS"
 "$MOO" hosts add hA --address "$NETNS_ADDR_A" --user root --root "$R/A" >/dev/null
 "$MOO" hosts add hB --address "$NETNS_ADDR_B" --user root --root "$R/B" >/dev/null
 
-cleanup_jobs() {
-	for s in "$R"/*/jobs/*/state; do
-		[ -f "$s" ] || continue
-		g=$(sed -n 's/^pgid=//p' "$s")
-		[ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null
-	done
-}
+cleanup_jobs() { kill_jobs "$R"/*/jobs/*/state; }
 trap 'cleanup_jobs; netns_cleanup; sshd_stop; cleanup_dirs' EXIT
-jq() { $PY -c "import json,sys; d=json.load(sys.stdin); r=($1); print('\\n'.join(map(str, r)) if isinstance(r, tuple) else r)"; }
 
 # ---- both hosts checked and recorded ------------------------------------------------------
 expect_exit "check hA (in its own namespace)" 0 "$MOO" hosts check --json hA

@@ -35,15 +35,8 @@ if ! netns_host J || ! netns_host_behind X J; then
 fi
 plan 16
 
-cleanup_jobs() {
-	for s in "$R"/jobs/*/state; do
-		[ -f "$s" ] || continue
-		g=$(sed -n 's/^pgid=//p' "$s")
-		[ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null
-	done
-}
+cleanup_jobs() { kill_jobs "$R"/jobs/*/state; }
 trap 'cleanup_jobs; netns_cleanup; sshd_stop; cleanup_dirs' EXIT
-jq() { $PY -c "import json,sys; d=json.load(sys.stdin); r=($1); print('\\n'.join(map(str, r)) if isinstance(r, tuple) else r)"; }
 
 # The jump leg's OpenSSH client: the test's key and a known_hosts holding the jump host.
 mkdir -p "$T/bin"

@@ -24,19 +24,9 @@ mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
 
 # kill every job a test left running (same machine: the host's job folders are here)
-cleanup_jobs() {
-	for s in "$R"/jobs/*/state "$T"/remote-u/jobs/*/state "$T"/remote-env/jobs/*/state; do
-		[ -f "$s" ] || continue
-		g=$(sed -n 's/^pgid=//p' "$s")
-		[ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null
-		p=$(sed -n 's/^pid=//p' "$s")
-		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-	done
-}
+cleanup_jobs() { kill_jobs "$R"/jobs/*/state "$T"/remote-u/jobs/*/state "$T"/remote-env/jobs/*/state; }
 trap 'cleanup_jobs; sshd_stop; cleanup_dirs' EXIT
 
-# jq EXPR: a Python expression over the JSON on stdin (d); a tuple prints one value a line
-jq() { $PY -c "import json,sys; d=json.load(sys.stdin); r=($1); print('\\n'.join(map(str, r)) if isinstance(r, tuple) else r)"; }
 # wait_file PATH [SECONDS]
 wait_file() {
 	_i=0

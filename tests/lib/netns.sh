@@ -62,15 +62,7 @@ netns_host() {
 	ip addr add "$_net.1/24" dev "${_dev}0" && ip link set "${_dev}0" up || return 1
 	ip -n "$_ns" addr add "$_net.2/24" dev "${_dev}1" || return 1
 	ip -n "$_ns" link set "${_dev}1" up && ip -n "$_ns" link set lo up || return 1
-	eval "NETNS_ADDR_$1=$_net.2"
-	_d=$SSHD_DIR/ns-$1
-	mkdir -p "$_d"
-	ssh-keygen -q -t ed25519 -N '' -f "$_d/host_key" || return 1
-	sed -e "s|^ListenAddress .*|ListenAddress $_net.2|" -e "s|^Port .*|Port 22|" \
-		-e "s|^HostKey .*|HostKey $_d/host_key|" -e "s|^PidFile .*|PidFile $_d/sshd.pid|" \
-		"$SSHD_DIR/sshd_config" >"$_d/sshd_config"
-	netns_write_kh "$1"
-	netns_sshd_start "$1"
+	netns_sshd_setup "$1" "$_net.2"
 }
 
 # netns_host_behind X Y: creates host X whose one link goes to host Y's namespace (Y's side
@@ -90,11 +82,17 @@ netns_host_behind() {
 	ip -n "$_ns" link set "${_dev}1" up && ip -n "$_ns" link set lo up || return 1
 	ip route add unreachable "$_net.0/24" || return 1
 	NETNS_ROUTES="$NETNS_ROUTES $_net.0/24"
-	eval "NETNS_ADDR_$1=$_net.2"
+	netns_sshd_setup "$1" "$_net.2"
+}
+
+# netns_sshd_setup X ADDRESS: host X's address, host key, sshd_config and known_hosts line;
+# then starts its sshd.
+netns_sshd_setup() {
+	eval "NETNS_ADDR_$1=$2"
 	_d=$SSHD_DIR/ns-$1
 	mkdir -p "$_d"
 	ssh-keygen -q -t ed25519 -N '' -f "$_d/host_key" || return 1
-	sed -e "s|^ListenAddress .*|ListenAddress $_net.2|" -e "s|^Port .*|Port 22|" \
+	sed -e "s|^ListenAddress .*|ListenAddress $2|" -e "s|^Port .*|Port 22|" \
 		-e "s|^HostKey .*|HostKey $_d/host_key|" -e "s|^PidFile .*|PidFile $_d/sshd.pid|" \
 		"$SSHD_DIR/sshd_config" >"$_d/sshd_config"
 	netns_write_kh "$1"
