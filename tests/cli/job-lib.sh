@@ -11,14 +11,9 @@ mkdir -p "$HOME"
 n=0
 failed=0
 
+. "$SRCDIR/tests/lib/jobs.sh"
 cleanup() {
-	for s in "$MOO_ROOT"/jobs/*/state; do
-		[ -f "$s" ] || continue
-		g=$(sed -n 's/^pgid=//p' "$s")
-		p=$(sed -n 's/^pid=//p' "$s")
-		[ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null
-		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-	done
+	kill_jobs "$MOO_ROOT"/jobs/*/state
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -51,18 +51,7 @@ contains() {
 
 done_testing() { [ "$_failed" = 0 ]; }
 
-# kill_jobs STATE...: kills the supervisor and the process group each job's state file
-# names (a test's leftovers; the hosts of the ssh tests share this machine's files).
-kill_jobs() {
-	for _s in "$@"; do
-		[ -f "$_s" ] || continue
-		_g=$(sed -n 's/^pgid=//p' "$_s")
-		_p=$(sed -n 's/^pid=//p' "$_s")
-		[ -n "$_g" ] && kill -KILL -- "-$_g" 2>/dev/null
-		[ -n "$_p" ] && kill -KILL "$_p" 2>/dev/null
-	done
-	return 0
-}
+. "$MOO_SRC/tests/lib/jobs.sh"
 
 # jq EXPR: a Python expression over the JSON on stdin (d); a tuple prints one value a line
 jq() { $PY -c "import json,sys; d=json.load(sys.stdin); r=($1); print('\\n'.join(map(str, r)) if isinstance(r, tuple) else r)"; }
