@@ -108,3 +108,14 @@ void moo_buf_dispose(struct moo_buf *b)
 	b->ptr = NULL;
 	b->len = b->cap = 0;
 }
+
+char *moo__printf(const char *fmt, ...)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	moo_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return moo_buf_detach(&b);
+}

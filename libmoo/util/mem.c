@@ -36,14 +36,3 @@ char *moo__strndup(const char *s, size_t n)
 {
 	return check(strndup(s, n));
 }
-
-char *moo__printf(const char *fmt, ...)
-{
-	struct moo_buf b = MOO_BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	moo_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	return moo_buf_detach(&b);
-}
