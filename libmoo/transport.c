@@ -1,0 +1,117 @@
+/*
+ * transport: the one place a host's name becomes a transport. "local" is this machine
+ * (transport_local.c); any other name an SSH host (transport_ssh.c), cached per process so
+ * that every open of a host in one moo invocation shares one session. */
+#include <stdlib.h>
+#include <string.h>
+#include "ssh.h"
+
+/* ---- dispatch and the per-process cache of SSH transports ------------------------------ */
+
+static struct moo__transport **cache;
+static size_t n_cache;
+
+static void really_close(struct moo__transport *t)
+{
+	t->ops->close(t);
+	free(t->host);
+	free(t->root);
+	free(t);
+}
+
+static void uncache(struct moo__transport *t)
+{
+	size_t i;
+
+	for (i = 0; i < n_cache; i++) {
+		if (cache[i] == t) {
+			cache[i] = cache[--n_cache];
+			break;
+		}
+	}
+	t->cached = false;
+}
+
+void moo__transport_close_all(void)
+{
+	while (n_cache) {
+		struct moo__transport *t = cache[--n_cache];
+
+		t->cached = false;
+		really_close(t);
+	}
+	free(cache);
+	cache = NULL;
+}
+
+bool moo__transport_is_remote(const struct moo__transport *t)
+{
+	return t && strcmp(t->host, "local") != 0;
+}
+
+int moo__transport_open_flags(struct moo__transport **out, const char *host, unsigned flags,
+			      struct moo_error **err)
+{
+	static bool registered;
+	struct moo__transport *t = NULL;
+	size_t i;
+	int r;
+
+	if (!host || !strcmp(host, "local")) {
+		return moo__transport_local_open(out, err);
+	}
+	for (i = 0; i < n_cache; i++) {
+		if (strcmp(cache[i]->host, host)) {
+			continue;
+		}
+		if (moo__ssh_alive(moo__transport_ssh_session(cache[i]))) {
+			*out = cache[i];
+			return 0;
+		}
+		t = cache[i];
+		uncache(t);
+		really_close(t);
+		break;
+	}
+	r = moo__transport_ssh_open(&t, host, flags, err);
+	if (r) {
+		return r;
+	}
+	if (!registered) {
+		atexit(moo__transport_close_all);
+		registered = true;
+	}
+	MOO_GROW(cache, n_cache);
+	cache[n_cache++] = t;
+	t->cached = true;
+	*out = t;
+	return 0;
+}
+
+int moo__transport_open(struct moo__transport **out, const char *host, struct moo_error **err)
+{
+	return moo__transport_open_flags(out, host, 0, err);
+}
+
+int moo__transport_reopen(struct moo__transport **t, struct moo_error **err)
+{
+	char *host = moo__strdup((*t)->host);
+	int r;
+
+	if ((*t)->cached) {
+		uncache(*t);
+	}
+	really_close(*t);
+	*t = NULL;
+	r = moo__transport_open(t, host, err);
+	free(host);
+	return r;
+}
+
+void moo__transport_close(struct moo__transport *t)
+{
+	if (!t || t->cached) {
+		return;
+	}
+	really_close(t);
+}
