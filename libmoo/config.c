@@ -471,16 +471,8 @@ int moo_config_parse(struct moo_config **out, const char *data, size_t len, cons
 			keep_section(cfg, root, i, data, len);
 		}
 	}
-	if (root && root->kind == MOO_Y_MAP && !c.errors && cfg->kept) {
-		/* 'images:' and 'registries:' are resolve.c's to read: check them now, so that
-		 * every command reports a broken config.yaml the same way. */
-		struct moo_images *t = NULL;
-
-		if (moo_images_parse(&t, data, len, name, &diags)) {
-			c.errors++;
-		}
-		moo_images_free(t);
-	}
+	/* 'images:' and 'registries:' are kept for resolve.c, which reads and checks them
+	 * (moo_images_load) when a command needs images: config.c stays below resolve.c. */
 	if (c.errors) {
 		r = MOO_EARG;
 		goto done;

@@ -134,7 +134,22 @@ int moo__imageref_parse(struct moo__imageref *out, const char *ref, struct moo_e
 	return 0;
 }
 
-char *moo__registry_pull_ref(const struct moo_images *t, const char *ref)
+void moo__registry_conf(const struct moo__registries *regs, const char *name,
+			struct moo__registry_conf *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; regs && i < regs->n; i++) {
+		if (!strcmp(regs->v[i].name, name)) {
+			out->mirror = regs->v[i].mirror;
+			out->insecure = regs->v[i].insecure;
+			return;
+		}
+	}
+}
+
+char *moo__registry_pull_ref(const struct moo__registries *regs, const char *ref)
 {
 	struct moo__imageref r;
 	struct moo__registry_conf conf;
@@ -143,7 +158,7 @@ char *moo__registry_pull_ref(const struct moo_images *t, const char *ref)
 	if (moo__imageref_parse(&r, ref, NULL)) {
 		return moo__strdup(ref);
 	}
-	moo__images_registry(t, r.registry, &conf);
+	moo__registry_conf(regs, r.registry, &conf);
 	if (!conf.mirror) {
 		out = moo__strdup(ref);
 	} else {
@@ -707,7 +722,7 @@ done:
 	return ret;
 }
 
-int moo__registry_pin(struct moo__pinned *out, const struct moo_images *t, const char *ref,
+int moo__registry_pin(struct moo__pinned *out, const struct moo__registries *regs, const char *ref,
 		      const char *platform, struct moo_error **err)
 {
 	struct moo__imageref ir = {0};
@@ -720,11 +735,11 @@ int moo__registry_pin(struct moo__pinned *out, const struct moo_images *t, const
 	const char *mt;
 	int ret;
 
-	pull = moo__registry_pull_ref(t, ref);
+	pull = moo__registry_pull_ref(regs, ref);
 	if ((ret = moo__imageref_parse(&ir, pull, err)) || (ret = moo__curl_load(err))) {
 		goto done;
 	}
-	moo__images_registry(t, ir.registry, &conf);
+	moo__registry_conf(regs, ir.registry, &conf);
 	host = moo__strndup(ir.registry, strcspn(ir.registry, ":"));
 	if (ir.registry[0] == '[') { /* [::1]:5000 */
 		free(host);

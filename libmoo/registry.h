@@ -3,15 +3,29 @@
 #define MOO_REGISTRY_H
 #include "internal.h"
 
-/* A registry's settings from config.yaml's 'registries:' (resolve.c holds them). */
+/* A registry's settings from config.yaml's 'registries:' (read by resolve.c). */
 struct moo__registry_conf {
 	const char *mirror; /* host[:port][/prefix] to fetch from instead, or NULL */
 	bool insecure;      /* plain HTTP */
 };
 
-/* The settings for registry name ("docker.io", "127.0.0.1:5000"); zeroes when none. */
-void moo__images_registry(const struct moo_images *t, const char *name,
-			  struct moo__registry_conf *out);
+/* One entry of 'registries:', and the whole list: handed to this file as a value. */
+struct moo__registry {
+	char *name; /* "docker.io", "127.0.0.1:5000" */
+	char *mirror;
+	bool insecure;
+};
+struct moo__registries {
+	const struct moo__registry *v;
+	size_t n;
+};
+
+/* config.yaml's 'registries:' as resolve.c read them into an image table (resolve.c). */
+struct moo__registries moo__images_registries(const struct moo_images *t);
+
+/* The settings for registry name in regs (NULL: none); zeroes when none. */
+void moo__registry_conf(const struct moo__registries *regs, const char *name,
+			struct moo__registry_conf *out);
 
 /* An image reference split: registry "docker.io", repository "library/python", tag, digest. */
 struct moo__imageref {
@@ -38,10 +52,10 @@ struct moo__pinned {
  * The digest is the sha256 of the bytes received; a Docker-Content-Digest header that
  * disagrees is refused.
  */
-int moo__registry_pin(struct moo__pinned *out, const struct moo_images *t, const char *ref,
+int moo__registry_pin(struct moo__pinned *out, const struct moo__registries *regs, const char *ref,
 		      const char *platform, struct moo_error **err);
 void moo__pinned_dispose(struct moo__pinned *p);
 
 /* The reference with its registry replaced by the configured mirror, or a copy of ref. */
-char *moo__registry_pull_ref(const struct moo_images *t, const char *ref);
+char *moo__registry_pull_ref(const struct moo__registries *regs, const char *ref);
 #endif

@@ -42,17 +42,12 @@ struct cuda_driver {
 	char *cuda, *driver;
 };
 
-struct registry {
-	char *name, *mirror;
-	bool insecure;
-};
-
 struct moo_images {
 	struct entry *e;
 	size_t n;
 	struct cuda_driver *cd;
 	size_t n_cd;
-	struct registry *reg;
+	struct moo__registry *reg;
 	size_t n_reg;
 };
 
@@ -515,7 +510,7 @@ static void read_registries(struct rctx *c, const struct moo__ynode *v, struct m
 	}
 	for (i = 0; i < v->n; i += 2) {
 		const struct moo__ynode *k = v->kids[i], *x = v->kids[i + 1];
-		struct registry r = {0};
+		struct moo__registry r = {0};
 		size_t errors = c->errors;
 
 		if (k->kind != MOO_Y_SCALAR || !host_ok(k->text)) {
@@ -735,19 +730,11 @@ void moo_images_free(struct moo_images *t)
 	free(t);
 }
 
-void moo__images_registry(const struct moo_images *t, const char *name,
-			  struct moo__registry_conf *out)
+struct moo__registries moo__images_registries(const struct moo_images *t)
 {
-	size_t i;
+	struct moo__registries r = {t ? t->reg : NULL, t ? t->n_reg : 0};
 
-	memset(out, 0, sizeof(*out));
-	for (i = 0; t && i < t->n_reg; i++) {
-		if (!strcmp(t->reg[i].name, name)) {
-			out->mirror = t->reg[i].mirror;
-			out->insecure = t->reg[i].insecure;
-			return;
-		}
-	}
+	return r;
 }
 
 /* ---- resolving --------------------------------------------------------------------- */
@@ -1147,7 +1134,7 @@ int moo_resolve(struct moo_plan **out, const struct moo_images *t, const struct 
 	p->cann = dup0(pk.e->cann);
 	p->min_driver = w.accel == MOO_ACCEL_GPU ? dup0(min_driver(t, pk.e)) : NULL;
 	p->image = expand(pk.e->image, pk.version, p->python);
-	p->pull = moo__registry_pull_ref(t, p->image);
+	p->pull = moo__registry_pull_ref(&(struct moo__registries){t->reg, t->n_reg}, p->image);
 	p->platform = dup0(platform);
 	p->archs = moo__calloc(pk.e->n_archs + 1, sizeof(*p->archs));
 	for (i = 0; i < pk.e->n_archs; i++) {
@@ -1176,7 +1163,8 @@ int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t, struct moo_e
 	size_t i;
 	int r;
 
-	r = moo__registry_pin(&pin, t, plan->image, platform, err);
+	r = moo__registry_pin(&pin, &(struct moo__registries){t ? t->reg : NULL, t ? t->n_reg : 0},
+			      plan->image, platform, err);
 	if (r) {
 		return r;
 	}

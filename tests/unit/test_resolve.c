@@ -217,6 +217,7 @@ static void test_config_overrides(void **state)
 	struct moo_images *t = table(cfg_text);
 	struct moo_spec *s = spec_of("tensorflow", "1.12.0", "python2.7", NULL);
 	struct moo__registry_conf rc;
+	struct moo__registries regs;
 	struct moo_plan *p;
 	char *ref;
 
@@ -225,7 +226,8 @@ static void test_config_overrides(void **state)
 	assert_non_null(p);
 	assert_string_equal(p->image, "registry.example.org/ml/tf:1.12.0-py2.7");
 	assert_string_equal(p->source, "config.yaml:3");
-	moo__images_registry(t, "registry.example.org", &rc);
+	regs = moo__images_registries(t);
+	moo__registry_conf(&regs, "registry.example.org", &rc);
 	assert_true(rc.insecure);
 	moo_plan_free(p);
 	moo_spec_free(s);
@@ -281,11 +283,13 @@ static void test_config_errors(void **state)
 	assert_true(ref);
 	moo_error_free(err);
 
-	/* config.c reports the same problems, so every command does. */
+	/* config.c keeps 'images:' and 'registries:' for resolve.c to check: the hosts of
+	 * a config.yaml whose image entries are broken still work (config.c is below
+	 * resolve.c, docs/ARCHITECTURE.md); moo_images_load reports them. */
 	err = NULL;
-	assert_int_equal(moo_config_parse(&cfg, bad, strlen(bad), "config.yaml", &err), MOO_EARG);
-	assert_non_null(err);
-	moo_error_free(err);
+	assert_int_equal(moo_config_parse(&cfg, bad, strlen(bad), "config.yaml", &err), 0);
+	assert_null(err);
+	moo_config_free(cfg);
 }
 
 static void test_config_keeps_sections(void **state)
