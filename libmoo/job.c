@@ -1056,8 +1056,9 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	}
 	{
 		/* What runs, recorded now: a replayed lock's interpreter and packages must
-		 * still be what the host has. */
+		 * still be what the host has. A lock names its command; a new plan does not. */
 		struct moo_plan *now = moo_plan_dup(plan);
+		bool replayed = plan->command != NULL;
 
 		r = now ? moo__runtime_record(now, &rt, t, err) : MOO_EARG;
 		if (!r && rt.engine == MOO__ENGINE_HOST &&
@@ -1071,7 +1072,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 			goto done;
 		}
 		/* the host it runs on now, the bundle it runs, when */
-		if (!plan->host_facts || strcmp(plan->host ? plan->host : "", t->host)) {
+		if (replayed || !plan->host_facts ||
+		    strcmp(plan->host ? plan->host : "", t->host)) {
 			struct moo_host_facts *f = NULL;
 			struct moo_buf fj = MOO_BUF_INIT;
 
