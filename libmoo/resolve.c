@@ -258,6 +258,24 @@ static bool word_ok(const char *s)
 	return true;
 }
 
+/* One line of sh (an entry's setup): a string without control characters. */
+static const char *line_of(struct rctx *c, const struct moo__ynode *v, const char *where)
+{
+	const char *s;
+
+	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) != MOO_S_STR || !*v->text) {
+		rerr(c, v, "'%s' must be a string, found %s", where, moo__yaml_kind_name(v));
+		return NULL;
+	}
+	for (s = v->text; *s; s++) {
+		if ((unsigned char)*s < ' ' || *s == 0x7f) {
+			rerr(c, v, "'%s' must be one line", where);
+			return NULL;
+		}
+	}
+	return v->text;
+}
+
 static const char *scalar(struct rctx *c, const struct moo__ynode *v, const char *where)
 {
 	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) == MOO_S_NULL ||
@@ -401,7 +419,8 @@ static void read_entry(struct rctx *c, const struct moo__ynode *v, size_t idx, s
 		} else if (!strcmp(k->text, "setup") || !strcmp(k->text, "index")) {
 			char **dst = k->text[0] == 's' ? &e.setup : &e.index;
 
-			if ((s = scalar(c, x, k->text))) {
+			if ((s = k->text[0] == 's' ? line_of(c, x, "setup")
+						   : scalar(c, x, "index"))) {
 				free(*dst);
 				*dst = moo__strdup(s);
 			}

@@ -1721,9 +1721,9 @@ static const char *pkg_version(const char *s)
 	return eq ? eq + 2 : "";
 }
 
-void moo__packages_diff(char *const *a, size_t na, char *const *b, size_t nb,
-			void (*cb)(const char *name, const char *was, const char *now, void *data),
-			void *data)
+void moo_packages_diff(char *const *a, size_t na, char *const *b, size_t nb,
+		       void (*cb)(const char *name, const char *was, const char *now, void *data),
+		       void *data)
 {
 	size_t i = 0, j = 0;
 	char x[256], y[256];
@@ -1792,8 +1792,8 @@ int moo__plan_drift(const struct moo_plan *locked, const struct moo_plan *now, c
 		moo__error_add(&list, MOO_ERESOLVE, MOO_SEV_ERROR, "Python is %s, the lock has %s",
 			       now->interpreter_version, locked->interpreter_version);
 	}
-	moo__packages_diff(locked->packages, locked->n_packages, now->packages, now->n_packages,
-			   drift_pkg, &d);
+	moo_packages_diff(locked->packages, locked->n_packages, now->packages, now->n_packages,
+			  drift_pkg, &d);
 	if (!d.n) {
 		return 0;
 	}

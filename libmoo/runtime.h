@@ -197,14 +197,6 @@ int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struc
 			struct moo_error **err);
 
 /*
- * Calls cb for each package that differs between two sorted "name==version" lists: was NULL
- * when only b has it, now NULL when only a has it.
- */
-void moo__packages_diff(char *const *a, size_t na, char *const *b, size_t nb,
-			void (*cb)(const char *name, const char *was, const char *now, void *data),
-			void *data);
-
-/*
  * 0 when now (what the host has) matches locked (a lock's interpreter and packages); else
  * MOO_ERESOLVE: one error saying so, then one per difference.
  */

@@ -188,6 +188,16 @@ struct moo_plan_opts {
 MOO_EXTERN int moo_plan_make(struct moo_plan **out, const struct moo_bundle *b,
 			     const struct moo_plan_opts *opts, struct moo_error **err);
 
+/*
+ * Calls cb for each package that differs between two lists of "name==version" sorted by
+ * name as a lock keeps them (interpreter.packages): was NULL when only b has it, now NULL
+ * when only a has it; names are compared lowercased with '_' as '-'.
+ */
+MOO_EXTERN void moo_packages_diff(char *const *a, size_t na, char *const *b, size_t nb,
+				  void (*cb)(const char *name, const char *was, const char *now,
+					     void *data),
+				  void *data);
+
 /* A deep copy of plan (through its lock text). Caller frees. */
 MOO_EXTERN struct moo_plan *moo_plan_dup(const struct moo_plan *plan);
 
