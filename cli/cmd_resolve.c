@@ -125,6 +125,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		po.offline = offline;
 		po.accept_new_host_key = accept_new;
 		po.resolve_image = true;
+		po.no_preflight = true;
 		if ((r = moo_plan_make(&plan, b, &po, &err))) {
 			goto fail;
 		}

@@ -1325,11 +1325,23 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	}
 	r = probe_host(out, t, err);
 	if (!r && st) {
+		/* a cache that fails is no loss */
 		moo_host_facts_to_json(*out, &json);
-		moo_store_cache_put(st, key.ptr, json.ptr,
-				    NULL); /* a cache that fails is no loss */
+		moo_store_cache_put(st, key.ptr, json.ptr, NULL);
 	}
 done:
+	if (!r && moo__transport_is_remote(t) && t->impl) {
+		/* the key this session checked (an SSH transport's impl is its session) */
+		const struct moo__ssh *c = t->impl;
+		struct moo_host_key *k = &(*out)->key;
+
+		moo_host_key_dispose(k);
+		k->display = c->display ? moo__strdup(c->display) : NULL;
+		k->type = c->key_type ? moo__strdup(c->key_type) : NULL;
+		k->fingerprint = c->fingerprint ? moo__strdup(c->fingerprint) : NULL;
+		k->known_hosts = c->known_hosts ? moo__strdup(c->known_hosts) : NULL;
+		k->added = c->key_added;
+	}
 	moo_buf_dispose(&key);
 	moo_buf_dispose(&cached);
 	moo_buf_dispose(&json);
@@ -1464,10 +1476,10 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		int e = moo__engine_parse(o->runtime);
 
 		if (e < 0) {
-			moo__error_hint(moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+			moo__error_hint(moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
 						       "unknown runtime '%s'", o->runtime),
 					"choose docker, podman, apptainer or host");
-			return MOO_EARG;
+			return MOO_ERESOLVE;
 		}
 		engine = (enum moo__engine)e;
 	}
@@ -1518,7 +1530,7 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		need.accel = p->accelerator;
 		need.count = p->count;
 		need.engine = engine;
-		if ((r = moo__runtime_preflight(&need, facts, err))) {
+		if (!(o && o->no_preflight) && (r = moo__runtime_preflight(&need, facts, err))) {
 			goto done;
 		}
 		if ((r = pin_image(p, t, tbl, engine, image, o->offline, err))) {
@@ -1537,7 +1549,8 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		need.accel = p->accelerator;
 		need.count = p->count;
 		need.engine = engine;
-		if (engine != MOO__ENGINE_HOST && (r = moo__runtime_preflight(&need, facts, err))) {
+		if (engine != MOO__ENGINE_HOST && !(o && o->no_preflight) &&
+		    (r = moo__runtime_preflight(&need, facts, err))) {
 			goto done;
 		}
 		if (!(o && o->offline) && (r = moo_plan_pin(p, tbl, err))) {
@@ -1563,7 +1576,7 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		need.accel = p->accelerator;
 		need.count = p->count;
 		need.engine = engine;
-		if ((r = moo__runtime_preflight(&need, facts, err))) {
+		if (!(o && o->no_preflight) && (r = moo__runtime_preflight(&need, facts, err))) {
 			goto done;
 		}
 	}

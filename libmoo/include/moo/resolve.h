@@ -179,11 +179,14 @@ struct moo_plan_opts {
 				     moo resolve shows: the image the project would run in) */
 	struct moo_store *store;  /* where the host's facts are cached, borrowed; NULL: the
 				     default store, opened for the call */
+	bool no_preflight;        /* a plan to look at, not to run (moo resolve): the host need not
+				     have the engine, the GPUs or the driver */
 };
 #define MOO_PLAN_OPTS_VERSION 1
-#define MOO_PLAN_OPTS_INIT                                                                   \
-	{                                                                                    \
-		MOO_PLAN_OPTS_VERSION, NULL, NULL, NULL, -1, false, false, NULL, false, NULL \
+#define MOO_PLAN_OPTS_INIT                                                                    \
+	{                                                                                     \
+		MOO_PLAN_OPTS_VERSION, NULL, NULL, NULL, -1, false, false, NULL, false, NULL, \
+			false                                                                 \
 	}
 MOO_EXTERN int moo_plan_make(struct moo_plan **out, const struct moo_bundle *b,
 			     const struct moo_plan_opts *opts, struct moo_error **err);
