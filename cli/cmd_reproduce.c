@@ -1,7 +1,9 @@
 /*
  * moo reproduce: run a job again from its moo.lock — the same bundle (by sha256, from the
- * host's bundles/ store), the same image digest (the lock is carried over unchanged), the
- * same training parameters (from the job's record, overrides included).
+ * host's bundles/ store), the same runtime and image (by digest or id: the lock is the plan,
+ * nothing is resolved again), the same training parameters (from the job's record,
+ * overrides included). On the host runtime the interpreter and packages found are compared
+ * with the lock's: a difference refuses the run (exit 5) unless --allow-drift.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +11,15 @@
 #include <jansson.h>
 #include "cli.h"
 
-static bool detach, json;
+static bool detach, json, allow_drift;
 static const char *on, *name;
 
 static const struct opt opts[] = {
 	{0, "on", "HOST", "the host to run on (default: the job's own host)", OPT_STRING, &on},
 	{'n', "name", "NAME", "a name kept beside the new job's id", OPT_STRING, &name},
 	{'d', "detach", NULL, "print the new job's id and return at once", OPT_FLAG, &detach},
+	{0, "allow-drift", NULL, "run even when the host's packages differ from the lock's",
+	 OPT_FLAG, &allow_drift},
 	{0, "json", NULL, "print the new job's record as JSON at the end", OPT_FLAG, &json},
 	OPT_END,
 };
@@ -142,7 +146,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 	ro.name = name;
 	ro.set = sets.items;
 	ro.n_set = sets.n;
-	ro.lock = plan ? lock.ptr : NULL; /* the same lock: the same image digest */
+	ro.plan = plan; /* the lock is the plan: the same runtime, image digest, packages */
+	ro.allow_drift = allow_drift;
 	ro.host = on ? on : old->host;
 	if ((r = moo_job_start(&job, st, b, &ro, &err))) {
 		r = print_errors(err);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <jansson.h>
 #include "cli.h"
 
@@ -81,22 +80,10 @@ static void print_human(const struct moo_plan *p, const char *lock)
 	free(ref);
 }
 
-static char *now_utc(void)
-{
-	char buf[32];
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return strdup(buf);
-}
-
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
 	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
-	struct moo_connect_opts co = MOO_CONNECT_OPTS_INIT;
 	struct moo_host_facts *facts = NULL;
 	struct moo_images *t = NULL;
 	struct moo_bundle *b = NULL;
@@ -128,27 +115,24 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if ((r = moo_bundle_open(&b, source, &bo, &err))) {
 		goto fail;
 	}
-	if ((r = moo_images_load(&t, NULL, &err))) {
-		goto fail;
+	{
+		/* the plan moo run makes, with the image resolved whatever the runtime */
+		struct moo_plan_opts po = MOO_PLAN_OPTS_INIT;
+
+		po.host = on;
+		po.runtime = runtime;
+		po.accelerator = ro.accelerator;
+		po.offline = offline;
+		po.accept_new_host_key = accept_new;
+		po.resolve_image = true;
+		po.no_preflight = true;
+		if ((r = moo_plan_make(&plan, b, &po, &err))) {
+			goto fail;
+		}
+		if ((r = moo_host_facts_from_json(&facts, plan->host_facts, &err))) {
+			goto fail;
+		}
 	}
-	co.accept_new_host_key = accept_new;
-	r = on ? moo_host_probe(&facts, on, NULL, &co, &err) : moo_host_probe_local(&facts, &err);
-	if (r) {
-		goto fail;
-	}
-	ro.facts = facts;
-	if ((r = moo_resolve(&plan, t, b->spec, &ro, &err))) {
-		goto fail;
-	}
-	if (!offline && (r = moo_plan_pin(plan, t, &err))) {
-		goto fail;
-	}
-	moo_host_facts_to_json(facts, &fj);
-	plan->bundle_sha256 = strdup(b->sha256);
-	plan->bundle_source = strdup(b->source);
-	plan->host = strdup(on ? on : "local");
-	plan->host_facts = moo_buf_detach(&fj);
-	plan->created = now_utc();
 	{
 		struct moo_buf cmd = MOO_BUF_INIT;
 

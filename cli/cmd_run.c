@@ -37,7 +37,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	struct moo_bundle *b = NULL;
 	struct moo_job *job = NULL;
 	struct moo_error *err = NULL;
-	struct moo_buf lock = MOO_BUF_INIT;
+	struct moo_plan *plan = NULL;
 	const char *source;
 	int npos, r;
 
@@ -63,22 +63,25 @@ static int run(const struct cmd *self, int argc, char **argv)
 	r = moo_bundle_open(&b, source, &bo, &err);
 	progress_end();
 	if (!r) {
-		struct moo_error *lerr = NULL;
+		/* One plan, made before anything is sent: the runtime, the image pinned (an
+		 * --image name:tag too), the host's facts; the job's moo.lock records it with
+		 * what then ran. */
+		struct moo_plan_opts po = MOO_PLAN_OPTS_INIT;
 
-		/* The job keeps its moo.lock when the spec resolves; the host runtime needs no
-		 * image, so a spec the table lacks still runs (moo reproduce then goes by the
-		 * job's record). */
-		if (!moo_lock_local(&lock, b, NULL, &lerr)) {
-			ro.lock = lock.ptr;
-		}
-		moo_error_free(lerr);
+		po.host = on;
+		po.runtime = runtime;
+		po.image = image;
+		po.accept_new_host_key = accept_new;
+		po.store = st;
+		r = moo_plan_make(&plan, b, &po, &err);
+	}
+	if (!r) {
+		ro.plan = plan;
 		ro.name = name;
 		ro.set = sets.items;
 		ro.n_set = sets.n;
 		ro.host = on;
 		ro.accept_new_host_key = accept_new;
-		ro.runtime = runtime;
-		ro.image = image;
 		ro.no_wait = !detach; /* followed at once: no wait for the supervisor's state */
 		r = moo_job_start(&job, st, b, &ro, &err);
 		/* Its temporary folder goes now, while the job starts, not after it ends. */
@@ -104,7 +107,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	r = attend_job(st, job, detach, json, tail_lines);
 done:
 	moo_error_free(err);
-	moo_buf_dispose(&lock);
+	moo_plan_free(plan);
 	moo_job_free(job);
 	moo_bundle_free(b);
 	moo_store_close(st);

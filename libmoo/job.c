@@ -1005,6 +1005,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo_buf cmd = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
 	struct moo_buf stage_root = MOO_BUF_INIT, sherr = MOO_BUF_INIT, state = MOO_BUF_INIT;
 	struct moo_job *job = NULL;
+	struct moo_plan *plan = NULL;
+	struct moo_buf lock = MOO_BUF_INIT;
 	char *stage = NULL, *path = NULL, *jobs_dir = NULL;
 	const struct moo_spec *spec = b->spec;
 	bool recorded = false, staged = false;
@@ -1012,6 +1014,9 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	int r, status, tries;
 
 	memset(&rt, 0, sizeof(rt));
+	if (opts && (opts->version < 1 || opts->version > MOO_RUN_OPTS_VERSION)) {
+		return moo__fail(err, MOO_EARG, "unknown moo_run_opts version %u", opts->version);
+	}
 	r = moo__transport_open_flags(
 		&t, opts && opts->version >= 2 && opts->host ? opts->host : "local",
 		opts && opts->version >= 2 && opts->accept_new_host_key
@@ -1025,12 +1030,68 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (r) {
 		goto done;
 	}
-	/* Nothing is created before we know the host can run it. */
-	r = moo__runtime_prepare(&rt, t, st, spec,
-				 opts && opts->version >= 3 ? opts->runtime : NULL,
-				 opts && opts->version >= 3 ? opts->image : NULL, err);
+	/* The plan: the caller's, a lock given as text, else made now (probe, resolve, pin). */
+	if (opts && opts->version >= 5 && opts->plan) {
+		plan = moo_plan_dup(opts->plan);
+		if (!plan) {
+			r = moo__fail(err, MOO_EARG, "the plan names no framework or no runtime");
+			goto done;
+		}
+	} else if (opts && opts->version >= 3 && opts->lock) {
+		r = moo_lock_parse(&plan, opts->lock, strlen(opts->lock), "moo.lock", err);
+	} else {
+		struct moo_plan_opts po = MOO_PLAN_OPTS_INIT;
+
+		po.runtime = opts && opts->version >= 3 ? opts->runtime : NULL;
+		po.image = opts && opts->version >= 3 ? opts->image : NULL;
+		r = moo__plan_make(&plan, t, st, b, &po, err);
+	}
 	if (r) {
 		goto done;
+	}
+	/* Nothing is created before we know the host can run it. */
+	r = moo__runtime_prepare(&rt, t, st, spec, plan, err);
+	if (r) {
+		goto done;
+	}
+	{
+		/* What runs, recorded now: a replayed lock's interpreter and packages must
+		 * still be what the host has. A lock names its command; a new plan does not. */
+		struct moo_plan *now = moo_plan_dup(plan);
+		bool replayed = plan->command != NULL;
+
+		r = now ? moo__runtime_record(now, &rt, t, err) : MOO_EARG;
+		if (!r && rt.engine == MOO__ENGINE_HOST &&
+		    !(opts && opts->version >= 5 && opts->allow_drift) &&
+		    (plan->interpreter || plan->n_packages)) {
+			r = moo__plan_drift(plan, now, t->host, err);
+		}
+		moo_plan_free(plan);
+		plan = now;
+		if (r) {
+			goto done;
+		}
+		/* the host it runs on now, the bundle it runs, when */
+		if (replayed || !plan->host_facts ||
+		    strcmp(plan->host ? plan->host : "", t->host)) {
+			struct moo_host_facts *f = NULL;
+			struct moo_buf fj = MOO_BUF_INIT;
+
+			r = moo__host_facts(&f, t, st, err);
+			if (r) {
+				goto done;
+			}
+			moo_host_facts_to_json(f, &fj);
+			moo_host_facts_free(f);
+			free(plan->host_facts);
+			plan->host_facts = moo_buf_detach(&fj);
+		}
+		free(plan->host);
+		plan->host = moo__strdup(t->host);
+		free(plan->bundle_sha256);
+		plan->bundle_sha256 = b->sha256 ? moo__strdup(b->sha256) : NULL;
+		free(plan->bundle_source);
+		plan->bundle_source = b->source ? moo__strdup(b->source) : NULL;
 	}
 	job = moo__calloc(1, sizeof(*job));
 	job->name = opts && opts->name ? moo__strdup(opts->name) : NULL;
@@ -1141,28 +1202,42 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
-	if (opts && opts->version >= 3 && opts->lock) {
+	r = build_command(&cmd, job, &rt, spec, &params, &env, err);
+	if (r) {
+		goto done;
+	}
+	{
 		/*
-		 * The lock in the store (the next update records it), beside the job, and in
-		 * the result folder (it is in MANIFEST.sha256).
+		 * The lock of what runs: in the store (the next update records it), beside the
+		 * job, and in the result folder (it is in MANIFEST.sha256).
 		 */
-		job->lock = moo__strdup(opts->lock);
+		free(plan->command);
+		plan->command = moo__strdup(cmd.ptr);
+		free(plan->created);
+		plan->created = NULL;
+		{
+			char when[32];
+			time_t tnow = time(NULL);
+			struct tm tm;
+
+			gmtime_r(&tnow, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			plan->created = moo__strdup(when);
+		}
+		moo_lock_write(plan, &lock);
+		job->lock = moo__strdup(lock.ptr);
 		free(path);
 		path = job_file(job, "moo.lock");
-		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		r = t->ops->write_file(t, path, lock.ptr, lock.len, 0644, err);
 		if (r) {
 			goto done;
 		}
 		free(path);
 		path = moo__printf("%s/work/%s/moo.lock", job->dir, job->output_folder);
-		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		r = t->ops->write_file(t, path, lock.ptr, lock.len, 0644, err);
 		if (r) {
 			goto done;
 		}
-	}
-	r = build_command(&cmd, job, &rt, spec, &params, &env, err);
-	if (r) {
-		goto done;
 	}
 	if (rt.log.len) {
 		/* What was built or found for this job heads its log. */
@@ -1249,6 +1324,8 @@ done:
 	}
 	moo_job_free(job);
 	moo__runtime_dispose(&rt);
+	moo_plan_free(plan);
+	moo_buf_dispose(&lock);
 	kvlist_dispose(&params);
 	kvlist_dispose(&env);
 	moo_buf_dispose(&cmd);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include "embedded.h"
 #include "registry.h"
+#include "runtime.h"
 #include "yamldoc.h"
 
 struct entry {
@@ -33,6 +34,7 @@ struct entry {
 	size_t n_archs;
 	char **install;
 	size_t n_install;
+	char *setup, *index;
 	char *file;
 	int line;
 	bool from_config;
@@ -120,6 +122,32 @@ static bool verfits(const char *asked, const char *v)
 	return !strncmp(asked, v, la) && asked[la] == '.';
 }
 
+/*
+ * A table version as it serves an asked one: "2.11.*" (any release of a series, installed
+ * by pip from the entry's index) serves an asked "2.11" or "2.11.0" as that version, and
+ * nothing when no version is asked (the table's own releases are the default); a plain
+ * version is itself.
+ */
+static const char *served(const char *v, const char *asked)
+{
+	size_t n = strlen(v);
+
+	if (n < 1 || v[n - 1] != '*') {
+		return v;
+	}
+	if (!asked || strchr(asked, '*')) {
+		return NULL;
+	}
+	if (n == 1) {
+		return asked;
+	}
+	/* "2.11.*": asked "2.11" or "2.11.<anything>" */
+	if (!strncmp(asked, v, n - 2) && (asked[n - 2] == '\0' || asked[n - 2] == '.')) {
+		return asked;
+	}
+	return NULL;
+}
+
 /* s with {version} and {python} replaced. */
 static char *expand(const char *s, const char *version, const char *python)
 {
@@ -130,6 +158,14 @@ static char *expand(const char *s, const char *version, const char *python)
 		if (!strncmp(s, "{version}", 9)) {
 			moo_buf_puts(&b, version ? version : "");
 			s += 9;
+		} else if (!strncmp(s, "{pyver}", 7)) {
+			/* "3.10" -> "310" */
+			for (const char *q = python ? python : ""; *q; q++) {
+				if (*q != '.') {
+					moo_buf_putc(&b, *q);
+				}
+			}
+			s += 7;
 		} else if (!strncmp(s, "{python}", 8)) {
 			moo_buf_puts(&b, python ? python : "");
 			s += 8;
@@ -217,6 +253,24 @@ static bool word_ok(const char *s)
 	return true;
 }
 
+/* One line of sh (an entry's setup): a string without control characters. */
+static const char *line_of(struct rctx *c, const struct moo__ynode *v, const char *where)
+{
+	const char *s;
+
+	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) != MOO_S_STR || !*v->text) {
+		rerr(c, v, "'%s' must be a string, found %s", where, moo__yaml_kind_name(v));
+		return NULL;
+	}
+	for (s = v->text; *s; s++) {
+		if ((unsigned char)*s < ' ' || *s == 0x7f) {
+			rerr(c, v, "'%s' must be one line", where);
+			return NULL;
+		}
+	}
+	return v->text;
+}
+
 static const char *scalar(struct rctx *c, const struct moo__ynode *v, const char *where)
 {
 	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) == MOO_S_NULL ||
@@ -280,12 +334,14 @@ static void entry_dispose(struct entry *e)
 	free(e->image);
 	strv_free(e->archs, e->n_archs);
 	strv_free(e->install, e->n_install);
+	free(e->setup);
+	free(e->index);
 	free(e->file);
 }
 
 static const char *const entry_keys[] = {"framework", "versions", "python",     "accelerator",
 					 "cuda",      "cann",     "min_driver", "image",
-					 "archs",     "install"};
+					 "archs",     "install",  "setup",      "index"};
 
 static void unknown_key(struct rctx *c, const struct moo__ynode *k, const char *where,
 			const char *const *names, size_t n)
@@ -354,6 +410,14 @@ static void read_entry(struct rctx *c, const struct moo__ynode *v, size_t idx, s
 					moo__error_hint(rerr(c, x, "unknown accelerator '%s'", s),
 							"use cpu, gpu or npu");
 				}
+			}
+		} else if (!strcmp(k->text, "setup") || !strcmp(k->text, "index")) {
+			char **dst = k->text[0] == 's' ? &e.setup : &e.index;
+
+			if ((s = k->text[0] == 's' ? line_of(c, x, "setup")
+						   : scalar(c, x, "index"))) {
+				free(*dst);
+				*dst = moo__strdup(s);
 			}
 		} else if (!strcmp(k->text, "cuda") || !strcmp(k->text, "cann") ||
 			   !strcmp(k->text, "min_driver") || !strcmp(k->text, "image")) {
@@ -813,7 +877,7 @@ static enum stage check(const struct moo_images *t, const struct entry *e, const
 	if (strcmp(e->framework, w->framework)) {
 		return ST_FRAMEWORK;
 	}
-	if (w->version && !verfits(w->version, v)) {
+	if (!(v = served(v, w->version)) || (w->version && !verfits(w->version, v))) {
 		return ST_VERSION;
 	}
 	if (!(py = pick_python(e, v, w->python))) {
@@ -859,6 +923,7 @@ static struct pick best(const struct moo_images *t, const struct want *w, enum s
 			}
 			for (j = 0; j < e->n_versions; j++) {
 				enum stage s = check(t, e, e->versions[j], w);
+				const char *v = served(e->versions[j], w->version);
 				int c;
 
 				if (deepest && s > *deepest) {
@@ -869,17 +934,17 @@ static struct pick best(const struct moo_images *t, const struct want *w, enum s
 				}
 				if (!p.e) {
 					p.e = e;
-					p.version = e->versions[j];
+					p.version = v;
 					continue;
 				}
 				if (pass == 0) {
 					continue; /* config.yaml: the first that fits */
 				}
-				c = vercmp(e->versions[j], p.version);
+				c = vercmp(v, p.version);
 				if (c > 0 || (c == 0 && e->cuda && p.e->cuda &&
 					      vercmp(e->cuda, p.e->cuda) > 0)) {
 					p.e = e;
-					p.version = e->versions[j];
+					p.version = v;
 				}
 			}
 		}
@@ -908,9 +973,22 @@ static size_t nearest(const struct moo_images *t, const struct want *w, size_t m
 	for (i = 0; i < t->n; i++) {
 		for (j = 0; j < t->e[i].n_versions; j++) {
 			const char *v = t->e[i].versions[j];
+			size_t lv = strlen(v);
 			bool dup = false;
+			enum stage s;
 
-			if (check(t, &t->e[i], v, &any) != ST_OK) {
+			if (lv > 2 && !strcmp(v + lv - 2, ".*")) {
+				/* a series ("2.11.*"): shown as such when its first release fits */
+				char *first = moo__printf("%.*s", (int)(lv - 2), v);
+
+				any.version = first;
+				s = check(t, &t->e[i], v, &any);
+				any.version = NULL;
+				free(first);
+			} else {
+				s = check(t, &t->e[i], v, &any);
+			}
+			if (s != ST_OK) {
 				continue;
 			}
 			for (k = 0; k < n && !dup; k++) {
@@ -1152,6 +1230,8 @@ int moo_resolve(struct moo_plan **out, const struct moo_images *t, const struct 
 			moo__strdup(spec->framework.runtime.requirement[i]);
 	}
 	p->source = moo__printf("%s:%d", pk.e->file, pk.e->line);
+	p->setup = pk.e->setup ? expand(pk.e->setup, pk.version, p->python) : NULL;
+	p->index = pk.e->index ? expand(pk.e->index, pk.version, p->python) : NULL;
 	*out = p;
 	return 0;
 }
@@ -1218,6 +1298,14 @@ void moo_plan_free(struct moo_plan *p)
 	strv_free(p->archs, p->n_archs);
 	strv_free(p->requirements, p->n_requirements);
 	free(p->source);
+	free(p->setup);
+	free(p->index);
+	free(p->runtime);
+	free(p->image_id);
+	free(p->env_key);
+	free(p->interpreter);
+	free(p->interpreter_version);
+	strv_free(p->packages, p->n_packages);
 	free(p->bundle_sha256);
 	free(p->bundle_source);
 	free(p->host);
@@ -1229,7 +1317,8 @@ void moo_plan_free(struct moo_plan *p)
 
 /* ---- moo.lock ------------------------------------------------------------------------ */
 
-#define LOCK_VERSION 1
+/* 2 adds runtime, image.id, image.env_key, image.setup, image.index, interpreter */
+#define LOCK_VERSION 2
 
 static void set_str(json_t *o, const char *k, const char *v)
 {
@@ -1253,8 +1342,11 @@ void moo_lock_write(const struct moo_plan *p, struct moo_buf *out)
 	json_t *host = json_object(), *facts = NULL;
 	char *s;
 
+	json_t *interp = json_object();
+
 	json_object_set_new(o, "moo_lock", json_integer(LOCK_VERSION));
 	set_str(o, "created", p->created);
+	set_str(o, "runtime", p->runtime);
 	set_str(b, "sha256", p->bundle_sha256);
 	set_str(b, "source", p->bundle_source);
 	json_object_set_new(o, "bundle", b);
@@ -1269,6 +1361,10 @@ void moo_lock_write(const struct moo_plan *p, struct moo_buf *out)
 	set_str(img, "platform_digest", p->platform_digest);
 	json_object_set_new(img, "platforms", strv_json(p->archs, p->n_archs));
 	set_str(img, "from", p->source);
+	set_str(img, "setup", p->setup);
+	set_str(img, "index", p->index);
+	set_str(img, "env_key", p->env_key);
+	set_str(img, "id", p->image_id);
 	json_object_set_new(o, "image", img);
 	set_str(o, "accelerator", moo_accel_name(p->accelerator));
 	json_object_set_new(o, "count", json_integer(p->count));
@@ -1276,6 +1372,10 @@ void moo_lock_write(const struct moo_plan *p, struct moo_buf *out)
 	set_str(o, "cann", p->cann);
 	set_str(o, "min_driver", p->min_driver);
 	json_object_set_new(o, "requirements", strv_json(p->requirements, p->n_requirements));
+	set_str(interp, "path", p->interpreter);
+	set_str(interp, "version", p->interpreter_version);
+	json_object_set_new(interp, "packages", strv_json(p->packages, p->n_packages));
+	json_object_set_new(o, "interpreter", interp);
 	set_str(o, "command", p->command);
 	set_str(host, "name", p->host);
 	if (p->host_facts) {
@@ -1320,9 +1420,10 @@ int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const ch
 		   struct moo_error **err)
 {
 	json_error_t je;
-	json_t *o, *b, *fw, *img, *host, *facts;
+	json_t *o, *b, *fw, *img, *host, *facts, *interp;
 	struct moo_plan *p = NULL;
 	const char *accel;
+	json_int_t version;
 	int r = MOO_ESPEC;
 
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -1333,8 +1434,8 @@ int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const ch
 		moo__error_at(e, name, je.line, je.column);
 		return MOO_ESPEC;
 	}
-	if (!json_is_object(o) ||
-	    json_integer_value(json_object_get(o, "moo_lock")) != LOCK_VERSION) {
+	version = json_integer_value(json_object_get(o, "moo_lock"));
+	if (!json_is_object(o) || version < 1 || version > LOCK_VERSION) {
 		moo__error_hint(moo__error_add(err, MOO_ESPEC, MOO_SEV_ERROR,
 					       "'%s' is not a version %d moo.lock", name,
 					       LOCK_VERSION),
@@ -1362,6 +1463,14 @@ int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const ch
 	p->cann = get_str(o, "cann");
 	p->min_driver = get_str(o, "min_driver");
 	p->command = get_str(o, "command");
+	p->runtime = get_str(o, "runtime");
+	p->setup = get_str(img, "setup");
+	p->index = get_str(img, "index");
+	p->env_key = get_str(img, "env_key");
+	p->image_id = get_str(img, "id");
+	interp = json_object_get(o, "interpreter");
+	p->interpreter = get_str(interp, "path");
+	p->interpreter_version = get_str(interp, "version");
 	p->host = get_str(host, "name");
 	facts = json_object_get(host, "facts");
 	if (json_is_object(facts)) {
@@ -1380,12 +1489,15 @@ int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const ch
 		goto done;
 	}
 	if (get_strv(json_object_get(img, "platforms"), &p->archs, &p->n_archs) ||
-	    get_strv(json_object_get(o, "requirements"), &p->requirements, &p->n_requirements)) {
+	    get_strv(json_object_get(o, "requirements"), &p->requirements, &p->n_requirements) ||
+	    get_strv(json_object_get(interp, "packages"), &p->packages, &p->n_packages)) {
 		moo__error_add(err, MOO_ESPEC, MOO_SEV_ERROR, "'%s': a list holds a non-string",
 			       name);
 		goto done;
 	}
-	if (!p->framework || !p->image ||
+	/* version 1 locks name no runtime (NULL: chosen again, as moo run does) */
+	if (!p->framework || (!p->image && (!p->runtime || strcmp(p->runtime, "host"))) ||
+	    (p->runtime && moo__engine_parse(p->runtime) < 0) ||
 	    (p->bundle_sha256 && !moo__is_sha256_hex(p->bundle_sha256)) ||
 	    (p->digest &&
 	     (strncmp(p->digest, "sha256:", 7) || !moo__is_sha256_hex(p->digest + 7)))) {
@@ -1403,6 +1515,19 @@ done:
 	moo_plan_free(p);
 	json_decref(o);
 	return r;
+}
+
+struct moo_plan *moo_plan_dup(const struct moo_plan *plan)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	struct moo_plan *p = NULL;
+
+	moo_lock_write(plan, &b);
+	if (moo_lock_parse(&p, b.ptr, b.len, "plan", NULL)) {
+		p = NULL;
+	}
+	moo_buf_dispose(&b);
+	return p;
 }
 
 int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b, const char *config_path,

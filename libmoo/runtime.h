@@ -122,9 +122,14 @@ int moo__env_key(char hex[MOO__SHA256_HEX], const char *base, const char *const 
 /* The Containerfile: FROM base, then one RUN pip install of the requirements, sorted. */
 void moo__env_containerfile(struct moo_buf *out, const char *base, const char *const *reqs,
 			    size_t n);
+/* The same with a setup line run first (RUN setup) and pip's --extra-index-url (either NULL). */
+void moo__env_containerfile_with(struct moo_buf *out, const char *base, const char *setup,
+				 const char *index, const char *const *reqs, size_t n);
 
 /* The same for apptainer: a definition file bootstrapped from the base image. */
 void moo__env_definition(struct moo_buf *out, const char *base, const char *const *reqs, size_t n);
+void moo__env_definition_with(struct moo_buf *out, const char *base, const char *setup,
+			      const char *index, const char *const *reqs, size_t n);
 
 /* "moo-env:<key>", the derived image's name. */
 char *moo__env_image(const char *key);
@@ -163,14 +168,39 @@ struct moo__runtime {
 };
 
 /*
- * Decides and prepares the runtime: runtime is "docker", "podman", "apptainer", "host" or
- * NULL (then an image means the first engine the host has, no image means host). Probes the
- * host when a container or an accelerator is involved, runs the preflight (MOO_ERESOLVE with
- * the reason), finds the host's interpreter, and builds the derived image from
- * framework.runtime.requirement when the host does not have it yet.
+ * Prepares the runtime the plan names (moo_plan_make made it, or a lock was parsed into it):
+ * nothing is probed or resolved here. Containers run moo_plan_ref(plan) (the digest, or the
+ * engine's id of a local image), with the derived image of plan->requirements (and its setup
+ * and index) built when the host does not have it yet; the host runtime runs the lock's
+ * interpreter when the host still has it, else the one found for the spec (a venv of the
+ * requirements when none has them).
  */
 int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, struct moo_store *st,
-			 const struct moo_spec *spec, const char *runtime, const char *image,
+			 const struct moo_spec *spec, const struct moo_plan *plan,
 			 struct moo_error **err);
+
+/* The host's facts over t: probed, or the store's copy for the same boot id, driver and root. */
+int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struct moo_store *st,
+		    struct moo_error **err);
+
+/* moo_plan_make over an open transport (st: the facts' cache, or NULL). */
+int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_store *st,
+		   const struct moo_bundle *b, const struct moo_plan_opts *o,
+		   struct moo_error **err);
+
+/*
+ * Records in p what the prepared runtime runs: containers the engine's image id (and the
+ * derived environment's key); the host runtime its interpreter, version and every
+ * distribution it imports (importlib.metadata, asked on the host now).
+ */
+int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struct moo__transport *t,
+			struct moo_error **err);
+
+/*
+ * 0 when now (what the host has) matches locked (a lock's interpreter and packages); else
+ * MOO_ERESOLVE: one error saying so, then one per difference.
+ */
+int moo__plan_drift(const struct moo_plan *locked, const struct moo_plan *now, const char *host,
+		    struct moo_error **err);
 void moo__runtime_dispose(struct moo__runtime *rt);
 #endif

@@ -92,9 +92,20 @@ id=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sy
 check "its model is in the job's result folder" test -s "$MOO_ROOT/jobs/$id/work/training_result/model.pkl"
 check "the recorded command is podman's, with private storage and the job folder mounted" \
 	sh -c "'$MOO' show '$id' | grep -q \"^command: *'podman' '--root' '$T/st' '--runroot' '$T/rr' run --rm --init --name '$id' --network host -v '$MOO_ROOT/jobs/$id:$MOO_ROOT/jobs/$id'\""
-check "it ran Debian's Python in the image, not this host's" \
-	sh -c "grep -q \"'localhost/moo-sklearn:1' 'python3' '-u' 'train.py'\" '$MOO_ROOT/jobs/$id/state'"
+iid=$(pm image inspect --format '{{.Id}}' localhost/moo-sklearn:1)
+check "it ran Debian's Python in the image, pinned by its id (no registry has it)" \
+	sh -c "grep -q \"'$iid' 'python3' '-u' 'train.py'\" '$MOO_ROOT/jobs/$id/state'"
 check "no container is left behind" sh -c "[ -z \"\$(podman $MOO_PODMAN_OPTS ps -aq)\" ]"
+lockf() { "$MOO_PYTHON" -c 'import json,sys; l=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+L1=$MOO_ROOT/jobs/$id/moo.lock
+check "the lock records podman and the id of the image that ran" \
+	[ "$(lockf "$L1" 'l["runtime"] + " " + l["image"]["id"]')" = "podman $iid" ]
+"$MOO" reproduce "$id" >out 2>err
+code=$?
+rid=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
+check "moo reproduce of the podman job runs under podman again and exits 0" sh -c "[ $code = 0 ] &&
+	grep -q \"^command=.*'podman' .* run --rm\" '$MOO_ROOT/jobs/$rid/state'"
+check "with the same image id" [ "$(lockf "$MOO_ROOT/jobs/$rid/moo.lock" 'l["image"]["id"]')" = "$iid" ]
 
 # Cancelling signals podman's client, which passes it to the container's init: it goes.
 project slow <<'PY'
@@ -144,6 +155,17 @@ CONF
 	check "without --image, podman runs resolve's plan and the job succeeds" sh -c "[ $code = 0 ] && grep -q '^MAE: ' out"
 	check "the image it ran is the registry's, pinned by digest" \
 		grep -q "'127.0.0.1:$P/moo/sklearn:1.2@sha256:[0-9a-f]\{64\}' 'python3'" "$MOO_ROOT/jobs/$pid_/state"
+	# The tag moves (another image pushed to it): reproduce still runs the first digest.
+	d1=$(lockf "$MOO_ROOT/jobs/$pid_/moo.lock" 'l["image"]["digest"]')
+	pm import -q --message moved "$rootfs" localhost/moo-sklearn:moved >/dev/null 2>&1
+	pm push -q --tls-verify=false localhost/moo-sklearn:moved "docker://127.0.0.1:$P/moo/sklearn:1.2" >>"$T/push.log" 2>&1
+	d2=$("$MOO" resolve --runtime podman --json -o - "$SRCDIR/examples/sklearn-diabetes" | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["image"]["digest"])')
+	check "the tag now names another digest" sh -c "[ -n '$d1' ] && [ -n '$d2' ] && [ '$d1' != '$d2' ]"
+	CONTAINERS_REGISTRIES_CONF=$T/registries.conf "$MOO" reproduce "$pid_" >out 2>err
+	code=$?
+	rid=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
+	check "moo reproduce after the tag moved still runs the first digest" sh -c "[ $code = 0 ] &&
+		grep -q \"'127.0.0.1:$P/moo/sklearn:1.2@$d1' 'python3'\" '$MOO_ROOT/jobs/$rid/state'"
 	rm -f "$XDG_CONFIG_HOME/moo/config.yaml"
 else
 	skip "resolve's plan with a registry" "no docker-registry (apt-get install docker-registry)"
@@ -197,7 +219,7 @@ check "the same environment again trains" grep -q '^MAE: ' out
 did2=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 check "and is not rebuilt" sh -c "grep -q '^moo: environment moo-env:$key found on $ON, not rebuilt' '$RROOT/jobs/$did2/process.log' &&
 	[ \"\$(CONTAINERS_CONF=$T/containers.conf podman $PMOPTS image inspect --format '{{.Id}} {{.Created}}' moo-env:$key)\" = '$created' ]"
-check "the Containerfile is kept under envs/KEY" grep -q '^FROM localhost/moo-sklearn:1$' "$RROOT/envs/$key/Containerfile"
+check "the Containerfile is kept under envs/KEY, from the image's id" grep -q "^FROM $iid\$" "$RROOT/envs/$key/Containerfile"
 
 # ---- Docker: a private dockerd --------------------------------------------------------------------
 # shellcheck disable=SC2086

@@ -1,9 +1,14 @@
 #!/bin/sh
 # moo reproduce: a seeded sklearn job run again from its moo.lock gives the same metrics;
-# the lock travels with the job (job folder, result folder) unchanged; a bundle that is no
-# longer the one the job ran is refused.
+# the lock travels with the job (job folder, result folder) and records what ran (the
+# interpreter and every package it imports, as the job itself sees them); a package removed
+# between run and reproduce is named in the refusal (exit 5) unless --allow-drift; a bundle
+# that is no longer the one the job ran is refused.
 . "$MOO_SRC/tests/cli/job-lib.sh"
 cd "$T" || exit 1
+
+# lockf FILE EXPR: a field of a moo.lock, as Python prints it
+lockf() { "$MOO_PYTHON" -c 'import json,sys; l=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 
 metrics_of() { # the job's final metrics as "name=value …", from moo show --json
 	"$MOO" show --json "$1" | "$MOO_PYTHON" -c '
@@ -35,7 +40,58 @@ check "with metrics" [ -n "$first" ]
 if [ "$first" = "$second" ]; then ok "the same metrics twice ($first)"; else
 	not_ok "the same metrics twice"; echo "# $first"; echo "# $second"; fi
 check "the same parameters (alpha 0.25, seed 7)" grep -q 'Ridge(alpha=0.25)' "$MOO_ROOT/jobs/$again/process.log"
-check "the same lock: bundle, image, digest" cmp -s "$MOO_ROOT/jobs/$job/moo.lock" "$MOO_ROOT/jobs/$again/moo.lock"
+same_lock() { # what ran is the same: runtime, bundle, interpreter, packages, image
+	for f in 'l["runtime"]' 'l["bundle"]["sha256"]' 'l["interpreter"]' 'l["image"]'; do
+		[ "$(lockf "$1" "$f")" = "$(lockf "$2" "$f")" ] || { echo "# $f differs"; return 1; }
+	done
+}
+check "the same lock: runtime, bundle, interpreter, packages" same_lock \
+	"$MOO_ROOT/jobs/$job/moo.lock" "$MOO_ROOT/jobs/$again/moo.lock"
+L=$MOO_ROOT/jobs/$job/moo.lock
+check "the lock records the host runtime" [ "$(lockf "$L" 'l["runtime"]')" = host ]
+check "and the interpreter that ran" [ "$(lockf "$L" 'l["interpreter"]["path"]')" = \
+	"$("$MOO_PYTHON" -c 'import sys; print(sys.executable)')" ]
+check "and this machine's facts, probed (OS, CPUs)" [ "$(lockf "$L" \
+	'l["host"]["facts"]["cpus"] > 0 and l["host"]["facts"]["os"]["id"] is not None')" = True ]
+
+# The lock's packages are what the job's own interpreter imports (importlib.metadata, the
+# first of a name on sys.path).
+mkdir pk && cp "$SRCDIR"/examples/sklearn-diabetes/* pk/ && cat >pk/train.py <<'PY'
+import os
+from importlib.metadata import distributions
+seen = {}
+for d in distributions():
+    n = d.metadata["Name"]
+    if n and n.lower().replace("_", "-") not in seen:
+        seen[n.lower().replace("_", "-")] = "%s==%s" % (n, d.version)
+with open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "packages.txt"), "w") as f:
+    f.write("\n".join(seen[k] for k in sorted(seen)) + "\n")
+PY
+pj=$("$MOO" run -d pk)
+wait_status "$pj" succeeded 60
+lockf "$MOO_ROOT/jobs/$pj/moo.lock" '"\n".join(l["interpreter"]["packages"])' >pk.lock
+check "the lock lists every package the job's interpreter reports ($(wc -l <pk.lock) of them)" \
+	sh -c "[ \$(wc -l <pk.lock) -gt 5 ] && cmp pk.lock '$MOO_ROOT/jobs/$pj/work/training_result/packages.txt'"
+
+# A distribution removed from a venv between run and reproduce: named in the refusal.
+/usr/bin/python3 -m venv --system-site-packages --without-pip venv
+site=$(venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+mkdir "$site/moofake-1.0.dist-info"
+printf 'Metadata-Version: 2.1\nName: moofake\nVersion: 1.0\n' >"$site/moofake-1.0.dist-info/METADATA"
+vj=$(MOO_PYTHON="$T/venv/bin/python" "$MOO" run -d "$SRCDIR/examples/sklearn-diabetes")
+wait_status "$vj" succeeded 60
+check "the venv job's lock has its distribution" [ "$(lockf "$MOO_ROOT/jobs/$vj/moo.lock" \
+	'"moofake==1.0" in l["interpreter"]["packages"]')" = True ]
+rm -r "$site/moofake-1.0.dist-info"
+MOO_PYTHON="$T/venv/bin/python" "$MOO" reproduce "$vj" >out 2>err
+check "reproducing it after the package went is refused with exit 5" [ $? -eq 5 ]
+check "naming the package that is gone" grep -q "package 'moofake' 1.0 is in the lock but not installed" err
+check "and how to run anyway" grep -q -- "--allow-drift" err
+before=$(ls "$MOO_ROOT/jobs" | wc -l)
+MOO_PYTHON="$T/venv/bin/python" "$MOO" reproduce "$vj" >out 2>err
+check "nothing is created by a refused reproduce" [ "$(ls "$MOO_ROOT/jobs" | wc -l)" -eq "$before" ]
+MOO_PYTHON="$T/venv/bin/python" "$MOO" reproduce --allow-drift "$vj" >out 2>err
+check "--allow-drift runs it all the same" [ $? -eq 0 ]
 
 # --on another host: the same bundle and parameters, there (a loopback sshd); and a job
 # that ran on a host is reproduced there again from the lock its pulled result carries.

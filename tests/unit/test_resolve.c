@@ -401,6 +401,168 @@ static void test_imageref(void **state)
 	assert_null(moo_platform_for_arch("pdp11"));
 }
 
+/* The H100 host of tests/fixtures/gpu-host-h100 (driver 580.159.04, CUDA 13.0), as probed. */
+static struct moo_host_facts *h100(void)
+{
+	struct moo_buf csv = MOO_BUF_INIT, smi = MOO_BUF_INIT, text = MOO_BUF_INIT;
+	struct moo_host_facts *f = NULL;
+	char *dir = moo__printf("%s/tests/fixtures/gpu-host-h100", getenv("MOO_SRC")), *p;
+
+	p = moo__path_join(dir, "query-gpu.csv");
+	assert_int_equal(moo__read_file(p, 1 << 20, &csv, NULL), 0);
+	free(p);
+	p = moo__path_join(dir, "nvidia-smi-plain.txt");
+	assert_int_equal(moo__read_file(p, 1 << 20, &smi, NULL), 0);
+	free(p);
+	moo_buf_printf(&text,
+		       "@@moo probe 1\n@@moo uname\nLinux 6.8.0 x86_64\n@@moo cpus\n16\n"
+		       "@@moo nvidia-query\n%s@@moo nvidia-smi\n%s@@moo end\n",
+		       csv.ptr, smi.ptr);
+	assert_int_equal(moo_host_facts_parse(&f, text.ptr, text.len, NULL), 0);
+	assert_string_equal(f->driver_version, "580.159.04");
+	assert_string_equal(f->cuda_version, "13.0");
+	moo_buf_dispose(&csv);
+	moo_buf_dispose(&smi);
+	moo_buf_dispose(&text);
+	free(dir);
+	return f;
+}
+
+static bool has_req(const struct moo_plan *p, const char *req)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_requirements; i++) {
+		if (!strcmp(p->requirements[i], req)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Every release resolves: the prebuilt image when there is one, else a base + pip. */
+static void test_every_release(void **state)
+{
+	struct moo_images *t = table(NULL);
+	struct moo_host_facts *gpu = h100(), cpu = {0}, old = {0};
+	struct moo_error *err = NULL;
+	struct moo_plan *p;
+	struct moo_spec *s;
+	char v[32], req[64];
+	int minor;
+
+	(void)state;
+	cpu.arch = "x86_64";
+	/* torch 2.11 on the H100: NVIDIA's CUDA 13.0 base, torch from whl/cu130 */
+	s = spec_of("pytorch", "2.11", "python3", "resources:\n  accelerator: gpu\n");
+	p = resolve(t, s, -1, gpu, &err);
+	assert_non_null(p);
+	assert_string_equal(p->cuda, "13.0");
+	assert_string_equal(p->min_driver, "580.65.06");
+	assert_string_equal(p->image, "docker.io/nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04");
+	assert_string_equal(p->index, "https://download.pytorch.org/whl/cu130");
+	assert_non_null(p->setup);
+	assert_non_null(strstr(p->setup, "python3-pip"));
+	assert_true(has_req(p, "torch==2.11"));
+	moo_plan_free(p);
+	/* and on a CPU: the Python image, torch from whl/cpu */
+	p = resolve(t, s, MOO_ACCEL_CPU, &cpu, &err);
+	assert_non_null(p);
+	assert_string_equal(p->image, "docker.io/library/python:3.13-slim");
+	assert_string_equal(p->index, "https://download.pytorch.org/whl/cpu");
+	assert_null(p->setup);
+	moo_plan_free(p);
+	moo_spec_free(s);
+	/* PyTorch 1.11 to 2.11, each minor release .0 and .1, on a CPU and on the H100 */
+	for (minor = 0; minor <= 24; minor++) {
+		int major = minor <= 13 ? 1 : 2, mn = minor <= 13 ? minor : minor - 14;
+
+		if (major == 1 && mn < 11) {
+			continue;
+		}
+		for (int patch = 0; patch <= 1; patch++) {
+			snprintf(v, sizeof(v), "%d.%d.%d", major, mn, patch);
+			snprintf(req, sizeof(req), "torch==%s", v);
+			s = spec_of("pytorch", v, "python3", NULL);
+			p = resolve(t, s, MOO_ACCEL_CPU, &cpu, &err);
+			if (!p) {
+				fail_msg("torch %s on a CPU: %s", v, err->message);
+			}
+			assert_string_equal(p->framework_version, v);
+			moo_plan_free(p);
+			p = resolve(t, s, MOO_ACCEL_GPU, gpu, &err);
+			if (!p) {
+				fail_msg("torch %s on the H100: %s", v, err->message);
+			}
+			assert_non_null(p->cuda);
+			moo_plan_free(p);
+			moo_spec_free(s);
+		}
+	}
+	/* A CUDA 11.4 driver (470) gets torch 1.12.1 from whl/cu113, and refuses 2.11 */
+	old.arch = "x86_64";
+	old.driver_version = "470.82.01";
+	old.cuda_version = "11.4";
+	s = spec_of("pytorch", "1.12.1", "python3", NULL);
+	p = resolve(t, s, MOO_ACCEL_GPU, &old, &err);
+	assert_non_null(p);
+	assert_string_equal(p->index, "https://download.pytorch.org/whl/cu113");
+	moo_plan_free(p);
+	moo_spec_free(s);
+	s = spec_of("pytorch", "2.11.0", "python3", NULL);
+	assert_null(resolve(t, s, MOO_ACCEL_GPU, &old, &err));
+	assert_non_null(strstr(err->message, "driver 470.82.01"));
+	moo_error_free(err);
+	err = NULL;
+	moo_spec_free(s);
+	/* TensorFlow 2.0 to 2.20, on a CPU and on the H100 */
+	for (minor = 0; minor <= 20; minor++) {
+		snprintf(v, sizeof(v), "2.%d.1", minor);
+		s = spec_of("tensorflow", v, "python3", NULL);
+		p = resolve(t, s, MOO_ACCEL_CPU, &cpu, &err);
+		if (!p) {
+			fail_msg("tensorflow %s on a CPU: %s", v, err->message);
+		}
+		moo_plan_free(p);
+		p = resolve(t, s, MOO_ACCEL_GPU, gpu, &err);
+		if (!p) {
+			fail_msg("tensorflow %s on the H100: %s", v, err->message);
+		}
+		moo_plan_free(p);
+		moo_spec_free(s);
+	}
+	/* scikit-learn and XGBoost releases the table does not list */
+	{
+		static const char *const any[][2] = {
+			{"sklearn", "0.19.2"}, {"sklearn", "1.6.1"}, {"sklearn", "1.8.0"},
+			{"xgboost", "0.82"},   {"xgboost", "1.4.2"}, {"xgboost", "3.0.2"},
+		};
+
+		for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++) {
+			s = spec_of(any[i][0], any[i][1], "python3", NULL);
+			p = resolve(t, s, MOO_ACCEL_CPU, &cpu, &err);
+			if (!p) {
+				fail_msg("%s %s: %s", any[i][0], any[i][1], err->message);
+			}
+			snprintf(req, sizeof(req), "%s==%s",
+				 !strcmp(any[i][0], "sklearn") ? "scikit-learn" : "xgboost",
+				 any[i][1]);
+			assert_true(has_req(p, req));
+			moo_plan_free(p);
+			moo_spec_free(s);
+		}
+	}
+	/* a version no index has: exit 5's error, with the nearest series */
+	s = spec_of("pytorch", "3.5", "python3", NULL);
+	assert_null(resolve(t, s, MOO_ACCEL_CPU, &cpu, &err));
+	assert_int_equal(err->code, MOO_ERESOLVE);
+	assert_non_null(strstr(err->hint, "2.11.*"));
+	moo_error_free(err);
+	moo_spec_free(s);
+	moo_host_facts_free(gpu);
+	moo_images_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_config_keeps_sections),
 		cmocka_unit_test(test_lock_round_trip),
 		cmocka_unit_test(test_imageref),
+		cmocka_unit_test(test_every_release),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

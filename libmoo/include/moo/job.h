@@ -6,6 +6,7 @@
 #include "moo/buf.h"
 #include "moo/bundle.h"
 #include "moo/store.h"
+#include "moo/resolve.h"
 
 /*
  * Jobs on a host. A job lives in <root>/jobs/<id>/ on its host (the layout is in
@@ -41,11 +42,21 @@ struct moo_run_opts {
 	 * runs (its state file): for a caller that follows the job at once (moo_job_logs),
 	 * which then reads the state as the job goes. The job is still queued in *out. */
 	bool no_wait;
+	/* version 5 */
+	/* The plan to run (moo_plan_make, or a lock read with moo_lock_parse), borrowed: its
+	 * runtime, image (by digest or id) and requirements are used as they are, nothing is
+	 * resolved again; runtime, image and lock above are then ignored. NULL: made here
+	 * from host, runtime and image (moo_plan_make), or from lock when one is given. */
+	const struct moo_plan *plan;
+	/* A plan that records an interpreter and packages (a lock replayed) is compared with
+	 * what the host has: MOO_ERESOLVE listing each difference, unless this is set. */
+	bool allow_drift;
 };
-#define MOO_RUN_OPTS_VERSION 4
-#define MOO_RUN_OPTS_INIT                                                                 \
-	{                                                                                 \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL, false \
+#define MOO_RUN_OPTS_VERSION 5
+#define MOO_RUN_OPTS_INIT                                                                        \
+	{                                                                                        \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL, false, NULL, \
+			false                                                                    \
 	}
 
 /*
@@ -60,12 +71,13 @@ MOO_EXTERN void moo_set_transfer_progress(moo_progress_cb cb);
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
 
 /*
- * Starts the bundle as a new job on opts->host (this machine when NULL): decides its
- * runtime (opts->runtime, or a container engine the host has when opts->image is given,
- * else host), refuses what the host cannot run (preflight: GPUs, NPUs, the engine), finds
- * an interpreter that has the spec's requirements or builds the derived image of them
- * (MOO_ERESOLVE otherwise, before anything is created), stages the
- * bundle into a new job directory, records the job and starts its supervisor detached.
+ * Starts the bundle as a new job on opts->host (this machine when NULL) as opts->plan says
+ * (version 5; without one, a plan is made here: moo_plan_make, which decides the runtime,
+ * resolves and pins the image and runs the preflight), finds an interpreter that has the
+ * spec's requirements or builds the derived image of them (MOO_ERESOLVE otherwise, before
+ * anything is created), records what runs in the job's moo.lock (the plan, plus the image
+ * id, or the interpreter and its packages: spec/lockfile.md), stages the bundle into a new
+ * job directory, records the job and starts its supervisor detached.
  * Returns once the supervisor runs; *out is the caller's (status running), or with
  * opts->no_wait on an SSH host once it is launched (status queued).
  */

@@ -6,6 +6,7 @@
 #include "moo/spec.h"
 #include "moo/host.h"
 #include "moo/bundle.h"
+#include "moo/store.h"
 
 /*
  * resolve: a spec's framework, version, Python and accelerator, and the facts of a host,
@@ -49,6 +50,22 @@ struct moo_plan {
 	size_t n_requirements;
 
 	char *source; /* where the entry came from: "images.yaml:57", "config.yaml:12" */
+	char *setup;  /* a base without Python (an NVIDIA CUDA image): the sh line that adds it,
+			 run before pip in the derived image; else NULL */
+	char *index;  /* the pip index the requirements come from ("…/whl/cu130"), or NULL */
+
+	/* What runs it: set by moo_plan_make, kept by a job's lock (spec/lockfile.md). */
+	char *runtime; /* "host", "docker", "podman" or "apptainer" */
+	/* Set by moo_job_start when the job starts: what actually ran. */
+	char *image_id;    /* containers: the engine's id of the image started (derived or not) */
+	char *env_key;     /* the derived image's (or host venv's) key, or NULL when none */
+	char *interpreter; /* host: the interpreter's real path on the host */
+	char *interpreter_version; /* host: "3.11.2" */
+	char **packages;           /* host: "name==version" of every importable distribution,
+				      sorted by name (importlib.metadata on the host) */
+	size_t n_packages;
+	/* (room for more of what ran, a dataset's sha256 for one: the lock keeps unknown
+	 * keys' neighbours as they are) */
 
 	/* Set by the caller before writing a lock (moo_lock_write); NULL when unknown. */
 	char *bundle_sha256; /* the bundle's sha256 */
@@ -122,7 +139,10 @@ MOO_EXTERN int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t,
 /* moo.lock: the plan as JSON (spec/lockfile.md), ending with a newline. */
 MOO_EXTERN void moo_lock_write(const struct moo_plan *plan, struct moo_buf *out);
 
-/* Reads a moo.lock; name is used in diagnostics. MOO_ESPEC when it is not a lock. */
+/*
+ * Reads a moo.lock (version 1 or 2) into a plan, the way moo reproduce and moo serve replay
+ * it; name is used in diagnostics. MOO_ESPEC when it is not a lock.
+ */
 MOO_EXTERN int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const char *name,
 			      struct moo_error **err);
 
@@ -135,6 +155,54 @@ MOO_EXTERN void moo_plan_free(struct moo_plan *plan);
  */
 MOO_EXTERN int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b,
 			      const char *config_path, struct moo_error **err);
+
+/*
+ * The one plan of a run, made once (moo resolve, moo run, moo reproduce and moo serve go
+ * through it): probes the host (over its transport, cached per host), picks the runtime
+ * (opts->runtime; else a container engine the host has when opts->image is given; else
+ * host), resolves the spec's image for a container runtime (or takes opts->image) and pins
+ * it to a digest unless offline, and refuses what the host cannot run (preflight: GPUs,
+ * NPUs, CUDA and driver, architecture, engine). The host runtime resolves no image: its
+ * interpreter and packages are recorded when the job starts. MOO_ERESOLVE when nothing
+ * fits, MOO_ENET when the registry cannot pin, MOO_EHOST when the host is unreachable.
+ */
+struct moo_plan_opts {
+	unsigned version;         /* MOO_PLAN_OPTS_VERSION */
+	const char *host;         /* NULL or "local": this machine; else an SSH host */
+	const char *runtime;      /* "docker", "podman", "apptainer", "host" or NULL: chosen */
+	const char *image;        /* --image: the image a container runtime runs, or NULL */
+	int accelerator;          /* enum moo_accel, or -1 for the spec's */
+	bool offline;             /* do not pin (moo resolve --offline) */
+	bool accept_new_host_key; /* record an unknown host key in known_hosts */
+	const char *config_path;  /* config.yaml (NULL: moo_config_path) */
+	bool resolve_image;       /* resolve and pin the spec's image for the host runtime too (what
+				     moo resolve shows: the image the project would run in) */
+	struct moo_store *store;  /* where the host's facts are cached, borrowed; NULL: the
+				     default store, opened for the call */
+	bool no_preflight;        /* a plan to look at, not to run (moo resolve): the host need not
+				     have the engine, the GPUs or the driver */
+};
+#define MOO_PLAN_OPTS_VERSION 1
+#define MOO_PLAN_OPTS_INIT                                                                    \
+	{                                                                                     \
+		MOO_PLAN_OPTS_VERSION, NULL, NULL, NULL, -1, false, false, NULL, false, NULL, \
+			false                                                                 \
+	}
+MOO_EXTERN int moo_plan_make(struct moo_plan **out, const struct moo_bundle *b,
+			     const struct moo_plan_opts *opts, struct moo_error **err);
+
+/*
+ * Calls cb for each package that differs between two lists of "name==version" sorted by
+ * name as a lock keeps them (interpreter.packages): was NULL when only b has it, now NULL
+ * when only a has it; names are compared lowercased with '_' as '-'.
+ */
+MOO_EXTERN void moo_packages_diff(char *const *a, size_t na, char *const *b, size_t nb,
+				  void (*cb)(const char *name, const char *was, const char *now,
+					     void *data),
+				  void *data);
+
+/* A deep copy of plan (through its lock text). Caller frees. */
+MOO_EXTERN struct moo_plan *moo_plan_dup(const struct moo_plan *plan);
 
 /* "linux/amd64" for uname -m's "x86_64" (and arm64, arm/v7, ppc64le, s390x, 386, riscv64). */
 MOO_EXTERN const char *moo_platform_for_arch(const char *uname_m);
