@@ -1,0 +1,43 @@
+#!/bin/sh
+# The job verbs as a new user finds them (issue 12, issue 13 item 3): pins enforced with
+# Debian's python3 (no 'packaging' module), parameters kept as typed, one JSON document per
+# --json, a removed host that never hides the other jobs.
+. "$(dirname "$0")/job-lib.sh"
+cd "$T" || exit 1
+PY=/usr/bin/python3
+# jq EXPR: a Python expression over the JSON on stdin (d)
+jq() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# spec DIR FRAMEWORK VERSION [REQUIREMENT]: a project printing its argv.
+spec() {
+	mkdir -p "$1"
+	echo 'import sys; print("argv", *sys.argv[1:], flush=True)' >"$1/train.py"
+	{
+		printf 'framework:\n  name: %s\n  version: "%s"\n  runtime:\n    name: python\n    version: "3"\n' "$2" "$3"
+		[ -n "${4:-}" ] && printf '    requirement: ["%s"]\n' "$4"
+		printf 'model:\n  name: %s\nentry_point: train.py\noutput_folder: out\n' "$(basename "$1")"
+	} >"$1/metadata.yaml"
+}
+
+# 1. Pins are enforced with an interpreter that lacks 'packaging'.
+have=$($PY -c 'import sklearn, numpy; print(sklearn.__version__, numpy.__version__)')
+sk=${have% *} np=${have#* }
+if $PY -c 'import packaging' 2>/dev/null; then
+	not_ok "/usr/bin/python3 has no 'packaging' module (the case this test is for)"
+fi
+for pin in 1.3 0.9; do
+	spec "sk$pin" sklearn "$pin"
+	"$MOO" run "sk$pin" >out 2>err
+	rc=$?
+	check "scikit-learn '$pin' against $sk: exit 5" [ "$rc" = 5 ]
+	check "naming the package, the version found and the pin" \
+		grep -q "'scikit-learn==$pin\.\*' (has $sk)" err
+done
+spec np sklearn "${sk%.*}" "numpy==9.9"
+"$MOO" run np >out 2>err
+rc=$?
+check "requirement numpy==9.9 against $np: exit 5" [ "$rc" = 5 ]
+check "naming numpy, $np and the pin" grep -q "'numpy==9.9' (has $np)" err
+spec ok sklearn "${sk%.*}" "numpy>=1.20,<99,!=1.0.*"
+check "a pin that holds runs" sh -c "'$MOO' run ok >out 2>err"
+done_testing
