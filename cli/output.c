@@ -405,7 +405,7 @@ static const char *status_color(enum moo_job_status s)
 	}
 }
 
-void print_job_table(struct moo_job **jobs, size_t n)
+void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n)
 {
 	bool color = color_on(stdout);
 	size_t i;
@@ -421,10 +421,13 @@ void print_job_table(struct moo_job **jobs, size_t n)
 		format_time(created, sizeof(created), j->created);
 		format_duration(dur, sizeof(dur), job_elapsed(j));
 		job_outcome(j, outcome, sizeof(outcome));
+		if (problems && problems[i]) { /* its state could not be read now: why */
+			snprintf(outcome, sizeof(outcome), "%s", problems[i]);
+		}
 		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", j->id,
 		       j->name ? j->name : "-", color ? status_color(j->status) : "",
-		       moo_job_status_name(j->status), color ? "\033[0m" : "", created, dur,
-		       outcome);
+		       problems && problems[i] ? "unknown" : moo_job_status_name(j->status),
+		       color ? "\033[0m" : "", created, dur, outcome);
 		for (k = 0; k < nm && k < 3; k++) {
 			printf(" %s=%g", fm[k]->name, fm[k]->value);
 		}

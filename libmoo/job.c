@@ -1779,14 +1779,44 @@ done:
 	return r;
 }
 
+/* The results of a remote job pulled here ($MOO_HOME/results/<id>), if any. */
+static int remove_results(const struct moo_job *job, struct moo_error **err)
+{
+	char *dir = job->host && strcmp(job->host, "local") ? results_dir(job) : NULL;
+	int r = 0;
+
+	if (dir && moo__rm_rf(dir) < 0) {
+		r = moo__fail(err, MOO_EIO, "cannot remove '%s': %s", dir, strerror(errno));
+	}
+	free(dir);
+	return r;
+}
+
 int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
+	struct moo_error *open_err = NULL;
 	struct moo_buf rm = MOO_BUF_INIT;
 	int r, status;
 
-	r = open_host(&t, job->host, err);
+	r = open_host(&t, job->host, &open_err);
+	if (r == MOO_ENOTFOUND && job->host && strcmp(job->host, "local")) {
+		/* A host no inventory, ssh config or resolver knows any more (moo hosts rm): the
+		 * job cannot be reached, so it is forgotten here and left as it is there. */
+		moo__error_hint(moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_WARNING,
+					       "%s: unknown host '%s': forgotten here, its folder "
+					       "'%s' there left as it is",
+					       job->id, job->host, job->dir),
+				"add the host again to reach such jobs (moo hosts add)");
+		moo_error_free(open_err);
+		r = remove_results(job, err);
+		if (!r) {
+			r = moo_store_remove_job(st, job->id, err);
+		}
+		goto done;
+	}
 	if (r) {
+		moo__error_append(err, open_err);
 		goto done;
 	}
 	r = refresh(t, st, job, err);
@@ -1807,6 +1837,9 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 	r = t->ops->exec(t, rm.ptr, NULL, NULL, &status, err);
 	if (!r && status) {
 		r = moo__fail(err, MOO_EIO, "cannot remove '%s' on %s", job->dir, t->host);
+	}
+	if (!r) {
+		r = remove_results(job, err);
 	}
 	if (!r) {
 		r = moo_store_remove_job(st, job->id, err);
