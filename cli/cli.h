@@ -74,6 +74,8 @@ void print_json(void *json);
 void progress_cb(uint64_t done, uint64_t total, void *data);
 /* Clears the bar, if one was drawn. */
 void progress_end(void);
+/* A number in the shortest form that reads back the same: 0.3, 45.4951, 1e+30. */
+void format_number(char *out, size_t len, double v);
 /* "1.5 MiB", "12 B". */
 void format_size(char *out, size_t len, uint64_t bytes);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -119,9 +120,78 @@ void *errors_to_json(const struct moo_error *err)
 	return a;
 }
 
+void format_number(char *out, size_t len, double v)
+{
+	int p, e;
+
+	if (!isfinite(v)) {
+		snprintf(out, len, "null");
+		return;
+	}
+	for (p = 1; p < 17; p++) { /* the fewest digits that read back the same */
+		snprintf(out, len, "%.*e", p - 1, v);
+		if (strtod(out, NULL) == v) {
+			break;
+		}
+	}
+	e = (int)strtol(strchr(out, 'e') + 1, NULL, 10);
+	if (e >= -4 && e < 16) { /* as Python's repr: 1000.0, 0.0001, 45.4951 */
+		snprintf(out, len, "%.*f", p - 1 - e > 0 ? p - 1 - e : 0, v);
+	}
+}
+
+/* As jansson's JSON_INDENT(2) writes it, but reals in the shortest form that reads back. */
+static void dump_json(const json_t *j, int depth, FILE *f)
+{
+	const char *k;
+	json_t *v;
+	size_t i, n = 0;
+	char num[32];
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		if (!json_object_size(j)) {
+			fputs("{}", f);
+			break;
+		}
+		fputc('{', f);
+		json_object_foreach((json_t *)j, k, v)
+		{
+			json_t *key = json_string(k);
+
+			fprintf(f, "%s\n%*s", n++ ? "," : "", 2 * (depth + 1), "");
+			json_dumpf(key, f, JSON_ENCODE_ANY);
+			json_decref(key);
+			fputs(": ", f);
+			dump_json(v, depth + 1, f);
+		}
+		fprintf(f, "\n%*s}", 2 * depth, "");
+		break;
+	case JSON_ARRAY:
+		if (!json_array_size(j)) {
+			fputs("[]", f);
+			break;
+		}
+		fputc('[', f);
+		json_array_foreach(j, i, v)
+		{
+			fprintf(f, "%s\n%*s", i ? "," : "", 2 * (depth + 1), "");
+			dump_json(v, depth + 1, f);
+		}
+		fprintf(f, "\n%*s]", 2 * depth, "");
+		break;
+	case JSON_REAL:
+		format_number(num, sizeof(num), json_real_value(j));
+		/* still a real to a reader: 3 becomes 3.0 */
+		fprintf(f, "%s%s", num, strpbrk(num, ".eu") ? "" : ".0");
+		break;
+	default: json_dumpf(j, f, JSON_ENCODE_ANY); break;
+	}
+}
+
 void print_json(void *json)
 {
-	json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	dump_json(json, 0, stdout);
 	fputc('\n', stdout);
 	json_decref(json);
 }
@@ -447,11 +517,9 @@ void print_job_status(const struct moo_job *j)
 void print_job_detail(const struct moo_job *j)
 {
 	json_t *spec = j->spec_json ? json_loads(j->spec_json, 0, NULL) : NULL;
-	json_t *params = j->params_json ? json_loads(j->params_json, 0, NULL) : NULL;
+	struct moo_kv *kvs = NULL;
 	char a[32], b[32], c[32], dur[32], outcome[48];
-	const char *k;
-	json_t *v;
-	size_t i;
+	size_t i, n_kvs = 0;
 
 	format_time(a, sizeof(a), j->created);
 	format_time(b, sizeof(b), j->started);
@@ -483,17 +551,17 @@ void print_job_detail(const struct moo_job *j)
 		printf("entry:      %s\n", json_string_value(json_object_get(spec, "entry_point")));
 	}
 	printf("params:    ");
-	if (json_is_object(params) && json_object_size(params)) {
-		json_object_foreach(params, k, v)
-		{
-			char *s = json_dumps(v, JSON_ENCODE_ANY);
+	if (!moo_job_params(j, &kvs, &n_kvs, NULL) && n_kvs) {
+		for (i = 0; i < n_kvs; i++) { /* as --set takes them: "007" is text */
+			bool q = kvs[i].quoted && moo_param_typed(kvs[i].value);
 
-			printf(" %s=%s", k, s ? s : "?");
-			free(s);
+			printf(" %s=%s%s%s", kvs[i].key, q ? "\"" : "", kvs[i].value,
+			       q ? "\"" : "");
 		}
 	} else {
 		printf(" -");
 	}
+	moo_job_params_free(kvs, n_kvs);
 	printf("\ncommand:    %s\n", j->command ? j->command : "-");
 	printf("created:    %s\nstarted:    %s\nended:      %s\nduration:   %s\n", a, b, c, dur);
 	printf("directory:  %s\n", j->dir ? j->dir : "-");
@@ -517,5 +585,4 @@ void print_job_detail(const struct moo_job *j)
 		putchar('\n');
 	}
 	json_decref(spec);
-	json_decref(params);
 }

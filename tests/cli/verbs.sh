@@ -40,4 +40,36 @@ check "requirement numpy==9.9 against $np: exit 5" [ "$rc" = 5 ]
 check "naming numpy, $np and the pin" grep -q "'numpy==9.9' (has $np)" err
 spec ok sklearn "${sk%.*}" "numpy>=1.20,<99,!=1.0.*"
 check "a pin that holds runs" sh -c "'$MOO' run ok >out 2>err"
+
+# 2. Parameters keep the text they were given: argv, MOO_PARAM_*, params.json, show and
+# reproduce; "VALUE" is text.
+mkdir -p params
+cat >params/train.py <<'EOT'
+import os, sys
+print("argv", *sys.argv[1:])
+print("env", *sorted(k + "=" + v for k, v in os.environ.items() if k.startswith("MOO_PARAM_")))
+print("json", open("params.json").read())
+EOT
+printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: params\nentry_point: train.py\noutput_folder: out\ntraining_params:\n  alpha: 0.3\n' >params/metadata.yaml
+"$MOO" run --set training_params.tag=007 --set training_params.ver=1.10 \
+	--set training_params.big=1e3 --set 'training_params.s="12"' params >out 2>err
+id=$("$MOO" ps -a --json | jq 'd[0]["id"]')
+check "argv keeps the text" grep -q '^argv --alpha 0.3 --tag 007 --ver 1.10 --big 1e3 --s 12$' out
+check "MOO_PARAM_* keep the text" \
+	grep -q '^env MOO_PARAM_ALPHA=0.3 MOO_PARAM_BIG=1e3 MOO_PARAM_S=12 MOO_PARAM_TAG=007 MOO_PARAM_VER=1.10$' out
+check "params.json keeps the text; 007 and \"12\" are strings" \
+	grep -q '^json {"alpha":0.3,"tag":"007","ver":1.10,"big":1e3,"s":"12"}$' out
+check "show keeps the text" sh -c "'$MOO' show '$id' | grep -q 'params:     alpha=0.3 tag=007 ver=1.10 big=1e3 s=\"12\"$'"
+check "show --json: numbers in their shortest form" sh -c "'$MOO' show --json '$id' | grep -q '\"alpha\": 0.3,'"
+"$MOO" reproduce "$id" >out 2>err
+check "reproduce passes the same argv" grep -q '^argv --alpha 0.3 --tag 007 --ver 1.10 --big 1e3 --s 12$' out
+check "and the same params.json" \
+	grep -q '^json {"alpha":0.3,"tag":"007","ver":1.10,"big":1e3,"s":"12"}$' out
+
+# 7. created <= started <= ended, for every job
+check "created <= started <= ended for every job" sh -c "'$MOO' ps -a --json | $PY -c '
+import json, sys
+for j in json.load(sys.stdin):
+    assert j[\"created\"] <= j[\"started\"] <= j[\"ended\"], j
+'"
 done_testing
