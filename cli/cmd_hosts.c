@@ -195,7 +195,7 @@ static int do_ls(void)
 			json_object_set_new(o, "known_hosts", jstr(h->known_hosts));
 			json_object_set_new(o, "root", jstr(h->root));
 			json_object_set_new(o, "runtime", jstr(h->runtime));
-			json_object_set_new(o, "checked", s ? json_real(s->checked) : json_null());
+			json_object_set_new(o, "checked", s ? json_time(s->checked) : json_null());
 			json_object_set_new(o, "facts", seen_json(s));
 			json_array_append_new(a, o);
 		}
@@ -208,7 +208,7 @@ static int do_ls(void)
 			o = json_object();
 			json_object_set_new(o, "name", json_string(seen[i].name));
 			json_object_set_new(o, "inventory", json_false());
-			json_object_set_new(o, "checked", json_real(seen[i].checked));
+			json_object_set_new(o, "checked", json_time(seen[i].checked));
 			json_object_set_new(o, "facts", seen_json(&seen[i]));
 			json_array_append_new(a, o);
 		}

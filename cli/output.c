@@ -34,12 +34,59 @@ int exit_code_for(int code)
 	}
 }
 
+bool json_mode;
+static bool json_printed;
+static json_t *json_error; /* the first error rendered under --json */
+
+/* One diagnostic as validate --json gives it; a place that is not known is null. */
+static json_t *diag_json(const struct moo_error *e)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "severity",
+			    json_string(e->severity == MOO_SEV_WARNING ? "warning" : "error"));
+	json_object_set_new(o, "code", json_string(moo_code_name(e->code)));
+	json_object_set_new(o, "file", e->file ? json_string(e->file) : json_null());
+	json_object_set_new(o, "line", e->line > 0 ? json_integer(e->line) : json_null());
+	json_object_set_new(o, "column", e->column > 0 ? json_integer(e->column) : json_null());
+	json_object_set_new(o, "message", json_string(e->message ? e->message : ""));
+	json_object_set_new(o, "hint", e->hint ? json_string(e->hint) : json_null());
+	json_object_set_new(o, "cause", e->cause ? json_string(e->cause) : json_null());
+	return o;
+}
+
+int json_finish(int code)
+{
+	if (json_mode && !json_printed) {
+		json_t *o = json_object();
+
+		if (!json_error) {
+			struct moo_error e = {.severity = MOO_SEV_ERROR, .code = MOO_EIO};
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "failed with exit status %d", code);
+			e.message = msg;
+			json_error = diag_json(&e);
+		}
+		json_object_set_new(o, "error", json_error);
+		json_error = NULL;
+		print_json(o);
+	}
+	json_decref(json_error);
+	json_error = NULL;
+	return code;
+}
+
 static void print_one(const struct moo_error *e, bool color)
 {
 	const char *red = color ? "\033[1;31m" : "", *yellow = color ? "\033[1;33m" : "";
 	const char *bold = color ? "\033[1m" : "", *cyan = color ? "\033[36m" : "";
 	const char *off = color ? "\033[0m" : "";
 	bool warn = e->severity == MOO_SEV_WARNING;
+
+	if (json_mode && !warn && !json_error) {
+		json_error = diag_json(e);
+	}
 
 	/* With a place in a file: "file:line:col: error: …", the form editors and compilers
 	 * use. Without one: "moo: error: …". */
@@ -101,21 +148,7 @@ void *errors_to_json(const struct moo_error *err)
 	json_t *a = json_array();
 
 	for (; err; err = err->next) {
-		json_t *o = json_object();
-
-		json_object_set_new(
-			o, "severity",
-			json_string(err->severity == MOO_SEV_WARNING ? "warning" : "error"));
-		json_object_set_new(o, "code", json_string(moo_code_name(err->code)));
-		json_object_set_new(o, "file", err->file ? json_string(err->file) : json_null());
-		json_object_set_new(o, "line", json_integer(err->line));
-		json_object_set_new(o, "column", json_integer(err->column));
-		json_object_set_new(o, "message", json_string(err->message));
-		json_object_set_new(o, "hint", err->hint ? json_string(err->hint) : json_null());
-		if (err->cause) {
-			json_object_set_new(o, "cause", json_string(err->cause));
-		}
-		json_array_append_new(a, o);
+		json_array_append_new(a, diag_json(err));
 	}
 	return a;
 }
@@ -191,6 +224,7 @@ static void dump_json(const json_t *j, int depth, FILE *f)
 
 void print_json(void *json)
 {
+	json_printed = true;
 	dump_json(json, 0, stdout);
 	fputc('\n', stdout);
 	json_decref(json);
@@ -387,9 +421,26 @@ static double job_elapsed(const struct moo_job *j)
 	return end - start;
 }
 
-static json_t *json_time(double t)
+void format_time_json(char *out, size_t len, double t)
 {
-	return t > 0 ? json_real(t) : json_null();
+	long long ms = (long long)(t * 1000.0 + 0.5);
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void *json_time(double t)
+{
+	char s[40];
+
+	if (t <= 0) {
+		return json_null();
+	}
+	format_time_json(s, sizeof(s), t);
+	return json_string(s);
 }
 
 static json_t *json_or_null(const char *s)

@@ -72,4 +72,96 @@ import json, sys
 for j in json.load(sys.stdin):
     assert j[\"created\"] <= j[\"started\"] <= j[\"ended\"], j
 '"
+
+# 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
+# keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
+cat >keys.py <<'EOT'
+import json, re, sys
+verb, want = sys.argv[1], sys.argv[2]
+text = open("o").read()
+d = json.loads(text)  # the whole of stdout: one document
+T = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+JOB = "id name status host created started ended exit_code signal source source_sha256 dir result_path bytes_sent metrics".split()
+shapes = {
+    "error": ["error"],
+    "job": JOB, "full": JOB + "pid command output_folder params spec lock".split(),
+    "validate": ["path", "valid", "diagnostics"],
+    "inspect": "source sha256 size prefix spec files bytes valid".split(),
+    "inspect-fail": ["source", "valid", "diagnostics"],
+    "resolve-fail": ["source", "resolved", "diagnostics"],
+    "init": ["dir", "template", "files"], "pack": "path sha256 size files dirs bytes".split(),
+}
+def job(j, keys):
+    missing = [k for k in keys if k not in j]
+    assert not missing, (verb, "missing", missing)
+    for k in ("created", "started", "ended"):
+        assert j[k] is None or T.match(j[k]), (verb, k, j[k])
+if want == "ps":
+    assert isinstance(d, list) and d, d
+    for j in d:
+        job(j, JOB + ["problem"])
+elif want == "compare":
+    assert all(isinstance(v, dict) for v in d.values()), d
+elif want in ("job", "full"):
+    job(d, shapes[want])
+else:
+    missing = [k for k in shapes[want] if k not in d]
+    assert not missing, (verb, "missing", missing, d)
+if want == "error":
+    e = d["error"]
+    for k in "severity code file line column message hint cause".split():
+        assert k in e, (verb, "error lacks", k)
+    assert e["line"] is None or e["line"] > 0, e
+    assert e["severity"] == "error" and e["message"], e
+# no float artefacts anywhere: no number with 16 or more significant digits
+assert not re.search(r"\d\.\d{15,}|\d{10}\.\d{6,}", text), (verb, re.findall(r"[\d.]{17,}", text))
+EOT
+# j NAME WANT-EXIT SHAPE ARGS...: one document of that shape, and that exit status
+j() {
+	_name=$1 _want=$2 _shape=$3
+	shift 3
+	"$MOO" "$@" >o 2>e
+	_rc=$?
+	if [ "$_rc" = "$_want" ] && _why=$($PY keys.py "$_name" "$_shape" 2>&1); then
+		ok "--json: $_name"
+	else
+		not_ok "--json: $_name"
+		printf '# exit %s (wanted %s): %s\n# stdout: %s\n# stderr: %s\n' "$_rc" "$_want" \
+			"$_why" "$(head -c 300 o)" "$(head -c 300 e)"
+	fi
+}
+mkdir -p jp
+printf 'import time\nprint("hello on the log", flush=True)\nprint("moo:metric loss=0.3 mae=45.4951", flush=True)\n' >jp/train.py
+printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: jp\nentry_point: train.py\noutput_folder: out\ntraining_params:\n  alpha: 0.3\n' >jp/metadata.yaml
+mkdir -p nospec
+j "run" 0 full run --json jp
+check "run --json: the job's log goes to stderr" grep -q "hello on the log" e
+check "run --json: none of it on stdout" eval "! grep -q 'hello on the log' o"
+id=$($PY -c 'import json; print(json.load(open("o"))["id"])')
+j "run -d" 0 full run -d --json jp
+j "run, no such project" 2 error run --json nosuch
+j "run, a bad --set" 2 error run --json --set nodot jp
+j "reproduce" 0 full reproduce --json "$id"
+j "reproduce, no such job" 2 error reproduce --json moo-job-nosuch
+j "status" 0 job status --json "$id"
+j "status, no such job" 2 error status --json moo-job-nosuch
+j "show" 0 full show --json "$id"
+j "show, no such job" 2 error show --json moo-job-nosuch
+j "ps -a" 0 ps ps -a --json
+j "ps, a bad status" 2 error ps --json --status bogus
+j "ps, an unknown option" 2 error ps --json --bogus
+j "compare" 0 compare compare --json "$id" "$id"
+j "compare, no such job" 2 error compare --json "$id" moo-job-nosuch
+j "validate" 0 validate validate --json jp
+j "validate, no metadata.yaml" 2 validate validate --json nospec
+j "inspect" 0 inspect inspect --json jp
+j "inspect, no such source" 2 inspect-fail inspect --json nosuch
+j "init" 0 init init --json fresh
+j "init, no such template" 2 error init --json --template nosuch other
+j "pack" 0 pack pack --json jp -o jp.zip
+j "pack, no such folder" 2 error pack --json nosuch
+j "resolve, no metadata.yaml" 2 resolve-fail resolve --json nospec
+j "hosts check, an unknown host" 2 error hosts check --json nosuch.invalid
+check "the metric value as written, not 45.495100000000001" \
+	sh -c "'$MOO' show --json '$id' | grep -q '\"value\": 45.4951,'"
 done_testing
