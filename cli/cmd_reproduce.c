@@ -82,12 +82,12 @@ static void params_as_sets(const struct moo_job *job, struct strlist *out, char 
 	out->items = calloc(n + 1, sizeof(char *));
 	out->n = 0;
 	for (i = 0; i < n; i++) {
-		size_t len =
-			strlen(kvs[i].key) + strlen(kvs[i].value) + sizeof("training_params.=\"\"");
+		size_t len = strlen(kvs[i].key) + strlen(kvs[i].value) +
+			     sizeof("+training_params.=\"\"");
 		char *s = malloc(len);
 
 		snprintf(s, len,
-			 kvs[i].quoted ? "training_params.%s=\"%s\"" : "training_params.%s=%s",
+			 kvs[i].quoted ? "+training_params.%s=\"%s\"" : "+training_params.%s=%s",
 			 kvs[i].key, kvs[i].value);
 		(*owned)[out->n] = s;
 		out->items[out->n++] = s;

@@ -65,6 +65,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (!r) {
 		struct moo_error *lerr = NULL;
 
+		print_errors(b->spec->warnings); /* what validate warns about */
+
 		/* The job keeps its moo.lock when the spec resolves; the host runtime needs no
 		 * image, so a spec the table lacks still runs (moo reproduce then goes by the
 		 * job's record). */

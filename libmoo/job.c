@@ -210,7 +210,22 @@ static bool ident(const char *s, bool upper)
 	return true;
 }
 
-/* Applies --set overrides to copies of the spec's params and env. */
+static bool declared(const struct moo_spec *spec, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < spec->n_training_params; i++) {
+		if (!strcmp(spec->training_params[i].key, key)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Applies --set overrides to copies of the spec's params and env. A training parameter the
+ * spec does not declare is refused (with the nearest name) unless written +training_params.
+ */
 static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 		      struct kvlist *params, struct kvlist *env, struct moo_error **err)
 {
@@ -224,7 +239,9 @@ static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 		kvlist_set(env, spec->env[i].key, spec->env[i].value, true);
 	}
 	for (i = 0; o && i < o->n_set; i++) {
-		const char *s = o->set[i], *eq = strchr(s, '='), *dot = strchr(s, '.');
+		const char *s = o->set[i] + (o->set[i][0] == '+'), *eq = strchr(s, '=');
+		const char *dot = strchr(s, '.');
+		bool is_new = s != o->set[i]; /* +training_params.NAME: a parameter of one's own */
 		char *key;
 		bool is_env;
 
@@ -256,6 +273,34 @@ static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 			moo__error_hint(e, is_env ? "variable names are letters, digits and '_', "
 						    "and MOO_ is reserved"
 						  : "parameter names match [a-z][a-z0-9_]*");
+			free(key);
+			return MOO_EARG;
+		}
+		if (!is_env && !is_new && !declared(spec, key)) {
+			const char **names =
+				moo__calloc(spec->n_training_params + 1, sizeof(*names));
+			const char *near;
+			size_t k;
+			struct moo_error *e;
+
+			for (k = 0; k < spec->n_training_params; k++) {
+				names[k] = spec->training_params[k].key;
+			}
+			near = moo_suggest(key, names, spec->n_training_params);
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "'%s' is not a parameter of '%s'", key,
+					   spec->file ? spec->file : "metadata.yaml");
+			if (near) {
+				moo__error_hint(e,
+						"did you mean '%s'? A new one is written "
+						"--set +training_params.%s=VALUE",
+						near, key);
+			} else {
+				moo__error_hint(
+					e, "a new one is written --set +training_params.%s=VALUE",
+					key);
+			}
+			free(names);
 			free(key);
 			return MOO_EARG;
 		}

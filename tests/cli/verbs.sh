@@ -51,8 +51,8 @@ print("env", *sorted(k + "=" + v for k, v in os.environ.items() if k.startswith(
 print("json", open("params.json").read())
 EOT
 printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: params\nentry_point: train.py\noutput_folder: out\ntraining_params:\n  alpha: 0.3\n' >params/metadata.yaml
-"$MOO" run --set training_params.tag=007 --set training_params.ver=1.10 \
-	--set training_params.big=1e3 --set 'training_params.s="12"' params >out 2>err
+"$MOO" run --set +training_params.tag=007 --set +training_params.ver=1.10 \
+	--set +training_params.big=1e3 --set '+training_params.s="12"' params >out 2>err
 id=$("$MOO" ps -a --json | jq 'd[0]["id"]')
 check "argv keeps the text" grep -q '^argv --alpha 0.3 --tag 007 --ver 1.10 --big 1e3 --s 12$' out
 check "MOO_PARAM_* keep the text" \
@@ -72,6 +72,29 @@ import json, sys
 for j in json.load(sys.stdin):
     assert j[\"created\"] <= j[\"started\"] <= j[\"ended\"], j
 '"
+
+# 3. --set catches typos; +training_params.NAME adds one; run and pack warn as validate does
+expect() { # expect NAME CODE COMMAND...: stdout in out, stderr in err
+	_d=$1 _w=$2
+	shift 2
+	"$@" >out 2>err
+	_r=$?
+	if [ "$_r" = "$_w" ]; then ok "$_d"; else not_ok "$_d"; echo "# exit $_r: $(cat err)"; fi
+}
+expect "--set of an undeclared parameter is refused (2)" 2 "$MOO" run --set training_params.aplha=0.3 params
+check "with did-you-mean" grep -q "did you mean 'alpha'" err
+check "and how to add a new one" grep -q "+training_params.aplha=VALUE" err
+n_before=$("$MOO" ps -a --json | jq 'len(d)')
+check "nothing was started (3 jobs before, got $n_before)" [ "$n_before" = 3 ]
+expect "+training_params.NAME adds a parameter" 0 "$MOO" run --set +training_params.seed=3 params
+check "which reaches the entry point" grep -q -- "--seed 3" out
+printf '  learning_rat: 0.1\n' >>params/metadata.yaml
+"$MOO" validate params >/dev/null 2>verr
+expect "run of a spec with a near-miss name" 0 "$MOO" run params
+check "run warns as validate does" grep -q "did you mean 'learning_rate'" err
+check "with validate's words" grep -qF "$(grep warning verr)" err
+expect "pack of it" 0 "$MOO" pack params -o "$T/params.zip"
+check "pack warns as validate does" grep -qF "$(grep warning verr)" err
 
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
