@@ -1775,7 +1775,10 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		goto done;
 	}
 	if (access(dest, F_OK) == 0) {
-		r = moo__fail(err, MOO_EEXIST, "'%s' exists already", dest);
+		moo__error_hint(
+			moo__error_add(err, MOO_EEXIST, MOO_SEV_ERROR, "'%s' exists already", dest),
+			"fetch into a new folder: moo fetch %s -o DIR", job->id);
+		r = MOO_EEXIST;
 		goto done;
 	}
 	r = moo__copy_tree(result, dest, err);

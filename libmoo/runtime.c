@@ -206,7 +206,8 @@ done:
 	return r;
 }
 
-/* What the host has: the python* names on its PATH, for the hint. */
+/* What the host has: the python* names on its PATH, for the hint; each folder by its real
+ * path, so /bin and /usr/bin (one folder on a merged /usr) list each interpreter once. */
 static void installed_list(struct moo__transport *t, struct moo_buf *list)
 {
 	struct moo_buf out = MOO_BUF_INIT;
@@ -214,7 +215,8 @@ static void installed_list(struct moo__transport *t, struct moo_buf *list)
 	int status;
 
 	if (!t->ops->exec(t,
-			  "IFS=:; for d in $PATH; do for f in \"${d:-.}\"/python*; do "
+			  "IFS=:; for d in $PATH; do d=$(cd -P -- \"${d:-.}\" 2>/dev/null && pwd) "
+			  "|| continue; for f in \"$d\"/python*; do "
 			  "case ${f##*/} in *-config|*[!0-9.a-z]*) ;; *) [ -x \"$f\" ] && "
 			  "echo \"$f\";; esac; done; done | sort -u | tr '\\n' ' '",
 			  &out, NULL, &status, &ignore) &&

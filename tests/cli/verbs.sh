@@ -96,6 +96,25 @@ check "with validate's words" grep -qF "$(grep warning verr)" err
 expect "pack of it" 0 "$MOO" pack params -o "$T/params.zip"
 check "pack warns as validate does" grep -qF "$(grep warning verr)" err
 
+# 7, 10. Smaller truths
+fid=$("$MOO" ps -a --json | jq '[j for j in d if j["status"] == "succeeded"][0]["id"]')
+mkdir -p taken
+expect "fetch into an existing folder is exit 2, as moo-fetch(1) says" 2 "$MOO" fetch "$fid" -o taken
+check "naming it" grep -q "'taken' exists already" err
+mkdir -p nothing
+for v in validate run pack inspect resolve; do
+	expect "$v of a folder without metadata.yaml: exit 2" 2 "$MOO" $v nothing
+done
+mkdir -p tabbed && printf 'framework:\n\tname: python\n' >tabbed/metadata.yaml
+expect "a tab in YAML is invalid (3)" 3 "$MOO" validate tabbed
+check "the error names the tab" grep -q "metadata.yaml:2:1: error: invalid YAML: a tab" err
+mkdir -p nullp && printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: x\nentry_point: train.py\ntraining_params:\n  alpha:\n' >nullp/metadata.yaml
+touch nullp/train.py
+expect "a parameter without a value is invalid (3)" 3 "$MOO" validate nullp
+check "the error names the parameter" grep -q "metadata.yaml:9:3: error: parameter 'training_params.alpha' has no value" err
+expect "moo help help" 0 "$MOO" help help
+check "says what help does" grep -q "usage: moo help" out
+
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
 cat >keys.py <<'EOT'
