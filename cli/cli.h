@@ -68,12 +68,28 @@ void print_error_msg(const char *hint, const char *fmt, ...) MOO_PRINTF(2, 3);
 /* The chain as a JSON array of diagnostics (a jansson json_t *, as void * to keep jansson out of
  * headers). */
 void *errors_to_json(const struct moo_error *err);
+/*
+ * --json: set by opt_parse when given, so that stdout gets exactly one JSON document. The
+ * first error rendered (print_errors, usage_error) is kept, and json_finish (main, after the
+ * verb) prints {"error": DIAGNOSTIC} when the verb printed no document. Returns code.
+ */
+extern bool json_mode;
+int json_finish(int code);
 /* Prints a JSON value on stdout, indented, followed by a newline, and frees it. */
 void print_json(void *json);
 /* A moo_progress_cb whose data is a short label: a bar on stderr when it is a terminal. */
 void progress_cb(uint64_t done, uint64_t total, void *data);
 /* Clears the bar, if one was drawn. */
 void progress_end(void);
+/*
+ * Times in JSON, one form in every verb: RFC 3339 in UTC with milliseconds,
+ * "2026-12-04T15:34:07.757Z" (moo.lock's times are the same form in whole seconds);
+ * json_time gives a jansson string, or null for 0.
+ */
+void format_time_json(char *out, size_t len, double t);
+void *json_time(double t);
+/* A number in the shortest form that reads back the same: 0.3, 45.4951, 1e+30. */
+void format_number(char *out, size_t len, double v);
 /* "1.5 MiB", "12 B". */
 void format_size(char *out, size_t len, uint64_t bytes);
 
@@ -98,7 +114,8 @@ void job_outcome(const struct moo_job *j, char *out, size_t len);
 void *job_to_json(const struct moo_job *j, bool full);
 /* The last value of each metric name, first-seen order; returns how many (at most max). */
 size_t final_metrics(const struct moo_job *j, const struct moo_metric **out, size_t max);
-void print_job_table(struct moo_job **jobs, size_t n);
+/* problems: NULL, or per job why it could not be looked at now (STATUS 'unknown'). */
+void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n);
 void print_job_status(const struct moo_job *j);
 void print_job_detail(const struct moo_job *j);
 /* Follows a job's log to stdout until it ends or Ctrl-C; returns the exit code. */

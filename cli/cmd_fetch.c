@@ -41,7 +41,10 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	r = moo_job_fetch(job, dest, &err);
 	if (r) {
+		int code = r;
+
 		r = print_errors(err);
+		r = code == MOO_EEXIST ? EXIT_USAGE : r; /* DIR exists: moo-fetch(1) */
 		goto done;
 	}
 	printf("%s\n", dest);

@@ -8,7 +8,7 @@
 
 static const char *address, *user, *key, *known_hosts, *root, *runtime;
 static long port = -1, timeout_s;
-static bool json, accept_new;
+static bool json, accept_new, force;
 
 static const struct opt opts[] = {
 	{0, "address", "ADDRESS", "add: the host name or IP address to connect to", OPT_STRING,
@@ -26,6 +26,8 @@ static const struct opt opts[] = {
 	{0, "timeout", "SECONDS", "trust, check: the connect timeout (default 10)", OPT_INT,
 	 &timeout_s},
 	{0, "json", NULL, "ls, check: print JSON", OPT_FLAG, &json},
+	{'f', "force", NULL, "rm: remove it even while jobs on it are queued or running", OPT_FLAG,
+	 &force},
 	OPT_END,
 };
 
@@ -193,7 +195,7 @@ static int do_ls(void)
 			json_object_set_new(o, "known_hosts", jstr(h->known_hosts));
 			json_object_set_new(o, "root", jstr(h->root));
 			json_object_set_new(o, "runtime", jstr(h->runtime));
-			json_object_set_new(o, "checked", s ? json_real(s->checked) : json_null());
+			json_object_set_new(o, "checked", s ? json_time(s->checked) : json_null());
 			json_object_set_new(o, "facts", seen_json(s));
 			json_array_append_new(a, o);
 		}
@@ -206,7 +208,7 @@ static int do_ls(void)
 			o = json_object();
 			json_object_set_new(o, "name", json_string(seen[i].name));
 			json_object_set_new(o, "inventory", json_false());
-			json_object_set_new(o, "checked", json_real(seen[i].checked));
+			json_object_set_new(o, "checked", json_time(seen[i].checked));
 			json_object_set_new(o, "facts", seen_json(&seen[i]));
 			json_array_append_new(a, o);
 		}
@@ -246,6 +248,37 @@ static int do_ls(void)
 	return EXIT_OK;
 }
 
+/*
+ * The jobs recorded as queued or running on the host: a host removed under them leaves them
+ * unreachable, so 'hosts rm' names them and goes on only with --force. Returns how many.
+ */
+static size_t live_jobs(const char *name)
+{
+	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
+	struct moo_store *st = NULL;
+	struct moo_job **jobs = NULL;
+	struct moo_error *err = NULL;
+	size_t n = 0, i, live = 0;
+
+	f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
+	if (open_store(&st) >= 0 || moo_store_list_jobs(st, &f, &jobs, &n, &err)) {
+		moo_error_free(err);
+		moo_store_close(st);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (jobs[i]->host && !strcmp(jobs[i]->host, name)) {
+			fprintf(stderr, "moo: %s: job %s on '%s' is %s\n",
+				force ? "warning" : "error", jobs[i]->id, name,
+				moo_job_status_name(jobs[i]->status));
+			live++;
+		}
+	}
+	moo_jobs_free(jobs, n);
+	moo_store_close(st);
+	return live;
+}
+
 static int do_rm(const char *name)
 {
 	struct moo_config *cfg = NULL;
@@ -254,6 +287,15 @@ static int do_rm(const char *name)
 
 	if ((r = load(&cfg)) >= 0) {
 		return r;
+	}
+	if (live_jobs(name) && !force) {
+		fprintf(stderr,
+			"hint: wait for them or cancel them (moo cancel JOB); 'moo hosts rm "
+			"--force %s' removes the host anyway, and 'moo rm JOB' then forgets "
+			"its jobs\n",
+			name);
+		moo_config_free(cfg);
+		return EXIT_USAGE;
 	}
 	if (moo_config_remove_host(cfg, name, &err) || moo_config_save(cfg, &err)) {
 		moo_config_free(cfg);
@@ -435,7 +477,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		return r >= 0 ? r : do_add(self, argv[1]);
 	}
 	if (!strcmp(sub, "rm")) {
-		return (r = only(self, sub, " ")) >= 0 ? r : do_rm(argv[1]);
+		return (r = only(self, sub, " force ")) >= 0 ? r : do_rm(argv[1]);
 	}
 	if (!strcmp(sub, "trust")) {
 		return (r = only(self, sub, " timeout ")) >= 0 ? r : do_trust(argv[1]);

@@ -50,6 +50,14 @@ static int run(const struct cmd *self, int argc, char **argv)
 		print_error_msg(NULL, "cannot open '%s': no such directory", dir);
 		return EXIT_USAGE;
 	}
+	{ /* what validate warns about (an invalid spec is moo_pack's error) */
+		struct moo_spec *spec = NULL;
+
+		if (!moo_spec_load(&spec, dir, NULL)) {
+			print_errors(spec->warnings);
+		}
+		moo_spec_free(spec);
+	}
 	po.progress = progress_cb;
 	po.progress_data = (void *)"packing";
 	r = moo_pack(dir, out, &po, &res, &err);

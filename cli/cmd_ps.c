@@ -27,6 +27,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	struct moo_store *st = NULL;
 	struct moo_job **jobs = NULL;
 	struct moo_error *err = NULL;
+	char **problems = NULL; /* why a job could not be looked at, or NULL */
 	size_t n = 0, i, k = 0;
 	int npos, r;
 
@@ -73,28 +74,37 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 	}
 	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
-	/* Jobs still marked live are looked at again before they are shown; a host that
-	 * cannot be reached leaves its jobs as they were, with a warning. */
-	for (i = 0; !r && i < n; i++) {
-		if (on && strcmp(jobs[i]->host ? jobs[i]->host : "local", on)) {
-			continue;
-		}
-		if (!moo_job_status_done(jobs[i]->status)) {
-			r = moo_job_refresh(st, jobs[i], &err);
-			if (r == MOO_EHOST) {
-				fprintf(stderr,
-					"moo: warning: cannot reach '%s': %s is shown as last "
-					"seen\n",
-					jobs[i]->host, jobs[i]->id);
-				moo_error_free(err);
-				err = NULL;
-				r = 0;
-			}
-		}
-	}
 	if (r) {
 		r = print_errors(err);
 		goto done;
+	}
+	problems = calloc(n ? n : 1, sizeof(*problems));
+	/* Jobs still marked live are looked at again before they are shown; a host that
+	 * cannot be reached leaves its jobs as they were, with a warning. Any other failure
+	 * (a host no longer known, a job folder that cannot be read) flags that job with
+	 * its reason and never hides the others. */
+	for (i = 0; i < n; i++) {
+		if (on && strcmp(jobs[i]->host ? jobs[i]->host : "local", on)) {
+			continue;
+		}
+		if (moo_job_status_done(jobs[i]->status) ||
+		    !(r = moo_job_refresh(st, jobs[i], &err))) {
+			continue;
+		}
+		if (r == MOO_EHOST) {
+			fprintf(stderr,
+				"moo: warning: cannot reach '%s': %s is shown as last seen\n",
+				jobs[i]->host, jobs[i]->id);
+		} else if (err) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s%s%s", err->message, err->cause ? ": " : "",
+				 err->cause ? err->cause : "");
+			problems[i] = strdup(why);
+			fprintf(stderr, "moo: warning: %s: %s\n", jobs[i]->id, problems[i]);
+		}
+		moo_error_free(err);
+		err = NULL;
 	}
 	for (i = 0; i < n; i++) {
 		bool keep = all || status_filter || !moo_job_status_done(jobs[i]->status);
@@ -104,8 +114,10 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 
 		if (keep && (!limit || k < (size_t)limit)) {
+			problems[k] = problems[i];
 			jobs[k++] = jobs[i];
 		} else {
+			free(problems[i]);
 			moo_job_free(jobs[i]);
 		}
 	}
@@ -114,14 +126,22 @@ static int run(const struct cmd *self, int argc, char **argv)
 		json_t *a = json_array();
 
 		for (i = 0; i < n; i++) {
-			json_array_append_new(a, job_to_json(jobs[i], false));
+			json_t *o = job_to_json(jobs[i], false);
+
+			json_object_set_new(o, "problem",
+					    problems[i] ? json_string(problems[i]) : json_null());
+			json_array_append_new(a, o);
 		}
 		print_json(a);
 	} else {
-		print_job_table(jobs, n);
+		print_job_table(jobs, (const char *const *)problems, n);
 	}
 	r = EXIT_OK;
 done:
+	for (i = 0; problems && i < n; i++) {
+		free(problems[i]);
+	}
+	free(problems);
 	moo_error_free(err);
 	moo_jobs_free(jobs, n);
 	moo_store_close(st);

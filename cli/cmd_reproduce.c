@@ -72,28 +72,31 @@ static bool read_lock(const struct moo_job *job, struct moo_buf *text)
 	return false;
 }
 
-/* The job's parameters as "training_params.NAME=VALUE" overrides. */
+/* The job's parameters as "training_params.NAME=VALUE" overrides, each with its own text
+ * (text values as "VALUE", so 007 stays the string it was). */
 static void params_as_sets(const struct moo_job *job, struct strlist *out, char ***owned)
 {
-	json_t *o = json_loads(job->params_json ? job->params_json : "{}", 0, NULL), *v;
-	const char *k;
+	struct moo_kv *kvs = NULL;
+	size_t n = 0, i;
 
-	*owned = calloc(json_is_object(o) ? json_object_size(o) + 1 : 1, sizeof(char *));
-	out->items = calloc(json_is_object(o) ? json_object_size(o) + 1 : 1, sizeof(char *));
+	if (moo_job_params(job, &kvs, &n, NULL)) {
+		n = 0;
+	}
+	*owned = calloc(n + 1, sizeof(char *));
+	out->items = calloc(n + 1, sizeof(char *));
 	out->n = 0;
-	json_object_foreach(o, k, v)
-	{
-		char *val = json_is_string(v) ? strdup(json_string_value(v))
-					      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		size_t len = strlen(k) + strlen(val) + sizeof("training_params.=");
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(kvs[i].key) + strlen(kvs[i].value) +
+			     sizeof("+training_params.=\"\"");
 		char *s = malloc(len);
 
-		snprintf(s, len, "training_params.%s=%s", k, val);
-		free(val);
+		snprintf(s, len,
+			 kvs[i].quoted ? "+training_params.%s=\"%s\"" : "+training_params.%s=%s",
+			 kvs[i].key, kvs[i].value);
 		(*owned)[out->n] = s;
 		out->items[out->n++] = s;
 	}
-	json_decref(o);
+	moo_job_params_free(kvs, n);
 }
 
 static int run(const struct cmd *self, int argc, char **argv)

@@ -1,5 +1,6 @@
 /* moo rm: remove finished jobs, their directories and records. */
 #include <stdio.h>
+#include <string.h>
 #include "cli.h"
 
 static bool force;
@@ -36,17 +37,24 @@ static int run(const struct cmd *self, int argc, char **argv)
 			continue;
 		}
 		r = force ? moo_job_cancel(st, job, 5, &was_running, &err) : 0;
+		if (r == MOO_ENOTFOUND && job->host && strcmp(job->host, "local")) {
+			/* its host is not known any more: moo_job_remove forgets it */
+			moo_error_free(err);
+			err = NULL;
+			r = 0;
+		}
 		if (!r) {
 			r = moo_job_remove(st, job, &err);
 		}
 		if (r) {
 			r = print_errors(err);
-			moo_error_free(err);
-			err = NULL;
 			worst = worst ? worst : r;
 		} else {
+			print_errors(err); /* warnings */
 			printf("%s removed\n", job->id);
 		}
+		moo_error_free(err);
+		err = NULL;
 		moo_job_free(job);
 	}
 	moo_store_close(st);

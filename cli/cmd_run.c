@@ -68,6 +68,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		 * what then ran. */
 		struct moo_plan_opts po = MOO_PLAN_OPTS_INIT;
 
+		print_errors(b->spec->warnings); /* what validate warns about */
 		po.host = on;
 		po.runtime = runtime;
 		po.image = image;

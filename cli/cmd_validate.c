@@ -79,7 +79,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 	moo_error_free(err);
 	moo_error_free(tree_err);
 	moo_spec_free(spec);
-	return r ? EXIT_INVALID : EXIT_OK;
+	/* no metadata.yaml (or no PATH) is exit 2, as in every verb; an invalid one 3 */
+	return r == MOO_ENOTFOUND ? EXIT_USAGE : r ? EXIT_INVALID : EXIT_OK;
 }
 
 const struct cmd cmd_validate = {

@@ -15,10 +15,12 @@ static void on_signal(int sig)
 
 static void to_stdout(const char *data, size_t len, void *cb_data)
 {
+	FILE *f = json_mode ? stderr : stdout; /* --json: stdout is for the document */
+
 	(void)cb_data;
 	progress_end();
-	fwrite(data, 1, len, stdout);
-	fflush(stdout);
+	fwrite(data, 1, len, f);
+	fflush(f);
 }
 
 int follow_job(struct moo_store *st, struct moo_job *job, uint64_t offset, bool follow)

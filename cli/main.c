@@ -79,6 +79,12 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
+		if (!strcmp(argv[2], "help")) {
+			printf("usage: moo help [COMMAND]\n\nShow the help of moo, or of one "
+			       "command "
+			       "(the same as 'moo COMMAND --help').\n");
+			return EXIT_OK;
+		}
 		cmd = find(argv[2]);
 		if (!cmd) {
 			return unknown_command(argv[2]);
@@ -109,6 +115,6 @@ int main(int argc, char **argv)
 		int r = cmd->run(cmd, argc - 1, argv + 1);
 
 		progress_end();
-		return r;
+		return json_finish(r);
 	}
 }

@@ -108,7 +108,14 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 {
 	int i, n = 0, r;
 	bool only_pos = false;
+	const struct opt *jo;
 
+	for (jo = opts; jo && jo->long_name; jo++) { /* --json: errors below come as JSON too */
+		for (i = 1; !strcmp(jo->long_name, "json") && i < argc && strcmp(argv[i], "--");
+		     i++) {
+			json_mode = json_mode || !strcmp(argv[i], "--json");
+		}
+	}
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		const struct opt *o = NULL;

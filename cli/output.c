@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -33,12 +34,59 @@ int exit_code_for(int code)
 	}
 }
 
+bool json_mode;
+static bool json_printed;
+static json_t *json_error; /* the first error rendered under --json */
+
+/* One diagnostic as validate --json gives it; a place that is not known is null. */
+static json_t *diag_json(const struct moo_error *e)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "severity",
+			    json_string(e->severity == MOO_SEV_WARNING ? "warning" : "error"));
+	json_object_set_new(o, "code", json_string(moo_code_name(e->code)));
+	json_object_set_new(o, "file", e->file ? json_string(e->file) : json_null());
+	json_object_set_new(o, "line", e->line > 0 ? json_integer(e->line) : json_null());
+	json_object_set_new(o, "column", e->column > 0 ? json_integer(e->column) : json_null());
+	json_object_set_new(o, "message", json_string(e->message ? e->message : ""));
+	json_object_set_new(o, "hint", e->hint ? json_string(e->hint) : json_null());
+	json_object_set_new(o, "cause", e->cause ? json_string(e->cause) : json_null());
+	return o;
+}
+
+int json_finish(int code)
+{
+	if (json_mode && !json_printed) {
+		json_t *o = json_object();
+
+		if (!json_error) {
+			struct moo_error e = {.severity = MOO_SEV_ERROR, .code = MOO_EIO};
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "failed with exit status %d", code);
+			e.message = msg;
+			json_error = diag_json(&e);
+		}
+		json_object_set_new(o, "error", json_error);
+		json_error = NULL;
+		print_json(o);
+	}
+	json_decref(json_error);
+	json_error = NULL;
+	return code;
+}
+
 static void print_one(const struct moo_error *e, bool color)
 {
 	const char *red = color ? "\033[1;31m" : "", *yellow = color ? "\033[1;33m" : "";
 	const char *bold = color ? "\033[1m" : "", *cyan = color ? "\033[36m" : "";
 	const char *off = color ? "\033[0m" : "";
 	bool warn = e->severity == MOO_SEV_WARNING;
+
+	if (json_mode && !warn && !json_error) {
+		json_error = diag_json(e);
+	}
 
 	/* With a place in a file: "file:line:col: error: …", the form editors and compilers
 	 * use. Without one: "moo: error: …". */
@@ -100,28 +148,84 @@ void *errors_to_json(const struct moo_error *err)
 	json_t *a = json_array();
 
 	for (; err; err = err->next) {
-		json_t *o = json_object();
-
-		json_object_set_new(
-			o, "severity",
-			json_string(err->severity == MOO_SEV_WARNING ? "warning" : "error"));
-		json_object_set_new(o, "code", json_string(moo_code_name(err->code)));
-		json_object_set_new(o, "file", err->file ? json_string(err->file) : json_null());
-		json_object_set_new(o, "line", json_integer(err->line));
-		json_object_set_new(o, "column", json_integer(err->column));
-		json_object_set_new(o, "message", json_string(err->message));
-		json_object_set_new(o, "hint", err->hint ? json_string(err->hint) : json_null());
-		if (err->cause) {
-			json_object_set_new(o, "cause", json_string(err->cause));
-		}
-		json_array_append_new(a, o);
+		json_array_append_new(a, diag_json(err));
 	}
 	return a;
 }
 
+void format_number(char *out, size_t len, double v)
+{
+	int p, e;
+
+	if (!isfinite(v)) {
+		snprintf(out, len, "null");
+		return;
+	}
+	for (p = 1; p < 17; p++) { /* the fewest digits that read back the same */
+		snprintf(out, len, "%.*e", p - 1, v);
+		if (strtod(out, NULL) == v) {
+			break;
+		}
+	}
+	e = (int)strtol(strchr(out, 'e') + 1, NULL, 10);
+	if (e >= -4 && e < 16) { /* as Python's repr: 1000.0, 0.0001, 45.4951 */
+		snprintf(out, len, "%.*f", p - 1 - e > 0 ? p - 1 - e : 0, v);
+	}
+}
+
+/* As jansson's JSON_INDENT(2) writes it, but reals in the shortest form that reads back. */
+static void dump_json(const json_t *j, int depth, FILE *f)
+{
+	const char *k;
+	json_t *v;
+	size_t i, n = 0;
+	char num[32];
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		if (!json_object_size(j)) {
+			fputs("{}", f);
+			break;
+		}
+		fputc('{', f);
+		json_object_foreach((json_t *)j, k, v)
+		{
+			json_t *key = json_string(k);
+
+			fprintf(f, "%s\n%*s", n++ ? "," : "", 2 * (depth + 1), "");
+			json_dumpf(key, f, JSON_ENCODE_ANY);
+			json_decref(key);
+			fputs(": ", f);
+			dump_json(v, depth + 1, f);
+		}
+		fprintf(f, "\n%*s}", 2 * depth, "");
+		break;
+	case JSON_ARRAY:
+		if (!json_array_size(j)) {
+			fputs("[]", f);
+			break;
+		}
+		fputc('[', f);
+		json_array_foreach(j, i, v)
+		{
+			fprintf(f, "%s\n%*s", i ? "," : "", 2 * (depth + 1), "");
+			dump_json(v, depth + 1, f);
+		}
+		fprintf(f, "\n%*s]", 2 * depth, "");
+		break;
+	case JSON_REAL:
+		format_number(num, sizeof(num), json_real_value(j));
+		/* still a real to a reader: 3 becomes 3.0 */
+		fprintf(f, "%s%s", num, strpbrk(num, ".eu") ? "" : ".0");
+		break;
+	default: json_dumpf(j, f, JSON_ENCODE_ANY); break;
+	}
+}
+
 void print_json(void *json)
 {
-	json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_printed = true;
+	dump_json(json, 0, stdout);
 	fputc('\n', stdout);
 	json_decref(json);
 }
@@ -317,9 +421,26 @@ static double job_elapsed(const struct moo_job *j)
 	return end - start;
 }
 
-static json_t *json_time(double t)
+void format_time_json(char *out, size_t len, double t)
 {
-	return t > 0 ? json_real(t) : json_null();
+	long long ms = (long long)(t * 1000.0 + 0.5);
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void *json_time(double t)
+{
+	char s[40];
+
+	if (t <= 0) {
+		return json_null();
+	}
+	format_time_json(s, sizeof(s), t);
+	return json_string(s);
 }
 
 static json_t *json_or_null(const char *s)
@@ -405,7 +526,7 @@ static const char *status_color(enum moo_job_status s)
 	}
 }
 
-void print_job_table(struct moo_job **jobs, size_t n)
+void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n)
 {
 	bool color = color_on(stdout);
 	size_t i;
@@ -421,10 +542,13 @@ void print_job_table(struct moo_job **jobs, size_t n)
 		format_time(created, sizeof(created), j->created);
 		format_duration(dur, sizeof(dur), job_elapsed(j));
 		job_outcome(j, outcome, sizeof(outcome));
+		if (problems && problems[i]) { /* its state could not be read now: why */
+			snprintf(outcome, sizeof(outcome), "%s", problems[i]);
+		}
 		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", j->id,
 		       j->name ? j->name : "-", color ? status_color(j->status) : "",
-		       moo_job_status_name(j->status), color ? "\033[0m" : "", created, dur,
-		       outcome);
+		       problems && problems[i] ? "unknown" : moo_job_status_name(j->status),
+		       color ? "\033[0m" : "", created, dur, outcome);
 		for (k = 0; k < nm && k < 3; k++) {
 			printf(" %s=%g", fm[k]->name, fm[k]->value);
 		}
@@ -444,11 +568,9 @@ void print_job_status(const struct moo_job *j)
 void print_job_detail(const struct moo_job *j)
 {
 	json_t *spec = j->spec_json ? json_loads(j->spec_json, 0, NULL) : NULL;
-	json_t *params = j->params_json ? json_loads(j->params_json, 0, NULL) : NULL;
+	struct moo_kv *kvs = NULL;
 	char a[32], b[32], c[32], dur[32], outcome[48];
-	const char *k;
-	json_t *v;
-	size_t i;
+	size_t i, n_kvs = 0;
 
 	format_time(a, sizeof(a), j->created);
 	format_time(b, sizeof(b), j->started);
@@ -480,17 +602,17 @@ void print_job_detail(const struct moo_job *j)
 		printf("entry:      %s\n", json_string_value(json_object_get(spec, "entry_point")));
 	}
 	printf("params:    ");
-	if (json_is_object(params) && json_object_size(params)) {
-		json_object_foreach(params, k, v)
-		{
-			char *s = json_dumps(v, JSON_ENCODE_ANY);
+	if (!moo_job_params(j, &kvs, &n_kvs, NULL) && n_kvs) {
+		for (i = 0; i < n_kvs; i++) { /* as --set takes them: "007" is text */
+			bool q = kvs[i].quoted && moo_param_typed(kvs[i].value);
 
-			printf(" %s=%s", k, s ? s : "?");
-			free(s);
+			printf(" %s=%s%s%s", kvs[i].key, q ? "\"" : "", kvs[i].value,
+			       q ? "\"" : "");
 		}
 	} else {
 		printf(" -");
 	}
+	moo_job_params_free(kvs, n_kvs);
 	printf("\ncommand:    %s\n", j->command ? j->command : "-");
 	printf("created:    %s\nstarted:    %s\nended:      %s\nduration:   %s\n", a, b, c, dur);
 	printf("directory:  %s\n", j->dir ? j->dir : "-");
@@ -514,5 +636,4 @@ void print_job_detail(const struct moo_job *j)
 		putchar('\n');
 	}
 	json_decref(spec);
-	json_decref(params);
 }

@@ -210,7 +210,22 @@ static bool ident(const char *s, bool upper)
 	return true;
 }
 
-/* Applies --set overrides to copies of the spec's params and env. */
+static bool declared(const struct moo_spec *spec, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < spec->n_training_params; i++) {
+		if (!strcmp(spec->training_params[i].key, key)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Applies --set overrides to copies of the spec's params and env. A training parameter the
+ * spec does not declare is refused (with the nearest name) unless written +training_params.
+ */
 static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 		      struct kvlist *params, struct kvlist *env, struct moo_error **err)
 {
@@ -224,7 +239,9 @@ static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 		kvlist_set(env, spec->env[i].key, spec->env[i].value, true);
 	}
 	for (i = 0; o && i < o->n_set; i++) {
-		const char *s = o->set[i], *eq = strchr(s, '='), *dot = strchr(s, '.');
+		const char *s = o->set[i] + (o->set[i][0] == '+'), *eq = strchr(s, '=');
+		const char *dot = strchr(s, '.');
+		bool is_new = s != o->set[i]; /* +training_params.NAME: a parameter of one's own */
 		char *key;
 		bool is_env;
 
@@ -259,56 +276,199 @@ static int apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 			free(key);
 			return MOO_EARG;
 		}
-		kvlist_set(is_env ? env : params, key, eq + 1, false);
+		if (!is_env && !is_new && !declared(spec, key)) {
+			const char **names =
+				moo__calloc(spec->n_training_params + 1, sizeof(*names));
+			const char *near;
+			size_t k;
+			struct moo_error *e;
+
+			for (k = 0; k < spec->n_training_params; k++) {
+				names[k] = spec->training_params[k].key;
+			}
+			near = moo_suggest(key, names, spec->n_training_params);
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "'%s' is not a parameter of '%s'", key,
+					   spec->file ? spec->file : "metadata.yaml");
+			if (near) {
+				moo__error_hint(e,
+						"did you mean '%s'? A new one is written "
+						"--set +training_params.%s=VALUE",
+						near, key);
+			} else {
+				moo__error_hint(
+					e, "a new one is written --set +training_params.%s=VALUE",
+					key);
+			}
+			free(names);
+			free(key);
+			return MOO_EARG;
+		}
+		{
+			/* "VALUE" (the shell's quotes kept: '"007"') is text, never a number */
+			const char *v = eq + 1;
+			size_t len = strlen(v);
+			bool quoted = !is_env && len >= 2 && v[0] == '"' && v[len - 1] == '"';
+			char *text = quoted ? moo__strndup(v + 1, len - 2) : moo__strdup(v);
+
+			kvlist_set(is_env ? env : params, key, text, quoted);
+			free(text);
+		}
 		free(key);
 	}
 	return 0;
 }
 
-/* A parameter as JSON: numbers and booleans keep their type unless quoted. */
-static json_t *param_json(const struct moo_kv *kv)
+/* A JSON number as RFC 8259 writes one (so 007, .5, +1 and 0x1f are not), and finite. */
+static bool json_number_text(const char *s)
 {
-	char *end;
-	double d;
+	const char *p = s;
 
-	if (!kv->quoted) {
-		if (!strcmp(kv->value, "true")) {
-			return json_true();
-		}
-		if (!strcmp(kv->value, "false")) {
-			return json_false();
-		}
-		if (*kv->value) {
-			long long i;
-
-			errno = 0;
-			i = strtoll(kv->value, &end, 10);
-			if (!errno && !*end) {
-				return json_integer(i);
-			}
-			d = strtod(kv->value, &end);
-			if (!*end && isfinite(d)) {
-				return json_real(d);
-			}
-		}
+	p += *p == '-';
+	if (*p == '0') {
+		p++;
+	} else if (*p >= '1' && *p <= '9') {
+		p += strspn(p, "0123456789");
+	} else {
+		return false;
 	}
-	return json_string(kv->value);
+	if (*p == '.') {
+		size_t n = strspn(p + 1, "0123456789");
+
+		if (!n) {
+			return false;
+		}
+		p += 1 + n;
+	}
+	if (*p == 'e' || *p == 'E') {
+		size_t n;
+
+		p += 1 + (p[1] == '+' || p[1] == '-');
+		n = strspn(p, "0123456789");
+		if (!n) {
+			return false;
+		}
+		p += n;
+	}
+	return !*p && isfinite(strtod(s, NULL));
 }
 
+bool moo_param_typed(const char *text)
+{
+	return !strcmp(text, "true") || !strcmp(text, "false") || json_number_text(text);
+}
+
+/*
+ * The parameters as one JSON object, each value with the text it was given: true and false
+ * as booleans, a JSON number written as typed (1.10 stays 1.10, 1e3 stays 1e3), anything
+ * else and every quoted value as a string (so 007 is the string "007").
+ */
 static char *params_to_json(const struct kvlist *params)
 {
-	json_t *o = json_object();
-	char *s, *r;
+	struct moo_buf b = MOO_BUF_INIT;
 	size_t i;
 
+	moo_buf_putc(&b, '{');
 	for (i = 0; i < params->n; i++) {
-		json_object_set_new(o, params->v[i].key, param_json(&params->v[i]));
+		const struct moo_kv *kv = &params->v[i];
+		json_t *k = json_string(kv->key), *v = json_string(kv->value);
+		char *ks = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+		char *vs = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+		if (ks) {
+			moo_buf_printf(&b, "%s%s:", i ? "," : "", ks);
+			moo_buf_puts(&b, !kv->quoted && moo_param_typed(kv->value) ? kv->value
+					 : vs                                      ? vs
+										   : "null");
+		}
+		free(ks);
+		free(vs);
+		json_decref(k);
+		json_decref(v);
 	}
-	s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+	moo_buf_putc(&b, '}');
+	return moo_buf_detach(&b);
+}
+
+/* The end of the JSON string token at s ('"'), or NULL. */
+static const char *string_end(const char *s)
+{
+	for (s++; *s && *s != '"'; s++) {
+		if (*s == '\\' && !*++s) {
+			return NULL;
+		}
+	}
+	return *s ? s + 1 : NULL;
+}
+
+void moo_job_params_free(struct moo_kv *kvs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; kvs && i < n; i++) {
+		free(kvs[i].key);
+		free(kvs[i].value);
+	}
+	free(kvs);
+}
+
+int moo_job_params(const struct moo_job *job, struct moo_kv **out, size_t *n,
+		   struct moo_error **err)
+{
+	const char *text = job->params_json ? job->params_json : "{}", *p = text;
+	json_t *o = json_loads(text, JSON_DECODE_ANY, NULL);
+	struct kvlist l = {NULL, 0};
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return moo__fail(err, MOO_ESTORE, "job '%s' has corrupt parameters", job->id);
+	}
+	/* jansson validated it; walk its text for each value's own text. */
+	p += strspn(p, " \t\r\n{");
+	while (*p == '"') {
+		const char *ke = string_end(p), *ve;
+		json_t *k = ke ? json_loadb(p, (size_t)(ke - p), JSON_DECODE_ANY, NULL) : NULL;
+		json_t *v;
+		bool quoted;
+
+		if (!json_is_string(k)) {
+			json_decref(k);
+			break;
+		}
+		p = ke + strspn(ke, " \t\r\n:");
+		p += strspn(p, " \t\r\n");
+		v = json_object_get(o, json_string_value(k));
+		quoted = *p == '"';
+		if (quoted) {
+			ve = string_end(p);
+		} else if (*p == '{' || *p == '[') { /* an old record: nested values as JSON */
+			ve = NULL;
+		} else {
+			ve = p + strcspn(p, " \t\r\n,}");
+		}
+		if (json_is_string(v)) {
+			kvlist_set(&l, json_string_value(k), json_string_value(v), true);
+		} else if (ve) {
+			char *raw = moo__strndup(p, (size_t)(ve - p));
+
+			kvlist_set(&l, json_string_value(k), raw, false);
+			free(raw);
+		} else {
+			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+			kvlist_set(&l, json_string_value(k), s ? s : "null", false);
+			free(s);
+		}
+		json_decref(k);
+		if (!ve) {
+			break;
+		}
+		p = ve + strspn(ve, " \t\r\n,");
+	}
 	json_decref(o);
-	r = moo__strdup(s ? s : "{}");
-	free(s);
-	return r;
+	*out = l.v;
+	*n = l.n;
+	return 0;
 }
 
 /*
@@ -809,6 +969,14 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 	job->ended = now();
 	r = 0;
 save:
+	/* The supervisor's times count from the host's boot, whose time /proc/stat gives in
+	 * whole seconds: kept in order with the record's own, created <= started <= ended. */
+	if (job->started > 0 && job->started < job->created) {
+		job->started = job->created;
+	}
+	if (job->ended > 0 && job->ended < (job->started > 0 ? job->started : job->created)) {
+		job->ended = job->started > 0 ? job->started : job->created;
+	}
 	if (!r && (job->status != before || moo_job_status_done(job->status))) {
 		r = moo_store_update_job(st, job, err);
 	}
@@ -1684,7 +1852,10 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		goto done;
 	}
 	if (access(dest, F_OK) == 0) {
-		r = moo__fail(err, MOO_EEXIST, "'%s' exists already", dest);
+		moo__error_hint(
+			moo__error_add(err, MOO_EEXIST, MOO_SEV_ERROR, "'%s' exists already", dest),
+			"fetch into a new folder: moo fetch %s -o DIR", job->id);
+		r = MOO_EEXIST;
 		goto done;
 	}
 	r = moo__copy_tree(result, dest, err);
@@ -1856,14 +2027,44 @@ done:
 	return r;
 }
 
+/* The results of a remote job pulled here ($MOO_HOME/results/<id>), if any. */
+static int remove_results(const struct moo_job *job, struct moo_error **err)
+{
+	char *dir = job->host && strcmp(job->host, "local") ? results_dir(job) : NULL;
+	int r = 0;
+
+	if (dir && moo__rm_rf(dir) < 0) {
+		r = moo__fail(err, MOO_EIO, "cannot remove '%s': %s", dir, strerror(errno));
+	}
+	free(dir);
+	return r;
+}
+
 int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
+	struct moo_error *open_err = NULL;
 	struct moo_buf rm = MOO_BUF_INIT;
 	int r, status;
 
-	r = open_host(&t, job->host, err);
+	r = open_host(&t, job->host, &open_err);
+	if (r == MOO_ENOTFOUND && job->host && strcmp(job->host, "local")) {
+		/* A host no inventory, ssh config or resolver knows any more (moo hosts rm): the
+		 * job cannot be reached, so it is forgotten here and left as it is there. */
+		moo__error_hint(moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_WARNING,
+					       "%s: unknown host '%s': forgotten here, its folder "
+					       "'%s' there left as it is",
+					       job->id, job->host, job->dir),
+				"add the host again to reach such jobs (moo hosts add)");
+		moo_error_free(open_err);
+		r = remove_results(job, err);
+		if (!r) {
+			r = moo_store_remove_job(st, job->id, err);
+		}
+		goto done;
+	}
 	if (r) {
+		moo__error_append(err, open_err);
 		goto done;
 	}
 	r = refresh(t, st, job, err);
@@ -1884,6 +2085,9 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 	r = t->ops->exec(t, rm.ptr, NULL, NULL, &status, err);
 	if (!r && status) {
 		r = moo__fail(err, MOO_EIO, "cannot remove '%s' on %s", job->dir, t->host);
+	}
+	if (!r) {
+		r = remove_results(job, err);
 	}
 	if (!r) {
 		r = moo_store_remove_job(st, job->id, err);

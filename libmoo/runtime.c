@@ -15,7 +15,9 @@
 
 /*
  * Asked of each candidate: prints "python X.Y.Z", "exe PATH" (sys.executable), then one line
- * per requirement.
+ * per requirement: ok, mismatch or missing, the requirement and the version found. PEP 440
+ * versions and specifiers (== != < <= > >= ~= ===, '.*' prefixes) are compared here rather
+ * than with the 'packaging' module, which many interpreters (Debian's python3) lack.
  */
 static const char probe_py[] =
 	"import re, sys\n"
@@ -27,10 +29,54 @@ static const char probe_py[] =
 	"    import pkg_resources\n"
 	"    def version(n):\n"
 	"        return pkg_resources.get_distribution(n).version\n"
-	"try:\n"
-	"    from packaging.requirements import Requirement\n"
-	"except ImportError:\n"
-	"    Requirement = None\n"
+	"V = "
+	"re.compile(r'v?(?:(\\d+)!)?(\\d+(?:\\.\\d+)*)(?:[-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_"
+	".]?(\\d*))?'\n"
+	"               "
+	"r'(?:-(\\d+)|[-_.]?(?:post|rev|r)[-_.]?(\\d*))?(?:[-_.]?dev[-_.]?(\\d*))?(?:\\+[a-z0-9._-]"
+	"+)?$')\n"
+	"def parse(s):\n"
+	"    m = V.match(s.strip().lower())\n"
+	"    if not m:\n"
+	"        return None\n"
+	"    e, rel, pl, pn, p1, p2, dn = m.groups()\n"
+	"    rel = [int(x) for x in rel.split('.')]\n"
+	"    pre = (3, 0) if pl is None else ({'a': 0, 'alpha': 0, 'b': 1, 'beta': 1}.get(pl, 2), "
+	"int(pn or 0))\n"
+	"    if pl is None and p1 is None and p2 is None and dn is not None:\n"
+	"        pre = (-1, 0)\n"
+	"    post = -1 if p1 is None and p2 is None else int(p1 or p2 or 0)\n"
+	"    return int(e or 0), rel, pre, post, (1 << 62) if dn is None else int(dn)\n"
+	"def key(v):\n"
+	"    r = list(v[1])\n"
+	"    while len(r) > 1 and r[-1] == 0:\n"
+	"        r.pop()\n"
+	"    return (v[0], r) + v[2:]\n"
+	"def prefix(v, p):\n"
+	"    r = p[1]\n"
+	"    return v[0] == p[0] and (v[1] + [0] * len(r))[:len(r)] == r\n"
+	"def match(op, want, have, h):\n"
+	"    if op == '===':\n"
+	"        return have == want\n"
+	"    star = want.endswith('.*')\n"
+	"    w = parse(want[:-2] if star else want)\n"
+	"    if w is None or h is None:\n"
+	"        return (have == want) == (op != '!=') if op in ('==', '!=') else True\n"
+	"    if op == '~=':\n"
+	"        return key(h) >= key(w) and prefix(h, (w[0], w[1][:-1] or w[1]))\n"
+	"    if star:\n"
+	"        return prefix(h, w) == (op == '==')\n"
+	"    c = (key(h) > key(w)) - (key(h) < key(w))\n"
+	"    return {'==': c == 0, '!=': c != 0, '<': c < 0, '>': c > 0, '<=': c <= 0, '>=': c >= "
+	"0}[op]\n"
+	"def contains(spec, have):\n"
+	"    h = parse(have)\n"
+	"    for s in re.sub(r'^[A-Za-z0-9._-]+\\s*(\\[[^]]*\\])?', '', "
+	"spec.split(';')[0]).split(','):\n"
+	"        m = re.match(r'\\s*(===|~=|==|!=|<=|>=|<|>)\\s*(\\S+)\\s*$', s)\n"
+	"        if m and not match(m.group(1), m.group(2), have, h):\n"
+	"            return False\n"
+	"    return True\n"
 	"for spec in sys.argv[1:]:\n"
 	"    name = re.split(r'[<>=!~;\\[ ]', spec, 1)[0].strip()\n"
 	"    try:\n"
@@ -38,13 +84,8 @@ static const char probe_py[] =
 	"    except Exception:\n"
 	"        sys.stdout.write('missing %s\\n' % spec)\n"
 	"        continue\n"
-	"    ok = True\n"
-	"    if Requirement is not None:\n"
-	"        try:\n"
-	"            ok = Requirement(spec).specifier.contains(have, prereleases=True)\n"
-	"        except Exception:\n"
-	"            ok = True\n"
-	"    sys.stdout.write('%s %s %s\\n' % ('ok' if ok else 'mismatch', spec, have))\n";
+	"    sys.stdout.write('%s %s %s\\n' % ('ok' if contains(spec, have) else 'mismatch', spec, "
+	"have))\n";
 
 struct reqs {
 	char **v;
@@ -168,7 +209,8 @@ done:
 	return r;
 }
 
-/* What the host has: the python* names on its PATH, for the hint. */
+/* What the host has: the python* names on its PATH, for the hint; each folder by its real
+ * path, so /bin and /usr/bin (one folder on a merged /usr) list each interpreter once. */
 static void installed_list(struct moo__transport *t, struct moo_buf *list)
 {
 	struct moo_buf out = MOO_BUF_INIT;
@@ -176,7 +218,8 @@ static void installed_list(struct moo__transport *t, struct moo_buf *list)
 	int status;
 
 	if (!t->ops->exec(t,
-			  "IFS=:; for d in $PATH; do for f in \"${d:-.}\"/python*; do "
+			  "IFS=:; for d in $PATH; do d=$(cd -P -- \"${d:-.}\" 2>/dev/null && pwd) "
+			  "|| continue; for f in \"$d\"/python*; do "
 			  "case ${f##*/} in *-config|*[!0-9.a-z]*) ;; *) [ -x \"$f\" ] && "
 			  "echo \"$f\";; esac; done; done | sort -u | tr '\\n' ' '",
 			  &out, NULL, &status, &ignore) &&

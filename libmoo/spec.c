@@ -809,7 +809,12 @@ static void other_param(struct vctx *c, const struct moo__ynode *k, const struct
 				"use lowercase letters, digits and '_'");
 		return;
 	}
-	if (v->kind != MOO_Y_SCALAR || moo__yaml_stype(v) == MOO_S_NULL) {
+	if (v->kind == MOO_Y_SCALAR && moo__yaml_stype(v) == MOO_S_NULL) {
+		moo__error_hint(verr(c, k, "parameter '%s.%s' has no value", where, k->text),
+				"give it a value (\"\" for an empty text), or remove the line");
+		return;
+	}
+	if (v->kind != MOO_Y_SCALAR) {
 		expected(c, v, where, "a mapping of parameter names to single values");
 		return;
 	}

@@ -283,7 +283,20 @@ static struct moo__ynode *build_tree(struct moo__ydoc *p, const char *data, size
 	while (!done && !failed) {
 		if (!yaml_parser_parse(&yp, &ev)) {
 			struct moo_error *e;
+			size_t at = yp.problem_mark.index;
 
+			/* libyaml's words for a tab ("cannot start any token") name no tab */
+			if (at < len && data[at] == '\t') {
+				e = diag_at(
+					p->diags, p->file, (int)yp.problem_mark.line + 1,
+					(int)yp.problem_mark.column + 1, MOO_SEV_ERROR,
+					"invalid YAML: a tab character where YAML needs spaces");
+				moo__error_hint(e,
+						"indent with spaces; YAML does not allow tabs in "
+						"indentation");
+				failed = true;
+				break;
+			}
 			e = diag_at(p->diags, p->file, (int)yp.problem_mark.line + 1,
 				    (int)yp.problem_mark.column + 1, MOO_SEV_ERROR,
 				    "invalid YAML: %s%s%s",

@@ -36,7 +36,7 @@ contains "naming the file, line and column" "$err" "$T/p/metadata.yaml:7:14: err
 expect_exit "the folder validates once it exists" 0 "$MOO" validate "$T/p"
 contains "and says what it found" "$out" "ok (tensorflow 1.12.0, runtime python2.7"
 expect_exit "the file itself validates too" 0 "$MOO" validate "$T/p/metadata.yaml"
-expect_exit "a folder without metadata.yaml is invalid" 3 "$MOO" validate "$T"
+expect_exit "a folder without metadata.yaml is exit 2, as in every verb" 2 "$MOO" validate "$T"
 contains "and the error says how to start one" "$err" "moo init"
 
 # --json: machine-readable diagnostics

@@ -148,6 +148,18 @@ MOO_EXTERN int moo_job_import_all(struct moo_store *st, const char *host, size_t
 MOO_EXTERN int moo_job_shell(const struct moo_job *job, const char *const *argv, size_t argc,
 			     bool pty, int *status, struct moo_error **err);
 
+/*
+ * The job's parameters in order, each value with the text it was given; quoted is set for
+ * a value that is text (a JSON string in params_json), which on a command line is written
+ * "VALUE" when moo_param_typed would take it for a number or boolean. Free *out with
+ * moo_job_params_free.
+ */
+MOO_EXTERN int moo_job_params(const struct moo_job *job, struct moo_kv **out, size_t *n,
+			      struct moo_error **err);
+MOO_EXTERN void moo_job_params_free(struct moo_kv *kvs, size_t n);
+/* Whether an unquoted parameter value reads as a number (JSON's form) or a boolean. */
+MOO_EXTERN bool moo_param_typed(const char *text);
+
 /* Removes a finished job: its directory and its record. A running job is refused. */
 MOO_EXTERN int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error **err);
 

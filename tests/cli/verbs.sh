@@ -1,0 +1,209 @@
+#!/bin/sh
+# The job verbs as a new user finds them (issue 12, issue 13 item 3): pins enforced with
+# Debian's python3 (no 'packaging' module), parameters kept as typed, one JSON document per
+# --json, a removed host that never hides the other jobs.
+. "$(dirname "$0")/job-lib.sh"
+cd "$T" || exit 1
+PY=/usr/bin/python3
+# jq EXPR: a Python expression over the JSON on stdin (d)
+jq() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# spec DIR FRAMEWORK VERSION [REQUIREMENT]: a project printing its argv.
+spec() {
+	mkdir -p "$1"
+	echo 'import sys; print("argv", *sys.argv[1:], flush=True)' >"$1/train.py"
+	{
+		printf 'framework:\n  name: %s\n  version: "%s"\n  runtime:\n    name: python\n    version: "3"\n' "$2" "$3"
+		[ -n "${4:-}" ] && printf '    requirement: ["%s"]\n' "$4"
+		printf 'model:\n  name: %s\nentry_point: train.py\noutput_folder: out\n' "$(basename "$1")"
+	} >"$1/metadata.yaml"
+}
+
+# 1. Pins are enforced with an interpreter that lacks 'packaging'.
+have=$($PY -c 'import sklearn, numpy; print(sklearn.__version__, numpy.__version__)')
+sk=${have% *} np=${have#* }
+if $PY -c 'import packaging' 2>/dev/null; then
+	not_ok "/usr/bin/python3 has no 'packaging' module (the case this test is for)"
+fi
+for pin in 1.3 0.9; do
+	spec "sk$pin" sklearn "$pin"
+	"$MOO" run "sk$pin" >out 2>err
+	rc=$?
+	check "scikit-learn '$pin' against $sk: exit 5" [ "$rc" = 5 ]
+	check "naming the package, the version found and the pin" \
+		grep -q "'scikit-learn==$pin\.\*' (has $sk)" err
+done
+spec np sklearn "${sk%.*}" "numpy==9.9"
+"$MOO" run np >out 2>err
+rc=$?
+check "requirement numpy==9.9 against $np: exit 5" [ "$rc" = 5 ]
+check "naming numpy, $np and the pin" grep -q "'numpy==9.9' (has $np)" err
+spec ok sklearn "${sk%.*}" "numpy>=1.20,<99,!=1.0.*"
+check "a pin that holds runs" sh -c "'$MOO' run ok >out 2>err"
+
+# 2. Parameters keep the text they were given: argv, MOO_PARAM_*, params.json, show and
+# reproduce; "VALUE" is text.
+mkdir -p params
+cat >params/train.py <<'EOT'
+import os, sys
+print("argv", *sys.argv[1:])
+print("env", *sorted(k + "=" + v for k, v in os.environ.items() if k.startswith("MOO_PARAM_")))
+print("json", open("params.json").read())
+EOT
+printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: params\nentry_point: train.py\noutput_folder: out\ntraining_params:\n  alpha: 0.3\n' >params/metadata.yaml
+"$MOO" run --set +training_params.tag=007 --set +training_params.ver=1.10 \
+	--set +training_params.big=1e3 --set '+training_params.s="12"' params >out 2>err
+id=$("$MOO" ps -a --json | jq 'd[0]["id"]')
+check "argv keeps the text" grep -q '^argv --alpha 0.3 --tag 007 --ver 1.10 --big 1e3 --s 12$' out
+check "MOO_PARAM_* keep the text" \
+	grep -q '^env MOO_PARAM_ALPHA=0.3 MOO_PARAM_BIG=1e3 MOO_PARAM_S=12 MOO_PARAM_TAG=007 MOO_PARAM_VER=1.10$' out
+check "params.json keeps the text; 007 and \"12\" are strings" \
+	grep -q '^json {"alpha":0.3,"tag":"007","ver":1.10,"big":1e3,"s":"12"}$' out
+check "show keeps the text" sh -c "'$MOO' show '$id' | grep -q 'params:     alpha=0.3 tag=007 ver=1.10 big=1e3 s=\"12\"$'"
+check "show --json: numbers in their shortest form" sh -c "'$MOO' show --json '$id' | grep -q '\"alpha\": 0.3,'"
+"$MOO" reproduce "$id" >out 2>err
+check "reproduce passes the same argv" grep -q '^argv --alpha 0.3 --tag 007 --ver 1.10 --big 1e3 --s 12$' out
+check "and the same params.json" \
+	grep -q '^json {"alpha":0.3,"tag":"007","ver":1.10,"big":1e3,"s":"12"}$' out
+
+# 7. created <= started <= ended, for every job
+check "created <= started <= ended for every job" sh -c "'$MOO' ps -a --json | $PY -c '
+import json, sys
+for j in json.load(sys.stdin):
+    assert j[\"created\"] <= j[\"started\"] <= j[\"ended\"], j
+'"
+
+# 3. --set catches typos; +training_params.NAME adds one; run and pack warn as validate does
+expect() { # expect NAME CODE COMMAND...: stdout in out, stderr in err
+	_d=$1 _w=$2
+	shift 2
+	"$@" >out 2>err
+	_r=$?
+	if [ "$_r" = "$_w" ]; then ok "$_d"; else not_ok "$_d"; echo "# exit $_r: $(cat err)"; fi
+}
+expect "--set of an undeclared parameter is refused (2)" 2 "$MOO" run --set training_params.aplha=0.3 params
+check "with did-you-mean" grep -q "did you mean 'alpha'" err
+check "and how to add a new one" grep -q "+training_params.aplha=VALUE" err
+n_before=$("$MOO" ps -a --json | jq 'len(d)')
+check "nothing was started (3 jobs before, got $n_before)" [ "$n_before" = 3 ]
+expect "+training_params.NAME adds a parameter" 0 "$MOO" run --set +training_params.seed=3 params
+check "which reaches the entry point" grep -q -- "--seed 3" out
+printf '  learning_rat: 0.1\n' >>params/metadata.yaml
+"$MOO" validate params >/dev/null 2>verr
+expect "run of a spec with a near-miss name" 0 "$MOO" run params
+check "run warns as validate does" grep -q "did you mean 'learning_rate'" err
+check "with validate's words" grep -qF "$(grep warning verr)" err
+expect "pack of it" 0 "$MOO" pack params -o "$T/params.zip"
+check "pack warns as validate does" grep -qF "$(grep warning verr)" err
+
+# 7, 10. Smaller truths
+fid=$("$MOO" ps -a --json | jq '[j for j in d if j["status"] == "succeeded"][0]["id"]')
+mkdir -p taken
+expect "fetch into an existing folder is exit 2, as moo-fetch(1) says" 2 "$MOO" fetch "$fid" -o taken
+check "naming it" grep -q "'taken' exists already" err
+mkdir -p nothing
+for v in validate run pack inspect resolve; do
+	expect "$v of a folder without metadata.yaml: exit 2" 2 "$MOO" $v nothing
+done
+mkdir -p tabbed && printf 'framework:\n\tname: python\n' >tabbed/metadata.yaml
+expect "a tab in YAML is invalid (3)" 3 "$MOO" validate tabbed
+check "the error names the tab" grep -q "metadata.yaml:2:1: error: invalid YAML: a tab" err
+mkdir -p nullp && printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: x\nentry_point: train.py\ntraining_params:\n  alpha:\n' >nullp/metadata.yaml
+touch nullp/train.py
+expect "a parameter without a value is invalid (3)" 3 "$MOO" validate nullp
+check "the error names the parameter" grep -q "metadata.yaml:9:3: error: parameter 'training_params.alpha' has no value" err
+expect "moo help help" 0 "$MOO" help help
+check "says what help does" grep -q "usage: moo help" out
+
+# 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
+# keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
+cat >keys.py <<'EOT'
+import json, re, sys
+verb, want = sys.argv[1], sys.argv[2]
+text = open("o").read()
+d = json.loads(text)  # the whole of stdout: one document
+T = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+JOB = "id name status host created started ended exit_code signal source source_sha256 dir result_path bytes_sent metrics".split()
+shapes = {
+    "error": ["error"],
+    "job": JOB, "full": JOB + "pid command output_folder params spec lock".split(),
+    "validate": ["path", "valid", "diagnostics"],
+    "inspect": "source sha256 size prefix spec files bytes valid".split(),
+    "inspect-fail": ["source", "valid", "diagnostics"],
+    "resolve-fail": ["source", "resolved", "diagnostics"],
+    "init": ["dir", "template", "files"], "pack": "path sha256 size files dirs bytes".split(),
+}
+def job(j, keys):
+    missing = [k for k in keys if k not in j]
+    assert not missing, (verb, "missing", missing)
+    for k in ("created", "started", "ended"):
+        assert j[k] is None or T.match(j[k]), (verb, k, j[k])
+if want == "ps":
+    assert isinstance(d, list) and d, d
+    for j in d:
+        job(j, JOB + ["problem"])
+elif want == "compare":
+    assert all(isinstance(v, dict) for v in d.values()), d
+elif want in ("job", "full"):
+    job(d, shapes[want])
+else:
+    missing = [k for k in shapes[want] if k not in d]
+    assert not missing, (verb, "missing", missing, d)
+if want == "error":
+    e = d["error"]
+    for k in "severity code file line column message hint cause".split():
+        assert k in e, (verb, "error lacks", k)
+    assert e["line"] is None or e["line"] > 0, e
+    assert e["severity"] == "error" and e["message"], e
+# no float artefacts anywhere: no number with 16 or more significant digits
+assert not re.search(r"\d\.\d{15,}|\d{10}\.\d{6,}", text), (verb, re.findall(r"[\d.]{17,}", text))
+EOT
+# j NAME WANT-EXIT SHAPE ARGS...: one document of that shape, and that exit status
+j() {
+	_name=$1 _want=$2 _shape=$3
+	shift 3
+	"$MOO" "$@" >o 2>e
+	_rc=$?
+	if [ "$_rc" = "$_want" ] && _why=$($PY keys.py "$_name" "$_shape" 2>&1); then
+		ok "--json: $_name"
+	else
+		not_ok "--json: $_name"
+		printf '# exit %s (wanted %s): %s\n# stdout: %s\n# stderr: %s\n' "$_rc" "$_want" \
+			"$_why" "$(head -c 300 o)" "$(head -c 300 e)"
+	fi
+}
+mkdir -p jp
+printf 'import time\nprint("hello on the log", flush=True)\nprint("moo:metric loss=0.3 mae=45.4951", flush=True)\n' >jp/train.py
+printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: jp\nentry_point: train.py\noutput_folder: out\ntraining_params:\n  alpha: 0.3\n' >jp/metadata.yaml
+mkdir -p nospec
+j "run" 0 full run --json jp
+check "run --json: the job's log goes to stderr" grep -q "hello on the log" e
+check "run --json: none of it on stdout" eval "! grep -q 'hello on the log' o"
+id=$($PY -c 'import json; print(json.load(open("o"))["id"])')
+j "run -d" 0 full run -d --json jp
+j "run, no such project" 2 error run --json nosuch
+j "run, a bad --set" 2 error run --json --set nodot jp
+j "reproduce" 0 full reproduce --json "$id"
+j "reproduce, no such job" 2 error reproduce --json moo-job-nosuch
+j "status" 0 job status --json "$id"
+j "status, no such job" 2 error status --json moo-job-nosuch
+j "show" 0 full show --json "$id"
+j "show, no such job" 2 error show --json moo-job-nosuch
+j "ps -a" 0 ps ps -a --json
+j "ps, a bad status" 2 error ps --json --status bogus
+j "ps, an unknown option" 2 error ps --json --bogus
+j "compare" 0 compare compare --json "$id" "$id"
+j "compare, no such job" 2 error compare --json "$id" moo-job-nosuch
+j "validate" 0 validate validate --json jp
+j "validate, no metadata.yaml" 2 validate validate --json nospec
+j "inspect" 0 inspect inspect --json jp
+j "inspect, no such source" 2 inspect-fail inspect --json nosuch
+j "init" 0 init init --json fresh
+j "init, no such template" 2 error init --json --template nosuch other
+j "pack" 0 pack pack --json jp -o jp.zip
+j "pack, no such folder" 2 error pack --json nosuch
+j "resolve, no metadata.yaml" 2 resolve-fail resolve --json nospec
+j "hosts check, an unknown host" 2 error hosts check --json nosuch.invalid
+check "the metric value as written, not 45.495100000000001" \
+	sh -c "'$MOO' show --json '$id' | grep -q '\"value\": 45.4951,'"
+done_testing
