@@ -1448,6 +1448,7 @@ static int pin_image(struct moo_plan *p, struct moo__transport *t, const struct 
 		     struct moo_error **err)
 {
 	const char *at = strstr(image, "@sha256:");
+	struct moo__registries regs;
 	struct moo_error *rerr = NULL;
 	char *id;
 	int r;
@@ -1459,7 +1460,8 @@ static int pin_image(struct moo_plan *p, struct moo__transport *t, const struct 
 		return 0;
 	}
 	p->image = moo__strdup(image);
-	p->pull = moo__registry_pull_ref(tbl, image);
+	regs = moo__images_registries(tbl);
+	p->pull = moo__registry_pull_ref(&regs, image);
 	if (offline) {
 		return 0;
 	}
