@@ -524,8 +524,8 @@ static int proc_start(struct moo__transport *t, long pid, unsigned long long *v_
  */
 static int bad_job(struct moo_error **err, const struct moo_job *job, const char *why)
 {
-	struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "job '%s' is bad: %s",
-					     job->id, why);
+	struct moo_error *e =
+		moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "job '%s' is bad: %s", job->id, why);
 
 	moo__error_hint(e,
 			"the job changed its own files: stop what it runs yourself (moo ssh "
@@ -625,8 +625,8 @@ static int job_group(struct moo__transport *t, const struct moo_job *job, const 
 	if (job->status == MOO_JOB_LOST) {
 		return 0; /* its pid taken by another process since */
 	}
-	snprintf(why, sizeof(why), "process %ld, which its state names as its group, is not the job's",
-		 g);
+	snprintf(why, sizeof(why),
+		 "process %ld, which its state names as its group, is not the job's", g);
 	return bad_job(err, job, why);
 }
 
@@ -649,8 +649,7 @@ static int signal_tree(struct moo__transport *t, const struct moo_job *job, cons
 	}
 	/* Only a cgroup the supervisor could have made for this job. */
 	if (cg && (strncmp(cg, "/sys/fs/cgroup/", 15) || strstr(cg, "/.") ||
-		   strlen(cg) < strlen(want) ||
-		   strcmp(cg + strlen(cg) - strlen(want), want))) {
+		   strlen(cg) < strlen(want) || strcmp(cg + strlen(cg) - strlen(want), want))) {
 		free(cg);
 		cg = NULL;
 	}

@@ -73,7 +73,7 @@ id=${PWD##*/}
 # A cgroup v2 of the job's own, under the supervisor's cgroup, where it may make one.
 cg=
 if [ "${MOO_CGROUP:-1}" != 0 ] && [ -r /proc/self/cgroup ]; then
-	rel= mnt=
+	rel='' mnt=''
 	while IFS= read -r l; do
 		case $l in 0::/*) rel=${l#0::} ;; esac
 	done </proc/self/cgroup

@@ -88,8 +88,8 @@ static int sftp_errnum(struct moo__ssh *c)
  * session), nor a link followed. What is swapped in between the lstat and the open is not
  * caught: a job doing that can only hang its own reader.
  */
-static int remote_regular(struct moo__ssh *c, sftp_session sftp, const char *path,
-			  uint64_t *size, struct moo_error **err)
+static int remote_regular(struct moo__ssh *c, sftp_session sftp, const char *path, uint64_t *size,
+			  struct moo_error **err)
 {
 	sftp_attributes a;
 	int r = 0, fx;
@@ -104,11 +104,10 @@ static int remote_regular(struct moo__ssh *c, sftp_session sftp, const char *pat
 		return moo__ssh_sftp_fail(c, err, fx > 0 ? MOO_EIO : MOO_EHOST, "read", path);
 	}
 	if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) || !S_ISREG(a->permissions)) {
-		r = moo__fail(err, MOO_EIO, "'%s' on '%s' is %s, not a regular file", path,
-			      c->display,
-			      a->flags & SSH_FILEXFER_ATTR_PERMISSIONS
-				      ? moo__file_kind(a->permissions)
-				      : "of an unknown kind");
+		r = moo__fail(
+			err, MOO_EIO, "'%s' on '%s' is %s, not a regular file", path, c->display,
+			a->flags & SSH_FILEXFER_ATTR_PERMISSIONS ? moo__file_kind(a->permissions)
+								 : "of an unknown kind");
 	} else if (size) {
 		*size = a->size;
 	}
