@@ -26,12 +26,15 @@ killtree() {
 	fi
 	_kt_set=' '
 	if [ -n "$_kt_cg" ] && [ -r "$_kt_cg/cgroup.procs" ]; then
-		# every process the job started is in it: no need to look further
+		# every process the job started is in it: no need to look further (unless it is
+		# empty: the job could not be moved into it)
 		while read -r _kt_p; do
 			_kt_set="$_kt_set$_kt_p "
 		done <"$_kt_cg/cgroup.procs"
-		_kt_signal
-		return
+		if [ "$_kt_set" != ' ' ]; then
+			_kt_signal
+			return
+		fi
 	fi
 	_kt_tab=
 	for _kt_f in /proc/[0-9]*/stat; do
