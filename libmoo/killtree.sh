@@ -1,5 +1,5 @@
-# killtree SIG PGID START [CGROUP]: signals a job's processes. POSIX sh; only builtins but
-# the last kill. Put in front of the supervisor (its end) and of moo cancel's command line.
+# killtree SIG PGID START [CGROUP]: signals a job's processes. POSIX sh, cat and awk. Put in
+# front of the supervisor (its end) and of moo cancel's command line.
 #
 # The job's processes are those of CGROUP (a cgroup v2 folder the supervisor made for the
 # job, where the host let it), of the process group PGID, of the session PGID, and every
@@ -16,7 +16,7 @@ killtree() {
 	'' | *[!0-9]* | 0 | 1) return 3 ;;
 	esac
 	if [ "$_kt_want" != - ]; then
-		read -r _kt_l <"/proc/$_kt_g/stat" 2>/dev/null || return 1
+		read -r _kt_l 2>/dev/null <"/proc/$_kt_g/stat" || return 1
 		_kt_l=${_kt_l##*) }
 		# shellcheck disable=SC2086
 		set -- $_kt_l
@@ -36,39 +36,22 @@ killtree() {
 			return
 		fi
 	fi
-	_kt_tab=
-	for _kt_f in /proc/[0-9]*/stat; do
-		read -r _kt_l <"$_kt_f" 2>/dev/null && _kt_tab="$_kt_tab$_kt_l
-"
-	done
-	# Members of the group or session, then their descendants, until nothing is added.
-	_kt_more=1
-	while [ -n "$_kt_more" ]; do
-		_kt_more=
-		while read -r _kt_l; do
-			_kt_p=${_kt_l%% *}
-			case $_kt_p in
-			'' | 1 | "$$") continue ;;
-			esac
-			case $_kt_set in
-			*" $_kt_p "*) continue ;;
-			esac
-			_kt_l=${_kt_l##*) }
-			# shellcheck disable=SC2086
-			set -- $_kt_l
-			[ "$1" = Z ] && continue
-			if [ "$3" != "$_kt_g" ] && [ "$4" != "$_kt_g" ]; then
-				case $_kt_set in
-				*" $2 "*) ;;
-				*) continue ;;
-				esac
-			fi
-			_kt_set="$_kt_set$_kt_p "
-			_kt_more=1
-		done <<EOF
-$_kt_tab
-EOF
-	done
+	# Nothing left in the group and no leader to start from: nothing to look for (a process
+	# of the session in another group is not looked for then).
+	if [ "$_kt_want" = - ] && ! kill -s 0 -- "-$_kt_g" 2>/dev/null; then
+		return 1
+	fi
+	# One pass over /proc (one cat and one awk: sh's read takes a byte per system call):
+	# members of the group or session, then their descendants, until nothing is added.
+	_kt_set=" $(cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$_kt_g" -v self="$$" '
+		{ p = $1; sub(/^.*\) /, ""); if ($1 != "Z") { pp[p] = $2; if ($3 == g || $4 == g) s[p] = 1 } }
+		END {
+			do {
+				more = 0
+				for (p in pp) if (!(p in s) && (pp[p] in s)) { s[p] = 1; more = 1 }
+			} while (more)
+			for (p in s) if (p != 1 && p != self) printf "%s ", p
+		}') "
 	_kt_signal
 }
 

@@ -156,6 +156,27 @@ for h in $hosts; do
 	until_ok 5 eval "! alive $g" && ok "... its entry point is gone" || not_ok "... its entry point is gone"
 	[ ! -e "$(dir_of "$id")" ] && ok "... and its folder" || not_ok "... and its folder"
 
+	# ---- 13.1 over SFTP: a pgid forged to another session leader, its start time too --------
+	# (pgid=1 is tried only inside a pid namespace, below: here a kill could reach the user)
+	if [ "$h" = h1 ]; then
+		setsid sleep 300 &
+		victim=$!
+		start "$on" "$T/sleeper"
+		d=$(dir_of "$id")
+		cp "$d/state" "$T/state.keep"
+		vstart=$(sed 's/.*) //' "/proc/$victim/stat" | cut -d' ' -f20)
+		{ printf 'pgid=%s\npgid_start=%s\n' "$victim" "$vstart"; grep -v '^pgid' "$T/state.keep"; } >"$d/state"
+		expect_exit "$h: a pgid forged to another process, with its start time: cancel refuses (exit 6)" 6 \
+			"$MOO" cancel --grace 1 "$id"
+		contains "... the job is bad" "$err" "is not the job's"
+		alive "$victim" && ok "... the other process lives" || not_ok "... the other process lives"
+		[ "$(status_of "$id")" = running ] && ok "... the job runs on, not marked cancelled" ||
+			not_ok "... the job runs on" "$(status_of "$id")"
+		cp "$T/state.keep" "$d/state"
+		expect_exit "... with its state as written, cancel stops it" 0 "$MOO" cancel --grace 1 "$id"
+		kill "$victim"
+	fi
+
 	# ---- 13.7: what a job leaves running ends with it; cancel reaches setsid children ------
 	expect_exit "$h: a job that leaves children ignoring SIGTERM succeeds" 0 "$MOO" run $on "$T/leaver"
 	d=$(dir_of "$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) .*/\1/p' "$T/.err" | head -n 1)")
