@@ -130,6 +130,14 @@ if [ -n "$cg" ]; then
 	done
 fi
 
+# What the job put in place of the files written below (a FIFO would block the write for
+# ever, a folder would take exit inside it) goes first; no fork unless there is one.
+for f in MANIFEST.sha256 exit.tmp exit; do
+	if [ -e "$f" ] || [ -L "$f" ]; then
+		rm -rf -- "$f"
+	fi
+done
+
 # No temp + rename here: nobody reads MANIFEST.sha256 before exit exists, and exit is
 # renamed into place after it is complete.
 # A flat folder (the common case) is listed by the shell and hashed by one sha256sum; one

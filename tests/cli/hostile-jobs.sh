@@ -90,6 +90,15 @@ for i in range(3):
     print("after", i, flush=True)
 EOF
 
+project "$T/squatter" <<'EOF'
+import os
+# FIFOs and a folder where the supervisor writes its last files
+os.mkfifo("../exit.tmp")
+os.mkfifo("../MANIFEST.sha256")
+os.mkdir("../exit")
+print("squatted", flush=True)
+EOF
+
 hosts=local
 [ -n "$remote" ] && hosts="local h1"
 for h in $hosts; do
@@ -123,6 +132,10 @@ for h in $hosts; do
 	expect_exit "$h: a symbolic link as exit is not followed" 6 timeout 20 "$MOO" status "$id"
 	contains "... saying so" "$err" "is a symbolic link, not a regular file"
 	rm "$d/exit"
+
+	expect_exit "$h: a job that put FIFOs and a folder where exit and MANIFEST.sha256 go ends (exit 0)" 0 \
+		timeout 60 "$MOO" run $on "$T/squatter"
+	contains "... succeeded" "$err" "succeeded"
 
 	# ---- 13.1: an exit file the job writes is not its end --------------------------------
 	printf 'code=0\nended=%s\n' "$(date +%s)" >"$d/exit"
