@@ -55,6 +55,8 @@ int follow_job(struct moo_store *st, struct moo_job *job, uint64_t offset, bool 
 		moo_error_free(err);
 		return r;
 	}
+	print_errors(err); /* warnings: a log cut short while it was followed */
+	moo_error_free(err);
 	return EXIT_OK;
 }
 

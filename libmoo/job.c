@@ -542,21 +542,31 @@ static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 	return r;
 }
 
+/* One of the scripts built into libmoo, or NULL. */
+static const struct moo__embedded *script_named(const char *name)
+{
+	const struct moo__embedded *e;
+
+	for (e = moo__embedded_scripts; e->name; e++) {
+		if (!strcmp(e->name, name)) {
+			return e;
+		}
+	}
+	return NULL;
+}
+
 /*
- * The supervisor's script with its arguments set in front ("set -- OUT TEXT CMD…"), so one
- * sh runs it: started detached in dir (transport spawn, or setsid over the host's sh).
+ * The supervisor's script with its arguments set in front ("set -- OUT TEXT CMD…") and
+ * killtree.sh's function, so one sh runs it: started detached in dir (transport spawn, or
+ * setsid over the host's sh).
  */
 static int supervisor_script(struct moo_buf *script, const struct moo_job *job,
 			     struct moo_error **err)
 {
-	const struct moo__embedded *sup = NULL, *e;
+	const struct moo__embedded *sup = script_named("supervisor.sh");
+	const struct moo__embedded *kt = script_named("killtree.sh");
 
-	for (e = moo__embedded_scripts; e->name; e++) {
-		if (!strcmp(e->name, "supervisor.sh")) {
-			sup = e;
-		}
-	}
-	if (!sup) {
+	if (!sup || !kt) {
 		return moo__fail(err, MOO_EIO, "libmoo was built without its supervisor script");
 	}
 	moo_buf_puts(script, "set -- ");
@@ -566,6 +576,7 @@ static int supervisor_script(struct moo_buf *script, const struct moo_job *job,
 	moo_buf_putc(script, ' ');
 	moo_buf_puts(script, job->command);
 	moo_buf_putc(script, '\n');
+	moo_buf_add(script, kt->data, kt->size);
 	moo_buf_add(script, sup->data, sup->size);
 	return 0;
 }
@@ -599,20 +610,26 @@ done:
 
 /* ---- process checks -------------------------------------------------------------- */
 
+/* What /proc/PID/stat on the host says of a process. */
+struct proc_info {
+	unsigned long long start; /* field 22, its start time; 0: no such pid, or a zombie */
+	long pgrp, sid;           /* fields 5 and 6 */
+	char comm[32];            /* field 2, without its parentheses */
+};
+
 /*
- * *v gets field 22 of /proc/PID/stat on the host (start time), or 0 when there is no such
- * pid or it is a zombie. Fails only when the host cannot be asked: a job is never taken
- * for gone because its host could not be reached.
+ * Reads /proc/PID/stat on the host. Fails only when the host cannot be asked: a job is
+ * never taken for gone because its host could not be reached.
  */
-static int proc_start(struct moo__transport *t, long pid, unsigned long long *v_out,
-		      struct moo_error **err)
+static int proc_info(struct moo__transport *t, long pid, struct proc_info *pi,
+		     struct moo_error **err)
 {
 	struct moo_buf b = MOO_BUF_INIT;
-	unsigned long long v = 0;
 	char path[64];
-	const char *p;
+	const char *p, *open_paren;
 	int field, r = 0;
 
+	memset(pi, 0, sizeof(*pi));
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if (pid > 0) {
 		r = t->ops->read_file(t, path, 0, 4096, &b, err);
@@ -624,20 +641,225 @@ static int proc_start(struct moo__transport *t, long pid, unsigned long long *v_
 		goto done;
 	}
 	p = strrchr(b.ptr, ')');
+	open_paren = strchr(b.ptr, '(');
 	/* Field 3, the state: a zombie (ended, not yet reaped by its parent) is gone. */
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') {
+	if (!p || !open_paren || open_paren > p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') {
 		goto done;
 	}
+	snprintf(pi->comm, sizeof(pi->comm), "%.*s",
+		 (int)(p - open_paren - 1 < 31 ? p - open_paren - 1 : 31), open_paren + 1);
 	/* After "pid (comm)" comes field 3; walk to field 22. */
 	for (field = 2; field < 22 && p; field++) {
 		p = strchr(p + 1, ' ');
+		if (p && field == 4) {
+			pi->pgrp = strtol(p + 1, NULL, 10);
+		} else if (p && field == 5) {
+			pi->sid = strtol(p + 1, NULL, 10);
+		}
 	}
 	if (p) {
-		v = strtoull(p + 1, NULL, 10);
+		pi->start = strtoull(p + 1, NULL, 10);
 	}
 done:
 	moo_buf_dispose(&b);
-	*v_out = v;
+	return r;
+}
+
+/* *v gets the start time of pid on the host (field 22), or 0 when it does not run. */
+static int proc_start(struct moo__transport *t, long pid, unsigned long long *v_out,
+		      struct moo_error **err)
+{
+	struct proc_info pi;
+	int r = proc_info(t, pid, &pi, err);
+
+	*v_out = pi.start;
+	return r;
+}
+
+/* ---- a job's own files and processes: trusted only as far as checked ---------------- */
+
+/*
+ * MOO_EIO: the job is bad, its files not what its supervisor writes, with why. A job's
+ * code can rewrite every file of its folder; moo never acts on what it cannot check.
+ */
+static int bad_job(struct moo_error **err, const struct moo_job *job, const char *why)
+{
+	struct moo_error *e =
+		moo__error_add(err, MOO_EIO, MOO_SEV_ERROR, "job '%s' is bad: %s", job->id, why);
+
+	moo__error_hint(e,
+			"the job changed its own files: stop what it runs yourself (moo ssh "
+			"%s), remove '%s', then moo rm %s",
+			job->id, job->dir, job->id);
+	return MOO_EIO;
+}
+
+/*
+ * Reads a file of the job's folder (read_file: a regular file, never a FIFO or a link):
+ * one that is there but cannot be read as such makes the job bad.
+ */
+static int job_read(struct moo__transport *t, const struct moo_job *job, const char *path,
+		    uint64_t offset, size_t max, struct moo_buf *out, struct moo_error **err)
+{
+	struct moo_error *e = NULL;
+	int r = t->ops->read_file(t, path, offset, max, out, &e);
+
+	if (r && r != MOO_ENOTFOUND && r != MOO_EHOST && e) {
+		r = bad_job(err, job, e->message);
+		moo_error_free(e);
+		return r;
+	}
+	moo__error_append(err, e);
+	return r;
+}
+
+/*
+ * What the state says, as far as moo has not recorded it already: the supervisor's pid is
+ * taken once (a job that rewrites its state later cannot make another process pass for
+ * its supervisor).
+ */
+static void note_state(struct moo__transport *t, struct moo_job *job, const char *state)
+{
+	if (job->pid <= 0) {
+		job->pid = (long)kv_int(state, "pid", 0);
+	}
+	if (job->started <= 0) {
+		job->started = kv_time(t, state, "started");
+	}
+}
+
+/* Whether the n bytes of needle are somewhere in the len bytes of hay. */
+static bool has_bytes(const char *hay, size_t len, const char *needle, size_t n)
+{
+	size_t i;
+
+	for (i = 0; n && i + n <= len; i++) {
+		if (hay[i] == needle[0] && !memcmp(hay + i, needle, n)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The job's process group as its state names it. 1 and *pgid set: its leader runs, started
+ * when the state says, leads its own session, and has MOO_JOB_ID=<id> in its environment
+ * (the supervisor exports it). 0: no process runs under that pid, or (lost: a state no
+ * supervisor keeps) one that is not the job's. A pgid of 1 or less, or a process that is not
+ * the job's leader while its supervisor runs, makes the job bad: a state the job rewrote
+ * never turns cancel on another process.
+ */
+static int job_group(struct moo__transport *t, const struct moo_job *job, const char *state,
+		     long *pgid, struct moo_error **err)
+{
+	long g = (long)kv_int(state, "pgid", 0);
+	struct moo_buf env = MOO_BUF_INIT;
+	char marker[64], why[160];
+	struct proc_info pi;
+	bool mine;
+	int r;
+
+	if (g <= 1) {
+		snprintf(why, sizeof(why), "its state names the process group %ld", g);
+		return bad_job(err, job, why);
+	}
+	r = proc_info(t, g, &pi, err);
+	if (r || !pi.start) {
+		return r;
+	}
+	mine = pi.start == (unsigned long long)kv_int(state, "pgid_start", -1) && pi.pgrp == g &&
+	       pi.sid == g;
+	if (mine) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%ld/environ", g);
+		snprintf(marker, sizeof(marker), "MOO_JOB_ID=%s", job->id);
+		mine = !t->ops->read_file(t, path, 0, 1u << 20, &env, NULL) && env.ptr &&
+		       has_bytes(env.ptr, env.len, marker, strlen(marker) + 1);
+		moo_buf_dispose(&env);
+	}
+	if (mine) {
+		*pgid = g;
+		return 1;
+	}
+	if (job->status == MOO_JOB_LOST) {
+		return 0; /* its pid taken by another process since */
+	}
+	snprintf(why, sizeof(why),
+		 "process %ld, which its state names as its group, is not the job's", g);
+	return bad_job(err, job, why);
+}
+
+/*
+ * killtree.sh on the host: sig to the job's processes (its group, its session and their
+ * descendants, or its cgroup). *status: 0 signalled, 1 none left, 3 the group is not the
+ * job's (its leader's start time changed since it was checked).
+ */
+static int signal_tree(struct moo__transport *t, const struct moo_job *job, const char *state,
+		       long pgid, const char *sig, int *status, struct moo_error **err)
+{
+	const struct moo__embedded *kt = script_named("killtree.sh");
+	struct moo_buf c = MOO_BUF_INIT;
+	char *cg = kv_get(state, "cgroup"), *want = moo__printf("/%s", job->id);
+	int r;
+
+	if (!kt) {
+		r = moo__fail(err, MOO_EIO, "libmoo was built without its supervisor script");
+		goto done;
+	}
+	/* Only a cgroup the supervisor could have made for this job. */
+	if (cg && (strncmp(cg, "/sys/fs/cgroup/", 15) || strstr(cg, "/.") ||
+		   strlen(cg) < strlen(want) || strcmp(cg + strlen(cg) - strlen(want), want))) {
+		free(cg);
+		cg = NULL;
+	}
+	moo_buf_add(&c, kt->data, kt->size);
+	moo_buf_printf(&c, "\nkilltree %s %ld %llu ", sig, pgid,
+		       (unsigned long long)kv_int(state, "pgid_start", 0));
+	moo_buf_shquote(&c, cg ? cg : "");
+	r = t->ops->exec(t, c.ptr, NULL, NULL, status, err);
+done:
+	moo_buf_dispose(&c);
+	free(cg);
+	free(want);
+	return r;
+}
+
+/*
+ * Whether an exit file is the job's end: once its supervisor wrote it, the supervisor no
+ * longer runs as itself (it is gone, or has become the mv that put exit in place, its last
+ * step) and the group leader it waited for is gone. An exit the job wrote itself while it
+ * runs is not its end.
+ */
+static int exit_is_end(struct moo__transport *t, const struct moo_job *job, const char *state,
+		       bool *end, struct moo_error **err)
+{
+	struct proc_info pi;
+	long g;
+	int r;
+
+	*end = true;
+	if (!state || job->pid <= 0) {
+		return 0;
+	}
+	r = proc_info(t, job->pid, &pi, err);
+	if (r) {
+		return r;
+	}
+	if (pi.start && pi.start == (unsigned long long)kv_int(state, "pid_start", -1) &&
+	    strcmp(pi.comm, "mv")) {
+		*end = false;
+		return 0;
+	}
+	g = (long)kv_int(state, "pgid", 0);
+	if (g > 1) {
+		r = proc_info(t, g, &pi, err);
+		if (!r && pi.start &&
+		    pi.start == (unsigned long long)kv_int(state, "pgid_start", -1) &&
+		    pi.sid == g) {
+			*end = false;
+		}
+	}
 	return r;
 }
 
@@ -768,13 +990,13 @@ static void read_metrics(struct moo__transport *t, struct moo_job *job)
  * is there the state counts as not written yet (MOO_ENOTFOUND), and once it is, every field
  * before it is whole.
  */
-static int read_state(struct moo__transport *t, const char *path, struct moo_buf *b,
-		      struct moo_error **err)
+static int read_state(struct moo__transport *t, const struct moo_job *job, const char *path,
+		      struct moo_buf *b, struct moo_error **err)
 {
 	int r;
 
 	moo_buf_reset(b);
-	r = t->ops->read_file(t, path, 0, 1 << 16, b, err);
+	r = job_read(t, job, path, 0, 1 << 16, b, err);
 	if (!r && (!b->ptr || (strncmp(b->ptr, "command=", 8) && !strstr(b->ptr, "\ncommand=")))) {
 		moo_buf_reset(b);
 		r = MOO_ENOTFOUND;
@@ -823,7 +1045,7 @@ static int pull_result(struct moo__transport *t, const struct moo_job *job, char
 	    (r = t->ops->collect(t, out, cache, &got, err))) {
 		goto done;
 	}
-	r = t->ops->read_file(t, mpath, 0, 64u << 20, &manifest, err);
+	r = job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
 	if (r == MOO_ENOTFOUND) {
 		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256 on '%s'", job->id,
 			      t->host);
@@ -908,20 +1130,28 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		goto done;
 	}
 	/* The state first: when and as which pid it started, even for a job that ended. */
-	r = read_state(t, state_path, &state, err);
+	r = read_state(t, job, state_path, &state, err);
 	if (r && r != MOO_ENOTFOUND) {
 		goto done;
 	}
 	if (!r) {
-		job->pid = (long)kv_int(state.ptr, "pid", 0);
-		if (job->started <= 0) {
-			job->started = kv_time(t, state.ptr, "started");
-		}
+		note_state(t, job, state.ptr);
 	}
 	for (tries = 0; tries < 2; tries++) {
 		moo_buf_reset(&exit_text);
-		r = t->ops->read_file(t, exit_path, 0, 4096, &exit_text, err);
+		r = job_read(t, job, exit_path, 0, 4096, &exit_text, err);
 		if (r == 0 && exit_text.len) {
+			bool end;
+
+			r = exit_is_end(t, job, state.len ? state.ptr : NULL, &end, err);
+			if (r) {
+				goto done;
+			}
+			if (!end) {
+				/* an exit the job wrote itself: it runs on */
+				job->status = MOO_JOB_RUNNING;
+				goto save;
+			}
 			r = finish(t, job, exit_text.ptr, err);
 			goto save;
 		}
@@ -934,7 +1164,7 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		r = 0;
 		if (!state.len) {
 			moo_buf_reset(&state);
-			r = read_state(t, state_path, &state, err);
+			r = read_state(t, job, state_path, &state, err);
 		}
 		if (r == MOO_ENOTFOUND) {
 			/* Not started yet; a supervisor that never wrote state is lost. */
@@ -947,10 +1177,7 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		if (r) {
 			goto done;
 		}
-		job->pid = (long)kv_int(state.ptr, "pid", 0);
-		if (job->started <= 0) {
-			job->started = kv_time(t, state.ptr, "started");
-		}
+		note_state(t, job, state.ptr);
 		if (job->pid > 0) {
 			unsigned long long started_at = 0;
 
@@ -1450,7 +1677,7 @@ staged_remote:
 	/* Wait for the supervisor to say it runs (or already ran). */
 	free(path);
 	path = job_file(job, "state");
-	for (t0 = now(); read_state(t, path, &state, NULL); wait_change(t, job->dir, 0.002)) {
+	for (t0 = now(); read_state(t, job, path, &state, NULL); wait_change(t, job->dir, 0.002)) {
 		if (now() - t0 > STATE_WAIT_S) {
 			struct moo_error *e;
 
@@ -1537,13 +1764,35 @@ static int reconnect(struct moo__transport **t, const char *host, const volatile
 	}
 }
 
+/*
+ * A log cut shorter than the offset followed (truncated while the job runs): the offset
+ * goes to its new end, with a warning, so what is written after is not lost.
+ */
+static void log_shrunk(struct moo__transport *t, const struct moo_job *job, const char *log,
+		       uint64_t *off, struct moo_error **warn)
+{
+	uint64_t size = 0;
+
+	if (t->ops->file_size && !t->ops->file_size(t, log, &size, NULL) && size < *off) {
+		struct moo_error *e = moo__error_add(
+			warn, MOO_EIO, MOO_SEV_WARNING,
+			"the log of '%s' was cut from %llu to %llu bytes while it was followed; "
+			"following on from its new end",
+			job->id, (unsigned long long)*off, (unsigned long long)size);
+
+		moo__error_hint(e, "what was written between the two is lost: the job truncated "
+				   "its process.log");
+		*off = size;
+	}
+}
+
 int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bool follow,
 		 moo_log_cb cb, void *cb_data, const volatile sig_atomic_t *stop,
 		 struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
 	struct moo_buf b = MOO_BUF_INIT;
-	struct moo_error *lerr = NULL;
+	struct moo_error *lerr = NULL, *warn = NULL;
 	char *log = job_file(job, "process.log"), *exit_path = job_file(job, "exit");
 	uint64_t off = *offset;
 	double wait = 0.002, last_check = now();
@@ -1572,9 +1821,13 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 		 * only once a read brought nothing: a job writing its log is not asked. */
 		if (follow && !ended && (idle || moo_job_status_done(job->status))) {
 			ended = t->ops->exists(t, exit_path) || moo_job_status_done(job->status);
+			if (ended) {
+				log_shrunk(t, job, log, &off, &warn);
+				*offset = off;
+			}
 		}
 		moo_buf_reset(&b);
-		r = t->ops->read_file(t, log, off, LOG_CHUNK, &b, &lerr);
+		r = job_read(t, job, log, off, LOG_CHUNK, &b, &lerr);
 		if (r == MOO_ENOTFOUND) {
 			r = 0;
 		}
@@ -1603,8 +1856,20 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 		if (b.len == LOG_CHUNK) {
 			continue;
 		}
-		if (!follow || ended) {
+		if (!follow) {
 			break;
+		}
+		if (ended) {
+			r = refresh(t, st, job, &lerr);
+			if (r == MOO_EHOST && moo__transport_is_remote(t)) {
+				ended = false;
+				continue;
+			}
+			if (r || moo_job_status_done(job->status)) {
+				break;
+			}
+			/* an exit the job wrote itself: it runs on */
+			ended = false;
 		}
 		if (stop && *stop) {
 			r = MOO_EINTR;
@@ -1613,6 +1878,8 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 		if (now() - last_check > 1.0) {
 			/* A supervisor killed outright never writes exit: notice it. */
 			last_check = now();
+			log_shrunk(t, job, log, &off, &warn);
+			*offset = off;
 			r = refresh(t, st, job, &lerr);
 			if (r == MOO_EHOST && follow && moo__transport_is_remote(t)) {
 				continue;
@@ -1628,14 +1895,13 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			wait = wait * 2 > 0.01 ? 0.01 : wait * 2;
 		}
 	}
-	if (follow) {
-		r = refresh(t, st, job, &lerr);
-	}
 done:
 	if (r) {
 		moo__error_append(err, lerr);
 		lerr = NULL;
 	}
+	/* warnings reach the caller on success too (moo prints them when it is done) */
+	moo__error_append(err, warn);
 	moo_error_free(lerr);
 	moo__transport_close(t);
 	moo_buf_dispose(&b);
@@ -1662,7 +1928,7 @@ int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, u
 	for (;;) {
 		struct moo_buf chunk = MOO_BUF_INIT;
 
-		r = t->ops->read_file(t, log, size, LOG_CHUNK, &chunk, err);
+		r = job_read(t, job, log, size, LOG_CHUNK, &chunk, err);
 		if (r || !chunk.len) {
 			moo_buf_dispose(&chunk);
 			break;
@@ -1709,18 +1975,25 @@ done:
 
 /* ---- cancel, fetch, remove ------------------------------------------------------------ */
 
-static int signal_group(struct moo__transport *t, long pgid, const char *sig)
+/* Whether path exists on the host within seconds (looking every 10 ms). */
+static bool appears(struct moo__transport *t, const char *path, double seconds)
 {
-	struct moo_buf c = MOO_BUF_INIT;
-	int status = 0;
+	double t0 = now();
 
-	moo_buf_printf(&c, "kill -s %s -- -%ld 2>/dev/null || kill -s %s %ld 2>/dev/null; exit 0",
-		       sig, pgid, sig, pgid);
-	t->ops->exec(t, c.ptr, NULL, NULL, &status, NULL);
-	moo_buf_dispose(&c);
-	return status;
+	while (!t->ops->exists(t, path)) {
+		if (now() - t0 >= seconds) {
+			return false;
+		}
+		nap(0.01);
+	}
+	return true;
 }
 
+/*
+ * Stops a job: its group only while the state's group is the job's (job_group), never a
+ * bare pid. A running job's supervisor records the end (exit); a lost job (its supervisor
+ * gone) whose processes still ran is marked cancelled here.
+ */
 int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace, bool *was_running,
 		   struct moo_error **err)
 {
@@ -1728,10 +2001,12 @@ int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace, bool
 	struct moo_buf state = MOO_BUF_INIT;
 	char *state_path = job_file(job, "state"), *exit_path = job_file(job, "exit");
 	char *mark = job_file(job, "cancelled");
-	long pgid;
+	bool lost;
+	long pgid = 0;
 	double t0;
-	int r;
+	int r, live, status = 0;
 
+	*was_running = false;
 	r = open_host(&t, job->host, err);
 	if (r) {
 		goto done;
@@ -1740,35 +2015,68 @@ int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace, bool
 	if (r) {
 		goto done;
 	}
-	if (moo_job_status_done(job->status)) {
-		*was_running = false;
+	lost = job->status == MOO_JOB_LOST;
+	if (moo_job_status_done(job->status) && !lost) {
 		goto done;
 	}
 	/* A supervisor still starting gets a moment to write state. */
-	for (t0 = now(); read_state(t, state_path, &state, NULL); nap(0.01)) {
+	for (t0 = now(); (r = read_state(t, job, state_path, &state, err)); nap(0.01)) {
+		if (r != MOO_ENOTFOUND) {
+			goto done;
+		}
+		if (lost) {
+			r = 0; /* no state: nothing it started can be told from others */
+			goto done;
+		}
 		if (now() - t0 > STATE_WAIT_S) {
 			r = moo__fail(err, MOO_EIO, "job '%s' has no state file to cancel by",
 				      job->id);
 			goto done;
 		}
 	}
-	pgid = (long)kv_int(state.ptr, "pgid", 0);
+	live = job_group(t, job, state.ptr, &pgid, err);
+	if (live < 0) {
+		r = live;
+		goto done;
+	}
+	if (!live && lost) {
+		r = 0; /* nothing of it runs */
+		goto done;
+	}
 	r = t->ops->write_file(t, mark, "cancelled\n", 10, 0644, err);
 	if (r) {
 		goto done;
 	}
-	if (pgid > 0) {
-		signal_group(t, pgid, "TERM");
-		for (t0 = now(); !t->ops->exists(t, exit_path) && now() - t0 < grace; nap(0.01)) {
+	*was_running = true;
+	if (live) {
+		r = signal_tree(t, job, state.ptr, pgid, "TERM", &status, err);
+		if (r) {
+			goto done;
 		}
-		if (!t->ops->exists(t, exit_path)) {
-			signal_group(t, pgid, "KILL");
+		if (lost) {
+			/* no supervisor to wait for: until nothing of the job is left */
+			for (t0 = now(); now() - t0 < grace; nap(0.05)) {
+				if ((r = signal_tree(t, job, state.ptr, pgid, "0", &status, err)) ||
+				    status) {
+					break;
+				}
+			}
 		}
-		/* The supervisor writes exit once the entry point is reaped. */
-		for (t0 = now(); !t->ops->exists(t, exit_path) && now() - t0 < 10; nap(0.01)) {
+		if (!r && (lost || !appears(t, exit_path, grace))) {
+			r = signal_tree(t, job, state.ptr, pgid, "KILL", &status, err);
+		}
+		if (r) {
+			goto done;
 		}
 	}
-	*was_running = true;
+	if (lost) {
+		job->status = MOO_JOB_CANCELLED;
+		job->ended = now();
+		r = moo_store_update_job(st, job, err);
+		goto done;
+	}
+	/* The supervisor writes exit once the entry point is reaped. */
+	appears(t, exit_path, 10);
 	r = refresh(t, st, job, err);
 	if (!r && !moo_job_status_done(job->status)) {
 		/* The supervisor did not answer: the job is over all the same. */
@@ -1863,7 +2171,7 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 	if (r) {
 		goto done;
 	}
-	r = t->ops->read_file(t, mpath, 0, 64u << 20, &manifest, err);
+	r = job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
 	if (r == MOO_ENOTFOUND) {
 		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
 	}
@@ -2044,7 +2352,9 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 {
 	struct moo__transport *t = NULL;
 	struct moo_error *open_err = NULL;
-	struct moo_buf rm = MOO_BUF_INIT;
+	struct moo_buf rm = MOO_BUF_INIT, state = MOO_BUF_INIT;
+	char *state_path = job_file(job, "state");
+	long pgid;
 	int r, status;
 
 	r = open_host(&t, job->host, &open_err);
@@ -2071,6 +2381,28 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 	if (r) {
 		goto done;
 	}
+	if (job->status == MOO_JOB_LOST) {
+		/* Its supervisor is gone, but what it started may run on: then it stays. */
+		r = read_state(t, job, state_path, &state, err);
+		if (r && r != MOO_ENOTFOUND) {
+			goto done;
+		}
+		r = r ? 0 : job_group(t, job, state.ptr, &pgid, err);
+		if (r < 0) {
+			goto done;
+		}
+		if (r) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "job '%s' is lost, but its processes run on (group %ld)",
+					   job->id, pgid);
+			moo__error_hint(e, "stop them first: moo cancel %s (or moo rm -f %s)",
+					job->id, job->id);
+			r = MOO_EARG;
+			goto done;
+		}
+	}
 	if (!moo_job_status_done(job->status)) {
 		struct moo_error *e;
 
@@ -2095,6 +2427,8 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 done:
 	moo__transport_close(t);
 	moo_buf_dispose(&rm);
+	moo_buf_dispose(&state);
+	free(state_path);
 	return r;
 }
 

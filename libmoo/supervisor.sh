@@ -3,10 +3,16 @@
 #   set -- OUTPUT_FOLDER COMMAND_TEXT CMD [ARG...]      (put in front of this script)
 #
 # run by sh in JOBDIR in a session of its own (setsid), stdout and stderr appending to
-# JOBDIR/process.log. It runs CMD in work/
+# JOBDIR/process.log, with killtree.sh's function put in front. It runs CMD in work/
 # in a session (and process group) of its own, so 'moo cancel' can signal the job's
-# whole group while the supervisor lives on to record the end. Files, in JOBDIR:
-#   state            pid, pid_start, pgid, pgid_start, started, command (last, to the end);
+# whole group while the supervisor lives on to record the end. Where the host has a
+# cgroup v2 the supervisor may make folders in (its own cgroup's), the job runs in a
+# cgroup of its own named by the job id, so that children that left its session are reached too
+# (MOO_CGROUP=0 in the supervisor's environment turns that off). When the entry point
+# ends, whatever it left running gets SIGTERM, then SIGKILL after $MOO_KILL_GRACE seconds
+# (default 5), before the result is hashed and exit written. Files, in JOBDIR:
+#   state            pid, pid_start, pgid, pgid_start, started, cgroup (empty without
+#                    one), command (last, to the end);
 #                    one printf, no rename: readers take it as written once command= is there
 #   MANIFEST.sha256  sha256sum of every file in work/OUTPUT_FOLDER, paths relative to it
 #   exit             code= or signal=, ended=; written last (temp + rename)
@@ -63,7 +69,26 @@ if [ "$1" = env ]; then
 fi
 
 [ -d "work/$out" ] || mkdir -p "work/$out"
+id=${PWD##*/}
+# A cgroup v2 of the job's own, under the supervisor's cgroup, where it may make one.
+cg=
+if [ "${MOO_CGROUP:-1}" != 0 ] && [ -r /proc/self/cgroup ]; then
+	rel='' mnt=''
+	while IFS= read -r l; do
+		case $l in 0::/*) rel=${l#0::} ;; esac
+	done </proc/self/cgroup
+	while read -r _ mp type _; do
+		[ "$type" = cgroup2 ] && mnt=$mp
+	done </proc/self/mounts
+	if [ -n "$rel" ] && [ -n "$mnt" ] && mkdir "$mnt${rel%/}/$id" 2>/dev/null; then
+		cg=$mnt${rel%/}/$id
+	fi
+fi
 (
+	# MOO_JOB_ID marks the job's processes: moo cancel signals a group only when its
+	# leader has it (a state the job rewrote cannot turn cancel on another process).
+	export MOO_JOB_ID="$id"
+	[ -n "$cg" ] && { echo 0 >"$cg/cgroup.procs"; } 2>/dev/null
 	cd work || exit 1
 	if [ "$nvars" -gt 0 ]; then
 		shift
@@ -81,13 +106,37 @@ started=$NOW
 starttime $$
 pid_start=$START
 starttime "$child"
-printf 'pid=%s\npid_start=%s\npgid=%s\npgid_start=%s\nstarted=%s\ncommand=%s\n' \
-	"$$" "$pid_start" "$child" "$START" "$started" "$text" >state
+printf 'pid=%s\npid_start=%s\npgid=%s\npgid_start=%s\nstarted=%s\ncgroup=%s\ncommand=%s\n' \
+	"$$" "$pid_start" "$child" "$START" "$started" "$cg" "$text" >state
 
 wait "$child"
 code=$?
-# Whatever the entry point left running in its group goes with it.
-kill -s TERM -- "-$child" 2>/dev/null
+# Whatever the entry point left running goes with it: SIGTERM, and SIGKILL after the grace.
+if killtree TERM "$child" - "$cg"; then
+	grace=${MOO_KILL_GRACE:-5}
+	case $grace in '' | *[!0-9]*) grace=5 ;; esac
+	i=0
+	while [ "$i" -lt $((grace * 10)) ] && killtree 0 "$child" - "$cg"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	killtree KILL "$child" - "$cg"
+fi
+if [ -n "$cg" ]; then
+	i=0
+	while ! rmdir "$cg" 2>/dev/null && [ "$i" -lt 20 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+fi
+
+# What the job put in place of the files written below (a FIFO would block the write for
+# ever, a folder would take exit inside it) goes first; no fork unless there is one.
+for f in MANIFEST.sha256 exit.tmp exit; do
+	if [ -e "$f" ] || [ -L "$f" ]; then
+		rm -rf -- "$f"
+	fi
+done
 
 # No temp + rename here: nobody reads MANIFEST.sha256 before exit exists, and exit is
 # renamed into place after it is complete.

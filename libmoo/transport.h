@@ -22,10 +22,15 @@ struct moo__transport_ops {
 		    struct moo_buf *errout, int *status, struct moo_error **err);
 	/*
 	 * Appends the bytes of a file from offset on (at most max) to out. MOO_ENOTFOUND,
-	 * with no error added, when the file does not exist.
+	 * with no error added, when the file does not exist. Regular files only: a symbolic
+	 * link, FIFO, device or folder at path is refused (MOO_EIO, "'PATH' is a FIFO, not a
+	 * regular file") without being opened for reading where that could block.
 	 */
 	int (*read_file)(struct moo__transport *t, const char *path, uint64_t offset, size_t max,
 			 struct moo_buf *out, struct moo_error **err);
+	/* The size of a regular file, checked as read_file checks it. */
+	int (*file_size)(struct moo__transport *t, const char *path, uint64_t *size,
+			 struct moo_error **err);
 	/* Writes a whole file atomically (temporary file, rename). */
 	int (*write_file)(struct moo__transport *t, const char *path, const void *data, size_t len,
 			  int mode, struct moo_error **err);
@@ -94,6 +99,8 @@ int moo__transport_reopen(struct moo__transport **t, struct moo_error **err);
 void moo__transfer_begin(bool upload, uint64_t total);
 void moo__transfer_progress(bool upload, uint64_t bytes);
 
+/* "a FIFO", "a folder"…: what a file of that st_mode is, for an error naming it. */
+const char *moo__file_kind(unsigned mode);
 /* True for a transport that reaches another machine. */
 bool moo__transport_is_remote(const struct moo__transport *t);
 /* Closes every cached transport (also done at exit). */

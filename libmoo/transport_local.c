@@ -113,20 +113,64 @@ done:
 	return r;
 }
 
-static int local_read_file(struct moo__transport *t, const char *path, uint64_t offset, size_t max,
-			   struct moo_buf *out, struct moo_error **err)
+/* What a file that is not a regular file is, for the error naming it. */
+const char *moo__file_kind(unsigned mode)
 {
-	char chunk[65536];
-	size_t got = 0;
-	int fd, r = 0;
+	switch (mode & S_IFMT) {
+	case S_IFDIR: return "a folder";
+	case S_IFIFO: return "a FIFO";
+	case S_IFLNK: return "a symbolic link";
+	case S_IFSOCK: return "a socket";
+	case S_IFCHR:
+	case S_IFBLK: return "a device";
+	default: return "not a regular file";
+	}
+}
 
-	(void)t;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+/*
+ * Job files are opened as regular files only: without following a symbolic link, and
+ * without blocking (a FIFO a job put in place of its state would hang an open for ever).
+ * *fd_out is open on success.
+ */
+static int open_regular(const char *path, int *fd_out, struct stat *st, struct moo_error **err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			return MOO_ENOTFOUND;
 		}
+		if (errno == ELOOP && lstat(path, st) == 0) {
+			return moo__fail(err, MOO_EIO, "'%s' is %s, not a regular file", path,
+					 moo__file_kind(st->st_mode));
+		}
 		return moo__fail_errno(err, MOO_EIO, "cannot open '%s'", path);
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		int r = S_ISREG(st->st_mode)
+				? moo__fail_errno(err, MOO_EIO, "cannot read '%s'", path)
+				: moo__fail(err, MOO_EIO, "'%s' is %s, not a regular file", path,
+					    moo__file_kind(st->st_mode));
+
+		close(fd);
+		return r;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static int local_read_file(struct moo__transport *t, const char *path, uint64_t offset, size_t max,
+			   struct moo_buf *out, struct moo_error **err)
+{
+	char chunk[65536];
+	struct stat st;
+	size_t got = 0;
+	int fd = -1, r;
+
+	(void)t;
+	r = open_regular(path, &fd, &st, err);
+	if (r) {
+		return r;
 	}
 	while (got < max) {
 		size_t want = max - got < sizeof(chunk) ? max - got : sizeof(chunk);
@@ -146,6 +190,21 @@ static int local_read_file(struct moo__transport *t, const char *path, uint64_t 
 		got += (size_t)n;
 	}
 	close(fd);
+	return r;
+}
+
+static int local_file_size(struct moo__transport *t, const char *path, uint64_t *size,
+			   struct moo_error **err)
+{
+	struct stat st;
+	int fd = -1, r;
+
+	(void)t;
+	r = open_regular(path, &fd, &st, err);
+	if (!r) {
+		*size = (uint64_t)st.st_size;
+		close(fd);
+	}
 	return r;
 }
 
@@ -334,6 +393,7 @@ static void local_close(struct moo__transport *t)
 static const struct moo__transport_ops local_ops = {
 	.exec = local_exec,
 	.read_file = local_read_file,
+	.file_size = local_file_size,
 	.write_file = local_write_file,
 	.exists = local_exists,
 	.mkdir_p = local_mkdir_p,

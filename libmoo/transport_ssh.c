@@ -83,6 +83,48 @@ static int sftp_errnum(struct moo__ssh *c)
 }
 
 /*
+ * lstat over SFTP, for a file to be read: regular files only. A FIFO is never opened (the
+ * host's sftp server would block in its open for ever, and with it every request of the
+ * session), nor a link followed. What is swapped in between the lstat and the open is not
+ * caught: a job doing that can only hang its own reader.
+ */
+static int remote_regular(struct moo__ssh *c, sftp_session sftp, const char *path, uint64_t *size,
+			  struct moo_error **err)
+{
+	sftp_attributes a;
+	int r = 0, fx;
+
+	sftp->errnum = 0;
+	a = sftp_lstat(sftp, path);
+	if (!a) {
+		fx = sftp_errnum(c);
+		if (fx == SSH_FX_NO_SUCH_FILE || fx == SSH_FX_NO_SUCH_PATH) {
+			return MOO_ENOTFOUND;
+		}
+		return moo__ssh_sftp_fail(c, err, fx > 0 ? MOO_EIO : MOO_EHOST, "read", path);
+	}
+	if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) || !S_ISREG(a->permissions)) {
+		r = moo__fail(
+			err, MOO_EIO, "'%s' on '%s' is %s, not a regular file", path, c->display,
+			a->flags & SSH_FILEXFER_ATTR_PERMISSIONS ? moo__file_kind(a->permissions)
+								 : "of an unknown kind");
+	} else if (size) {
+		*size = a->size;
+	}
+	sftp_attributes_free(a);
+	return r;
+}
+
+static int ssh_file_size(struct moo__transport *t, const char *path, uint64_t *size,
+			 struct moo_error **err)
+{
+	sftp_session sftp;
+	int r = moo__ssh_sftp(sess(t), &sftp, err);
+
+	return r ? r : remote_regular(sess(t), sftp, path, size, err);
+}
+
+/*
  * Reads over SFTP: the host's sshd answers from its own process (internal-sftp or one
  * sftp-server per session), where a command would cost the host a fork and an exec of
  * tail and head on every poll of a log.
@@ -106,6 +148,9 @@ static int ssh_read_file(struct moo__transport *t, const char *path, uint64_t of
 	if (c->tail_f && (!offset || strcmp(c->tail_path, path))) {
 		sftp_close(c->tail_f);
 		c->tail_f = NULL;
+	}
+	if (!c->tail_f && (r = remote_regular(c, sftp, path, NULL, err))) {
+		return r;
 	}
 	sftp->errnum = 0;
 	f = c->tail_f ? c->tail_f : sftp_open(sftp, path, O_RDONLY, 0);
@@ -1071,6 +1116,7 @@ static void ssh_close_op(struct moo__transport *t)
 static const struct moo__transport_ops ssh_ops = {
 	.exec = ssh_exec,
 	.read_file = ssh_read_file,
+	.file_size = ssh_file_size,
 	.write_file = ssh_write_file,
 	.exists = ssh_exists,
 	.mkdir_p = ssh_mkdir_p,

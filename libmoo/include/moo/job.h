@@ -100,7 +100,9 @@ typedef void (*moo_log_cb)(const char *data, size_t len, void *cb_data);
  * Without follow it returns at the end of what is there. With follow it polls until the
  * job has ended and every byte is delivered (then refreshes the job), or until *stop is
  * non-zero: then it returns MOO_EINTR with *offset at the start of a line not delivered,
- * so following again from *offset loses and repeats nothing.
+ * so following again from *offset loses and repeats nothing. A log cut shorter than
+ * *offset while it is followed is followed on from its new end, with a warning added to
+ * *err (returned 0: the caller prints it). An exit file the job wrote itself is not its end.
  */
 MOO_EXTERN int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset,
 			    bool follow, moo_log_cb cb, void *cb_data,
