@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 		return unknown_command(argv[1]);
 	}
 	moo_set_transfer_progress(progress_cb); /* a bar on a terminal only */
+	moo_set_warning_cb(print_warning_cb, NULL);
 	{
 		int r = cmd->run(cmd, argc - 1, argv + 1);
 

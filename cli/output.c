@@ -33,6 +33,59 @@ int exit_code_for(int code)
 	}
 }
 
+/*
+ * Text from elsewhere (a bundle, a job, a remote host) as it may be shown: control
+ * characters (C0, DEL, C1) and bytes that are not UTF-8 become \e, \n, \xNN…, so no
+ * such text can move the cursor, retitle or clear the user's terminal. s itself when it
+ * is clean, else a copy that lives until the 8th call after; NULL stays NULL.
+ */
+const char *esc(const char *s)
+{
+	static struct moo_buf ring[8];
+	static unsigned next;
+	const unsigned char *p;
+	struct moo_buf *b;
+
+	if (!s) {
+		return NULL;
+	}
+	for (p = (const unsigned char *)s; *p >= 0x20 && *p < 0x7f; p++) {
+	}
+	if (!*p) {
+		return s;
+	}
+	b = &ring[next++ % 8];
+	moo_buf_reset(b);
+	for (p = (const unsigned char *)s; *p;) {
+		unsigned c = *p, n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 1;
+		unsigned k;
+
+		if (c >= 0x20 && c < 0x7f) {
+			moo_buf_putc(b, (char)c);
+			p++;
+			continue;
+		}
+		for (k = 1; c >= 0x80 && n > 1 && k < n && (p[k] & 0xc0) == 0x80; k++) {
+		}
+		if (c >= 0xc2 && c < 0xf5 && k == n && !(c == 0xc2 && p[1] < 0xa0)) {
+			moo_buf_add(b, (const char *)p, n); /* UTF-8, not a C1 control */
+			p += n;
+			continue;
+		}
+		switch (c) {
+		case 0x1b: moo_buf_puts(b, "\\e"); break;
+		case '\a': moo_buf_puts(b, "\\a"); break;
+		case '\b': moo_buf_puts(b, "\\b"); break;
+		case '\t': moo_buf_puts(b, "\\t"); break;
+		case '\n': moo_buf_puts(b, "\\n"); break;
+		case '\r': moo_buf_puts(b, "\\r"); break;
+		default: moo_buf_printf(b, "\\x%02x", c); break;
+		}
+		p++;
+	}
+	return b->ptr;
+}
+
 static void print_one(const struct moo_error *e, bool color)
 {
 	const char *red = color ? "\033[1;31m" : "", *yellow = color ? "\033[1;33m" : "";
@@ -43,7 +96,7 @@ static void print_one(const struct moo_error *e, bool color)
 	/* With a place in a file: "file:line:col: error: …", the form editors and compilers
 	 * use. Without one: "moo: error: …". */
 	if (e->file) {
-		fprintf(stderr, "%s%s", bold, e->file);
+		fprintf(stderr, "%s%s", bold, esc(e->file));
 		if (e->line > 0) {
 			fprintf(stderr, ":%d", e->line);
 			if (e->column > 0) {
@@ -55,13 +108,13 @@ static void print_one(const struct moo_error *e, bool color)
 		fputs("moo: ", stderr);
 	}
 	fprintf(stderr, "%s%s%s: ", warn ? yellow : red, warn ? "warning" : "error", off);
-	fputs(e->message, stderr);
+	fputs(esc(e->message), stderr);
 	if (e->cause) {
-		fprintf(stderr, ": %s", e->cause);
+		fprintf(stderr, ": %s", esc(e->cause));
 	}
 	fputc('\n', stderr);
 	if (e->hint) {
-		fprintf(stderr, "%shint:%s %s\n", cyan, off, e->hint);
+		fprintf(stderr, "%shint:%s %s\n", cyan, off, esc(e->hint));
 	}
 }
 
@@ -78,6 +131,13 @@ int print_errors(const struct moo_error *err)
 		}
 	}
 	return exit_code_for(code);
+}
+
+void print_warning_cb(const struct moo_error *w, void *data)
+{
+	(void)data;
+	progress_end();
+	print_one(w, color_on(stderr));
 }
 
 void print_error_msg(const char *hint, const char *fmt, ...)
@@ -255,8 +315,10 @@ int find_job(struct moo_store *st, const char *ref, const char *host, bool refre
 
 void format_duration(char *out, size_t len, double seconds)
 {
-	if (seconds < 0) {
+	if (!(seconds >= 0)) {
 		seconds = 0;
+	} else if (seconds > 1e9) {
+		seconds = 1e9; /* (int) below; no job runs 31 years */
 	}
 	if (seconds < 60) {
 		snprintf(out, len, "%.1f s", seconds);
@@ -269,13 +331,14 @@ void format_duration(char *out, size_t len, double seconds)
 
 static void format_time(char *out, size_t len, double t)
 {
-	time_t s = (time_t)t;
+	time_t s;
 	struct tm tm;
 
-	if (t <= 0) {
+	if (!(t > 0 && t < 1e11)) { /* none, or no time a job could have (NaN, 1e400) */
 		snprintf(out, len, "-");
 		return;
 	}
+	s = (time_t)t;
 	localtime_r(&s, &tm);
 	strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
@@ -421,12 +484,12 @@ void print_job_table(struct moo_job **jobs, size_t n)
 		format_time(created, sizeof(created), j->created);
 		format_duration(dur, sizeof(dur), job_elapsed(j));
 		job_outcome(j, outcome, sizeof(outcome));
-		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", j->id,
-		       j->name ? j->name : "-", color ? status_color(j->status) : "",
+		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
+		       j->name ? esc(j->name) : "-", color ? status_color(j->status) : "",
 		       moo_job_status_name(j->status), color ? "\033[0m" : "", created, dur,
 		       outcome);
 		for (k = 0; k < nm && k < 3; k++) {
-			printf(" %s=%g", fm[k]->name, fm[k]->value);
+			printf(" %s=%g", esc(fm[k]->name), fm[k]->value);
 		}
 		putchar('\n');
 	}
@@ -438,7 +501,7 @@ void print_job_status(const struct moo_job *j)
 
 	format_duration(dur, sizeof(dur), job_elapsed(j));
 	job_outcome(j, outcome, sizeof(outcome));
-	printf("%s  %s  %s  %s\n", j->id, moo_job_status_name(j->status), dur, outcome);
+	printf("%s  %s  %s  %s\n", esc(j->id), moo_job_status_name(j->status), dur, outcome);
 }
 
 void print_job_detail(const struct moo_job *j)
@@ -455,29 +518,31 @@ void print_job_detail(const struct moo_job *j)
 	format_time(c, sizeof(c), j->ended);
 	format_duration(dur, sizeof(dur), job_elapsed(j));
 	job_outcome(j, outcome, sizeof(outcome));
-	printf("job:        %s%s%s%s\n", j->id, j->name ? " (" : "", j->name ? j->name : "",
-	       j->name ? ")" : "");
+	printf("job:        %s%s%s%s\n", esc(j->id), j->name ? " (" : "",
+	       j->name ? esc(j->name) : "", j->name ? ")" : "");
 	printf("status:     %s, %s\n", moo_job_status_name(j->status), outcome);
-	printf("host:       %s\n", j->host ? j->host : "-");
-	printf("source:     %s\n", j->source ? j->source : "-");
+	printf("host:       %s\n", j->host ? esc(j->host) : "-");
+	printf("source:     %s\n", j->source ? esc(j->source) : "-");
 	printf("sha256:     %s\n", j->source_sha256 ? j->source_sha256 : "-");
 	if (json_is_object(spec)) {
 		json_t *fw = json_object_get(spec, "framework"),
 		       *model = json_object_get(spec, "model");
 		json_t *rt = json_object_get(fw, "runtime");
 
-		printf("model:      %s %s\n", json_string_value(json_object_get(model, "name")),
+		printf("model:      %s %s\n",
+		       esc(json_string_value(json_object_get(model, "name"))),
 		       json_string_value(json_object_get(model, "version"))
-			       ? json_string_value(json_object_get(model, "version"))
+			       ? esc(json_string_value(json_object_get(model, "version")))
 			       : "");
 		printf("framework:  %s %s, runtime %s%s\n",
-		       json_string_value(json_object_get(fw, "name")),
-		       json_string_value(json_object_get(fw, "version")),
-		       json_string_value(json_object_get(rt, "name")),
+		       esc(json_string_value(json_object_get(fw, "name"))),
+		       esc(json_string_value(json_object_get(fw, "version"))),
+		       esc(json_string_value(json_object_get(rt, "name"))),
 		       json_string_value(json_object_get(rt, "version"))
-			       ? json_string_value(json_object_get(rt, "version"))
+			       ? esc(json_string_value(json_object_get(rt, "version")))
 			       : "");
-		printf("entry:      %s\n", json_string_value(json_object_get(spec, "entry_point")));
+		printf("entry:      %s\n",
+		       esc(json_string_value(json_object_get(spec, "entry_point"))));
 	}
 	printf("params:    ");
 	if (json_is_object(params) && json_object_size(params)) {
@@ -485,17 +550,17 @@ void print_job_detail(const struct moo_job *j)
 		{
 			char *s = json_dumps(v, JSON_ENCODE_ANY);
 
-			printf(" %s=%s", k, s ? s : "?");
+			printf(" %s=%s", esc(k), s ? esc(s) : "?");
 			free(s);
 		}
 	} else {
 		printf(" -");
 	}
-	printf("\ncommand:    %s\n", j->command ? j->command : "-");
+	printf("\ncommand:    %s\n", j->command ? esc(j->command) : "-");
 	printf("created:    %s\nstarted:    %s\nended:      %s\nduration:   %s\n", a, b, c, dur);
-	printf("directory:  %s\n", j->dir ? j->dir : "-");
-	printf("log:        %s/process.log\n", j->dir ? j->dir : "-");
-	printf("result:     %s\n", j->result_path ? j->result_path : "-");
+	printf("directory:  %s\n", j->dir ? esc(j->dir) : "-");
+	printf("log:        %s/process.log\n", j->dir ? esc(j->dir) : "-");
+	printf("result:     %s\n", j->result_path ? esc(j->result_path) : "-");
 	printf("metrics:   ");
 	if (!j->n_metrics) {
 		printf(" -");
@@ -504,7 +569,7 @@ void print_job_detail(const struct moo_job *j)
 	for (i = 0; i < j->n_metrics; i++) {
 		const struct moo_metric *m = &j->metrics[i];
 
-		printf("  %-20s %-14g", m->name, m->value);
+		printf("  %-20s %-14g", esc(m->name), m->value);
 		if (m->step >= 0) {
 			printf(" step %lld", (long long)m->step);
 		}

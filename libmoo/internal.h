@@ -35,6 +35,8 @@ void moo__error_append(struct moo_error **err, struct moo_error *more);
 int moo__fail(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* Adds an error whose cause is strerror(errno) and returns code. */
 int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
+/* Hands a warning to the callback of moo_set_warning_cb (or drops it). */
+void moo__warn(int code, const char *fmt, ...) MOO_PRINTF(2, 3);
 /* The first error (not warning) of a chain's code, or 0. */
 int moo__error_code(const struct moo_error *err);
 

@@ -20,6 +20,7 @@
 #define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
 #define RECONNECT_S  60.0 /* how long moo logs -f tries to reach a host again */
 #define LOG_CHUNK    (1u << 20)
+#define MAX_TIME     1e11 /* seconds since 1970: the year 5138; a later time is no time */
 
 static double now(void)
 {
@@ -142,6 +143,11 @@ static double kv_time(struct moo__transport *t, const char *text, const char *ke
 		x = b > 0 ? b + strtod(v + 3, NULL) : 0;
 	} else if (v) {
 		x = strtod(v, NULL);
+	}
+	/* A number the job may have written: refused unless a time from 1970 to year 5138. */
+	if (v && !(x >= 0 && x <= MAX_TIME)) {
+		moo__warn(MOO_EIO, "ignoring %s='%s' of a job: not a time", key, v);
+		x = 0;
 	}
 	free(v);
 	return x;
@@ -491,6 +497,44 @@ static void add_metric(struct moo_job *job, const char *name, size_t n, double v
 		(struct moo_metric){moo__strndup(name, n), v, step, from_file};
 }
 
+/*
+ * A metric line's step=, when it has one, is a whole number from 0 to 2^53 (exact in a
+ * double and an int64); a line with another is refused whole, with a warning.
+ */
+static bool metric_step_ok(const char *p, const char *stop)
+{
+	const char *s;
+
+	for (s = p; s + 5 <= stop; s++) {
+		char buf[64], *e;
+		size_t n = 0;
+		double v;
+
+		if (memcmp(s, "step=", 5) || (s > p && s[-1] != ' ' && s[-1] != '\t')) {
+			continue;
+		}
+		while (s + 5 + n < stop && s[5 + n] != ' ' && s[5 + n] != '\t' &&
+		       s[5 + n] != '\r') {
+			n++;
+		}
+		if (n >= sizeof(buf)) {
+			n = sizeof(buf) - 1; /* refused below: no such number is this long */
+		}
+		memcpy(buf, s + 5, n);
+		buf[n] = '\0';
+		v = strtod(buf, &e);
+		if (n == sizeof(buf) - 1 || e == buf || *e ||
+		    !(v >= 0 && v <= 9007199254740992.0) || v != floor(v)) {
+			moo__warn(MOO_EIO,
+				  "ignoring a 'moo:metric' line: step='%s' is not a whole "
+				  "number from 0 to 2^53",
+				  buf);
+			return false;
+		}
+	}
+	return true;
+}
+
 void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len)
 {
 	static const char tag[] = "moo:metric ";
@@ -503,7 +547,8 @@ void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len)
 		int64_t step = -1;
 
 		stop = eol ? eol : end;
-		if ((size_t)(stop - p) > sizeof(tag) - 1 && !memcmp(p, tag, sizeof(tag) - 1)) {
+		if ((size_t)(stop - p) > sizeof(tag) - 1 && !memcmp(p, tag, sizeof(tag) - 1) &&
+		    metric_step_ok(p, stop)) {
 			for (q = p + sizeof(tag) - 1; q < stop;) {
 				const char *w = q, *eq;
 				char buf[64], *e;
@@ -531,9 +576,8 @@ void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len)
 				if (e == buf || *e || !isfinite(v)) {
 					continue;
 				}
-				if ((size_t)(eq - w) == 4 && !memcmp(w, "step", 4) && v >= 0 &&
-				    v == floor(v)) {
-					step = (int64_t)v;
+				if ((size_t)(eq - w) == 4 && !memcmp(w, "step", 4)) {
+					step = (int64_t)v; /* in range: metric_step_ok */
 					continue;
 				}
 				add_metric(job, w, (size_t)(eq - w), v, -1, false);
@@ -1051,6 +1095,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	}
 	/* An id no job has, here or in the store. */
 	for (tries = 0;; tries++) {
+		struct moo_error *aerr = NULL;
+
 		free(job->id);
 		free(job->dir);
 		job->id = new_id();
@@ -1059,10 +1105,13 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		if (t->ops->exists(t, job->dir)) {
 			continue;
 		}
-		r = moo_store_add_job(st, job, tries < 8 ? NULL : err);
+		r = moo_store_add_job(st, job, &aerr);
 		if (r != MOO_EEXIST || tries >= 8) {
+			/* a full or read-only store is said, not only an id taken 8 times */
+			moo__error_append(err, aerr);
 			break;
 		}
+		moo_error_free(aerr);
 	}
 	if (r) {
 		goto done;
@@ -1227,8 +1276,8 @@ staged_remote:
 	job = NULL;
 done:
 	if (r && job && recorded && !job->command) {
-		/* Failed before it could run: leave nothing behind. */
-		moo_store_remove_job(st, job->id, NULL);
+		/* Failed before it could run: leave nothing behind (the folder first: on a
+		 * full disk that makes the room the store needs to forget the job). */
 		if (job->dir) {
 			struct moo_buf rm = MOO_BUF_INIT;
 
@@ -1237,6 +1286,7 @@ done:
 			t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
 			moo_buf_dispose(&rm);
 		}
+		moo_store_remove_job(st, job->id, NULL);
 	} else if (r && job && recorded && r != MOO_EHOST) {
 		/* (a host that could not be reached after the launch may run it all the same:
 		 * the record stays as it is, and the next refresh tells) */

@@ -1,0 +1,64 @@
+#!/bin/sh
+# Storage errors, bounded downloads, interruptions and hostile text (issue 13: 4, 5, 6, 8, 9):
+# a full and a read-only MOO_HOME on a 20 MiB tmpfs, a job's forged numbers and control
+# characters, a 1 byte/s HTTP server and an over-cap body on loopback.
+. "$MOO_SRC/tests/cli/lib.sh"
+export MOO_PYTHON=/usr/bin/python3
+EX=$MOO_SRC/examples/sklearn-diabetes
+ESC=$(printf '\033')
+BEL=$(printf '\007')
+
+MNT=""
+cleanup_storage() {
+	for m in $MNT; do umount -l "$m" 2>/dev/null; done
+	kill_jobs "$MOO_ROOT"/jobs/*/state "$T"/full/root/jobs/*/state
+	[ -n "${HTTPD_PID:-}" ] && kill "$HTTPD_PID" 2>/dev/null
+	cleanup_dirs
+}
+trap cleanup_storage EXIT
+# tmpfs DIR SIZE: a small disk of our own (root only: mount)
+tmpfs() { mkdir -p "$1" && mount -t tmpfs -o "size=$2" tmpfs "$1" && MNT="$1 $MNT"; }
+# fill DIR: no byte left on its disk
+fill() { dd if=/dev/zero of="$1/.fill" bs=64k 2>/dev/null; sync; }
+# project DIR: a project whose train.py is read from stdin
+project() {
+	mkdir -p "$1"
+	cat >"$1/train.py"
+	printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: t\nentry_point: train.py\noutput_folder: training_result\n' >"$1/metadata.yaml"
+}
+# raw NAME TEXT: ok when TEXT holds no ESC or BEL byte
+raw_free() {
+	case $2 in
+	*"$ESC"* | *"$BEL"*) not_ok "$1" "raw control characters in: $(printf '%s' "$2" | od -c | head -5)" ;;
+	*) ok "$1" ;;
+	esac
+}
+
+plan 20
+
+# ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
+if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
+	F="env MOO_HOME=$T/full/home MOO_ROOT=$T/full/root"
+	$F "$MOO" ps >/dev/null 2>&1 # the store exists, then the disk fills
+	fill "$T/full"
+	expect_exit "run -d on a full MOO_HOME exits 6" 6 $F "$MOO" run -d "$EX"
+	[ -z "$out" ] && ok "... and prints no job id" || not_ok "... no job id" "$out"
+	contains "... saying why" "$err" "disk is full"
+	# room for the record, not for the job's files
+	rm -f "$T/full/.fill"
+	avail=$(df --output=avail -k "$T/full" | tail -1)
+	dd if=/dev/zero of="$T/full/.fill" bs=1k count=$((avail - 40)) 2>/dev/null
+	expect_exit "run -d with no room for the job's files exits 6" 6 $F "$MOO" run -d "$EX"
+	contains "... saying why" "$err" "No space left on device"
+	rm -f "$T/full/.fill"
+	n=$($F "$MOO" ps -a --json | jq "len(d)")
+	[ "$n" = 0 ] && ok "... no job is left recorded" || not_ok "... no job left" "$($F "$MOO" ps -a)"
+	n=$(ls "$T/full/root/jobs" "$T/full/root/staging" 2>/dev/null | grep -c moo-job)
+	[ "$n" = 0 ] && ok "... nor a job folder" || not_ok "... nor a job folder" "$(ls -R "$T/full/root")"
+	mount -o remount,ro "$T/full"
+	expect_exit "run on a read-only MOO_HOME exits 6" 6 $F "$MOO" run "$EX"
+	contains "... saying why" "$err" "readonly database"
+	mount -o remount,rw "$T/full"
+else
+	for t in 1 2 3 4 5 6 7 8 9; do skip "full MOO_HOME" "not root: cannot mount a tmpfs"; done
+fi
