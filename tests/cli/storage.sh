@@ -34,7 +34,7 @@ raw_free() {
 	esac
 }
 
-plan 20
+plan 21
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -62,3 +62,27 @@ if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
 else
 	for t in 1 2 3 4 5 6 7 8 9; do skip "full MOO_HOME" "not root: cannot mount a tmpfs"; done
 fi
+
+# ---- 8, 9: what a job forged is data, shown escaped ----------------------------------
+J=$MOO_ROOT/jobs/moo-job-f0rged
+mkdir -p "$J/work/training_result"
+printf '%s' '{"id":"moo-job-f0rged","name":"\u001b]0;pwned\u0007\u001b[2J","source":"\u001b[2Jsrc","output_folder":"training_result","command":"echo \u001b[31mred","created":1700000000,"spec":"{\"model\":{\"name\":\"\u001b]0;t\u0007\"}}"}' >"$J/job.json"
+printf 'pid=999999999\npgid=999999999\nstarted=up:1e400\npid_start=1\ncommand=x\n' >"$J/state"
+printf 'moo:metric loss=1 step=1e30\nmoo:metric \033[2Jm=2 step=3\n' >"$J/process.log"
+printf 'code=0\nended=1e400\n' >"$J/exit"
+expect_exit "show: a job's forged record is read" 0 "$MOO" show moo-job-f0rged --on local
+contains "... started=up:1e400 refused with a warning" "$err" "warning: ignoring started='up:1e400'"
+contains "... ended=1e400 refused with a warning" "$err" "ended='1e400'"
+contains "... step=1e30 refused with a warning" "$err" "step='1e30' is not a whole number"
+contains "... the control characters shown escaped" "$out" '(\e]0;pwned\a\e[2J)'
+raw_free "... nothing raw reaches the terminal (name, source, command, metric names)" "$out$err"
+contains "... the metric line with a good step is kept, its name escaped" "$out" '\e[2Jm'
+expect_exit "ps -a lists it" 0 "$MOO" ps -a
+raw_free "... escaped" "$out$err"
+
+P=$T/hostile
+cp -R "$EX" "$P"
+sed -i 's/^  name: sklearn-diabetes/  name: "\\e]0;pwned\\a\\e[2Jx"/' "$P/metadata.yaml"
+expect_exit "inspect: a model.name with control characters" 0 "$MOO" inspect "$P"
+contains "... shown escaped" "$out" 'model       \e]0;pwned\a\e[2Jx'
+raw_free "... nothing raw reaches the terminal" "$out$err"
