@@ -367,6 +367,8 @@ void job_outcome(const struct moo_job *j, char *out, size_t len)
 			 name ? ")" : "");
 	} else if (j->exit_code >= 0) {
 		snprintf(out, len, "exit %d", j->exit_code);
+	} else if (j->status == MOO_JOB_FAILED && !j->command) {
+		snprintf(out, len, "never started"); /* its moo was killed while staging it */
 	} else {
 		snprintf(out, len, "-");
 	}

@@ -4,6 +4,18 @@
 #include <string.h>
 #include "internal.h"
 
+static const volatile sig_atomic_t *interrupt_flag;
+
+void moo_set_interrupt_flag(const volatile sig_atomic_t *flag)
+{
+	interrupt_flag = flag;
+}
+
+bool moo__interrupted(void)
+{
+	return interrupt_flag && *interrupt_flag;
+}
+
 static moo_warning_cb warning_cb;
 static void *warning_data;
 

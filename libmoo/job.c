@@ -6,6 +6,8 @@
  * command line quoted with moo_buf_shquote, so a remote transport needs no change here.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -779,6 +781,56 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 	return r;
 }
 
+/*
+ * <root>/staging/PID-ID.starting on this machine, while moo_job_start stages job ID: a
+ * queued job with no command and no such file of a running moo never started (refresh).
+ * starting_mark(&mark, id) makes it (replacing the last), starting_mark(&mark, NULL)
+ * removes it.
+ */
+static void starting_mark(char **mark, const char *id)
+{
+	struct moo_buf p = MOO_BUF_INIT;
+	int fd;
+
+	if (*mark) {
+		unlink(*mark);
+		free(*mark);
+		*mark = NULL;
+	}
+	if (!id || moo_job_root(&p, NULL)) {
+		moo_buf_dispose(&p);
+		return;
+	}
+	moo_buf_puts(&p, "/staging");
+	moo__mkdir_p(p.ptr, 0700, NULL);
+	moo_buf_printf(&p, "/%ld-%s.starting", (long)getpid(), id);
+	fd = open(p.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		*mark = moo_buf_detach(&p);
+	}
+	moo_buf_dispose(&p);
+}
+
+/* Whether a running moo stages job id now (its starting_mark is there). */
+static bool starting(const char *id)
+{
+	struct moo_buf p = MOO_BUF_INIT;
+	bool yes = false;
+	glob_t g;
+
+	memset(&g, 0, sizeof(g));
+	if (!moo_job_root(&p, NULL)) {
+		moo_buf_puts(&p, "/staging");
+		moo__sweep_dead(p.ptr, ""); /* a killed moo's mark goes */
+		moo_buf_printf(&p, "/*-%s.starting", id);
+		yes = glob(p.ptr, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+		globfree(&g);
+	}
+	moo_buf_dispose(&p);
+	return yes;
+}
+
 static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
 		   struct moo_error **err)
 {
@@ -790,6 +842,21 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 	if (moo_job_status_done(job->status)) {
 		r = 0;
 		goto done;
+	}
+	if (job->status == MOO_JOB_QUEUED && !job->command && job->dir && !starting(job->id)) {
+		/* The moo that staged it was killed before it could start it: it never ran. */
+		struct moo_buf rm = MOO_BUF_INIT;
+		int status;
+
+		moo_buf_puts(&rm, "rm -rf -- ");
+		moo_buf_shquote(&rm, job->dir);
+		t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
+		moo_buf_dispose(&rm);
+		moo__sweep_tmp(); /* and its zip */
+		job->status = MOO_JOB_FAILED;
+		job->ended = now();
+		r = 0;
+		goto save;
 	}
 	/* The state first: when and as which pid it started, even for a job that ended. */
 	r = read_state(t, state_path, &state, err);
@@ -947,13 +1014,15 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 		if ((r = moo__mkdir_p(root.ptr, 0700, err))) {
 			goto done;
 		}
-		stage = moo__printf("%s/%s.up", root.ptr, job->id);
+		moo__sweep_dead(root.ptr, ""); /* what a killed moo left */
+		stage = moo__printf("%s/%ld-%s.up", root.ptr, (long)getpid(), job->id);
 		if ((r = moo_bundle_extract(b, stage, NULL, err))) {
 			free(stage);
 			stage = NULL;
 			goto done;
 		}
 		r = t->ops->mkdir_p(t, parent, &perr);
+		moo__transport_sweep(t, parent); /* a bundle a killed moo left half sent */
 		if (!r) {
 			r = t->ops->put(t, stage, bdir, false, &perr);
 		}
@@ -1049,7 +1118,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo_buf cmd = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
 	struct moo_buf stage_root = MOO_BUF_INIT, sherr = MOO_BUF_INIT, state = MOO_BUF_INIT;
 	struct moo_job *job = NULL;
-	char *stage = NULL, *path = NULL, *jobs_dir = NULL;
+	char *stage = NULL, *path = NULL, *jobs_dir = NULL, *mark = NULL;
 	const struct moo_spec *spec = b->spec;
 	bool recorded = false, staged = false;
 	double t0;
@@ -1105,6 +1174,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		if (t->ops->exists(t, job->dir)) {
 			continue;
 		}
+		starting_mark(&mark, job->id);
 		r = moo_store_add_job(st, job, &aerr);
 		if (r != MOO_EEXIST || tries >= 8) {
 			/* a full or read-only store is said, not only an id taken 8 times */
@@ -1148,7 +1218,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (r) {
 		goto done;
 	}
-	stage = moo__printf("%s/%s", stage_root.ptr, job->id);
+	moo__sweep_dead(stage_root.ptr, ""); /* what a killed moo left: named by its pid */
+	stage = moo__printf("%s/%ld-%s", stage_root.ptr, (long)getpid(), job->id);
 	r = moo_bundle_extract(b, stage, NULL, err);
 	if (r) {
 		goto done;
@@ -1297,6 +1368,7 @@ done:
 	if (staged) {
 		moo__rm_rf(stage);
 	}
+	starting_mark(&mark, NULL);
 	moo_job_free(job);
 	moo__runtime_dispose(&rt);
 	kvlist_dispose(&params);

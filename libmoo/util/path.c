@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <ctype.h>
 #include <ftw.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +222,44 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
 	}
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void moo__sweep_dead(const char *dir, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		char *end, *path;
+		struct stat st;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, n) || !isdigit((unsigned char)de->d_name[n])) {
+			continue;
+		}
+		errno = 0;
+		pid = strtol(de->d_name + n, &end, 10);
+		if (errno || *end != '-' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			continue; /* its maker may still be at it */
+		}
+		path = moo__path_join(dir, de->d_name);
+		if (lstat(path, &st) == 0 && st.st_uid == geteuid()) {
+			moo__rm_rf(path);
+		}
+		free(path);
+	}
+	if (d) {
+		closedir(d);
+	}
+}
+
+void moo__sweep_tmp(void)
+{
+	const char *tmpdir = getenv("TMPDIR");
+
+	moo__sweep_dead(tmpdir && *tmpdir ? tmpdir : "/tmp", "moo-bundle-");
 }
 
 int moo__rm_rf(const char *path)

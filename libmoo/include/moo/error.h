@@ -1,5 +1,6 @@
 #ifndef MOO_ERROR_H
 #define MOO_ERROR_H
+#include <signal.h>
 #include "moo/common.h"
 
 /*
@@ -54,6 +55,13 @@ MOO_EXTERN const char *moo_code_name(int code);
  * Process-wide; NULL (the default): dropped. The text may hold what a job wrote: escape
  * it before it reaches a terminal.
  */
+/*
+ * A flag a signal handler sets (SIGINT, SIGTERM): while it is non-zero, libmoo's long
+ * operations (packing, extracting, downloading, uploading) stop, remove what they had
+ * half written, and return MOO_EINTR. Process-wide; NULL (the default): none.
+ */
+MOO_EXTERN void moo_set_interrupt_flag(const volatile sig_atomic_t *flag);
+
 typedef void (*moo_warning_cb)(const struct moo_error *warning, void *cb_data);
 MOO_EXTERN void moo_set_warning_cb(moo_warning_cb cb, void *cb_data);
 #endif
