@@ -676,6 +676,7 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 	CURLcode c = CURLE_OK;
 	int attempt, r, restarts = 0;
 	long status = 0;
+	bool announced = false; /* refused for its Content-Length, before its body */
 	struct moo_error *e;
 	char *ua = moo__printf("moo/%s", moo_version());
 
@@ -736,6 +737,7 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 		}
 		if (c == CURLE_FILESIZE_EXCEEDED) {
 			d.too_big = true;
+			announced = true;
 		}
 		if (d.too_big || d.werr || c == CURLE_ABORTED_BY_CALLBACK ||
 		    c == CURLE_OPERATION_TIMEDOUT) {
@@ -754,6 +756,16 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 		if (!transient(c) || !d.got) {
 			break;
 		}
+	}
+	if (announced) {
+		e = moo__error_add(
+			err, MOO_EBUNDLE, MOO_SEV_ERROR,
+			"cannot download '%s': its Content-Length is over the cap of %llu "
+			"bytes",
+			url, (unsigned long long)max);
+		moo__error_hint(e, "raise the cap with --max-bytes if the source is trusted");
+		r = MOO_EBUNDLE;
+		goto done;
 	}
 	if (d.too_big) {
 		e = moo__error_add(err, MOO_EBUNDLE, MOO_SEV_ERROR,

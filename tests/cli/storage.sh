@@ -34,7 +34,7 @@ raw_free() {
 	esac
 }
 
-plan 21
+plan 47
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -86,3 +86,95 @@ sed -i 's/^  name: sklearn-diabetes/  name: "\\e]0;pwned\\a\\e[2Jx"/' "$P/metada
 expect_exit "inspect: a model.name with control characters" 0 "$MOO" inspect "$P"
 contains "... shown escaped" "$out" 'model       \e]0;pwned\a\e[2Jx'
 raw_free "... nothing raw reaches the terminal" "$out$err"
+
+# ---- 5, 4, 6: downloads by URL from a hostile server ----------------------------------
+$PY "$MOO_SRC/tests/cli/hostile-httpd.py" "$T/port" "$T/http.log" &
+HTTPD_PID=$!
+i=0
+while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+U=http://127.0.0.1:$(cat "$T/port")
+mkdir -p "$T/tmp"
+TD="env TMPDIR=$T/tmp"
+sent() { sed -n "s|^$1 ||p" "$T/http.log" | tail -1; }
+no_tmp() { # NAME: nothing of moo's left in the test's TMPDIR
+	_left=$(ls -A "$T/tmp")
+	[ -z "$_left" ] && ok "$1" || not_ok "$1" "left: $_left"
+}
+
+s0=$(date +%s)
+expect_exit "a 1 byte/s drip fails (exit 4)" 4 timeout 120 $TD "$MOO" inspect "$U/drip"
+el=$(($(date +%s) - s0))
+[ $el -le 60 ] && ok "... within 60 s ($el s)" || not_ok "... within 60 s" "took $el s"
+contains "... saying the server is too slow" "$err" "bytes/s"
+no_tmp "... its partial download removed"
+
+expect_exit "a Content-Length over the cap is refused (exit 3)" 3 timeout 60 $TD "$MOO" inspect --max-bytes 1000000 "$U/huge"
+contains "... from its headers, before its body is taken" "$err" "its Content-Length is over the cap of 1000000 bytes"
+expect_exit "a chunked body over the cap stops as it crosses it (exit 3)" 3 timeout 60 $TD "$MOO" inspect --max-bytes 1000000 "$U/chunked"
+sleep 0.2
+n=$(sent /chunked)
+[ "${n:-x}" -le 33554432 ] 2>/dev/null && ok "... at the cap (with what socket buffers hold) ($n bytes sent)" || not_ok "... at the cap" "${n:-?} bytes sent"
+no_tmp "... nothing left in TMPDIR"
+
+if [ "$(id -u)" = 0 ] && tmpfs "$T/tmpfull" 1m; then
+	expect_exit "a full TMPDIR during a download is exit 6" 6 timeout 60 env TMPDIR="$T/tmpfull" "$MOO" inspect "$U/zeros/4000000"
+	contains "... naming the file it could not write" "$err" "cannot write '$T/tmpfull/moo-bundle-"
+	contains "... and why" "$err" "No space left on device"
+	left=$(ls -A "$T/tmpfull")
+	[ -z "$left" ] && ok "... and leaves nothing there" || not_ok "... leaves nothing" "$left"
+else
+	for t in 1 2 3 4; do skip "full TMPDIR" "not root: cannot mount a tmpfs"; done
+fi
+
+$TD "$MOO" inspect "$U/slow" >/dev/null 2>"$T/int.err" &
+p=$!
+i=0
+while ! ls "$T"/tmp/moo-bundle-*/*.part >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $p
+wait $p
+rc=$?
+[ $rc = 130 ] && ok "inspect URL interrupted (SIGINT): exit 130" || not_ok "inspect URL interrupted: exit 130" "exit $rc: $(cat "$T/int.err")"
+no_tmp "... its partial download removed"
+$TD "$MOO" inspect "$U/slow" >/dev/null 2>&1 &
+p=$!
+i=0
+while ! ls "$T"/tmp/moo-bundle-*/*.part >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -KILL $p
+wait $p
+$TD "$MOO" inspect "$EX" >/dev/null 2>&1
+no_tmp "inspect URL killed (SIGKILL): the next moo removes its partial download"
+
+# ---- 6: pack and stage interrupted --------------------------------------------------
+BIG=$T/big
+cp -R "$EX" "$BIG"
+head -c 150000000 /dev/urandom >"$BIG/blob.bin"
+# interrupt SIG WHEN: moo run -d of the big project, signalled once WHEN (a file glob) exists
+interrupt() {
+	$TD "$MOO" run -d "$BIG" >/dev/null 2>"$T/int.err" &
+	_p=$!
+	_i=0
+	while ! ls $2 >/dev/null 2>&1 && [ $_i -lt 400 ]; do sleep 0.02; _i=$((_i + 1)); done
+	kill -"$1" $_p
+	wait $_p
+}
+for sig in INT TERM; do
+	interrupt $sig "$T/tmp/moo-bundle-*/pack-*"
+	rc=$?
+	[ $rc = 130 ] && ok "SIG$sig while packing: exit 130" || not_ok "SIG$sig while packing: exit 130" "exit $rc: $(cat "$T/int.err")"
+	no_tmp "... no temporary zip left"
+done
+interrupt KILL "$T/tmp/moo-bundle-*/pack-*"
+$TD "$MOO" ps >/dev/null
+$TD "$MOO" inspect "$EX" >/dev/null 2>&1
+no_tmp "SIGKILL while packing: the next moo removes the temporary zip"
+interrupt KILL "$MOO_ROOT/staging/*-moo-job-*.tmp-*"
+expect_exit "SIGKILL while staging: ps" 0 $TD "$MOO" ps -a
+case $out in
+*"failed"*"never started"*) ok "... shows the job failed, never started" ;;
+*) not_ok "... shows the job failed, never started" "$out" ;;
+esac
+left=$(ls -A "$MOO_ROOT/staging" | grep -v '^$')
+[ -z "$left" ] && ok "... its staging folder removed" || not_ok "... staging removed" "$left"
+id=$(printf '%s' "$out" | sed -n 's/^\(moo-job-[a-z0-9]*\) .*never started.*/\1/p' | head -1)
+[ -n "$id" ] && [ ! -e "$MOO_ROOT/jobs/$id" ] && ok "... and its job folder" || not_ok "... and its job folder" "$(ls "$MOO_ROOT/jobs")"
+no_tmp "... and its zip"
