@@ -60,7 +60,12 @@ char *moo__path_join(const char *a, const char *b);
  * '/', no backslash, no "." or ".." component, no empty component, no control character.
  */
 bool moo__path_is_safe_relative(const char *rel);
-/* Copies regular files and folders (nothing else) from src to dst. */
+/* Whether n bytes at p are all zero (a run to leave as a hole). */
+bool moo__all_zero(const void *p, size_t n);
+/*
+ * Copies regular files and folders (nothing else) from src to dst: streamed, each file
+ * under a temporary name until complete, runs of zeros left as holes.
+ */
 int moo__copy_tree(const char *src, const char *dst, struct moo_error **err);
 
 /* util/dl.c: a library loaded on first use (curl.h and sshlib.h say why). Each slot gets

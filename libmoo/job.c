@@ -743,18 +743,16 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 		  struct moo_error **err)
 {
 	char *cancelled = job_file(job, "cancelled"), *out = NULL, *local = NULL;
+	struct moo_error *perr = NULL;
 	int r;
 
 	if (moo__transport_is_remote(t)) {
-		struct moo_error *perr = NULL;
-
 		r = pull_result(t, job, &local, &perr);
 		if (r == MOO_EHOST) {
 			moo__error_append(err, perr);
 			free(cancelled);
 			return r;
 		}
-		moo_error_free(perr);
 	}
 	job->signal = (int)kv_int(exit_text, "signal", 0);
 	job->exit_code = job->signal ? -1 : (int)kv_int(exit_text, "code", -1);
@@ -768,6 +766,21 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 		job->status = job->exit_code == 0 ? MOO_JOB_SUCCEEDED : MOO_JOB_FAILED;
 	}
 	read_metrics(t, job);
+	if (perr) {
+		/* It ended, and how is recorded (refresh); that its result is not here is said,
+		 * not taken for success: moo fetch tries again. */
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+				       "job '%s' %s, but its result could not be "
+				       "downloaded from '%s'",
+				       job->id, moo_job_status_name(job->status), t->host);
+
+		moo__error_hint(e, "make room, then: moo fetch %s DIR", job->id);
+		moo__error_append(err, perr);
+		free(local);
+		free(cancelled);
+		return MOO_EIO;
+	}
 	out = moo__printf("%s/work/%s", job->dir, job->output_folder);
 	r = moo__transport_is_remote(t) ? 0 : t->ops->collect(t, out, NULL, &local, err);
 	if (!r) {
@@ -874,6 +887,10 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 		r = t->ops->read_file(t, exit_path, 0, 4096, &exit_text, err);
 		if (r == 0 && exit_text.len) {
 			r = finish(t, job, exit_text.ptr, err);
+			if (r == MOO_EIO && moo_job_status_done(job->status)) {
+				moo_store_update_job(st, job,
+						     NULL); /* ended; its result not here */
+			}
 			goto save;
 		}
 		if (r && r != MOO_ENOTFOUND) {

@@ -1015,7 +1015,9 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 				      remote, c->display);
 			goto done;
 		}
-		if (write(fd, buf, (size_t)got) != got) {
+		/* zeros are a hole: a sparse result stays sparse (ftruncate below) */
+		if (moo__all_zero(buf, (size_t)got) ? lseek(fd, got, SEEK_CUR) < 0
+						    : write(fd, buf, (size_t)got) != got) {
 			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
 			goto done;
 		}
@@ -1035,7 +1037,8 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 			next = done_off;
 		}
 	}
-	if (fchmod(fd, (mode_t)(mode & 0777)) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 || fchmod(fd, (mode_t)(mode & 0777)) < 0 ||
+	    fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
 		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
 		goto done;
