@@ -775,7 +775,7 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 				       "downloaded from '%s'",
 				       job->id, moo_job_status_name(job->status), t->host);
 
-		moo__error_hint(e, "make room, then: moo fetch %s DIR", job->id);
+		moo__error_hint(e, "make room, then: moo fetch %s", job->id);
 		moo__error_append(err, perr);
 		free(local);
 		free(cancelled);
