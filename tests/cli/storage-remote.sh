@@ -33,7 +33,7 @@ project() {
 }
 mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
-plan 22
+plan 24
 
 # ---- 4: a result that cannot be downloaded --------------------------------------------
 project "$T/p-big" <<'PY'
@@ -78,3 +78,39 @@ tmpfs "$T/dest" 20m
 expect_exit "fetch of it into a 20 MiB disk" 0 $H2 "$MOO" fetch "$id" -o "$T/dest/r"
 used=$(du -k "$T/dest/r/sparse.bin" | cut -f1)
 [ "${used:-99999}" -le 4096 ] && ok "... sparse (${used} KiB on disk)" || not_ok "... sparse" "${used} KiB"
+
+# ---- 6: uploads interrupted and killed ---------------------------------------------
+BIG=$T/big
+cp -R "$EX" "$BIG"
+head -c 150000000 /dev/urandom >"$BIG/blob.bin"
+# interrupt SIG: moo run -d --on h1 of the big project, signalled while its bundle is sent
+interrupt() {
+	"$MOO" run -d --on h1 "$BIG" >/dev/null 2>"$T/int.err" &
+	_p=$!
+	_i=0
+	while ! ls -d "$R"/bundles/*.moo-tmp-* >/dev/null 2>&1 && [ $_i -lt 600 ]; do sleep 0.02; _i=$((_i + 1)); done
+	kill -"$1" $_p
+	wait $_p
+}
+partial() { ls -d "$R"/bundles/*.moo-tmp-* "$MOO_ROOT"/staging/* 2>/dev/null; }
+for sig in INT TERM; do
+	interrupt $sig
+	rc=$?
+	[ $rc = 130 ] && ok "SIG$sig while uploading: exit 130" || not_ok "SIG$sig while uploading: exit 130" "exit $rc: $(cat "$T/int.err")"
+	left=$(partial)
+	[ -z "$left" ] && ok "... no partial bundle on the host, no staging file here" || not_ok "... nothing left" "$left"
+	n=$("$MOO" ps -a --json | jq "len([j for j in d if j['host'] == 'h1' and j['status'] not in ('succeeded',)])")
+	[ "$n" = 0 ] && ok "... and no job recorded" || not_ok "... no job recorded" "$("$MOO" ps -a)"
+done
+interrupt KILL
+[ -n "$(partial)" ] && ok "SIGKILL while uploading leaves a partial bundle (the next moo's to remove)" || not_ok "SIGKILL leaves a partial bundle" "none: killed too late?"
+expect_exit "... ps afterwards" 0 "$MOO" ps -a
+case $out in
+*"failed"*"never started"*) ok "... shows the job failed, never started (not queued, then lost)" ;;
+*) not_ok "... shows the job failed, never started" "$out" ;;
+esac
+id=$(printf '%s' "$out" | sed -n 's/^\(moo-job-[a-z0-9]*\) .*never started.*/\1/p' | head -1)
+[ -n "$id" ] && [ ! -e "$R/jobs/$id" ] && ok "... its job folder on the host removed" || not_ok "... its job folder removed" "$(ls "$R/jobs")"
+expect_exit "the next run --on h1" 0 "$MOO" run -d --on h1 "$EX"
+left=$(partial)
+[ -z "$left" ] && ok "... removed the partial bundle and staging files" || not_ok "... removed the partial bundle" "$left"
