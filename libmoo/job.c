@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -22,7 +23,8 @@
 #define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
 #define RECONNECT_S  60.0 /* how long moo logs -f tries to reach a host again */
 #define LOG_CHUNK    (1u << 20)
-#define MAX_TIME     1e11 /* seconds since 1970: the year 5138; a later time is no time */
+#define TAIL_BYTES   65536u /* what moo logs -n N reads, from the end */
+#define MAX_TIME     1e11   /* seconds since 1970: the year 5138; a later time is no time */
 
 static double now(void)
 {
@@ -1538,6 +1540,27 @@ done:
 	return r;
 }
 
+/* The size of a file on t's host, or 0 when it cannot be told. */
+static uint64_t log_size(struct moo__transport *t, const char *path)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+	uint64_t size = 0;
+	struct stat st;
+	int status = -1;
+
+	if (!moo__transport_is_remote(t)) {
+		return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	}
+	moo_buf_puts(&cmd, "wc -c < ");
+	moo_buf_shquote(&cmd, path);
+	if (!t->ops->exec(t, cmd.ptr, &out, NULL, &status, NULL) && !status && out.len) {
+		size = strtoull(out.ptr, NULL, 10);
+	}
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	return size;
+}
+
 int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, uint64_t *end,
 		     struct moo_error **err)
 {
@@ -1552,7 +1575,10 @@ int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, u
 	if (r) {
 		goto done;
 	}
-	/* Read it all in chunks, keeping the last 64 KiB. */
+	/* Only its last 64 KiB are read (a log of 500 MB is not read through): from its size,
+	 * stat here, 'wc -c' (an fstat for GNU and BSD wc) on a host. */
+	size = log_size(t, log);
+	size = size > TAIL_BYTES ? size - TAIL_BYTES : 0;
 	for (;;) {
 		struct moo_buf chunk = MOO_BUF_INIT;
 
@@ -1564,9 +1590,9 @@ int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, u
 		size += chunk.len;
 		moo_buf_add(&b, chunk.ptr, chunk.len);
 		moo_buf_dispose(&chunk);
-		if (b.len > 65536) {
-			memmove(b.ptr, b.ptr + b.len - 65536, 65537);
-			b.len = 65536;
+		if (b.len > TAIL_BYTES) {
+			memmove(b.ptr, b.ptr + b.len - TAIL_BYTES, TAIL_BYTES + 1);
+			b.len = TAIL_BYTES;
 		}
 	}
 	if (r == MOO_ENOTFOUND) {

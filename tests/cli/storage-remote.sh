@@ -33,7 +33,7 @@ project() {
 }
 mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
-plan 24
+plan 26
 
 # ---- 4: a result that cannot be downloaded --------------------------------------------
 project "$T/p-big" <<'PY'
@@ -112,5 +112,14 @@ esac
 id=$(printf '%s' "$out" | sed -n 's/^\(moo-job-[a-z0-9]*\) .*never started.*/\1/p' | head -1)
 [ -n "$id" ] && [ ! -e "$R/jobs/$id" ] && ok "... its job folder on the host removed" || not_ok "... its job folder removed" "$(ls "$R/jobs")"
 expect_exit "the next run --on h1" 0 "$MOO" run -d --on h1 "$EX"
+last=$out
 left=$(partial)
 [ -z "$left" ] && ok "... removed the partial bundle and staging files" || not_ok "... removed the partial bundle" "$left"
+
+# ---- 5: logs -n reads the end of a long log -------------------------------------------
+id=$last
+"$MOO" logs -f "$id" >/dev/null 2>&1
+truncate -s 100G "$R/jobs/$id/process.log" && printf 'the last line\n' >>"$R/jobs/$id/process.log"
+# (100 GB of holes: reading it through takes minutes over SFTP; the end alone, a moment)
+expect_exit "logs -n 1 of a 100 GB log on h1" 0 timeout 60 "$MOO" logs -n 1 "$id"
+[ "$out" = "the last line" ] && ok "... is its last line, read from the end" || not_ok "... its last line" "$out"
