@@ -1947,7 +1947,8 @@ done:
 int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
-	struct moo_buf rm = MOO_BUF_INIT;
+	struct moo_buf rm = MOO_BUF_INIT, errout = MOO_BUF_INIT;
+	char *trash = NULL;
 	int r, status;
 
 	r = open_host(&t, job->host, err);
@@ -1967,18 +1968,54 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 		r = MOO_EARG;
 		goto done;
 	}
+	/*
+	 * The record and the folder go together or neither: the folder is moved aside (one
+	 * rename), then the record removed (else the folder is moved back), then the folder
+	 * deleted. A folder that cannot be deleted then stays as <dir>.moo-rm, out of the
+	 * job's way, with a warning.
+	 */
+	trash = moo__printf("%s.moo-rm", job->dir);
 	moo_buf_puts(&rm, "rm -rf -- ");
+	moo_buf_shquote(&rm, trash);
+	moo_buf_puts(&rm, " && { [ ! -e ");
 	moo_buf_shquote(&rm, job->dir);
-	r = t->ops->exec(t, rm.ptr, NULL, NULL, &status, err);
+	moo_buf_puts(&rm, " ] || mv -- ");
+	moo_buf_shquote(&rm, job->dir);
+	moo_buf_putc(&rm, ' ');
+	moo_buf_shquote(&rm, trash);
+	moo_buf_puts(&rm, "; }");
+	r = t->ops->exec(t, rm.ptr, NULL, &errout, &status, err);
 	if (!r && status) {
-		r = moo__fail(err, MOO_EIO, "cannot remove '%s' on %s", job->dir, t->host);
+		struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+						     "cannot remove '%s' on %s", job->dir, t->host);
+
+		moo__error_cause(e, errout.len ? errout.ptr : NULL);
+		r = MOO_EIO;
 	}
-	if (!r) {
-		r = moo_store_remove_job(st, job->id, err);
+	if (r) {
+		goto done;
+	}
+	r = moo_store_remove_job(st, job->id, err);
+	moo_buf_reset(&rm);
+	if (r) {
+		moo_buf_puts(&rm, "mv -- "); /* the record stays: so does its folder */
+		moo_buf_shquote(&rm, trash);
+		moo_buf_putc(&rm, ' ');
+		moo_buf_shquote(&rm, job->dir);
+		t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
+		goto done;
+	}
+	moo_buf_puts(&rm, "rm -rf -- ");
+	moo_buf_shquote(&rm, trash);
+	if (t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL) || status) {
+		moo__warn(MOO_EIO, "job '%s' is removed, but not all of '%s' on %s", job->id, trash,
+			  t->host);
 	}
 done:
 	moo__transport_close(t);
 	moo_buf_dispose(&rm);
+	moo_buf_dispose(&errout);
+	free(trash);
 	return r;
 }
 

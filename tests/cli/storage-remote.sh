@@ -88,7 +88,7 @@ interrupt() {
 	"$MOO" run -d --on h1 "$BIG" >/dev/null 2>"$T/int.err" &
 	_p=$!
 	_i=0
-	while ! ls -d "$R"/bundles/*.moo-tmp-* >/dev/null 2>&1 && [ $_i -lt 600 ]; do sleep 0.02; _i=$((_i + 1)); done
+	while ! ls -d "$R"/bundles/*.moo-tmp-* >/dev/null 2>&1 && [ $_i -lt 3000 ]; do sleep 0.02; _i=$((_i + 1)); done
 	kill -"$1" $_p
 	wait $_p
 }

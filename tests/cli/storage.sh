@@ -11,7 +11,7 @@ BEL=$(printf '\007')
 MNT=""
 cleanup_storage() {
 	for m in $MNT; do umount -l "$m" 2>/dev/null; done
-	kill_jobs "$MOO_ROOT"/jobs/*/state "$T"/full/root/jobs/*/state
+	kill_jobs "$MOO_ROOT"/jobs/*/state "$T"/full/root/jobs/*/state "$T"/rmroot/jobs/*/state
 	[ -n "${HTTPD_PID:-}" ] && kill "$HTTPD_PID" 2>/dev/null
 	cleanup_dirs
 }
@@ -34,7 +34,7 @@ raw_free() {
 	esac
 }
 
-plan 47
+plan 51
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -55,12 +55,20 @@ if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
 	[ "$n" = 0 ] && ok "... no job is left recorded" || not_ok "... no job left" "$($F "$MOO" ps -a)"
 	n=$(ls "$T/full/root/jobs" "$T/full/root/staging" 2>/dev/null | grep -c moo-job)
 	[ "$n" = 0 ] && ok "... nor a job folder" || not_ok "... nor a job folder" "$(ls -R "$T/full/root")"
+	F2="env MOO_HOME=$T/full/home MOO_ROOT=$T/rmroot" # the job's folder on another disk
+	id=$($F2 "$MOO" run -d "$EX")
+	$F2 "$MOO" logs -f "$id" >/dev/null 2>&1
 	mount -o remount,ro "$T/full"
 	expect_exit "run on a read-only MOO_HOME exits 6" 6 $F "$MOO" run "$EX"
 	contains "... saying why" "$err" "readonly database"
+	expect_exit "rm on a read-only MOO_HOME exits 6" 6 $F2 "$MOO" rm "$id"
+	[ -d "$T/rmroot/jobs/$id" ] && [ ! -e "$T/rmroot/jobs/$id.moo-rm" ] && ok "... the job's folder stays with its record" || not_ok "... the folder stays" "$(ls "$T/rmroot/jobs")"
 	mount -o remount,rw "$T/full"
+	expect_exit "rm once it is writable" 0 $F2 "$MOO" rm "$id"
+	left=$(ls -A "$T/rmroot/jobs"; $F2 "$MOO" ps -a --json | jq "len(d) or ''")
+	[ -z "$left" ] && ok "... record and folder both gone" || not_ok "... both gone" "$left"
 else
-	for t in 1 2 3 4 5 6 7 8 9; do skip "full MOO_HOME" "not root: cannot mount a tmpfs"; done
+	for t in 1 2 3 4 5 6 7 8 9 10 11 12 13; do skip "full MOO_HOME" "not root: cannot mount a tmpfs"; done
 fi
 
 # ---- 8, 9: what a job forged is data, shown escaped ----------------------------------
@@ -153,7 +161,7 @@ interrupt() {
 	$TD "$MOO" run -d "$BIG" >/dev/null 2>"$T/int.err" &
 	_p=$!
 	_i=0
-	while ! ls $2 >/dev/null 2>&1 && [ $_i -lt 400 ]; do sleep 0.02; _i=$((_i + 1)); done
+	while ! ls $2 >/dev/null 2>&1 && [ $_i -lt 3000 ]; do sleep 0.02; _i=$((_i + 1)); done
 	kill -"$1" $_p
 	wait $_p
 }
