@@ -26,6 +26,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
 	struct moo_store *st = NULL;
 	struct moo_job **jobs = NULL;
+	enum moo_job_status *was = NULL; /* statuses as stored, before the refresh */
 	struct moo_error *err = NULL;
 	size_t n = 0, i, k = 0;
 	int npos, r;
@@ -63,6 +64,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
+	/* With --on, the list first: results of jobs that ended are downloaded after it. */
+	moo_job_defer_results(on != NULL);
 	if (on) {
 		size_t n_new = 0;
 
@@ -73,12 +76,14 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 	}
 	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
+	was = calloc(n ? n : 1, sizeof(*was));
 	/* Jobs still marked live are looked at again before they are shown; a host that
 	 * cannot be reached leaves its jobs as they were, with a warning. */
 	for (i = 0; !r && i < n; i++) {
 		if (on && strcmp(jobs[i]->host ? jobs[i]->host : "local", on)) {
 			continue;
 		}
+		was[i] = jobs[i]->status;
 		if (!moo_job_status_done(jobs[i]->status)) {
 			r = moo_job_refresh(st, jobs[i], &err);
 			if (r == MOO_EHOST) {
@@ -104,6 +109,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 
 		if (keep && (!limit || k < (size_t)limit)) {
+			was[k] = was[i];
 			jobs[k++] = jobs[i];
 		} else {
 			moo_job_free(jobs[i]);
@@ -120,8 +126,22 @@ static int run(const struct cmd *self, int argc, char **argv)
 	} else {
 		print_job_table(jobs, n);
 	}
+	fflush(stdout);
 	r = EXIT_OK;
+	moo_job_defer_results(false);
+	for (i = 0; on && i < n; i++) {
+		if (!moo_job_status_done(was[i]) && moo_job_status_done(jobs[i]->status)) {
+			jobs[i]->status = was[i]; /* as stored: this refresh records its end */
+			if (moo_job_refresh(st, jobs[i], &err)) {
+				r = print_errors(err);
+				moo_error_free(err);
+				err = NULL;
+			}
+		}
+	}
 done:
+	moo_job_defer_results(false);
+	free(was);
 	moo_error_free(err);
 	moo_jobs_free(jobs, n);
 	moo_store_close(st);

@@ -157,6 +157,14 @@ static double kv_time(struct moo__transport *t, const char *text, const char *ke
 	return x;
 }
 
+/* moo_job_defer_results: ends told, not recorded, results not downloaded. */
+static _Thread_local bool defer_results;
+
+void moo_job_defer_results(bool defer)
+{
+	defer_results = defer;
+}
+
 /* ---- ids, parameters, the command -------------------------------------------------- */
 
 static char *new_id(void)
@@ -748,7 +756,7 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 	struct moo_error *perr = NULL;
 	int r;
 
-	if (moo__transport_is_remote(t)) {
+	if (moo__transport_is_remote(t) && !defer_results) {
 		r = pull_result(t, job, &local, &perr);
 		if (r == MOO_EHOST) {
 			moo__error_append(err, perr);
@@ -939,7 +947,7 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 	job->ended = now();
 	r = 0;
 save:
-	if (!r && (job->status != before || moo_job_status_done(job->status))) {
+	if (!r && !defer_results && (job->status != before || moo_job_status_done(job->status))) {
 		r = moo_store_update_job(st, job, err);
 	}
 done:

@@ -33,7 +33,7 @@ project() {
 }
 mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
-plan 26
+plan 29
 
 # ---- 4: a result that cannot be downloaded --------------------------------------------
 project "$T/p-big" <<'PY'
@@ -53,6 +53,16 @@ st=$($SH "$MOO" ps -a --json | jq "d[0]['status'], d[0]['result_path']")
 None" ] && ok "... the job's end is recorded, with no result" || not_ok "... end recorded, no result" "$st"
 left=$(find "$T/smallhome/results" -name '*.moo-part' 2>/dev/null)
 [ -z "$left" ] && ok "... no partial file left in MOO_HOME" || not_ok "... no partial file left" "$left"
+# ps -a --on: the list first, then the download (which fails here)
+id2=$($SH "$MOO" run -d --on h1 "$T/p-big")
+i=0
+while [ ! -s "$R/jobs/$id2/exit" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+expect_exit "ps -a --on h1 with a result that cannot be downloaded: exit 6" 6 $SH "$MOO" ps -a --on h1
+case $out in
+*"$id2"*succeeded*) ok "... the list is printed first, the job shown succeeded" ;;
+*) not_ok "... the list printed first" "$out" ;;
+esac
+contains "... then the download's failure is said" "$err" "job '$id2' succeeded, but its result could not be downloaded"
 mount -o remount,size=64m "$T/smallhome"
 expect_exit "... fetch gets it once there is room" 0 $SH "$MOO" fetch "$id" -o "$T/got-big"
 [ "$(stat -c %s "$T/got-big/big.bin" 2>/dev/null)" = 31457280 ] && ok "... whole" || not_ok "... whole" "$(ls -l "$T/got-big")"
