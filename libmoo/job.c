@@ -776,6 +776,15 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 		job->status = job->exit_code == 0 ? MOO_JOB_SUCCEEDED : MOO_JOB_FAILED;
 	}
 	read_metrics(t, job);
+	{
+		char *disk = kv_get(exit_text, "disk");
+
+		if (disk && !strcmp(disk, "full")) {
+			moo__warn(MOO_EIO, "job '%s' %s with the disk of '%s' on %s full", job->id,
+				  moo_job_status_name(job->status), job->dir, t->host);
+		}
+		free(disk);
+	}
 	if (perr) {
 		/* It ended, and how is recorded (refresh); that its result is not here is said,
 		 * not taken for success: moo fetch tries again. */

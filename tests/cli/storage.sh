@@ -34,7 +34,7 @@ raw_free() {
 	esac
 }
 
-plan 51
+plan 56
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -67,8 +67,22 @@ if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
 	expect_exit "rm once it is writable" 0 $F2 "$MOO" rm "$id"
 	left=$(ls -A "$T/rmroot/jobs"; $F2 "$MOO" ps -a --json | jq "len(d) or ''")
 	[ -z "$left" ] && ok "... record and folder both gone" || not_ok "... both gone" "$left"
+	# a job that fills its host's disk
+	project "$T/p-fill" <<'PY'
+import os
+with open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "fill.bin"), "wb") as f:
+    while True:
+        f.write(bytes(1 << 20))
+        f.flush()
+PY
+	expect_exit "a job that fills its host's disk: exit 1" 1 env MOO_ROOT="$T/full/root" "$MOO" run "$T/p-fill"
+	contains "... it shows failed" "$err" "failed (exit 1)"
+	contains "... with the reason" "$err" "with the disk of '$T/full/root/jobs/"
+	contains "... full" "$err" "full"
+	st=$(env MOO_ROOT="$T/full/root" "$MOO" ps -a --json | jq "d[0]['status']")
+	[ "$st" = failed ] && ok "... and stays failed, not lost" || not_ok "... stays failed" "$st"
 else
-	for t in 1 2 3 4 5 6 7 8 9 10 11 12 13; do skip "full MOO_HOME" "not root: cannot mount a tmpfs"; done
+	for t in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18; do skip "full MOO_HOME" "not root: cannot mount a tmpfs"; done
 fi
 
 # ---- 8, 9: what a job forged is data, shown escaped ----------------------------------
