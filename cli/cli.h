@@ -62,6 +62,10 @@ int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...) M
 /* output.c */
 int exit_code_for(int moo_code);
 bool color_on(FILE *f);
+/* s with control characters escaped (\e, \xNN): for text from bundles, jobs and hosts. */
+const char *esc(const char *s);
+/* Prints a libmoo warning (moo_set_warning_cb). */
+void print_warning_cb(const struct moo_error *w, void *data);
 /* Renders a chain of errors and warnings on stderr; returns the exit code of the first error. */
 int print_errors(const struct moo_error *err);
 void print_error_msg(const char *hint, const char *fmt, ...) MOO_PRINTF(2, 3);

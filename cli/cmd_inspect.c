@@ -63,19 +63,20 @@ static void print_human(const struct moo_bundle *b)
 	for (i = 0; i < b->n_files; i++) {
 		n += !b->files[i].dir;
 	}
-	printf("source      %s\n", b->source);
+	printf("source      %s\n", esc(b->source));
 	printf("sha256      %s\n", b->sha256);
 	printf("size        %s\n", size);
 	if (b->prefix[0]) {
-		printf("top folder  %s\n", b->prefix);
+		printf("top folder  %s\n", esc(b->prefix));
 	}
-	printf("model       %s%s%s\n", s->model.name, s->model.version ? " " : "",
-	       s->model.version ? s->model.version : "");
-	printf("framework   %s %s, runtime %s%s%s\n", s->framework.name, s->framework.version,
-	       s->framework.runtime.name, s->framework.runtime.version ? " " : "",
-	       s->framework.runtime.version ? s->framework.runtime.version : "");
-	printf("entry point %s\n", s->entry_point);
-	printf("output      %s\n", s->output_folder);
+	printf("model       %s%s%s\n", esc(s->model.name), s->model.version ? " " : "",
+	       s->model.version ? esc(s->model.version) : "");
+	printf("framework   %s %s, runtime %s%s%s\n", esc(s->framework.name),
+	       esc(s->framework.version), esc(s->framework.runtime.name),
+	       s->framework.runtime.version ? " " : "",
+	       s->framework.runtime.version ? esc(s->framework.runtime.version) : "");
+	printf("entry point %s\n", esc(s->entry_point));
+	printf("output      %s\n", esc(s->output_folder));
 	printf("resources   %s", moo_accel_name(s->resources.accelerator));
 	if (s->resources.count) {
 		printf(" x%u", s->resources.count);
@@ -85,7 +86,7 @@ static void print_human(const struct moo_bundle *b)
 	for (i = 0; i < b->n_files; i++) {
 		if (!b->files[i].dir) {
 			printf("  %12llu  %s\n", (unsigned long long)b->files[i].size,
-			       b->files[i].path);
+			       esc(b->files[i].path));
 		}
 	}
 }

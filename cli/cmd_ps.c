@@ -26,6 +26,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
 	struct moo_store *st = NULL;
 	struct moo_job **jobs = NULL;
+	enum moo_job_status *was = NULL; /* statuses as stored, before the refresh */
 	struct moo_error *err = NULL;
 	char **problems = NULL; /* why a job could not be looked at, or NULL */
 	size_t n = 0, i, k = 0;
@@ -64,6 +65,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
+	/* With --on, the list first: results of jobs that ended are downloaded after it. */
+	moo_job_defer_results(on != NULL);
 	if (on) {
 		size_t n_new = 0;
 
@@ -79,6 +82,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		goto done;
 	}
 	problems = calloc(n ? n : 1, sizeof(*problems));
+	was = calloc(n ? n : 1, sizeof(*was));
 	/* Jobs still marked live are looked at again before they are shown; a host that
 	 * cannot be reached leaves its jobs as they were, with a warning. Any other failure
 	 * (a host no longer known, a job folder that cannot be read) flags that job with
@@ -87,6 +91,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		if (on && strcmp(jobs[i]->host ? jobs[i]->host : "local", on)) {
 			continue;
 		}
+		was[i] = jobs[i]->status;
 		if (moo_job_status_done(jobs[i]->status) ||
 		    !(r = moo_job_refresh(st, jobs[i], &err))) {
 			continue;
@@ -115,6 +120,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 
 		if (keep && (!limit || k < (size_t)limit)) {
 			problems[k] = problems[i];
+			was[k] = was[i];
 			jobs[k++] = jobs[i];
 		} else {
 			free(problems[i]);
@@ -136,12 +142,26 @@ static int run(const struct cmd *self, int argc, char **argv)
 	} else {
 		print_job_table(jobs, (const char *const *)problems, n);
 	}
+	fflush(stdout);
 	r = EXIT_OK;
+	moo_job_defer_results(false);
+	for (i = 0; on && i < n; i++) {
+		if (!moo_job_status_done(was[i]) && moo_job_status_done(jobs[i]->status)) {
+			jobs[i]->status = was[i]; /* as stored: this refresh records its end */
+			if (moo_job_refresh(st, jobs[i], &err)) {
+				r = print_errors(err);
+				moo_error_free(err);
+				err = NULL;
+			}
+		}
+	}
 done:
 	for (i = 0; problems && i < n; i++) {
 		free(problems[i]);
 	}
 	free(problems);
+	moo_job_defer_results(false);
+	free(was);
 	moo_error_free(err);
 	moo_jobs_free(jobs, n);
 	moo_store_close(st);

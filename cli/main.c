@@ -1,8 +1,40 @@
 /* moo: global options, the verb table, dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
+
+/*
+ * SIGINT, SIGTERM: libmoo's long operations see the flag, remove what they half wrote and
+ * return MOO_EINTR (exit 130). One that does not look at it within INTERRUPT_GRACE_S
+ * seconds, or a second signal, ends moo at once; what it leaves, the next moo removes.
+ */
+#define INTERRUPT_GRACE_S 5
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	if (sig == SIGALRM || interrupted) {
+		_exit(EXIT_INTERRUPTED);
+	}
+	interrupted = 1;
+	alarm(INTERRUPT_GRACE_S);
+}
+
+static void catch_interrupts(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	moo_set_interrupt_flag(&interrupted);
+}
 
 const struct cmd *const commands[] = {
 	&cmd_hosts, &cmd_init,    &cmd_validate, &cmd_pack,      &cmd_inspect, &cmd_run,
@@ -111,6 +143,8 @@ int main(int argc, char **argv)
 		return unknown_command(argv[1]);
 	}
 	moo_set_transfer_progress(progress_cb); /* a bar on a terminal only */
+	moo_set_warning_cb(print_warning_cb, NULL);
+	catch_interrupts();
 	{
 		int r = cmd->run(cmd, argc - 1, argv + 1);
 

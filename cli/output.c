@@ -77,6 +77,59 @@ int json_finish(int code)
 	return code;
 }
 
+/*
+ * Text from elsewhere (a bundle, a job, a remote host) as it may be shown: control
+ * characters (C0, DEL, C1) and bytes that are not UTF-8 become \e, \n, \xNN…, so no
+ * such text can move the cursor, retitle or clear the user's terminal. s itself when it
+ * is clean, else a copy that lives until the 8th call after; NULL stays NULL.
+ */
+const char *esc(const char *s)
+{
+	static struct moo_buf ring[8];
+	static unsigned next;
+	const unsigned char *p;
+	struct moo_buf *b;
+
+	if (!s) {
+		return NULL;
+	}
+	for (p = (const unsigned char *)s; *p >= 0x20 && *p < 0x7f; p++) {
+	}
+	if (!*p) {
+		return s;
+	}
+	b = &ring[next++ % 8];
+	moo_buf_reset(b);
+	for (p = (const unsigned char *)s; *p;) {
+		unsigned c = *p, n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 1;
+		unsigned k;
+
+		if (c >= 0x20 && c < 0x7f) {
+			moo_buf_putc(b, (char)c);
+			p++;
+			continue;
+		}
+		for (k = 1; c >= 0x80 && n > 1 && k < n && (p[k] & 0xc0) == 0x80; k++) {
+		}
+		if (c >= 0xc2 && c < 0xf5 && k == n && !(c == 0xc2 && p[1] < 0xa0)) {
+			moo_buf_add(b, (const char *)p, n); /* UTF-8, not a C1 control */
+			p += n;
+			continue;
+		}
+		switch (c) {
+		case 0x1b: moo_buf_puts(b, "\\e"); break;
+		case '\a': moo_buf_puts(b, "\\a"); break;
+		case '\b': moo_buf_puts(b, "\\b"); break;
+		case '\t': moo_buf_puts(b, "\\t"); break;
+		case '\n': moo_buf_puts(b, "\\n"); break;
+		case '\r': moo_buf_puts(b, "\\r"); break;
+		default: moo_buf_printf(b, "\\x%02x", c); break;
+		}
+		p++;
+	}
+	return b->ptr;
+}
+
 static void print_one(const struct moo_error *e, bool color)
 {
 	const char *red = color ? "\033[1;31m" : "", *yellow = color ? "\033[1;33m" : "";
@@ -91,7 +144,7 @@ static void print_one(const struct moo_error *e, bool color)
 	/* With a place in a file: "file:line:col: error: …", the form editors and compilers
 	 * use. Without one: "moo: error: …". */
 	if (e->file) {
-		fprintf(stderr, "%s%s", bold, e->file);
+		fprintf(stderr, "%s%s", bold, esc(e->file));
 		if (e->line > 0) {
 			fprintf(stderr, ":%d", e->line);
 			if (e->column > 0) {
@@ -103,13 +156,13 @@ static void print_one(const struct moo_error *e, bool color)
 		fputs("moo: ", stderr);
 	}
 	fprintf(stderr, "%s%s%s: ", warn ? yellow : red, warn ? "warning" : "error", off);
-	fputs(e->message, stderr);
+	fputs(esc(e->message), stderr);
 	if (e->cause) {
-		fprintf(stderr, ": %s", e->cause);
+		fprintf(stderr, ": %s", esc(e->cause));
 	}
 	fputc('\n', stderr);
 	if (e->hint) {
-		fprintf(stderr, "%shint:%s %s\n", cyan, off, e->hint);
+		fprintf(stderr, "%shint:%s %s\n", cyan, off, esc(e->hint));
 	}
 }
 
@@ -126,6 +179,13 @@ int print_errors(const struct moo_error *err)
 		}
 	}
 	return exit_code_for(code);
+}
+
+void print_warning_cb(const struct moo_error *w, void *data)
+{
+	(void)data;
+	progress_end();
+	print_one(w, color_on(stderr));
 }
 
 void print_error_msg(const char *hint, const char *fmt, ...)
@@ -359,8 +419,10 @@ int find_job(struct moo_store *st, const char *ref, const char *host, bool refre
 
 void format_duration(char *out, size_t len, double seconds)
 {
-	if (seconds < 0) {
+	if (!(seconds >= 0)) {
 		seconds = 0;
+	} else if (seconds > 1e9) {
+		seconds = 1e9; /* (int) below; no job runs 31 years */
 	}
 	if (seconds < 60) {
 		snprintf(out, len, "%.1f s", seconds);
@@ -373,13 +435,14 @@ void format_duration(char *out, size_t len, double seconds)
 
 static void format_time(char *out, size_t len, double t)
 {
-	time_t s = (time_t)t;
+	time_t s;
 	struct tm tm;
 
-	if (t <= 0) {
+	if (!(t > 0 && t < 1e11)) { /* none, or no time a job could have (NaN, 1e400) */
 		snprintf(out, len, "-");
 		return;
 	}
+	s = (time_t)t;
 	localtime_r(&s, &tm);
 	strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
@@ -408,6 +471,8 @@ void job_outcome(const struct moo_job *j, char *out, size_t len)
 			 name ? ")" : "");
 	} else if (j->exit_code >= 0) {
 		snprintf(out, len, "exit %d", j->exit_code);
+	} else if (j->status == MOO_JOB_FAILED && !j->command) {
+		snprintf(out, len, "never started"); /* its moo was killed while staging it */
 	} else {
 		snprintf(out, len, "-");
 	}
@@ -545,12 +610,12 @@ void print_job_table(struct moo_job **jobs, const char *const *problems, size_t 
 		if (problems && problems[i]) { /* its state could not be read now: why */
 			snprintf(outcome, sizeof(outcome), "%s", problems[i]);
 		}
-		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", j->id,
-		       j->name ? j->name : "-", color ? status_color(j->status) : "",
+		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
+		       j->name ? esc(j->name) : "-", color ? status_color(j->status) : "",
 		       problems && problems[i] ? "unknown" : moo_job_status_name(j->status),
-		       color ? "\033[0m" : "", created, dur, outcome);
+		       color ? "\033[0m" : "", created, dur, esc(outcome));
 		for (k = 0; k < nm && k < 3; k++) {
-			printf(" %s=%g", fm[k]->name, fm[k]->value);
+			printf(" %s=%g", esc(fm[k]->name), fm[k]->value);
 		}
 		putchar('\n');
 	}
@@ -562,7 +627,7 @@ void print_job_status(const struct moo_job *j)
 
 	format_duration(dur, sizeof(dur), job_elapsed(j));
 	job_outcome(j, outcome, sizeof(outcome));
-	printf("%s  %s  %s  %s\n", j->id, moo_job_status_name(j->status), dur, outcome);
+	printf("%s  %s  %s  %s\n", esc(j->id), moo_job_status_name(j->status), dur, outcome);
 }
 
 void print_job_detail(const struct moo_job *j)
@@ -577,47 +642,49 @@ void print_job_detail(const struct moo_job *j)
 	format_time(c, sizeof(c), j->ended);
 	format_duration(dur, sizeof(dur), job_elapsed(j));
 	job_outcome(j, outcome, sizeof(outcome));
-	printf("job:        %s%s%s%s\n", j->id, j->name ? " (" : "", j->name ? j->name : "",
-	       j->name ? ")" : "");
+	printf("job:        %s%s%s%s\n", esc(j->id), j->name ? " (" : "",
+	       j->name ? esc(j->name) : "", j->name ? ")" : "");
 	printf("status:     %s, %s\n", moo_job_status_name(j->status), outcome);
-	printf("host:       %s\n", j->host ? j->host : "-");
-	printf("source:     %s\n", j->source ? j->source : "-");
+	printf("host:       %s\n", j->host ? esc(j->host) : "-");
+	printf("source:     %s\n", j->source ? esc(j->source) : "-");
 	printf("sha256:     %s\n", j->source_sha256 ? j->source_sha256 : "-");
 	if (json_is_object(spec)) {
 		json_t *fw = json_object_get(spec, "framework"),
 		       *model = json_object_get(spec, "model");
 		json_t *rt = json_object_get(fw, "runtime");
 
-		printf("model:      %s %s\n", json_string_value(json_object_get(model, "name")),
+		printf("model:      %s %s\n",
+		       esc(json_string_value(json_object_get(model, "name"))),
 		       json_string_value(json_object_get(model, "version"))
-			       ? json_string_value(json_object_get(model, "version"))
+			       ? esc(json_string_value(json_object_get(model, "version")))
 			       : "");
 		printf("framework:  %s %s, runtime %s%s\n",
-		       json_string_value(json_object_get(fw, "name")),
-		       json_string_value(json_object_get(fw, "version")),
-		       json_string_value(json_object_get(rt, "name")),
+		       esc(json_string_value(json_object_get(fw, "name"))),
+		       esc(json_string_value(json_object_get(fw, "version"))),
+		       esc(json_string_value(json_object_get(rt, "name"))),
 		       json_string_value(json_object_get(rt, "version"))
-			       ? json_string_value(json_object_get(rt, "version"))
+			       ? esc(json_string_value(json_object_get(rt, "version")))
 			       : "");
-		printf("entry:      %s\n", json_string_value(json_object_get(spec, "entry_point")));
+		printf("entry:      %s\n",
+		       esc(json_string_value(json_object_get(spec, "entry_point"))));
 	}
 	printf("params:    ");
 	if (!moo_job_params(j, &kvs, &n_kvs, NULL) && n_kvs) {
 		for (i = 0; i < n_kvs; i++) { /* as --set takes them: "007" is text */
 			bool q = kvs[i].quoted && moo_param_typed(kvs[i].value);
 
-			printf(" %s=%s%s%s", kvs[i].key, q ? "\"" : "", kvs[i].value,
+			printf(" %s=%s%s%s", esc(kvs[i].key), q ? "\"" : "", esc(kvs[i].value),
 			       q ? "\"" : "");
 		}
 	} else {
 		printf(" -");
 	}
 	moo_job_params_free(kvs, n_kvs);
-	printf("\ncommand:    %s\n", j->command ? j->command : "-");
+	printf("\ncommand:    %s\n", j->command ? esc(j->command) : "-");
 	printf("created:    %s\nstarted:    %s\nended:      %s\nduration:   %s\n", a, b, c, dur);
-	printf("directory:  %s\n", j->dir ? j->dir : "-");
-	printf("log:        %s/process.log\n", j->dir ? j->dir : "-");
-	printf("result:     %s\n", j->result_path ? j->result_path : "-");
+	printf("directory:  %s\n", j->dir ? esc(j->dir) : "-");
+	printf("log:        %s/process.log\n", j->dir ? esc(j->dir) : "-");
+	printf("result:     %s\n", j->result_path ? esc(j->result_path) : "-");
 	printf("metrics:   ");
 	if (!j->n_metrics) {
 		printf(" -");
@@ -626,7 +693,7 @@ void print_job_detail(const struct moo_job *j)
 	for (i = 0; i < j->n_metrics; i++) {
 		const struct moo_metric *m = &j->metrics[i];
 
-		printf("  %-20s %-14g", m->name, m->value);
+		printf("  %-20s %-14g", esc(m->name), m->value);
 		if (m->step >= 0) {
 			printf(" step %lld", (long long)m->step);
 		}

@@ -380,6 +380,9 @@ static int copy_data(struct scan *s, struct archive *a, const char *raw, const c
 		if (got == 0) {
 			return 0;
 		}
+		if (moo__interrupted()) {
+			return moo__fail(s->err, MOO_EINTR, "reading '%s' interrupted", s->label);
+		}
 		if (got < 0) {
 			e = refuse(s, raw, "its data cannot be read");
 			moo__error_cause(e, archive_error_string(a));
@@ -615,7 +618,7 @@ static int read_spec(struct scan *s, struct moo_spec **out)
 /* ---- downloading -------------------------------------------------------------------- */
 
 struct dl {
-	int fd;
+	int fd, werr; /* werr: errno of a failed write (a full TMPDIR), else 0 */
 	uint64_t have, got, max;
 	bool too_big;
 	const struct moo_bundle_opts *opts;
@@ -631,6 +634,7 @@ static size_t dl_write(char *data, size_t size, size_t n, void *p)
 		return 0;
 	}
 	if (write_all(d->fd, data, len) < 0) {
+		d->werr = errno ? errno : EIO;
 		return 0;
 	}
 	d->got += len;
@@ -644,6 +648,9 @@ static int dl_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 
 	(void)ultotal;
 	(void)ulnow;
+	if (moo__interrupted()) {
+		return 1; /* CURLE_ABORTED_BY_CALLBACK: the caller removes the part */
+	}
 	if (d->opts && d->opts->progress) {
 		uint64_t total = dltotal ? d->have + (uint64_t)dltotal : 0;
 
@@ -669,6 +676,7 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 	CURLcode c = CURLE_OK;
 	int attempt, r, restarts = 0;
 	long status = 0;
+	bool announced = false; /* refused for its Content-Length, before its body */
 	struct moo_error *e;
 	char *ua = moo__printf("moo/%s", moo_version());
 
@@ -704,8 +712,12 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+		/* A server that drips (see curl.h) is given up on,
+		 * not waited for; a body over the cap is refused from its Content-Length
+		 * before a byte is written, else where it crosses the cap (dl_write). */
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, MOO__HTTP_LOW_SPEED_BPS);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, MOO__HTTP_LOW_SPEED_S);
+		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(max - d.have));
 		curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, dl_write);
@@ -723,8 +735,13 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 			r = 0;
 			goto done;
 		}
-		if (d.too_big) {
-			break;
+		if (c == CURLE_FILESIZE_EXCEEDED) {
+			d.too_big = true;
+			announced = true;
+		}
+		if (d.too_big || d.werr || c == CURLE_ABORTED_BY_CALLBACK ||
+		    c == CURLE_OPERATION_TIMEDOUT) {
+			break; /* a drip is not tried again: it would drip again */
 		}
 		/* the server cannot resume, or the part is stale: start again from zero */
 		if (d.have && restarts < 1 &&
@@ -740,6 +757,16 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 			break;
 		}
 	}
+	if (announced) {
+		e = moo__error_add(
+			err, MOO_EBUNDLE, MOO_SEV_ERROR,
+			"cannot download '%s': its Content-Length is over the cap of %llu "
+			"bytes",
+			url, (unsigned long long)max);
+		moo__error_hint(e, "raise the cap with --max-bytes if the source is trusted");
+		r = MOO_EBUNDLE;
+		goto done;
+	}
 	if (d.too_big) {
 		e = moo__error_add(err, MOO_EBUNDLE, MOO_SEV_ERROR,
 				   "cannot download '%s': larger than the cap of %llu bytes", url,
@@ -748,8 +775,24 @@ static int download(const char *url, const char *part, const struct moo_bundle_o
 		r = MOO_EBUNDLE;
 		goto done;
 	}
+	if (d.werr) {
+		e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+				   "cannot write '%s' while downloading '%s'", part, url);
+		moo__error_cause(e, strerror(d.werr));
+		moo__error_hint(e, "free space on that disk, or point TMPDIR to another one");
+		r = MOO_EIO;
+		goto done;
+	}
+	if (c == CURLE_ABORTED_BY_CALLBACK) {
+		r = moo__fail(err, MOO_EINTR, "download of '%s' interrupted", url);
+		goto done;
+	}
 	e = moo__error_add(err, MOO_ENET, MOO_SEV_ERROR, "cannot download '%s'", url);
 	moo__error_cause(e, errbuf[0] ? errbuf : curl_easy_strerror(c));
+	if (c == CURLE_OPERATION_TIMEDOUT && d.got + d.have) {
+		moo__error_hint(e, "the server sent under %ld bytes/s for %ld s",
+				MOO__HTTP_LOW_SPEED_BPS, MOO__HTTP_LOW_SPEED_S);
+	}
 	if (c == CURLE_HTTP_RETURNED_ERROR) {
 		moo__error_hint(e, "the server answered HTTP %ld; check the URL", status);
 	}
@@ -783,7 +826,11 @@ static int work_dir(const struct moo_bundle_opts *o, char **dir, char **owned,
 		*dir = moo__strdup(o->cache_dir);
 		return moo__mkdir_p(o->cache_dir, 0755, err);
 	}
-	t = moo__printf("%s/moo-bundle-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	/* named by our pid, so the next moo removes it if we are killed (a partial download,
+	 * a half-written zip) */
+	moo__sweep_tmp();
+	t = moo__printf("%s/moo-bundle-%ld-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp",
+			(long)getpid());
 	if (!mkdtemp(t)) {
 		int r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", t);
 

@@ -13,6 +13,13 @@
 #include <curl/curl.h>
 #include "internal.h"
 
+/*
+ * Every HTTP transfer gives up on a server that sends under LOW_SPEED_BPS bytes/s for
+ * LOW_SPEED_S seconds (a 1 byte/s drip fails in 30 s, not never).
+ */
+#define MOO__HTTP_LOW_SPEED_BPS 1024L
+#define MOO__HTTP_LOW_SPEED_S   30L
+
 struct moo__curl_api {
 	CURL *(*easy_init)(void);
 	void (*easy_cleanup)(CURL *h);

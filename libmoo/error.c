@@ -4,6 +4,42 @@
 #include <string.h>
 #include "internal.h"
 
+static const volatile sig_atomic_t *interrupt_flag;
+
+void moo_set_interrupt_flag(const volatile sig_atomic_t *flag)
+{
+	interrupt_flag = flag;
+}
+
+bool moo__interrupted(void)
+{
+	return interrupt_flag && *interrupt_flag;
+}
+
+static moo_warning_cb warning_cb;
+static void *warning_data;
+
+void moo_set_warning_cb(moo_warning_cb cb, void *cb_data)
+{
+	warning_cb = cb;
+	warning_data = cb_data;
+}
+
+void moo__warn(int code, const char *fmt, ...)
+{
+	struct moo_error *e = NULL;
+	va_list ap;
+
+	if (!warning_cb) {
+		return;
+	}
+	va_start(ap, fmt);
+	moo__error_vadd(&e, code, MOO_SEV_WARNING, fmt, ap);
+	va_end(ap);
+	warning_cb(e, warning_data);
+	moo_error_free(e);
+}
+
 void moo_error_free(struct moo_error *err)
 {
 	while (err) {

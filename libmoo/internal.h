@@ -35,6 +35,10 @@ void moo__error_append(struct moo_error **err, struct moo_error *more);
 int moo__fail(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* Adds an error whose cause is strerror(errno) and returns code. */
 int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
+/* True once the flag of moo_set_interrupt_flag is set: stop, clean up, MOO_EINTR. */
+bool moo__interrupted(void);
+/* Hands a warning to the callback of moo_set_warning_cb (or drops it). */
+void moo__warn(int code, const char *fmt, ...) MOO_PRINTF(2, 3);
 /* The first error (not warning) of a chain's code, or 0. */
 int moo__error_code(const struct moo_error *err);
 
@@ -56,7 +60,12 @@ char *moo__path_join(const char *a, const char *b);
  * '/', no backslash, no "." or ".." component, no empty component, no control character.
  */
 bool moo__path_is_safe_relative(const char *rel);
-/* Copies regular files and folders (nothing else) from src to dst. */
+/* Whether n bytes at p are all zero (a run to leave as a hole). */
+bool moo__all_zero(const void *p, size_t n);
+/*
+ * Copies regular files and folders (nothing else) from src to dst: streamed, each file
+ * under a temporary name until complete, runs of zeros left as holes.
+ */
 int moo__copy_tree(const char *src, const char *dst, struct moo_error **err);
 
 /* util/dl.c: a library loaded on first use (curl.h and sshlib.h say why). Each slot gets
@@ -91,6 +100,14 @@ bool moo__is_sha256_hex(const char *s);
 
 /* Removes path and everything under it, never following symbolic links. */
 int moo__rm_rf(const char *path);
+/*
+ * Removes what a killed moo left in dir: each entry named prefix + PID + '-' + anything,
+ * owned by this user, whose PID is no running process. Temporary names carry the pid of
+ * their maker for this (moo__pid_prefix).
+ */
+void moo__sweep_dead(const char *dir, const char *prefix);
+/* moo__sweep_dead of $TMPDIR (else /tmp): the moo-bundle-PID-* folders of killed moos. */
+void moo__sweep_tmp(void);
 
 /* pack.c: .mooignore (gitignore syntax: '#', '!', trailing '/', anchored '/', *, ?, [], **). */
 struct moo__ignore;

@@ -6,10 +6,13 @@
  * command line quoted with moo_buf_shquote, so a remote transport needs no change here.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -20,6 +23,8 @@
 #define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
 #define RECONNECT_S  60.0 /* how long moo logs -f tries to reach a host again */
 #define LOG_CHUNK    (1u << 20)
+#define TAIL_BYTES   65536u /* what moo logs -n N reads, from the end */
+#define MAX_TIME     1e11   /* seconds since 1970: the year 5138; a later time is no time */
 
 static double now(void)
 {
@@ -143,8 +148,21 @@ static double kv_time(struct moo__transport *t, const char *text, const char *ke
 	} else if (v) {
 		x = strtod(v, NULL);
 	}
+	/* A number the job may have written: refused unless a time from 1970 to year 5138. */
+	if (v && !(x >= 0 && x <= MAX_TIME)) {
+		moo__warn(MOO_EIO, "ignoring %s='%s' of a job: not a time", key, v);
+		x = 0;
+	}
 	free(v);
 	return x;
+}
+
+/* moo_job_defer_results: ends told, not recorded, results not downloaded. */
+static _Thread_local bool defer_results;
+
+void moo_job_defer_results(bool defer)
+{
+	defer_results = defer;
 }
 
 /* ---- ids, parameters, the command -------------------------------------------------- */
@@ -873,6 +891,44 @@ static void add_metric(struct moo_job *job, const char *name, size_t n, double v
 		(struct moo_metric){moo__strndup(name, n), v, step, from_file};
 }
 
+/*
+ * A metric line's step=, when it has one, is a whole number from 0 to 2^53 (exact in a
+ * double and an int64); a line with another is refused whole, with a warning.
+ */
+static bool metric_step_ok(const char *p, const char *stop)
+{
+	const char *s;
+
+	for (s = p; s + 5 <= stop; s++) {
+		char buf[64], *e;
+		size_t n = 0;
+		double v;
+
+		if (memcmp(s, "step=", 5) || (s > p && s[-1] != ' ' && s[-1] != '\t')) {
+			continue;
+		}
+		while (s + 5 + n < stop && s[5 + n] != ' ' && s[5 + n] != '\t' &&
+		       s[5 + n] != '\r') {
+			n++;
+		}
+		if (n >= sizeof(buf)) {
+			n = sizeof(buf) - 1; /* refused below: no such number is this long */
+		}
+		memcpy(buf, s + 5, n);
+		buf[n] = '\0';
+		v = strtod(buf, &e);
+		if (n == sizeof(buf) - 1 || e == buf || *e ||
+		    !(v >= 0 && v <= 9007199254740992.0) || v != floor(v)) {
+			moo__warn(MOO_EIO,
+				  "ignoring a 'moo:metric' line: step='%s' is not a whole "
+				  "number from 0 to 2^53",
+				  buf);
+			return false;
+		}
+	}
+	return true;
+}
+
 void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len)
 {
 	static const char tag[] = "moo:metric ";
@@ -885,7 +941,8 @@ void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len)
 		int64_t step = -1;
 
 		stop = eol ? eol : end;
-		if ((size_t)(stop - p) > sizeof(tag) - 1 && !memcmp(p, tag, sizeof(tag) - 1)) {
+		if ((size_t)(stop - p) > sizeof(tag) - 1 && !memcmp(p, tag, sizeof(tag) - 1) &&
+		    metric_step_ok(p, stop)) {
 			for (q = p + sizeof(tag) - 1; q < stop;) {
 				const char *w = q, *eq;
 				char buf[64], *e;
@@ -913,9 +970,8 @@ void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len)
 				if (e == buf || *e || !isfinite(v)) {
 					continue;
 				}
-				if ((size_t)(eq - w) == 4 && !memcmp(w, "step", 4) && v >= 0 &&
-				    v == floor(v)) {
-					step = (int64_t)v;
+				if ((size_t)(eq - w) == 4 && !memcmp(w, "step", 4)) {
+					step = (int64_t)v; /* in range: metric_step_ok */
 					continue;
 				}
 				add_metric(job, w, (size_t)(eq - w), v, -1, false);
@@ -1079,18 +1135,16 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 		  struct moo_error **err)
 {
 	char *cancelled = job_file(job, "cancelled"), *out = NULL, *local = NULL;
+	struct moo_error *perr = NULL;
 	int r;
 
-	if (moo__transport_is_remote(t)) {
-		struct moo_error *perr = NULL;
-
+	if (moo__transport_is_remote(t) && !defer_results) {
 		r = pull_result(t, job, &local, &perr);
 		if (r == MOO_EHOST) {
 			moo__error_append(err, perr);
 			free(cancelled);
 			return r;
 		}
-		moo_error_free(perr);
 	}
 	job->signal = (int)kv_int(exit_text, "signal", 0);
 	job->exit_code = job->signal ? -1 : (int)kv_int(exit_text, "code", -1);
@@ -1104,6 +1158,30 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 		job->status = job->exit_code == 0 ? MOO_JOB_SUCCEEDED : MOO_JOB_FAILED;
 	}
 	read_metrics(t, job);
+	{
+		char *disk = kv_get(exit_text, "disk");
+
+		if (disk && !strcmp(disk, "full")) {
+			moo__warn(MOO_EIO, "job '%s' %s with the disk of '%s' on %s full", job->id,
+				  moo_job_status_name(job->status), job->dir, t->host);
+		}
+		free(disk);
+	}
+	if (perr) {
+		/* It ended, and how is recorded (refresh); that its result is not here is said,
+		 * not taken for success: moo fetch tries again. */
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+				       "job '%s' %s, but its result could not be "
+				       "downloaded from '%s'",
+				       job->id, moo_job_status_name(job->status), t->host);
+
+		moo__error_hint(e, "make room, then: moo fetch %s", job->id);
+		moo__error_append(err, perr);
+		free(local);
+		free(cancelled);
+		return MOO_EIO;
+	}
 	out = moo__printf("%s/work/%s", job->dir, job->output_folder);
 	r = moo__transport_is_remote(t) ? 0 : t->ops->collect(t, out, NULL, &local, err);
 	if (!r) {
@@ -1117,6 +1195,56 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 	return r;
 }
 
+/*
+ * <root>/staging/PID-ID.starting on this machine, while moo_job_start stages job ID: a
+ * queued job with no command and no such file of a running moo never started (refresh).
+ * starting_mark(&mark, id) makes it (replacing the last), starting_mark(&mark, NULL)
+ * removes it.
+ */
+static void starting_mark(char **mark, const char *id)
+{
+	struct moo_buf p = MOO_BUF_INIT;
+	int fd;
+
+	if (*mark) {
+		unlink(*mark);
+		free(*mark);
+		*mark = NULL;
+	}
+	if (!id || moo_job_root(&p, NULL)) {
+		moo_buf_dispose(&p);
+		return;
+	}
+	moo_buf_puts(&p, "/staging");
+	moo__mkdir_p(p.ptr, 0700, NULL);
+	moo_buf_printf(&p, "/%ld-%s.starting", (long)getpid(), id);
+	fd = open(p.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		*mark = moo_buf_detach(&p);
+	}
+	moo_buf_dispose(&p);
+}
+
+/* Whether a running moo stages job id now (its starting_mark is there). */
+static bool starting(const char *id)
+{
+	struct moo_buf p = MOO_BUF_INIT;
+	bool yes = false;
+	glob_t g;
+
+	memset(&g, 0, sizeof(g));
+	if (!moo_job_root(&p, NULL)) {
+		moo_buf_puts(&p, "/staging");
+		moo__sweep_dead(p.ptr, ""); /* a killed moo's mark goes */
+		moo_buf_printf(&p, "/*-%s.starting", id);
+		yes = glob(p.ptr, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+		globfree(&g);
+	}
+	moo_buf_dispose(&p);
+	return yes;
+}
+
 static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
 		   struct moo_error **err)
 {
@@ -1128,6 +1256,21 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 	if (moo_job_status_done(job->status)) {
 		r = 0;
 		goto done;
+	}
+	if (job->status == MOO_JOB_QUEUED && !job->command && job->dir && !starting(job->id)) {
+		/* The moo that staged it was killed before it could start it: it never ran. */
+		struct moo_buf rm = MOO_BUF_INIT;
+		int status;
+
+		moo_buf_puts(&rm, "rm -rf -- ");
+		moo_buf_shquote(&rm, job->dir);
+		t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
+		moo_buf_dispose(&rm);
+		moo__sweep_tmp(); /* and its zip */
+		job->status = MOO_JOB_FAILED;
+		job->ended = now();
+		r = 0;
+		goto save;
 	}
 	/* The state first: when and as which pid it started, even for a job that ended. */
 	r = read_state(t, job, state_path, &state, err);
@@ -1153,6 +1296,10 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 				goto save;
 			}
 			r = finish(t, job, exit_text.ptr, err);
+			if (r == MOO_EIO && moo_job_status_done(job->status)) {
+				moo_store_update_job(st, job,
+						     NULL); /* ended; its result not here */
+			}
 			goto save;
 		}
 		if (r && r != MOO_ENOTFOUND) {
@@ -1204,7 +1351,7 @@ save:
 	if (job->ended > 0 && job->ended < (job->started > 0 ? job->started : job->created)) {
 		job->ended = job->started > 0 ? job->started : job->created;
 	}
-	if (!r && (job->status != before || moo_job_status_done(job->status))) {
+	if (!r && !defer_results && (job->status != before || moo_job_status_done(job->status))) {
 		r = moo_store_update_job(st, job, err);
 	}
 done:
@@ -1298,13 +1445,15 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 		if ((r = moo__mkdir_p(root.ptr, 0700, err))) {
 			goto done;
 		}
-		stage = moo__printf("%s/%s.up", root.ptr, job->id);
+		moo__sweep_dead(root.ptr, ""); /* what a killed moo left */
+		stage = moo__printf("%s/%ld-%s.up", root.ptr, (long)getpid(), job->id);
 		if ((r = moo_bundle_extract(b, stage, NULL, err))) {
 			free(stage);
 			stage = NULL;
 			goto done;
 		}
 		r = t->ops->mkdir_p(t, parent, &perr);
+		moo__transport_sweep(t, parent); /* a bundle a killed moo left half sent */
 		if (!r) {
 			r = t->ops->put(t, stage, bdir, false, &perr);
 		}
@@ -1402,7 +1551,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo_job *job = NULL;
 	struct moo_plan *plan = NULL;
 	struct moo_buf lock = MOO_BUF_INIT;
-	char *stage = NULL, *path = NULL, *jobs_dir = NULL;
+	char *stage = NULL, *path = NULL, *jobs_dir = NULL, *mark = NULL;
 	const struct moo_spec *spec = b->spec;
 	bool recorded = false, staged = false;
 	double t0;
@@ -1507,6 +1656,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	}
 	/* An id no job has, here or in the store. */
 	for (tries = 0;; tries++) {
+		struct moo_error *aerr = NULL;
+
 		free(job->id);
 		free(job->dir);
 		job->id = new_id();
@@ -1515,10 +1666,14 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		if (t->ops->exists(t, job->dir)) {
 			continue;
 		}
-		r = moo_store_add_job(st, job, tries < 8 ? NULL : err);
+		starting_mark(&mark, job->id);
+		r = moo_store_add_job(st, job, &aerr);
 		if (r != MOO_EEXIST || tries >= 8) {
+			/* a full or read-only store is said, not only an id taken 8 times */
+			moo__error_append(err, aerr);
 			break;
 		}
+		moo_error_free(aerr);
 	}
 	if (r) {
 		goto done;
@@ -1555,7 +1710,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (r) {
 		goto done;
 	}
-	stage = moo__printf("%s/%s", stage_root.ptr, job->id);
+	moo__sweep_dead(stage_root.ptr, ""); /* what a killed moo left: named by its pid */
+	stage = moo__printf("%s/%ld-%s", stage_root.ptr, (long)getpid(), job->id);
 	r = moo_bundle_extract(b, stage, NULL, err);
 	if (r) {
 		goto done;
@@ -1697,8 +1853,8 @@ staged_remote:
 	job = NULL;
 done:
 	if (r && job && recorded && !job->command) {
-		/* Failed before it could run: leave nothing behind. */
-		moo_store_remove_job(st, job->id, NULL);
+		/* Failed before it could run: leave nothing behind (the folder first: on a
+		 * full disk that makes the room the store needs to forget the job). */
 		if (job->dir) {
 			struct moo_buf rm = MOO_BUF_INIT;
 
@@ -1707,6 +1863,7 @@ done:
 			t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
 			moo_buf_dispose(&rm);
 		}
+		moo_store_remove_job(st, job->id, NULL);
 	} else if (r && job && recorded && r != MOO_EHOST) {
 		/* (a host that could not be reached after the launch may run it all the same:
 		 * the record stays as it is, and the next refresh tells) */
@@ -1717,6 +1874,7 @@ done:
 	if (staged) {
 		moo__rm_rf(stage);
 	}
+	starting_mark(&mark, NULL);
 	moo_job_free(job);
 	moo__runtime_dispose(&rt);
 	moo_plan_free(plan);
@@ -1910,6 +2068,27 @@ done:
 	return r;
 }
 
+/* The size of a file on t's host, or 0 when it cannot be told. */
+static uint64_t log_size(struct moo__transport *t, const char *path)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+	uint64_t size = 0;
+	struct stat st;
+	int status = -1;
+
+	if (!moo__transport_is_remote(t)) {
+		return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	}
+	moo_buf_puts(&cmd, "wc -c < ");
+	moo_buf_shquote(&cmd, path);
+	if (!t->ops->exec(t, cmd.ptr, &out, NULL, &status, NULL) && !status && out.len) {
+		size = strtoull(out.ptr, NULL, 10);
+	}
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	return size;
+}
+
 int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, uint64_t *end,
 		     struct moo_error **err)
 {
@@ -1924,7 +2103,10 @@ int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, u
 	if (r) {
 		goto done;
 	}
-	/* Read it all in chunks, keeping the last 64 KiB. */
+	/* Only its last 64 KiB are read (a log of 500 MB is not read through): from its size,
+	 * stat here, 'wc -c' (an fstat for GNU and BSD wc) on a host. */
+	size = log_size(t, log);
+	size = size > TAIL_BYTES ? size - TAIL_BYTES : 0;
 	for (;;) {
 		struct moo_buf chunk = MOO_BUF_INIT;
 
@@ -1936,9 +2118,9 @@ int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, u
 		size += chunk.len;
 		moo_buf_add(&b, chunk.ptr, chunk.len);
 		moo_buf_dispose(&chunk);
-		if (b.len > 65536) {
-			memmove(b.ptr, b.ptr + b.len - 65536, 65537);
-			b.len = 65536;
+		if (b.len > TAIL_BYTES) {
+			memmove(b.ptr, b.ptr + b.len - TAIL_BYTES, TAIL_BYTES + 1);
+			b.len = TAIL_BYTES;
 		}
 	}
 	if (r == MOO_ENOTFOUND) {
@@ -2355,6 +2537,8 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 	struct moo_buf rm = MOO_BUF_INIT, state = MOO_BUF_INIT;
 	char *state_path = job_file(job, "state");
 	long pgid;
+	struct moo_buf errout = MOO_BUF_INIT;
+	char *trash = NULL;
 	int r, status;
 
 	r = open_host(&t, job->host, &open_err);
@@ -2412,23 +2596,59 @@ int moo_job_remove(struct moo_store *st, struct moo_job *job, struct moo_error *
 		r = MOO_EARG;
 		goto done;
 	}
+	/*
+	 * The record and the folder go together or neither: the folder is moved aside (one
+	 * rename), then the record removed (else the folder is moved back), then the folder
+	 * deleted. A folder that cannot be deleted then stays as <dir>.moo-rm, out of the
+	 * job's way, with a warning.
+	 */
+	trash = moo__printf("%s.moo-rm", job->dir);
 	moo_buf_puts(&rm, "rm -rf -- ");
+	moo_buf_shquote(&rm, trash);
+	moo_buf_puts(&rm, " && { [ ! -e ");
 	moo_buf_shquote(&rm, job->dir);
-	r = t->ops->exec(t, rm.ptr, NULL, NULL, &status, err);
+	moo_buf_puts(&rm, " ] || mv -- ");
+	moo_buf_shquote(&rm, job->dir);
+	moo_buf_putc(&rm, ' ');
+	moo_buf_shquote(&rm, trash);
+	moo_buf_puts(&rm, "; }");
+	r = t->ops->exec(t, rm.ptr, NULL, &errout, &status, err);
 	if (!r && status) {
-		r = moo__fail(err, MOO_EIO, "cannot remove '%s' on %s", job->dir, t->host);
+		struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+						     "cannot remove '%s' on %s", job->dir, t->host);
+
+		moo__error_cause(e, errout.len ? errout.ptr : NULL);
+		r = MOO_EIO;
+	}
+	if (r) {
+		goto done;
+	}
+	r = moo_store_remove_job(st, job->id, err);
+	moo_buf_reset(&rm);
+	if (r) {
+		moo_buf_puts(&rm, "mv -- "); /* the record stays: so does its folder */
+		moo_buf_shquote(&rm, trash);
+		moo_buf_putc(&rm, ' ');
+		moo_buf_shquote(&rm, job->dir);
+		t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
+		goto done;
+	}
+	moo_buf_puts(&rm, "rm -rf -- ");
+	moo_buf_shquote(&rm, trash);
+	if (t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL) || status) {
+		moo__warn(MOO_EIO, "job '%s' is removed, but not all of '%s' on %s", job->id, trash,
+			  t->host);
 	}
 	if (!r) {
-		r = remove_results(job, err);
-	}
-	if (!r) {
-		r = moo_store_remove_job(st, job->id, err);
+		r = remove_results(job, err); /* what was pulled here of a remote job */
 	}
 done:
 	moo__transport_close(t);
 	moo_buf_dispose(&rm);
 	moo_buf_dispose(&state);
 	free(state_path);
+	moo_buf_dispose(&errout);
+	free(trash);
 	return r;
 }
 

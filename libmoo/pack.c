@@ -332,6 +332,9 @@ static int zw_flush(struct zw *w)
 {
 	size_t off = 0;
 
+	if (moo__interrupted()) {
+		return moo__fail(w->err, MOO_EINTR, "packing interrupted"); /* tmp removed */
+	}
 	moo__sha256_update(w->sha, w->buf, w->len);
 	while (off < w->len) {
 		ssize_t n = write(w->fd, w->buf + off, w->len - off);

@@ -332,8 +332,8 @@ static int http_get(struct client *c, const char *url, const char *accept, size_
 		curl_easy_setopt(c->h, CURLOPT_USERAGENT, "moo");
 		curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
 		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
-		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, 30L);
+		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, MOO__HTTP_LOW_SPEED_BPS);
+		curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, MOO__HTTP_LOW_SPEED_S);
 		curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(c->h, CURLOPT_WRITEDATA, r);

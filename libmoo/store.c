@@ -84,6 +84,17 @@ static int db_fail(struct moo_store *st, struct moo_error **err, const char *wha
 	e = moo__error_add(err, MOO_ESTORE, MOO_SEV_ERROR, "cannot %s in the job store '%s'", what,
 			   st->path);
 	moo__error_cause(e, sqlite3_errmsg(st->db));
+	switch (sqlite3_errcode(st->db)) {
+	case SQLITE_FULL:
+		moo__error_hint(
+			e, "free space on the disk that holds it, or point MOO_HOME elsewhere");
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		moo__error_hint(e, "make it writable, or point MOO_HOME elsewhere");
+		break;
+	}
 	return MOO_ESTORE;
 }
 

@@ -108,6 +108,8 @@ pid_start=$START
 starttime "$child"
 printf 'pid=%s\npid_start=%s\npgid=%s\npgid_start=%s\nstarted=%s\ncgroup=%s\ncommand=%s\n' \
 	"$$" "$pid_start" "$child" "$START" "$started" "$cg" "$text" >state
+# room kept for the exit file, should the job fill the disk (rewritten in place below)
+printf '%4096s' '' >exit.tmp 2>/dev/null
 
 wait "$child"
 code=$?
@@ -166,8 +168,10 @@ else
 fi
 
 now
+disk= # "full" when the job's disk has no byte left: the reason it failed, said by moo
+df -Pk . 2>/dev/null | { read -r _ && read -r _ _ _ avail _ && [ "$avail" = 0 ]; } && disk=full
 if [ "$code" -gt 128 ] && [ "$code" -lt 193 ]; then
-	printf 'signal=%s\nended=%s\n' "$((code - 128))" "$NOW"
+	printf 'signal=%s\nended=%s\ndisk=%s\n' "$((code - 128))" "$NOW" "$disk"
 else
-	printf 'code=%s\nended=%s\n' "$code" "$NOW"
+	printf 'code=%s\nended=%s\ndisk=%s\n' "$code" "$NOW" "$disk"
 fi >exit.tmp && exec mv -f exit.tmp exit # the last step: no fork for it

@@ -103,6 +103,16 @@ void moo__transfer_progress(bool upload, uint64_t bytes);
 const char *moo__file_kind(unsigned mode);
 /* True for a transport that reaches another machine. */
 bool moo__transport_is_remote(const struct moo__transport *t);
+/*
+ * "HOST-PID-": this machine's name (letters, digits, '.' only) and a pid, as temporary
+ * names on a host carry them.
+ */
+void moo__client_tag(char *out, size_t len, long pid);
+/*
+ * On an SSH host, removes the temporary files and folders in dir (".moo-tmp-" names)
+ * that this machine's moo left when it was killed: those of a pid no longer running.
+ */
+void moo__transport_sweep(struct moo__transport *t, const char *dir);
 /* Closes every cached transport (also done at exit). */
 void moo__transport_close_all(void);
 /* This machine. The root is $MOO_ROOT, else $HOME/.moo. */

@@ -10,9 +10,11 @@
  * renamed, so an interrupted transfer never leaves a partial file at its destination.
  * Every path put into a command line goes through moo_buf_shquote.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,17 +208,22 @@ done:
 	return r;
 }
 
-/* dst + ".moo-tmp-" + random: beside dst, so the rename stays on one file system. */
+/*
+ * dst + ".moo-tmp-" + this client (moo__client_tag: host and pid) + "-" + random: beside
+ * dst, so the rename stays on one file system; the client's pid in it lets the next moo
+ * of this client remove what a killed one left (moo__transport_sweep).
+ */
 static char *temp_name(const char *dst)
 {
-	char hex[17];
+	char hex[17], tag[96];
 	size_t n = strlen(dst);
 
 	moo__random_hex(hex);
+	moo__client_tag(tag, sizeof(tag), (long)getpid());
 	while (n > 1 && dst[n - 1] == '/') {
 		n--;
 	}
-	return moo__printf("%.*s.moo-tmp-%s", (int)n, dst, hex);
+	return moo__printf("%.*s.moo-tmp-%s%s", (int)n, dst, tag, hex);
 }
 
 /* Writes len bytes from data, or from the local fd when data is NULL, to a new remote file. */
@@ -244,6 +251,10 @@ static int sftp_put_file(struct moo__transport *t, const char *remote, const voi
 		size_t n;
 		ssize_t w;
 
+		if (moo__interrupted()) {
+			r = moo__fail(err, MOO_EINTR, "upload interrupted"); /* tmp removed */
+			goto done;
+		}
 		if (data) {
 			n = len < WRITE_CHUNK ? len : WRITE_CHUNK;
 			p = data;
@@ -545,7 +556,14 @@ static int pipe_put_file(struct pipe *p, const char *remote, int fd, uint64_t si
 	while (off < size || inflight) {
 		while (off < size && inflight < PIPE_DEPTH) {
 			size_t want = size - off < PIPE_CHUNK ? (size_t)(size - off) : PIPE_CHUNK;
-			ssize_t got = read(fd, buf, want);
+			ssize_t got;
+
+			if (moo__interrupted()) {
+				r = moo__fail(err, MOO_EINTR,
+					      "upload interrupted"); /* tmp removed */
+				goto drain;
+			}
+			got = read(fd, buf, want);
 
 			if (got < 0 && errno == EINTR) {
 				continue;
@@ -892,11 +910,96 @@ done:
 	return r;
 }
 
+void moo__client_tag(char *out, size_t len, long pid)
+{
+	char host[64] = "";
+	size_t i, k = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	for (i = 0; host[i] && k < 40; i++) {
+		if (isalnum((unsigned char)host[i]) || host[i] == '.') {
+			host[k++] = host[i];
+		}
+	}
+	host[k] = '\0';
+	snprintf(out, len, "%s-%ld-", k ? host : "host", pid);
+}
+
+void moo__transport_sweep(struct moo__transport *t, const char *dir)
+{
+	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT, rm = MOO_BUF_INIT;
+	char tag[96], *line, *save = NULL;
+	int status = -1;
+	size_t n;
+
+	if (!moo__transport_is_remote(t)) {
+		return;
+	}
+	moo__client_tag(tag, sizeof(tag), 0);
+	n = strlen(tag) - 2; /* "HOST-" */
+	tag[n] = '\0';
+	moo_buf_puts(&cmd, "cd -- ");
+	moo_buf_shquote(&cmd, dir);
+	moo_buf_puts(&cmd, " 2>/dev/null && for f in *.moo-tmp-");
+	moo_buf_shquote(&cmd, tag);
+	moo_buf_puts(&cmd, "*; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; true");
+	if (t->ops->exec(t, cmd.ptr, &out, NULL, &status, NULL) || status || !out.len) {
+		goto done;
+	}
+	moo_buf_puts(&rm, "cd -- ");
+	moo_buf_shquote(&rm, dir);
+	moo_buf_puts(&rm, " && rm -rf --");
+	for (line = strtok_r(out.ptr, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *p = strstr(line, ".moo-tmp-");
+		char *end;
+		long pid;
+
+		if (!p || strncmp(p + 9, tag, n)) {
+			continue;
+		}
+		errno = 0;
+		pid = strtol(p + 9 + n, &end, 10);
+		if (errno || *end != '-' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			continue; /* that moo may still be at it */
+		}
+		moo_buf_putc(&rm, ' ');
+		moo_buf_shquote(&rm, line);
+		status = 1; /* something to remove */
+	}
+	if (status == 1) {
+		t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
+	}
+done:
+	moo_buf_dispose(&cmd);
+	moo_buf_dispose(&out);
+	moo_buf_dispose(&rm);
+}
+
 /* ---- collect --------------------------------------------------------------------------- */
 
 struct req {
 	uint32_t id, len;
 };
+
+/* Writes all of buf; -1 with errno (ENOSPC, not a short count) when it cannot. */
+static int write_full(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			errno = n ? errno : EIO;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
 
 /*
  * Downloads remote (size bytes) to local, resuming from local.moo-part when there is one:
@@ -976,8 +1079,13 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 				      remote, c->display);
 			goto done;
 		}
-		if (write(fd, buf, (size_t)got) != got) {
+		/* zeros are a hole: a sparse result stays sparse (ftruncate below) */
+		if (moo__all_zero(buf, (size_t)got) ? lseek(fd, got, SEEK_CUR) < 0
+						    : write_full(fd, buf, (size_t)got) < 0) {
+			/* this disk is full (or failing): a part kept to resume would keep it
+			 * full */
 			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
+			unlink(part);
 			goto done;
 		}
 		moo__transfer_progress(false, (uint64_t)got);
@@ -996,7 +1104,8 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 			next = done_off;
 		}
 	}
-	if (fchmod(fd, (mode_t)(mode & 0777)) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 || fchmod(fd, (mode_t)(mode & 0777)) < 0 ||
+	    fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
 		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);
 		goto done;

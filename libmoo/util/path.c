@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <ctype.h>
 #include <ftw.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +167,98 @@ bool moo__path_is_safe_relative(const char *rel)
 	}
 }
 
+bool moo__all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	return !n || (!c[0] && !memcmp(c, c + 1, n - 1));
+}
+
+/*
+ * src to dst (temporary name, renamed when complete), COPY_CHUNK at a time: memory stays
+ * flat whatever the size, and runs of zeros become holes, so a sparse file stays sparse.
+ */
+#define COPY_CHUNK (1u << 20)
+static int copy_file(const char *src, const char *dst, int mode, struct moo_error **err)
+{
+	char *tmp = moo__printf("%s.tmp.%ld", dst, (long)getpid()), *buf = NULL;
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, r;
+	off_t size = 0;
+
+	if (in < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot open '%s'", src);
+		goto done;
+	}
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", tmp);
+		goto done;
+	}
+	buf = moo__malloc(COPY_CHUNK);
+	for (;;) {
+		ssize_t n = read(in, buf, COPY_CHUNK), w = 0;
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
+			goto done;
+		}
+		if (!n) {
+			break;
+		}
+		if (moo__interrupted()) {
+			r = moo__fail(err, MOO_EINTR, "copying '%s' interrupted", src);
+			goto done;
+		}
+		if (moo__all_zero(buf, (size_t)n)) {
+			w = lseek(out, n, SEEK_CUR) < 0 ? -1 : n;
+		}
+		while (!moo__all_zero(buf, (size_t)n) && w < n) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+			if (k < 0 && errno == EINTR) {
+				continue;
+			}
+			if (k < 0) {
+				w = -1;
+				break;
+			}
+			w += k;
+		}
+		if (w < 0) {
+			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", tmp);
+			goto done;
+		}
+		size += n;
+	}
+	if (ftruncate(out, size) < 0 || close(out) < 0) {
+		out = -1;
+		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", tmp);
+		goto done;
+	}
+	out = -1;
+	if (rename(tmp, dst) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot rename '%s' to '%s'", tmp, dst);
+		goto done;
+	}
+	r = 0;
+done:
+	if (in >= 0) {
+		close(in);
+	}
+	if (out >= 0) {
+		close(out);
+	}
+	if (r) {
+		unlink(tmp);
+	}
+	free(tmp);
+	free(buf);
+	return r;
+}
+
 int moo__copy_tree(const char *src, const char *dst, struct moo_error **err)
 {
 	struct stat st;
@@ -176,15 +270,7 @@ int moo__copy_tree(const char *src, const char *dst, struct moo_error **err)
 		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", src);
 	}
 	if (S_ISREG(st.st_mode)) {
-		struct moo_buf b = MOO_BUF_INIT;
-
-		r = moo__read_file(src, (size_t)-1, &b, err);
-		if (!r) {
-			r = moo__write_file_atomic(dst, b.ptr ? b.ptr : "", b.len,
-						   (int)(st.st_mode & 0777), false, err);
-		}
-		moo_buf_dispose(&b);
-		return r;
+		return copy_file(src, dst, (int)(st.st_mode & 0777), err);
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		return 0; /* only regular files and folders are copied */
@@ -220,6 +306,44 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
 	}
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void moo__sweep_dead(const char *dir, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		char *end, *path;
+		struct stat st;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, n) || !isdigit((unsigned char)de->d_name[n])) {
+			continue;
+		}
+		errno = 0;
+		pid = strtol(de->d_name + n, &end, 10);
+		if (errno || *end != '-' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			continue; /* its maker may still be at it */
+		}
+		path = moo__path_join(dir, de->d_name);
+		if (lstat(path, &st) == 0 && st.st_uid == geteuid()) {
+			moo__rm_rf(path);
+		}
+		free(path);
+	}
+	if (d) {
+		closedir(d);
+	}
+}
+
+void moo__sweep_tmp(void)
+{
+	const char *tmpdir = getenv("TMPDIR");
+
+	moo__sweep_dead(tmpdir && *tmpdir ? tmpdir : "/tmp", "moo-bundle-");
 }
 
 int moo__rm_rf(const char *path)

@@ -1,5 +1,6 @@
 #ifndef MOO_ERROR_H
 #define MOO_ERROR_H
+#include <signal.h>
 #include "moo/common.h"
 
 /*
@@ -47,4 +48,20 @@ MOO_EXTERN void moo_error_free(struct moo_error *err);
 
 /* A short name for a code, like "spec" or "host", for JSON output. */
 MOO_EXTERN const char *moo_code_name(int code);
+
+/*
+ * Receives what libmoo refuses and goes on without (a job's number out of range, a line
+ * it cannot take): cb(the warning, cb_data), the warning borrowed for the call.
+ * Process-wide; NULL (the default): dropped. The text may hold what a job wrote: escape
+ * it before it reaches a terminal.
+ */
+/*
+ * A flag a signal handler sets (SIGINT, SIGTERM): while it is non-zero, libmoo's long
+ * operations (packing, extracting, downloading, uploading) stop, remove what they had
+ * half written, and return MOO_EINTR. Process-wide; NULL (the default): none.
+ */
+MOO_EXTERN void moo_set_interrupt_flag(const volatile sig_atomic_t *flag);
+
+typedef void (*moo_warning_cb)(const struct moo_error *warning, void *cb_data);
+MOO_EXTERN void moo_set_warning_cb(moo_warning_cb cb, void *cb_data);
 #endif

@@ -92,6 +92,15 @@ MOO_EXTERN int moo_job_start(struct moo_job **out, struct moo_store *st, const s
  */
 MOO_EXTERN int moo_job_refresh(struct moo_store *st, struct moo_job *job, struct moo_error **err);
 
+/*
+ * While defer is true (in this thread), refreshes and imports tell a remote job's end in
+ * *job without downloading its result and without recording the end: the store keeps
+ * the job live, so a moo_job_refresh after (defer false again, *job's status put back to
+ * the stored one) downloads the result and records it. For a listing shown before the
+ * downloads it waits for.
+ */
+MOO_EXTERN void moo_job_defer_results(bool defer);
+
 /* Receives bytes of process.log; with follow, whole lines only until the job ends. */
 typedef void (*moo_log_cb)(const char *data, size_t len, void *cb_data);
 
