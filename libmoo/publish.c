@@ -13,8 +13,8 @@
  *   are never moved, so a movable name cannot be one;
  * - the commit and the tag carry "Moo-Job:" and "Moo-Path:" trailers; moo_publish_checkout
  *   finds the model folder of a tag by its Moo-Path;
- * - the files moo writes (README.md, metadata.yaml, moo.lock, process.log) win over result
- *   files of the same name;
+ * - the files moo writes (README.md, metadata.yaml, params.json, process.log; moo.lock
+ *   when the result has none) win over result files of the same name;
  * - nothing in the folder depends on the time of publishing, so the same job gives the
  *   same tree, and publishing it again makes no commit.
  */
@@ -367,6 +367,16 @@ static int build_folder(struct folder *f, const struct moo_job *job, const char 
 		free(s);
 	}
 	folder_put(f, "metadata.yaml", &b);
+	/* the parameters as run, overrides included: what moo reproduce REPO@TAG passes */
+	{
+		json_t *pj = json_loads(job->params_json ? job->params_json : "{}", 0, NULL);
+		char *s = json_dumps(pj ? pj : json_object(), JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		moo_buf_printf(&b, "%s\n", s ? s : "{}");
+		free(s);
+		json_decref(pj);
+		folder_put(f, "params.json", &b);
+	}
 	if ((r = moo_job_log_tail(job, SIZE_MAX, &b, NULL, err))) {
 		goto done;
 	}
@@ -1625,5 +1635,35 @@ done:
 	free(repo);
 	free(spec);
 	free(path);
+	return r;
+}
+
+int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *params,
+		     struct moo_error **err)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char *tmp = moo__printf("%s/moo-model-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	char *dest = NULL, *pp = NULL;
+	int r;
+
+	if (!mkdtemp(tmp)) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+		goto done;
+	}
+	dest = moo__path_join(tmp, "model");
+	if ((r = moo_publish_checkout(ref, dest, false, lock, err))) {
+		goto done;
+	}
+	pp = moo__path_join(dest, "params.json");
+	if (access(pp, F_OK) == 0) {
+		r = moo__read_file(pp, 4u << 20, params, err);
+	}
+done:
+	if (tmp) {
+		moo__rm_rf(tmp);
+	}
+	free(tmp);
+	free(dest);
+	free(pp);
 	return r;
 }

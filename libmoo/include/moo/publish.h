@@ -76,6 +76,13 @@ MOO_EXTERN int moo_publish(struct moo_store *st, const struct moo_job *job,
 MOO_EXTERN int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host_key,
 				    struct moo_buf *lock, struct moo_error **err);
 
+/*
+ * The moo.lock and params.json (empty when the folder has none) of a published model,
+ * "REPO@TAG", read through a temporary checkout (moo reproduce REPO@TAG).
+ */
+MOO_EXTERN int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *params,
+				struct moo_error **err);
+
 /* Records a publication; lists them, newest first (moo_publications_free). */
 MOO_EXTERN int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
 					 struct moo_error **err);
