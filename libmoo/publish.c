@@ -415,6 +415,9 @@ struct remote {
 	struct moo_error *cb_err; /* what a callback refused */
 	char **rejected;          /* "ref: why", from push_update_reference */
 	size_t n_rejected;
+	const char *expect_ref; /* a push of this ref expects the remote to have expect */
+	git_oid expect;
+	bool moved; /* it did not: the remote moved on */
 };
 
 static void remote_dispose(struct remote *r)
@@ -818,12 +821,32 @@ static int push_ref_cb(const char *refname, const char *status, void *data)
 	return 0;
 }
 
+/*
+ * Before the push: the remote's branch must still be where this publish built on (libgit2's
+ * local transport would otherwise overwrite a commit pushed meanwhile).
+ */
+static int negotiation_cb(const git_push_update **updates, size_t len, void *payload)
+{
+	struct remote *rm = payload;
+	size_t i;
+
+	for (i = 0; rm->expect_ref && i < len; i++) {
+		if (!strcmp(updates[i]->dst_refname, rm->expect_ref) &&
+		    git_oid_cmp(&updates[i]->src, &rm->expect)) {
+			rm->moved = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void callbacks(git_remote_callbacks *cb, struct remote *rm)
 {
 	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
 	cb->credentials = cred_cb;
 	cb->certificate_check = cert_cb;
 	cb->push_update_reference = push_ref_cb;
+	cb->push_negotiation = negotiation_cb;
 	cb->payload = rm;
 	rm->stage = 0;
 	rm->agent_tried = false;
@@ -1138,8 +1161,9 @@ static int push(struct ctx *c, char **specs, size_t n, bool *nonff, struct moo_e
 		free(c->rm.rejected[i]);
 	}
 	c->rm.n_rejected = 0;
+	c->rm.moved = false;
 	g = git_remote_push(c->remote, &arr, &po);
-	if (g == GIT_ENONFASTFORWARD) {
+	if (g == GIT_ENONFASTFORWARD || c->rm.moved) {
 		*nonff = true;
 		return MOO_ENET;
 	}
@@ -1155,6 +1179,56 @@ static int push(struct ctx *c, char **specs, size_t n, bool *nonff, struct moo_e
 				   "branches, hooks) and its permissions for you");
 	}
 	return c->rm.n_rejected ? MOO_ENET : 0;
+}
+
+/*
+ * A branch of a repository on this machine: libgit2's local transport overwrites the ref
+ * without looking at what it holds now, so the objects go under a temporary ref and the
+ * branch is then moved by compare-and-swap under git's ref lock (expect: what the branch
+ * must hold, zero: it must not exist). *nonff when it changed meanwhile.
+ */
+static int push_local_branch(struct ctx *c, const char *lref, const git_oid *commit,
+			     const git_oid *expect, bool *nonff, struct moo_error **err)
+{
+	char hex[17], *tmpref, *spec, *path;
+	git_repository *dst = NULL;
+	git_reference *ref = NULL;
+	int r, g;
+
+	moo__random_hex(hex);
+	tmpref = moo__printf("refs/moo-publish/%s", hex);
+	spec = moo__printf("%s:%s", lref, tmpref);
+	path = moo__strdup(strncmp(c->rm.url, "file://", 7) ? c->rm.url : c->rm.url + 7);
+	c->rm.expect_ref = NULL;
+	if ((r = push(c, &spec, 1, nonff, err))) {
+		goto done;
+	}
+	if (git_repository_open_bare(&dst, path) && git_repository_open(&dst, path)) {
+		r = git_fail(err, MOO_EIO, "cannot open '%s'", path);
+		goto done;
+	}
+	g = git_oid_is_zero(expect)
+		    ? git_reference_create(&ref, dst, lref, commit, 0, "moo publish")
+		    : git_reference_create_matching(&ref, dst, lref, commit, 1, expect,
+						    "moo publish");
+	if (g == GIT_EEXISTS || g == GIT_EMODIFIED || g == GIT_ELOCKED) {
+		*nonff = true;
+		r = MOO_ENET;
+	} else if (g) {
+		r = git_fail(err, MOO_EIO, "cannot update '%s' in '%s'", lref, path);
+	}
+	git_reference_free(ref);
+	ref = NULL;
+	if (!git_reference_lookup(&ref, dst, tmpref)) {
+		git_reference_delete(ref);
+	}
+done:
+	git_reference_free(ref);
+	git_repository_free(dst);
+	free(tmpref);
+	free(spec);
+	free(path);
+	return r;
 }
 
 static bool valid_ref_part(const char *kind, const char *name, struct moo_error **err)
@@ -1189,6 +1263,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 
 	memset(&c, 0, sizeof(c));
 	memset(&p, 0, sizeof(p));
+	git_libgit2_init();
 	if (!o || o->version != MOO_PUBLISH_OPTS_VERSION || !o->repo) {
 		return moo__fail(err, MOO_EARG, "moo_publish: bad options");
 	}
@@ -1244,19 +1319,18 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 		git_reference *ref = NULL;
 
 		free(refs.head_branch);
-		if ((r = list_refs(c.remote, &c.rm, o->branch, tag, o->alias, &refs, err))) {
+		if ((r = list_refs(c.remote, &c.rm, branch ? branch : o->branch, tag, o->alias,
+				   &refs, err))) {
 			goto done;
 		}
-		if (!branch) {
+		if (!branch) { /* the remote's default branch, else main: list again for its tip */
 			branch = moo__strdup(o->branch          ? o->branch
 					     : refs.head_branch ? refs.head_branch
 								: "main");
-			if (!o->branch && refs.head_branch) { /* list again for its tip */
-				free(refs.head_branch);
-				if ((r = list_refs(c.remote, &c.rm, branch, tag, o->alias, &refs,
-						   err))) {
-					goto done;
-				}
+			free(refs.head_branch);
+			if (!o->branch &&
+			    (r = list_refs(c.remote, &c.rm, branch, tag, o->alias, &refs, err))) {
+				goto done;
 			}
 		}
 		bref = moo__printf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch);
@@ -1290,6 +1364,17 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 			git_tree_free(t);
 		}
 		subtree_at(c.repo, &refs.branch, dir, &theirs);
+		if (!git_oid_is_zero(&theirs) && git_oid_cmp(&theirs, &ours)) {
+			struct moo_error *e = moo__error_add(
+				err, MOO_EEXIST, MOO_SEV_ERROR,
+				"'%s' on branch '%s' of '%s' holds other content%s", dir, branch,
+				c.rm.shown, attempt ? " (pushed there meanwhile)" : "");
+
+			moo__error_hint(e, "a published model is never overwritten: give this one "
+					   "a new model.version, or --path");
+			r = MOO_EEXIST;
+			goto done;
+		}
 		/* The tag, when the remote has it, must hold this very folder. */
 		memset(&tagged, 0, sizeof(tagged));
 		if (!git_oid_is_zero(&refs.tag)) {
@@ -1320,17 +1405,6 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 				r = MOO_EEXIST;
 				goto done;
 			}
-		}
-		if (!git_oid_is_zero(&theirs) && git_oid_cmp(&theirs, &ours)) {
-			struct moo_error *e = moo__error_add(
-				err, MOO_EEXIST, MOO_SEV_ERROR,
-				"'%s' on branch '%s' of '%s' holds other content%s", dir, branch,
-				c.rm.shown, attempt ? " (pushed there meanwhile)" : "");
-
-			moo__error_hint(e, "a published model is never overwritten: give this one "
-					   "a new model.version, or --path");
-			r = MOO_EEXIST;
-			goto done;
 		}
 		p.new_commit = git_oid_is_zero(&theirs);
 		if (p.new_commit) {
@@ -1377,9 +1451,19 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 			}
 			git_reference_free(ref);
 			specs[0] = moo__printf("%s:%s", lref, lref);
-			free(lref);
+			c.rm.expect_ref = lref;
+			git_oid_cpy(&c.rm.expect, &refs.branch);
 		}
-		r = push(&c, specs, 1, &nonff, err);
+		if (c.rm.kind == K_LOCAL) {
+			char *lref = (char *)c.rm.expect_ref;
+
+			r = push_local_branch(&c, lref, &commit, &refs.branch, &nonff, err);
+			c.rm.expect_ref = lref;
+		} else {
+			r = push(&c, specs, 1, &nonff, err);
+		}
+		free((char *)c.rm.expect_ref);
+		c.rm.expect_ref = NULL;
 		free(specs[0]);
 		for (i = 0; i < c.rm.n_rejected && nonff == false; i++) {
 			/* a server that refuses a stale update: the branch moved on */
