@@ -99,6 +99,38 @@ static void params_as_sets(const struct moo_job *job, struct strlist *out, char 
 	moo_job_params_free(kvs, n);
 }
 
+/*
+ * A published model (REPO@TAG) as the job to reproduce: its moo.lock and params.json,
+ * read from the model folder the tag holds. Prints what went wrong and returns an exit
+ * code, or -1 to go on.
+ */
+static int published_job(const char *ref, struct moo_job **out)
+{
+	struct moo_buf lock = MOO_BUF_INIT, params = MOO_BUF_INIT;
+	struct moo_error *err = NULL;
+	struct moo_job *j;
+
+	if (moo_publish_read(ref, &lock, &params, &err)) {
+		int r = print_errors(err);
+
+		moo_error_free(err);
+		moo_buf_dispose(&lock);
+		moo_buf_dispose(&params);
+		return r;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		abort();
+	}
+	j->id = strdup(ref);
+	j->host = strdup("local");
+	j->lock = moo_buf_detach(&lock);
+	j->params_json = params.len ? moo_buf_detach(&params) : strdup("{}");
+	moo_buf_dispose(&params);
+	*out = j;
+	return -1;
+}
+
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
@@ -119,7 +151,14 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (r >= 0) {
 		return r;
 	}
-	if ((r = open_store(&st)) >= 0 || (r = find_job(st, argv[0], NULL, true, &old)) >= 0) {
+	if ((r = open_store(&st)) >= 0) {
+		goto done;
+	}
+	if (strchr(argv[0], '@')) { /* REPO@TAG: a model moo publish pushed */
+		if ((r = published_job(argv[0], &old)) >= 0) {
+			goto done;
+		}
+	} else if ((r = find_job(st, argv[0], NULL, true, &old)) >= 0) {
 		goto done;
 	}
 	if (read_lock(old, &lock)) {
@@ -182,6 +221,6 @@ done:
 const struct cmd cmd_reproduce = {
 	.name = "reproduce",
 	.summary = "run a job again from its moo.lock: same bundle, digest and parameters",
-	.args = "JOB",
+	.args = "JOB|REPO@TAG",
 	.run = run,
 };

@@ -67,6 +67,16 @@ static const char *const migrations[] = {
 	" checked REAL NOT NULL);",
 	/* 4 → 5: the moo.lock a job was started with (JSON text), for moo reproduce */
 	"ALTER TABLE jobs ADD COLUMN lock TEXT;",
+	/* 5 → 6: what moo publish pushed (moo models) */
+	"CREATE TABLE publications ("
+	" job_id TEXT NOT NULL,"
+	" repo TEXT NOT NULL,"
+	" branch TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" commit_id TEXT NOT NULL,"
+	" tag TEXT NOT NULL,"
+	" alias TEXT,"
+	" published REAL NOT NULL);",
 };
 
 static double now(void)
@@ -930,4 +940,97 @@ void moo_jobs_free(struct moo_job **jobs, size_t n)
 		moo_job_free(jobs[i]);
 	}
 	free(jobs);
+}
+
+/* ---- publications (moo publish, moo models) -------------------------------------- */
+
+int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
+			      struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO publications (job_id, repo, branch, path, commit_id,"
+			       " tag, alias, published) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "record a publication");
+	}
+	bind_text(q, 1, p->job_id);
+	bind_text(q, 2, p->repo);
+	bind_text(q, 3, p->branch);
+	bind_text(q, 4, p->path);
+	bind_text(q, 5, p->commit);
+	bind_text(q, 6, p->tag);
+	bind_text(q, 7, p->alias);
+	sqlite3_bind_double(q, 8, p->published > 0 ? p->published : now());
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "record a publication");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+int moo_store_list_publications(struct moo_store *st, struct moo_publication **out, size_t *n,
+				struct moo_error **err)
+{
+	struct moo_publication *v = NULL;
+	sqlite3_stmt *q = NULL;
+	size_t k = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT job_id, repo, branch, path, commit_id, tag, alias, published"
+			       " FROM publications ORDER BY published DESC, rowid DESC",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "list publications");
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct moo_publication *p;
+
+		MOO_GROW(v, k);
+		p = &v[k++];
+		memset(p, 0, sizeof(*p));
+		p->job_id = col_text(q, 0);
+		p->repo = col_text(q, 1);
+		p->branch = col_text(q, 2);
+		p->path = col_text(q, 3);
+		p->commit = col_text(q, 4);
+		p->tag = col_text(q, 5);
+		p->alias = col_text(q, 6);
+		p->published = sqlite3_column_double(q, 7);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		moo_publications_free(v, k);
+		return db_fail(st, err, "list publications");
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void moo_publication_dispose(struct moo_publication *p)
+{
+	if (!p) {
+		return;
+	}
+	free(p->job_id);
+	free(p->repo);
+	free(p->branch);
+	free(p->path);
+	free(p->commit);
+	free(p->tag);
+	free(p->alias);
+	memset(p, 0, sizeof(*p));
+}
+
+void moo_publications_free(struct moo_publication *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++) {
+		moo_publication_dispose(&v[i]);
+	}
+	free(v);
 }
