@@ -129,6 +129,8 @@ extern const struct cmd cmd_hosts;
 extern const struct cmd cmd_ssh;
 extern const struct cmd cmd_resolve;
 extern const struct cmd cmd_reproduce;
+extern const struct cmd cmd_serve;
+extern const struct cmd cmd_predict;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;
