@@ -34,6 +34,7 @@ extern char **environ;
 #define SPOOL_AT   (1u << 20) /* bodies larger than this go to a file */
 #define MAX_FRAME  (256u << 20)
 #define RETRY_SECS "1"
+#define PIPE_MAX   16 /* requests written to a worker at once (no predict_batch) */
 
 /* ---- where a model comes from ------------------------------------------------------ */
 
@@ -378,6 +379,7 @@ struct moo_server {
 	char *load_error;
 	bool stopping;
 	unsigned long next_id;
+	unsigned long pid; /* for request ids */
 	struct worker *w;
 	unsigned n_w;
 };
@@ -436,7 +438,7 @@ static struct req *req_new(struct moo_server *s, const char *path, const char *c
 		q->id = moo__strdup(id);
 	} else {
 		pthread_mutex_lock(&s->mu);
-		q->id = moo__printf("moo-%lx-%lu", (unsigned long)getpid(), ++s->next_id);
+		q->id = moo__printf("moo-%lx-%lu", s->pid, ++s->next_id);
 		pthread_mutex_unlock(&s->mu);
 	}
 	return q;
@@ -727,7 +729,16 @@ static size_t take(struct worker *w, struct req **out, size_t max)
 			}
 		}
 	} else if (s->head) {
-		out[n++] = pop(s);
+		/* Pipelined: this worker's share of what waits goes in one write; it answers
+		 * them one by one, each delivered as it comes. */
+		size_t share = (s->queued + s->n_w - 1) / s->n_w;
+
+		if (share > max) {
+			share = max;
+		}
+		do {
+			out[n++] = pop(s);
+		} while (s->head && n < share);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return n;
@@ -796,7 +807,30 @@ static int send_reqs(struct worker *w, struct req **reqs, size_t n)
 	return r;
 }
 
-static int read_answers(struct worker *w, struct req **reqs, size_t n)
+/*
+ * Hands a request its answer (answer is taken) and wakes whoever waits for it: its
+ * connection, or moo_server_call. The request may be freed at once: not touched after.
+ */
+static void deliver(struct moo_server *s, struct req *q, int status, char *answer, size_t len,
+		    bool retry)
+{
+	pthread_mutex_lock(&s->mu);
+	free(q->answer);
+	q->answer = answer;
+	q->answer_len = len;
+	q->status = status;
+	q->retry = retry;
+	q->answered = true;
+	if (q->conn) {
+		MHD_resume_connection(q->conn);
+	} else {
+		pthread_cond_broadcast(&s->done_cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Reads and delivers the answers in order; returns how many were delivered. */
+static size_t read_answers(struct worker *w, struct req **reqs, size_t n)
 {
 	size_t i;
 
@@ -807,57 +841,41 @@ static int read_answers(struct worker *w, struct req **reqs, size_t n)
 		int status;
 
 		if (read_frame(w, &data, &len) < 0) {
-			return -1;
+			break;
 		}
 		h = json_loadb(data, len, 0, NULL);
 		status = h ? (int)json_integer_value(json_object_get(h, "status")) : 0;
 		json_decref(h);
 		if (read_frame(w, &data, &len) < 0) {
-			return -1;
+			break;
 		}
-		free(reqs[i]->answer);
-		reqs[i]->answer = moo__strndup(data, len);
-		reqs[i]->answer_len = len;
-		reqs[i]->status = status >= 200 && status < 600 ? status : 500;
-		reqs[i]->answered = true;
+		deliver(w->srv, reqs[i], status >= 200 && status < 600 ? status : 500,
+			moo__strndup(data, len), len, false);
 	}
-	return 0;
-}
-
-static void deliver(struct moo_server *s, struct req **reqs, size_t n)
-{
-	size_t i;
-
-	pthread_mutex_lock(&s->mu);
-	for (i = 0; i < n; i++) {
-		if (reqs[i]->conn) {
-			MHD_resume_connection(reqs[i]->conn);
-		}
-	}
-	pthread_cond_broadcast(&s->done_cv);
-	pthread_mutex_unlock(&s->mu);
+	return i;
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct moo_server *s = w->srv;
-	size_t max = s->o.batch_max > 1 ? s->o.batch_max : 1;
+	size_t max = s->o.batch_max > PIPE_MAX ? s->o.batch_max : PIPE_MAX;
 	struct req **reqs = moo__calloc(max, sizeof(*reqs));
 
 	for (;;) {
-		size_t n, i;
+		size_t n, i, done;
 
 		if (w->fd < 0) {
 			if (s->stopping || spawn_worker(w) < 0 || await_load(w) < 0) {
 				break;
 			}
 		}
-		n = take(w, reqs, max);
+		n = take(w, reqs, !w->batch ? PIPE_MAX : s->o.batch_max > 1 ? s->o.batch_max : 1);
 		if (!n) {
 			break;
 		}
-		if (send_reqs(w, reqs, n) < 0 || read_answers(w, reqs, n) < 0) {
+		done = send_reqs(w, reqs, n) < 0 ? 0 : read_answers(w, reqs, n);
+		if (done < n) {
 			int st = reap_worker(w);
 			char why[96];
 
@@ -867,25 +885,26 @@ static void *worker_main(void *arg)
 				snprintf(why, sizeof(why), "exited with status %d",
 					 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 			}
-			for (i = 0; i < n; i++) {
-				if (!reqs[i]->answered) {
-					char *msg = moo__printf("the worker answering this request "
-								"%s; it is being restarted",
-								why);
-
-					req_answer(reqs[i], 502, NULL, msg);
-					reqs[i]->retry = true;
-					free(msg);
-				}
-			}
 			pthread_mutex_lock(&s->mu);
 			if (w->loaded) {
 				s->ready--;
 				w->loaded = false;
 			}
 			pthread_mutex_unlock(&s->mu);
+			for (i = done; i < n; i++) {
+				json_t *o = json_object();
+				char *t;
+
+				json_object_set_new(
+					o, "error",
+					json_sprintf("the worker answering this request %s; it is "
+						     "being restarted",
+						     why));
+				t = json_dumps(o, JSON_COMPACT);
+				json_decref(o);
+				deliver(s, reqs[i], 502, t, strlen(t), true);
+			}
 		}
-		deliver(s, reqs, n);
 	}
 	free(reqs);
 	return NULL;
@@ -1312,6 +1331,7 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	s->url = strchr(bind_addr, ':') ? moo__printf("http://[%s]:%u", bind_addr, port)
 					: moo__printf("http://%s:%u", bind_addr, port);
 
+	s->pid = (unsigned long)getpid();
 	s->n_w = s->o.workers;
 	s->w = moo__calloc(s->n_w, sizeof(*s->w));
 	for (i = 0; i < s->n_w; i++) {

@@ -49,6 +49,9 @@ def _send(chunks):
 _JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
 
 
+_OK = json.dumps({"status": 200, "content_type": "application/json"}).encode()
+
+
 class BadRequest(Exception):
     pass
 
@@ -272,14 +275,21 @@ def main():
                 for i, _ in reqs:
                     out[i] = _error(500, "predict_batch failed: " + _last_line(e))
         else:
-            for i, r in reqs:
-                try:
-                    out[i] = [json.dumps({"status": 200, "content_type": ok}).encode(),
-                              _answer(msgs[i][0], r, predict(model, r), model_name)]
-                except Exception as e:
-                    traceback.print_exc()
-                    sys.stderr.flush()
-                    out[i] = _error(500, "predict failed: " + _last_line(e))
+            # One by one, each answer sent as soon as it is made (moo delivers it at once).
+            try:
+                for i, (h, b) in enumerate(msgs):
+                    if out[i] is None:
+                        r = reqs_by_i[i]
+                        try:
+                            out[i] = [_OK, _answer(h, r, predict(model, r), model_name)]
+                        except Exception as e:
+                            traceback.print_exc()
+                            sys.stderr.flush()
+                            out[i] = _error(500, "predict failed: " + _last_line(e))
+                    _send(out[i])
+            except OSError:
+                return 0
+            continue
         try:
             _send([c for o in out for c in o])
         except OSError:
