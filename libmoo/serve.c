@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -330,6 +332,13 @@ done:
 
 /* ---- the server ---------------------------------------------------------------------- */
 
+/*
+ * One thread runs everything: its epoll set holds libmicrohttpd's epoll fd, each worker's
+ * socket and an eventfd (moo_server_call, stop). A request is suspended while it waits in
+ * the queue or at a worker; answers come back in the order requests were written, so each
+ * worker keeps a FIFO of the requests it was sent. No lock is taken on that path; the mutex
+ * guards only what other threads read or hand over (the state, the inbox of calls).
+ */
 struct req {
 	struct moo_server *srv;
 	struct MHD_Connection *conn; /* NULL for moo_server_call */
@@ -341,7 +350,8 @@ struct req {
 	char *spool_path;
 	uint64_t size;
 	double started;
-	bool replied; /* an answer was queued before the body had all arrived */
+	double queued_at;
+	bool replied; /* an answer was written before the body had all arrived */
 	/* the answer */
 	bool answered;
 	int status;
@@ -351,16 +361,21 @@ struct req {
 	struct req *next;
 };
 
+enum wstate { W_DOWN, W_LOADING, W_READY, W_FAILED };
+
 struct worker {
 	struct moo_server *srv;
-	pthread_t thread;
-	bool started;
+	enum wstate st;
 	pid_t pid;
 	int fd;
 	bool batch;
-	bool loaded;
+	bool want_out;     /* EPOLLOUT asked for */
 	struct moo_buf in; /* bytes read and not yet used */
 	size_t in_pos;
+	struct moo_buf out; /* bytes to write */
+	size_t out_pos;
+	struct req **fly; /* sent, not yet answered, in order */
+	size_t n_fly, fly_head, cap_fly;
 };
 
 struct moo_server {
@@ -370,18 +385,23 @@ struct moo_server {
 	const struct moo__embedded *shim, *page, *openapi;
 	struct moo_serve_opts o;
 	char *spool_dir;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;      /* the queue has a request, or we stop */
-	pthread_cond_t done_cv; /* a moo_server_call request was answered */
+	int ep, wake;
+	pthread_t loop;
+	bool loop_started;
+	/* the loop thread's own */
 	struct req *head, *tail;
 	unsigned queued;
-	unsigned ready, failed;
-	char *load_error;
-	bool stopping;
 	unsigned long next_id;
 	unsigned long pid; /* for request ids */
 	struct worker *w;
 	unsigned n_w;
+	/* shared, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t done_cv; /* a moo_server_call request was answered */
+	struct req *inbox;      /* moo_server_call's requests */
+	unsigned ready, failed;
+	char *load_error;
+	bool stopping;
 };
 
 static double now(void)
@@ -497,82 +517,92 @@ static int spool_add(struct req *q, const char *data, size_t n)
 	return 0;
 }
 
+/*
+ * Hands a request its answer (answer is taken) and wakes whoever waits for it: its
+ * connection (resumed), or moo_server_call. The request may be freed at once.
+ */
+static void deliver(struct moo_server *s, struct req *q, int status, char *answer, size_t len,
+		    bool retry)
+{
+	if (q->conn) {
+		free(q->answer);
+		q->answer = answer;
+		q->answer_len = len;
+		q->status = status;
+		q->retry = retry;
+		q->answered = true;
+		MHD_resume_connection(q->conn);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	free(q->answer);
+	q->answer = answer;
+	q->answer_len = len;
+	q->status = status;
+	q->retry = retry;
+	q->answered = true;
+	pthread_cond_broadcast(&s->done_cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void deliver_error(struct moo_server *s, struct req *q, int status, const char *msg)
+{
+	json_t *o = json_pack("{ss}", "error", msg);
+	char *t = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	deliver(s, q, status, t, strlen(t), true);
+}
+
 /* ---- workers ------------------------------------------------------------------------- */
 
-static int send_all(int fd, struct iovec *iov, int n)
+static void put_u32(struct moo_buf *b, size_t n)
 {
-	while (n) {
-		struct msghdr mh = {0};
-		ssize_t k;
+	char p[4];
 
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)n;
-		k = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	p[0] = (char)(n >> 24);
+	p[1] = (char)(n >> 16);
+	p[2] = (char)(n >> 8);
+	p[3] = (char)n;
+	moo_buf_add(b, p, 4);
+}
+
+static void watch(struct worker *w, bool out)
+{
+	struct epoll_event ev = {0};
+
+	if (w->want_out == out) {
+		return;
+	}
+	ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
+	ev.data.ptr = w;
+	epoll_ctl(w->srv->ep, EPOLL_CTL_MOD, w->fd, &ev);
+	w->want_out = out;
+}
+
+/* Writes what it can of w->out; -1 when the worker is gone. */
+static int flush_out(struct worker *w)
+{
+	while (w->out_pos < w->out.len) {
+		ssize_t k = send(w->fd, w->out.ptr + w->out_pos, w->out.len - w->out_pos,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
 		if (k < 0 && errno == EINTR) {
 			continue;
+		}
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			watch(w, true);
+			return 0;
 		}
 		if (k < 0) {
 			return -1;
 		}
-		while (n && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
+		w->out_pos += (size_t)k;
 	}
+	w->out.len = 0;
+	w->out_pos = 0;
+	watch(w, false);
 	return 0;
-}
-
-/* Reads one frame into *data (pointing into w->in, valid until the next read). */
-static int read_frame(struct worker *w, const char **data, size_t *len)
-{
-	size_t need = 4;
-	uint32_t n = 0;
-
-	for (;;) {
-		size_t have = w->in.len - w->in_pos;
-
-		if (have >= 4) {
-			const unsigned char *p = (const unsigned char *)w->in.ptr + w->in_pos;
-
-			n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-			    p[3];
-			if (n > MAX_FRAME) {
-				return -1;
-			}
-			need = 4 + (size_t)n;
-			if (have >= need) {
-				*data = w->in.ptr + w->in_pos + 4;
-				*len = n;
-				w->in_pos += need;
-				return 0;
-			}
-		}
-		if (w->in_pos && w->in_pos == w->in.len) {
-			w->in.len = 0;
-			w->in_pos = 0;
-		} else if (w->in_pos > (1u << 20)) {
-			memmove(w->in.ptr, w->in.ptr + w->in_pos, w->in.len - w->in_pos);
-			w->in.len -= w->in_pos;
-			w->in_pos = 0;
-		}
-		{
-			char chunk[65536];
-			ssize_t k = recv(w->fd, chunk, sizeof(chunk), 0);
-
-			if (k < 0 && errno == EINTR) {
-				continue;
-			}
-			if (k <= 0) {
-				return -1;
-			}
-			moo_buf_add(&w->in, chunk, (size_t)k);
-		}
-	}
 }
 
 static int spawn_worker(struct worker *w)
@@ -581,6 +611,7 @@ static int spawn_worker(struct worker *w)
 	struct moo_buf line = MOO_BUF_INIT;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	struct epoll_event ev = {0};
 	char *shim = moo__strndup((const char *)s->shim->data, s->shim->size);
 	int sv[2];
 	int r;
@@ -620,34 +651,39 @@ static int spawn_worker(struct worker *w)
 		w->pid = 0;
 		return -1;
 	}
-	pthread_mutex_lock(&s->mu);
 	w->fd = sv[0];
-	pthread_mutex_unlock(&s->mu);
-	moo_buf_reset(&w->in);
+	fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
+	ev.events = EPOLLIN;
+	ev.data.ptr = w;
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, w->fd, &ev);
+	w->want_out = false;
+	w->in.len = 0;
 	w->in_pos = 0;
+	w->out.len = 0;
+	w->out_pos = 0;
+	w->st = W_LOADING;
 	return 0;
 }
 
 /* Ends the worker's process; returns its wait status. */
-static int reap_worker(struct worker *w)
+static int reap_worker(struct worker *w, bool wait_long)
 {
 	int st = 0, i;
 
-	pthread_mutex_lock(&w->srv->mu);
 	if (w->fd >= 0) {
+		epoll_ctl(w->srv->ep, EPOLL_CTL_DEL, w->fd, NULL);
 		close(w->fd);
 		w->fd = -1;
 	}
-	pthread_mutex_unlock(&w->srv->mu);
 	if (!w->pid) {
 		return 0;
 	}
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < (wait_long ? 200 : 50); i++) {
 		if (waitpid(w->pid, &st, WNOHANG) == w->pid) {
 			w->pid = 0;
 			return st;
 		}
-		usleep(10000);
+		usleep(i < 10 ? 1000 : 10000);
 	}
 	kill(-w->pid, SIGKILL);
 	kill(w->pid, SIGKILL);
@@ -656,37 +692,103 @@ static int reap_worker(struct worker *w)
 	return st;
 }
 
-/* Waits for the shim's first frame: load() done, or its error. */
-static int await_load(struct worker *w)
+static void set_ready(struct moo_server *s, struct worker *w, bool ready, const char *error)
 {
-	struct moo_server *s = w->srv;
-	const char *data;
-	size_t len;
-	json_t *o = NULL;
-	int r = -1;
-
-	if (read_frame(w, &data, &len) == 0) {
-		o = json_loadb(data, len, 0, NULL);
-	}
 	pthread_mutex_lock(&s->mu);
-	if (o && json_is_true(json_object_get(o, "ready"))) {
-		w->batch = json_is_true(json_object_get(o, "batch"));
-		w->loaded = true;
+	if (ready) {
 		s->ready++;
-		r = 0;
-	} else {
-		const char *e = o ? json_string_value(json_object_get(o, "error")) : NULL;
-
+	} else if (w->st == W_READY) {
+		s->ready--;
+	}
+	if (error) {
 		free(s->load_error);
-		s->load_error = moo__strdup(e ? e : "the worker exited before load() finished");
+		s->load_error = moo__strdup(error);
 		s->failed++;
 	}
 	pthread_mutex_unlock(&s->mu);
-	json_decref(o);
-	return r;
 }
 
-/* The queue's first request; the caller holds the lock. */
+/* The worker is gone: what it was answering gets 502, and it is started again (unless
+ * it never loaded). */
+static void worker_died(struct worker *w)
+{
+	struct moo_server *s = w->srv;
+	int st = reap_worker(w, false);
+	char why[160];
+
+	if (WIFSIGNALED(st)) {
+		snprintf(why, sizeof(why),
+			 "the worker answering this request was killed by signal %d; it is being "
+			 "restarted",
+			 WTERMSIG(st));
+	} else {
+		snprintf(why, sizeof(why),
+			 "the worker answering this request exited with status %d; it is being "
+			 "restarted",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	while (w->n_fly) {
+		struct req *q = w->fly[w->fly_head];
+
+		w->fly_head = (w->fly_head + 1) % w->cap_fly;
+		w->n_fly--;
+		deliver_error(s, q, 502, why);
+	}
+	if (w->st == W_LOADING) {
+		set_ready(s, w, false, "the worker exited before load() finished");
+		w->st = W_FAILED;
+		return;
+	}
+	if (w->st == W_READY) {
+		set_ready(s, w, false, NULL);
+	}
+	w->st = W_DOWN;
+	if (!s->stopping && spawn_worker(w) < 0) {
+		set_ready(s, w, false, "cannot start a worker again");
+		w->st = W_FAILED;
+	}
+}
+
+static void fly_push(struct worker *w, struct req *q)
+{
+	if (w->n_fly == w->cap_fly) {
+		size_t cap = w->cap_fly ? 2 * w->cap_fly : 16, i;
+		struct req **f = moo__calloc(cap, sizeof(*f));
+
+		for (i = 0; i < w->n_fly; i++) {
+			f[i] = w->fly[(w->fly_head + i) % w->cap_fly];
+		}
+		free(w->fly);
+		w->fly = f;
+		w->fly_head = 0;
+		w->cap_fly = cap;
+	}
+	w->fly[(w->fly_head + w->n_fly) % w->cap_fly] = q;
+	w->n_fly++;
+}
+
+/* Appends one request's message to w->out and puts it in flight. */
+static void write_req(struct worker *w, struct req *q)
+{
+	json_t *h = json_pack("{ss ss ss}", "path", q->path, "content_type", q->ctype, "id", q->id);
+	char *t;
+	size_t bl = q->spool_path ? 0 : q->body.len;
+
+	if (q->spool_path) {
+		json_object_set_new(h, "body_file", json_string(q->spool_path));
+	}
+	t = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	put_u32(&w->out, strlen(t));
+	moo_buf_puts(&w->out, t);
+	free(t);
+	put_u32(&w->out, bl);
+	if (bl) {
+		moo_buf_add(&w->out, q->body.ptr, bl);
+	}
+	fly_push(w, q);
+}
+
 static struct req *pop(struct moo_server *s)
 {
 	struct req *q = s->head;
@@ -700,213 +802,270 @@ static struct req *pop(struct moo_server *s)
 	return q;
 }
 
-/* Takes up to batch_max requests off the queue: blocks for the first, waits batch_wait_ms
- * for more. Returns how many; 0 when stopping. */
-static size_t take(struct worker *w, struct req **out, size_t max)
+/*
+ * Gives queued requests to workers. Without predict_batch: to the least busy ready worker,
+ * up to PIPE_MAX in flight each (a body over 64 KiB only to an idle one, so a worker busy
+ * with a long request does not hold it). With it: a whole batch to an idle worker, once
+ * batch_max wait or the oldest has waited batch_wait_ms. Returns the seconds until a batch
+ * falls due, or -1.
+ */
+static double dispatch(struct moo_server *s)
 {
-	struct moo_server *s = w->srv;
-	size_t n = 0;
+	double due = -1;
+	unsigned i;
 
-	pthread_mutex_lock(&s->mu);
-	while (!s->head && !s->stopping) {
-		pthread_cond_wait(&s->cv, &s->mu);
-	}
-	if (w->batch && max > 1 && s->head) {
-		struct timespec dl;
-		long ns;
+	while (s->head) {
+		struct worker *best = NULL;
+		struct req *q = s->head;
 
-		clock_gettime(CLOCK_REALTIME, &dl);
-		ns = dl.tv_nsec + (long)s->o.batch_wait_ms * 1000000L;
-		dl.tv_sec += ns / 1000000000L;
-		dl.tv_nsec = ns % 1000000000L;
-		while (n < max && !s->stopping) {
-			if (s->head) {
-				out[n++] = pop(s);
+		for (i = 0; i < s->n_w; i++) {
+			struct worker *w = &s->w[i];
+
+			if (w->st != W_READY) {
 				continue;
 			}
-			if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) {
-				break;
+			if (w->batch && s->o.batch_max > 1 ? w->n_fly == 0 : w->n_fly < PIPE_MAX) {
+				if (!best || w->n_fly < best->n_fly) {
+					best = w;
+				}
 			}
 		}
-	} else if (s->head) {
-		/* Pipelined: this worker's share of what waits goes in one write; it answers
-		 * them one by one, each delivered as it comes. */
-		size_t share = (s->queued + s->n_w - 1) / s->n_w;
-
-		if (share > max) {
-			share = max;
-		}
-		do {
-			out[n++] = pop(s);
-		} while (s->head && n < share);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return n;
-}
-
-static void put_u32(unsigned char *p, size_t n)
-{
-	p[0] = (unsigned char)(n >> 24);
-	p[1] = (unsigned char)(n >> 16);
-	p[2] = (unsigned char)(n >> 8);
-	p[3] = (unsigned char)n;
-}
-
-static int send_reqs(struct worker *w, struct req **reqs, size_t n)
-{
-	struct moo_buf heads = MOO_BUF_INIT;
-	struct iovec *iov = moo__calloc(4 * n + 4, sizeof(*iov));
-	unsigned char(*lens)[4] = moo__calloc(2 * n + 2, 4);
-	size_t *off = moo__calloc(n + 1, sizeof(*off)), *hl = moo__calloc(n + 1, sizeof(*hl));
-	size_t i, k = 0, li = 0;
-	char batch_head[64];
-	int r;
-
-	for (i = 0; i < n; i++) {
-		json_t *h = json_pack("{ss ss ss}", "path", reqs[i]->path, "content_type",
-				      reqs[i]->ctype, "id", reqs[i]->id);
-		char *t;
-
-		if (reqs[i]->spool_path) {
-			json_object_set_new(h, "body_file", json_string(reqs[i]->spool_path));
-		}
-		t = json_dumps(h, JSON_COMPACT);
-		off[i] = heads.len;
-		hl[i] = strlen(t);
-		moo_buf_puts(&heads, t);
-		free(t);
-		json_decref(h);
-	}
-	if (n > 1) {
-		int bl = snprintf(batch_head, sizeof(batch_head), "{\"batch\":%zu}", n);
-
-		put_u32(lens[li], (size_t)bl);
-		iov[k++] = (struct iovec){lens[li++], 4};
-		iov[k++] = (struct iovec){batch_head, (size_t)bl};
-		put_u32(lens[li], 0);
-		iov[k++] = (struct iovec){lens[li++], 4};
-	}
-	for (i = 0; i < n; i++) {
-		size_t bl = reqs[i]->spool_path ? 0 : reqs[i]->body.len;
-
-		put_u32(lens[li], hl[i]);
-		iov[k++] = (struct iovec){lens[li++], 4};
-		iov[k++] = (struct iovec){heads.ptr + off[i], hl[i]};
-		put_u32(lens[li], bl);
-		iov[k++] = (struct iovec){lens[li++], 4};
-		if (bl) {
-			iov[k++] = (struct iovec){reqs[i]->body.ptr, bl};
-		}
-	}
-	r = send_all(w->fd, iov, (int)k);
-	moo_buf_dispose(&heads);
-	free(iov);
-	free(lens);
-	free(off);
-	free(hl);
-	return r;
-}
-
-/*
- * Hands a request its answer (answer is taken) and wakes whoever waits for it: its
- * connection, or moo_server_call. The request may be freed at once: not touched after.
- */
-static void deliver(struct moo_server *s, struct req *q, int status, char *answer, size_t len,
-		    bool retry)
-{
-	pthread_mutex_lock(&s->mu);
-	free(q->answer);
-	q->answer = answer;
-	q->answer_len = len;
-	q->status = status;
-	q->retry = retry;
-	q->answered = true;
-	if (q->conn) {
-		MHD_resume_connection(q->conn);
-	} else {
-		pthread_cond_broadcast(&s->done_cv);
-	}
-	pthread_mutex_unlock(&s->mu);
-}
-
-/* Reads and delivers the answers in order; returns how many were delivered. */
-static size_t read_answers(struct worker *w, struct req **reqs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const char *data;
-		size_t len;
-		json_t *h;
-		int status;
-
-		if (read_frame(w, &data, &len) < 0) {
+		if (!best || (best->n_fly && q->body.len > (64u << 10))) {
 			break;
 		}
-		h = json_loadb(data, len, 0, NULL);
-		status = h ? (int)json_integer_value(json_object_get(h, "status")) : 0;
-		json_decref(h);
-		if (read_frame(w, &data, &len) < 0) {
-			break;
+		if (best->batch && s->o.batch_max > 1) {
+			double wait = q->queued_at + s->o.batch_wait_ms / 1000.0 - now();
+			size_t n = s->queued < s->o.batch_max ? s->queued : s->o.batch_max;
+			char head[48];
+			int hl;
+
+			if (n < s->o.batch_max && wait > 0) {
+				due = wait;
+				break;
+			}
+			hl = snprintf(head, sizeof(head), "{\"batch\":%zu}", n);
+			put_u32(&best->out, (size_t)hl);
+			moo_buf_add(&best->out, head, (size_t)hl);
+			put_u32(&best->out, 0);
+			while (n--) {
+				write_req(best, pop(s));
+			}
+		} else {
+			write_req(best, pop(s));
 		}
-		deliver(w->srv, reqs[i], status >= 200 && status < 600 ? status : 500,
-			moo__strndup(data, len), len, false);
+		if (best->out.len - best->out_pos > (256u << 10) && flush_out(best) < 0) {
+			worker_died(best);
+		}
 	}
-	return i;
+	for (i = 0; i < s->n_w; i++) {
+		struct worker *w = &s->w[i];
+
+		if (w->fd >= 0 && w->out.len > w->out_pos && !w->want_out && flush_out(w) < 0) {
+			worker_died(w);
+		}
+	}
+	return due;
 }
 
-static void *worker_main(void *arg)
+/* A complete frame at offset off of w->in: its start and length, or false. */
+static bool frame_at(const struct worker *w, size_t off, const char **data, size_t *len)
 {
-	struct worker *w = arg;
+	const unsigned char *p = (const unsigned char *)w->in.ptr + off;
+	uint32_t n;
+
+	if (w->in.len - off < 4) {
+		return false;
+	}
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	if (w->in.len - off - 4 < n) {
+		return false;
+	}
+	*data = (const char *)p + 4;
+	*len = n;
+	return true;
+}
+
+/* Reads what the worker sent and acts on every complete message. */
+static void worker_readable(struct worker *w)
+{
 	struct moo_server *s = w->srv;
-	size_t max = s->o.batch_max > PIPE_MAX ? s->o.batch_max : PIPE_MAX;
-	struct req **reqs = moo__calloc(max, sizeof(*reqs));
+	bool eof = false;
 
 	for (;;) {
-		size_t n, i, done;
+		char chunk[65536];
+		ssize_t k = recv(w->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
 
-		if (w->fd < 0) {
-			if (s->stopping || spawn_worker(w) < 0 || await_load(w) < 0) {
-				break;
-			}
+		if (k < 0 && errno == EINTR) {
+			continue;
 		}
-		n = take(w, reqs, !w->batch ? PIPE_MAX : s->o.batch_max > 1 ? s->o.batch_max : 1);
-		if (!n) {
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			break;
 		}
-		done = send_reqs(w, reqs, n) < 0 ? 0 : read_answers(w, reqs, n);
-		if (done < n) {
-			int st = reap_worker(w);
-			char why[96];
-
-			if (WIFSIGNALED(st)) {
-				snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(st));
-			} else {
-				snprintf(why, sizeof(why), "exited with status %d",
-					 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-			}
-			pthread_mutex_lock(&s->mu);
-			if (w->loaded) {
-				s->ready--;
-				w->loaded = false;
-			}
-			pthread_mutex_unlock(&s->mu);
-			for (i = done; i < n; i++) {
-				json_t *o = json_object();
-				char *t;
-
-				json_object_set_new(
-					o, "error",
-					json_sprintf("the worker answering this request %s; it is "
-						     "being restarted",
-						     why));
-				t = json_dumps(o, JSON_COMPACT);
-				json_decref(o);
-				deliver(s, reqs[i], 502, t, strlen(t), true);
-			}
+		if (k <= 0) {
+			eof = true;
+			break;
+		}
+		moo_buf_add(&w->in, chunk, (size_t)k);
+		if ((size_t)k < sizeof(chunk)) {
+			break;
 		}
 	}
-	free(reqs);
+	for (;;) {
+		const char *h, *b;
+		size_t hl, bl;
+
+		if (w->st == W_LOADING) {
+			json_t *o;
+
+			if (!frame_at(w, w->in_pos, &h, &hl)) {
+				break;
+			}
+			w->in_pos += 4 + hl;
+			o = json_loadb(h, hl, 0, NULL);
+			if (o && json_is_true(json_object_get(o, "ready"))) {
+				w->batch = json_is_true(json_object_get(o, "batch"));
+				set_ready(s, w, true, NULL);
+				w->st = W_READY;
+			} else {
+				const char *e =
+					o ? json_string_value(json_object_get(o, "error")) : NULL;
+
+				set_ready(s, w, false, e ? e : "load() failed");
+				w->st = W_FAILED;
+				json_decref(o);
+				reap_worker(w, true);
+				return;
+			}
+			json_decref(o);
+			continue;
+		}
+		if (!frame_at(w, w->in_pos, &h, &hl) || !frame_at(w, w->in_pos + 4 + hl, &b, &bl)) {
+			break;
+		}
+		if (w->n_fly) {
+			json_t *o = json_loadb(h, hl, 0, NULL);
+			int status = o ? (int)json_integer_value(json_object_get(o, "status")) : 0;
+			struct req *q = w->fly[w->fly_head];
+
+			json_decref(o);
+			w->fly_head = (w->fly_head + 1) % w->cap_fly;
+			w->n_fly--;
+			deliver(s, q, status >= 200 && status < 600 ? status : 500,
+				moo__strndup(b, bl), bl, false);
+		}
+		w->in_pos += 8 + hl + bl;
+	}
+	if (w->in_pos == w->in.len) {
+		w->in.len = 0;
+		w->in_pos = 0;
+	} else if (w->in_pos > (1u << 20)) {
+		memmove(w->in.ptr, w->in.ptr + w->in_pos, w->in.len - w->in_pos);
+		w->in.len -= w->in_pos;
+		w->in_pos = 0;
+	}
+	if (eof) {
+		worker_died(w);
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct moo_server *s = arg;
+	struct epoll_event evs[64];
+	double due = -1;
+	unsigned i;
+
+	for (i = 0; i < s->n_w; i++) {
+		if (spawn_worker(&s->w[i]) < 0) {
+			set_ready(s, &s->w[i], false, "cannot start a worker");
+			s->w[i].st = W_FAILED;
+		}
+	}
+	for (;;) {
+		MHD_UNSIGNED_LONG_LONG mt = 0;
+		int timeout = 1000, n, e;
+		bool stop;
+
+		if (MHD_get_timeout(s->d, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)timeout) {
+			timeout = (int)mt;
+		}
+		if (due >= 0 && due * 1000 + 1 < timeout) {
+			timeout = (int)(due * 1000) + 1;
+		}
+		n = epoll_wait(s->ep, evs, 64, timeout);
+		for (e = 0; e < n; e++) {
+			struct worker *w = evs[e].data.ptr;
+
+			if (!w) {
+				continue; /* libmicrohttpd's, or the wake fd: below */
+			}
+			if ((void *)w == (void *)&s->wake) {
+				uint64_t v;
+				ssize_t k = read(s->wake, &v, sizeof(v));
+
+				(void)k;
+				continue;
+			}
+			if (w->fd < 0) {
+				continue;
+			}
+			if (evs[e].events & EPOLLOUT) {
+				if (flush_out(w) < 0) {
+					worker_died(w);
+					continue;
+				}
+			}
+			if (evs[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+				worker_readable(w);
+			}
+		}
+		pthread_mutex_lock(&s->mu);
+		stop = s->stopping;
+		while (s->inbox) {
+			struct req *q = s->inbox;
+
+			s->inbox = q->next;
+			q->next = NULL;
+			q->queued_at = now();
+			if (s->tail) {
+				s->tail->next = q;
+			} else {
+				s->head = q;
+			}
+			s->tail = q;
+			s->queued++;
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (stop) {
+			break;
+		}
+		MHD_run(s->d);
+		due = dispatch(s);
+	}
+	/* Stopping: whatever waits is answered 503; the workers see EOF, then SIGKILL. */
+	while (s->head) {
+		deliver_error(s, pop(s), 503, "the server is stopping");
+	}
+	for (i = 0; i < s->n_w; i++) {
+		struct worker *w = &s->w[i];
+
+		if (w->fd >= 0) {
+			shutdown(w->fd, SHUT_WR);
+		}
+	}
+	for (i = 0; i < s->n_w; i++) {
+		struct worker *w = &s->w[i];
+
+		while (w->n_fly) {
+			struct req *q = w->fly[w->fly_head];
+
+			w->fly_head = (w->fly_head + 1) % w->cap_fly;
+			w->n_fly--;
+			deliver_error(s, q, 503, "the server is stopping");
+		}
+		reap_worker(w, true);
+	}
+	MHD_run(s->d);
 	return NULL;
 }
 
@@ -1005,29 +1164,36 @@ static enum MHD_Result ready_answer(struct req *q)
 	return r;
 }
 
+/* Requests waiting for a worker: queued, or written to one behind the one it answers. */
+static unsigned waiting(const struct moo_server *s)
+{
+	unsigned n = s->queued, i;
+
+	for (i = 0; i < s->n_w; i++) {
+		n += s->w[i].n_fly > 1 ? (unsigned)s->w[i].n_fly - 1 : 0;
+	}
+	return n;
+}
+
 static enum MHD_Result enqueue(struct req *q)
 {
 	struct moo_server *s = q->srv;
 	const char *refuse = NULL;
-	int status = 503;
+	enum moo_server_state st = moo_server_state(s, NULL);
+	char *why = NULL;
 
-	pthread_mutex_lock(&s->mu);
-	if (s->stopping) {
-		refuse = "the server is stopping";
-	} else if (!s->ready && s->failed >= s->n_w) {
-		refuse = s->load_error;
-	} else if (!s->ready) {
+	if (st == MOO_SERVER_FAILED) {
+		moo_server_state(s, &why);
+		refuse = why;
+	} else if (st == MOO_SERVER_LOADING) {
 		refuse = "the model is loading";
-	} else if (s->queued >= s->o.queue_max) {
+	} else if (waiting(s) >= s->o.queue_max) {
 		refuse = "too many requests are waiting: try again shortly";
 	}
 	if (refuse) {
-		char *msg = moo__strdup(refuse);
-
-		pthread_mutex_unlock(&s->mu);
 		q->retry = true;
-		req_answer(q, status, NULL, msg);
-		free(msg);
+		req_answer(q, 503, NULL, refuse);
+		free(why);
 		return send_answer(q);
 	}
 	if (q->spool_fd >= 0) {
@@ -1035,6 +1201,7 @@ static enum MHD_Result enqueue(struct req *q)
 		q->spool_fd = -1;
 	}
 	MHD_suspend_connection(q->conn);
+	q->queued_at = now();
 	q->next = NULL;
 	if (s->tail) {
 		s->tail->next = q;
@@ -1043,8 +1210,6 @@ static enum MHD_Result enqueue(struct req *q)
 	}
 	s->tail = q;
 	s->queued++;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
 	return MHD_YES;
 }
 
@@ -1221,6 +1386,22 @@ static void on_done(void *cls, struct MHD_Connection *c, void **cc,
 
 static void server_free(struct moo_server *s)
 {
+	unsigned i;
+
+	if (s->d) {
+		MHD_stop_daemon(s->d);
+	}
+	for (i = 0; s->w && i < s->n_w; i++) {
+		moo_buf_dispose(&s->w[i].in);
+		moo_buf_dispose(&s->w[i].out);
+		free(s->w[i].fly);
+	}
+	if (s->ep >= 0) {
+		close(s->ep);
+	}
+	if (s->wake >= 0) {
+		close(s->wake);
+	}
 	free(s->url);
 	free(s->name);
 	free(s->version);
@@ -1232,7 +1413,6 @@ static void server_free(struct moo_server *s)
 	free(s->load_error);
 	free(s->w);
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->done_cv);
 	free(s);
 }
@@ -1242,11 +1422,13 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 {
 	struct moo_server *s;
 	struct sockaddr_storage ss;
+	struct epoll_event ev = {0};
 	const char *bind_addr;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	const char *tmp = getenv("TMPDIR");
 	unsigned i, port;
+	int r;
 
 	if (!opts || opts->version != MOO_SERVE_OPTS_VERSION) {
 		return moo__fail(err, MOO_EARG, "moo_serve_opts of an unknown version");
@@ -1258,8 +1440,9 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 				 m->host);
 	}
 	s = moo__calloc(1, sizeof(*s));
+	s->ep = -1;
+	s->wake = -1;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->done_cv, NULL);
 	s->o = *opts;
 	s->o.bind = NULL;
@@ -1286,9 +1469,10 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	s->shim = script("worker.py");
 	s->page = script("serve.html");
 	s->openapi = script("openapi.json");
+	s->pid = (unsigned long)getpid();
 	if (!s->shim || !s->page || !s->openapi) {
-		server_free(s);
-		return moo__fail(err, MOO_EIO, "libmoo was built without its worker shim");
+		r = moo__fail(err, MOO_EIO, "libmoo was built without its worker shim");
+		goto fail;
 	}
 
 	bind_addr = opts->bind ? opts->bind : "127.0.0.1";
@@ -1299,8 +1483,8 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons((uint16_t)opts->port);
 		if (inet_pton(AF_INET6, bind_addr, &a->sin6_addr) != 1) {
-			server_free(s);
-			return moo__fail(err, MOO_EARG, "'%s' is not an IP address", bind_addr);
+			r = moo__fail(err, MOO_EARG, "'%s' is not an IP address", bind_addr);
+			goto fail;
 		}
 		flags |= MHD_USE_IPv6;
 	} else {
@@ -1309,8 +1493,8 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 		a->sin_family = AF_INET;
 		a->sin_port = htons((uint16_t)opts->port);
 		if (inet_pton(AF_INET, bind_addr, &a->sin_addr) != 1) {
-			server_free(s);
-			return moo__fail(err, MOO_EARG, "'%s' is not an IP address", bind_addr);
+			r = moo__fail(err, MOO_EARG, "'%s' is not an IP address", bind_addr);
+			goto fail;
 		}
 	}
 	s->d = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, s,
@@ -1319,28 +1503,43 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s,
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
 	if (!s->d) {
-		int e = errno;
-
-		server_free(s);
-		errno = e;
-		return moo__fail_errno(err, MOO_EIO, "cannot listen on %s port %u", bind_addr,
-				       opts->port);
+		r = moo__fail_errno(err, MOO_EIO, "cannot listen on %s port %u", bind_addr,
+				    opts->port);
+		goto fail;
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	port = info ? info->port : opts->port;
 	s->url = strchr(bind_addr, ':') ? moo__printf("http://[%s]:%u", bind_addr, port)
 					: moo__printf("http://%s:%u", bind_addr, port);
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!info || s->ep < 0 || s->wake < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot set up the event loop");
+		goto fail;
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = NULL;
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, info->epoll_fd, &ev);
+	ev.data.ptr = &s->wake;
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wake, &ev);
 
-	s->pid = (unsigned long)getpid();
 	s->n_w = s->o.workers;
 	s->w = moo__calloc(s->n_w, sizeof(*s->w));
 	for (i = 0; i < s->n_w; i++) {
 		s->w[i].srv = s;
 		s->w[i].fd = -1;
-		s->w[i].started = pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]) == 0;
 	}
+	if (pthread_create(&s->loop, NULL, loop_main, s)) {
+		r = moo__fail(err, MOO_EIO, "cannot start the server's thread");
+		goto fail;
+	}
+	s->loop_started = true;
 	*out = s;
 	return 0;
+fail:
+	server_free(s);
+	return r;
 }
 
 const char *moo_server_url(const struct moo_server *s)
@@ -1363,12 +1562,19 @@ enum moo_server_state moo_server_state(struct moo_server *s, char **why)
 	return st;
 }
 
+static void wake(struct moo_server *s)
+{
+	uint64_t one = 1;
+	ssize_t k = write(s->wake, &one, sizeof(one));
+
+	(void)k;
+}
+
 int moo_server_call(struct moo_server *s, const char *path, const char *content_type,
 		    const void *body, size_t len, int *status, struct moo_buf *out,
 		    struct moo_error **err)
 {
 	struct req *q = req_new(s, path, content_type, NULL);
-	int r = 0;
 
 	if (spool_add(q, body, len) < 0) {
 		req_free(q);
@@ -1385,14 +1591,9 @@ int moo_server_call(struct moo_server *s, const char *path, const char *content_
 		return moo__fail(err, MOO_EJOB, "the model is not ready: %s",
 				 s->load_error ? s->load_error : "still loading");
 	}
-	if (s->tail) {
-		s->tail->next = q;
-	} else {
-		s->head = q;
-	}
-	s->tail = q;
-	s->queued++;
-	pthread_cond_signal(&s->cv);
+	q->next = s->inbox;
+	s->inbox = q;
+	wake(s);
 	while (!q->answered) {
 		pthread_cond_wait(&s->done_cv, &s->mu);
 	}
@@ -1400,50 +1601,20 @@ int moo_server_call(struct moo_server *s, const char *path, const char *content_
 	*status = q->status;
 	moo_buf_add(out, q->answer, q->answer_len);
 	req_free(q);
-	return r;
+	return 0;
 }
 
 void moo_server_stop(struct moo_server *s)
 {
-	unsigned i;
-
 	if (!s) {
 		return;
 	}
-	if (s->d) {
-		MHD_quiesce_daemon(s->d);
-	}
 	pthread_mutex_lock(&s->mu);
 	s->stopping = true;
-	pthread_cond_broadcast(&s->cv);
-	for (i = 0; i < s->n_w; i++) {
-		if (s->w[i].fd >= 0) {
-			shutdown(s->w[i].fd, SHUT_RDWR);
-		}
-	}
 	pthread_mutex_unlock(&s->mu);
-	for (i = 0; i < s->n_w; i++) {
-		if (s->w[i].started) {
-			pthread_join(s->w[i].thread, NULL);
-		}
-		reap_worker(&s->w[i]);
-		moo_buf_dispose(&s->w[i].in);
-	}
-	/* Requests still waiting: answered, so their connections can end. */
-	pthread_mutex_lock(&s->mu);
-	while (s->head) {
-		struct req *q = s->head;
-
-		s->head = q->next;
-		req_answer(q, 503, NULL, "the server is stopping");
-		if (q->conn) {
-			MHD_resume_connection(q->conn);
-		}
-	}
-	pthread_cond_broadcast(&s->done_cv);
-	pthread_mutex_unlock(&s->mu);
-	if (s->d) {
-		MHD_stop_daemon(s->d);
+	wake(s);
+	if (s->loop_started) {
+		pthread_join(s->loop, NULL);
 	}
 	server_free(s);
 }
