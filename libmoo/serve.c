@@ -244,16 +244,15 @@ static int job_worker_command(struct moo_serve_model *m, const struct moo_job *j
 		goto done;
 	}
 	for (i = 0; i <= interp; i++) {
-		if (!strncmp(w[i], "MOO_", 4) && strchr(w[i], '=') && !container) {
-			continue;
+		bool moo_var = !strncmp(w[i], "MOO_", 4) && strchr(w[i], '=');
+
+		if (moo_var && !container) {
+			continue; /* env MOO_JOB_ID=… */
 		}
-		if (container && !strcmp(w[i], "--name") && i + 1 < interp) {
-			i++;
-			continue;
-		}
-		if (container && (!strncmp(w[i], "MOO_", 4) && strchr(w[i], '=')) && i > 0 &&
-		    !strcmp(w[i - 1], "-e") && cmd.len >= 3) {
-			cmd.len -= 3; /* the "-e " before it */
+		if (container && i < interp &&
+		    ((!strcmp(w[i], "-e") && !strncmp(w[i + 1], "MOO_", 4)) ||
+		     !strcmp(w[i], "--name"))) {
+			i++; /* -e MOO_JOB_ID=…, --name JOB */
 			continue;
 		}
 		if (cmd.len) {
