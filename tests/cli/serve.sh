@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 43
+plan 47
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -168,6 +168,15 @@ start_serve job "$job" --wait-ready
 req POST /v2/models/sklearn-diabetes/infer $J -d "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 10], \"datatype\": \"FP64\", \"data\": $X}]}"
 contains "moo serve JOB: OIP infer on the trained model" "$code $body" '200 {"model_name": "sklearn-diabetes", "outputs": [{"name": "predictions", "shape": [1], "datatype": "FP64"'
 stop_serve
+
+# ---- a ZIP bundle; usage errors --------------------------------------------------------------------
+"$MOO" pack "$FX/echo" -o "$T/echo.zip" >/dev/null 2>&1
+start_serve zip "$T/echo.zip" --wait-ready
+expect_exit "moo serve ZIP: served from the extracted bundle" 0 "$MOO" predict "$URL" -d '{"instances": [4]}'
+contains "its answer" "$out" '{"predictions": [4]'
+stop_serve
+expect_exit "--max-body that is not a size is a usage error" 2 "$MOO" serve "$FX/echo" --max-body 12Q
+expect_exit "a folder whose spec has no inference.entry_point is refused (exit 3)" 3 "$MOO" serve "$MOO_SRC/examples/fails"
 
 # ---- a load() that fails ------------------------------------------------------------------------
 expect_exit "--wait-ready exits 1 when load() fails" 1 "$MOO" serve "$FX/badload" --port 0 --wait-ready
