@@ -153,6 +153,8 @@ extern const struct cmd cmd_reproduce;
 extern const struct cmd cmd_diff;
 extern const struct cmd cmd_publish;
 extern const struct cmd cmd_models;
+extern const struct cmd cmd_serve;
+extern const struct cmd cmd_predict;
 
 extern const struct cmd *const commands[];
 extern const size_t n_commands;

@@ -14,4 +14,5 @@
 #include "moo/host.h"
 #include "moo/resolve.h"
 #include "moo/publish.h"
+#include "moo/serve.h"
 #endif

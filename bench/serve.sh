@@ -1,0 +1,161 @@
+#!/bin/sh
+# moo serve against FastAPI on uvicorn (uvloop + httptools: what pip install "uvicorn[standard]"
+# gives) and Flask under gunicorn, side by side in one run, the same predictor behind each.
+#   bench/serve.sh [MOO] [SECONDS]    (MOO defaults to build/cli/moo, SECONDS to 10 per run)
+# 2 workers each, wrk -t2 -c32, POST of a small JSON body. Prints req/s, p50 and p99 of each
+# and the ratios against uvicorn (goals: >= 1.5x its req/s, <= 0.5x its p99); then the same
+# with a numpy model, moo batching with predict_batch (goal >= 3x uvicorn's req/s).
+set -eu
+MOO=${1:-build/cli/moo}
+D=${2:-10}
+PY=/usr/bin/python3
+case $MOO in /*) ;; *) MOO=$PWD/$MOO ;; esac
+T=$(mktemp -d)
+PIDS=
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.3; rm -rf "$T"' EXIT
+export MOO_HOME="$T/home" MOO_ROOT="$T/root" XDG_DATA_HOME="$T/data" MOO_PYTHON="$PY"
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+mkdir "$T/echo" "$T/np"
+cat >"$T/echo/predict.py" <<'EOT'
+def load(model_dir):
+    return None
+
+
+def predict(model, request):
+    return {"predictions": request["instances"]}
+EOT
+cat >"$T/np/predict.py" <<'EOT'
+import numpy as np
+
+W = np.random.default_rng(0).standard_normal((64, 10))
+
+
+def load(model_dir):
+    return W
+
+
+def predict(model, request):
+    return {"predictions": (np.asarray(request["instances"], dtype=float) @ model).argmax(1).tolist()}
+
+
+def predict_batch(model, requests):
+    rows = [np.asarray(r["instances"], dtype=float) for r in requests]
+    out = (np.concatenate(rows) @ model).argmax(1).tolist()
+    res, i = [], 0
+    for r in rows:
+        res.append({"predictions": out[i:i + len(r)]})
+        i += len(r)
+    return res
+EOT
+for m in echo np; do
+	cat >"$T/$m/metadata.yaml" <<EOT
+framework: {name: sklearn, version: "1.2", runtime: python3}
+model: {name: $m}
+entry_point: predict.py
+inference: {entry_point: predict.py}
+EOT
+	cat >"$T/$m/app_fastapi.py" <<'EOT'
+from fastapi import FastAPI, Request
+import predict as p
+
+app = FastAPI()
+model = p.load(".")
+
+
+@app.post("/invocations")
+async def invocations(req: Request):
+    return p.predict(model, await req.json())
+EOT
+	cat >"$T/$m/app_flask.py" <<'EOT'
+from flask import Flask, request, jsonify
+import predict as p
+
+app = Flask(__name__)
+model = p.load(".")
+
+
+@app.post("/invocations")
+def invocations():
+    return jsonify(p.predict(model, request.get_json(force=True)))
+EOT
+done
+
+echo '{"instances": [[1.0, 2.0, 3.0, 4.0]]}' >"$T/echo/body.json"
+$PY -c 'import json; print(json.dumps({"instances": [[float(i % 17) for i in range(64)]]}))' >"$T/np/body.json"
+
+# wait_up URL: until a POST answers 200
+wait_up() {
+	i=0
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d @"$2" "$1/invocations")" = 200 ]; do
+		sleep 0.2; i=$((i + 1)); [ $i -lt 300 ] || { echo "bench: $1 never answered" >&2; exit 1; }
+	done
+}
+
+# bench NAME URL BODY: one wrk run; appends "NAME rps p50_ms p99_ms" to $T/results
+bench() {
+	cat >"$T/post.lua" <<EOT
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[$(cat "$3")]==]
+EOT
+	wait_up "$2" "$3"
+	wrk -t2 -c32 -d2s -s "$T/post.lua" "$2/invocations" >/dev/null 2>&1 # warm-up
+	wrk -t2 -c32 -d"${D}s" --latency -s "$T/post.lua" "$2/invocations" >"$T/wrk.out" 2>&1
+	$PY - "$1" "$T/wrk.out" >>"$T/results" <<'EOT'
+import re, sys
+t = open(sys.argv[2]).read()
+def ms(s):
+    v, u = re.match(r"([\d.]+)(us|ms|s)", s).groups()
+    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+p50 = ms(re.search(r"\s50%\s+(\S+)", t).group(1))
+p99 = ms(re.search(r"\s99%\s+(\S+)", t).group(1))
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(sys.argv[1], rps, p50, p99, errs.group(1) if errs else 0)
+EOT
+}
+
+stop_all() { for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; PIDS=; }
+
+run_set() { # MODEL [moo serve options]
+	m=$1; shift
+	p=$(free_port)
+	"$MOO" serve "$T/$m" --port "$p" --workers 2 --wait-ready "$@" >/dev/null 2>"$T/moo.err" &
+	PIDS="$PIDS $!"
+	bench "moo-serve${1:+(batching)}" "http://127.0.0.1:$p" "$T/$m/body.json"
+	stop_all
+	p=$(free_port)
+	(cd "$T/$m" && exec $PY -m uvicorn app_fastapi:app --host 127.0.0.1 --port "$p" --workers 2 \
+		--loop uvloop --http httptools --no-access-log --log-level warning) &
+	PIDS="$PIDS $!"
+	bench fastapi+uvicorn "http://127.0.0.1:$p" "$T/$m/body.json"
+	stop_all
+	p=$(free_port)
+	(cd "$T/$m" && exec gunicorn -w 2 -b "127.0.0.1:$p" --log-level warning app_flask:app) &
+	PIDS="$PIDS $!"
+	bench flask+gunicorn "http://127.0.0.1:$p" "$T/$m/body.json"
+	stop_all
+}
+
+report() { # TITLE
+	echo "$1 (2 workers each, wrk -t2 -c32 -d${D}s)"
+	grep -q ' [1-9][0-9]*$' "$T/results" && echo "bench: some answers were not 2xx (last column)" >&2
+	$PY - "$T/results" <<'EOT'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+base = next(r for r in rows if r[0] == "fastapi+uvicorn")
+print("%-34s %10s %9s %9s %8s %10s %10s" % ("server", "req/s", "p50 ms", "p99 ms", "non-2xx", "req/s ×", "p99 ×"))
+for r in rows:
+    print("%-34s %10.0f %9.2f %9.2f %8s %9.2fx %9.2fx" % (r[0], float(r[1]), float(r[2]), float(r[3]), r[4],
+          float(r[1]) / float(base[1]), float(r[3]) / float(base[3])))
+EOT
+	: >"$T/results"
+}
+
+: >"$T/results"
+run_set echo
+report "echo predictor"
+run_set np --batch-max 32 --batch-wait-ms 2
+report "numpy model (64x10 matmul); moo batching with predict_batch"

@@ -1,0 +1,299 @@
+# moo's predictor worker (moo-serve(1)): runs as  python -c THIS ENTRY_POINT MODEL_DIR
+# in the model's code folder. It imports ENTRY_POINT, calls load(MODEL_DIR) once, then
+# answers requests read from stdin, one at a time, until stdin closes.
+#
+# Frames, both ways: a 4-byte big-endian length, then that many bytes.
+#   moo -> worker   a message: header frame (JSON), body frame (raw bytes)
+#                   header {"path", "content_type", "body_file"?, "batch"?}
+#                   {"batch": N} is followed by N messages, answered by N messages
+#   worker -> moo   first {"ready": true} or {"ready": false, "error": "last traceback line"}
+#                   then per request: header frame {"status", "content_type"}, body frame
+# The predictor's own prints go to stderr: stdout carries frames only.
+import json
+import os
+import struct
+import sys
+import traceback
+
+_IN = sys.stdin.buffer
+_OUT = os.fdopen(os.dup(1), "wb", buffering=0)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+
+def _read_exact(n):
+    parts = []
+    while n:
+        b = _IN.read(n)
+        if not b:
+            raise EOFError
+        parts.append(b)
+        n -= len(b)
+    return b"".join(parts)
+
+
+def _frame():
+    (n,) = struct.unpack(">I", _read_exact(4))
+    return _read_exact(n)
+
+
+def _send(chunks):
+    out = []
+    for c in chunks:
+        out.append(struct.pack(">I", len(c)))
+        out.append(c)
+    _OUT.write(b"".join(out))
+
+
+# Bodies read as JSON: curl -d sends form-urlencoded, fetch() of a string text/plain.
+_JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
+
+
+_OK = json.dumps({"status": 200, "content_type": "application/json"}).encode()
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _json_body(body):
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise BadRequest("malformed JSON: %s" % e)
+
+
+def _csv_rows(text):
+    rows = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            if rows:
+                raise BadRequest("CSV line %d is not numbers: %r" % (len(rows) + 1, line[:80]))
+            # a header line
+    return rows
+
+
+def _reshape(flat, shape):
+    if len(shape) <= 1:
+        return list(flat)
+    step = 1
+    for d in shape[1:]:
+        step *= d
+    return [_reshape(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def _flatten(x, shape):
+    if isinstance(x, (list, tuple)):
+        shape.append(len(x))
+        flat = []
+        inner = None
+        for e in x:
+            s = []
+            flat.extend(_flatten(e, s))
+            inner = s
+        if inner:
+            shape.extend(inner)
+        return flat
+    return [x]
+
+
+def _datatype(flat):
+    if all(isinstance(v, bool) for v in flat):
+        return "BOOL"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+        return "INT64"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+        return "FP64"
+    return "BYTES"
+
+
+def _request(head, body):
+    """The request predict() gets: {"instances": [...]} for JSON and CSV, else raw bytes."""
+    path = head.get("path", "")
+    ctype = (head.get("content_type") or "").split(";")[0].strip().lower()
+    if head.get("body_file"):
+        if ctype in _JSON_TYPES or ctype == "text/csv":
+            with open(head["body_file"], "rb") as f:
+                body = f.read()
+        else:
+            return {"content_type": ctype, "body_file": head["body_file"]}
+    if path.endswith("/infer"):
+        doc = _json_body(body)
+        if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
+            raise BadRequest("an inference request needs 'inputs', a list of tensors")
+        inputs = []
+        for t in doc["inputs"]:
+            if not isinstance(t, dict) or not all(k in t for k in ("name", "shape", "datatype", "data")):
+                raise BadRequest("each input needs 'name', 'shape', 'datatype' and 'data'")
+            data = t["data"]
+            shape = t["shape"]
+            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise BadRequest("input '%s': 'shape' must be a list of sizes" % t["name"])
+            flat = _flatten(data, [])
+            n = 1
+            for d in shape:
+                n *= d
+            if n != len(flat):
+                raise BadRequest("input '%s': shape %s holds %d values, data has %d"
+                                 % (t["name"], shape, n, len(flat)))
+            inputs.append(dict(t, data=_reshape(flat, shape)))
+        req = {"instances": inputs[0]["data"], "inputs": inputs, "protocol": "v2"}
+        if "id" in doc:
+            req["id"] = doc["id"]
+        if "parameters" in doc:
+            req["parameters"] = doc["parameters"]
+        return req
+    if ctype == "text/csv":
+        return {"instances": _csv_rows(body.decode("utf-8", "replace")), "protocol": "csv"}
+    if ctype in _JSON_TYPES:
+        doc = _json_body(body)
+        if isinstance(doc, dict):
+            if "instances" in doc:
+                return dict(doc, protocol="mlflow")
+            if "inputs" in doc:
+                return dict(doc, instances=doc["inputs"], protocol="mlflow")
+            if "dataframe_split" in doc:
+                d = doc["dataframe_split"]
+                if not isinstance(d, dict) or "data" not in d:
+                    raise BadRequest("'dataframe_split' needs 'data'")
+                return {"instances": d["data"], "columns": d.get("columns"), "protocol": "mlflow"}
+            if "dataframe_records" in doc:
+                recs = doc["dataframe_records"]
+                if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
+                    raise BadRequest("'dataframe_records' must be a list of objects")
+                cols = list(recs[0].keys()) if recs else []
+                return {"instances": [[r.get(c) for c in cols] for r in recs],
+                        "columns": cols, "protocol": "mlflow"}
+            return dict(doc, protocol="json")
+        return {"instances": doc, "protocol": "json"}
+    return {"content_type": ctype, "body": body}
+
+
+def _answer(head, req, result, model_name):
+    """predict()'s result as the protocol of the request asks."""
+    if isinstance(result, dict):
+        doc = result
+    else:
+        if hasattr(result, "tolist"):
+            result = result.tolist()
+        doc = {"predictions": result}
+    if head.get("path", "").endswith("/infer"):
+        preds = doc.get("predictions", doc)
+        if hasattr(preds, "tolist"):
+            preds = preds.tolist()
+        shape = []
+        flat = _flatten(preds, shape)
+        out = {"model_name": model_name, "outputs": [
+            {"name": "predictions", "shape": shape, "datatype": _datatype(flat), "data": flat}]}
+        if isinstance(req, dict) and "id" in req:
+            out["id"] = req["id"]
+        doc = out
+    return json.dumps(doc, default=_default).encode()
+
+
+def _default(o):
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, bytes):
+        return o.decode("utf-8", "replace")
+    raise TypeError("%s is not JSON" % type(o).__name__)
+
+
+def _error(status, msg):
+    return [json.dumps({"status": status, "content_type": "application/json"}).encode(),
+            json.dumps({"error": msg}).encode()]
+
+
+def _last_line(exc):
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+
+
+def main():
+    entry, model_dir = sys.argv[1], sys.argv[2]
+    model_name = sys.argv[3] if len(sys.argv) > 3 else "model"
+    sys.path.insert(0, os.getcwd())
+    try:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("moo_predictor", entry)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        if not hasattr(mod, "predict") and not hasattr(mod, "predict_batch"):
+            raise AttributeError("%s defines neither predict(model, request) nor predict_batch" % entry)
+        model = mod.load(model_dir) if hasattr(mod, "load") else None
+    except BaseException as e:
+        traceback.print_exc()
+        sys.stderr.flush()
+        try:
+            _send([json.dumps({"ready": False, "error": _last_line(e)}).encode()])
+        except OSError:
+            pass
+        return 1
+    predict = getattr(mod, "predict", None)
+    predict_batch = getattr(mod, "predict_batch", None)
+    try:
+        _send([json.dumps({"ready": True, "batch": predict_batch is not None}).encode()])
+    except OSError:
+        return 0
+    while True:
+        try:
+            head = json.loads(_frame())
+            body = _frame()
+        except (EOFError, OSError):
+            return 0
+        msgs = [(head, body)]
+        if "batch" in head:
+            msgs = []
+            for _ in range(head["batch"]):
+                h = json.loads(_frame())
+                msgs.append((h, _frame()))
+        reqs, out = [], [None] * len(msgs)
+        for i, (h, b) in enumerate(msgs):
+            try:
+                reqs.append((i, _request(h, b)))
+            except BadRequest as e:
+                out[i] = _error(400, str(e))
+        ok = "application/json"
+        reqs_by_i = dict(reqs)
+        if predict_batch is not None and reqs:
+            try:
+                results = predict_batch(model, [r for _, r in reqs])
+                if len(results) != len(reqs):
+                    raise ValueError("predict_batch returned %d results for %d requests"
+                                     % (len(results), len(reqs)))
+                for (i, _), res in zip(reqs, results):
+                    out[i] = [json.dumps({"status": 200, "content_type": ok}).encode(),
+                              _answer(msgs[i][0], reqs_by_i[i], res, model_name)]
+            except Exception as e:
+                traceback.print_exc()
+                sys.stderr.flush()
+                for i, _ in reqs:
+                    out[i] = _error(500, "predict_batch failed: " + _last_line(e))
+        else:
+            # One by one, each answer sent as soon as it is made (moo delivers it at once).
+            try:
+                for i, (h, b) in enumerate(msgs):
+                    if out[i] is None:
+                        r = reqs_by_i[i]
+                        try:
+                            out[i] = [_OK, _answer(h, r, predict(model, r), model_name)]
+                        except Exception as e:
+                            traceback.print_exc()
+                            sys.stderr.flush()
+                            out[i] = _error(500, "predict failed: " + _last_line(e))
+                    _send(out[i])
+            except OSError:
+                return 0
+            continue
+        try:
+            _send([c for o in out for c in o])
+        except OSError:
+            return 0
+
+
+sys.exit(main())

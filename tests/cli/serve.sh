@@ -1,0 +1,190 @@
+#!/bin/sh
+# moo serve and moo predict against real clients (curl, Python's urllib, raw sockets):
+# protocols, the predictor contract, workers that fail, bad and heavy traffic, batching.
+. "$MOO_SRC/tests/cli/lib.sh"
+export MOO_PYTHON=/usr/bin/python3
+FX="$MOO_SRC/tests/fixtures/serve"
+CLIENT="$MOO_SRC/tests/cli/serve_client.py"
+SPID=
+stop_serve() {
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+	SPID=
+}
+trap 'stop_serve; cleanup_dirs' EXIT
+
+# start_serve NAME SOURCE ARGS...: moo serve in the background; $URL once it printed it.
+start_serve() {
+	_name=$1; shift
+	"$MOO" serve "$@" --port 0 >"$T/$_name.out" 2>"$T/$_name.err" &
+	SPID=$!
+	i=0
+	until [ -s "$T/$_name.out" ] || [ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	URL=$(head -n1 "$T/$_name.out")
+}
+wait_ready() {
+	i=0
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/health/ready")" = 200 ] ||
+		[ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
+}
+# req METHOD PATH [curl args]: status in $code, body in $body, headers in $T/h
+req() {
+	_m=$1 _p=$2; shift 2
+	code=$(curl -s -X "$_m" -o "$T/body" -D "$T/h" -w '%{http_code}' --max-time 60 "$@" "$URL$_p")
+	body=$(cat "$T/body")
+}
+
+plan 47
+
+# ---- a model that loads slowly: live at once, ready after load() ---------------------------
+cp -r "$FX/echo" "$T/echo"
+mkdir -p "$T/echo/training_result" && echo 3 >"$T/echo/training_result/slow-load"
+start_serve echo "$T/echo" --workers 2
+case $URL in
+http://127.0.0.1:[0-9]*) ok "serve prints its URL, on 127.0.0.1 by default" ;;
+*) not_ok "serve prints its URL, on 127.0.0.1 by default" "$URL $(cat "$T/echo.err")" ;;
+esac
+req GET /v2/health/live
+contains "live answers 200 while load() runs" "$code $body" '200 {"live":true}'
+req GET /v2/health/ready
+contains "ready answers 503 while load() runs" "$code $body" '503 {"ready":false'
+req GET /ping
+contains "SageMaker /ping is 503 while loading" "$code" 503
+wait_ready
+req GET /v2/health/ready
+contains "ready answers 200 once load() is done" "$code $body" '200 {"ready":true}'
+req GET /ping
+contains "SageMaker /ping is 200 once loaded" "$code" 200
+
+# ---- MLflow / SageMaker scoring ---------------------------------------------------------------
+J='-H Content-Type:application/json'
+req POST /invocations $J -d '{"instances": [[1, 2], [3, 4]]}'
+contains "instances reach predict()" "$code $body" '200 {"predictions": [[1, 2], [3, 4]]'
+req POST /invocations $J -d '{"inputs": [[5, 6]]}'
+contains "MLflow inputs reach predict() as instances" "$code $body" '200 {"predictions": [[5, 6]]'
+req POST /invocations $J -d '{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}'
+contains "MLflow dataframe_split" "$code $body" '{"predictions": [[1, 2]], "columns": ["a", "b"]'
+req POST /invocations $J -d '{"dataframe_records": [{"a": 1, "b": 2}, {"a": 3, "b": 4}]}'
+contains "MLflow dataframe_records" "$code $body" '{"predictions": [[1, 2], [3, 4]], "columns": ["a", "b"]'
+req POST /invocations -H 'Content-Type: text/csv' --data-binary "$(printf 'a,b\n1,2\n3.5,4\n')"
+contains "CSV with a header line" "$code $body" '200 {"predictions": [[1.0, 2.0], [3.5, 4.0]]'
+req POST /invocations -H 'Content-Type: image/png' --data-binary 'PNGDATA'
+contains "other types reach predict() as bytes" "$code $body" '"size": 7, "content_type": "image/png"'
+check "Python urllib: a request, X-Request-Id echoed" $PY "$CLIENT" urllib "$URL"
+req POST /invocations $J -H 'X-Request-Id: trace-42' -d '{"instances": [1]}'
+contains "X-Request-Id echoed (curl)" "$(cat "$T/h")" 'X-Request-Id: trace-42'
+req POST /invocations $J -d '{"instances": [1'
+contains "malformed JSON is 400 with an error" "$code $body" '400 {"error": "malformed JSON'
+
+# ---- Open Inference Protocol v2, the KServe protocol document's examples ------------------------
+req GET /v2
+contains "server metadata" "$code $body" '200 {"name":"moo","version"'
+req GET /v2/models/echo
+contains "model metadata" "$code $body" '200 {"name":"echo","versions":["3"],"platform":"moo-python","inputs":[],"outputs"'
+req GET /v2/models/echo/ready
+contains "model ready" "$code" 200
+# The document's inference request, verbatim (docs/modelserving/data_plane/v2_protocol.md).
+req POST /v2/models/echo/infer $J -d '{
+  "id" : "42",
+  "inputs" : [
+    {
+      "name" : "input0",
+      "shape" : [ 2, 2 ],
+      "datatype" : "UINT32",
+      "data" : [ 1, 2, 3, 4 ]
+    },
+    {
+      "name" : "input1",
+      "shape" : [ 3 ],
+      "datatype" : "BOOL",
+      "data" : [ true ]
+    }
+  ],
+  "outputs" : [
+    {
+      "name" : "output0"
+    }
+  ]
+}'
+contains "OIP infer checks every tensor's shape against its data" "$code $body" '400 {"error": "input '"'input1'"': shape [3] holds 3 values, data has 1"}'
+req POST /v2/models/echo/infer $J -d '{"id": "42", "inputs": [{"name": "input0", "shape": [2, 2], "datatype": "UINT32", "data": [1, 2, 3, 4]}, {"name": "input1", "shape": [3], "datatype": "BOOL", "data": [true, false, true]}], "outputs": [{"name": "output0"}]}'
+contains "OIP infer: the first input reshaped reaches predict(), outputs as tensors" "$code $body" '200 {"model_name": "echo", "outputs": [{"name": "predictions", "shape": [2, 2], "datatype": "INT64", "data": [1, 2, 3, 4]}], "id": "42"}'
+req POST /v2/models/nosuch/infer $J -d '{}'
+contains "an unknown model is 404 with an error" "$code $body" "404 {\"error\":\"no model 'nosuch' here"
+req POST /v2/models/echo/infer $J -d '{"inputs": 3}'
+contains "an inference request without inputs is 400" "$code $body" '400 {"error": "an inference request needs'
+req GET /openapi.json
+if [ "$code" = 200 ] && printf '%s' "$body" | jq "all(p in d['paths'] for p in ['/v2/health/live', '/v2/health/ready', '/v2/models/echo/infer', '/ping', '/invocations', '/'])" | grep -qx True; then
+	ok "/openapi.json describes every path"
+else
+	not_ok "/openapi.json describes every path" "$code $body"
+fi
+req GET /
+contains "/ is the page" "$code $body" '200 <!doctype html>'
+
+# ---- workers fail safely ------------------------------------------------------------------------
+req POST /invocations $J -d '{"raise": "bad input x"}'
+contains "an exception in predict is a 500 naming it" "$code $body" '500 {"error": "predict failed: ValueError: bad input x"}'
+contains "its traceback is in moo's output" "$(cat "$T/echo.err")" 'ValueError: bad input x'
+req POST /invocations $J -d '{"instances": [9]}'
+contains "the worker lives on" "$code" 200
+check "workers killed mid-request: 5xx JSON, then a restarted worker answers" $PY "$CLIENT" kill "$URL" "$SPID"
+stop_serve
+
+# ---- bad and heavy traffic ---------------------------------------------------------------------
+start_serve small "$FX/echo" --max-body 1K --timeout 2 --workers 1 --queue-max 2
+wait_ready
+req POST /invocations $J --data-binary "{\"instances\": \"$(head -c 2000 /dev/zero | tr '\0' x)\"}"
+contains "a body over --max-body is 413 with an error" "$code $body" '413 {"error":"the body of'
+check "a client that sends too slowly gets 408 while others are served" $PY "$CLIENT" slow "$URL"
+check "a full queue is 503 with Retry-After" $PY "$CLIENT" queue "$URL"
+stop_serve
+
+start_serve big "$FX/echo" --max-body 2G
+wait_ready
+check "a 1 GiB upload is spooled: moo's RSS stays under 100 MiB" $PY "$CLIENT" rss "$URL" "$SPID" 1073741824
+stop_serve
+
+# ---- dynamic batching ---------------------------------------------------------------------------
+start_serve batch "$FX/batch" --workers 2 --batch-max 8 --batch-wait-ms 20
+wait_ready
+check "predict_batch gets batches under load (--batch-max 8)" $PY "$CLIENT" batch "$URL"
+sed -n 's/^batch sizes/# batch sizes/p' "$T/.out" 2>/dev/null
+$PY "$CLIENT" batch "$URL" | sed 's/^/# /'
+
+# ---- moo predict URL -------------------------------------------------------------------------------
+expect_exit "moo predict URL -d: the answer, exit 0" 0 "$MOO" predict "$URL" -d '{"instances": [[1]]}'
+contains "moo predict prints the answer" "$out" '"predictions": [[1]]'
+expect_exit "moo predict URL: an error answer exits 1" 1 "$MOO" predict "$URL" -d '{"instances": [1'
+contains "moo predict names the error" "$err" 'HTTP 400: malformed JSON'
+stop_serve
+
+# ---- a job: served from its result in the environment it ran in ----------------------------------
+"$MOO" run "$MOO_SRC/examples/sklearn-diabetes" >"$T/run.out" 2>&1
+job=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) succeeded.*/\1/p' "$T/run.out")
+X='[[0.038, 0.05, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.02, -0.018]]'
+expect_exit "moo predict JOB -d: the trained model answers" 0 "$MOO" predict "$job" -d "{\"instances\": $X}"
+contains "moo predict JOB prints a prediction" "$out" '{"predictions": [1'
+start_serve job "$job" --wait-ready
+req POST /v2/models/sklearn-diabetes/infer $J -d "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 10], \"datatype\": \"FP64\", \"data\": $X}]}"
+contains "moo serve JOB: OIP infer on the trained model" "$code $body" '200 {"model_name": "sklearn-diabetes", "outputs": [{"name": "predictions", "shape": [1], "datatype": "FP64"'
+stop_serve
+
+# ---- a ZIP bundle; usage errors --------------------------------------------------------------------
+"$MOO" pack "$FX/echo" -o "$T/echo.zip" >/dev/null 2>&1
+start_serve zip "$T/echo.zip" --wait-ready
+expect_exit "moo serve ZIP: served from the extracted bundle" 0 "$MOO" predict "$URL" -d '{"instances": [4]}'
+contains "its answer" "$out" '{"predictions": [4]'
+stop_serve
+expect_exit "--max-body that is not a size is a usage error" 2 "$MOO" serve "$FX/echo" --max-body 12Q
+expect_exit "a folder whose spec has no inference.entry_point is refused (exit 3)" 3 "$MOO" serve "$MOO_SRC/examples/fails"
+
+# ---- a load() that fails ------------------------------------------------------------------------
+expect_exit "--wait-ready exits 1 when load() fails" 1 "$MOO" serve "$FX/badload" --port 0 --wait-ready
+contains "moo's output has load()'s last traceback line" "$err" 'load() failed: RuntimeError: weights missing: model.bin'
+start_serve badload "$FX/badload"
+i=0
+until grep -q 'load() failed' "$T/badload.err" || [ $i -gt 300 ]; do sleep 0.1; i=$((i + 1)); done
+req GET /v2/health/ready
+contains "ready shows load()'s error" "$code $body" '503 {"ready":false,"error":"RuntimeError: weights missing: model.bin"}'
+stop_serve
+done_testing
