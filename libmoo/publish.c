@@ -30,9 +30,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <git2.h>
 #include <jansson.h>
 #include "internal.h"
+#include "gitlib.h"
 #include "ssh.h"
 
 #define DEFAULT_MAX_FILE (50ull * 1000 * 1000)
@@ -1129,6 +1129,9 @@ static int ctx_open(struct ctx *c, const char *repo, bool accept_new, struct moo
 	int r;
 
 	memset(c, 0, sizeof(*c));
+	if ((r = moo__gitlib_load(err))) {
+		return r;
+	}
 	git_libgit2_init();
 	if ((r = remote_parse(&c->rm, repo, accept_new, err))) {
 		return r;
@@ -1263,6 +1266,9 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 
 	memset(&c, 0, sizeof(c));
 	memset(&p, 0, sizeof(p));
+	if ((r = moo__gitlib_load(err))) {
+		return r;
+	}
 	git_libgit2_init();
 	if (!o || o->version != MOO_PUBLISH_OPTS_VERSION || !o->repo) {
 		return moo__fail(err, MOO_EARG, "moo_publish: bad options");

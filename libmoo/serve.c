@@ -23,9 +23,9 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include "internal.h"
 #include "curl.h"
+#include "mhdlib.h"
 #include "embedded.h"
 #include "runtime.h"
 #include "transport.h"
@@ -1474,6 +1474,9 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 		goto fail;
 	}
 
+	if ((r = moo__mhdlib_load(err))) {
+		goto fail;
+	}
 	bind_addr = opts->bind ? opts->bind : "127.0.0.1";
 	memset(&ss, 0, sizeof(ss));
 	if (strchr(bind_addr, ':')) {
