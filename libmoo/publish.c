@@ -1648,6 +1648,9 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 	int r;
 
 	memset(&c, 0, sizeof(c));
+	if ((r = moo__gitlib_load(err))) { /* before anything the cleanup below frees */
+		return r;
+	}
 	if (!at || at == ref || !at[1]) {
 		struct moo_error *me = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
 						      "'%s' is not REPO@TAG", ref ? ref : "");

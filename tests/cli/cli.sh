@@ -28,11 +28,11 @@ help_out=$out
 "$MOO" help validate >"$T/h2"
 if [ "$help_out" = "$(cat "$T/h2")" ]; then ok "both help forms print the same"; else not_ok "both help forms print the same"; fi
 
-# libarchive and libssh are loaded on first use: a broken one does not stop moo from
+# libarchive, libssh, libgit2 and libmicrohttpd are loaded on first use: a broken one does not stop moo from
 # starting, and the command that needs it names the library and the package to install.
 mkdir "$T/lib"
 printf 'int moo_test_nothing;\n' >"$T/lib/x.c"
-for so in libarchive.so.13 libssh.so.4; do
+for so in libarchive.so.13 libssh.so.4 libgit2.so.1.5 libmicrohttpd.so.12; do
 	cc -shared -fPIC -Wl,-soname,$so -o "$T/lib/$so" "$T/lib/x.c"
 done
 expect_exit "with a broken libarchive and libssh, moo --version still runs" 0 \
@@ -44,4 +44,11 @@ contains "... and the package" "$err" "apt-get install libarchive13"
 expect_exit "moo hosts check with a broken libssh is a local failure (6)" 6 \
 	env LD_LIBRARY_PATH="$T/lib" MOO_HOME="$T/h" XDG_CONFIG_HOME="$T/c" "$MOO" hosts check nobody@127.0.0.1:1
 contains "... naming the library" "$err" "cannot load libssh: libssh.so.4 has no"
+expect_exit "moo serve with a broken libmicrohttpd is a local failure (6)" 6 \
+	env LD_LIBRARY_PATH="$T/lib" MOO_HOME="$T/h" "$MOO" serve --port 0 "$MOO_SRC/examples/sklearn-diabetes"
+contains "... naming the library and the package" "$err" "apt-get install libmicrohttpd12"
+git init -q --bare "$T/models.git"
+expect_exit "moo reproduce REPO@TAG with a broken libgit2 is a local failure (6)" 6 \
+	env LD_LIBRARY_PATH="$T/lib" MOO_HOME="$T/h" "$MOO" reproduce "$T/models.git@v1"
+contains "... naming the library and the package" "$err" "apt-get install libgit2-1.5"
 done_testing
