@@ -20,6 +20,7 @@
 #define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
 #define RECONNECT_S  60.0 /* how long moo logs -f tries to reach a host again */
 #define LOG_CHUNK    (1u << 20)
+#define BAD_WAIT_S   15.0 /* how long a follower waits for a job's bad files to go */
 
 static double now(void)
 {
@@ -1541,6 +1542,33 @@ static void log_shrunk(struct moo__transport *t, const struct moo_job *job, cons
 	}
 }
 
+/*
+ * refresh while a job is followed. A job whose files are bad for a moment is followed on
+ * for up to BAD_WAIT_S: its supervisor removes what the job put in place of exit when the
+ * job ends, and a follower should not give up on it before.
+ */
+static int follow_refresh(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
+			  double *bad_since, struct moo_error **err)
+{
+	struct moo_error *e = NULL;
+	int r = refresh(t, st, job, &e);
+
+	if (r == MOO_EIO && !moo_job_status_done(job->status)) {
+		if (*bad_since <= 0) {
+			*bad_since = now();
+		}
+		if (now() - *bad_since < BAD_WAIT_S) {
+			moo_error_free(e);
+			nap(0.05);
+			return 0;
+		}
+	} else if (!r) {
+		*bad_since = 0;
+	}
+	moo__error_append(err, e);
+	return r;
+}
+
 int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bool follow,
 		 moo_log_cb cb, void *cb_data, const volatile sig_atomic_t *stop,
 		 struct moo_error **err)
@@ -1550,7 +1578,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 	struct moo_error *lerr = NULL, *warn = NULL;
 	char *log = job_file(job, "process.log"), *exit_path = job_file(job, "exit");
 	uint64_t off = *offset;
-	double wait = 0.002, last_check = now();
+	double wait = 0.002, last_check = now(), bad_since = 0;
 	bool ended = false, idle = false;
 	int r;
 
@@ -1615,7 +1643,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			break;
 		}
 		if (ended) {
-			r = refresh(t, st, job, &lerr);
+			r = follow_refresh(t, st, job, &bad_since, &lerr);
 			if (r == MOO_EHOST && moo__transport_is_remote(t)) {
 				ended = false;
 				continue;
@@ -1635,7 +1663,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			last_check = now();
 			log_shrunk(t, job, log, &off, &warn);
 			*offset = off;
-			r = refresh(t, st, job, &lerr);
+			r = follow_refresh(t, st, job, &bad_since, &lerr);
 			if (r == MOO_EHOST && follow && moo__transport_is_remote(t)) {
 				continue;
 			}
