@@ -25,6 +25,7 @@
 #define LOG_CHUNK    (1u << 20)
 #define TAIL_BYTES   65536u /* what moo logs -n N reads, from the end */
 #define MAX_TIME     1e11   /* seconds since 1970: the year 5138; a later time is no time */
+#define BAD_WAIT_S   15.0   /* how long a follower waits for a job's bad files to go */
 
 static double now(void)
 {
@@ -1944,6 +1945,33 @@ static void log_shrunk(struct moo__transport *t, const struct moo_job *job, cons
 	}
 }
 
+/*
+ * refresh while a job is followed. A job whose files are bad for a moment is followed on
+ * for up to BAD_WAIT_S: its supervisor removes what the job put in place of exit when the
+ * job ends, and a follower should not give up on it before.
+ */
+static int follow_refresh(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
+			  double *bad_since, struct moo_error **err)
+{
+	struct moo_error *e = NULL;
+	int r = refresh(t, st, job, &e);
+
+	if (r == MOO_EIO && !moo_job_status_done(job->status)) {
+		if (*bad_since <= 0) {
+			*bad_since = now();
+		}
+		if (now() - *bad_since < BAD_WAIT_S) {
+			moo_error_free(e);
+			nap(0.05);
+			return 0;
+		}
+	} else if (!r) {
+		*bad_since = 0;
+	}
+	moo__error_append(err, e);
+	return r;
+}
+
 int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bool follow,
 		 moo_log_cb cb, void *cb_data, const volatile sig_atomic_t *stop,
 		 struct moo_error **err)
@@ -1953,7 +1981,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 	struct moo_error *lerr = NULL, *warn = NULL;
 	char *log = job_file(job, "process.log"), *exit_path = job_file(job, "exit");
 	uint64_t off = *offset;
-	double wait = 0.002, last_check = now();
+	double wait = 0.002, last_check = now(), bad_since = 0;
 	bool ended = false, idle = false;
 	int r;
 
@@ -2018,7 +2046,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			break;
 		}
 		if (ended) {
-			r = refresh(t, st, job, &lerr);
+			r = follow_refresh(t, st, job, &bad_since, &lerr);
 			if (r == MOO_EHOST && moo__transport_is_remote(t)) {
 				ended = false;
 				continue;
@@ -2038,7 +2066,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 			last_check = now();
 			log_shrunk(t, job, log, &off, &warn);
 			*offset = off;
-			r = refresh(t, st, job, &lerr);
+			r = follow_refresh(t, st, job, &bad_since, &lerr);
 			if (r == MOO_EHOST && follow && moo__transport_is_remote(t)) {
 				continue;
 			}
