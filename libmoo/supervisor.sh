@@ -133,9 +133,10 @@ if [ -n "$cg" ]; then
 fi
 
 # What the job put in place of the files written below (a FIFO would block the write for
-# ever, a folder would take exit inside it) goes first; no fork unless there is one.
+# ever, a folder would take exit inside it) goes first; no fork unless there is one. A
+# regular exit.tmp stays: it is the room kept above, rewritten in place on a full disk.
 for f in MANIFEST.sha256 exit.tmp exit; do
-	if [ -e "$f" ] || [ -L "$f" ]; then
+	if [ -L "$f" ] || { [ -e "$f" ] && { [ "$f" != exit.tmp ] || [ ! -f "$f" ]; }; }; then
 		rm -rf -- "$f"
 	fi
 done
