@@ -155,7 +155,7 @@ EOT
 }
 
 : >"$T/results"
-run_set echo
-report "echo predictor"
-run_set np --batch-max 32 --batch-wait-ms 2
+[ "${BENCH_ONLY:-}" = np ] || run_set echo
+[ "${BENCH_ONLY:-}" = np ] || report "echo predictor"
+run_set np --batch-max 8 --batch-wait-ms 2
 report "numpy model (64x10 matmul); moo batching with predict_batch"

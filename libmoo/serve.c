@@ -804,8 +804,9 @@ static struct req *pop(struct moo_server *s)
 /*
  * Gives queued requests to workers. Without predict_batch: to the least busy ready worker,
  * up to PIPE_MAX in flight each (a body over 64 KiB only to an idle one, so a worker busy
- * with a long request does not hold it). With it: a whole batch to an idle worker, once
- * batch_max wait or the oldest has waited batch_wait_ms. Returns the seconds until a batch
+ * with a long request does not hold it). With it: a whole batch to a worker with at most one
+ * batch in flight (the next waits there while it runs), once batch_max wait or the oldest
+ * has waited batch_wait_ms. Returns the seconds until a batch
  * falls due, or -1.
  */
 static double dispatch(struct moo_server *s)
@@ -823,7 +824,8 @@ static double dispatch(struct moo_server *s)
 			if (w->st != W_READY) {
 				continue;
 			}
-			if (w->batch && s->o.batch_max > 1 ? w->n_fly == 0 : w->n_fly < PIPE_MAX) {
+			if (w->batch && s->o.batch_max > 1 ? w->n_fly <= s->o.batch_max
+							   : w->n_fly < PIPE_MAX) {
 				if (!best || w->n_fly < best->n_fly) {
 					best = w;
 				}
