@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -878,6 +879,10 @@ static bool frame_at(const struct worker *w, size_t off, const char **data, size
 		return false;
 	}
 	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	if (n > MAX_FRAME) {
+		*len = SIZE_MAX; /* not a frame moo sent for: the worker is treated as dead */
+		return false;
+	}
 	if (w->in.len - off - 4 < n) {
 		return false;
 	}
@@ -918,7 +923,9 @@ static void worker_readable(struct worker *w)
 		if (w->st == W_LOADING) {
 			json_t *o;
 
+			hl = 0;
 			if (!frame_at(w, w->in_pos, &h, &hl)) {
+				eof = eof || hl == SIZE_MAX;
 				break;
 			}
 			w->in_pos += 4 + hl;
@@ -940,7 +947,9 @@ static void worker_readable(struct worker *w)
 			json_decref(o);
 			continue;
 		}
+		hl = bl = 0;
 		if (!frame_at(w, w->in_pos, &h, &hl) || !frame_at(w, w->in_pos + 4 + hl, &b, &bl)) {
+			eof = eof || hl == SIZE_MAX || bl == SIZE_MAX;
 			break;
 		}
 		if (w->n_fly) {
