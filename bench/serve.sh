@@ -1,13 +1,14 @@
 #!/bin/sh
 # moo serve against FastAPI on uvicorn (uvloop + httptools: what pip install "uvicorn[standard]"
 # gives) and Flask under gunicorn, side by side in one run, the same predictor behind each.
-#   bench/serve.sh [MOO] [SECONDS]    (MOO defaults to build/cli/moo, SECONDS to 10 per run)
+#   bench/serve.sh [MOO] [SECONDS] [ROUNDS]   (build/cli/moo, 5 s per run, 3 rounds)
 # 2 workers each, wrk -t2 -c32, POST of a small JSON body. Prints req/s, p50 and p99 of each
 # and the ratios against uvicorn (goals: >= 1.5x its req/s, <= 0.5x its p99); then the same
 # with a numpy model, moo batching with predict_batch (goal >= 3x uvicorn's req/s).
 set -eu
 MOO=${1:-build/cli/moo}
-D=${2:-10}
+D=${2:-5}
+ROUNDS=${3:-3}
 PY=/usr/bin/python3
 case $MOO in /*) ;; *) MOO=$PWD/$MOO ;; esac
 T=$(mktemp -d)
@@ -101,7 +102,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = [==[$(cat "$3")]==]
 EOT
 	wait_up "$2" "$3"
-	wrk -t2 -c32 -d2s -s "$T/post.lua" "$2/invocations" >/dev/null 2>&1 # warm-up
+	[ "$r" -gt 0 ] || wrk -t2 -c32 -d2s -s "$T/post.lua" "$2/invocations" >/dev/null 2>&1 # warm-up
 	wrk -t2 -c32 -d"${D}s" --latency -s "$T/post.lua" "$2/invocations" >"$T/wrk.out" 2>&1
 	$PY - "$1" "$T/wrk.out" >>"$T/results" <<'EOT'
 import re, sys
@@ -119,43 +120,51 @@ EOT
 
 stop_all() { for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; PIDS=; }
 
-run_set() { # MODEL [moo serve options]
+# run_set MODEL [moo serve options]: the three servers up at once, then ROUNDS rounds of one
+# wrk run each, interleaved, so drift in the machine's load hits all alike; medians reported.
+run_set() {
 	m=$1; shift
-	p=$(free_port)
-	"$MOO" serve "$T/$m" --port "$p" --workers 2 --wait-ready "$@" >/dev/null 2>"$T/moo.err" &
+	p1=$(free_port)
+	"$MOO" serve "$T/$m" --port "$p1" --workers 2 --wait-ready "$@" >/dev/null 2>"$T/moo.err" &
 	PIDS="$PIDS $!"
-	bench "moo-serve${1:+(batching)}" "http://127.0.0.1:$p" "$T/$m/body.json"
-	stop_all
-	p=$(free_port)
-	(cd "$T/$m" && exec $PY -m uvicorn app_fastapi:app --host 127.0.0.1 --port "$p" --workers 2 \
+	p2=$(free_port)
+	(cd "$T/$m" && exec $PY -m uvicorn app_fastapi:app --host 127.0.0.1 --port "$p2" --workers 2 \
 		--loop uvloop --http httptools --no-access-log --log-level warning) &
 	PIDS="$PIDS $!"
-	bench fastapi+uvicorn "http://127.0.0.1:$p" "$T/$m/body.json"
-	stop_all
-	p=$(free_port)
-	(cd "$T/$m" && exec gunicorn -w 2 -b "127.0.0.1:$p" --log-level warning app_flask:app) &
+	p3=$(free_port)
+	(cd "$T/$m" && exec gunicorn -w 2 -b "127.0.0.1:$p3" --log-level warning app_flask:app) &
 	PIDS="$PIDS $!"
-	bench flask+gunicorn "http://127.0.0.1:$p" "$T/$m/body.json"
+	r=0
+	while [ $r -lt "$ROUNDS" ]; do
+		bench "moo-serve${1:+(batching)}" "http://127.0.0.1:$p1" "$T/$m/body.json"
+		bench fastapi+uvicorn "http://127.0.0.1:$p2" "$T/$m/body.json"
+		bench flask+gunicorn "http://127.0.0.1:$p3" "$T/$m/body.json"
+		r=$((r + 1))
+	done
 	stop_all
 }
 
 report() { # TITLE
-	echo "$1 (2 workers each, wrk -t2 -c32 -d${D}s)"
+	echo "$1 (2 workers each, wrk -t2 -c32, medians of $ROUNDS interleaved ${D}s runs)"
 	grep -q ' [1-9][0-9]*$' "$T/results" && echo "bench: some answers were not 2xx (last column)" >&2
 	$PY - "$T/results" <<'EOT'
-import sys
-rows = [l.split() for l in open(sys.argv[1])]
-base = next(r for r in rows if r[0] == "fastapi+uvicorn")
-print("%-34s %10s %9s %9s %8s %10s %10s" % ("server", "req/s", "p50 ms", "p99 ms", "non-2xx", "req/s ×", "p99 ×"))
-for r in rows:
-    print("%-34s %10.0f %9.2f %9.2f %8s %9.2fx %9.2fx" % (r[0], float(r[1]), float(r[2]), float(r[3]), r[4],
-          float(r[1]) / float(base[1]), float(r[3]) / float(base[3])))
+import statistics, sys
+rows = {}
+for l in open(sys.argv[1]):
+    n, rps, p50, p99, bad = l.split()
+    rows.setdefault(n, []).append((float(rps), float(p50), float(p99), int(bad)))
+med = {n: [statistics.median(x[i] for x in v) for i in range(3)] + [sum(x[3] for x in v)]
+       for n, v in rows.items()}
+base = med["fastapi+uvicorn"]
+print("%-24s %10s %9s %9s %8s %9s %9s" % ("server", "req/s", "p50 ms", "p99 ms", "non-2xx", "req/s ×", "p99 ×"))
+for n, (rps, p50, p99, bad) in med.items():
+    print("%-24s %10.0f %9.2f %9.2f %8d %8.2fx %8.2fx" % (n, rps, p50, p99, bad, rps / base[0], p99 / base[2]))
 EOT
 	: >"$T/results"
 }
 
 : >"$T/results"
-run_set echo
-report "echo predictor"
-run_set np --batch-max 32 --batch-wait-ms 2
+[ "${BENCH_ONLY:-}" = np ] || run_set echo
+[ "${BENCH_ONLY:-}" = np ] || report "echo predictor"
+run_set np --batch-max 8 --batch-wait-ms 2
 report "numpy model (64x10 matmul); moo batching with predict_batch"

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -804,8 +805,9 @@ static struct req *pop(struct moo_server *s)
 /*
  * Gives queued requests to workers. Without predict_batch: to the least busy ready worker,
  * up to PIPE_MAX in flight each (a body over 64 KiB only to an idle one, so a worker busy
- * with a long request does not hold it). With it: a whole batch to an idle worker, once
- * batch_max wait or the oldest has waited batch_wait_ms. Returns the seconds until a batch
+ * with a long request does not hold it). With it: a whole batch to a worker with at most one
+ * batch in flight (the next waits there while it runs), once batch_max wait or the oldest
+ * has waited batch_wait_ms. Returns the seconds until a batch
  * falls due, or -1.
  */
 static double dispatch(struct moo_server *s)
@@ -823,7 +825,8 @@ static double dispatch(struct moo_server *s)
 			if (w->st != W_READY) {
 				continue;
 			}
-			if (w->batch && s->o.batch_max > 1 ? w->n_fly == 0 : w->n_fly < PIPE_MAX) {
+			if (w->batch && s->o.batch_max > 1 ? w->n_fly <= s->o.batch_max
+							   : w->n_fly < PIPE_MAX) {
 				if (!best || w->n_fly < best->n_fly) {
 					best = w;
 				}
@@ -876,6 +879,10 @@ static bool frame_at(const struct worker *w, size_t off, const char **data, size
 		return false;
 	}
 	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	if (n > MAX_FRAME) {
+		*len = SIZE_MAX; /* not a frame moo sent for: the worker is treated as dead */
+		return false;
+	}
 	if (w->in.len - off - 4 < n) {
 		return false;
 	}
@@ -916,7 +923,9 @@ static void worker_readable(struct worker *w)
 		if (w->st == W_LOADING) {
 			json_t *o;
 
+			hl = 0;
 			if (!frame_at(w, w->in_pos, &h, &hl)) {
+				eof = eof || hl == SIZE_MAX;
 				break;
 			}
 			w->in_pos += 4 + hl;
@@ -938,7 +947,9 @@ static void worker_readable(struct worker *w)
 			json_decref(o);
 			continue;
 		}
+		hl = bl = 0;
 		if (!frame_at(w, w->in_pos, &h, &hl) || !frame_at(w, w->in_pos + 4 + hl, &b, &bl)) {
+			eof = eof || hl == SIZE_MAX || bl == SIZE_MAX;
 			break;
 		}
 		if (w->n_fly) {
