@@ -67,6 +67,14 @@ static const char *const migrations[] = {
 	" checked REAL NOT NULL);",
 	/* 4 → 5: the moo.lock a job was started with (JSON text), for moo reproduce */
 	"ALTER TABLE jobs ADD COLUMN lock TEXT;",
+	/* 5 → 6: Slurm jobs and sweeps; indexes so that a store of 100,000 jobs is read by
+	 * what is asked, not scanned (ps: live jobs by status; a sweep's points) */
+	"ALTER TABLE jobs ADD COLUMN backend_id TEXT;"
+	"ALTER TABLE jobs ADD COLUMN detail TEXT;"
+	"ALTER TABLE jobs ADD COLUMN sweep TEXT;"
+	"ALTER TABLE jobs ADD COLUMN sweep_index INTEGER;"
+	"CREATE INDEX jobs_status ON jobs(status, created);"
+	"CREATE INDEX jobs_sweep ON jobs(sweep, sweep_index) WHERE sweep IS NOT NULL;",
 };
 
 static double now(void)
@@ -333,11 +341,12 @@ static void bind_time(sqlite3_stmt *q, int i, double t)
 	}
 }
 
-#define JOB_COLUMNS                                                                          \
-	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, " \
-	"status, created, started, ended, exit_code, signal, pid, result_path, bytes_sent, lock"
+#define JOB_COLUMNS                                                                                \
+	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, "       \
+	"status, created, started, ended, exit_code, signal, pid, result_path, bytes_sent, lock, " \
+	"backend_id, detail, sweep, sweep_index"
 
-/* Binds the job's fields to ?1..?20 in JOB_COLUMNS order. */
+/* Binds the job's fields to ?1..?24 in JOB_COLUMNS order. */
 static void bind_job(sqlite3_stmt *q, const struct moo_job *j)
 {
 	bind_text(q, 1, j->id);
@@ -364,6 +373,14 @@ static void bind_job(sqlite3_stmt *q, const struct moo_job *j)
 	bind_text(q, 18, j->result_path);
 	sqlite3_bind_int64(q, 19, (sqlite3_int64)j->bytes_sent);
 	bind_text(q, 20, j->lock);
+	bind_text(q, 21, j->backend_id);
+	bind_text(q, 22, j->detail);
+	bind_text(q, 23, j->sweep);
+	if (j->sweep && j->sweep_index >= 0) {
+		sqlite3_bind_int(q, 24, j->sweep_index);
+	} else {
+		sqlite3_bind_null(q, 24);
+	}
 }
 
 static int write_metrics(struct moo_store *st, const struct moo_job *j, struct moo_error **err)
@@ -419,12 +436,14 @@ static int write_job(struct moo_store *st, const struct moo_job *j, bool add,
 	sqlite3_stmt *q = NULL;
 	const char *sql =
 		add ? "INSERT INTO jobs (" JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, "
-		      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+		      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+		      "?21, ?22, ?23, ?24)"
 		    : "UPDATE jobs SET name = ?2, source = ?3, source_sha256 = ?4, "
 		      "spec = ?5, params = ?6, host = ?7, dir = ?8, output_folder = ?9, "
 		      "command = ?10, status = ?11, created = ?12, started = ?13, "
 		      "ended = ?14, exit_code = ?15, signal = ?16, pid = ?17, "
-		      "result_path = ?18, bytes_sent = ?19, lock = ?20 WHERE id = ?1";
+		      "result_path = ?18, bytes_sent = ?19, lock = ?20, backend_id = ?21, "
+		      "detail = ?22, sweep = ?23, sweep_index = ?24 WHERE id = ?1";
 	int r, rc;
 
 	if (!j->id) {
@@ -538,6 +557,10 @@ static struct moo_job *row_job(sqlite3_stmt *q)
 	j->result_path = col_text(q, 17);
 	j->bytes_sent = (uint64_t)sqlite3_column_int64(q, 18);
 	j->lock = col_text(q, 19);
+	j->backend_id = col_text(q, 20);
+	j->detail = col_text(q, 21);
+	j->sweep = col_text(q, 22);
+	j->sweep_index = sqlite3_column_type(q, 23) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 23);
 	return j;
 }
 
@@ -657,7 +680,11 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	if (filter->name) {
 		moo_buf_puts(&sql, " AND name = ?1");
 	}
-	moo_buf_puts(&sql, " ORDER BY created DESC, id");
+	if (filter->version >= 2 && filter->sweep) {
+		moo_buf_puts(&sql, " AND sweep = ?2 ORDER BY sweep_index, created DESC");
+	} else {
+		moo_buf_puts(&sql, " ORDER BY created DESC, id");
+	}
 	if (filter->limit) {
 		moo_buf_printf(&sql, " LIMIT %zu", filter->limit);
 	}
@@ -667,6 +694,9 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	}
 	if (filter->name) {
 		bind_text(q, 1, filter->name);
+	}
+	if (filter->version >= 2 && filter->sweep) {
+		bind_text(q, 2, filter->sweep);
 	}
 	r = query_jobs(st, q, out, n, err);
 done:
@@ -901,6 +931,9 @@ void moo_job_free(struct moo_job *j)
 	free(j->command);
 	free(j->result_path);
 	free(j->lock);
+	free(j->backend_id);
+	free(j->detail);
+	free(j->sweep);
 	for (i = 0; i < j->n_metrics; i++) {
 		free(j->metrics[i].name);
 	}

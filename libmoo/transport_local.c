@@ -443,6 +443,9 @@ int moo__transport_open_flags(struct moo__transport **out, const char *host, uns
 	size_t i;
 	int r;
 
+	if (host && !strncmp(host, "slurm:", 6)) {
+		host = host[6] ? host + 6 : "local"; /* a Slurm job: its login node (slurm.c) */
+	}
 	if (!host || !strcmp(host, "local")) {
 		return moo__transport_local_open(out, err);
 	}

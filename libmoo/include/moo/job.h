@@ -22,6 +22,20 @@
  *   cwd       work/, the extracted bundle
  */
 
+/*
+ * Slurm options of a job whose host is "slurm:LOGIN" (or "slurm:": this machine is the
+ * login node); NULL fields take config.yaml's 'slurm:' defaults (moo-config(5)), then
+ * Slurm's own. Each is passed to sbatch as the option of its name.
+ */
+struct moo_slurm_opts {
+	const char *partition;
+	const char *time; /* sbatch --time: "30", "1:00:00", "2-00:00:00" */
+	const char *gres; /* "gpu:2"; default: gpu:COUNT from the spec's resources */
+	const char *account;
+	const char *qos;
+	const char *constraint;
+};
+
 struct moo_run_opts {
 	unsigned version;       /* MOO_RUN_OPTS_VERSION */
 	const char *name;       /* kept beside the id, or NULL */
@@ -41,11 +55,19 @@ struct moo_run_opts {
 	 * runs (its state file): for a caller that follows the job at once (moo_job_logs),
 	 * which then reads the state as the job goes. The job is still queued in *out. */
 	bool no_wait;
+	/* version 5 */
+	const struct moo_slurm_opts *slurm; /* for a "slurm:" host, or NULL */
+	const char *sweep;                  /* the sweep the job is a point of, or NULL */
+	int sweep_index;
+	/* Stage and record the job, but start nothing (status queued): moo_sweep starts a
+	 * sweep's points on Slurm as one job array. */
+	bool no_launch;
 };
-#define MOO_RUN_OPTS_VERSION 4
-#define MOO_RUN_OPTS_INIT                                                                 \
-	{                                                                                 \
-		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL, false \
+#define MOO_RUN_OPTS_VERSION 5
+#define MOO_RUN_OPTS_INIT                                                                        \
+	{                                                                                        \
+		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL, false, NULL, \
+			NULL, 0, false                                                           \
 	}
 
 /*
