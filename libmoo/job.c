@@ -758,6 +758,12 @@ static bool log_says_oom(struct moo__transport *t, const struct moo_job *job)
 	return oom;
 }
 
+static bool slurm_waiting(const char *state)
+{
+	return !strcmp(state, "PENDING") || !strncmp(state, "REQUEUE", 7) ||
+	       !strcmp(state, "CONFIGURING");
+}
+
 /*
  * A Slurm job: Slurm says whether it waits, runs or has ended, and how (TIMEOUT,
  * OUT_OF_MEMORY, NODE_FAIL, CANCELLED…: the detail); the supervisor's exit file, where it
@@ -778,15 +784,22 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 		r = 0; /* staged, not submitted yet */
 		goto done;
 	}
-	if ((r = moo__slurm_state(t, job->backend_id, &info, &known, err))) {
-		goto done;
-	}
 	r = t->ops->read_file(t, exit_path, 0, 4096, &exit_text, err);
 	if (r && r != MOO_ENOTFOUND) {
 		goto done;
 	}
 	has_exit = !r && exit_text.len;
-	r = 0;
+	if ((r = moo__slurm_state(t, job->backend_id, &info, &known, err))) {
+		goto done;
+	}
+	if (has_exit && known && slurm_waiting(info.state)) {
+		/* an answer from before the job ran, or an exit file of a run before a requeue
+		 * (its batch script removes it): Slurm is asked afresh */
+		moo__slurm_forget(t->host);
+		if ((r = moo__slurm_state(t, job->backend_id, &info, &known, err))) {
+			goto done;
+		}
+	}
 	if (!read_state(t, state_path, &state, NULL) && job->started <= 0) {
 		job->started = kv_time(t, state.ptr, "started");
 	}

@@ -224,8 +224,13 @@ void moo__slurm_want(const char *login, const char *id)
 	a->want[a->n_want++] = moo__strndup(id, len);
 }
 
+static const struct entry *find(const struct answer *a, const char *id);
+
 static void put(struct answer *a, const char *id, const struct moo__slurm_info *info)
 {
+	if (find(a, id)) {
+		return; /* the controller's word came first */
+	}
 	MOO_GROW(a->v, a->n);
 	a->v[a->n].id = moo__strdup(id);
 	a->v[a->n++].info = *info;
@@ -396,26 +401,36 @@ static void clear(struct answer *a)
 }
 
 /*
- * One query: sacct where accounting runs (for the ids wanted), else squeue (every job the
- * controller still holds), else scontrol show job. Each answer starts with a line naming
- * its source, so a failed command is never read as an empty answer.
+ * One query, one command line: squeue for every job the controller holds (live, and ended
+ * ones for MinJobAge), then sacct where accounting runs for the ids wanted that the
+ * controller has forgotten; scontrol show job when squeue cannot be run. Each answer
+ * starts with a line naming its source, so a failed command is never read as an empty
+ * answer; when the controller does not answer, the query fails.
  */
 static int query(struct moo__transport *t, struct answer *a, struct moo_error **err)
 {
 	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT, errout = MOO_BUF_INIT;
-	char *nl;
+	char *sec, *next;
 	size_t i;
 	int r, status = 0;
 
-	moo_buf_puts(&cmd, "if o=$(sacct -n -P -X -o JobID,State,ExitCode,Reason -j ");
+	moo_buf_puts(&cmd, "if o=$(squeue --states=all -h -o '%i|%T|%r' 2>&1); then "
+			   "echo '#squeue'; printf '%s\\n' \"$o\"; "
+			   "if o=$(sacct -n -P -X -o JobID,State,ExitCode,Reason -j ");
 	for (i = 0; i < a->n_want; i++) {
 		moo_buf_printf(&cmd, "%s%s", i ? "," : "", a->want[i]);
 	}
-	moo_buf_puts(&cmd, " 2>/dev/null); then echo '#sacct'; printf '%s\\n' \"$o\"; "
-			   "elif o=$(squeue --states=all -h -o '%i|%T|%r' 2>&1); then "
-			   "echo '#squeue'; printf '%s\\n' \"$o\"; "
+	moo_buf_puts(&cmd, " 2>/dev/null); then echo '#sacct'; printf '%s\\n' \"$o\"; fi; "
 			   "elif o=$(scontrol show job -o 2>&1); then echo '#scontrol'; "
 			   "printf '%s\\n' \"$o\"; else printf '%s\\n' \"$o\" >&2; exit 3; fi");
+	if (!a->n_want) {
+		/* sacct -j with no id would list every job of the day */
+		char *p = strstr(cmd.ptr, "if o=$(sacct");
+
+		if (p) {
+			memcpy(p, "if false; th", 12);
+		}
+	}
 	r = t->ops->exec(t, cmd.ptr, &out, &errout, &status, err);
 	if (!r && (status || !out.ptr || out.ptr[0] != '#')) {
 		struct moo_error *e =
@@ -431,13 +446,32 @@ static int query(struct moo__transport *t, struct answer *a, struct moo_error **
 		goto done;
 	}
 	clear(a);
-	nl = strchr(out.ptr, '\n');
-	a->by_id = !strncmp(out.ptr, "#sacct", 6);
-	if (nl && !strncmp(out.ptr, "#scontrol", 9)) {
-		parse_scontrol(a, nl + 1);
-	} else if (nl) {
-		parse_lines(a, nl + 1, a->by_id);
+	/* sections in order: what squeue or scontrol says comes first and rules */
+	for (sec = out.ptr; sec && *sec == '#'; sec = next) {
+		char *body = strchr(sec, '\n'), kind = sec[1];
+
+		if (!body) {
+			break;
+		}
+		*body++ = '\0';
+		if (*body == '#') {
+			next = body; /* an empty section */
+			body = "";
+		} else {
+			for (next = body; (next = strchr(next, '\n')) && next[1] != '#';) {
+				next++;
+			}
+			if (next) {
+				*next++ = '\0';
+			}
+		}
+		if (kind == 's' && !strcmp(sec, "#scontrol")) {
+			parse_scontrol(a, body);
+		} else {
+			parse_lines(a, body, !strcmp(sec, "#sacct"));
+		}
 	}
+	a->by_id = false;
 	a->at = now();
 	a->n_asked = a->n_want;
 done:
@@ -457,6 +491,11 @@ static const struct entry *find(const struct answer *a, const char *id)
 		}
 	}
 	return NULL;
+}
+
+void moo__slurm_forget(const char *login)
+{
+	answer_for(login)->at = 0;
 }
 
 int moo__slurm_state(struct moo__transport *t, const char *id, struct moo__slurm_info *out,

@@ -39,6 +39,8 @@ int moo__slurm_submit(struct moo__transport *t, const char *script, const char *
  */
 int moo__slurm_state(struct moo__transport *t, const char *id, struct moo__slurm_info *out,
 		     bool *known, struct moo_error **err);
+/* The next moo__slurm_state on this login node asks Slurm again. */
+void moo__slurm_forget(const char *login);
 /* Names a job the next query on this login node should cover. */
 void moo__slurm_want(const char *login, const char *id);
 

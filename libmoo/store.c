@@ -74,7 +74,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN sweep TEXT;"
 	"ALTER TABLE jobs ADD COLUMN sweep_index INTEGER;"
 	"CREATE INDEX jobs_status ON jobs(status, created);"
-	"CREATE INDEX jobs_sweep ON jobs(sweep, sweep_index) WHERE sweep IS NOT NULL;",
+	"CREATE INDEX jobs_sweep ON jobs(sweep, sweep_index) WHERE sweep IS NOT NULL;"
+	"CREATE TABLE sweeps ("
+	" id TEXT PRIMARY KEY,"
+	" source TEXT NOT NULL,"
+	" points TEXT NOT NULL," /* JSON: [["training_params.lr=0.1", …], …] */
+	" opts TEXT NOT NULL,"   /* JSON: hosts, slurm options, limits */
+	" status TEXT NOT NULL," /* running, done, cancelled */
+	" created REAL NOT NULL);",
 };
 
 static double now(void)
@@ -590,6 +597,9 @@ static int query_jobs(struct moo_store *st, sqlite3_stmt *q, struct moo_job ***o
 	return 0;
 }
 
+static int get_sweep_point(struct moo_store *st, const char *ref, struct moo_job **out,
+			   struct moo_error **err);
+
 int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **out,
 		      struct moo_error **err)
 {
@@ -599,6 +609,9 @@ int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **ou
 	size_t n = 0, i;
 	int r;
 
+	if (strchr(ref, ':')) {
+		return get_sweep_point(st, ref, out, err);
+	}
 	/* An exact id, then a prefix of an id ("moo-job-" may be left out), then a name. */
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1 OR id LIKE ?2 "
@@ -702,6 +715,114 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 done:
 	sqlite3_finalize(q);
 	moo_buf_dispose(&sql);
+	return r;
+}
+
+int moo__store_sweep_put(struct moo_store *st, const char *id, const char *source,
+			 const char *points, const char *opts, const char *status,
+			 struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO sweeps (id, source, points, opts, status, created) "
+			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET "
+			       "status = ?5",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "record a sweep");
+	}
+	bind_text(q, 1, id);
+	bind_text(q, 2, source ? source : "");
+	bind_text(q, 3, points ? points : "[]");
+	bind_text(q, 4, opts ? opts : "{}");
+	bind_text(q, 5, status);
+	sqlite3_bind_double(q, 6, now());
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "record a sweep");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, char **points,
+			 char **opts, char **status, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0, rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT source, points, opts, status FROM sweeps WHERE id = ?1 OR "
+			       "id = 'moo-sweep-' || ?1",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "read a sweep");
+	}
+	bind_text(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (source) {
+			*source = col_text(q, 0);
+		}
+		if (points) {
+			*points = col_text(q, 1);
+		}
+		if (opts) {
+			*opts = col_text(q, 2);
+		}
+		if (status) {
+			*status = col_text(q, 3);
+		}
+	} else if (rc == SQLITE_DONE) {
+		r = MOO_ENOTFOUND;
+	} else {
+		r = db_fail(st, err, "read a sweep");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+/* "SWEEP:N": the newest job of point N of the sweep (a retried point has several). */
+static int get_sweep_point(struct moo_store *st, const char *ref, struct moo_job **out,
+			   struct moo_error **err)
+{
+	const char *colon = strrchr(ref, ':');
+	struct moo_job **jobs = NULL;
+	sqlite3_stmt *q = NULL;
+	char *sweep = moo__strndup(ref, (size_t)(colon - ref)), *end;
+	long idx = strtol(colon + 1, &end, 10);
+	size_t n = 0;
+	int r;
+
+	if (end == colon + 1 || *end || idx < 0) {
+		free(sweep);
+		return moo__fail(err, MOO_EARG, "'%s' is not SWEEP:POINT", ref);
+	}
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT " JOB_COLUMNS " FROM jobs WHERE sweep IN (?1, "
+			       "'moo-sweep-' || ?1) AND sweep_index = ?2 ORDER BY created DESC "
+			       "LIMIT 1",
+			       -1, &q, NULL) != SQLITE_OK) {
+		free(sweep);
+		return db_fail(st, err, "find a job");
+	}
+	bind_text(q, 1, sweep);
+	sqlite3_bind_int64(q, 2, idx);
+	r = query_jobs(st, q, &jobs, &n, err);
+	if (!r && !n) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR,
+				       "no job for point %ld of sweep '%s'", idx, sweep);
+
+		moo__error_hint(e, "'moo ps --sweep %s' lists its points", sweep);
+		r = MOO_ENOTFOUND;
+	}
+	if (!r) {
+		*out = jobs[0];
+		jobs[0] = NULL;
+	}
+	moo_jobs_free(jobs, n);
+	sqlite3_finalize(q);
+	free(sweep);
 	return r;
 }
 

@@ -67,15 +67,14 @@ PidFile=$SLURM_DIR/slurmdbd.pid
 LogFile=$SLURM_DIR/slurmdbd.log
 StorageType=accounting_storage/mysql
 StorageHost=localhost
-StorageLoc=$SLURM_DIR/mysql/sock
-StoragePort=0
 StorageUser=slurm
 StoragePass=pw
 StorageLoc=slurm_acct_db
 EOF
 	chmod 600 "$SLURM_DIR/slurmdbd.conf"
-	# slurmdbd wants its socket path through MySQL's own variable
-	MYSQL_UNIX_PORT=$SLURM_DIR/mysql/sock setsid slurmdbd -D -f "$SLURM_DIR/slurmdbd.conf" \
+	# slurmdbd reads slurmdbd.conf beside $SLURM_CONF; MySQL's client finds the socket by
+	# its own variable
+	SLURM_CONF=$SLURM_DIR/slurm.conf MYSQL_UNIX_PORT=$SLURM_DIR/mysql/sock setsid slurmdbd -D \
 		</dev/null >"$SLURM_DIR/slurmdbd.out" 2>&1 &
 	echo $! >"$SLURM_DIR/slurmdbd.pid"
 	slurm_wait 30 sh -c "ss -ltn | grep -q ':$SLURM_DBD_PORT '" || return 1
