@@ -19,7 +19,8 @@
 #include "slurm.h"
 #include "yamldoc.h"
 
-#define MAX_POINTS 100000
+#define MAX_POINTS   100000
+#define HOST_RETRY_S 20.0 /* a host that dropped is tried again after this */
 
 static double now(void)
 {
@@ -439,7 +440,7 @@ static int poll_points(struct run *rn, struct moo_error **err)
 		if (p->state != P_RUNNING) {
 			continue;
 		}
-		if (h->down_since > 0 && now() - h->last_try < 5) {
+		if (h->down_since > 0 && now() - h->last_try < HOST_RETRY_S) {
 			r = MOO_EHOST; /* not asked again yet */
 		} else {
 			h->last_try = now();
@@ -503,7 +504,8 @@ static int fill(struct run *rn, struct moo_error **err)
 		for (h = rn->n_hosts, k = 0; k < rn->n_hosts; k++) {
 			struct host *x = &rn->hosts[k];
 
-			if ((x->down_since <= 0 || now() - x->last_try > 5) && x->used < x->slots &&
+			if ((x->down_since <= 0 || now() - x->last_try > HOST_RETRY_S) &&
+			    x->used < x->slots &&
 			    (h == rn->n_hosts ||
 			     x->slots - x->used > rn->hosts[h].slots - rn->hosts[h].used)) {
 				h = k;
