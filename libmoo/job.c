@@ -800,6 +800,16 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 			goto done;
 		}
 	}
+	if (!has_exit && (!known || moo__slurm_state_done(info.state))) {
+		/* it may have ended between the read and Slurm's answer: look once more */
+		moo_buf_reset(&exit_text);
+		r = t->ops->read_file(t, exit_path, 0, 4096, &exit_text, err);
+		if (r && r != MOO_ENOTFOUND) {
+			goto done;
+		}
+		has_exit = !r && exit_text.len;
+		r = 0;
+	}
 	if (!read_state(t, state_path, &state, NULL) && job->started <= 0) {
 		job->started = kv_time(t, state.ptr, "started");
 	}

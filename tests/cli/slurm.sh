@@ -6,6 +6,7 @@
 # Resources, config.yaml's slurm: defaults, and a controller that does not answer.
 . "$MOO_SRC/tests/cli/lib.sh"
 . "$MOO_SRC/tests/lib/slurm.sh"
+. "$MOO_SRC/tests/lib/sshd.sh"
 export MOO_PYTHON=/usr/bin/python3
 
 mode=${1:-}
@@ -14,6 +15,15 @@ if ! slurm_setup "$mode"; then
 	exit 0
 fi
 trap 'kill_jobs "$MOO_ROOT"/jobs/*/state; slurm_stop; cleanup_dirs' EXIT
+# the login node over SSH: a real sshd on loopback whose sessions know this cluster
+R=$T/remote
+mkdir -p "$R"
+if sshd_setup; then
+	printf 'SetEnv SLURM_CONF=%s MOO_ROOT=%s\n' "$SLURM_CONF" "$R" >>"$SSHD_DIR/sshd_config"
+	sshd_start && cp "$SSHD_KH" "$MOO_KNOWN_HOSTS" &&
+		"$MOO" hosts add login1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
+fi
+trap 'kill_jobs "$MOO_ROOT"/jobs/*/state "$R"/jobs/*/state; slurm_stop; sshd_stop; cleanup_dirs' EXIT
 
 # project DIR [METADATA_EXTRA]: a project whose train.py is read from stdin
 project() {
@@ -79,6 +89,24 @@ contains "... ... params.json is there" "$out" "{"
 expect_exit "... moo show names the Slurm job" 0 "$MOO" show "$id"
 contains "... ... 'slurm job:'" "$out" "slurm job:  $sid"
 
+# ---- over SSH: --on slurm:LOGIN ----------------------------------------------------------------
+if [ -f "$SSHD_DIR/sshd.pid" ]; then
+	expect_exit "run --on slurm:login1 submits over the SSH session" 0 "$MOO" run --on slurm:login1 --json "$T/ok"
+	j=$(printf '%s' "$out" | sed -n '/^{/,$p')
+	rid=$(printf '%s' "$j" | jq "d['id']")
+	if [ "$(printf '%s' "$j" | jq "d['status'], d['host'], d['dir'].startswith('$R/jobs/')")" = "succeeded
+slurm:login1
+True" ]; then ok "... succeeded, staged under the login node's root"; else not_ok "... over ssh" "$j"; fi
+	contains "... ran under Slurm" "$out" "on slurm job $(printf '%s' "$j" | jq "d['backend_id']")"
+	check "... its result was pulled here and checked" test -s "$MOO_HOME/results/$rid/training_result/model.txt"
+	expect_exit "... moo cancel over SSH: scancel on the login node" 0 "$MOO" run -d --on slurm:login1 "$T/sleep"
+	rid=$out
+	expect_exit "... ... cancelled" 0 "$MOO" cancel "$rid"
+	if [ "$(field "$rid" status)" = cancelled ]; then ok "... ... status cancelled"; else not_ok "... cancelled" "$("$MOO" status "$rid")"; fi
+else
+	skip "run --on slurm:LOGIN over SSH" "no sshd (apt-get install openssh-server)"
+fi
+
 # ---- exit 3: Slurm says COMPLETED (the supervisor ended well), the exit file says 3 ----------
 expect_exit "a job that exits 3 on Slurm fails (exit 1)" 1 "$MOO" run --on slurm: "$T/three"
 contains "... with the entry point's exit code" "$err" "failed (exit 3)"
@@ -131,7 +159,7 @@ expect_exit "slurm: partition from config.yaml reaches sbatch (it refuses 'nosuc
 contains "... sbatch's own words" "$err" "sbatch on 'local' refused the job"
 contains "... ... naming the partition" "$err" "partition"
 expect_exit "... and nothing stays behind" 0 "$MOO" ps -a --json
-if [ "$(printf '%s' "$out" | jq "len(d)")" = 6 ]; then ok "... ... 6 jobs, as before"; else not_ok "... 6 jobs" "$out"; fi
+if [ "$(printf '%s' "$out" | jq "len(d)")" = 8 ]; then ok "... ... 8 jobs, as before"; else not_ok "... 8 jobs" "$out"; fi
 expect_exit "--partition overrides it; time: 5 from config reaches the job" 0 "$MOO" run --on slurm: --partition debug --json "$T/ok"
 sid=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq "d['backend_id']")
 contains "... TimeLimit 5 minutes" "$(scontrol show job "$sid")" "TimeLimit=00:05:00"
