@@ -54,7 +54,7 @@ while [ $i -lt "$N" ]; do
 	t0=$(now)
 	"$MOO" run --on slurm: --json "$T/p" >"$T/run.json" 2>/dev/null
 	t1=$(now)
-	jid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/run.json")
+	jid=$(sed -n '/^{/,$p' "$T/run.json" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 	end=$(stat -c %.9Y "$MOO_ROOT/jobs/$jid/exit" | tr -d .)
 	ms "$end" "$t1" >>"$T/report.ms"
 	i=$((i + 1))

@@ -1413,7 +1413,8 @@ staged_remote:
 		goto done;
 	}
 	if (slurm_args.ptr) {
-		r = submit_slurm(t, st, job, slurm_args.ptr, opts->no_launch, err);
+		r = submit_slurm(t, st, job, slurm_args.ptr, opts->version >= 5 && opts->no_launch,
+				 err);
 		if (!r) {
 			*out = job;
 			job = NULL;

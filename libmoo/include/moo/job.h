@@ -59,8 +59,9 @@ struct moo_run_opts {
 	const struct moo_slurm_opts *slurm; /* for a "slurm:" host, or NULL */
 	const char *sweep;                  /* the sweep the job is a point of, or NULL */
 	int sweep_index;
-	/* Stage and record the job, but start nothing (status queued): moo_sweep starts a
-	 * sweep's points on Slurm as one job array. */
+	/* On a "slurm:" host (ignored elsewhere): stage and record the job and write its
+	 * batch script, but submit nothing (status queued, no backend_id): moo_sweep_run
+	 * submits a sweep's points as one job array. */
 	bool no_launch;
 };
 #define MOO_RUN_OPTS_VERSION 5
