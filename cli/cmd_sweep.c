@@ -97,29 +97,27 @@ static void split(char *s, struct strlist *list)
 	}
 }
 
-static int print_points(struct moo_store *st, const char *id)
+/* --json: {"sweep": ID or null, "jobs": [every job of the sweep], "diagnostics": [...]}. */
+static void print_points(struct moo_store *st, const char *id, const struct moo_error *diags)
 {
 	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
 	struct moo_job **jobs = NULL;
 	struct moo_error *err = NULL;
-	json_t *a = json_array();
+	json_t *a = json_array(), *o = json_object();
 	size_t n = 0, i;
-	int r;
 
 	f.sweep = id;
-	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
-	if (r) {
-		json_decref(a);
-		r = print_errors(err);
-		moo_error_free(err);
-		return r;
+	if (id && !moo_store_list_jobs(st, &f, &jobs, &n, &err)) {
+		for (i = 0; i < n; i++) {
+			json_array_append_new(a, job_to_json(jobs[i], false));
+		}
 	}
-	for (i = 0; i < n; i++) {
-		json_array_append_new(a, job_to_json(jobs[i], false));
-	}
-	print_json(json_pack("{s:s, s:o}", "sweep", id, "jobs", a));
+	json_object_set_new(o, "sweep", id ? json_string(id) : json_null());
+	json_object_set_new(o, "jobs", a);
+	json_object_set_new(o, "diagnostics", errors_to_json(err ? err : diags));
+	print_json(o);
 	moo_jobs_free(jobs, n);
-	return EXIT_OK;
+	moo_error_free(err);
 }
 
 static int run(const struct cmd *self, int argc, char **argv)
@@ -214,8 +212,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 		r = r ? EXIT_JOB_FAILED : EXIT_OK;
 	}
-	if (id && json) {
-		print_points(st, id);
+	if (json) {
+		print_points(st, id, err);
 	} else if (id && detach && r == EXIT_OK) {
 		printf("%s\n", id);
 	}

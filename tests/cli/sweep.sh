@@ -47,6 +47,10 @@ if [ "$(printf '%s' "$out" | jq "[j['sweep_index'] for j in d]")" = "[1, 0, 3, 2
 	ok "... ... points 1, 0, 3, 2"; else not_ok "... desc" "$out"; fi
 expect_exit "a bad grid is a usage error" 2 "$MOO" sweep "$T/p" --grid lr=1,2
 contains "... naming what may be swept" "$err" "training_params.NAME"
+expect_exit "--json on failure: still one JSON document" 2 "$MOO" sweep "$T/nosuch" --grid training_params.lr=1 --json
+if [ "$(printf '%s' "$out" | jq "d['sweep'], d['jobs'], d['diagnostics'][0]['message'].startswith('cannot open')")" = "None
+[]
+True" ]; then ok "... with the diagnostics"; else not_ok "... json on failure" "$out"; fi
 
 # a point that fails is not retried (its entry point's exit is not the infrastructure's)
 expect_exit "a sweep with a failing point exits 1" 1 "$MOO" sweep "$T/p" --grid training_params.lr=0.1,0.3,0.2 --retries 3 --per-host 3 --json
