@@ -107,7 +107,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	progress_end();
 	if (!detach) {
-		if (job->host && strcmp(job->host, "local")) {
+		if (job->host && strcmp(job->host, "local") && strcmp(job->host, "slurm:")) {
 			char size[32];
 
 			format_size(size, sizeof(size), job->bytes_sent);
