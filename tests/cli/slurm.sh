@@ -169,6 +169,28 @@ expect_exit "an unknown key under slurm: is refused with a hint (usage, exit 2)"
 contains "... did you mean" "$err" "did you mean 'partition'"
 rm "$XDG_CONFIG_HOME/moo/config.yaml"
 
+# ---- requeued: followed to its last run; the exit file of that run is the truth -------------
+project "$T/twice" <<'EOF'
+import os, time
+if not os.path.exists("../../ran-once"):
+    open("../../ran-once", "w").write("x")
+    print("first run", flush=True)
+    time.sleep(300)
+print("second run", flush=True)
+EOF
+expect_exit "run -d a job to requeue" 0 "$MOO" run -d --on slurm: "$T/twice"
+qid=$out
+wait_status "$qid" running 20
+qsid=$(field "$qid" backend_id)
+scontrol requeue "$qsid"
+sleep 0.5
+expect_exit "... requeued (scontrol requeue): moo says queued again" 0 "$MOO" status "$qid"
+contains "... ... queued, pending" "$out" "queued"
+scontrol update JobId="$qsid" StartTime=now # Slurm holds a requeued job ~2 minutes
+if wait_status "$qid" succeeded 30; then ok "... its second run succeeds and is what moo reports"; else not_ok "... second run" "$("$MOO" status "$qid")"; fi
+expect_exit "... logs: both runs" 0 "$MOO" logs "$qid"
+contains "... ... the second" "$out" "second run"
+
 # ---- the TIMEOUT ---------------------------------------------------------------------------
 if wait_status "$tid" failed 150; then ok "the job past --time 1 fails"; else not_ok "timeout job failed" "$("$MOO" status "$tid")"; fi
 if [ "$(field "$tid" detail)" = timeout ]; then ok "... told apart as timeout"; else not_ok "... timeout" "$("$MOO" status --json "$tid")"; fi
