@@ -209,10 +209,8 @@ static void test_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_good),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_add_save_load),
-		cmocka_unit_test(test_path),
+		cmocka_unit_test(test_parse_good),    cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_add_save_load), cmocka_unit_test(test_path),
 		cmocka_unit_test(test_slurm),
 	};
 
