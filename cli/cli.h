@@ -148,6 +148,7 @@ extern const struct cmd cmd_show;
 extern const struct cmd cmd_compare;
 extern const struct cmd cmd_hosts;
 extern const struct cmd cmd_ssh;
+extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_resolve;
 extern const struct cmd cmd_reproduce;
 extern const struct cmd cmd_diff;

@@ -1,5 +1,6 @@
 /* moo cancel: stop a running job and everything it started. */
 #include <stdio.h>
+#include <stdlib.h>
 #include "cli.h"
 
 static long grace = 5;
@@ -34,6 +35,25 @@ static int run(const struct cmd *self, int argc, char **argv)
 		struct moo_job *job = NULL;
 		bool was_running = false;
 
+		char *sweep = moo_sweep_find(st, argv[i]);
+
+		if (sweep) {
+			size_t n = 0;
+
+			/* every point still queued or running, and nothing more is started */
+			r = moo_sweep_cancel(st, sweep, &n, &err);
+			if (r) {
+				r = print_errors(err);
+				moo_error_free(err);
+				err = NULL;
+				worst = worst ? worst : r;
+			} else {
+				printf("%s cancelled (%zu points were queued or running)\n", sweep,
+				       n);
+			}
+			free(sweep);
+			continue;
+		}
 		r = find_job(st, argv[i], on, false, &job);
 		if (r >= 0) {
 			worst = worst ? worst : r;
@@ -60,6 +80,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 const struct cmd cmd_cancel = {
 	.name = "cancel",
 	.summary = "stop a running job and its whole process group",
-	.args = "JOB...",
+	.args = "JOB|SWEEP...",
 	.run = run,
 };

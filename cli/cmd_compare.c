@@ -1,21 +1,211 @@
 /* moo compare: the final metrics of jobs side by side. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "cli.h"
 
-static bool json;
+#define MAX_METRICS 64
 
-static const char *on;
+static bool json, csv, desc;
+
+static const char *on, *by;
 
 static const struct opt opts[] = {
 	OPT_ON(&on),
+	{0, "by", "METRIC", "rank by this metric, lowest first (a sweep: one row per point)",
+	 OPT_STRING, &by},
+	{0, "desc", NULL, "with --by: highest first", OPT_FLAG, &desc},
+	{0, "csv", NULL, "a sweep's points as CSV: point, job, status, parameters, metrics",
+	 OPT_FLAG, &csv},
 	{0, "json", NULL, "print {job: {metric: value}} as JSON", OPT_FLAG, &json},
 	OPT_END,
 };
 
-#define MAX_METRICS 64
+/* The final value of metric name of job j, or NAN. */
+static double metric_of(const struct moo_job *j, const char *name)
+{
+	double v = NAN;
+	size_t i;
+
+	for (i = 0; i < j->n_metrics; i++) {
+		if (!strcmp(j->metrics[i].name, name)) {
+			v = j->metrics[i].value;
+		}
+	}
+	return v;
+}
+
+static int by_metric(const void *a, const void *b)
+{
+	double x = metric_of(*(struct moo_job *const *)a, by);
+	double y = metric_of(*(struct moo_job *const *)b, by);
+
+	if (isnan(x) || isnan(y)) {
+		return isnan(x) - isnan(y); /* points without it last */
+	}
+	return desc ? (x < y) - (x > y) : (x > y) - (x < y);
+}
+
+/* A CSV field: quoted when it holds a comma, quote or line break. */
+static void csv_field(const char *s, bool last)
+{
+	if (strpbrk(s, ",\"\n\r")) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"') {
+				putchar('"');
+			}
+			putchar(*s);
+		}
+		putchar('"');
+	} else {
+		fputs(s, stdout);
+	}
+	putchar(last ? '\n' : ',');
+}
+
+/*
+ * moo compare SWEEP: one row per point (its newest job), ranked --by a metric: the
+ * parameters the sweep varied and every metric, as a table, CSV or JSON.
+ */
+static int compare_sweep(struct moo_store *st, const char *id)
+{
+	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
+	struct moo_job **jobs = NULL;
+	struct moo_error *err = NULL;
+	const char *names[MAX_METRICS];
+	char *params[MAX_METRICS];
+	size_t n = 0, k = 0, i, m, n_names = 0, n_params = 0;
+	int r;
+
+	f.sweep = id;
+	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
+	if (r) {
+		r = print_errors(err);
+		moo_error_free(err);
+		return r;
+	}
+	/* the newest job of each point (the list is by point, newest first within one) */
+	for (i = 0; i < n; i++) {
+		if (k && jobs[k - 1]->sweep_index == jobs[i]->sweep_index) {
+			moo_job_free(jobs[i]);
+			continue;
+		}
+		jobs[k++] = jobs[i];
+	}
+	n = k;
+	for (i = 0; i < n; i++) {
+		json_t *p = jobs[i]->params_json ? json_loads(jobs[i]->params_json, 0, NULL) : NULL;
+		const char *key;
+		json_t *v;
+
+		json_object_foreach(p, key, v)
+		{
+			for (m = 0; m < n_params && strcmp(params[m], key); m++) {
+			}
+			if (m == n_params && n_params < MAX_METRICS) {
+				params[n_params++] = strdup(key);
+			}
+		}
+		json_decref(p);
+		for (m = 0; m < jobs[i]->n_metrics; m++) {
+			for (k = 0; k < n_names && strcmp(names[k], jobs[i]->metrics[m].name);
+			     k++) {
+			}
+			if (k == n_names && n_names < MAX_METRICS) {
+				names[n_names++] = jobs[i]->metrics[m].name;
+			}
+		}
+	}
+	if (by) {
+		qsort(jobs, n, sizeof(*jobs), by_metric);
+	}
+	if (json) {
+		json_t *a = json_array();
+
+		for (i = 0; i < n; i++) {
+			json_t *x = job_to_json(jobs[i], false);
+
+			json_object_set_new(x, "params",
+					    jobs[i]->params_json
+						    ? json_loads(jobs[i]->params_json, 0, NULL)
+						    : json_object());
+			json_array_append_new(a, x);
+		}
+		print_json(a);
+		for (m = 0; m < n_params; m++) {
+			free(params[m]);
+		}
+		moo_jobs_free(jobs, n);
+		return EXIT_OK;
+	}
+	if (csv) {
+		printf("rank,point,job,status");
+	} else {
+		printf("%-5s %-6s %-14s %-10s", "RANK", "POINT", "JOB", "STATUS");
+	}
+	for (m = 0; m < n_params; m++) {
+		printf(csv ? ",%s" : " %-12s", params[m]);
+	}
+	for (k = 0; k < n_names; k++) {
+		printf(csv ? ",%s" : " %-12s", names[k]);
+	}
+	putchar('\n');
+	for (i = 0; i < n; i++) {
+		json_t *p = jobs[i]->params_json ? json_loads(jobs[i]->params_json, 0, NULL) : NULL;
+		char cell[64];
+
+		if (csv) {
+			snprintf(cell, sizeof(cell), "%zu", i + 1);
+			csv_field(cell, false);
+			snprintf(cell, sizeof(cell), "%d", jobs[i]->sweep_index);
+			csv_field(cell, false);
+			csv_field(jobs[i]->id, false);
+			csv_field(moo_job_status_name(jobs[i]->status), !n_params && !n_names);
+		} else {
+			printf("%-5zu %-6d %-14s %-10s", i + 1, jobs[i]->sweep_index, jobs[i]->id,
+			       moo_job_status_name(jobs[i]->status));
+		}
+		for (m = 0; m < n_params; m++) {
+			json_t *v = json_object_get(p, params[m]);
+			char *s =
+				v ? json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)) : NULL;
+			const char *t = json_is_string(v) ? json_string_value(v) : s ? s : "";
+
+			if (csv) {
+				csv_field(t, m + 1 == n_params && !n_names);
+			} else {
+				printf(" %-12s", t);
+			}
+			free(s);
+		}
+		for (k = 0; k < n_names; k++) {
+			double v = metric_of(jobs[i], names[k]);
+
+			if (isnan(v)) {
+				snprintf(cell, sizeof(cell), csv ? "" : "-");
+			} else {
+				snprintf(cell, sizeof(cell), "%.10g", v);
+			}
+			if (csv) {
+				csv_field(cell, k + 1 == n_names);
+			} else {
+				printf(" %-12s", cell);
+			}
+		}
+		if (!csv) {
+			putchar('\n');
+		}
+		json_decref(p);
+	}
+	for (m = 0; m < n_params; m++) {
+		free(params[m]);
+	}
+	moo_jobs_free(jobs, n);
+	return EXIT_OK;
+}
 
 static int run(const struct cmd *self, int argc, char **argv)
 {
@@ -32,6 +222,21 @@ static int run(const struct cmd *self, int argc, char **argv)
 	r = open_store(&st);
 	if (r >= 0) {
 		return r;
+	}
+	if (npos == 1) {
+		char *sweep = moo_sweep_find(st, argv[0]);
+
+		if (sweep) {
+			r = compare_sweep(st, sweep);
+			free(sweep);
+			moo_store_close(st);
+			return r;
+		}
+	}
+	if (csv || by) {
+		moo_store_close(st);
+		return usage_error(self, "name one sweep: moo compare SWEEP --by METRIC",
+				   "--by and --csv compare the points of a sweep");
 	}
 	jobs = calloc((size_t)npos, sizeof(*jobs));
 	if (!jobs) {
@@ -114,6 +319,6 @@ done:
 const struct cmd cmd_compare = {
 	.name = "compare",
 	.summary = "print the metrics of jobs side by side",
-	.args = "JOB...",
+	.args = "JOB... | SWEEP",
 	.run = run,
 };

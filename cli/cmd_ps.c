@@ -6,15 +6,19 @@
 #include "cli.h"
 
 static bool all, json;
-static const char *status_filter, *name, *on;
-static long limit;
+static const char *status_filter, *name, *on, *sweep;
+static long limit = -1;
 
 static const struct opt opts[] = {
-	{'a', "all", NULL, "every job, not only queued and running ones", OPT_FLAG, &all},
+	{'a', "all", NULL, "jobs of every status, not only queued and running ones (newest 50)",
+	 OPT_FLAG, &all},
 	{'s', "status", "LIST", "only these statuses, comma-separated (implies --all)", OPT_STRING,
 	 &status_filter},
 	{'n', "name", "NAME", "only jobs of this name", OPT_STRING, &name},
-	{0, "limit", "N", "at most N jobs, newest first", OPT_INT, &limit},
+	{0, "limit", "N", "at most N jobs, newest first (0: no limit; -a's default 50)", OPT_INT,
+	 &limit},
+	{0, "sweep", "SWEEP", "the points of this sweep, in order (implies --all, no limit)",
+	 OPT_STRING, &sweep},
 	{0, "on", "HOST", "only jobs on this host, those other clients started there included",
 	 OPT_STRING, &on},
 	{0, "json", NULL, "print the jobs as a JSON array", OPT_FLAG, &json},
@@ -57,13 +61,38 @@ static int run(const struct cmd *self, int argc, char **argv)
 			p += len + (p[len] == ',');
 		}
 	}
-	if (limit < 0) {
+	if (limit < -1) {
 		return usage_error(self, NULL, "option '--limit' needs a number of 0 or more");
 	}
 	f.name = name;
 	r = open_store(&st);
 	if (r >= 0) {
 		return r;
+	}
+	if (sweep) {
+		char *full = moo_sweep_find(st, sweep);
+
+		if (!full) {
+			moo_store_close(st);
+			print_error_msg("'moo ps -a' shows the sweep of each job", "no sweep '%s'",
+					sweep);
+			return EXIT_USAGE;
+		}
+		sweep = full; /* (kept to the end of the process) */
+		f.sweep = sweep;
+		all = true;
+		limit = limit < 0 ? 0 : limit;
+	}
+	/* The store is asked for what is shown, by its indexes: live jobs by status; every
+	 * status newest first, 50 unless --limit says otherwise. --on filters after. */
+	if (!all && !status_filter) {
+		f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
+	}
+	if (limit < 0) {
+		limit = all && !status_filter ? 50 : 0;
+	}
+	if (!on) {
+		f.limit = (size_t)limit;
 	}
 	/* With --on, the list first: results of jobs that ended are downloaded after it. */
 	moo_job_defer_results(on != NULL);
@@ -128,6 +157,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 	}
 	n = k;
+	if (!json && limit && n == (size_t)limit && !sweep) {
+		fprintf(stderr, "moo: the newest %zu jobs are shown; --limit 0 shows all\n", n);
+	}
 	if (json) {
 		json_t *a = json_array();
 

@@ -8,14 +8,23 @@
 
 static bool detach, json, accept_new;
 static const char *name, *on, *runtime, *image;
+static struct moo_slurm_opts slurm;
 static struct strlist sets;
 static long tail_lines = 20;
 
 static const struct opt opts[] = {
 	{'d', "detach", NULL, "print the job id and return at once", OPT_FLAG, &detach},
 	{'n', "name", "NAME", "a name kept beside the job id", OPT_STRING, &name},
-	{0, "on", "HOST", "run on this SSH host (see moo-config(5)); default: this machine",
+	{0, "on", "HOST",
+	 "run on this SSH host, or on Slurm: slurm:LOGIN (slurm: for this machine); "
+	 "default: this machine",
 	 OPT_STRING, &on},
+	{0, "partition", "NAME", "Slurm partition (slurm: hosts)", OPT_STRING, &slurm.partition},
+	{0, "time", "LIMIT", "Slurm time limit, as sbatch --time", OPT_STRING, &slurm.time},
+	{0, "gres", "SPEC", "Slurm generic resources, e.g. gpu:2", OPT_STRING, &slurm.gres},
+	{0, "account", "NAME", "Slurm account", OPT_STRING, &slurm.account},
+	{0, "qos", "NAME", "Slurm quality of service", OPT_STRING, &slurm.qos},
+	{0, "constraint", "LIST", "Slurm node features", OPT_STRING, &slurm.constraint},
 	{0, "accept-new-host-key", NULL, "record an unknown host key in known_hosts", OPT_FLAG,
 	 &accept_new},
 	{0, "set", "KEY=VALUE", "override training_params.NAME or env.NAME (repeatable)", OPT_LIST,
@@ -53,6 +62,12 @@ static int run(const struct cmd *self, int argc, char **argv)
 		return usage_error(self, "choose docker, podman, apptainer or host",
 				   "unknown runtime '%s'", runtime);
 	}
+	if ((slurm.partition || slurm.time || slurm.gres || slurm.account || slurm.qos ||
+	     slurm.constraint) &&
+	    (!on || strncmp(on, "slurm:", 6))) {
+		return usage_error(self, "add --on slurm:LOGIN (or --on slurm: on a login node)",
+				   "Slurm options need a Slurm host");
+	}
 	source = npos ? argv[0] : ".";
 	r = open_store(&st);
 	if (r >= 0) {
@@ -74,6 +89,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		po.image = image;
 		po.accept_new_host_key = accept_new;
 		po.store = st;
+		/* a Slurm login node need not have the GPUs the compute nodes have */
+		po.no_preflight = on && !strncmp(on, "slurm:", 6);
 		r = moo_plan_make(&plan, b, &po, &err);
 	}
 	if (!r) {
@@ -83,6 +100,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		ro.n_set = sets.n;
 		ro.host = on;
 		ro.accept_new_host_key = accept_new;
+		ro.slurm = &slurm;
 		ro.no_wait = !detach; /* followed at once: no wait for the supervisor's state */
 		r = moo_job_start(&job, st, b, &ro, &err);
 		/* Its temporary folder goes now, while the job starts, not after it ends. */
@@ -95,7 +113,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	progress_end();
 	if (!detach) {
-		if (job->host && strcmp(job->host, "local")) {
+		if (job->host && strcmp(job->host, "local") && strcmp(job->host, "slurm:")) {
 			char size[32];
 
 			format_size(size, sizeof(size), job->bytes_sent);

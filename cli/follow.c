@@ -63,7 +63,7 @@ int follow_job(struct moo_store *st, struct moo_job *job, uint64_t offset, bool 
 static void summary(const struct moo_job *job)
 {
 	const struct moo_metric *fm[16];
-	char dur[32], outcome[48];
+	char dur[32], outcome[160];
 	size_t i, n = final_metrics(job, fm, 16);
 
 	format_duration(dur, sizeof(dur), job->ended - job->started);

@@ -476,6 +476,15 @@ void job_outcome(const struct moo_job *j, char *out, size_t len)
 	} else {
 		snprintf(out, len, "-");
 	}
+	if (j->detail) {
+		/* what the scheduler said: "pending: Resources", "timeout", … */
+		size_t n = strlen(out);
+
+		if (!strcmp(out, "-")) {
+			n = 0;
+		}
+		snprintf(out + n, len - n, "%s%s", n ? ", " : "", j->detail);
+	}
 }
 
 static double job_elapsed(const struct moo_job *j)
@@ -521,6 +530,11 @@ void *job_to_json(const struct moo_job *j, bool full)
 	json_object_set_new(o, "id", json_string(j->id));
 	json_object_set_new(o, "name", json_or_null(j->name));
 	json_object_set_new(o, "status", json_string(moo_job_status_name(j->status)));
+	json_object_set_new(o, "detail", json_or_null(j->detail));
+	json_object_set_new(o, "backend_id", json_or_null(j->backend_id));
+	json_object_set_new(o, "sweep", json_or_null(j->sweep));
+	json_object_set_new(o, "sweep_index",
+			    j->sweep ? json_integer(j->sweep_index) : json_null());
 	json_object_set_new(o, "host", json_or_null(j->host));
 	json_object_set_new(o, "created", json_time(j->created));
 	json_object_set_new(o, "started", json_time(j->started));
@@ -601,7 +615,7 @@ void print_job_table(struct moo_job **jobs, const char *const *problems, size_t 
 	for (i = 0; i < n; i++) {
 		const struct moo_job *j = jobs[i];
 		const struct moo_metric *fm[8];
-		char created[32], dur[32], outcome[48];
+		char created[32], dur[32], outcome[160];
 		size_t k, nm = final_metrics(j, fm, 8);
 
 		format_time(created, sizeof(created), j->created);
@@ -623,7 +637,7 @@ void print_job_table(struct moo_job **jobs, const char *const *problems, size_t 
 
 void print_job_status(const struct moo_job *j)
 {
-	char dur[32], outcome[48];
+	char dur[32], outcome[160];
 
 	format_duration(dur, sizeof(dur), job_elapsed(j));
 	job_outcome(j, outcome, sizeof(outcome));
@@ -634,7 +648,7 @@ void print_job_detail(const struct moo_job *j)
 {
 	json_t *spec = j->spec_json ? json_loads(j->spec_json, 0, NULL) : NULL;
 	struct moo_kv *kvs = NULL;
-	char a[32], b[32], c[32], dur[32], outcome[48];
+	char a[32], b[32], c[32], dur[32], outcome[160];
 	size_t i, n_kvs = 0;
 
 	format_time(a, sizeof(a), j->created);
@@ -646,6 +660,12 @@ void print_job_detail(const struct moo_job *j)
 	       j->name ? esc(j->name) : "", j->name ? ")" : "");
 	printf("status:     %s, %s\n", moo_job_status_name(j->status), outcome);
 	printf("host:       %s\n", j->host ? esc(j->host) : "-");
+	if (j->backend_id) {
+		printf("slurm job:  %s\n", esc(j->backend_id));
+	}
+	if (j->sweep) {
+		printf("sweep:      %s:%d\n", esc(j->sweep), j->sweep_index);
+	}
 	printf("source:     %s\n", j->source ? esc(j->source) : "-");
 	printf("sha256:     %s\n", j->source_sha256 ? j->source_sha256 : "-");
 	if (json_is_object(spec)) {

@@ -227,7 +227,58 @@ static const struct hfield host_fields[] = {
 	{"runtime", h_runtime, false, NULL},
 };
 
-static const char *const top_keys[] = {"hosts", "images", "registries"};
+static const char *const top_keys[] = {"hosts", "images", "registries", "slurm"};
+
+static void unknown_key(struct cctx *c, const struct moo__ynode *k, const char *where,
+			const char *const *names, size_t n);
+
+/* 'slurm:': a mapping of sbatch options (MOO_CONFIG_SLURM_KEYS), each a one-line string. */
+static void read_slurm(struct cctx *c, const struct moo__ynode *v, struct moo_config *cfg)
+{
+	static const char *const keys[] = MOO_CONFIG_SLURM_KEYS;
+	size_t i, j;
+
+	if (v->kind != MOO_Y_MAP) {
+		moo__error_hint(
+			cerr(c, v, "'slurm' must be a mapping, found %s", moo__yaml_kind_name(v)),
+			"write 'slurm:' then '  partition: gpu' and the like");
+		return;
+	}
+	for (i = 0; i < v->n; i += 2) {
+		const struct moo__ynode *k = v->kids[i], *x = v->kids[i + 1];
+		char *where;
+
+		if (k->kind != MOO_Y_SCALAR) {
+			cerr(c, k, "a key in 'slurm' must be a string");
+			continue;
+		}
+		for (j = 0; j < MOO_ARRAY_SIZE(keys) && strcmp(keys[j], k->text); j++) {
+		}
+		if (j == MOO_ARRAY_SIZE(keys)) {
+			if (strncmp(k->text, "x-", 2)) {
+				unknown_key(c, k, "slurm", keys, MOO_ARRAY_SIZE(keys));
+			}
+			continue;
+		}
+		where = moo__printf("slurm.%s", k->text);
+		if (x->kind == MOO_Y_SCALAR && moo__yaml_stype(x) == MOO_S_INT) {
+			free(cfg->slurm[j]);
+			cfg->slurm[j] = moo__strdup(x->text); /* time: 30 */
+		} else {
+			const char *s = need_string(c, x, where);
+
+			if (s && (!*s || strpbrk(s, "\n\r\t ") || s[0] == '-')) {
+				moo__error_hint(
+					cerr(c, x, "'%s' is not one sbatch value: '%s'", where, s),
+					"write one word, as sbatch takes it");
+			} else if (s) {
+				free(cfg->slurm[j]);
+				cfg->slurm[j] = moo__strdup(s);
+			}
+		}
+		free(where);
+	}
+}
 
 /* An unknown key: the nearest known one, or the list. */
 static void unknown_key(struct cctx *c, const struct moo__ynode *k, const char *where,
@@ -465,9 +516,12 @@ int moo_config_parse(struct moo_config **out, const char *data, size_t len, cons
 		} else if (!strcmp(k->text, "hosts")) {
 			read_hosts(&c, root->kids[i + 1], cfg);
 		} else if (strncmp(k->text, "x-", 2) && strcmp(k->text, "images") &&
-			   strcmp(k->text, "registries")) {
+			   strcmp(k->text, "registries") && strcmp(k->text, "slurm")) {
 			unknown_key(&c, k, NULL, top_keys, MOO_ARRAY_SIZE(top_keys));
 		} else {
+			if (!strcmp(k->text, "slurm")) {
+				read_slurm(&c, root->kids[i + 1], cfg);
+			}
 			keep_section(cfg, root, i, data, len);
 		}
 	}
@@ -741,6 +795,9 @@ void moo_config_free(struct moo_config *cfg)
 	}
 	free(cfg->hosts);
 	free(cfg->kept);
+	for (i = 0; i < MOO_ARRAY_SIZE(cfg->slurm); i++) {
+		free(cfg->slurm[i]);
+	}
 	free(cfg->path);
 	free(cfg);
 }

@@ -115,4 +115,11 @@ struct moo__ignore *moo__ignore_parse(const char *text, size_t len);
 /* rel is relative to the project, without a trailing '/'. */
 bool moo__ignore_match(const struct moo__ignore *ig, const char *rel, bool is_dir);
 void moo__ignore_free(struct moo__ignore *ig);
+/* Sweeps in the store (sweep.c): points and opts are JSON text. */
+int moo__store_sweep_put(struct moo_store *st, const char *id, const char *source,
+			 const char *points, const char *opts, const char *status,
+			 struct moo_error **err);
+/* MOO_ENOTFOUND, with no error added, when there is no such sweep. */
+int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, char **points,
+			 char **opts, char **status, struct moo_error **err);
 #endif

@@ -19,6 +19,7 @@
 #include "runtime.h"
 #include "embedded.h"
 #include "ssh.h"
+#include "slurm.h"
 
 #define STATE_WAIT_S 10.0 /* how long a new supervisor may take to write state */
 #define RECONNECT_S  60.0 /* how long moo logs -f tries to reach a host again */
@@ -1246,6 +1247,167 @@ static bool starting(const char *id)
 	return yes;
 }
 
+static void set_detail(struct moo_job *job, const char *detail)
+{
+	free(job->detail);
+	job->detail = detail ? moo__strdup(detail) : NULL;
+}
+
+/* The log of a job Slurm killed for passing its --mem without cgroups (slurmstepd's words). */
+static bool log_says_oom(struct moo__transport *t, const struct moo_job *job)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	char *log = job_file(job, "process.log");
+	bool oom = false;
+
+	if (!job_read(t, job, log, 0, 64u << 20, &b, NULL) && b.ptr) {
+		oom = strstr(b.ptr, "Exceeded job memory limit") ||
+		      strstr(b.ptr, "oom-kill event") || strstr(b.ptr, "Out Of Memory");
+	}
+	moo_buf_dispose(&b);
+	free(log);
+	return oom;
+}
+
+static bool slurm_waiting(const char *state)
+{
+	return !strcmp(state, "PENDING") || !strncmp(state, "REQUEUE", 7) ||
+	       !strcmp(state, "CONFIGURING");
+}
+
+/*
+ * A Slurm job: Slurm says whether it waits, runs or has ended, and how (TIMEOUT,
+ * OUT_OF_MEMORY, NODE_FAIL, CANCELLED…: the detail); the supervisor's exit file, where it
+ * wrote one, stays the truth of the exit code. A query that fails leaves the job as it was.
+ */
+static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
+			 struct moo_error **err)
+{
+	struct moo__slurm_info info;
+	struct moo_buf exit_text = MOO_BUF_INIT, state = MOO_BUF_INIT;
+	char *exit_path = job_file(job, "exit"), *state_path = job_file(job, "state");
+	enum moo_job_status before = job->status;
+	char *detail_before = job->detail ? moo__strdup(job->detail) : NULL;
+	bool known = false, has_exit;
+	int r;
+
+	if (!job->backend_id) {
+		r = 0; /* staged, not submitted yet */
+		goto done;
+	}
+	r = job_read(t, job, exit_path, 0, 4096, &exit_text, err);
+	if (r && r != MOO_ENOTFOUND) {
+		goto done;
+	}
+	has_exit = !r && exit_text.len;
+	if ((r = moo__slurm_state(t, job->backend_id, &info, &known, err))) {
+		goto done;
+	}
+	if (has_exit && known && slurm_waiting(info.state)) {
+		/* an answer from before the job ran, or an exit file of a run before a requeue
+		 * (its batch script removes it): Slurm is asked afresh */
+		moo__slurm_forget(t->host);
+		if ((r = moo__slurm_state(t, job->backend_id, &info, &known, err))) {
+			goto done;
+		}
+	}
+	if (!has_exit && (!known || moo__slurm_state_done(info.state))) {
+		/* it may have ended between the read and Slurm's answer: look once more */
+		moo_buf_reset(&exit_text);
+		r = job_read(t, job, exit_path, 0, 4096, &exit_text, err);
+		if (r && r != MOO_ENOTFOUND) {
+			goto done;
+		}
+		has_exit = !r && exit_text.len;
+		r = 0;
+	}
+	if (!read_state(t, job, state_path, &state, NULL) && job->started <= 0) {
+		job->started = kv_time(t, state.ptr, "started");
+	}
+	if (known && !moo__slurm_state_done(info.state)) {
+		bool waiting = !strcmp(info.state, "PENDING") ||
+			       !strncmp(info.state, "REQUEUE", 7) ||
+			       !strcmp(info.state, "CONFIGURING");
+
+		if (has_exit && !waiting) {
+			/* the supervisor is done; Slurm has not caught up yet */
+			r = finish(t, job, exit_text.ptr, err);
+			set_detail(job, NULL);
+		} else if (waiting) {
+			char *d = !strcmp(info.state, "PENDING")
+					  ? moo__printf("pending: %s", info.reason)
+					  : moo__printf("%s: %s", info.state, info.reason);
+
+			for (char *c = d; *c && *c != ':'; c++) {
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+			}
+			job->status = MOO_JOB_QUEUED;
+			free(job->detail);
+			job->detail = d;
+		} else {
+			job->status = MOO_JOB_RUNNING;
+			set_detail(job, strcmp(info.state, "RUNNING") ? info.state : NULL);
+		}
+	} else if (known) {
+		r = finish(t, job, has_exit ? exit_text.ptr : "", err);
+		if (!has_exit && info.exit_code >= 0) {
+			job->signal = info.signal;
+			job->exit_code = info.signal ? -1 : info.exit_code;
+		}
+		set_detail(job, NULL);
+		if (!strcmp(info.state, "CANCELLED")) {
+			job->status = MOO_JOB_CANCELLED;
+		} else if (!strcmp(info.state, "COMPLETED")) {
+			if (!has_exit) {
+				job->status = MOO_JOB_FAILED;
+				set_detail(job, "no exit file");
+			}
+		} else if (!strcmp(info.state, "NODE_FAIL") || !strcmp(info.state, "BOOT_FAIL") ||
+			   !strcmp(info.state, "PREEMPTED")) {
+			/* the infrastructure failed it, not the entry point: a sweep retries it */
+			job->status = MOO_JOB_LOST;
+		} else if (job->status != MOO_JOB_CANCELLED) {
+			job->status = MOO_JOB_FAILED;
+		}
+		if (strcmp(info.state, "COMPLETED") && job->status != MOO_JOB_SUCCEEDED &&
+		    job->status != MOO_JOB_CANCELLED && !job->detail) {
+			char low[32];
+			size_t i;
+
+			for (i = 0; info.state[i] && i < sizeof(low) - 1; i++) {
+				char c = info.state[i];
+
+				low[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+			}
+			low[i] = '\0';
+			if (!strcmp(info.state, "OUT_OF_MEMORY") ||
+			    (!strcmp(info.state, "FAILED") && log_says_oom(t, job))) {
+				set_detail(job, "out_of_memory");
+			} else {
+				set_detail(job, low);
+			}
+		}
+	} else if (has_exit) {
+		r = finish(t, job, exit_text.ptr, err);
+	} else if (now() - job->created > 60) {
+		job->status = MOO_JOB_LOST;
+		job->ended = now();
+		set_detail(job, "unknown to Slurm");
+	}
+	if (!r && (job->status != before || moo_job_status_done(job->status) ||
+		   (job->detail ? !detail_before || strcmp(job->detail, detail_before)
+				: detail_before != NULL))) {
+		r = moo_store_update_job(st, job, err);
+	}
+done:
+	moo_buf_dispose(&exit_text);
+	moo_buf_dispose(&state);
+	free(exit_path);
+	free(state_path);
+	free(detail_before);
+	return r;
+}
+
 static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
 		   struct moo_error **err)
 {
@@ -1256,6 +1418,10 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 
 	if (moo_job_status_done(job->status)) {
 		r = 0;
+		goto done;
+	}
+	if (moo__slurm_host(job->host)) {
+		r = refresh_slurm(t, st, job, err);
 		goto done;
 	}
 	if (job->status == MOO_JOB_QUEUED && !job->command && job->dir && !starting(job->id)) {
@@ -1541,6 +1707,49 @@ static int write_record(struct moo__transport *t, const struct moo_job *job, str
 	return r;
 }
 
+/*
+ * A Slurm job's batch script, <job>/slurm.sh: into the job directory, the exit file of an
+ * earlier run gone (a requeued job runs again), then the supervisor. Submitted at once with
+ * sbatch --parsable unless staged only (a sweep submits its points as one array); the
+ * job's stdout and stderr append to process.log as on any host. The job is queued.
+ */
+static int submit_slurm(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
+			const char *args, bool staged_only, struct moo_error **err)
+{
+	struct moo_buf script = MOO_BUF_INIT, extra = MOO_BUF_INIT;
+	char *path = job_file(job, "slurm.sh"), *log = job_file(job, "process.log"), *id = NULL;
+	int r;
+
+	moo_buf_puts(&script, "#!/bin/sh\ncd ");
+	moo_buf_shquote(&script, job->dir);
+	moo_buf_puts(&script, " || exit 1\nrm -f exit exit.tmp\n");
+	if ((r = supervisor_script(&script, job, err)) ||
+	    (r = t->ops->write_file(t, path, script.ptr, script.len, 0755, err))) {
+		goto done;
+	}
+	if (staged_only) {
+		goto done;
+	}
+	moo_buf_puts(&extra, " --job-name=");
+	moo_buf_shquote(&extra, job->id);
+	moo_buf_puts(&extra, " --open-mode=append --output=");
+	moo_buf_shquote(&extra, log);
+	moo_buf_puts(&extra, " --chdir=");
+	moo_buf_shquote(&extra, job->dir);
+	if ((r = moo__slurm_submit(t, path, args, extra.ptr, &id, err))) {
+		goto done;
+	}
+	job->backend_id = id;
+	set_detail(job, "submitted");
+	r = moo_store_update_job(st, job, err);
+done:
+	moo_buf_dispose(&script);
+	moo_buf_dispose(&extra);
+	free(path);
+	free(log);
+	return r;
+}
+
 int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_bundle *b,
 		  const struct moo_run_opts *opts, struct moo_error **err)
 {
@@ -1554,6 +1763,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo_buf lock = MOO_BUF_INIT;
 	char *stage = NULL, *path = NULL, *jobs_dir = NULL, *mark = NULL;
 	const struct moo_spec *spec = b->spec;
+	struct moo_spec slurm_spec;
+	struct moo_buf slurm_args = MOO_BUF_INIT;
 	bool recorded = false, staged = false;
 	double t0;
 	int r, status, tries;
@@ -1575,6 +1786,20 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (r) {
 		goto done;
 	}
+	/* Nothing is created before we know the host can run it. A Slurm login node is
+	 * asked only for the interpreter or engine (the compute nodes see the same files):
+	 * the GPUs are Slurm's to find (--gres), so its plan has no preflight. */
+	if (moo__slurm_host(opts && opts->version >= 2 ? opts->host : NULL)) {
+		moo_buf_puts(&slurm_args, ""); /* non-NULL: a Slurm job */
+		slurm_spec = *spec;
+		slurm_spec.resources.accelerator = MOO_ACCEL_CPU;
+		slurm_spec.resources.count = 0;
+		r = moo__slurm_args(&slurm_args, opts->version >= 6 ? opts->slurm : NULL, spec,
+				    err);
+		if (r) {
+			goto done;
+		}
+	}
 	/* The plan: the caller's, a lock given as text, else made now (probe, resolve, pin). */
 	if (opts && opts->version >= 5 && opts->plan) {
 		plan = moo_plan_dup(opts->plan);
@@ -1589,13 +1814,14 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 
 		po.runtime = opts && opts->version >= 3 ? opts->runtime : NULL;
 		po.image = opts && opts->version >= 3 ? opts->image : NULL;
+		po.no_preflight = slurm_args.ptr != NULL;
 		r = moo__plan_make(&plan, t, st, b, &po, err);
 	}
 	if (r) {
 		goto done;
 	}
 	/* Nothing is created before we know the host can run it. */
-	r = moo__runtime_prepare(&rt, t, st, spec, plan, err);
+	r = moo__runtime_prepare(&rt, t, st, slurm_args.ptr ? &slurm_spec : spec, plan, err);
 	if (r) {
 		goto done;
 	}
@@ -1645,7 +1871,12 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	moo_spec_to_json(spec, &spec_json);
 	job->spec_json = moo_buf_detach(&spec_json);
 	job->params_json = params_to_json(&params);
-	job->host = moo__strdup(t->host);
+	job->host = moo__strdup(slurm_args.ptr ? opts->host : t->host);
+	job->sweep_index = -1;
+	if (opts && opts->version >= 6 && opts->sweep) {
+		job->sweep = moo__strdup(opts->sweep);
+		job->sweep_index = opts->sweep_index;
+	}
 	job->output_folder =
 		moo__strdup(spec->output_folder ? spec->output_folder : "training_result");
 	job->status = MOO_JOB_QUEUED;
@@ -1810,6 +2041,18 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
+	if (slurm_args.ptr) {
+		r = submit_slurm(t, st, job, slurm_args.ptr, opts->version >= 6 && opts->no_launch,
+				 err);
+		if (!r) {
+			*out = job;
+			job = NULL;
+		} else {
+			free(job->command);
+			job->command = NULL; /* Slurm refused it: nothing runs, nothing stays */
+		}
+		goto done;
+	}
 	r = launch(t, job, &sherr, &status, err);
 	if (r) {
 		goto done;
@@ -1887,6 +2130,7 @@ done:
 	moo_buf_dispose(&stage_root);
 	moo_buf_dispose(&sherr);
 	moo_buf_dispose(&state);
+	moo_buf_dispose(&slurm_args);
 	moo__transport_close(t);
 	free(stage);
 	free(path);
@@ -2199,6 +2443,40 @@ static bool appears(struct moo__transport *t, const char *path, double seconds)
 	return true;
 }
 
+/* scancel, then Slurm's word that it ended (KillWait may pass before it does). */
+static int cancel_slurm(struct moo__transport *t, struct moo_store *st, struct moo_job *job,
+			double grace, struct moo_error **err)
+{
+	char *mark = job_file(job, "cancelled");
+	double t0;
+	int r;
+
+	if ((r = t->ops->write_file(t, mark, "cancelled\n", 10, 0644, err))) {
+		goto done;
+	}
+	if (!job->backend_id) {
+		job->status = MOO_JOB_CANCELLED; /* never submitted */
+		job->ended = now();
+		r = moo_store_update_job(st, job, err);
+		goto done;
+	}
+	if ((r = moo__slurm_cancel(t, job->backend_id, err))) {
+		goto done;
+	}
+	for (t0 = now(); !r && !moo_job_status_done(job->status) && now() - t0 < grace + 60;) {
+		nap(0.6);
+		r = refresh(t, st, job, err);
+	}
+	if (!r && !moo_job_status_done(job->status)) {
+		job->status = MOO_JOB_CANCELLED;
+		job->ended = now();
+		r = moo_store_update_job(st, job, err);
+	}
+done:
+	free(mark);
+	return r;
+}
+
 /*
  * Stops a job: its group only while the state's group is the job's (job_group), never a
  * bare pid. A running job's supervisor records the end (exit); a lost job (its supervisor
@@ -2227,6 +2505,11 @@ int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace, bool
 	}
 	lost = job->status == MOO_JOB_LOST;
 	if (moo_job_status_done(job->status) && !lost) {
+		goto done;
+	}
+	if (moo__slurm_host(job->host)) {
+		r = cancel_slurm(t, st, job, grace, err);
+		*was_running = !r;
 		goto done;
 	}
 	/* A supervisor still starting gets a moment to write state. */

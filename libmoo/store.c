@@ -77,6 +77,21 @@ static const char *const migrations[] = {
 	" tag TEXT NOT NULL,"
 	" alias TEXT,"
 	" published REAL NOT NULL);",
+	/* 6 → 7: Slurm jobs and sweeps; indexes so that a store of 100,000 jobs is read by
+	 * what is asked, not scanned (ps: live jobs by status; a sweep's points) */
+	"ALTER TABLE jobs ADD COLUMN backend_id TEXT;"
+	"ALTER TABLE jobs ADD COLUMN detail TEXT;"
+	"ALTER TABLE jobs ADD COLUMN sweep TEXT;"
+	"ALTER TABLE jobs ADD COLUMN sweep_index INTEGER;"
+	"CREATE INDEX jobs_status ON jobs(status, created);"
+	"CREATE INDEX jobs_sweep ON jobs(sweep, sweep_index) WHERE sweep IS NOT NULL;"
+	"CREATE TABLE sweeps ("
+	" id TEXT PRIMARY KEY,"
+	" source TEXT NOT NULL,"
+	" points TEXT NOT NULL," /* JSON: [["training_params.lr=0.1", …], …] */
+	" opts TEXT NOT NULL,"   /* JSON: hosts, slurm options, limits */
+	" status TEXT NOT NULL," /* running, done, cancelled */
+	" created REAL NOT NULL);",
 };
 
 static double now(void)
@@ -354,11 +369,12 @@ static void bind_time(sqlite3_stmt *q, int i, double t)
 	}
 }
 
-#define JOB_COLUMNS                                                                          \
-	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, " \
-	"status, created, started, ended, exit_code, signal, pid, result_path, bytes_sent, lock"
+#define JOB_COLUMNS                                                                                \
+	"id, name, source, source_sha256, spec, params, host, dir, output_folder, command, "       \
+	"status, created, started, ended, exit_code, signal, pid, result_path, bytes_sent, lock, " \
+	"backend_id, detail, sweep, sweep_index"
 
-/* Binds the job's fields to ?1..?20 in JOB_COLUMNS order. */
+/* Binds the job's fields to ?1..?24 in JOB_COLUMNS order. */
 static void bind_job(sqlite3_stmt *q, const struct moo_job *j)
 {
 	bind_text(q, 1, j->id);
@@ -385,6 +401,14 @@ static void bind_job(sqlite3_stmt *q, const struct moo_job *j)
 	bind_text(q, 18, j->result_path);
 	sqlite3_bind_int64(q, 19, (sqlite3_int64)j->bytes_sent);
 	bind_text(q, 20, j->lock);
+	bind_text(q, 21, j->backend_id);
+	bind_text(q, 22, j->detail);
+	bind_text(q, 23, j->sweep);
+	if (j->sweep && j->sweep_index >= 0) {
+		sqlite3_bind_int(q, 24, j->sweep_index);
+	} else {
+		sqlite3_bind_null(q, 24);
+	}
 }
 
 static int write_metrics(struct moo_store *st, const struct moo_job *j, struct moo_error **err)
@@ -440,12 +464,14 @@ static int write_job(struct moo_store *st, const struct moo_job *j, bool add,
 	sqlite3_stmt *q = NULL;
 	const char *sql =
 		add ? "INSERT INTO jobs (" JOB_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, "
-		      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+		      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+		      "?21, ?22, ?23, ?24)"
 		    : "UPDATE jobs SET name = ?2, source = ?3, source_sha256 = ?4, "
 		      "spec = ?5, params = ?6, host = ?7, dir = ?8, output_folder = ?9, "
 		      "command = ?10, status = ?11, created = ?12, started = ?13, "
 		      "ended = ?14, exit_code = ?15, signal = ?16, pid = ?17, "
-		      "result_path = ?18, bytes_sent = ?19, lock = ?20 WHERE id = ?1";
+		      "result_path = ?18, bytes_sent = ?19, lock = ?20, backend_id = ?21, "
+		      "detail = ?22, sweep = ?23, sweep_index = ?24 WHERE id = ?1";
 	int r, rc;
 
 	if (!j->id) {
@@ -559,6 +585,10 @@ static struct moo_job *row_job(sqlite3_stmt *q)
 	j->result_path = col_text(q, 17);
 	j->bytes_sent = (uint64_t)sqlite3_column_int64(q, 18);
 	j->lock = col_text(q, 19);
+	j->backend_id = col_text(q, 20);
+	j->detail = col_text(q, 21);
+	j->sweep = col_text(q, 22);
+	j->sweep_index = sqlite3_column_type(q, 23) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 23);
 	return j;
 }
 
@@ -588,6 +618,9 @@ static int query_jobs(struct moo_store *st, sqlite3_stmt *q, struct moo_job ***o
 	return 0;
 }
 
+static int get_sweep_point(struct moo_store *st, const char *ref, struct moo_job **out,
+			   struct moo_error **err);
+
 int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **out,
 		      struct moo_error **err)
 {
@@ -597,23 +630,24 @@ int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **ou
 	size_t n = 0, i;
 	int r;
 
+	if (strchr(ref, ':')) {
+		return get_sweep_point(st, ref, out, err);
+	}
 	/* An exact id, then a prefix of an id ("moo-job-" may be left out), then a name. */
 	if (sqlite3_prepare_v2(st->db,
-			       "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1 OR id LIKE ?2 "
-			       "ESCAPE '\\' OR name = ?1 ORDER BY id = ?1 DESC, created DESC",
+			       "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1 OR (id >= ?2 AND "
+			       "id < ?3) OR name = ?1 ORDER BY id = ?1 DESC, created DESC LIMIT 64",
 			       -1, &q, NULL) != SQLITE_OK) {
 		return db_fail(st, err, "find a job");
 	}
+	/* A prefix as a range of the primary key (ids are [a-z0-9-], all below '~'), so a
+	 * store of 100,000 jobs is not scanned: id, prefix and name each take an index. */
 	moo_buf_puts(&like, strncmp(ref, "moo-job-", 8) ? "moo-job-" : "");
-	for (i = 0; ref[i]; i++) {
-		if (ref[i] == '%' || ref[i] == '_' || ref[i] == '\\') {
-			moo_buf_putc(&like, '\\');
-		}
-		moo_buf_putc(&like, ref[i]);
-	}
-	moo_buf_putc(&like, '%');
+	moo_buf_puts(&like, ref);
 	bind_text(q, 1, ref);
 	bind_text(q, 2, strlen(ref) >= 3 ? like.ptr : "");
+	moo_buf_putc(&like, '~');
+	bind_text(q, 3, strlen(ref) >= 3 ? like.ptr : "");
 	r = query_jobs(st, q, &jobs, &n, err);
 	if (r) {
 		goto done;
@@ -678,7 +712,11 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	if (filter->name) {
 		moo_buf_puts(&sql, " AND name = ?1");
 	}
-	moo_buf_puts(&sql, " ORDER BY created DESC, id");
+	if (filter->version >= 2 && filter->sweep) {
+		moo_buf_puts(&sql, " AND sweep = ?2 ORDER BY sweep_index, created DESC");
+	} else {
+		moo_buf_puts(&sql, " ORDER BY created DESC, id");
+	}
 	if (filter->limit) {
 		moo_buf_printf(&sql, " LIMIT %zu", filter->limit);
 	}
@@ -689,10 +727,121 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	if (filter->name) {
 		bind_text(q, 1, filter->name);
 	}
+	if (filter->version >= 2 && filter->sweep) {
+		bind_text(q, 2, filter->sweep);
+	}
 	r = query_jobs(st, q, out, n, err);
 done:
 	sqlite3_finalize(q);
 	moo_buf_dispose(&sql);
+	return r;
+}
+
+int moo__store_sweep_put(struct moo_store *st, const char *id, const char *source,
+			 const char *points, const char *opts, const char *status,
+			 struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO sweeps (id, source, points, opts, status, created) "
+			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET "
+			       "status = ?5",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "record a sweep");
+	}
+	bind_text(q, 1, id);
+	bind_text(q, 2, source ? source : "");
+	bind_text(q, 3, points ? points : "[]");
+	bind_text(q, 4, opts ? opts : "{}");
+	bind_text(q, 5, status);
+	sqlite3_bind_double(q, 6, now());
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "record a sweep");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, char **points,
+			 char **opts, char **status, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0, rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT source, points, opts, status FROM sweeps WHERE id = ?1 OR "
+			       "id = 'moo-sweep-' || ?1",
+			       -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, "read a sweep");
+	}
+	bind_text(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (source) {
+			*source = col_text(q, 0);
+		}
+		if (points) {
+			*points = col_text(q, 1);
+		}
+		if (opts) {
+			*opts = col_text(q, 2);
+		}
+		if (status) {
+			*status = col_text(q, 3);
+		}
+	} else if (rc == SQLITE_DONE) {
+		r = MOO_ENOTFOUND;
+	} else {
+		r = db_fail(st, err, "read a sweep");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+/* "SWEEP:N": the newest job of point N of the sweep (a retried point has several). */
+static int get_sweep_point(struct moo_store *st, const char *ref, struct moo_job **out,
+			   struct moo_error **err)
+{
+	const char *colon = strrchr(ref, ':');
+	struct moo_job **jobs = NULL;
+	sqlite3_stmt *q = NULL;
+	char *sweep = moo__strndup(ref, (size_t)(colon - ref)), *end;
+	long idx = strtol(colon + 1, &end, 10);
+	size_t n = 0;
+	int r;
+
+	if (end == colon + 1 || *end || idx < 0) {
+		free(sweep);
+		return moo__fail(err, MOO_EARG, "'%s' is not SWEEP:POINT", ref);
+	}
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT " JOB_COLUMNS " FROM jobs WHERE sweep IN (?1, "
+			       "'moo-sweep-' || ?1) AND sweep_index = ?2 ORDER BY created DESC "
+			       "LIMIT 1",
+			       -1, &q, NULL) != SQLITE_OK) {
+		free(sweep);
+		return db_fail(st, err, "find a job");
+	}
+	bind_text(q, 1, sweep);
+	sqlite3_bind_int64(q, 2, idx);
+	r = query_jobs(st, q, &jobs, &n, err);
+	if (!r && !n) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR,
+				       "no job for point %ld of sweep '%s'", idx, sweep);
+
+		moo__error_hint(e, "'moo ps --sweep %s' lists its points", sweep);
+		r = MOO_ENOTFOUND;
+	}
+	if (!r) {
+		*out = jobs[0];
+		jobs[0] = NULL;
+	}
+	moo_jobs_free(jobs, n);
+	sqlite3_finalize(q);
+	free(sweep);
 	return r;
 }
 
@@ -922,6 +1071,9 @@ void moo_job_free(struct moo_job *j)
 	free(j->command);
 	free(j->result_path);
 	free(j->lock);
+	free(j->backend_id);
+	free(j->detail);
+	free(j->sweep);
 	for (i = 0; i < j->n_metrics; i++) {
 		free(j->metrics[i].name);
 	}

@@ -44,11 +44,6 @@ void moo__transport_close_all(void)
 	cache = NULL;
 }
 
-bool moo__transport_is_remote(const struct moo__transport *t)
-{
-	return t && strcmp(t->host, "local") != 0;
-}
-
 int moo__transport_open_flags(struct moo__transport **out, const char *host, unsigned flags,
 			      struct moo_error **err)
 {
@@ -57,6 +52,9 @@ int moo__transport_open_flags(struct moo__transport **out, const char *host, uns
 	size_t i;
 	int r;
 
+	if (host && !strncmp(host, "slurm:", 6)) {
+		host = host[6] ? host + 6 : "local"; /* a Slurm job: its login node (slurm.c) */
+	}
 	if (!host || !strcmp(host, "local")) {
 		return moo__transport_local_open(out, err);
 	}

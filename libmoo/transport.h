@@ -8,6 +8,7 @@
  */
 #ifndef MOO_TRANSPORT_H
 #define MOO_TRANSPORT_H
+#include <string.h>
 #include "internal.h"
 
 struct moo__transport;
@@ -102,7 +103,10 @@ void moo__transfer_progress(bool upload, uint64_t bytes);
 /* "a FIFO", "a folder"…: what a file of that st_mode is, for an error naming it. */
 const char *moo__file_kind(unsigned mode);
 /* True for a transport that reaches another machine. */
-bool moo__transport_is_remote(const struct moo__transport *t);
+static inline bool moo__transport_is_remote(const struct moo__transport *t)
+{
+	return t && strcmp(t->host, "local") != 0;
+}
 /*
  * "HOST-PID-": this machine's name (letters, digits, '.' only) and a pid, as temporary
  * names on a host carry them.

@@ -15,4 +15,5 @@
 #include "moo/resolve.h"
 #include "moo/publish.h"
 #include "moo/serve.h"
+#include "moo/sweep.h"
 #endif

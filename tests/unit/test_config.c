@@ -157,6 +157,39 @@ static void test_add_save_load(void **state)
 	free(path);
 }
 
+/* slurm: defaults, kept when saved; hostile values refused with their place. */
+static void test_slurm(void **state)
+{
+	static const char text[] = "slurm:\n  partition: gpu\n  time: 30\n  qos: high\n"
+				   "  x-note: ours\n";
+	static const char bad[] = "slurm:\n  partion: gpu\n  gres: \"gpu:1 --wrap=x\"\n"
+				  "  account: -x\n";
+	struct moo_config *cfg = NULL;
+	struct moo_error *err = NULL;
+	struct moo_buf out = MOO_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(moo_config_parse(&cfg, text, strlen(text), "config.yaml", NULL), 0);
+	assert_string_equal(cfg->slurm[0], "gpu");
+	assert_string_equal(cfg->slurm[1], "30");
+	assert_null(cfg->slurm[2]);
+	assert_string_equal(cfg->slurm[4], "high");
+	moo_config_to_yaml(cfg, &out);
+	assert_non_null(strstr(out.ptr, "partition: gpu"));
+	moo_buf_dispose(&out);
+	moo_config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(moo_config_parse(&cfg, bad, strlen(bad), "config.yaml", &err), MOO_EARG);
+	assert_null(cfg);
+	assert_string_equal(err->message, "unknown key 'partion' in 'slurm'");
+	assert_string_equal(err->hint, "did you mean 'partition'?");
+	assert_int_equal(err->line, 2);
+	assert_non_null(strstr(err->next->message, "is not one sbatch value"));
+	assert_int_equal(err->next->line, 3);
+	assert_non_null(strstr(err->next->next->message, "'slurm.account'"));
+	moo_error_free(err);
+}
+
 static void test_path(void **state)
 {
 	struct moo_buf b = MOO_BUF_INIT;
@@ -176,10 +209,9 @@ static void test_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_good),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_add_save_load),
-		cmocka_unit_test(test_path),
+		cmocka_unit_test(test_parse_good),    cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_add_save_load), cmocka_unit_test(test_path),
+		cmocka_unit_test(test_slurm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

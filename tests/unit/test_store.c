@@ -53,11 +53,11 @@ static void test_open_migrates(void **state)
 
 	(void)state;
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
-	assert_int_equal(moo_store_schema_version(st), 6);
+	assert_int_equal(moo_store_schema_version(st), 7);
 	moo_store_close(st);
 	/* Opening again applies nothing and keeps the version. */
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
-	assert_int_equal(moo_store_schema_version(st), 6);
+	assert_int_equal(moo_store_schema_version(st), 7);
 	moo_store_close(st);
 }
 

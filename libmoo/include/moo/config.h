@@ -29,7 +29,15 @@ struct moo_config {
 	 * as written, which moo_config_save writes back unchanged; NULL when none. */
 	char *kept;
 	bool kept_flow; /* they were in flow style ({…}), which moo_config_save cannot keep */
+	/* 'slurm:' defaults for jobs on "slurm:" hosts (kept with the other sections):
+	 * partition, time, gres, account, qos, constraint; NULL when not given */
+	char *slurm[6];
 };
+/* The names of moo_config.slurm's entries, in order. */
+#define MOO_CONFIG_SLURM_KEYS                                               \
+	{                                                                   \
+		"partition", "time", "gres", "account", "qos", "constraint" \
+	}
 
 /* Limits on config.yaml. */
 #define MOO_CONFIG_MAX_BYTES (1u << 20)

@@ -23,6 +23,20 @@
  *   cwd       work/, the extracted bundle
  */
 
+/*
+ * Slurm options of a job whose host is "slurm:LOGIN" (or "slurm:": this machine is the
+ * login node); NULL fields take config.yaml's 'slurm:' defaults (moo-config(5)), then
+ * Slurm's own. Each is passed to sbatch as the option of its name.
+ */
+struct moo_slurm_opts {
+	const char *partition;
+	const char *time; /* sbatch --time: "30", "1:00:00", "2-00:00:00" */
+	const char *gres; /* "gpu:2"; default: gpu:COUNT from the spec's resources */
+	const char *account;
+	const char *qos;
+	const char *constraint;
+};
+
 struct moo_run_opts {
 	unsigned version;       /* MOO_RUN_OPTS_VERSION */
 	const char *name;       /* kept beside the id, or NULL */
@@ -51,12 +65,20 @@ struct moo_run_opts {
 	/* A plan that records an interpreter and packages (a lock replayed) is compared with
 	 * what the host has: MOO_ERESOLVE listing each difference, unless this is set. */
 	bool allow_drift;
+	/* version 6 */
+	const struct moo_slurm_opts *slurm; /* for a "slurm:" host, or NULL */
+	const char *sweep;                  /* the sweep the job is a point of, or NULL */
+	int sweep_index;
+	/* On a "slurm:" host (ignored elsewhere): stage and record the job and write its
+	 * batch script, but submit nothing (status queued, no backend_id): moo_sweep_run
+	 * submits a sweep's points as one job array. */
+	bool no_launch;
 };
-#define MOO_RUN_OPTS_VERSION 5
+#define MOO_RUN_OPTS_VERSION 6
 #define MOO_RUN_OPTS_INIT                                                                        \
 	{                                                                                        \
 		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL, false, NULL, \
-			false                                                                    \
+			false, NULL, NULL, 0, false                                              \
 	}
 
 /*

@@ -52,6 +52,13 @@ struct moo_job {
 	char *lock;          /* the moo.lock it was started with (JSON), or NULL */
 	struct moo_metric *metrics;
 	size_t n_metrics;
+	/* Slurm (host "slurm:LOGIN"): the Slurm job id ("1234", or "1234_5" in an array) */
+	char *backend_id;
+	/* what the scheduler says beyond the status, or NULL: "pending: Resources",
+	 * "timeout", "out_of_memory", "node_fail", "requeued" … */
+	char *detail;
+	char *sweep;     /* the sweep the job is a point of ("moo-sweep-XXXXXX"), or NULL */
+	int sweep_index; /* its point in the sweep (0, 1, …); -1 when none */
 };
 
 /* Filters for moo_store_list; a NULL or zero field matches everything. */
@@ -60,11 +67,13 @@ struct moo_job_filter {
 	unsigned status_mask; /* 1 << enum moo_job_status; 0: all */
 	const char *name;     /* exact --name */
 	size_t limit;         /* newest first; 0: no limit */
+	/* version 2 */
+	const char *sweep; /* only the points of this sweep, in point order */
 };
-#define MOO_JOB_FILTER_VERSION 1
-#define MOO_JOB_FILTER_INIT                        \
-	{                                          \
-		MOO_JOB_FILTER_VERSION, 0, NULL, 0 \
+#define MOO_JOB_FILTER_VERSION 2
+#define MOO_JOB_FILTER_INIT                              \
+	{                                                \
+		MOO_JOB_FILTER_VERSION, 0, NULL, 0, NULL \
 	}
 
 /* Appends the path the store is at by default (see above) to out. */

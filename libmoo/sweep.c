@@ -1,0 +1,974 @@
+/*
+ * sweep: a parameter grid run as one unit (moo/sweep.h). The points and options are kept
+ * in the store (table sweeps) so a sweep can be resumed; each point is an ordinary job
+ * carrying the sweep id and its point number.
+ *
+ * Over SSH hosts (or this machine) moo schedules: each host takes up to its slots (its GPU
+ * count, one point per GPU pinned with CUDA_VISIBLE_DEVICES, or --per-host), within
+ * --max-parallel; a host that cannot be reached takes no new points, and the points it ran
+ * are retried elsewhere once it has been gone for MOO_SWEEP_LOST_S seconds (default 30),
+ * as infrastructure failures are. On Slurm the points are one job array, cut into chunks of
+ * MaxArraySize chained with afterany, so %P holds across all of them; Slurm schedules.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "slurm.h"
+#include "yamldoc.h"
+
+#define MAX_POINTS   100000
+#define HOST_RETRY_S 20.0 /* a host that dropped is tried again after this */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void nap(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- points ------------------------------------------------------------------------------- */
+
+struct axis {
+	char *key;
+	char **values;
+	size_t n;
+};
+
+static void axis_add(struct axis **axes, size_t *n, const char *key, size_t keylen)
+{
+	MOO_GROW(*axes, *n);
+	(*axes)[*n] = (struct axis){moo__strndup(key, keylen), NULL, 0};
+	(*n)++;
+}
+
+static void axis_value(struct axis *a, const char *v, size_t len)
+{
+	MOO_GROW(a->values, a->n);
+	a->values[a->n++] = moo__strndup(v, len);
+}
+
+static int check_key(const char *key, size_t len, const char *what, struct moo_error **err)
+{
+	if ((len > 16 && !strncmp(key, "training_params.", 16)) ||
+	    (len > 4 && !strncmp(key, "env.", 4))) {
+		return 0;
+	}
+	moo__error_hint(moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+				       "cannot sweep over '%.*s' (%s)", (int)len, key, what),
+			"sweep training_params.NAME or env.NAME");
+	return MOO_EARG;
+}
+
+static int parse_grid(struct axis **axes, size_t *n, const char *g, struct moo_error **err)
+{
+	const char *eq = strchr(g, '='), *p;
+	int r;
+
+	if (!eq || eq == g || !eq[1]) {
+		moo__error_hint(moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					       "cannot understand --grid '%s'", g),
+				"write --grid training_params.NAME=V1,V2,…");
+		return MOO_EARG;
+	}
+	if ((r = check_key(g, (size_t)(eq - g), "--grid", err))) {
+		return r;
+	}
+	axis_add(axes, n, g, (size_t)(eq - g));
+	for (p = eq + 1;;) {
+		size_t len = strcspn(p, ",");
+
+		axis_value(&(*axes)[*n - 1], p, len);
+		if (!p[len]) {
+			break;
+		}
+		p += len + 1;
+	}
+	return 0;
+}
+
+static int parse_grid_file(struct axis **axes, size_t *n, const char *path, struct moo_error **err)
+{
+	struct moo_buf text = MOO_BUF_INIT;
+	struct moo__ydoc *doc = NULL;
+	const struct moo__ynode *root;
+	size_t i, k;
+	int r;
+
+	if ((r = moo__read_file(path, 1u << 20, &text, err))) {
+		return r;
+	}
+	root = moo__yaml_load(&doc, text.ptr ? text.ptr : "", text.len, path, err);
+	if (!root || root->kind != MOO_Y_MAP) {
+		r = moo__error_code(*err) ? MOO_EARG
+					  : moo__fail(err, MOO_EARG,
+						      "%s: a grid file is a mapping of "
+						      "training_params.NAME to a list of values",
+						      path);
+		r = MOO_EARG;
+		goto done;
+	}
+	for (i = 0; i < root->n; i += 2) {
+		const struct moo__ynode *kn = root->kids[i], *v = root->kids[i + 1];
+
+		if (kn->kind != MOO_Y_SCALAR ||
+		    (r = check_key(kn->text, strlen(kn->text), path, err))) {
+			r = MOO_EARG;
+			goto done;
+		}
+		axis_add(axes, n, kn->text, strlen(kn->text));
+		if (v->kind == MOO_Y_SCALAR) {
+			axis_value(&(*axes)[*n - 1], v->text, strlen(v->text));
+			continue;
+		}
+		for (k = 0; v->kind == MOO_Y_SEQ && k < v->n; k++) {
+			if (v->kids[k]->kind != MOO_Y_SCALAR) {
+				break;
+			}
+			axis_value(&(*axes)[*n - 1], v->kids[k]->text, strlen(v->kids[k]->text));
+		}
+		if (v->kind != MOO_Y_SEQ || k < v->n || !v->n) {
+			struct moo_error *e =
+				moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					       "%s:%d: '%s' needs a list of plain values", path,
+					       v->line, kn->text);
+
+			moo__error_hint(e, "write %s: [0.1, 0.01]", kn->text);
+			r = MOO_EARG;
+			goto done;
+		}
+	}
+done:
+	moo__ydoc_free(doc);
+	moo_buf_dispose(&text);
+	return r;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	/* splitmix64: small, and the same draw from the same seed everywhere */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double rng_unit(uint64_t *s)
+{
+	return (double)(rng_next(s) >> 11) / 9007199254740992.0;
+}
+
+/* One value of an axis, drawn: from "LO..HI[:log]" when that is its one value, else a pick. */
+static char *draw(const struct axis *a, uint64_t *seed)
+{
+	const char *v = a->values[0], *dots = a->n == 1 ? strstr(v, "..") : NULL;
+
+	if (dots) {
+		char *end, *end2;
+		double lo = strtod(v, &end), hi = strtod(dots + 2, &end2), x;
+		bool log_scale = !strcmp(end2, ":log");
+		bool ints =
+			!strpbrk(v, ".eE") || (size_t)(strpbrk(v, ".eE") - v) >= (size_t)(dots - v);
+
+		ints = ints && !strpbrk(dots + 2, ".eE:");
+		if (end == dots && (!*end2 || log_scale) && hi >= lo && (!log_scale || lo > 0)) {
+			double u = rng_unit(seed);
+
+			if (ints) {
+				return moo__printf("%lld",
+						   (long long)lo + (long long)(u * (hi - lo + 1)));
+			}
+			x = log_scale ? exp(log(lo) + u * (log(hi) - log(lo))) : lo + u * (hi - lo);
+			return moo__printf("%.6g", x);
+		}
+	}
+	return moo__strdup(a->values[rng_next(seed) % a->n]);
+}
+
+/* The points as JSON: [["training_params.lr=0.1", …], …]. */
+static int make_points(json_t **out, const struct moo_sweep_opts *o, uint64_t seed,
+		       struct moo_error **err)
+{
+	struct axis *axes = NULL;
+	size_t n_axes = 0, i, k, total = 1;
+	json_t *points = json_array();
+	int r = 0;
+
+	for (i = 0; i < o->n_grid && !r; i++) {
+		r = parse_grid(&axes, &n_axes, o->grid[i], err);
+	}
+	if (!r && o->grid_file) {
+		r = parse_grid_file(&axes, &n_axes, o->grid_file, err);
+	}
+	if (!r && !n_axes) {
+		r = moo__fail(err, MOO_EARG, "a sweep needs --grid or --grid-file");
+	}
+	for (i = 0; !r && i < n_axes; i++) {
+		for (k = 0; k < i; k++) {
+			if (!strcmp(axes[k].key, axes[i].key)) {
+				r = moo__fail(err, MOO_EARG, "'%s' is swept twice", axes[i].key);
+			}
+		}
+		total = total * axes[i].n;
+		if (total > MAX_POINTS) {
+			r = moo__fail(err, MOO_EARG, "the grid has more than %d points",
+				      MAX_POINTS);
+		}
+	}
+	if (!r && o->random > MAX_POINTS) {
+		r = moo__fail(err, MOO_EARG, "--random takes at most %d points", MAX_POINTS);
+	}
+	if (r) {
+		goto done;
+	}
+	total = o->random ? o->random : total;
+	for (i = 0; i < total; i++) {
+		json_t *p = json_array();
+		size_t rest = i;
+
+		/* the last axis varies fastest, as Hydra's multirun does */
+		for (k = n_axes; k-- > 0;) {
+			char *v = o->random ? draw(&axes[k], &seed)
+					    : moo__strdup(axes[k].values[rest % axes[k].n]);
+			char *kv = moo__printf("%s=%s", axes[k].key, v);
+
+			json_array_insert_new(p, 0, json_string(kv));
+			rest /= axes[k].n;
+			free(v);
+			free(kv);
+		}
+		json_array_append_new(points, p);
+	}
+	*out = points;
+	points = NULL;
+done:
+	json_decref(points);
+	for (i = 0; i < n_axes; i++) {
+		for (k = 0; k < axes[i].n; k++) {
+			free(axes[i].values[k]);
+		}
+		free(axes[i].values);
+		free(axes[i].key);
+	}
+	free(axes);
+	return r;
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+enum pstate { P_PENDING, P_RUNNING, P_DONE };
+
+struct point {
+	enum pstate state;
+	struct moo_job *job;
+	unsigned attempts; /* retries used */
+	size_t host;
+	int gpu; /* the GPU it is pinned to, or -1 */
+	bool ok;
+};
+
+struct host {
+	const char *name;
+	size_t slots, used;
+	bool *gpu_busy; /* when slots are GPUs */
+	double down_since;
+	double last_try;
+};
+
+struct run {
+	struct moo_store *st;
+	const struct moo_bundle *b;
+	const char *id;
+	json_t *points, *opts;
+	struct point *p;
+	size_t n;
+	struct host *hosts;
+	size_t n_hosts;
+	bool slurm;
+	size_t max_parallel;
+	unsigned retries;
+	const struct moo_sweep_opts *o; /* callbacks, stop, detach */
+	struct moo_slurm_opts so;
+};
+
+static void emit(struct run *rn, enum moo_sweep_event ev, const struct moo_job *job,
+		 const char *what)
+{
+	if (rn->o && rn->o->cb) {
+		rn->o->cb(ev, job, what, rn->o->cb_data);
+	}
+}
+
+static const char *opt_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Starts point i (on host h, or Slurm); staged_only for a Slurm array. */
+static int start_point(struct run *rn, size_t i, size_t h, bool staged_only, struct moo_error **err)
+{
+	struct moo_run_opts ro = MOO_RUN_OPTS_INIT;
+	json_t *pt = json_array_get(rn->points, i), *sets = json_object_get(rn->opts, "set"), *v;
+	const char **set =
+		moo__calloc(json_array_size(pt) + json_array_size(sets) + 2, sizeof(*set));
+	struct point *p = &rn->p[i];
+	struct moo_job *job = NULL;
+	char *gpu = NULL, *name = moo__printf("%s:%zu", rn->id, i);
+	size_t k, n = 0;
+	int r;
+
+	json_array_foreach(sets, k, v)
+	{
+		set[n++] = json_string_value(v);
+	}
+	json_array_foreach(pt, k, v)
+	{
+		set[n++] = json_string_value(v);
+	}
+	p->gpu = -1;
+	if (!rn->slurm && rn->hosts[h].gpu_busy) {
+		for (k = 0; k < rn->hosts[h].slots && rn->hosts[h].gpu_busy[k]; k++) {
+		}
+		p->gpu = (int)k;
+		gpu = moo__printf("env.CUDA_VISIBLE_DEVICES=%zu", k);
+		set[n++] = gpu;
+	}
+	ro.name = name;
+	ro.set = set;
+	ro.n_set = n;
+	ro.host = rn->hosts[h].name;
+	ro.runtime = opt_str(rn->opts, "runtime");
+	ro.image = opt_str(rn->opts, "image");
+	ro.slurm = &rn->so;
+	ro.sweep = rn->id;
+	ro.sweep_index = (int)i;
+	ro.no_launch = staged_only;
+	r = moo_job_start(&job, rn->st, rn->b, &ro, err);
+	if (!r) {
+		moo_job_free(p->job);
+		p->job = job;
+		p->state = P_RUNNING;
+		p->host = h;
+		rn->hosts[h].used++;
+		if (p->gpu >= 0) {
+			rn->hosts[h].gpu_busy[p->gpu] = true;
+		}
+		if (!staged_only) {
+			emit(rn, MOO_SWEEP_STARTED, job, rn->hosts[h].name);
+		}
+	}
+	free(set);
+	free(gpu);
+	free(name);
+	return r;
+}
+
+static void release(struct run *rn, struct point *p)
+{
+	struct host *h = &rn->hosts[p->host];
+
+	if (h->used) {
+		h->used--;
+	}
+	if (p->gpu >= 0 && h->gpu_busy) {
+		h->gpu_busy[p->gpu] = false;
+	}
+	p->gpu = -1;
+}
+
+/* A point's job ended: done, or pending again for an infrastructure failure with retries left. */
+static void ended(struct run *rn, struct point *p)
+{
+	release(rn, p);
+	emit(rn, MOO_SWEEP_ENDED, p->job, NULL);
+	if (p->job->status == MOO_JOB_LOST && p->attempts < rn->retries) {
+		p->attempts++;
+		p->state = P_PENDING;
+		emit(rn, MOO_SWEEP_RETRY, p->job, p->job->detail);
+		return;
+	}
+	p->state = P_DONE;
+	p->ok = p->job->status == MOO_JOB_SUCCEEDED;
+}
+
+static double lost_after(void)
+{
+	const char *e = getenv("MOO_SWEEP_LOST_S");
+
+	return e && *e ? strtod(e, NULL) : 30.0;
+}
+
+static bool cancelled(struct run *rn)
+{
+	char *status = NULL;
+	bool c = false;
+
+	if (!moo__store_sweep_get(rn->st, rn->id, NULL, NULL, NULL, &status, NULL)) {
+		c = status && !strcmp(status, "cancelled");
+	}
+	free(status);
+	return c;
+}
+
+/* Refreshes the running points; a host that cannot be reached is marked down. */
+static int poll_points(struct run *rn, struct moo_error **err)
+{
+	size_t i;
+
+	for (i = 0; i < rn->n; i++) {
+		if (rn->p[i].state == P_RUNNING && rn->p[i].job->backend_id) {
+			moo__slurm_want(rn->p[i].job->host + 6, rn->p[i].job->backend_id);
+		}
+	}
+	for (i = 0; i < rn->n; i++) {
+		struct point *p = &rn->p[i];
+		struct host *h = &rn->hosts[p->host];
+		struct moo_error *e = NULL;
+		int r;
+
+		if (p->state != P_RUNNING) {
+			continue;
+		}
+		if (h->down_since > 0 && now() - h->last_try < HOST_RETRY_S) {
+			r = MOO_EHOST; /* not asked again yet */
+		} else {
+			h->last_try = now();
+			r = moo_job_refresh(rn->st, p->job, &e);
+		}
+		if (r == MOO_EHOST) {
+			moo_error_free(e);
+			if (h->down_since <= 0) {
+				h->down_since = now();
+				emit(rn, MOO_SWEEP_HOST_DOWN, p->job, h->name);
+			}
+			if (!rn->slurm && now() - h->down_since > lost_after()) {
+				/* given up on: its point goes elsewhere */
+				p->job->status = MOO_JOB_LOST;
+				p->job->ended = now();
+				free(p->job->detail);
+				p->job->detail = moo__printf("host '%s' unreachable", h->name);
+				moo_store_update_job(rn->st, p->job, NULL);
+				ended(rn, p);
+			}
+			continue;
+		}
+		if (r) {
+			moo__error_append(err, e);
+			return r;
+		}
+		h->down_since = 0;
+		if (moo_job_status_done(p->job->status)) {
+			ended(rn, p);
+		}
+	}
+	return 0;
+}
+
+static size_t count(const struct run *rn, enum pstate s)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < rn->n; i++) {
+		c += rn->p[i].state == s;
+	}
+	return c;
+}
+
+/* Fills free slots of reachable hosts with pending points. */
+static int fill(struct run *rn, struct moo_error **err)
+{
+	size_t i, h, k, running = count(rn, P_RUNNING);
+
+	for (i = 0; i < rn->n; i++) {
+		struct moo_error *e = NULL;
+		int r;
+
+		if (rn->p[i].state != P_PENDING) {
+			continue;
+		}
+		if (rn->max_parallel && running >= rn->max_parallel) {
+			break;
+		}
+		/* the reachable host with the most free slots */
+		for (h = rn->n_hosts, k = 0; k < rn->n_hosts; k++) {
+			struct host *x = &rn->hosts[k];
+
+			if ((x->down_since <= 0 || now() - x->last_try > HOST_RETRY_S) &&
+			    x->used < x->slots &&
+			    (h == rn->n_hosts ||
+			     x->slots - x->used > rn->hosts[h].slots - rn->hosts[h].used)) {
+				h = k;
+			}
+		}
+		if (h == rn->n_hosts) {
+			break; /* every host is full or down */
+		}
+		rn->hosts[h].last_try = now();
+		r = start_point(rn, i, h, false, &e);
+		if (r == MOO_EHOST) {
+			if (rn->hosts[h].down_since <= 0) {
+				rn->hosts[h].down_since = now();
+				emit(rn, MOO_SWEEP_HOST_DOWN, NULL, rn->hosts[h].name);
+			}
+			moo_error_free(e);
+			i--; /* the same point, elsewhere */
+			continue;
+		}
+		if (r) {
+			moo__error_append(err, e);
+			return r;
+		}
+		rn->hosts[h].down_since = 0;
+		running++;
+	}
+	return 0;
+}
+
+/* Slurm: the pending points staged, then submitted as arrays of at most MaxArraySize. */
+static int submit_array(struct run *rn, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf list = MOO_BUF_INIT, args = MOO_BUF_INIT;
+	size_t *idx = NULL, n = 0, i, c;
+	char *dir = NULL, *prev = NULL;
+	long max = 1001;
+	int r;
+
+	for (i = 0; i < rn->n; i++) {
+		if (rn->p[i].state == P_PENDING) {
+			if ((r = start_point(rn, i, 0, true, err))) {
+				goto done;
+			}
+			moo_buf_printf(&list, "%s\n", rn->p[i].job->dir);
+			MOO_GROW(idx, n);
+			idx[n++] = i;
+		}
+	}
+	if (!n) {
+		r = 0;
+		goto done;
+	}
+	if ((r = moo__transport_open(&t, rn->hosts[0].name, err)) ||
+	    (r = moo__slurm_max_array(t, &max, err)) ||
+	    (r = moo__slurm_args(&args, &rn->so, rn->b->spec, err))) {
+		goto done;
+	}
+	dir = moo__printf("%s/sweeps/%s", t->root, rn->id);
+	if ((r = t->ops->mkdir_p(t, dir, err))) {
+		goto done;
+	}
+	{
+		char *lp = moo__printf("%s/points-%.0f.txt", dir, now() * 1000);
+
+		r = t->ops->write_file(t, lp, list.ptr, list.len, 0644, err);
+		moo_buf_reset(&list);
+		moo_buf_puts(&list, lp);
+		free(lp);
+		if (r) {
+			goto done;
+		}
+	}
+	for (c = 0; c * (size_t)max < n; c++) {
+		size_t first = c * (size_t)max,
+		       len = n - first > (size_t)max ? (size_t)max : n - first;
+		struct moo_buf script = MOO_BUF_INIT, extra = MOO_BUF_INIT;
+		char *sp = moo__printf("%s/array-%zu-%.0f.sh", dir, c, now() * 1000), *sid = NULL;
+
+		moo_buf_puts(&script, "#!/bin/sh\nd=$(sed -n \"$((SLURM_ARRAY_TASK_ID + ");
+		moo_buf_printf(&script, "%zu))p\" ", first + 1);
+		moo_buf_shquote(&script, list.ptr);
+		moo_buf_puts(&script, ") && [ -n \"$d\" ] || exit 1\n"
+				      "exec sh \"$d/slurm.sh\" >>\"$d/process.log\" 2>&1\n");
+		r = t->ops->write_file(t, sp, script.ptr, script.len, 0755, err);
+		moo_buf_printf(&extra, " --array=0-%zu", len - 1);
+		if (rn->max_parallel) {
+			moo_buf_printf(&extra, "%%%zu", rn->max_parallel);
+		}
+		moo_buf_puts(&extra, " --job-name=");
+		moo_buf_shquote(&extra, rn->id);
+		moo_buf_puts(&extra, " --chdir=");
+		moo_buf_shquote(&extra, dir);
+		moo_buf_puts(&extra, " --output=");
+		moo_buf_shquote(&extra, dir);
+		moo_buf_puts(&extra, "/slurm-%A_%a.out");
+		if (prev) {
+			/* the next chunk starts when the last has ended: %P holds across chunks */
+			moo_buf_printf(&extra, " --dependency=afterany:%s", prev);
+		}
+		if (!r) {
+			r = moo__slurm_submit(t, sp, args.ptr, extra.ptr, &sid, err);
+		}
+		for (i = 0; !r && i < len; i++) {
+			struct moo_job *job = rn->p[idx[first + i]].job;
+
+			job->backend_id = moo__printf("%s_%zu", sid, i);
+			free(job->detail);
+			job->detail = moo__strdup("submitted");
+			r = moo_store_update_job(rn->st, job, err);
+		}
+		if (!r) {
+			emit(rn, MOO_SWEEP_SUBMITTED, NULL, sid);
+		}
+		free(prev);
+		prev = sid;
+		free(sp);
+		moo_buf_dispose(&script);
+		moo_buf_dispose(&extra);
+		if (r) {
+			goto done;
+		}
+	}
+done:
+	moo__transport_close(t);
+	moo_buf_dispose(&list);
+	moo_buf_dispose(&args);
+	free(idx);
+	free(dir);
+	free(prev);
+	return r;
+}
+
+static int slots_of(struct run *rn, struct host *h, size_t per_host)
+{
+	struct moo_host_seen seen;
+
+	memset(&seen, 0, sizeof(seen));
+	h->slots = per_host ? per_host : 1;
+	if (!per_host && !moo_store_get_host_facts(rn->st, h->name, &seen, NULL) && seen.facts &&
+	    seen.facts->n_gpus) {
+		h->slots = seen.facts->n_gpus;
+		h->gpu_busy = moo__calloc(h->slots, sizeof(bool));
+	}
+	moo_host_seen_dispose(&seen);
+	return 0;
+}
+
+/* Loads the sweep's jobs, then runs the points that have not succeeded. */
+static int run_sweep(struct run *rn, struct moo_error **err)
+{
+	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
+	struct moo_job **jobs = NULL;
+	json_t *hosts = json_object_get(rn->opts, "hosts"), *v;
+	size_t n_jobs = 0, i, k;
+	bool failed = false;
+	int r;
+
+	rn->n = json_array_size(rn->points);
+	rn->p = moo__calloc(rn->n, sizeof(*rn->p));
+	rn->max_parallel = (size_t)json_integer_value(json_object_get(rn->opts, "max_parallel"));
+	rn->retries = (unsigned)json_integer_value(json_object_get(rn->opts, "retries"));
+	rn->so.partition = opt_str(rn->opts, "partition");
+	rn->so.time = opt_str(rn->opts, "time");
+	rn->so.gres = opt_str(rn->opts, "gres");
+	rn->so.account = opt_str(rn->opts, "account");
+	rn->so.qos = opt_str(rn->opts, "qos");
+	rn->so.constraint = opt_str(rn->opts, "constraint");
+	rn->n_hosts = json_array_size(hosts) ? json_array_size(hosts) : 1;
+	rn->hosts = moo__calloc(rn->n_hosts, sizeof(*rn->hosts));
+	for (k = 0; k < rn->n_hosts; k++) {
+		v = json_array_get(hosts, k);
+		rn->hosts[k].name = v ? json_string_value(v) : "local";
+		slots_of(rn, &rn->hosts[k],
+			 (size_t)json_integer_value(json_object_get(rn->opts, "per_host")));
+	}
+	rn->slurm = moo__slurm_host(rn->hosts[0].name);
+	/* what ran before (a resume): the newest job of each point counts; lost ones used a retry
+	 */
+	f.sweep = rn->id;
+	if ((r = moo_store_list_jobs(rn->st, &f, &jobs, &n_jobs, err))) {
+		goto done;
+	}
+	for (i = 0; i < n_jobs; i++) {
+		struct moo_job *j = jobs[i];
+		struct point *p;
+
+		if (j->sweep_index < 0 || (size_t)j->sweep_index >= rn->n) {
+			continue;
+		}
+		p = &rn->p[j->sweep_index];
+		if (j->status == MOO_JOB_LOST) {
+			p->attempts++;
+		}
+		if (p->job) {
+			continue; /* an older one */
+		}
+		p->job = j;
+		jobs[i] = NULL;
+		p->gpu = -1;
+		for (k = 0; k < rn->n_hosts && strcmp(rn->hosts[k].name, j->host); k++) {
+		}
+		p->host = k < rn->n_hosts ? k : 0;
+		if (j->status == MOO_JOB_SUCCEEDED) {
+			p->state = P_DONE;
+			p->ok = true;
+		} else if (!moo_job_status_done(j->status) && (j->backend_id || !rn->slurm)) {
+			p->state = P_RUNNING;
+			rn->hosts[p->host].used++;
+		}
+	}
+	for (i = 0; i < rn->n; i++) {
+		rn->p[i].attempts = 0; /* a resume gives each point its retries again */
+	}
+	if (rn->slurm && (r = submit_array(rn, err))) {
+		goto done;
+	}
+	for (;;) {
+		if (rn->o && rn->o->stop && *rn->o->stop) {
+			r = MOO_EINTR;
+			goto done;
+		}
+		if (cancelled(rn)) {
+			break;
+		}
+		if ((r = poll_points(rn, err))) {
+			goto done;
+		}
+		if (rn->slurm) {
+			/* Slurm schedules; a point lost to the infrastructure is submitted alone */
+			for (i = 0; i < rn->n; i++) {
+				if (rn->p[i].state == P_PENDING &&
+				    (r = start_point(rn, i, 0, false, err))) {
+					goto done;
+				}
+			}
+		} else if ((r = fill(rn, err))) {
+			goto done;
+		}
+		if ((rn->o && rn->o->detach) || count(rn, P_DONE) == rn->n) {
+			break;
+		}
+		nap(rn->slurm ? 0.5 : 0.2);
+	}
+	for (i = 0; i < rn->n; i++) {
+		failed |= !rn->p[i].ok;
+	}
+	if (!(rn->o && rn->o->detach)) {
+		bool c = cancelled(rn);
+
+		moo__store_sweep_put(rn->st, rn->id, NULL, NULL, NULL, c ? "cancelled" : "done",
+				     NULL);
+		r = c ? MOO_EINTR : failed ? MOO_EJOB : 0;
+		if (r == MOO_EJOB) {
+			size_t nf = 0;
+
+			for (i = 0; i < rn->n; i++) {
+				nf += !rn->p[i].ok;
+			}
+			moo__error_hint(moo__error_add(err, MOO_EJOB, MOO_SEV_ERROR,
+						       "%zu of %zu points of '%s' did not succeed",
+						       nf, rn->n, rn->id),
+					"moo sweep --resume %s starts them again", rn->id);
+		}
+	}
+done:
+	moo_jobs_free(jobs, n_jobs);
+	for (i = 0; i < rn->n; i++) {
+		moo_job_free(rn->p[i].job);
+	}
+	free(rn->p);
+	for (k = 0; k < rn->n_hosts; k++) {
+		free(rn->hosts[k].gpu_busy);
+	}
+	free(rn->hosts);
+	return r;
+}
+
+static char *new_id(void)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[6];
+	char id[20] = "moo-sweep-";
+	size_t i;
+
+	moo__random(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++) {
+		id[10 + i] = alnum[rnd[i] % 36];
+	}
+	id[16] = '\0';
+	return moo__strdup(id);
+}
+
+int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct moo_sweep_opts *o,
+		  char **id_out, struct moo_error **err)
+{
+	struct run rn;
+	json_t *opts = json_object(), *hosts = json_array(), *set = json_array();
+	uint64_t seed;
+	char *points_text = NULL, *opts_text = NULL, *id = NULL;
+	size_t i;
+	int r;
+
+	memset(&rn, 0, sizeof(rn));
+	if (!o || o->version != MOO_SWEEP_OPTS_VERSION) {
+		r = moo__fail(err, MOO_EARG, "moo_sweep_run: unknown options version");
+		goto done;
+	}
+	seed = o->seed ? o->seed : (uint64_t)(now() * 1e6);
+	if ((r = make_points(&rn.points, o, seed, err))) {
+		goto done;
+	}
+	for (i = 0; i < o->n_hosts; i++) {
+		if (moo__slurm_host(o->hosts[i]) && o->n_hosts > 1) {
+			r = moo__fail(err, MOO_EARG, "a sweep on Slurm takes one slurm: host");
+			goto done;
+		}
+		json_array_append_new(hosts, json_string(o->hosts[i]));
+	}
+	for (i = 0; i < o->n_set; i++) {
+		json_array_append_new(set, json_string(o->set[i]));
+	}
+	json_object_set_new(opts, "hosts", hosts);
+	json_object_set_new(opts, "set", set);
+	hosts = set = NULL;
+	json_object_set_new(opts, "seed", json_integer((json_int_t)(seed >> 1)));
+	json_object_set_new(opts, "max_parallel", json_integer((json_int_t)o->max_parallel));
+	json_object_set_new(opts, "per_host", json_integer((json_int_t)o->per_host));
+	json_object_set_new(opts, "retries", json_integer((json_int_t)o->retries));
+	if (o->runtime) {
+		json_object_set_new(opts, "runtime", json_string(o->runtime));
+	}
+	if (o->image) {
+		json_object_set_new(opts, "image", json_string(o->image));
+	}
+	if (o->slurm) {
+		const char *v[6] = {o->slurm->partition, o->slurm->time, o->slurm->gres,
+				    o->slurm->account,   o->slurm->qos,  o->slurm->constraint};
+		static const char *const keys[] = MOO_CONFIG_SLURM_KEYS;
+
+		for (i = 0; i < 6; i++) {
+			if (v[i]) {
+				json_object_set_new(opts, keys[i], json_string(v[i]));
+			}
+		}
+	}
+	points_text = json_dumps(rn.points, JSON_COMPACT);
+	opts_text = json_dumps(opts, JSON_COMPACT);
+	for (i = 0; i < 8; i++) {
+		free(id);
+		id = new_id();
+		if (!moo_sweep_find(st, id)) {
+			break;
+		}
+	}
+	if ((r = moo__store_sweep_put(st, id, b->source, points_text, opts_text, "running", err))) {
+		goto done;
+	}
+	*id_out = moo__strdup(id);
+	rn.st = st;
+	rn.b = b;
+	rn.id = id;
+	rn.opts = opts;
+	rn.o = o;
+	r = run_sweep(&rn, err);
+done:
+	json_decref(rn.points);
+	json_decref(opts);
+	json_decref(hosts);
+	json_decref(set);
+	free(points_text);
+	free(opts_text);
+	free(id);
+	return r;
+}
+
+int moo_sweep_resume(struct moo_store *st, const char *ref, const struct moo_sweep_opts *o,
+		     struct moo_error **err)
+{
+	struct run rn;
+	struct moo_bundle *b = NULL;
+	char *id = moo_sweep_find(st, ref), *source = NULL, *points = NULL, *opts = NULL;
+	int r;
+
+	memset(&rn, 0, sizeof(rn));
+	if (!id) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no sweep '%s'", ref);
+
+		moo__error_hint(e, "'moo ps -a' shows the sweeps of jobs in its SWEEP column");
+		r = MOO_ENOTFOUND;
+		goto done;
+	}
+	if ((r = moo__store_sweep_get(st, id, &source, &points, &opts, NULL, err))) {
+		goto done;
+	}
+	if ((r = moo_bundle_open(&b, source, NULL, err))) {
+		goto done;
+	}
+	rn.points = json_loads(points, 0, NULL);
+	rn.opts = json_loads(opts, 0, NULL);
+	if (!json_is_array(rn.points) || !json_is_object(rn.opts)) {
+		r = moo__fail(err, MOO_ESTORE, "sweep '%s' is damaged in the store", id);
+		goto done;
+	}
+	moo__store_sweep_put(st, id, NULL, NULL, NULL, "running", NULL);
+	rn.st = st;
+	rn.b = b;
+	rn.id = id;
+	rn.o = o;
+	r = run_sweep(&rn, err);
+done:
+	json_decref(rn.points);
+	json_decref(rn.opts);
+	moo_bundle_free(b);
+	free(id);
+	free(source);
+	free(points);
+	free(opts);
+	return r;
+}
+
+char *moo_sweep_find(struct moo_store *st, const char *ref)
+{
+	char *id = NULL, *src = NULL;
+
+	if (!moo__store_sweep_get(st, ref, &src, NULL, NULL, NULL, NULL)) {
+		id = strncmp(ref, "moo-sweep-", 10) ? moo__printf("moo-sweep-%s", ref)
+						    : moo__strdup(ref);
+	}
+	free(src);
+	return id;
+}
+
+int moo_sweep_cancel(struct moo_store *st, const char *ref, size_t *n, struct moo_error **err)
+{
+	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
+	struct moo_job **jobs = NULL;
+	char *id = moo_sweep_find(st, ref);
+	size_t n_jobs = 0, i;
+	int r;
+
+	*n = 0;
+	if (!id) {
+		return moo__fail(err, MOO_ENOTFOUND, "no sweep '%s'", ref);
+	}
+	/* first: a moo sweep running it starts nothing more */
+	if ((r = moo__store_sweep_put(st, id, NULL, NULL, NULL, "cancelled", err))) {
+		goto done;
+	}
+	f.sweep = id;
+	f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
+	if ((r = moo_store_list_jobs(st, &f, &jobs, &n_jobs, err))) {
+		goto done;
+	}
+	for (i = 0; i < n_jobs && !r; i++) {
+		bool was = false;
+
+		r = moo_job_cancel(st, jobs[i], 5.0, &was, err);
+		*n += was;
+	}
+done:
+	moo_jobs_free(jobs, n_jobs);
+	free(id);
+	return r;
+}

@@ -1,0 +1,122 @@
+#!/bin/sh
+# moo sweep on this machine and over two hosts in network namespaces (real sshd each):
+# the grid's points as jobs under one sweep id, ps --sweep, logs SWEEP:N, compare --by and
+# --csv, a failing point not retried, --resume starting only what did not succeed, cancel;
+# then 10 points over two hosts with one host cut mid-sweep: its points go to the other and
+# every point ends succeeded exactly once.
+. "$MOO_SRC/tests/cli/lib.sh"
+. "$MOO_SRC/tests/lib/sshd.sh"
+. "$MOO_SRC/tests/lib/netns.sh"
+export MOO_PYTHON=/usr/bin/python3
+
+# project DIR: lr and batch_size as parameters; train.py from stdin
+project() {
+	mkdir -p "$1"
+	cat >"$1/train.py"
+	printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: t\nentry_point: train.py\noutput_folder: training_result\ntraining_params:\n  lr: 0.5\n  batch_size: 8\n' >"$1/metadata.yaml"
+}
+project "$T/p" <<EOF
+import os, sys
+lr = float(os.environ["MOO_PARAM_LR"]); bs = int(os.environ["MOO_PARAM_BATCH_SIZE"])
+if lr == 0.3 and not os.path.exists("$T/fixed"):
+    sys.exit(7)
+print("moo:metric mae=%g" % (lr * 100 + bs / 100))
+EOF
+
+# ---- on this machine -----------------------------------------------------------------------
+expect_exit "sweep a 2x2 grid here" 0 "$MOO" sweep "$T/p" --grid training_params.lr=0.1,0.01 \
+	--grid training_params.batch_size=32,64 --per-host 2 --json
+sw=$(printf '%s' "$out" | jq "d['sweep']")
+if [ "$(printf '%s' "$out" | jq "len(d['jobs']), set(j['status'] for j in d['jobs']) == {'succeeded'}, [j['sweep_index'] for j in d['jobs']]")" = "4
+True
+[0, 1, 2, 3]" ]; then ok "... four points, each one job, all succeeded"; else not_ok "... four points" "$out"; fi
+case $sw in moo-sweep-??????) ok "... under one sweep id" ;; *) not_ok "... sweep id" "$sw" ;; esac
+expect_exit "ps --sweep lists its points" 0 "$MOO" ps --sweep "$sw" --json
+if [ "$(printf '%s' "$out" | jq "len(d), d[3]['sweep_index']")" = "4
+3" ]; then ok "... in point order"; else not_ok "... in order" "$out"; fi
+expect_exit "logs SWEEP:3 is the log of point 3 (lr=0.01, batch_size=64)" 0 "$MOO" logs "$sw:3"
+contains "... its metric" "$out" "moo:metric mae=1.64"
+expect_exit "compare SWEEP --by mae ranks the points, lowest first" 0 "$MOO" compare "$sw" --by mae --csv
+if [ "$(printf '%s\n' "$out" | cut -d, -f1,2,5,6,7)" = "rank,point,lr,batch_size,mae
+1,2,0.01,32,1.32
+2,3,0.01,64,1.64
+3,0,0.1,32,10.32
+4,1,0.1,64,10.64" ]; then ok "... as CSV with the swept parameters"; else not_ok "... csv" "$out"; fi
+expect_exit "... --desc: highest first" 0 "$MOO" compare "$sw" --by mae --desc --json
+if [ "$(printf '%s' "$out" | jq "[j['sweep_index'] for j in d]")" = "[1, 0, 3, 2]" ]; then
+	ok "... ... points 1, 0, 3, 2"; else not_ok "... desc" "$out"; fi
+expect_exit "a bad grid is a usage error" 2 "$MOO" sweep "$T/p" --grid lr=1,2
+contains "... naming what may be swept" "$err" "training_params.NAME"
+expect_exit "--json on failure: still one JSON document" 2 "$MOO" sweep "$T/nosuch" --grid training_params.lr=1 --json
+if [ "$(printf '%s' "$out" | jq "d['sweep'], d['jobs'], d['diagnostics'][0]['message'].startswith('cannot open')")" = "None
+[]
+True" ]; then ok "... with the diagnostics"; else not_ok "... json on failure" "$out"; fi
+
+# a point that fails is not retried (its entry point's exit is not the infrastructure's)
+expect_exit "a sweep with a failing point exits 1" 1 "$MOO" sweep "$T/p" --grid training_params.lr=0.1,0.3,0.2 --retries 3 --per-host 3 --json
+sw2=$(printf '%s' "$out" | jq "d['sweep']")
+if [ "$(printf '%s' "$out" | jq "[(j['sweep_index'], j['status'], j['exit_code']) for j in d['jobs']]")" = "[(0, 'succeeded', 0), (1, 'failed', 7), (2, 'succeeded', 0)]" ]; then
+	ok "... point 1 failed once, exit 7, not retried"; else not_ok "... not retried" "$out"; fi
+contains "... says how to go on" "$err" "moo sweep --resume $sw2"
+touch "$T/fixed"
+expect_exit "sweep --resume starts only the point that did not succeed" 0 "$MOO" sweep --resume "$sw2" --json
+if [ "$(printf '%s' "$out" | jq "len(d['jobs']), [(j['sweep_index'], j['status']) for j in d['jobs']]")" = "4
+[(0, 'succeeded'), (1, 'succeeded'), (1, 'failed'), (2, 'succeeded')]" ]; then
+	ok "... one new job, for point 1, succeeded"; else not_ok "... resume" "$out"; fi
+expect_exit "... logs SWEEP:1 is the newest job of the point" 0 "$MOO" logs "${sw2#moo-sweep-}:1"
+contains "... ... (the one that succeeded)" "$out" "moo:metric mae=30.08"
+
+# cancel: every point still running ends, and a detached sweep starts no more
+project "$T/slow" <<'EOF'
+import time
+time.sleep(300)
+EOF
+expect_exit "sweep -d returns once the points are started" 0 "$MOO" sweep -d "$T/slow" --grid training_params.lr=1,2 --per-host 2
+sw3=$out
+expect_exit "moo cancel SWEEP cancels its points" 0 "$MOO" cancel "$sw3"
+contains "... both" "$out" "2 points were queued or running"
+expect_exit "... ps --sweep shows them cancelled" 0 "$MOO" ps --sweep "$sw3" --json
+if [ "$(printf '%s' "$out" | jq "[j['status'] for j in d]")" = "['cancelled', 'cancelled']" ]; then
+	ok "... ... cancelled"; else not_ok "... cancelled" "$out"; fi
+
+# ---- two hosts, one cut mid-sweep ------------------------------------------------------------
+if ! sshd_setup || ! netns_setup || ! netns_host A || ! netns_host B; then
+	skip "10 points over two namespaced hosts" "${NETNS_WHY:-no sshd or namespaces}"
+	plan $_n
+	done_testing
+	exit
+fi
+R=$T/remote
+mkdir -p "$R/A" "$R/B"
+printf '%s\n%s\n' "$NETNS_KH_A" "$NETNS_KH_B" >"$MOO_KNOWN_HOSTS"
+"$MOO" hosts add hA --address "$NETNS_ADDR_A" --user root --root "$R/A" >/dev/null
+"$MOO" hosts add hB --address "$NETNS_ADDR_B" --user root --root "$R/B" >/dev/null
+trap 'kill_jobs "$MOO_ROOT"/jobs/*/state "$R"/*/jobs/*/state; netns_cleanup; sshd_stop; cleanup_dirs' EXIT
+project "$T/two" <<'EOF'
+import os, time
+time.sleep(2)
+print("moo:metric mae=%s" % os.environ["MOO_PARAM_LR"])
+EOF
+export MOO_SWEEP_LOST_S=2
+"$MOO" sweep "$T/two" --grid training_params.lr=1,2,3,4,5,6,7,8,9,10 --on hA,hB --per-host 2 \
+	--retries 2 --json >"$T/sweep.out" 2>"$T/sweep.err" &
+spid=$!
+_i=0
+while ! ls "$R"/B/jobs/*/state >/dev/null 2>&1 && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+netns_cut B
+wait $spid
+rc=$?
+out=$(cat "$T/sweep.out")
+if [ $rc = 0 ]; then ok "10 points over hA and hB, hB cut mid-sweep: the sweep succeeds"; else
+	not_ok "sweep over two hosts" "exit $rc: $(cat "$T/sweep.err")"; fi
+contains "... moo said hB dropped" "$(cat "$T/sweep.err")" "cannot reach 'hB'"
+if [ "$(printf '%s' "$out" | jq "sorted(j['sweep_index'] for j in d['jobs'] if j['status'] == 'succeeded') == list(range(10))")" = True ]; then
+	ok "... every point succeeded exactly once"; else not_ok "... once each" "$out"; fi
+if [ "$(printf '%s' "$out" | jq "all(j['host'] == 'hB' and j['status'] == 'lost' for j in d['jobs'] if j['status'] != 'succeeded') and any(j['host'] == 'hB' for j in d['jobs'])")" = True ]; then
+	ok "... the points cut off on hB are recorded lost, and ran again on hA"; else not_ok "... lost on hB" "$out"; fi
+if [ "$(printf '%s' "$out" | jq "max(sum(1 for k in d['jobs'] if k['host'] == 'hA' and k['started'] and k['started'] <= j['started'] < (k['ended'] or 1e12)) for j in d['jobs'] if j['host'] == 'hA' and j['started'])")" -le 2 ]; then
+	ok "... hA never ran more than --per-host 2 at once"; else not_ok "... per-host" "$out"; fi
+netns_restore B
+
+plan $_n
+done_testing
