@@ -1129,7 +1129,6 @@ static int ctx_open(struct ctx *c, const char *repo, bool accept_new, struct moo
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	git_libgit2_init();
 	if ((r = remote_parse(&c->rm, repo, accept_new, err))) {
 		return r;
 	}
@@ -1319,6 +1318,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 		git_reference *ref = NULL;
 
 		free(refs.head_branch);
+		refs.head_branch = NULL;
 		if ((r = list_refs(c.remote, &c.rm, branch ? branch : o->branch, tag, o->alias,
 				   &refs, err))) {
 			goto done;
@@ -1328,6 +1328,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 					     : refs.head_branch ? refs.head_branch
 								: "main");
 			free(refs.head_branch);
+			refs.head_branch = NULL;
 			if (!o->branch &&
 			    (r = list_refs(c.remote, &c.rm, branch, tag, o->alias, &refs, err))) {
 				goto done;
@@ -1581,6 +1582,7 @@ done:
 	free(dir);
 	free(tag);
 	free(branch);
+	git_libgit2_shutdown();
 	return r;
 }
 
@@ -1652,6 +1654,7 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 	if (!lstat(dest, &sb)) {
 		return moo__fail(err, MOO_EEXIST, "'%s' exists already", dest);
 	}
+	git_libgit2_init(); /* balanced at done */
 	repo = moo__strndup(ref, (size_t)(at - ref));
 	spec = moo__printf("+refs/tags/%s:refs/tags/%s", at + 1, at + 1);
 	if ((r = ctx_open(&c, repo, accept_new_host_key, err)) ||
@@ -1719,6 +1722,7 @@ done:
 	free(repo);
 	free(spec);
 	free(path);
+	git_libgit2_shutdown();
 	return r;
 }
 
