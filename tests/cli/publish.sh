@@ -167,7 +167,7 @@ check "saying authentication failed" grep -q "authentication to '$url' failed" e
 MOO_GIT_USERNAME=alice MOO_GIT_PASSWORD=wrong "$MOO" publish "$j1" --repo "$url" >out 2>err
 check "a wrong password fails with exit 4" [ $? -eq 4 ]
 n401=$(grep -c ' 401 bad' "$T/http.log")
-check "after a bounded number of tries ($n401)" [ "$n401" -ge 1 -a "$n401" -le 3 ]
+check "after a bounded number of tries ($n401)" [ "$n401" -ge 1 -a "$n401" -le 2 ]
 check "never printing the password" sh -c "! grep -q wrong out err"
 
 MOO_GIT_USERNAME=alice MOO_GIT_PASSWORD='s3cret-pw' "$MOO" publish "$j1" --repo "$url" --alias production >out 2>err
