@@ -239,5 +239,8 @@ check "an invalid tag name is exit 2" [ $? -eq 2 ]
 check "a --path outside the repository is exit 2" [ $? -eq 2 ]
 "$MOO" publish moo-job-nosuch --repo "$T/bare.git" --json >out 2>err
 check "an unknown job is exit 2" [ $? -eq 2 ]
+check "with one JSON document saying so" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and \"no job\" in d[\"diagnostics\"][0][\"message\"]' <out"
+"$MOO" publish "$j2" --repo "$T/bare.git" --json >out 2>err
+check "a refused publish with --json is one JSON document naming the conflict" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and \"holds other content\" in d[\"diagnostics\"][0][\"message\"]' <out"
 
 done_testing
