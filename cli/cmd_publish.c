@@ -57,7 +57,24 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (max_mb == 0 || max_mb < -1) {
 		return usage_error(self, NULL, "option '--max-file-size' needs a number above 0");
 	}
-	if ((r = open_store(&st)) >= 0 || (r = find_job(st, argv[0], on, true, &job)) >= 0) {
+	if ((r = open_store(&st)) >= 0) {
+		goto done;
+	}
+	if (json && !on) { /* one JSON document on failure too */
+		if ((r = moo_store_get_job(st, argv[0], &job, &err)) ||
+		    (r = moo_job_refresh(st, job, &err))) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "published", json_false());
+			json_object_set_new(o, "dry_run", json_boolean(dry_run));
+			json_object_set_new(o, "job", json_string(argv[0]));
+			json_object_set_new(o, "repo", json_string(repo));
+			json_object_set_new(o, "diagnostics", errors_to_json(err));
+			print_json(o);
+			r = exit_code_for(r);
+			goto done;
+		}
+	} else if ((r = find_job(st, argv[0], on, true, &job)) >= 0) {
 		goto done;
 	}
 	po.repo = repo;

@@ -1129,10 +1129,6 @@ static int ctx_open(struct ctx *c, const char *repo, bool accept_new, struct moo
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if ((r = moo__gitlib_load(err))) {
-		return r;
-	}
-	git_libgit2_init();
 	if ((r = remote_parse(&c->rm, repo, accept_new, err))) {
 		return r;
 	}
@@ -1325,6 +1321,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 		git_reference *ref = NULL;
 
 		free(refs.head_branch);
+		refs.head_branch = NULL;
 		if ((r = list_refs(c.remote, &c.rm, branch ? branch : o->branch, tag, o->alias,
 				   &refs, err))) {
 			goto done;
@@ -1334,6 +1331,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 					     : refs.head_branch ? refs.head_branch
 								: "main");
 			free(refs.head_branch);
+			refs.head_branch = NULL;
 			if (!o->branch &&
 			    (r = list_refs(c.remote, &c.rm, branch, tag, o->alias, &refs, err))) {
 				goto done;
@@ -1587,6 +1585,7 @@ done:
 	free(dir);
 	free(tag);
 	free(branch);
+	git_libgit2_shutdown();
 	return r;
 }
 
@@ -1661,6 +1660,7 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 	if (!lstat(dest, &sb)) {
 		return moo__fail(err, MOO_EEXIST, "'%s' exists already", dest);
 	}
+	git_libgit2_init(); /* balanced at done */
 	repo = moo__strndup(ref, (size_t)(at - ref));
 	spec = moo__printf("+refs/tags/%s:refs/tags/%s", at + 1, at + 1);
 	if ((r = ctx_open(&c, repo, accept_new_host_key, err)) ||
@@ -1728,6 +1728,7 @@ done:
 	free(repo);
 	free(spec);
 	free(path);
+	git_libgit2_shutdown();
 	return r;
 }
 
