@@ -40,6 +40,7 @@
 	X(git_index_remove_directory) \
 	X(git_index_write_tree_to) \
 	X(git_libgit2_init) \
+	X(git_libgit2_shutdown) \
 	X(git_object_free) \
 	X(git_object_id) \
 	X(git_object_lookup) \
@@ -121,6 +122,7 @@ int moo__gitlib_load(struct moo_error **err);
 #define git_index_remove_directory            moo__gitlib.git_index_remove_directory
 #define git_index_write_tree_to               moo__gitlib.git_index_write_tree_to
 #define git_libgit2_init                      moo__gitlib.git_libgit2_init
+#define git_libgit2_shutdown                  moo__gitlib.git_libgit2_shutdown
 #define git_object_free                       moo__gitlib.git_object_free
 #define git_object_id                         moo__gitlib.git_object_id
 #define git_object_lookup                     moo__gitlib.git_object_lookup
