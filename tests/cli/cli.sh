@@ -1,7 +1,7 @@
 #!/bin/sh
 # The command line itself: help, version, suggestions, exit codes (moo(1)).
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 28
+plan 32
 
 expect_exit "moo --version exits 0" 0 "$MOO" --version
 contains "--version prints the version" "$out" "moo 0."

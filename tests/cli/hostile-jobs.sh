@@ -92,7 +92,10 @@ EOF
 
 project "$T/squatter" <<'EOF'
 import os
-# FIFOs and a folder where the supervisor writes its last files
+# FIFOs and a folder where the supervisor writes its last files (exit.tmp is there
+# already: the room the supervisor keeps for a full disk)
+if os.path.lexists("../exit.tmp"):
+    os.remove("../exit.tmp")
 os.mkfifo("../exit.tmp")
 os.mkfifo("../MANIFEST.sha256")
 os.mkdir("../exit")
