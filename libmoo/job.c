@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "dataset.h"
 #include "runtime.h"
 #include "embedded.h"
 #include "ssh.h"
@@ -319,11 +320,11 @@ static char *params_to_json(const struct kvlist *params)
 static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 			 const struct moo__runtime *rt, const struct moo_spec *spec,
 			 const struct kvlist *params, const struct kvlist *env,
-			 struct moo_error **err)
+			 const char *dataset_dir, struct moo_error **err)
 {
 	char *outdir = moo__printf("%s/work/%s", job->dir, job->output_folder);
 	char *workdir = moo__printf("%s/work", job->dir);
-	char **envv = moo__calloc(env->n + params->n + 2, sizeof(*envv));
+	char **envv = moo__calloc(env->n + params->n + 3, sizeof(*envv));
 	char **argv = moo__calloc(3 + 2 * params->n, sizeof(*argv));
 	struct moo__rt_in in;
 	size_t i, ne = 0, na = 0;
@@ -334,6 +335,9 @@ static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 	}
 	envv[ne++] = moo__printf("MOO_JOB_ID=%s", job->id);
 	envv[ne++] = moo__printf("MOO_OUTPUT_DIR=%s", outdir);
+	if (dataset_dir) {
+		envv[ne++] = moo__printf("MOO_DATASET_DIR=%s", dataset_dir);
+	}
 	for (i = 0; i < params->n; i++) {
 		struct moo_buf w = MOO_BUF_INIT;
 		const char *k;
@@ -364,6 +368,7 @@ static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 	in.memory = spec->resources.memory;
 	in.job_dir = job->dir;
 	in.work_dir = workdir;
+	in.dataset_dir = dataset_dir;
 	in.env = (const char *const *)envv;
 	in.n_env = ne;
 	in.argv = (const char *const *)argv;
@@ -1005,13 +1010,15 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo_buf cmd = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
 	struct moo_buf stage_root = MOO_BUF_INIT, sherr = MOO_BUF_INIT, state = MOO_BUF_INIT;
 	struct moo_job *job = NULL;
-	char *stage = NULL, *path = NULL, *jobs_dir = NULL;
+	struct moo__dataset ds;
+	char *stage = NULL, *path = NULL, *jobs_dir = NULL, *lock = NULL;
 	const struct moo_spec *spec = b->spec;
 	bool recorded = false, staged = false;
 	double t0;
 	int r, status, tries;
 
 	memset(&rt, 0, sizeof(rt));
+	memset(&ds, 0, sizeof(ds));
 	r = moo__transport_open_flags(
 		&t, opts && opts->version >= 2 && opts->host ? opts->host : "local",
 		opts && opts->version >= 2 && opts->accept_new_host_key
@@ -1029,6 +1036,11 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	r = moo__runtime_prepare(&rt, t, st, spec,
 				 opts && opts->version >= 3 ? opts->runtime : NULL,
 				 opts && opts->version >= 3 ? opts->image : NULL, err);
+	if (r) {
+		goto done;
+	}
+	/* The dataset on the host, verified, before the job exists (dataset.c). */
+	r = moo__dataset_place(t, b, opts && opts->version >= 3 ? opts->lock : NULL, &ds, err);
 	if (r) {
 		goto done;
 	}
@@ -1068,6 +1080,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 	recorded = true;
+	job->bytes_sent = moo__transport_is_remote(t) ? ds.sent : 0;
 	r = t->ops->mkdir_p(t, job->dir, err);
 	if (r) {
 		goto done;
@@ -1075,7 +1088,10 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (moo__transport_is_remote(t)) {
 		struct moo__transport *here = NULL;
 
-		r = stage_remote(t, b, job, &job->bytes_sent, err);
+		uint64_t sent = 0;
+
+		r = stage_remote(t, b, job, &sent, err);
+		job->bytes_sent += sent;
 		/* The zip stays here too, so 'moo reproduce' finds the bundle by its sha256. */
 		if (!r) {
 			r = moo__transport_local_open(&here, err);
@@ -1141,28 +1157,40 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
-	if (opts && opts->version >= 3 && opts->lock) {
+	if (opts && opts->version >= 3 && opts->lock && ds.dir) {
+		lock = moo__dataset_lock(opts->lock, spec->dataset.name, &ds);
+	} else if (opts && opts->version >= 3 && opts->lock) {
+		lock = moo__strdup(opts->lock);
+	}
+	if (lock) {
 		/*
 		 * The lock in the store (the next update records it), beside the job, and in
 		 * the result folder (it is in MANIFEST.sha256).
 		 */
-		job->lock = moo__strdup(opts->lock);
+		job->lock = moo__strdup(lock);
 		free(path);
 		path = job_file(job, "moo.lock");
-		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		r = t->ops->write_file(t, path, lock, strlen(lock), 0644, err);
 		if (r) {
 			goto done;
 		}
 		free(path);
 		path = moo__printf("%s/work/%s/moo.lock", job->dir, job->output_folder);
-		r = t->ops->write_file(t, path, opts->lock, strlen(opts->lock), 0644, err);
+		r = t->ops->write_file(t, path, lock, strlen(lock), 0644, err);
 		if (r) {
 			goto done;
 		}
 	}
-	r = build_command(&cmd, job, &rt, spec, &params, &env, err);
+	r = build_command(&cmd, job, &rt, spec, &params, &env, ds.dir, err);
 	if (r) {
 		goto done;
+	}
+	if (ds.log.len) {
+		moo_buf_add(&rt.log, ds.log.ptr, ds.log.len);
+		r = moo__dataset_use(t, &ds, job->id, err);
+		if (r) {
+			goto done;
+		}
 	}
 	if (rt.log.len) {
 		/* What was built or found for this job heads its log. */
@@ -1249,6 +1277,8 @@ done:
 	}
 	moo_job_free(job);
 	moo__runtime_dispose(&rt);
+	moo__dataset_dispose(&ds);
+	free(lock);
 	kvlist_dispose(&params);
 	kvlist_dispose(&env);
 	moo_buf_dispose(&cmd);
@@ -1878,7 +1908,7 @@ int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan, const str
 
 		as.resources.accelerator = plan->accelerator;
 		as.resources.count = plan->count;
-		r = build_command(out, &job, &rt, &as, &params, &env, err);
+		r = build_command(out, &job, &rt, &as, &params, &env, NULL, err);
 	}
 done:
 	kvlist_dispose(&params);

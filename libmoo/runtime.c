@@ -489,7 +489,9 @@ static int check_in(const struct moo__rt_in *in, struct moo_error **err)
 					 moo__engine_name(in->engine), in->image ? in->image : "");
 		}
 		/* -v SRC:DST and --bind SRC split on ':' (and apptainer's on ','). */
-		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') || has_ctl(in->job_dir)) {
+		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') || has_ctl(in->job_dir) ||
+		    (in->dataset_dir && (strchr(in->dataset_dir, ':') ||
+					 strchr(in->dataset_dir, ',') || has_ctl(in->dataset_dir)))) {
 			struct moo_error *e;
 
 			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
@@ -559,6 +561,10 @@ static void oci_command(struct moo_buf *out, const struct moo__rt_in *in, const 
 	}
 	moo_buf_puts(out, " --network host -v");
 	wordf(out, "%s:%s", in->job_dir, in->job_dir);
+	if (in->dataset_dir) {
+		moo_buf_puts(out, " -v");
+		wordf(out, "%s:%s:ro", in->dataset_dir, in->dataset_dir);
+	}
 	moo_buf_puts(out, " -w");
 	word(out, in->work_dir);
 	if (in->accel == MOO_ACCEL_GPU && in->engine == MOO__ENGINE_DOCKER) {
@@ -594,6 +600,10 @@ static void apptainer_command(struct moo_buf *out, const struct moo__rt_in *in, 
 
 	moo_buf_puts(out, " exec --cleanenv --bind");
 	word(out, in->job_dir);
+	if (in->dataset_dir) {
+		moo_buf_puts(out, " --bind");
+		wordf(out, "%s:%s:ro", in->dataset_dir, in->dataset_dir);
+	}
 	moo_buf_puts(out, " --pwd");
 	word(out, in->work_dir);
 	if (in->accel == MOO_ACCEL_GPU) {

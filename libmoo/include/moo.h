@@ -13,4 +13,5 @@
 #include "moo/config.h"
 #include "moo/host.h"
 #include "moo/resolve.h"
+#include "moo/dataset.h"
 #endif
