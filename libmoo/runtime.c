@@ -490,8 +490,9 @@ static int check_in(const struct moo__rt_in *in, struct moo_error **err)
 		}
 		/* -v SRC:DST and --bind SRC split on ':' (and apptainer's on ','). */
 		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') || has_ctl(in->job_dir) ||
-		    (in->dataset_dir && (strchr(in->dataset_dir, ':') ||
-					 strchr(in->dataset_dir, ',') || has_ctl(in->dataset_dir)))) {
+		    (in->dataset_dir &&
+		     (strchr(in->dataset_dir, ':') || strchr(in->dataset_dir, ',') ||
+		      has_ctl(in->dataset_dir)))) {
 			struct moo_error *e;
 
 			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
