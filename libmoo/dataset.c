@@ -943,13 +943,13 @@ static int remove_one(struct moo__transport *t, const char *sha256, struct moo_e
 
 static int refuse_running(const struct moo_dataset_info *d, struct moo_error **err)
 {
-	struct moo_error *e = moo__error_add(err, MOO_EEXIST, MOO_SEV_ERROR,
+	struct moo_error *e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
 					     "dataset %.12s (%s) is used by running job %s",
 					     d->sha256, d->name ? d->name : "?", d->running[0]);
 
 	moo__error_hint(e, "wait for the job to end, or cancel it with 'moo cancel %s'",
 			d->running[0]);
-	return MOO_EEXIST;
+	return MOO_EARG;
 }
 
 int moo_dataset_remove(const char *host, const char *ref, char **sha256, uint64_t *bytes,

@@ -30,7 +30,7 @@ MOO_EXTERN void moo_dataset_list_free(struct moo_dataset_info *v, size_t n);
 /*
  * Removes the dataset ref names (a sha256, a unique prefix of 8 digits or more, or a
  * name only one dataset has) from host. MOO_ENOTFOUND when none matches, MOO_EARG when
- * several do, MOO_EEXIST when a running job uses it (nothing removed). *sha256, when
+ * several do or a running job uses it (nothing removed). *sha256, when
  * not NULL, gets the one removed (the caller frees it); *bytes its size.
  */
 MOO_EXTERN int moo_dataset_remove(const char *host, const char *ref, char **sha256, uint64_t *bytes,
