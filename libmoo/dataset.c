@@ -284,6 +284,21 @@ static int run_host(struct moo__transport *t, const char *cmd, struct moo_buf *o
 	return r;
 }
 
+/* True when the host has the folder dir (asked with test -d: one answer, no cache). */
+static bool host_has(struct moo__transport *t, const char *dir)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	int status = -1;
+
+	moo_buf_puts(&cmd, "test -d ");
+	moo_buf_shquote(&cmd, dir);
+	if (t->ops->exec(t, cmd.ptr, NULL, NULL, &status, NULL)) {
+		status = -1;
+	}
+	moo_buf_dispose(&cmd);
+	return status == 0;
+}
+
 /* The sha256 of path on the host: the file's, or the folder's manifest's (as hash_folder). */
 static int hash_on_host(struct moo__transport *t, const char *path, char hex[MOO__SHA256_HEX],
 			struct moo_error **err)
@@ -633,7 +648,7 @@ int moo__dataset_place(struct moo__transport *t, const struct moo_bundle *b, con
 	if (*hex) {
 		free(dir);
 		dir = moo__printf("%s/datasets/%s", t->root, hex);
-		have = t->ops->exists(t, dir);
+		have = host_has(t, dir);
 	}
 	if (!have && kind == K_URL) {
 		char uh[MOO__SHA256_HEX];
@@ -666,7 +681,7 @@ int moo__dataset_place(struct moo__transport *t, const struct moo_bundle *b, con
 		}
 		free(dir);
 		dir = moo__printf("%s/datasets/%s", t->root, hex);
-		have = t->ops->exists(t, dir);
+		have = host_has(t, dir);
 	}
 	if (!have) {
 		char *pdir = moo__printf("%s/staging/datasets", t->root);
