@@ -396,10 +396,19 @@ static int upload(struct moo__transport *t, const char *src, const char *part, u
 				moo_buf_dispose(&rm);
 			}
 			if (!r) {
-				r = t->ops->put(t, l, h, false, err);
-			}
-			if (!r) {
-				*sent += want.v[i].size;
+				struct moo_error *perr = NULL;
+
+				r = t->ops->put(t, l, h, false, &perr);
+				if (r && t->ops->exists(t, h)) {
+					r = 0; /* another moo sending the same data put it first */
+				} else if (!r) {
+					*sent += want.v[i].size;
+				}
+				if (r) {
+					moo__error_append(err, perr);
+				} else {
+					moo_error_free(perr);
+				}
 			}
 		}
 		free(l);
@@ -686,7 +695,10 @@ int moo__dataset_place(struct moo__transport *t, const struct moo_bundle *b, con
 	if (!have) {
 		char *pdir = moo__printf("%s/staging/datasets", t->root);
 
-		part = moo__printf("%s/%s.part", pdir, hex);
+		/* a stable name on a remote host, so a cut upload resumes; here, one per moo,
+		 * so two jobs placing the same data at once do not write into each other */
+		part = remote ? moo__printf("%s/%s.part", pdir, hex)
+			      : moo__printf("%s/%s.part-%ld", pdir, hex, (long)getpid());
 		stage = moo__printf("%s/staging/datasets/%s.tree", lroot.ptr, hex);
 		r = t->ops->mkdir_p(t, pdir, err);
 		free(pdir);
