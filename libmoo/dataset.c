@@ -595,6 +595,17 @@ int moo__dataset_place(struct moo__transport *t, const struct moo_bundle *b, con
 	src = lsrc ? lsrc : spec->dataset.source;
 	want = lsha ? lsha : spec->dataset.sha256;
 	kind = classify(src, b, &path, &host);
+	if (kind == K_NONE && (!strncmp(src, "./", 2) || !strncmp(src, "../", 3))) {
+		struct moo_error *e = moo__error_add(
+			err, MOO_EARG, MOO_SEV_ERROR,
+			"dataset '%s': '%s' is relative to the project's folder, and this bundle "
+			"has none on this machine",
+			name, src);
+
+		moo__error_hint(e, "give an absolute path, a URL or HOST:PATH as dataset.source");
+		r = MOO_EARG;
+		goto done;
+	}
 	if (kind == K_NONE) {
 		goto done;
 	}

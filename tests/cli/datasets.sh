@@ -113,6 +113,10 @@ project "$T/p6" "$U/blob.bin" 11111111111111111111111111111111111111111111111111
 expect_exit "a URL whose bytes are not the sha256 is refused (exit 3)" 3 "$MOO" run "$T/p6"
 contains "... naming the dataset" "$err" "dataset 'toy': sha256 mismatch"
 
+"$MOO" pack "$T/p1" -o "$T/www/p1.zip" >/dev/null
+expect_exit "a bundle from a URL whose dataset is relative to its folder is refused (exit 2)" 2 "$MOO" run "$U/p1.zip"
+contains "... saying why" "$err" "dataset 'toy': '../data' is relative to the project's folder"
+
 # ---- reproduce ----------------------------------------------------------------------------
 echo gamma >"$T/data/a.txt"
 expect_exit "reproduce refuses a dataset whose bytes changed (exit 5)" 5 "$MOO" reproduce "$id1"
