@@ -115,7 +115,7 @@ static int walk(const char *root, const char *rel, struct tree *t, int depth,
 	}
 	closedir(d);
 	free(path);
-	if (!r && !depth) {
+	if (!r && !depth && t->n) {
 		qsort(t->v, t->n, sizeof(*t->v), entry_cmp);
 	}
 	return r;
@@ -918,7 +918,9 @@ static int list_on(struct moo__transport *t, struct moo_dataset_info **out, size
 	if (r) {
 		moo_dataset_list_free(v, nv);
 	} else {
-		qsort(v, nv, sizeof(*v), info_cmp);
+		if (nv) {
+			qsort(v, nv, sizeof(*v), info_cmp);
+		}
 		*out = v;
 		*n = nv;
 	}
