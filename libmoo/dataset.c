@@ -366,6 +366,8 @@ static int upload(struct moo__transport *t, const char *src, const char *part, u
 		  struct moo_error **err)
 {
 	struct tree want = {NULL, 0}, have = {NULL, 0};
+	struct moo_buf rm = MOO_BUF_INIT;
+	bool *kept = NULL;
 	size_t i, j;
 	int r;
 
@@ -373,42 +375,48 @@ static int upload(struct moo__transport *t, const char *src, const char *part, u
 	if ((r = walk(src, "", &want, 0, err)) || (r = host_sizes(t, part, &have, err))) {
 		goto done;
 	}
+	/* What the cut transfer left: files whole and wanted are kept, anything else (a
+	 * file of another size, a put's temporary file) removed. */
+	kept = moo__calloc(want.n + 1, sizeof(*kept));
+	for (j = 0; j < have.n; j++) {
+		bool keep = false;
+
+		for (i = 0; i < want.n && !keep; i++) {
+			if (!want.v[i].dir && !strcmp(have.v[j].rel, want.v[i].rel) &&
+			    have.v[j].size == want.v[i].size) {
+				keep = kept[i] = true;
+			}
+		}
+		if (!keep) {
+			char *h = moo__path_join(part, have.v[j].rel);
+
+			moo_buf_puts(&rm, rm.len ? " " : "rm -f -- ");
+			moo_buf_shquote(&rm, h);
+			free(h);
+		}
+	}
+	if (rm.len && (r = run_host(t, rm.ptr, NULL, "remove what a cut transfer left", err))) {
+		goto done;
+	}
 	for (i = 0; i < want.n && !r; i++) {
 		char *l = moo__path_join(src, want.v[i].rel);
 		char *h = moo__path_join(part, want.v[i].rel);
-		bool whole = false;
 
-		for (j = 0; j < have.n; j++) {
-			if (!strcmp(have.v[j].rel, want.v[i].rel)) {
-				whole = have.v[j].size == want.v[i].size;
-				break;
-			}
-		}
 		if (want.v[i].dir) {
 			r = t->ops->mkdir_p(t, h, err);
-		} else if (!whole) {
-			if (j < have.n) { /* a file of another size: not ours to keep */
-				struct moo_buf rm = MOO_BUF_INIT;
+		} else if (!kept[i]) {
+			struct moo_error *perr = NULL;
 
-				moo_buf_puts(&rm, "rm -f -- ");
-				moo_buf_shquote(&rm, h);
-				r = run_host(t, rm.ptr, NULL, "remove a stale file", err);
-				moo_buf_dispose(&rm);
+			r = t->ops->put(t, l, h, false, &perr);
+			if (r && t->ops->exists(t, h)) {
+				r = 0; /* another moo sending the same data put it first */
+			} else if (!r) {
+				*sent += want.v[i].size;
 			}
-			if (!r) {
-				struct moo_error *perr = NULL;
-
-				r = t->ops->put(t, l, h, false, &perr);
-				if (r && t->ops->exists(t, h)) {
-					r = 0; /* another moo sending the same data put it first */
-				} else if (!r) {
-					*sent += want.v[i].size;
-				}
-				if (r) {
-					moo__error_append(err, perr);
-				} else {
-					moo_error_free(perr);
-				}
+			if (r) {
+				moo__error_append(err, perr);
+			} else {
+				moo_error_free(perr);
 			}
 		}
 		free(l);
@@ -417,6 +425,8 @@ static int upload(struct moo__transport *t, const char *src, const char *part, u
 done:
 	tree_dispose(&want);
 	tree_dispose(&have);
+	moo_buf_dispose(&rm);
+	free(kept);
 	return r;
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Datasets on an SSH host (a real sshd on loopback): placed once in the host's
 # datasets/<sha256>/, a second job sends 0 bytes, a cut upload resumes with the files it
-# lacks, HOST:PATH already on the host is copied there (nothing sent), and
+# lacks (left by hand, and cut for real by stopping sshd mid-upload), HOST:PATH already on the host is copied there (nothing sent), and
 # 'moo datasets ls|rm --on HOST'.
 . "$MOO_SRC/tests/cli/lib.sh"
 . "$MOO_SRC/tests/lib/sshd.sh"
@@ -58,6 +58,31 @@ run_on "a dataset whose upload was cut" "$T/p2"
 contains "... only the missing files are sent (b.bin and c.bin)" "$(log_of "$(field id)")" "placed on h1: 700000 bytes sent"
 if cmp -s "$T/d2/b.bin" "$R/datasets/$sha2/b.bin" && [ "$(manifest "$R/datasets/$sha2")" = "$sha2" ]; then ok "... the placed dataset is the source, byte for byte"; else not_ok "... whole"; fi
 
+# ---- a real cut: sshd stopped and its sessions killed mid-upload, then the run again ------
+mkdir -p "$T/d5"
+i=0
+while [ $i -lt 40 ]; do head -c 2000000 /dev/urandom >"$T/d5/f$i.bin"; i=$((i + 1)); done
+sha5=$(manifest "$T/d5")
+project "$T/p5" d5 "$T/d5"
+"$MOO" run --on h1 "$T/p5" >"$T/cut.out" 2>&1 &
+mp=$!
+i=0
+# (a file under its own name is whole: each is written under a temporary name, then renamed)
+whole() { find "$R/staging/datasets/$sha5.part" -name 'f*.bin' 2>/dev/null | wc -l; }
+while [ "$(whole)" -lt 1 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kids=$(ps -o pid= --ppid "$(cat "$SSHD_DIR/sshd.pid")")
+sshd_stop # no new connection: moo's reconnects fail
+for c in $kids; do kill -KILL "$c" 2>/dev/null; done
+wait $mp
+rc=$?
+had=$(whole)
+if [ "$rc" != 0 ] && [ "$had" -ge 1 ] && [ "$had" -lt 40 ]; then ok "a cut upload: moo fails (exit $rc), $had of 40 files on the host"; else not_ok "a cut upload" "exit $rc, $had files: $(tail -5 "$T/cut.out")"; fi
+sshd_start
+run_on "... the same run again" "$T/p5"
+sent=$(log_of "$(field id)" | sed -n "s/^moo: dataset 'd5' .* placed on h1: \([0-9]*\) bytes sent$/\1/p")
+if [ -n "$sent" ] && [ "$sent" = $(( (40 - had) * 2000000 )) ]; then ok "... resumes: only the $((40 - had)) files it lacked sent ($sent bytes)"; else not_ok "... resumes" "sent '$sent', $had files were there"; fi
+if [ "$(manifest "$R/datasets/$sha5")" = "$sha5" ]; then ok "... and the placed dataset is whole"; else not_ok "... whole"; fi
+
 # ---- HOST:PATH ------------------------------------------------------------------------------
 mkdir -p "$T/ondisk"
 echo "already there" >"$T/ondisk/x.txt"
@@ -71,8 +96,8 @@ contains "... saying where it is" "$err" "dataset 'd4' is on 'elsewhere', but th
 
 # ---- moo datasets --on ----------------------------------------------------------------------
 expect_exit "datasets ls --on h1 --json" 0 "$MOO" datasets ls --on h1 --json
-if printf '%s' "$out" | jq "sorted(x['name'] for x in d) == ['d1', 'd2', 'd3'] and [x for x in d if x['name'] == 'd1'][0]['bytes'] == 3000006 and len([x for x in d if x['name'] == 'd1'][0]['jobs']) == 2" | grep -qx True; then
-	ok "... the three datasets, their sizes and jobs"
+if printf '%s' "$out" | jq "sorted(x['name'] for x in d) == ['d1', 'd2', 'd3', 'd5'] and [x for x in d if x['name'] == 'd1'][0]['bytes'] == 3000006 and len([x for x in d if x['name'] == 'd1'][0]['jobs']) == 2" | grep -qx True; then
+	ok "... the four datasets, their sizes and jobs"
 else not_ok "... ls" "$out"; fi
 expect_exit "datasets rm --on h1 d2" 0 "$MOO" datasets rm --on h1 d2
 if [ ! -e "$R/datasets/$sha2" ] && [ ! -e "$R/datasets/$sha2.info" ]; then ok "... removed from the host"; else not_ok "... removed"; fi
