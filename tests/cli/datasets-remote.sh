@@ -1,8 +1,8 @@
 #!/bin/sh
 # Datasets on an SSH host (a real sshd on loopback): placed once in the host's
 # datasets/<sha256>/, a second job sends 0 bytes, a cut upload resumes with the files it
-# lacks (left by hand, and cut for real by stopping sshd mid-upload), HOST:PATH already on the host is copied there (nothing sent), and
-# 'moo datasets ls|rm --on HOST'.
+# lacks (a cut left by hand, and one made by stopping sshd mid-upload), HOST:PATH already
+# on the host is copied there (nothing sent), and 'moo datasets ls|rm --on HOST'.
 . "$MOO_SRC/tests/cli/lib.sh"
 . "$MOO_SRC/tests/lib/sshd.sh"
 export MOO_PYTHON=/usr/bin/python3
