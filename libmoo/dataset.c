@@ -7,10 +7,12 @@
  * folder, sorted bytewise. It is checked against dataset.sha256 (or the lock's) before
  * anything is placed. What the job sees lands in <root>/datasets/<sha256>/ on the host:
  * a folder as it is, an archive (.zip, .tar.gz, .tgz, .tar.zst) extracted here with the
- * bundle rules (bundle.c), any other file as <basename>. Uploads go file by file into
- * staging/datasets/<sha256>.part/ (each file renamed into place when whole), so a cut
- * transfer resumes with the files it lacks; the folder is renamed into datasets/ when
- * complete and made read-only. A host that has datasets/<sha256>/ is sent nothing.
+ * bundle rules (bundle.c), any other file as <basename>. The first upload sends the tree
+ * in one put (pipelined) into staging/datasets/<sha256>.part, under a temporary name renamed
+ * when complete; a cut leaves that temporary tree, which the next try adopts: it keeps the
+ * files whose sha256 on the host is the one here, removes the rest and sends the missing
+ * files one by one. The folder is renamed into datasets/ when complete and made read-only.
+ * A host that has datasets/<sha256>/ is sent nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +37,7 @@ struct entry {
 	char *rel;
 	uint64_t size;
 	bool dir;
+	char *hash; /* host_hashes: the sha256 of the file on the host */
 };
 
 struct tree {
@@ -48,6 +51,7 @@ static void tree_dispose(struct tree *t)
 
 	for (i = 0; i < t->n; i++) {
 		free(t->v[i].rel);
+		free(t->v[i].hash);
 	}
 	free(t->v);
 	t->v = NULL;
@@ -101,6 +105,7 @@ static int walk(const char *root, const char *rel, struct tree *t, int depth,
 			t->v[t->n].rel = sub;
 			t->v[t->n].size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 			t->v[t->n].dir = S_ISDIR(st.st_mode);
+			t->v[t->n].hash = NULL;
 			t->n++;
 			sub = NULL;
 			if (S_ISDIR(st.st_mode)) {
@@ -325,8 +330,8 @@ static int hash_on_host(struct moo__transport *t, const char *path, char hex[MOO
 }
 
 /* Sizes of the files under dir on the host, "SIZE ./REL" lines, into *have. */
-static int host_sizes(struct moo__transport *t, const char *dir, struct tree *have,
-		      struct moo_error **err)
+static int host_hashes(struct moo__transport *t, const char *dir, struct tree *have,
+		       struct moo_error **err)
 {
 	struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
 	char *line, *save = NULL;
@@ -336,20 +341,18 @@ static int host_sizes(struct moo__transport *t, const char *dir, struct tree *ha
 	moo_buf_shquote(&cmd, dir);
 	moo_buf_puts(&cmd, " && cd -- ");
 	moo_buf_shquote(&cmd, dir);
-	moo_buf_puts(&cmd, " && find . -type f -exec wc -c {} +");
+	moo_buf_puts(&cmd, " && find . -type f -exec sha256sum -- {} +");
 	r = run_host(t, cmd.ptr, &out, "list a cut transfer", err);
 	moo_buf_putc(&out, '\0');
 	for (line = r ? NULL : strtok_r(out.ptr, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char *end;
-		unsigned long long n = strtoull(line, &end, 10);
-
-		if (strncmp(end, " ./", 3)) {
-			continue; /* wc's total */
+		if (strlen(line) < 68 || strncmp(line + 64, "  ./", 4)) {
+			continue; /* a name sha256sum escaped: not one of ours, never kept */
 		}
 		MOO_GROW(have->v, have->n);
-		have->v[have->n].rel = moo__strdup(end + 3);
-		have->v[have->n].size = n;
+		have->v[have->n].rel = moo__strdup(line + 68);
+		have->v[have->n].hash = moo__strndup(line, 64);
+		have->v[have->n].size = 0;
 		have->v[have->n].dir = false;
 		have->n++;
 	}
@@ -359,8 +362,9 @@ static int host_sizes(struct moo__transport *t, const char *dir, struct tree *ha
 }
 
 /*
- * Sends the local folder src into part on the host, file by file, skipping the files a cut
- * transfer already left there whole; *sent gets the bytes sent.
+ * Sends the local folder src into part on the host: in one put the first time, else file by
+ * file, skipping the files a cut transfer already left there whole; *sent gets the bytes
+ * sent.
  */
 static int upload(struct moo__transport *t, const char *src, const char *part, uint64_t *sent,
 		  struct moo_error **err)
@@ -372,19 +376,56 @@ static int upload(struct moo__transport *t, const char *src, const char *part, u
 	int r;
 
 	*sent = 0;
-	if ((r = walk(src, "", &want, 0, err)) || (r = host_sizes(t, part, &have, err))) {
+	if ((r = walk(src, "", &want, 0, err))) {
 		goto done;
 	}
-	/* What the cut transfer left: files whole and wanted are kept, anything else (a
-	 * file of another size, a put's temporary file) removed. */
+	/*
+	 * Nothing sent before: the whole tree in one put (pipelined; under a temporary name
+	 * renamed to part at the end). A cut leaves that temporary tree, its files written
+	 * under their own names: the next try adopts it as part and goes file by file.
+	 */
+	moo_buf_puts(&rm, "cd -- \"${1%/*}\" 2>/dev/null || exit 0; b=${1##*/}; "
+			  "for d in \"$b\".moo-tmp-*; do [ -d \"$d\" ] || continue; "
+			  "if [ -e \"$b\" ]; then rm -rf -- \"$d\"; else mv -- \"$d\" \"$b\"; fi; "
+			  "done; if [ -e \"$b\" ]; then echo resume; fi");
+	{
+		struct moo_buf cmd = MOO_BUF_INIT, out = MOO_BUF_INIT;
+
+		moo_buf_puts(&cmd, "set -- ");
+		moo_buf_shquote(&cmd, part);
+		moo_buf_puts(&cmd, "; ");
+		moo_buf_add(&cmd, rm.ptr, rm.len);
+		r = run_host(t, cmd.ptr, &out, "look for a cut transfer", err);
+		if (!r && !(out.len >= 6 && !memcmp(out.ptr, "resume", 6))) {
+			r = t->ops->put(t, src, part, false, err);
+			for (i = 0; !r && i < want.n; i++) {
+				*sent += want.v[i].size;
+			}
+			moo_buf_dispose(&cmd);
+			moo_buf_dispose(&out);
+			goto done;
+		}
+		moo_buf_dispose(&cmd);
+		moo_buf_dispose(&out);
+		moo_buf_reset(&rm);
+	}
+	if (r || (r = host_hashes(t, part, &have, err))) {
+		goto done;
+	}
+	/* What the cut transfer left: files whose bytes are the ones wanted are kept (the
+	 * sha256 of each, here and there: a pipelined write can reach a file's full size
+	 * before all of it is written), anything else (a put's temporary file) removed. */
 	kept = moo__calloc(want.n + 1, sizeof(*kept));
 	for (j = 0; j < have.n; j++) {
 		bool keep = false;
 
 		for (i = 0; i < want.n && !keep; i++) {
-			if (!want.v[i].dir && !strcmp(have.v[j].rel, want.v[i].rel) &&
-			    have.v[j].size == want.v[i].size) {
-				keep = kept[i] = true;
+			if (!want.v[i].dir && !kept[i] && !strcmp(have.v[j].rel, want.v[i].rel)) {
+				char *l = moo__path_join(src, want.v[i].rel), hex[MOO__SHA256_HEX];
+
+				keep = kept[i] = !moo__sha256_file(l, hex, NULL, NULL) &&
+						 !strcmp(hex, have.v[j].hash);
+				free(l);
 			}
 		}
 		if (!keep) {
