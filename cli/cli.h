@@ -134,6 +134,7 @@ int attend_job(struct moo_store *st, struct moo_job *job, bool detach, bool json
 
 /* The verbs, one per file. */
 extern const struct cmd cmd_validate;
+extern const struct cmd cmd_datasets;
 extern const struct cmd cmd_init;
 extern const struct cmd cmd_pack;
 extern const struct cmd cmd_inspect;

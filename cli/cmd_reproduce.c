@@ -188,7 +188,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 	ro.name = name;
 	ro.set = sets.items;
 	ro.n_set = sets.n;
-	ro.plan = plan; /* the lock is the plan: the same runtime, image digest, packages */
+	ro.plan = plan;     /* the lock is the plan: the same runtime, image digest, packages */
+	ro.lock = lock.ptr; /* and its dataset: the bytes the job ran on */
 	ro.allow_drift = allow_drift;
 	ro.host = on ? on : old->host;
 	if ((r = moo_job_start(&job, st, b, &ro, &err))) {

@@ -40,7 +40,7 @@ const struct cmd *const commands[] = {
 	&cmd_hosts,   &cmd_init,    &cmd_validate, &cmd_pack,      &cmd_inspect, &cmd_run,
 	&cmd_ps,      &cmd_status,  &cmd_logs,     &cmd_cancel,    &cmd_fetch,   &cmd_rm,
 	&cmd_show,    &cmd_compare, &cmd_resolve,  &cmd_reproduce, &cmd_ssh,     &cmd_diff,
-	&cmd_publish, &cmd_models,  &cmd_serve,    &cmd_predict,   &cmd_sweep,
+	&cmd_publish, &cmd_models,  &cmd_serve,    &cmd_predict,   &cmd_sweep,   &cmd_datasets,
 };
 const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
 

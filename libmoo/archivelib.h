@@ -33,6 +33,9 @@
 	X(archive_read_new) \
 	X(archive_read_next_header) \
 	X(archive_read_open_filename) \
+	X(archive_read_support_filter_gzip) \
+	X(archive_read_support_filter_zstd) \
+	X(archive_read_support_format_tar) \
 	X(archive_read_support_format_zip_seekable)
 /* clang-format on */
 
@@ -64,6 +67,9 @@ int moo__archivelib_load(struct moo_error **err);
 #define archive_read_new                         moo__archivelib.archive_read_new
 #define archive_read_next_header                 moo__archivelib.archive_read_next_header
 #define archive_read_open_filename               moo__archivelib.archive_read_open_filename
+#define archive_read_support_filter_gzip         moo__archivelib.archive_read_support_filter_gzip
+#define archive_read_support_filter_zstd         moo__archivelib.archive_read_support_filter_zstd
+#define archive_read_support_format_tar          moo__archivelib.archive_read_support_format_tar
 #define archive_read_support_format_zip_seekable moo__archivelib.archive_read_support_format_zip_seekable
 /* clang-format on */
 #endif

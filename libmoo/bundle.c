@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "archivelib.h"
 #include "curl.h"
+#include "dataset.h"
 #include "internal.h"
 
 #define READ_CHUNK (256u << 10)
@@ -115,6 +116,7 @@ struct scan {
 	const char *label; /* what messages call it */
 	uint64_t max_bytes, max_entries, max_ratio;
 	const char *dest; /* staging directory to write into, or NULL to check only */
+	bool tar;         /* a dataset's .tar.gz or .tar.zst rather than a ZIP */
 	int dest_fd;
 	struct nameset names;
 	char *prefix; /* "top/" or "" */
@@ -151,16 +153,24 @@ static int archive_open(struct scan *s, struct archive **out)
 	struct archive *a = archive_read_new();
 	struct moo_error *e;
 
-	archive_read_support_format_zip_seekable(a);
+	if (s->tar) {
+		archive_read_support_format_tar(a);
+		archive_read_support_filter_gzip(a);
+		archive_read_support_filter_zstd(a);
+	} else {
+		archive_read_support_format_zip_seekable(a);
+	}
 	if (archive_read_open_filename(a, s->zip, 65536) == ARCHIVE_OK) {
 		*out = a;
 		return 0;
 	}
 	e = moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR,
-			   "not a readable ZIP file (truncated, damaged or another format)");
+			   "not a readable %s file (truncated, damaged or another format)",
+			   s->tar ? "tar" : "ZIP");
 	moo__error_at(e, s->label, 0, 0);
 	moo__error_cause(e, archive_error_string(a));
-	moo__error_hint(e, "make the bundle with 'moo pack DIR'");
+	moo__error_hint(e, s->tar ? "check the archive and its name (.tar.gz, .tgz, .tar.zst)"
+				  : "make the bundle with 'moo pack DIR'");
 	archive_read_free(a);
 	return MOO_EBUNDLE;
 }
@@ -1063,5 +1073,62 @@ done:
 			moo_error_free(local);
 		}
 	}
+	return r;
+}
+
+/* ---- datasets (dataset.c) --------------------------------------------------------------- */
+
+int moo__download(const char *url, const char *part, moo_progress_cb progress, void *data,
+		  uint64_t max, struct moo_error **err)
+{
+	struct moo_bundle_opts o = MOO_BUNDLE_OPTS_INIT;
+
+	o.progress = progress;
+	o.progress_data = data;
+	return download(url, part, &o, max, err);
+}
+
+int moo__archive_extract(const char *path, const char *label, bool tar, const char *dest,
+			 uint64_t max_bytes, struct moo_error **err)
+{
+	struct moo_bundle_opts o = MOO_BUNDLE_OPTS_INIT;
+	char *stage = NULL;
+	struct scan s;
+	int r;
+
+	o.max_bytes = max_bytes;
+	scan_init(&s, path, label, &o, err);
+	s.tar = tar;
+	stage = moo__printf("%s.tmp-XXXXXX", dest);
+	if (!mkdtemp(stage)) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", stage);
+		free(stage);
+		stage = NULL;
+		goto done;
+	}
+	s.dest = stage;
+	s.dest_fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s.dest_fd < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot open '%s'", stage);
+		goto done;
+	}
+	if ((r = scan(&s))) {
+		goto done;
+	}
+	if (fchmod(s.dest_fd, 0755) < 0 || rename(stage, dest) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot rename '%s' to '%s'", stage, dest);
+		goto done;
+	}
+	free(stage);
+	stage = NULL;
+done:
+	if (s.dest_fd >= 0) {
+		close(s.dest_fd);
+	}
+	if (stage) {
+		moo__rm_rf(stage);
+		free(stage);
+	}
+	scan_dispose(&s);
 	return r;
 }

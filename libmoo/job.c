@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "dataset.h"
 #include "runtime.h"
 #include "embedded.h"
 #include "ssh.h"
@@ -499,11 +500,11 @@ int moo_job_params(const struct moo_job *job, struct moo_kv **out, size_t *n,
 static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 			 const struct moo__runtime *rt, const struct moo_spec *spec,
 			 const struct kvlist *params, const struct kvlist *env,
-			 struct moo_error **err)
+			 const char *dataset_dir, struct moo_error **err)
 {
 	char *outdir = moo__printf("%s/work/%s", job->dir, job->output_folder);
 	char *workdir = moo__printf("%s/work", job->dir);
-	char **envv = moo__calloc(env->n + params->n + 2, sizeof(*envv));
+	char **envv = moo__calloc(env->n + params->n + 3, sizeof(*envv));
 	char **argv = moo__calloc(3 + 2 * params->n, sizeof(*argv));
 	struct moo__rt_in in;
 	size_t i, ne = 0, na = 0;
@@ -514,6 +515,9 @@ static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 	}
 	envv[ne++] = moo__printf("MOO_JOB_ID=%s", job->id);
 	envv[ne++] = moo__printf("MOO_OUTPUT_DIR=%s", outdir);
+	if (dataset_dir) {
+		envv[ne++] = moo__printf("MOO_DATASET_DIR=%s", dataset_dir);
+	}
 	for (i = 0; i < params->n; i++) {
 		struct moo_buf w = MOO_BUF_INIT;
 		const char *k;
@@ -544,6 +548,7 @@ static int build_command(struct moo_buf *cmd, const struct moo_job *job,
 	in.memory = spec->resources.memory;
 	in.job_dir = job->dir;
 	in.work_dir = workdir;
+	in.dataset_dir = dataset_dir;
 	in.env = (const char *const *)envv;
 	in.n_env = ne;
 	in.argv = (const char *const *)argv;
@@ -1759,6 +1764,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo_buf cmd = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
 	struct moo_buf stage_root = MOO_BUF_INIT, sherr = MOO_BUF_INIT, state = MOO_BUF_INIT;
 	struct moo_job *job = NULL;
+	struct moo__dataset ds;
 	struct moo_plan *plan = NULL;
 	struct moo_buf lock = MOO_BUF_INIT;
 	char *stage = NULL, *path = NULL, *jobs_dir = NULL, *mark = NULL;
@@ -1773,6 +1779,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (opts && (opts->version < 1 || opts->version > MOO_RUN_OPTS_VERSION)) {
 		return moo__fail(err, MOO_EARG, "unknown moo_run_opts version %u", opts->version);
 	}
+	memset(&ds, 0, sizeof(ds));
 	r = moo__transport_open_flags(
 		&t, opts && opts->version >= 2 && opts->host ? opts->host : "local",
 		opts && opts->version >= 2 && opts->accept_new_host_key
@@ -1864,6 +1871,12 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		free(plan->bundle_source);
 		plan->bundle_source = b->source ? moo__strdup(b->source) : NULL;
 	}
+	/* The dataset on the host, verified, before the job exists (dataset.c); a lock given
+	 * beside the plan (moo reproduce) names the sha256 the data must have. */
+	r = moo__dataset_place(t, b, opts && opts->version >= 3 ? opts->lock : NULL, &ds, err);
+	if (r) {
+		goto done;
+	}
 	job = moo__calloc(1, sizeof(*job));
 	job->name = opts && opts->name ? moo__strdup(opts->name) : NULL;
 	job->source = moo__strdup(b->source ? b->source : "");
@@ -1911,6 +1924,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 	recorded = true;
+	job->bytes_sent = moo__transport_is_remote(t) ? ds.sent : 0;
 	r = t->ops->mkdir_p(t, job->dir, err);
 	if (r) {
 		goto done;
@@ -1918,7 +1932,10 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	if (moo__transport_is_remote(t)) {
 		struct moo__transport *here = NULL;
 
-		r = stage_remote(t, b, job, &job->bytes_sent, err);
+		uint64_t sent = 0;
+
+		r = stage_remote(t, b, job, &sent, err);
+		job->bytes_sent += sent;
 		/* The zip stays here too, so 'moo reproduce' finds the bundle by its sha256. */
 		if (!r) {
 			r = moo__transport_local_open(&here, err);
@@ -1985,9 +2002,16 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
-	r = build_command(&cmd, job, &rt, spec, &params, &env, err);
+	r = build_command(&cmd, job, &rt, spec, &params, &env, ds.dir, err);
 	if (r) {
 		goto done;
+	}
+	if (ds.log.len) {
+		moo_buf_add(&rt.log, ds.log.ptr, ds.log.len);
+		r = moo__dataset_use(t, &ds, job->id, err);
+		if (r) {
+			goto done;
+		}
 	}
 	{
 		/*
@@ -2008,6 +2032,13 @@ staged_remote:
 			plan->created = moo__strdup(when);
 		}
 		moo_lock_write(plan, &lock);
+		if (ds.dir) { /* the data it ran on, after the bundle */
+			char *with = moo__dataset_lock(lock.ptr, spec->dataset.name, &ds);
+
+			moo_buf_reset(&lock);
+			moo_buf_puts(&lock, with);
+			free(with);
+		}
 		job->lock = moo__strdup(lock.ptr);
 		free(path);
 		path = job_file(job, "moo.lock");
@@ -2123,6 +2154,7 @@ done:
 	moo__runtime_dispose(&rt);
 	moo_plan_free(plan);
 	moo_buf_dispose(&lock);
+	moo__dataset_dispose(&ds);
 	kvlist_dispose(&params);
 	kvlist_dispose(&env);
 	moo_buf_dispose(&cmd);
@@ -3024,7 +3056,7 @@ int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan, const str
 
 		as.resources.accelerator = plan->accelerator;
 		as.resources.count = plan->count;
-		r = build_command(out, &job, &rt, &as, &params, &env, err);
+		r = build_command(out, &job, &rt, &as, &params, &env, NULL, err);
 	}
 done:
 	kvlist_dispose(&params);

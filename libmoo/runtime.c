@@ -535,13 +535,22 @@ static int check_in(const struct moo__rt_in *in, struct moo_error **err)
 					 moo__engine_name(in->engine), in->image ? in->image : "");
 		}
 		/* -v SRC:DST and --bind SRC split on ':' (and apptainer's on ','). */
+		const char *bad = NULL;
+
 		if (strchr(in->job_dir, ':') || strchr(in->job_dir, ',') || has_ctl(in->job_dir)) {
+			bad = in->job_dir;
+		} else if (in->dataset_dir &&
+			   (strchr(in->dataset_dir, ':') || strchr(in->dataset_dir, ',') ||
+			    has_ctl(in->dataset_dir))) {
+			bad = in->dataset_dir;
+		}
+		if (bad) {
 			struct moo_error *e;
 
 			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
-					   "the job folder '%s' cannot be bind-mounted: it holds "
+					   "the %s folder '%s' cannot be bind-mounted: it holds "
 					   "':', ',' or a control character",
-					   in->job_dir);
+					   bad == in->job_dir ? "job" : "dataset", bad);
 			moo__error_hint(e, "set MOO_ROOT on the host to a plain path");
 			return MOO_EARG;
 		}
@@ -605,6 +614,10 @@ static void oci_command(struct moo_buf *out, const struct moo__rt_in *in, const 
 	}
 	moo_buf_puts(out, " --network host -v");
 	wordf(out, "%s:%s", in->job_dir, in->job_dir);
+	if (in->dataset_dir) {
+		moo_buf_puts(out, " -v");
+		wordf(out, "%s:%s:ro", in->dataset_dir, in->dataset_dir);
+	}
 	moo_buf_puts(out, " -w");
 	word(out, in->work_dir);
 	if (in->accel == MOO_ACCEL_GPU && in->engine == MOO__ENGINE_DOCKER) {
@@ -640,6 +653,10 @@ static void apptainer_command(struct moo_buf *out, const struct moo__rt_in *in, 
 
 	moo_buf_puts(out, " exec --cleanenv --bind");
 	word(out, in->job_dir);
+	if (in->dataset_dir) {
+		moo_buf_puts(out, " --bind");
+		wordf(out, "%s:%s:ro", in->dataset_dir, in->dataset_dir);
+	}
 	moo_buf_puts(out, " --pwd");
 	word(out, in->work_dir);
 	if (in->accel == MOO_ACCEL_GPU) {

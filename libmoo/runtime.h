@@ -54,7 +54,8 @@ struct moo__rt_in {
 	uint64_t memory;     /* bytes; 0: no limit */
 	const char *job_dir; /* bind-mounted read-write at the same path */
 	const char *work_dir;
-	const char *const *env; /* "NAME=VALUE" */
+	const char *dataset_dir; /* bind-mounted read-only at the same path, or NULL */
+	const char *const *env;  /* "NAME=VALUE" */
 	size_t n_env;
 	const char *const *argv; /* the entry point's command inside: python3 -u train.py … */
 	size_t argc;

@@ -16,4 +16,5 @@
 #include "moo/publish.h"
 #include "moo/serve.h"
 #include "moo/sweep.h"
+#include "moo/dataset.h"
 #endif

@@ -2,7 +2,7 @@
 # meson install puts everything in place, and a program builds against the installed libmoo
 # through pkg-config alone.
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 10
+plan 11
 D=$T/dest
 if meson install -C "$MOO_BUILD" --destdir "$D" --no-rebuild >"$T/install.log" 2>&1; then
 	ok "meson install --destdir succeeds"
@@ -22,6 +22,7 @@ check "the umbrella header is installed" test -f "$R/include/moo.h"
 check "the public headers are installed" test -f "$R/include/moo/spec.h"
 check "man pages are installed" test -f "$R/share/man/man1/moo.1" -a -f "$R/share/man/man5/moo-metadata.5"
 check "spec data is installed" test -f "$R/share/moo/spec/metadata.schema.json"
+check "shell completion is installed (bash, zsh)" test -f "$R/share/bash-completion/completions/moo" -a -f "$R/share/zsh/site-functions/_moo"
 pc=$(find "$D" -name libmoo.pc | head -n 1)
 check "libmoo.pc is installed" test -n "$pc"
 cat >"$T/use.c" <<'C'

@@ -104,6 +104,40 @@ static void test_docker(void **state)
 		    "'ASCEND_VISIBLE_DEVICES=1' --cpus '0.5' " IMG " " ARGV);
 }
 
+/* The dataset's folder: MOO_DATASET_DIR, bind-mounted read-only at the same path. */
+static void test_dataset(void **state)
+{
+	struct moo_buf out = MOO_BUF_INIT;
+	struct moo_error *err = NULL;
+	struct moo__rt_in in;
+
+	(void)state;
+	base_in(&in, MOO__ENGINE_DOCKER);
+	in.dataset_dir = "/r/datasets/ab12";
+	in.n_env = 0;
+	expect(&in, "'docker' run --rm --init --name 'moo-job-abc123' --network host -v "
+		    "'/r/jobs/moo-job-abc123:/r/jobs/moo-job-abc123' -v "
+		    "'/r/datasets/ab12:/r/datasets/ab12:ro' -w '/r/jobs/moo-job-abc123/work' " IMG
+		    " " ARGV);
+	base_in(&in, MOO__ENGINE_APPTAINER);
+	in.image = "/r/envs/k/env.sif";
+	in.dataset_dir = "/r/datasets/ab12";
+	in.n_env = 0;
+	assert_int_equal(moo__runtime_command(&out, &in, &err), 0);
+	assert_non_null(strstr(out.ptr, " --bind '/r/jobs/moo-job-abc123' --bind "
+					"'/r/datasets/ab12:/r/datasets/ab12:ro' --pwd"));
+	moo_buf_reset(&out);
+	base_in(&in, MOO__ENGINE_HOST);
+	in.dataset_dir = "/r/datasets/ab12";
+	expect(&in, "env " ENVS " " ARGV); /* the host runtime mounts nothing */
+	base_in(&in, MOO__ENGINE_PODMAN);
+	in.dataset_dir = "/r/data,sets";
+	assert_int_equal(moo__runtime_command(&out, &in, &err), MOO_EARG);
+	assert_non_null(strstr(err->message, "dataset folder '/r/data,sets'"));
+	moo_error_free(err);
+	moo_buf_dispose(&out);
+}
+
 static void test_podman(void **state)
 {
 	static const char *const opts[] = {"--root", "/tmp/st", "--runroot", "/tmp/rr"};
@@ -423,7 +457,7 @@ int main(void)
 		cmocka_unit_test(test_host),    cmocka_unit_test(test_docker),
 		cmocka_unit_test(test_podman),  cmocka_unit_test(test_apptainer),
 		cmocka_unit_test(test_hostile), cmocka_unit_test(test_preflight),
-		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_env),     cmocka_unit_test(test_dataset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,7 +59,8 @@ struct moo_run_opts {
 	/* version 5 */
 	/* The plan to run (moo_plan_make, or a lock read with moo_lock_parse), borrowed: its
 	 * runtime, image (by digest or id) and requirements are used as they are, nothing is
-	 * resolved again; runtime, image and lock above are then ignored. NULL: made here
+	 * resolved again; runtime and image above are then ignored, and lock is read only
+	 * for its dataset (the sha256 the data must still have). NULL: made here
 	 * from host, runtime and image (moo_plan_make), or from lock when one is given. */
 	const struct moo_plan *plan;
 	/* A plan that records an interpreter and packages (a lock replayed) is compared with
