@@ -65,18 +65,6 @@ static int open_host(struct moo__transport **out, const char *host, struct moo_e
 
 static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err);
 
-int moo_job_root(struct moo_buf *out, struct moo_error **err)
-{
-	struct moo__transport *t = NULL;
-	int r = moo__transport_local_open(&t, err);
-
-	if (!r) {
-		moo_buf_puts(out, t->root);
-	}
-	moo__transport_close(t);
-	return r;
-}
-
 static char *job_file(const struct moo_job *job, const char *name)
 {
 	return moo__path_join(job->dir, name);

@@ -404,20 +404,44 @@ static const struct moo__transport_ops local_ops = {
 	.spawn = local_spawn,
 };
 
-int moo__transport_local_open(struct moo__transport **out, struct moo_error **err)
+/* The job directory root here: $MOO_ROOT, else $HOME/.moo. */
+static char *local_root(struct moo_error **err)
 {
 	const char *root = getenv("MOO_ROOT"), *home = getenv("HOME");
-	struct moo__transport *t;
 
 	if ((!root || !*root) && (!home || !*home)) {
-		return moo__fail(err, MOO_EIO,
-				 "cannot place the job directory: neither MOO_ROOT "
-				 "nor HOME is set");
+		moo__fail(err, MOO_EIO,
+			  "cannot place the job directory: neither MOO_ROOT nor HOME is set");
+		return NULL;
+	}
+	return root && *root ? moo__strdup(root) : moo__path_join(home, ".moo");
+}
+
+int moo__transport_local_open(struct moo__transport **out, struct moo_error **err)
+{
+	char *root = local_root(err);
+	struct moo__transport *t;
+
+	if (!root) {
+		return MOO_EIO;
 	}
 	t = moo__calloc(1, sizeof(*t));
 	t->ops = &local_ops;
 	t->host = moo__strdup("local");
-	t->root = root && *root ? moo__strdup(root) : moo__path_join(home, ".moo");
+	t->root = root;
 	*out = t;
+	return 0;
+}
+
+/* moo_job_root (job.h): this machine's job directory root, as its transport has it. */
+int moo_job_root(struct moo_buf *out, struct moo_error **err)
+{
+	char *root = local_root(err);
+
+	if (!root) {
+		return MOO_EIO;
+	}
+	moo_buf_puts(out, root);
+	free(root);
 	return 0;
 }
