@@ -115,6 +115,32 @@ check "the error names the parameter" grep -q "metadata.yaml:9:3: error: paramet
 expect "moo help help" 0 "$MOO" help help
 check "says what help does" grep -q "usage: moo help" out
 
+# 8. Metrics while it runs; compare shows the parameters that differ
+mkdir -p slow
+cat >slow/train.py <<'EOT'
+import os, sys, time
+print("moo:metric loss=0.75 step=1", flush=True)
+while not os.path.exists(os.environ["MOO_OUTPUT_DIR"] + "/../../go"):
+    time.sleep(0.05)
+print("moo:metric loss=0.5 step=2", flush=True)
+EOT
+printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: slow\nentry_point: train.py\noutput_folder: out\ntraining_params:\n  alpha: 0.3\n  seed: 1\n' >slow/metadata.yaml
+s1=$("$MOO" run -d slow)
+s2=$("$MOO" run -d --set training_params.alpha=0.1 slow)
+wait_status "$s1" running
+i=0
+until grep -q 'loss=0.75' "$MOO_ROOT/jobs/$s1/process.log" 2>/dev/null || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "ps shows the metric of a running job" sh -c "'$MOO' ps | grep '$s1' | grep -q 'loss=0.75'"
+check "show too" sh -c "'$MOO' show '$s1' | grep -q 'loss *0.75 *step 1'"
+check "compare too" sh -c "'$MOO' compare '$s1' | grep -q '^loss *0.75'"
+touch "$MOO_ROOT/jobs/$s1/go" "$MOO_ROOT/jobs/$s2/go"
+wait_status "$s1" succeeded
+wait_status "$s2" succeeded
+"$MOO" compare "$s1" "$s2" >out
+check "compare shows the parameter that differs" grep -q '^alpha= *0.3 *0.1 *$' out
+check "not the ones that are the same" eval "! grep -q '^seed=' out"
+check "and the final metrics" grep -q '^loss *0.5 *0.5 *$' out
+
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
 cat >keys.py <<'EOT'
