@@ -141,6 +141,33 @@ check "compare shows the parameter that differs" grep -q '^alpha= *0.3 *0.1 *$' 
 check "not the ones that are the same" eval "! grep -q '^seed=' out"
 check "and the final metrics" grep -q '^loss *0.5 *0.5 *$' out
 
+# 9. Packing never pollutes the project
+cp -r "$SRCDIR/examples/sklearn-diabetes" mk
+sha() { "$MOO" pack -o "$T/probe.zip" mk 2>/dev/null | cut -d' ' -f1; }
+s0=$(sha)
+(cd mk && "$MOO" pack >/dev/null 2>&1)
+check "cd proj && moo pack writes the ZIP beside the project" test -f mk.zip
+check "not inside it" eval "! ls mk/*.zip 2>/dev/null"
+(cd mk && "$MOO" pack -o other.zip >/dev/null 2>&1)
+check "a ZIP pack wrote inside the project (-o) is not bundled next time" [ "$(sha)" = "$s0" ]
+if command -v make >/dev/null; then
+	(cd mk && make MOO="$MOO" >/dev/null 2>&1)
+	j1=$(cat mk/.job)
+	check "make trains and fetches the model" test -d mk/model
+	check "the job stamp and the fetched model are not bundled" [ "$(sha)" = "$s0" ]
+	(cd mk && make MOO="$MOO" >/dev/null 2>&1)
+	check "make again does not train again" [ "$(cat mk/.job)" = "$j1" ]
+	(cd mk && make MOO="$MOO" ALPHA=0.1 >/dev/null 2>&1)
+	j2=$(cat mk/.job)
+	check "make ALPHA=0.1 trains again" [ "$j2" != "$j1" ]
+	check "with alpha 0.1" sh -c "'$MOO' show '$j2' | grep -q 'alpha=0.1 '"
+	check "the bundle's sha256 stays the same" [ "$(sha)" = "$s0" ]
+else
+	not_ok "make is installed (.ci/packages)"
+fi
+"$MOO" fetch "$j1" >/dev/null 2>&1 && mv "$j1" mk/
+check "a result fetched into the project (./JOB) is not bundled" [ "$(sha)" = "$s0" ]
+
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
 cat >keys.py <<'EOT'
