@@ -140,6 +140,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if ((r = moo_resolve(&plan, t, b->spec, &ro, &err))) {
 		goto fail;
 	}
+	print_errors(err); /* warnings: a GPU asked of a host without one */
+	moo_error_free(err);
+	err = NULL;
 	if (!offline && (r = moo_plan_pin(plan, t, &err))) {
 		goto fail;
 	}

@@ -168,6 +168,13 @@ fi
 "$MOO" fetch "$j1" >/dev/null 2>&1 && mv "$j1" mk/
 check "a result fetched into the project (./JOB) is not bundled" [ "$(sha)" = "$s0" ]
 
+# 7. resolve --accelerator gpu on a host without a GPU says so
+if ! command -v nvidia-smi >/dev/null; then
+	mkdir -p gpu && printf 'framework:\n  name: pytorch\n  version: "2.1"\n  runtime: python3.10\nmodel:\n  name: g\nentry_point: train.py\n' >gpu/metadata.yaml && touch gpu/train.py
+	expect "resolve --offline --accelerator gpu here (no GPU)" 0 "$MOO" resolve --offline -o - --accelerator gpu gpu
+	check "warns that the host has no GPU and run refuses it" grep -q "warning: the host has no GPU: accelerator 'gpu' resolves, but moo run there refuses it" err
+fi
+
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
 cat >keys.py <<'EOT'
