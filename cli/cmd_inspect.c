@@ -71,8 +71,9 @@ static void print_human(const struct moo_bundle *b)
 	}
 	printf("model       %s%s%s\n", s->model.name, s->model.version ? " " : "",
 	       s->model.version ? s->model.version : "");
-	printf("framework   %s %s, runtime %s%s%s\n", s->framework.name, s->framework.version,
-	       s->framework.runtime.name, s->framework.runtime.version ? " " : "",
+	/* as validate and show write it: python3.11, the spec's own shorthand */
+	printf("framework   %s %s, runtime %s%s\n", s->framework.name, s->framework.version,
+	       s->framework.runtime.name,
 	       s->framework.runtime.version ? s->framework.runtime.version : "");
 	printf("entry point %s\n", s->entry_point);
 	printf("output      %s\n", s->output_folder);

@@ -175,6 +175,12 @@ if ! command -v nvidia-smi >/dev/null; then
 	check "warns that the host has no GPU and run refuses it" grep -q "warning: the host has no GPU: accelerator 'gpu' resolves, but moo run there refuses it" err
 fi
 
+# 10. inspect and validate show the runtime alike
+mkdir -p rt && printf 'framework:\n  name: python\n  version: "3"\n  runtime:\n    name: python\n    version: "3.11"\nmodel:\n  name: rt\nentry_point: train.py\n' >rt/metadata.yaml && touch rt/train.py
+v=$("$MOO" validate rt | sed -n 's/.*, \(runtime [^,]*\),.*/\1/p')
+check "validate says 'runtime python3.11'" [ "$v" = "runtime python3.11" ]
+check "inspect says the same" sh -c "'$MOO' inspect rt | grep -q '^framework   python 3, $v\$'"
+
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
 cat >keys.py <<'EOT'
