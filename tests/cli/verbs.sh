@@ -181,6 +181,12 @@ v=$("$MOO" validate rt | sed -n 's/.*, \(runtime [^,]*\),.*/\1/p')
 check "validate says 'runtime python3.11'" [ "$v" = "runtime python3.11" ]
 check "inspect says the same" sh -c "'$MOO' inspect rt | grep -q '^framework   python 3, $v\$'"
 
+# 10. every problem is reported: a missing entry point beside the spec's other errors
+mkdir -p twoerr && printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: x\n  verison: 1\nentry_point: train.py\n' >twoerr/metadata.yaml
+expect "validate of a spec with an error and a missing entry point" 3 "$MOO" validate twoerr
+check "names the spec's error" grep -q "unknown key 'verison'" err
+check "and the missing file beside it" grep -q "entry_point 'train.py' does not exist" err
+
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
 cat >keys.py <<'EOT'
