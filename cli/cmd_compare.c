@@ -1,4 +1,4 @@
-/* moo compare: the final metrics of jobs side by side. */
+/* moo compare: the final metrics of jobs side by side, and the parameters that differ. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +207,69 @@ static int compare_sweep(struct moo_store *st, const char *id)
 	return EXIT_OK;
 }
 
+/* The value of a parameter in a list of them, or NULL. */
+static const char *param_of(const struct moo_kv *kvs, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(kvs[i].key, key)) {
+			return kvs[i].value;
+		}
+	}
+	return NULL;
+}
+
+/* The parameters whose text differs between the jobs (or that some lack), one row each:
+ * "alpha=" then each job's value, as given. */
+static void print_params(struct moo_job **jobs, size_t n)
+{
+	struct moo_kv **kvs = calloc(n + 1, sizeof(*kvs));
+	size_t *nk = calloc(n + 1, sizeof(*nk)), i, j, k;
+
+	if (!kvs || !nk) {
+		abort();
+	}
+	for (i = 0; i < n; i++) {
+		if (moo_job_params(jobs[i], &kvs[i], &nk[i], NULL)) {
+			kvs[i] = NULL, nk[i] = 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nk[i]; k++) {
+			const char *key = kvs[i][k].key, *first = NULL;
+			bool differs = false, seen = false;
+			char label[64];
+
+			for (j = 0; j < i && !seen; j++) { /* each name once, where first found */
+				seen = param_of(kvs[j], nk[j], key) != NULL;
+			}
+			for (j = 0; j < n && !seen; j++) {
+				const char *v = param_of(kvs[j], nk[j], key);
+
+				differs = differs || !v || (first && strcmp(first, v));
+				first = first ? first : v;
+			}
+			if (seen || !differs) {
+				continue;
+			}
+			snprintf(label, sizeof(label), "%s=", key);
+			printf("%-16.16s", label);
+			for (j = 0; j < n; j++) {
+				const char *v = param_of(kvs[j], nk[j], key);
+
+				printf("  %-14.14s", v ? v : "-");
+			}
+			putchar('\n');
+		}
+	}
+	for (i = 0; i < n; i++) {
+		moo_job_params_free(kvs[i], nk[i]);
+	}
+	free(kvs);
+	free(nk);
+}
+
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_store *st = NULL;
@@ -293,6 +356,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		printf("  %-14s", moo_job_status_name(jobs[i]->status));
 	}
 	putchar('\n');
+	print_params(jobs, n);
 	for (k = 0; k < n_names; k++) {
 		printf("%-16.16s", names[k]);
 		for (i = 0; i < n; i++) {
@@ -302,7 +366,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 
 			for (m = 0; m < nm; m++) {
 				if (!strcmp(fm[m]->name, names[k])) {
-					snprintf(v, sizeof(v), "%g", fm[m]->value);
+					format_number(v, sizeof(v), fm[m]->value);
 				}
 			}
 			printf("  %-14s", v);

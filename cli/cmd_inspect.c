@@ -71,9 +71,9 @@ static void print_human(const struct moo_bundle *b)
 	}
 	printf("model       %s%s%s\n", esc(s->model.name), s->model.version ? " " : "",
 	       s->model.version ? esc(s->model.version) : "");
-	printf("framework   %s %s, runtime %s%s%s\n", esc(s->framework.name),
+	/* as validate and show write it: python3.11, the spec's own shorthand */
+	printf("framework   %s %s, runtime %s%s\n", esc(s->framework.name),
 	       esc(s->framework.version), esc(s->framework.runtime.name),
-	       s->framework.runtime.version ? " " : "",
 	       s->framework.runtime.version ? esc(s->framework.runtime.version) : "");
 	printf("entry point %s\n", esc(s->entry_point));
 	printf("output      %s\n", esc(s->output_folder));

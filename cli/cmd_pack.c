@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "cli.h"
 
@@ -17,16 +18,31 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-/* DIR's own name + ".zip", in the current directory. */
+/*
+ * DIR's own name + ".zip", in the current directory; beside DIR when the current directory
+ * is DIR or inside it, so that pack never writes into the tree it packs unless told (-o).
+ */
 static char *default_output(const char *dir)
 {
-	char real[PATH_MAX], *base;
+	char real[PATH_MAX], cwd[PATH_MAX], *base;
 	struct moo_buf b = MOO_BUF_INIT;
+	size_t n;
 
 	if (!realpath(dir, real)) {
 		return NULL;
 	}
+	n = strlen(real);
 	base = basename(real);
+	if (getcwd(cwd, sizeof(cwd)) && strcmp(real, "/") && !strncmp(cwd, real, n) &&
+	    (cwd[n] == '\0' || cwd[n] == '/')) {
+		char *name = strdup(base), *parent;
+
+		real[n] = '\0';
+		parent = dirname(real);
+		moo_buf_printf(&b, "%s%s%s.zip", parent, strcmp(parent, "/") ? "/" : "", name);
+		free(name);
+		return moo_buf_detach(&b);
+	}
 	moo_buf_printf(&b, "%s.zip", strcmp(base, "/") ? base : "bundle");
 	return moo_buf_detach(&b);
 }

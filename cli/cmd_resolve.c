@@ -133,6 +133,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 			goto fail;
 		}
 	}
+	print_errors(err); /* warnings: a GPU asked of a host without one */
+	moo_error_free(err);
+	err = NULL;
 	{
 		struct moo_buf cmd = MOO_BUF_INIT;
 

@@ -44,12 +44,12 @@ static int run(const struct cmd *self, int argc, char **argv)
 		return r;
 	}
 	path = npos ? argv[0] : ".";
-	r = moo_spec_load(&spec, path, &err);
+	dir = spec_only ? NULL : project_dir(path);
+	r = moo_spec_load_tree(&spec, path, dir, &err); /* missing files beside other errors */
 	if (!r && !spec_only) {
-		dir = project_dir(path);
 		r = moo_spec_check_tree(spec, dir, &tree_err);
-		free(dir);
 	}
+	free(dir);
 	if (json) {
 		json_t *o = json_object(), *diags;
 

@@ -1407,6 +1407,7 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 	struct moo_buf exit_text = MOO_BUF_INIT, state = MOO_BUF_INIT;
 	char *exit_path = job_file(job, "exit"), *state_path = job_file(job, "state");
 	enum moo_job_status before = job->status;
+	bool grew = false; /* a running job logged new metrics */
 	int r, tries;
 
 	if (moo_job_status_done(job->status)) {
@@ -1493,7 +1494,12 @@ static int refresh(struct moo__transport *t, struct moo_store *st, struct moo_jo
 				goto done;
 			}
 			if (started_at == (unsigned long long)kv_int(state.ptr, "pid_start", -1)) {
+				size_t had = job->n_metrics;
+
+				/* what it has logged so far shows in ps, show and compare */
 				job->status = MOO_JOB_RUNNING;
+				read_metrics(t, job);
+				grew = job->n_metrics != had;
 				goto save;
 			}
 		}
@@ -1511,7 +1517,8 @@ save:
 	if (job->ended > 0 && job->ended < (job->started > 0 ? job->started : job->created)) {
 		job->ended = job->started > 0 ? job->started : job->created;
 	}
-	if (!r && !defer_results && (job->status != before || moo_job_status_done(job->status))) {
+	if (!r && !defer_results &&
+	    (job->status != before || moo_job_status_done(job->status) || grew)) {
 		r = moo_store_update_job(st, job, err);
 	}
 done:

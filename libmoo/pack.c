@@ -226,6 +226,60 @@ struct walk {
 	struct moo_error **err;
 };
 
+static bool job_id_text(const char *s, size_t n)
+{
+	size_t i;
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) {
+		n--;
+	}
+	if (n != 14 || strncmp(s, "moo-job-", 8)) {
+		return false;
+	}
+	for (i = 8; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * What moo itself wrote into a project, never bundled by default: its bundles (a ZIP whose
+ * first entry has moo's fixed 1980-01-01 time and no extra field), a job stamp (a small file
+ * holding just a job id, as 'moo run -d . > .job' writes) and fetched results (a folder
+ * named as a job, or one holding a moo.lock and no metadata.yaml).
+ */
+static bool moo_output(const char *full, const char *name, const struct stat *st)
+{
+	unsigned char h[64];
+	ssize_t n = 0;
+	int fd;
+
+	if (S_ISDIR(st->st_mode)) {
+		char *lock = moo__path_join(full, "moo.lock"), *spec;
+		bool r = job_id_text(name, strlen(name));
+
+		spec = moo__path_join(full, "metadata.yaml");
+		r = r || (access(lock, F_OK) == 0 && access(spec, F_OK) != 0);
+		free(lock);
+		free(spec);
+		return r;
+	}
+	if (!S_ISREG(st->st_mode) ||
+	    (fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		return false;
+	}
+	n = read(fd, h, sizeof(h));
+	close(fd);
+	if (n > 0 && st->st_size <= 64 && job_id_text((const char *)h, (size_t)n)) {
+		return true;
+	}
+	return n >= 30 && h[0] == 'P' && h[1] == 'K' && h[2] == 3 && h[3] == 4 && /* local header */
+	       h[10] == 0 && h[11] == 0 && h[12] == 0x21 && h[13] == 0 &&         /* 1980-01-01 */
+	       h[28] == 0 && h[29] == 0;                                          /* no extra */
+}
+
 static int walk_dir(struct walk *w, const char *rel)
 {
 	char *path = rel[0] ? moo__path_join(w->root, rel) : moo__strdup(w->root);
@@ -254,6 +308,7 @@ static int walk_dir(struct walk *w, const char *rel)
 		} else if ((S_ISDIR(st.st_mode) && !strcmp(sub, w->output_folder)) ||
 			   !strcmp(sub, "moo.lock") || /* written by moo resolve: not the code */
 			   moo__ignore_match(w->ig, sub, S_ISDIR(st.st_mode)) ||
+			   moo_output(full, name, &st) ||
 			   (w->have_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino)) {
 			/* skipped */
 		} else if (!moo__path_is_safe_relative(sub)) {

@@ -1196,6 +1196,15 @@ int moo_resolve(struct moo_plan **out, const struct moo_images *t, const struct 
 		w.driver = f->driver_version;
 		w.cuda = f->cuda_version;
 	}
+	if (f && w.accel == MOO_ACCEL_GPU && !f->n_gpus && !f->driver_version) {
+		/* a warning: the plan is still shown, but moo run's preflight will refuse it */
+		moo__error_hint(
+			moo__error_add(err, MOO_ERESOLVE, MOO_SEV_WARNING,
+				       "the host has no GPU: accelerator 'gpu' resolves, but "
+				       "moo run there refuses it (exit 5)"),
+			"resolve for a host with a GPU (--on HOST), or ask for "
+			"--accelerator cpu");
+	}
 	pk = best(t, &w, &deepest);
 	if (!pk.e) {
 		return fail(t, &w, deepest, err);

@@ -1004,8 +1004,13 @@ static const struct field top_fields[] = {
 	{"env", f_env, 0, false, NULL},
 };
 
-int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const char *name,
-		   struct moo_error **err)
+static void check_file(const char *dir, const char *rel, const char *what, struct moo_mark m,
+		       const char *file, struct moo_error **diags);
+
+/* tree_dir: the project folder, whose files the spec names are checked even when the spec
+ * has errors, so that every problem is reported at once; NULL: the spec alone. */
+static int parse(struct moo_spec **out, const char *data, size_t len, const char *name,
+		 const char *tree_dir, struct moo_error **err)
 {
 	struct moo_error *diags = NULL;
 	struct moo__ydoc *doc = NULL;
@@ -1052,6 +1057,10 @@ int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const ch
 		walk_map(&c, root, NULL, top_fields, MOO_ARRAY_SIZE(top_fields), NULL);
 	}
 	if (c.errors) {
+		if (tree_dir && spec->entry_point) {
+			check_file(tree_dir, spec->entry_point, "entry_point",
+				   spec->entry_point_mark, spec->file, &diags);
+		}
 		r = MOO_ESPEC;
 		goto done;
 	}
@@ -1092,7 +1101,14 @@ done:
 	return r;
 }
 
-int moo_spec_load(struct moo_spec **out, const char *path, struct moo_error **err)
+int moo_spec_parse(struct moo_spec **out, const char *data, size_t len, const char *name,
+		   struct moo_error **err)
+{
+	return parse(out, data, len, name, NULL, err);
+}
+
+static int load(struct moo_spec **out, const char *path, const char *tree_dir,
+		struct moo_error **err)
 {
 	struct moo_buf data = MOO_BUF_INIT;
 	struct stat st;
@@ -1117,11 +1133,22 @@ int moo_spec_load(struct moo_spec **out, const char *path, struct moo_error **er
 		}
 		goto done;
 	}
-	r = moo_spec_parse(out, data.ptr ? data.ptr : "", data.len, file, err);
+	r = parse(out, data.ptr ? data.ptr : "", data.len, file, tree_dir, err);
 done:
 	moo_buf_dispose(&data);
 	free(file);
 	return r;
+}
+
+int moo_spec_load(struct moo_spec **out, const char *path, struct moo_error **err)
+{
+	return load(out, path, NULL, err);
+}
+
+int moo_spec_load_tree(struct moo_spec **out, const char *path, const char *dir,
+		       struct moo_error **err)
+{
+	return load(out, path, dir, err);
 }
 
 static void check_file(const char *dir, const char *rel, const char *what, struct moo_mark m,

@@ -440,6 +440,7 @@ done:
 static int authenticate(struct moo__ssh *c, struct moo_error **err)
 {
 	struct moo_error *e;
+	const char *why;
 	int rc = ssh_userauth_publickey_auto(c->session, NULL, NULL);
 
 	if (rc == SSH_AUTH_SUCCESS) {
@@ -447,8 +448,15 @@ static int authenticate(struct moo__ssh *c, struct moo_error **err)
 	}
 	e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR, "authentication to '%s' failed",
 			   c->display);
-	moo__error_cause(e, rc == SSH_AUTH_PARTIAL ? "the host asks for more than a key"
-						   : ssh_get_error(c->session));
+	why = rc == SSH_AUTH_PARTIAL ? "the host asks for more than a key"
+				     : ssh_get_error(c->session);
+	if (!why || !*why) { /* libssh says nothing when no key was there to offer */
+		why = getenv("SSH_AUTH_SOCK")
+			      ? "the host accepted none of ssh-agent's keys or the key files"
+			      : "no ssh-agent (SSH_AUTH_SOCK is not set) and no key file the host "
+				"accepts";
+	}
+	moo__error_cause(e, why);
 	moo__error_hint(e, "moo logs in with keys and ssh-agent only: add your public key to "
 			   "~/.ssh/authorized_keys on the host, or name a key with 'moo hosts add "
 			   "NAME --key FILE'");

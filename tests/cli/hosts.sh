@@ -74,10 +74,11 @@ if printf '%s\n' "$out" | grep "^h1 " | grep -q "$(uname -m), $($PY -c 'import o
 else not_ok "... shows what each host was last seen as" "$out"; fi
 expect_exit "ls --json after the checks" 0 "$MOO" hosts ls --json
 if printf '%s' "$out" | $PY -c "
-import json, os, sys, time
+import datetime, json, os, sys, time
 hs = {h['name']: h for h in json.load(sys.stdin)}
 h = hs['h1']
-assert h['inventory'] and abs(time.time() - h['checked']) < 120, h
+checked = datetime.datetime.fromisoformat(h['checked'].replace('Z', '+00:00')).timestamp()
+assert h['inventory'] and abs(time.time() - checked) < 120, h  # RFC 3339 UTC, moo(1)
 assert h['facts']['cpus'] == os.cpu_count() and h['facts']['arch'] == os.uname().machine
 assert h['facts']['disk']['root'] == sys.argv[1]           # the last check's (hostile) root
 assert h['facts']['host_key']['fingerprint'].startswith('SHA256:')

@@ -72,7 +72,7 @@ grep -q "Accepted publickey for root from $jump_side " "$SSHD_DIR/ns-X/sshd.log"
 	not_ok "... the login came from the jump host" "$(cat "$SSHD_DIR/ns-X/sshd.log")"
 
 expect_exit "run --on target: the sklearn example trains through the jump host" 0 "$MOO" run --on target --json "$EX"
-contains "... its log came back" "$out" "r2"
+contains "... its log came back (on stderr with --json)" "$err" "r2"
 j=$(printf '%s' "$out" | sed -n '/^{/,$p')
 [ "$(printf '%s' "$j" | jq "d['status'], d['host']")" = "succeeded
 target" ] && ok "... status succeeded on host 'target'" || not_ok "... status succeeded" "$j"

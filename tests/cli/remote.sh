@@ -49,7 +49,7 @@ sessions_kill() {
 
 # ---- the sklearn example end to end, as root ------------------------------------------
 expect_exit "run --on h1: the sklearn example trains on the host" 0 "$MOO" run --on h1 --json "$EX"
-contains "... its log arrives on stderr (MAE printed)" "$err" "MAE:"
+contains "... its log arrives on stderr with --json (MAE printed)" "$err" "MAE:"
 j1=$(printf '%s' "$out" | sed -n '/^{/,$p')
 id1=$(printf '%s' "$j1" | jq "d['id']")
 res1=$(printf '%s' "$j1" | jq "d['result_path']")
@@ -296,7 +296,7 @@ if sshd_test_user; then
 	mkdir -p "$T/remote-u" && chown moouser "$T/remote-u"
 	"$MOO" hosts add h2 --address 127.0.0.1 --port "$SSHD_PORT" --user moouser --root "$T/remote-u" >/dev/null
 	expect_exit "run --on as an unprivileged user: the sklearn example" 0 "$MOO" run --on h2 --json "$EX"
-	contains "... MAE printed (on stderr)" "$err" "MAE:"
+	contains "... MAE printed (on stderr: --json keeps stdout for the document)" "$err" "MAE:"
 	p=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq "d['result_path']")
 	[ -s "$p/model.pkl" ] && ok "... the model arrives" || not_ok "... the model arrives" "$out"
 	[ "$(stat -c %U "$T/remote-u/jobs")" = moouser ] && ok "... the job ran as moouser" || not_ok "... ran as moouser"

@@ -86,4 +86,10 @@ contains "names the unreadable one with its reason" "$err" "jobs/$bad/state"
 contains "names the unknown one" "$err" "moo-job-nosuch"
 check "ps -a lists the bad one still, not the removed one" \
 	sh -c "'$MOO' ps -a 2>/dev/null | grep -q '$bad' && ! '$MOO' ps -a | grep -q '$loc'"
+# authentication with no agent and no key file at all says so (issue 12 item 7)
+mkdir -p "$T/nohome" && : >"$T/ssh_config_none"
+"$MOO" hosts add nokey --address 127.0.0.1 --port "$SSHD_PORT" --user root >/dev/null
+expect_exit "a login with no agent and no key: exit 4" 4 \
+	env HOME="$T/nohome" MOO_SSH_CONFIG="$T/ssh_config_none" "$MOO" hosts check nokey
+contains "says that: no agent and no key file" "$err" "failed: no ssh-agent (SSH_AUTH_SOCK is not set) and no key file"
 done_testing

@@ -115,6 +115,78 @@ check "the error names the parameter" grep -q "metadata.yaml:9:3: error: paramet
 expect "moo help help" 0 "$MOO" help help
 check "says what help does" grep -q "usage: moo help" out
 
+# 8. Metrics while it runs; compare shows the parameters that differ
+mkdir -p slow
+cat >slow/train.py <<'EOT'
+import os, sys, time
+print("moo:metric loss=0.75 step=1", flush=True)
+while not os.path.exists(os.environ["MOO_OUTPUT_DIR"] + "/../../go"):
+    time.sleep(0.05)
+print("moo:metric loss=0.5 step=2", flush=True)
+EOT
+printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: slow\nentry_point: train.py\noutput_folder: out\ntraining_params:\n  alpha: 0.3\n  seed: 1\n' >slow/metadata.yaml
+s1=$("$MOO" run -d slow)
+s2=$("$MOO" run -d --set training_params.alpha=0.1 slow)
+wait_status "$s1" running
+i=0
+until grep -q 'loss=0.75' "$MOO_ROOT/jobs/$s1/process.log" 2>/dev/null || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+check "ps shows the metric of a running job" sh -c "'$MOO' ps | grep '$s1' | grep -q 'loss=0.75'"
+check "show too" sh -c "'$MOO' show '$s1' | grep -q 'loss *0.75 *step 1'"
+check "compare too" sh -c "'$MOO' compare '$s1' | grep -q '^loss *0.75'"
+touch "$MOO_ROOT/jobs/$s1/go" "$MOO_ROOT/jobs/$s2/go"
+wait_status "$s1" succeeded
+wait_status "$s2" succeeded
+"$MOO" compare "$s1" "$s2" >out
+check "compare shows the parameter that differs" grep -q '^alpha= *0.3 *0.1 *$' out
+check "not the ones that are the same" eval "! grep -q '^seed=' out"
+check "and the final metrics" grep -q '^loss *0.5 *0.5 *$' out
+
+# 9. Packing never pollutes the project
+cp -r "$SRCDIR/examples/sklearn-diabetes" mk
+sha() { "$MOO" pack -o "$T/probe.zip" mk 2>/dev/null | cut -d' ' -f1; }
+s0=$(sha)
+(cd mk && "$MOO" pack >/dev/null 2>&1)
+check "cd proj && moo pack writes the ZIP beside the project" test -f mk.zip
+check "not inside it" eval "! ls mk/*.zip 2>/dev/null"
+(cd mk && "$MOO" pack -o other.zip >/dev/null 2>&1)
+check "a ZIP pack wrote inside the project (-o) is not bundled next time" [ "$(sha)" = "$s0" ]
+if command -v make >/dev/null; then
+	(cd mk && make MOO="$MOO" >/dev/null 2>&1)
+	j1=$(cat mk/.job)
+	check "make trains and fetches the model" test -d mk/model
+	check "the job stamp and the fetched model are not bundled" [ "$(sha)" = "$s0" ]
+	(cd mk && make MOO="$MOO" >/dev/null 2>&1)
+	check "make again does not train again" [ "$(cat mk/.job)" = "$j1" ]
+	(cd mk && make MOO="$MOO" ALPHA=0.1 >/dev/null 2>&1)
+	j2=$(cat mk/.job)
+	check "make ALPHA=0.1 trains again" [ "$j2" != "$j1" ]
+	check "with alpha 0.1" sh -c "'$MOO' show '$j2' | grep -q 'alpha=0.1 '"
+	check "the bundle's sha256 stays the same" [ "$(sha)" = "$s0" ]
+else
+	not_ok "make is installed (.ci/packages)"
+fi
+"$MOO" fetch "$j1" >/dev/null 2>&1 && mv "$j1" mk/
+check "a result fetched into the project (./JOB) is not bundled" [ "$(sha)" = "$s0" ]
+
+# 7. resolve --accelerator gpu on a host without a GPU says so
+if ! command -v nvidia-smi >/dev/null; then
+	mkdir -p gpu && printf 'framework:\n  name: pytorch\n  version: "2.1"\n  runtime: python3.10\nmodel:\n  name: g\nentry_point: train.py\n' >gpu/metadata.yaml && touch gpu/train.py
+	expect "resolve --offline --accelerator gpu here (no GPU)" 0 "$MOO" resolve --offline -o - --accelerator gpu gpu
+	check "warns that the host has no GPU and run refuses it" grep -q "warning: the host has no GPU: accelerator 'gpu' resolves, but moo run there refuses it" err
+fi
+
+# 10. inspect and validate show the runtime alike
+mkdir -p rt && printf 'framework:\n  name: python\n  version: "3"\n  runtime:\n    name: python\n    version: "3.11"\nmodel:\n  name: rt\nentry_point: train.py\n' >rt/metadata.yaml && touch rt/train.py
+v=$("$MOO" validate rt | sed -n 's/.*, \(runtime [^,]*\),.*/\1/p')
+check "validate says 'runtime python3.11'" [ "$v" = "runtime python3.11" ]
+check "inspect says the same" sh -c "'$MOO' inspect rt | grep -q '^framework   python 3, $v\$'"
+
+# 10. every problem is reported: a missing entry point beside the spec's other errors
+mkdir -p twoerr && printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: x\n  verison: 1\nentry_point: train.py\n' >twoerr/metadata.yaml
+expect "validate of a spec with an error and a missing entry point" 3 "$MOO" validate twoerr
+check "names the spec's error" grep -q "unknown key 'verison'" err
+check "and the missing file beside it" grep -q "entry_point 'train.py' does not exist" err
+
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
 cat >keys.py <<'EOT'

@@ -98,6 +98,11 @@ MOO_EXTERN int moo_spec_parse(struct moo_spec **out, const char *data, size_t le
 /* The same for a file: a metadata.yaml, or a directory holding one. */
 MOO_EXTERN int moo_spec_load(struct moo_spec **out, const char *path, struct moo_error **err);
 
+/* moo_spec_load, and when the spec has errors the files it names in dir are checked too
+ * (moo_spec_check_tree's errors), so that every problem is reported at once. */
+MOO_EXTERN int moo_spec_load_tree(struct moo_spec **out, const char *path, const char *dir,
+				  struct moo_error **err);
+
 /*
  * Checks the spec against the project tree it describes: entry points exist as regular
  * files inside dir. Reports every problem.
