@@ -70,14 +70,14 @@ EOF
 
 # ---- a job that succeeds ------------------------------------------------------------------
 expect_exit "run --on slurm: trains through sbatch and reports" 0 "$MOO" run --on slurm: --json "$T/ok"
-contains "... its log arrives, written on the compute node under Slurm" "$out" "on slurm job "
+contains "... its log arrives (on stderr with --json), written on the compute node under Slurm" "$err" "on slurm job "
 j=$(printf '%s' "$out" | sed -n '/^{/,$p')
 id=$(printf '%s' "$j" | jq "d['id']")
 sid=$(printf '%s' "$j" | jq "d['backend_id']")
 if [ "$(printf '%s' "$j" | jq "d['status'], d['host'], d['exit_code']")" = "succeeded
 slurm:
 0" ]; then ok "... succeeded on slurm:, exit 0"; else not_ok "... succeeded" "$j"; fi
-contains "... the Slurm job id is the one the job saw" "$out" "on slurm job $sid"
+contains "... the Slurm job id is the one the job saw" "$err" "on slurm job $sid"
 if [ "$(scontrol show job "$sid" | grep -o 'JobName=[^ ]*')" = "JobName=$id" ]; then
 	ok "... Slurm knows the job by its moo id"
 else not_ok "... Slurm job name" "$(scontrol show job "$sid")"; fi
@@ -97,7 +97,7 @@ if [ -f "$SSHD_DIR/sshd.pid" ]; then
 	if [ "$(printf '%s' "$j" | jq "d['status'], d['host'], d['dir'].startswith('$R/jobs/')")" = "succeeded
 slurm:login1
 True" ]; then ok "... succeeded, staged under the login node's root"; else not_ok "... over ssh" "$j"; fi
-	contains "... ran under Slurm" "$out" "on slurm job $(printf '%s' "$j" | jq "d['backend_id']")"
+	contains "... ran under Slurm" "$err" "on slurm job $(printf '%s' "$j" | jq "d['backend_id']")"
 	check "... its result was pulled here and checked" test -s "$MOO_HOME/results/$rid/training_result/model.txt"
 	expect_exit "... moo cancel over SSH: scancel on the login node" 0 "$MOO" run -d --on slurm:login1 "$T/sleep"
 	rid=$out
@@ -116,7 +116,7 @@ contains "... with the entry point's exit code" "$err" "failed (exit 3)"
 # slurmstepd's 'Exceeded job memory limit' in the log (OUT_OF_MEMORY where cgroups say so).
 expect_exit "a job past its memory (resources.memory 60M → --mem) fails" 1 "$MOO" run --on slurm: --json "$T/hog"
 contains "... told apart as out_of_memory" "$err" "out_of_memory"
-case $out in *"not killed"*) not_ok "... it was stopped" "$out" ;; *) ok "... it was stopped before its end" ;; esac
+case $err in *"not killed"*) not_ok "... it was stopped" "$err" ;; *) ok "... it was stopped before its end" ;; esac
 
 # ---- TIMEOUT: one minute is Slurm's smallest limit; checked at the end -------------------------
 expect_exit "run -d --time 1 submits a job that will time out" 0 "$MOO" run -d --on slurm: --time 1 "$T/sleep"
