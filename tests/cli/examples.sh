@@ -41,4 +41,11 @@ if [ -n "$n" ] && [ "$n" -ge 10 ]; then ok "... predict.py loads the model and p
 cp -R "$MOO_SRC/examples/sklearn-diabetes" "$T/diabetes"
 expect_exit "sklearn-diabetes: make trains it through moo" 0 make -C "$T/diabetes" MOO="$MOO"
 if [ -s "$T/diabetes/model/model.pkl" ]; then ok "... the model is fetched into ./model"; else not_ok "... model.pkl" "$out"; fi
+mkdir -p "$XDG_CONFIG_HOME/git" # an identity of this test's own for the commit
+git config --file "$XDG_CONFIG_HOME/git/config" user.name "Ex Ample"
+git config --file "$XDG_CONFIG_HOME/git/config" user.email ex@example.com
+expect_exit "sklearn-diabetes: make publish commits it to a new bare repository" 0 make -C "$T/diabetes" MOO="$MOO" REPO="$T/models.git" publish
+n=$(git --git-dir="$T/models.git" log --all --format=%s | wc -l)
+lock=$(git --git-dir="$T/models.git" ls-tree -r --name-only --all | grep -c '/moo.lock$')
+if [ "$n" = 1 ] && [ "$lock" = 1 ]; then ok "... git log shows one commit, with the model's moo.lock"; else not_ok "... one commit with the lock" "$n commits, $lock locks"; fi
 done_testing

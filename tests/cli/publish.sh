@@ -9,9 +9,12 @@ PY=/usr/bin/python3
 export LSAN_OPTIONS="suppressions=$MOO_SRC/tests/cli/publish-lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 unset SSH_AUTH_SOCK
 export GIT_TERMINAL_PROMPT=0
-git config --global user.name "Ada Publisher"
-git config --global user.email ada@example.com
-git config --global init.defaultBranch main
+# the identity, in this test's own XDG_CONFIG_HOME (lib.sh): read by git and by libgit2, and
+# the user's ~/.gitconfig is left alone
+mkdir -p "$XDG_CONFIG_HOME/git"
+git config --file "$XDG_CONFIG_HOME/git/config" user.name "Ada Publisher"
+git config --file "$XDG_CONFIG_HOME/git/config" user.email ada@example.com
+git config --file "$XDG_CONFIG_HOME/git/config" init.defaultBranch main
 
 # model NAME VERSION VALUE: a project whose model file and metric depend on VALUE.
 model() {
