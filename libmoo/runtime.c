@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include "registry.h"
 #include "ssh.h"
 #include "runtime.h"
@@ -1667,14 +1668,34 @@ static int site_state(struct moo__transport *t, const char *listing, char hex[MO
 	const char *l;
 	int r, status;
 
+	bool here = !moo__transport_is_remote(t);
+
+	/* this machine: stat(2) here, without starting sh and stat(1) (~2 ms a run) */
 	moo_buf_puts(&cmd, "stat -c '%n %.9Y %.9Z %i' --");
 	for (l = listing; l && *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] == '\n')) {
 		if (!strncmp(l, "path /", 6)) {
 			char *d = moo__printf("%.*s", (int)strcspn(l + 5, "\n"), l + 5);
+			struct stat sb;
 
-			word(&cmd, d);
+			if (!here) {
+				word(&cmd, d);
+			} else if (stat(d, &sb) == 0) {
+				moo_buf_printf(
+					&out, "%s %lld.%09ld %lld.%09ld %llu\n", d,
+					(long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
+					(long long)sb.st_ctim.tv_sec, (long)sb.st_ctim.tv_nsec,
+					(unsigned long long)sb.st_ino);
+			} else {
+				moo_buf_printf(&out, "%s -\n", d);
+			}
 			free(d);
 		}
+	}
+	if (here) {
+		moo__sha256_buf(out.ptr ? out.ptr : "", out.len, hex);
+		moo_buf_dispose(&cmd);
+		moo_buf_dispose(&out);
+		return 0;
 	}
 	moo_buf_puts(&cmd, " 2>&1; exit 0");
 	r = t->ops->exec(t, cmd.ptr, &out, NULL, &status, NULL);
