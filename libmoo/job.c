@@ -1833,7 +1833,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		struct moo_plan *now = moo_plan_dup(plan);
 		bool replayed = plan->command != NULL;
 
-		r = now ? moo__runtime_record(now, &rt, t, err) : MOO_EARG;
+		r = now ? moo__runtime_record(now, &rt, t, st, err) : MOO_EARG;
 		if (!r && rt.engine == MOO__ENGINE_HOST &&
 		    !(opts && opts->version >= 5 && opts->allow_drift) &&
 		    (plan->interpreter || plan->n_packages)) {

@@ -192,10 +192,12 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 /*
  * Records in p what the prepared runtime runs: containers the engine's image id (and the
  * derived environment's key); the host runtime its interpreter, version and every
- * distribution it imports (importlib.metadata, asked on the host now).
+ * distribution it imports (importlib.metadata, asked on the host now; st, when not NULL,
+ * caches the listing per host and interpreter for as long as the folders on its sys.path
+ * keep their modification times and inodes).
  */
 int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struct moo__transport *t,
-			struct moo_error **err);
+			struct moo_store *st, struct moo_error **err);
 
 /*
  * 0 when now (what the host has) matches locked (a lock's interpreter and packages); else

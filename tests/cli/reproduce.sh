@@ -106,6 +106,9 @@ if sshd_setup && sshd_start; then
 	there=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
 	check "on h1" sh -c "'$MOO' show --json '$there' | grep -q '\"host\": *\"h1\"'"
 	check "with the same metrics" [ "$(metrics_of "$there")" = "$first" ]
+	check "its lock records h1 and h1's probed facts (its root, its host key), not this machine's" \
+		[ "$(lockf "$T/remote/jobs/$there/moo.lock" \
+		'l["host"]["name"] + " " + l["host"]["facts"]["disk"]["root"] + " " + l["host"]["facts"]["host_key"]["fingerprint"][:7]')" = "h1 $T/remote SHA256:" ]
 	"$MOO" reproduce "$there" >out 2>err
 	check "reproducing that job runs on h1 again" [ $? -eq 0 ]
 	there2=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)

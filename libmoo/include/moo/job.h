@@ -48,8 +48,9 @@ struct moo_run_opts {
 	/* version 3 */
 	const char *runtime; /* "docker", "podman", "apptainer", "host", or NULL: chosen */
 	const char *image;   /* the image a container runtime runs, or NULL */
-	/* moo.lock's text (moo_lock_write), or NULL: kept as <job>/moo.lock and in the result
-	 * folder, work/<output_folder>/moo.lock, so the result says what made it. */
+	/* A moo.lock's text (moo_lock_write), or NULL: replayed as the plan when plan is NULL
+	 * (moo_lock_parse). Every job keeps the lock of what it ran as <job>/moo.lock and in
+	 * the result folder, work/<output_folder>/moo.lock, so the result says what made it. */
 	const char *lock;
 	/* version 4 */
 	/* On an SSH host, return once the supervisor is launched rather than once it says it
