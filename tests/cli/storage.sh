@@ -26,6 +26,9 @@ project() {
 	cat >"$1/train.py"
 	printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: t\nentry_point: train.py\noutput_folder: training_result\n' >"$1/metadata.yaml"
 }
+# dfl COMMAND... &: runs it with SIGINT as by default (sh starts background jobs ignoring
+# it); it execs: only in a background job
+dfl() { exec $PY -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
 # raw NAME TEXT: ok when TEXT holds no ESC or BEL byte
 raw_free() {
 	case $2 in
@@ -148,7 +151,7 @@ else
 	for t in 1 2 3 4; do skip "full TMPDIR" "not root: cannot mount a tmpfs"; done
 fi
 
-$TD "$MOO" inspect "$U/slow" >/dev/null 2>"$T/int.err" &
+dfl $TD "$MOO" inspect "$U/slow" >/dev/null 2>"$T/int.err" &
 p=$!
 i=0
 while ! ls "$T"/tmp/moo-bundle-*/*.part >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
@@ -172,7 +175,7 @@ cp -R "$EX" "$BIG"
 head -c 150000000 /dev/urandom >"$BIG/blob.bin"
 # interrupt SIG WHEN: moo run -d of the big project, signalled once WHEN (a file glob) exists
 interrupt() {
-	$TD "$MOO" run -d "$BIG" >/dev/null 2>"$T/int.err" &
+	dfl $TD "$MOO" run -d "$BIG" >/dev/null 2>"$T/int.err" &
 	_p=$!
 	_i=0
 	while ! ls $2 >/dev/null 2>&1 && [ $_i -lt 3000 ]; do sleep 0.02; _i=$((_i + 1)); done
