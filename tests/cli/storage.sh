@@ -37,7 +37,7 @@ raw_free() {
 	esac
 }
 
-plan 56
+plan 61
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -203,3 +203,12 @@ left=$(ls -A "$MOO_ROOT/staging" | grep -v '^$')
 id=$(printf '%s' "$out" | sed -n 's/^\(moo-job-[a-z0-9]*\) .*never started.*/\1/p' | head -1)
 [ -n "$id" ] && [ ! -e "$MOO_ROOT/jobs/$id" ] && ok "... and its job folder" || not_ok "... and its job folder" "$(ls "$MOO_ROOT/jobs")"
 no_tmp "... and its zip"
+
+project "$T/p-esc" <<'PY'
+print("moo:metric \033]0;pwned\007loss=1")
+PY
+expect_exit "run: a job's metric name with control characters" 0 "$MOO" run --name "$(printf 'n\033[2J')" "$T/p-esc"
+contains "... shown escaped in the summary" "$err" 'moo:   \e]0;pwned\aloss = 1'
+raw_free "... nothing raw in moo's own words (stderr)" "$err"
+expect_exit "compare of it" 0 "$MOO" compare "n$ESC[2J"
+raw_free "... escaped" "$out$err"
