@@ -151,6 +151,8 @@ else
 	for t in 1 2 3 4; do skip "full TMPDIR" "not root: cannot mount a tmpfs"; done
 fi
 
+# (each in a TMPDIR of its own, which nothing earlier left a partial download in)
+rm -rf "$T/tmp" && mkdir "$T/tmp"
 dfl $TD "$MOO" inspect "$U/slow" >/dev/null 2>"$T/int.err" &
 p=$!
 i=0
@@ -160,6 +162,7 @@ wait $p
 rc=$?
 [ $rc = 130 ] && ok "inspect URL interrupted (SIGINT): exit 130" || not_ok "inspect URL interrupted: exit 130" "exit $rc: $(cat "$T/int.err")"
 no_tmp "... its partial download removed"
+rm -rf "$T/tmp" && mkdir "$T/tmp"
 $TD "$MOO" inspect "$U/slow" >/dev/null 2>&1 &
 p=$!
 i=0
@@ -175,6 +178,7 @@ cp -R "$EX" "$BIG"
 head -c 150000000 /dev/urandom >"$BIG/blob.bin"
 # interrupt SIG WHEN: moo run -d of the big project, signalled once WHEN (a file glob) exists
 interrupt() {
+	rm -rf "$T/tmp" && mkdir "$T/tmp"
 	dfl $TD "$MOO" run -d "$BIG" >/dev/null 2>"$T/int.err" &
 	_p=$!
 	_i=0
