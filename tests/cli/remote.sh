@@ -209,7 +209,10 @@ idx=$out
 wait_file "$R/jobs/$idx/state" && touch "$R/jobs/$idx/work/go"
 wait_file "$R/jobs/$idx/exit" && sleep 0.1
 echo tampered >"$R/jobs/$idx/work/training_result/out.txt"
-expect_exit "status after the file was corrupted on the host" 0 "$MOO" status --json "$idx"
+# (a result that cannot be downloaded is said, exit 6: not taken for success; issue 13.4)
+expect_exit "status after the file was corrupted on the host: exit 6" 6 "$MOO" status "$idx"
+contains "... naming the file" "$err" "out.txt' does not match MANIFEST.sha256"
+out=$("$MOO" show --json "$idx")
 [ "$(printf '%s' "$out" | jq "d['status'], d['result_path']")" = "succeeded
 None" ] && ok "... succeeded, no result kept" || not_ok "... no result kept" "$out"
 expect_exit "fetch refuses it (exit 6)" 6 "$MOO" fetch "$idx" -o "$T/fx"
@@ -236,8 +239,8 @@ wait_file "$R/jobs/$idb/state" && touch "$R/jobs/$idb/work/go"
 wait_file "$R/jobs/$idb/exit" && sleep 0.1
 mkdir -p "$MOO_HOME/results/$idb/training_result"
 head -c 1000000 /dev/zero >"$MOO_HOME/results/$idb/training_result/big.bin.moo-part"
-expect_exit "status pulls the result, resuming the cut download" 0 "$MOO" status --json "$idb"
-[ "$(printf '%s' "$out" | jq "d['result_path']")" = None ] && ok "... the kept bytes were used, and the manifest check refused them" || not_ok "... the kept bytes were used" "$out"
+expect_exit "status pulls the result, resuming the cut download" 6 "$MOO" status "$idb"
+contains "... the kept bytes were used, and the manifest check refused them (exit 6)" "$err" "big.bin' does not match MANIFEST.sha256"
 expect_exit "fetch then downloads it afresh" 0 "$MOO" fetch "$idb" -o "$T/fb"
 cmp -s "$T/fb/big.bin" "$R/jobs/$idb/work/training_result/big.bin" && ok "... and it matches the host's file" || not_ok "... and it matches"
 
@@ -264,7 +267,8 @@ expect_exit "moo ssh gives the command's exit status" 5 "$MOO" ssh "$id1" -- sh 
 # ---- another client: a fresh store reaches the host's jobs with --on ----------------------------
 (
 	export MOO_HOME="$T/other" XDG_DATA_HOME="$T/other-data"
-	expect_exit "another client: ps -a --on h1 lists the host's jobs" 0 "$MOO" ps -a --json --on h1
+	# (exit 6: the job whose file was corrupted above has a result it cannot download)
+	expect_exit "another client: ps -a --on h1 lists the host's jobs" 6 "$MOO" ps -a --json --on h1
 	printf '%s' "$out" | jq "len(d)" >"$T/other.n"
 	expect_exit "... status --on h1 of a job it never started" 0 "$MOO" status --json --on h1 "$id1"
 	printf '%s' "$out" | jq "d['status']" >"$T/other.st"
