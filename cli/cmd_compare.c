@@ -348,7 +348,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	putchar('\n');
 	printf("%-16s", "(name)");
 	for (i = 0; i < n; i++) {
-		printf("  %-14.14s", jobs[i]->name ? jobs[i]->name : "-");
+		printf("  %-14.14s", jobs[i]->name ? esc(jobs[i]->name) : "-");
 	}
 	putchar('\n');
 	printf("%-16s", "(status)");
@@ -358,7 +358,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	putchar('\n');
 	print_params(jobs, n);
 	for (k = 0; k < n_names; k++) {
-		printf("%-16.16s", names[k]);
+		printf("%-16.16s", esc(names[k]));
 		for (i = 0; i < n; i++) {
 			const struct moo_metric *fm[MAX_METRICS];
 			size_t nm = final_metrics(jobs[i], fm, MAX_METRICS), m;

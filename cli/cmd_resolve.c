@@ -43,8 +43,8 @@ static void print_human(const struct moo_plan *p, const char *lock)
 {
 	char *ref = moo_plan_ref(p);
 
-	printf("%-13s%s %s, python %s (%s)\n", "framework", p->framework, p->framework_version,
-	       p->python ? p->python : "?", p->source);
+	printf("%-13s%s %s, python %s (%s)\n", "framework", esc(p->framework),
+	       esc(p->framework_version), p->python ? p->python : "?", p->source);
 	printf("%-13s%s", "accelerator", moo_accel_name(p->accelerator));
 	if (p->count) {
 		printf(" x%u", p->count);

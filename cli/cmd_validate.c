@@ -71,10 +71,11 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 	} else {
 		print_errors(spec->warnings);
-		printf("%s: ok (%s %s, runtime %s%s, entry point %s)\n", spec->file,
-		       spec->framework.name, spec->framework.version, spec->framework.runtime.name,
-		       spec->framework.runtime.version ? spec->framework.runtime.version : "",
-		       spec->entry_point);
+		printf("%s: ok (%s %s, runtime %s%s, entry point %s)\n", esc(spec->file),
+		       esc(spec->framework.name), esc(spec->framework.version),
+		       esc(spec->framework.runtime.name),
+		       spec->framework.runtime.version ? esc(spec->framework.runtime.version) : "",
+		       esc(spec->entry_point));
 	}
 	moo_error_free(err);
 	moo_error_free(tree_err);

@@ -71,7 +71,7 @@ static void summary(const struct moo_job *job)
 	fprintf(stderr, "moo: job %s %s (%s) in %s\n", job->id, moo_job_status_name(job->status),
 		outcome, dur);
 	for (i = 0; i < n; i++) {
-		fprintf(stderr, "moo:   %s = %g\n", fm[i]->name, fm[i]->value);
+		fprintf(stderr, "moo:   %s = %g\n", esc(fm[i]->name), fm[i]->value);
 	}
 	if (job->status == MOO_JOB_SUCCEEDED && job->result_path) {
 		fprintf(stderr, "moo: result in %s\n", job->result_path);

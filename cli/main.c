@@ -25,14 +25,19 @@ static void on_interrupt(int sig)
 
 static void catch_interrupts(void)
 {
-	struct sigaction sa;
+	static const int sigs[] = {SIGINT, SIGTERM, SIGALRM};
+	struct sigaction sa, old;
+	size_t i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_interrupt;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		/* a signal ignored by whoever started us (nohup, a background job) stays so */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) {
+			sigaction(sigs[i], &sa, NULL);
+		}
+	}
 	moo_set_interrupt_flag(&interrupted);
 }
 

@@ -2769,6 +2769,9 @@ static int import_one(struct moo__transport *t, struct moo_store *st, const char
 	job->params_json = json_str(o, "params");
 	job->output_folder = json_str(o, "output_folder");
 	job->command = json_str(o, "command");
+	if (!job->command) {
+		job->command = moo__strdup(""); /* not ours to take for never started */
+	}
 	job->created = json_number_value(json_object_get(o, "created"));
 	job->bytes_sent = (uint64_t)json_integer_value(json_object_get(o, "bytes_sent"));
 	job->host = moo__strdup(host);

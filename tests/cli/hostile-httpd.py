@@ -11,6 +11,7 @@ When a response ends (or the client goes), "PATH SENT" is appended to LOG: the b
 it sent.
 """
 import http.server
+import os
 import socketserver
 import sys
 import time
@@ -64,11 +65,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        pass  # clients that hang up are the point
+
 
 srv = Server(("127.0.0.1", 0), Handler)
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
-import os
-
 os.rename(PORTFILE + ".tmp", PORTFILE)
 srv.serve_forever()

@@ -25,6 +25,9 @@ cleanup_all() {
 	cleanup_dirs
 }
 trap cleanup_all EXIT
+# dfl COMMAND... &: runs it with SIGINT as by default (sh starts background jobs ignoring
+# it); it execs: only in a background job
+dfl() { exec $PY -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
 tmpfs() { mkdir -p "$1" && mount -t tmpfs -o "size=$2" tmpfs "$1" && MNT="$1 $MNT"; }
 project() {
 	mkdir -p "$1"
@@ -95,7 +98,7 @@ cp -R "$EX" "$BIG"
 head -c 150000000 /dev/urandom >"$BIG/blob.bin"
 # interrupt SIG: moo run -d --on h1 of the big project, signalled while its bundle is sent
 interrupt() {
-	"$MOO" run -d --on h1 "$BIG" >/dev/null 2>"$T/int.err" &
+	dfl "$MOO" run -d --on h1 "$BIG" >/dev/null 2>"$T/int.err" &
 	_p=$!
 	_i=0
 	while ! ls -d "$R"/bundles/*.moo-tmp-* >/dev/null 2>&1 && [ $_i -lt 3000 ]; do sleep 0.02; _i=$((_i + 1)); done

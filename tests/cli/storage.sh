@@ -26,6 +26,9 @@ project() {
 	cat >"$1/train.py"
 	printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: t\nentry_point: train.py\noutput_folder: training_result\n' >"$1/metadata.yaml"
 }
+# dfl COMMAND... &: runs it with SIGINT as by default (sh starts background jobs ignoring
+# it); it execs: only in a background job
+dfl() { exec $PY -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
 # raw NAME TEXT: ok when TEXT holds no ESC or BEL byte
 raw_free() {
 	case $2 in
@@ -34,7 +37,7 @@ raw_free() {
 	esac
 }
 
-plan 56
+plan 61
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -150,7 +153,9 @@ else
 	for t in 1 2 3 4; do skip "full TMPDIR" "not root: cannot mount a tmpfs"; done
 fi
 
-$TD "$MOO" inspect "$U/slow" >/dev/null 2>"$T/int.err" &
+# (each in a TMPDIR of its own, which nothing earlier left a partial download in)
+rm -rf "$T/tmp" && mkdir "$T/tmp"
+dfl $TD "$MOO" inspect "$U/slow" >/dev/null 2>"$T/int.err" &
 p=$!
 i=0
 while ! ls "$T"/tmp/moo-bundle-*/*.part >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
@@ -159,6 +164,7 @@ wait $p
 rc=$?
 [ $rc = 130 ] && ok "inspect URL interrupted (SIGINT): exit 130" || not_ok "inspect URL interrupted: exit 130" "exit $rc: $(cat "$T/int.err")"
 no_tmp "... its partial download removed"
+rm -rf "$T/tmp" && mkdir "$T/tmp"
 $TD "$MOO" inspect "$U/slow" >/dev/null 2>&1 &
 p=$!
 i=0
@@ -174,7 +180,8 @@ cp -R "$EX" "$BIG"
 head -c 150000000 /dev/urandom >"$BIG/blob.bin"
 # interrupt SIG WHEN: moo run -d of the big project, signalled once WHEN (a file glob) exists
 interrupt() {
-	$TD "$MOO" run -d "$BIG" >/dev/null 2>"$T/int.err" &
+	rm -rf "$T/tmp" && mkdir "$T/tmp"
+	dfl $TD "$MOO" run -d "$BIG" >/dev/null 2>"$T/int.err" &
 	_p=$!
 	_i=0
 	while ! ls $2 >/dev/null 2>&1 && [ $_i -lt 3000 ]; do sleep 0.02; _i=$((_i + 1)); done
@@ -202,3 +209,12 @@ left=$(ls -A "$MOO_ROOT/staging" | grep -v '^$')
 id=$(printf '%s' "$out" | sed -n 's/^\(moo-job-[a-z0-9]*\) .*never started.*/\1/p' | head -1)
 [ -n "$id" ] && [ ! -e "$MOO_ROOT/jobs/$id" ] && ok "... and its job folder" || not_ok "... and its job folder" "$(ls "$MOO_ROOT/jobs")"
 no_tmp "... and its zip"
+
+project "$T/p-esc" <<'PY'
+print("moo:metric \033]0;pwned\007loss=1")
+PY
+expect_exit "run: a job's metric name with control characters" 0 "$MOO" run --name "$(printf 'n\033[2J')" "$T/p-esc"
+contains "... shown escaped in the summary" "$err" 'moo:   \e]0;pwned\aloss = 1'
+raw_free "... nothing raw in moo's own words (stderr)" "$err"
+expect_exit "compare of it" 0 "$MOO" compare "n$ESC[2J"
+raw_free "... escaped" "$out$err"

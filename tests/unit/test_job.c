@@ -43,10 +43,47 @@ static void test_metrics(void **state)
 	}
 }
 
+static void count_warning(const struct moo_error *w, void *data)
+{
+	assert_int_equal(w->severity, MOO_SEV_WARNING);
+	(*(int *)data)++;
+}
+
+/* A step out of range (UBSan's float-cast-overflow before) refuses its line, with a warning. */
+static void test_metric_steps(void **state)
+{
+	struct moo_job j;
+	const char log[] = "moo:metric loss=1 step=1e30\n"
+			   "moo:metric loss=2 step=-1\n"
+			   "moo:metric loss=3 step=1.5\n"
+			   "moo:metric loss=4 step=nan\n"
+			   "moo:metric loss=6 step=9007199254740992\n"
+			   "moo:metric loss=7 step=0\n";
+	int warnings = 0;
+	size_t i;
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	moo_set_warning_cb(count_warning, &warnings);
+	moo_job_parse_metrics(&j, log, strlen(log));
+	moo_set_warning_cb(NULL, NULL);
+	assert_int_equal(warnings, 4);
+	assert_int_equal(j.n_metrics, 2);
+	assert_true(j.metrics[0].value == 6);
+	assert_true(j.metrics[0].step == 9007199254740992LL);
+	assert_true(j.metrics[1].value == 7);
+	assert_int_equal(j.metrics[1].step, 0);
+	for (i = 0; i < j.n_metrics; i++) {
+		free(j.metrics[i].name);
+	}
+	free(j.metrics);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_metric_steps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
