@@ -46,6 +46,6 @@ git config --file "$XDG_CONFIG_HOME/git/config" user.name "Ex Ample"
 git config --file "$XDG_CONFIG_HOME/git/config" user.email ex@example.com
 expect_exit "sklearn-diabetes: make publish commits it to a new bare repository" 0 make -C "$T/diabetes" MOO="$MOO" REPO="$T/models.git" publish
 n=$(git --git-dir="$T/models.git" log --all --format=%s | wc -l)
-lock=$(git --git-dir="$T/models.git" ls-tree -r --name-only --all | grep -c '/moo.lock$')
+lock=$(git --git-dir="$T/models.git" ls-tree -r --name-only "$(git --git-dir="$T/models.git" rev-list --all -n 1)" | grep -c '/moo.lock$')
 if [ "$n" = 1 ] && [ "$lock" = 1 ]; then ok "... git log shows one commit, with the model's moo.lock"; else not_ok "... one commit with the lock" "$n commits, $lock locks"; fi
 done_testing
