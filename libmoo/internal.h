@@ -95,6 +95,8 @@ void moo__hex(const void *data, size_t len, char *out);
 void moo__random(void *buf, size_t len);
 /* 16 random lowercase hex digits and a NUL. */
 void moo__random_hex(char out[17]);
+/* PREFIX and 6 random lowercase letters and digits: "moo-job-hqx9uo" (MOO's job ids). */
+char *moo__random_id(const char *prefix);
 /* True when s is exactly 64 lowercase hex digits. */
 bool moo__is_sha256_hex(const char *s);
 

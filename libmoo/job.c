@@ -158,21 +158,6 @@ void moo_job_defer_results(bool defer)
 
 /* ---- ids, parameters, the command -------------------------------------------------- */
 
-static char *new_id(void)
-{
-	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char rnd[6];
-	char id[16] = "moo-job-";
-	size_t i;
-
-	moo__random(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++) {
-		id[8 + i] = alnum[rnd[i] % 36];
-	}
-	id[14] = '\0';
-	return moo__strdup(id);
-}
-
 struct kvlist {
 	struct moo_kv *v;
 	size_t n;
@@ -1900,7 +1885,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 
 		free(job->id);
 		free(job->dir);
-		job->id = new_id();
+		job->id = moo__random_id("moo-job-");
 		job->dir = moo__path_join(jobs_dir, job->id);
 		job->created = now();
 		if (t->ops->exists(t, job->dir)) {

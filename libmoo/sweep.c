@@ -784,21 +784,6 @@ done:
 	return r;
 }
 
-static char *new_id(void)
-{
-	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char rnd[6];
-	char id[20] = "moo-sweep-";
-	size_t i;
-
-	moo__random(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++) {
-		id[10 + i] = alnum[rnd[i] % 36];
-	}
-	id[16] = '\0';
-	return moo__strdup(id);
-}
-
 int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct moo_sweep_opts *o,
 		  char **id_out, struct moo_error **err)
 {
@@ -856,7 +841,7 @@ int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct
 	opts_text = json_dumps(opts, JSON_COMPACT);
 	for (i = 0; i < 8; i++) {
 		free(id);
-		id = new_id();
+		id = moo__random_id("moo-sweep-");
 		if (!moo_sweep_find(st, id)) {
 			break;
 		}

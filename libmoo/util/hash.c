@@ -145,3 +145,18 @@ bool moo__is_sha256_hex(const char *s)
 	}
 	return s[64] == '\0';
 }
+
+char *moo__random_id(const char *prefix)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[6];
+	char tail[sizeof(rnd) + 1];
+	size_t i;
+
+	moo__random(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++) {
+		tail[i] = alnum[rnd[i] % 36];
+	}
+	tail[i] = '\0';
+	return moo__printf("%s%s", prefix, tail);
+}
