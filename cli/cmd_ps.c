@@ -181,12 +181,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 		if (!moo_job_status_done(was[i]) && moo_job_status_done(jobs[i]->status)) {
 			jobs[i]->status = was[i]; /* as stored: this refresh records its end */
 			if (moo_job_refresh(st, jobs[i], &err)) {
-				/* the list stands: a result that could not be pulled is said
-				 * (status and fetch of that job exit non-zero for it) */
-				for (struct moo_error *e = err; e; e = e->next) {
-					e->severity = MOO_SEV_WARNING;
-				}
-				print_errors(err);
+				/* the list stands, and a result that could not be pulled is
+				 * said: exit 6, not taken for success (issue 13.4) */
+				r = print_errors(err);
 				moo_error_free(err);
 				err = NULL;
 			}

@@ -268,9 +268,9 @@ expect_exit "moo ssh gives the command's exit status" 5 "$MOO" ssh "$id1" -- sh 
 (
 	export MOO_HOME="$T/other" XDG_DATA_HOME="$T/other-data"
 	# (exit 6: the job whose file was corrupted above has a result it cannot download)
-	# (the corrupted job's result cannot be pulled: a warning; the list stands, exit 0)
-	expect_exit "another client: ps -a --on h1 lists the host's jobs" 0 "$MOO" ps -a --json --on h1
-	contains "... warning of the result it could not pull" "$err" "warning: job '$idx' succeeded, but its result could not be downloaded"
+	# (the corrupted job's result cannot be pulled: the list stands, and exit 6 says so)
+	expect_exit "another client: ps -a --on h1 lists the host's jobs (exit 6: one result refused)" 6 "$MOO" ps -a --json --on h1
+	contains "... naming the result it could not pull" "$err" "job '$idx' succeeded, but its result could not be downloaded"
 	printf '%s' "$out" | jq "len(d)" >"$T/other.n"
 	expect_exit "... status --on h1 of a job it never started" 0 "$MOO" status --json --on h1 "$id1"
 	printf '%s' "$out" | jq "d['status']" >"$T/other.st"
