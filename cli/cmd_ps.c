@@ -14,7 +14,7 @@ static const struct opt opts[] = {
 	 OPT_FLAG, &all},
 	{'s', "status", "LIST", "only these statuses, comma-separated (implies --all)", OPT_STRING,
 	 &status_filter},
-	{'n', "name", "NAME", "only jobs of this name", OPT_STRING, &name},
+	{0, "name", "NAME", "only jobs of this name", OPT_STRING, &name},
 	{0, "limit", "N", "at most N jobs, newest first (0: no limit; -a's default 50)", OPT_INT,
 	 &limit},
 	{0, "sweep", "SWEEP", "the points of this sweep, in order (implies --all, no limit)",

@@ -20,7 +20,7 @@ static const struct opt opts[] = {
 	{0, "alias", "NAME", "a branch moved to the published commit, like 'production'",
 	 OPT_STRING, &alias},
 	{'m', "message", "TEXT", "the commit and tag message's first line", OPT_STRING, &message},
-	{'n', "dry-run", NULL, "check and build everything, push nothing", OPT_FLAG, &dry_run},
+	{0, "dry-run", NULL, "check and build everything, push nothing", OPT_FLAG, &dry_run},
 	{0, "max-file-size", "MB", "refuse files above this many MB (default 50)", OPT_INT,
 	 &max_mb},
 	{0, "allow-large-files", NULL, "commit files above --max-file-size anyway", OPT_FLAG,

@@ -16,7 +16,7 @@ static const char *on, *name;
 
 static const struct opt opts[] = {
 	{0, "on", "HOST", "the host to run on (default: the job's own host)", OPT_STRING, &on},
-	{'n', "name", "NAME", "a name kept beside the new job's id", OPT_STRING, &name},
+	{0, "name", "NAME", "a name kept beside the new job's id", OPT_STRING, &name},
 	{'d', "detach", NULL, "print the new job's id and return at once", OPT_FLAG, &detach},
 	{0, "allow-drift", NULL, "run even when the host's packages differ from the lock's",
 	 OPT_FLAG, &allow_drift},

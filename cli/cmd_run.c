@@ -14,7 +14,7 @@ static long tail_lines = 20;
 
 static const struct opt opts[] = {
 	{'d', "detach", NULL, "print the job id and return at once", OPT_FLAG, &detach},
-	{'n', "name", "NAME", "a name kept beside the job id", OPT_STRING, &name},
+	{0, "name", "NAME", "a name kept beside the job id", OPT_STRING, &name},
 	{0, "on", "HOST",
 	 "run on this SSH host, or on Slurm: slurm:LOGIN (slurm: for this machine); "
 	 "default: this machine",

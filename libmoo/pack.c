@@ -801,7 +801,8 @@ int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *o
 	int r;
 
 	w.fd = -1;
-	r = moo_spec_load(&spec, dir, &local);
+	/* the files it names are checked with the rest: every problem at once, as validate */
+	r = moo_spec_load_tree(&spec, dir, dir, &local);
 	if (!r) {
 		r = moo_spec_check_tree(spec, dir, &local);
 	}

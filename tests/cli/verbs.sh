@@ -186,6 +186,10 @@ mkdir -p twoerr && printf 'framework:\n  name: python\n  version: "3"\n  runtime
 expect "validate of a spec with an error and a missing entry point" 3 "$MOO" validate twoerr
 check "names the spec's error" grep -q "unknown key 'verison'" err
 check "and the missing file beside it" grep -q "entry_point 'train.py' does not exist" err
+for v in run pack; do
+	expect "$v of that project exits 3" 3 "$MOO" $v twoerr
+	check "... with the spec's error and the missing file together" sh -c "grep -q \"unknown key 'verison'\" err && grep -q \"entry_point 'train.py' does not exist\" err"
+done
 
 # 4. Every verb's --json, success and failure: exactly one JSON document on stdout with the
 # keys moo(1) documents; a job's log on stderr; times in one form; no float artefacts.
