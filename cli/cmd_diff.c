@@ -261,15 +261,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		json_decref(d);
 	}
 	r = EXIT_OK;
-	goto done;
-fail:
-	if (json) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "error", json_true());
-		print_json(o);
-	}
-done:
+fail: /* under --json, main's json_finish prints {"error": …} with the first error */
 	for (i = 0; i < 2; i++) {
 		moo_plan_free(s[i].lock);
 		moo_host_facts_free(s[i].facts);

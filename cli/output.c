@@ -55,6 +55,20 @@ static json_t *diag_json(const struct moo_error *e)
 	return o;
 }
 
+/* The diagnostic code that goes with an exit code (moo(1), EXIT STATUS). */
+static const char *exit_code_name(int code)
+{
+	switch (code) {
+	case EXIT_JOB_FAILED: return "job";
+	case EXIT_USAGE: return "usage";
+	case EXIT_INVALID: return "spec";
+	case EXIT_HOST: return "host";
+	case EXIT_RESOLVE: return "resolve";
+	case EXIT_INTERRUPTED: return "interrupted";
+	}
+	return "io";
+}
+
 int json_finish(int code)
 {
 	if (json_mode && !json_printed) {
@@ -67,6 +81,10 @@ int json_finish(int code)
 			snprintf(msg, sizeof(msg), "failed with exit status %d", code);
 			e.message = msg;
 			json_error = diag_json(&e);
+		}
+		if (!strcmp(json_string_value(json_object_get(json_error, "code")), "ok")) {
+			/* a message of the CLI's own has no library code: name it by the exit */
+			json_object_set_new(json_error, "code", json_string(exit_code_name(code)));
 		}
 		json_object_set_new(o, "error", json_error);
 		json_error = NULL;

@@ -112,6 +112,7 @@ check "the message's first line is --message" [ "$(git -C "$T/bare.git" log -1 -
 check "moo models --json lists both publications, newest first" sh -c \
 	"[ \"\$($PY -c 'import json,sys; print([(p[\"job\"], p[\"tag\"], p[\"alias\"]) for p in json.load(sys.stdin)])' <out)\" = \"[('$j3', 'other-2.0', 'production'), ('$j1', 'tiny-1.0', 'production')]\" ]"
 check "with repository and commit" sh -c "grep -q '\"commit\": \"$commit\"' out && grep -q '\"repo\": \"$T/bare.git\"' out"
+check "published is an RFC 3339 time, as moo(1) says" sh -c "grep -Eq '\"published\": \"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z\"' out"
 "$MOO" models >out
 check "moo models prints a table" sh -c "grep -q '^JOB' out && grep -q 'tiny-1.0' out"
 
@@ -119,7 +120,13 @@ check "moo models prints a table" sh -c "grep -q '^JOB' out && grep -q 'tiny-1.0
 "$MOO" reproduce "$T/bare.git@tiny-1.0" >out 2>err
 check "moo reproduce REPO@TAG runs the published model again and exits 0" [ $? -eq 0 ]
 again=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
-check "with the same lock" cmp -s "$MOO_ROOT/jobs/$again/moo.lock" "$MOO_ROOT/jobs/$j1/moo.lock"
+# what ran is the same (created, the bundle's path and the job's own id in the command differ)
+check "with the same lock: runtime, bundle, framework, interpreter, image, requirements" $PY -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+for k in ("runtime", "framework", "interpreter", "image", "requirements"):
+    assert a.get(k) == b.get(k), k
+assert a["bundle"]["sha256"] == b["bundle"]["sha256"]' "$MOO_ROOT/jobs/$again/moo.lock" "$MOO_ROOT/jobs/$j1/moo.lock"
 check "and the same result" cmp -s "$MOO_ROOT/jobs/$again/work/training_result/model.bin" "$MOO_ROOT/jobs/$j1/work/training_result/model.bin"
 "$MOO" reproduce "$T/bare.git@no-such-tag" >out 2>err
 check "an unknown tag is exit 2" [ $? -eq 2 ]

@@ -47,6 +47,20 @@ same_lock() { # what ran is the same: runtime, bundle, interpreter, packages, im
 }
 check "the same lock: runtime, bundle, interpreter, packages" same_lock \
 	"$MOO_ROOT/jobs/$job/moo.lock" "$MOO_ROOT/jobs/$again/moo.lock"
+# diff_json EXIT EXPR JOB...: moo diff --json exits EXIT with one document where EXPR holds
+diff_json() {
+	_want=$1 _expr=$2; shift 2
+	"$MOO" diff --json "$@" >"$T/diff.out" 2>/dev/null
+	_got=$?
+	[ "$_got" = "$_want" ] || { echo "exit $_got, wanted $_want"; cat "$T/diff.out"; return 1; }
+	"$MOO_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert eval(sys.argv[2]), d' \
+		"$T/diff.out" "$_expr"
+}
+check "moo diff --json: the job and its reproduction are the same" diff_json 0 'd["same"] is True' "$job" "$again"
+check "moo diff --json with an unknown job: exit 2 and one JSON error naming it" \
+	diff_json 2 'd["error"]["message"] == "no job \x27no-such-job\x27"' "$job" no-such-job
+check "moo diff --json with one job: exit 2, the error's code is usage" \
+	diff_json 2 'd["error"]["code"] == "usage"' "$job"
 L=$MOO_ROOT/jobs/$job/moo.lock
 check "the lock records the host runtime" [ "$(lockf "$L" 'l["runtime"]')" = host ]
 check "and the interpreter that ran" [ "$(lockf "$L" 'l["interpreter"]["path"]')" = \
