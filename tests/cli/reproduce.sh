@@ -34,6 +34,8 @@ check "the store keeps the same lock (moo show --json)" sh -c "'$MOO' show --jso
 check "moo reproduce reruns it and exits 0" [ $? -eq 0 ]
 again=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
 check "a new job" [ -n "$again" -a "$again" != "$job" ]
+check "its line names the interpreter of the host runtime, not (null)" \
+	grep -q "^moo: job $again reproduces $job (bundle [0-9a-f]\\{12\\}, /[^()]*python[^()]*)$" err
 first=$(metrics_of "$job")
 second=$(metrics_of "$again")
 check "with metrics" [ -n "$first" ]
