@@ -753,6 +753,13 @@ static int run_sweep(struct run *rn, struct moo_error **err)
 	for (i = 0; i < rn->n; i++) {
 		failed |= !rn->p[i].ok;
 	}
+	if (rn->o && rn->o->detach && count(rn, P_PENDING)) {
+		/* detached after the first wave: nothing starts the rest unless asked */
+		moo__warn(MOO_EJOB,
+			  "%zu of %zu points of '%s' are not started (detached after the first "
+			  "wave); 'moo sweep --resume %s' starts them",
+			  count(rn, P_PENDING), rn->n, rn->id, rn->id);
+	}
 	if (!(rn->o && rn->o->detach)) {
 		bool c = cancelled(rn);
 

@@ -78,6 +78,11 @@ contains "... both" "$out" "2 points were queued or running"
 expect_exit "... ps --sweep shows them cancelled" 0 "$MOO" ps --sweep "$sw3" --json
 if [ "$(printf '%s' "$out" | jq "[j['status'] for j in d]")" = "['cancelled', 'cancelled']" ]; then
 	ok "... ... cancelled"; else not_ok "... cancelled" "$out"; fi
+expect_exit "sweep -d of 3 points, one at a time here" 0 "$MOO" sweep -d "$T/slow" --grid training_params.lr=5,6,7
+sw4=$out
+contains "... says 2 points are not started and how to start them" "$err" \
+	"2 of 3 points of '$sw4' are not started (detached after the first wave); 'moo sweep --resume $sw4' starts them"
+"$MOO" cancel "$sw4" >/dev/null 2>&1
 
 # ---- two hosts, one cut mid-sweep ------------------------------------------------------------
 if ! sshd_setup || ! netns_setup || ! netns_host A || ! netns_host B; then
