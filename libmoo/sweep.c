@@ -902,7 +902,7 @@ int moo_sweep_resume(struct moo_store *st, const char *ref, const struct moo_swe
 		struct moo_error *e =
 			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no sweep '%s'", ref);
 
-		moo__error_hint(e, "'moo ps -a' shows the sweeps of jobs in its SWEEP column");
+		moo__error_hint(e, "'moo ps -a' shows a sweep's id as the NAME of its jobs");
 		r = MOO_ENOTFOUND;
 		goto done;
 	}

@@ -83,6 +83,10 @@ sw4=$out
 contains "... says 2 points are not started and how to start them" "$err" \
 	"2 of 3 points of '$sw4' are not started (detached after the first wave); 'moo sweep --resume $sw4' starts them"
 "$MOO" cancel "$sw4" >/dev/null 2>&1
+expect_exit "sweep --resume of an unknown sweep: exit 2" 2 "$MOO" sweep --resume moo-sweep-nosuch
+contains "... the hint points where ps shows sweeps (NAME; there is no SWEEP column)" "$err" "'moo ps -a' shows a sweep's id as the NAME of its jobs"
+expect_exit "ps --sweep of an unknown sweep: exit 2" 2 "$MOO" ps --sweep moo-sweep-nosuch
+contains "... with the same hint" "$err" "'moo ps -a' shows a sweep's id as the NAME of its jobs"
 
 # ---- two hosts, one cut mid-sweep ------------------------------------------------------------
 if ! sshd_setup || ! netns_setup || ! netns_host A || ! netns_host B; then
