@@ -52,6 +52,15 @@ done
 
 # ---- a bare repository on disk --------------------------------------------------------
 git init -q --bare "$T/bare.git"
+mkdir -p "$T/p-bad" && sed 's/^entry_point: .*/entry_point: bad.py/' "$T/p-tiny-0.25/metadata.yaml" >"$T/p-bad/metadata.yaml"
+echo 'raise SystemExit(3)' >"$T/p-bad/bad.py"
+jbad=$("$MOO" run -d "$T/p-bad")
+wait_status "$jbad" failed 60
+"$MOO" publish "$jbad" --repo "$T/bare.git" >out 2>err
+check "a failed job is not published (exit 2)" [ $? -eq 2 ]
+check "... the hint names 'moo ps -a' (plain 'moo ps' shows only running jobs)" \
+	grep -q "hint: publish a job that succeeded; 'moo ps -a' lists them" err
+check "... and the repository has no commit" sh -c "! git --git-dir='$T/bare.git' rev-parse -q --verify main"
 "$MOO" publish "$j1" --repo "$T/bare.git" --alias production --json >out 2>err
 check "moo publish to a bare repository exits 0" [ $? -eq 0 ]
 check "--json says published, a new commit and tag" \
