@@ -82,7 +82,8 @@ expect_exit "sweep -d of 3 points, one at a time here" 0 "$MOO" sweep -d "$T/slo
 sw4=$out
 contains "... says 2 points are not started and how to start them" "$err" \
 	"2 of 3 points of '$sw4' are not started (detached after the first wave); 'moo sweep --resume $sw4' starts them"
-"$MOO" cancel "$sw4" >/dev/null 2>&1
+expect_exit "moo cancel of that sweep" 0 "$MOO" cancel "$sw4"
+contains "... its one running point, in good English" "$out" "$sw4 cancelled (1 point was queued or running)"
 expect_exit "sweep --resume of an unknown sweep: exit 2" 2 "$MOO" sweep --resume moo-sweep-nosuch
 contains "... the hint points where ps shows sweeps (NAME; there is no SWEEP column)" "$err" "'moo ps -a' shows a sweep's id as the NAME of its jobs"
 expect_exit "ps --sweep of an unknown sweep: exit 2" 2 "$MOO" ps --sweep moo-sweep-nosuch
