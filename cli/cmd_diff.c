@@ -157,6 +157,11 @@ static void print_value(json_t *v)
 		fputs(json_string_value(v), stdout);
 	} else if (json_is_null(v)) {
 		fputs("(none)", stdout);
+	} else if (json_is_real(v)) { /* 0.1, not json_dumps' 0.10000000000000001 */
+		char num[40];
+
+		format_number(num, sizeof(num), json_real_value(v));
+		fputs(num, stdout);
 	} else {
 		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 

@@ -63,6 +63,13 @@ check "moo diff --json with an unknown job: exit 2 and one JSON error naming it"
 	diff_json 2 'd["error"]["message"] == "no job \x27no-such-job\x27"' "$job" no-such-job
 check "moo diff --json with one job: exit 2, the error's code is usage" \
 	diff_json 2 'd["error"]["code"] == "usage"' "$job"
+cp -R "$SRCDIR/examples/sklearn-diabetes" "$T/alpha01"
+sed -i 's/^  alpha: 0.5$/  alpha: 0.1/' "$T/alpha01/metadata.yaml"
+"$MOO" run "$T/alpha01" >/dev/null 2>&1
+a01=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+"$MOO" diff "$a01" "$job" >"$T/diff.txt" 2>&1
+check "moo diff prints a float parameter of metadata.yaml as 0.1 (not 0.10000000000000001)" \
+	grep -q '^parameter    alpha: 0.1 -> 0.25$' "$T/diff.txt"
 L=$MOO_ROOT/jobs/$job/moo.lock
 check "the lock records the host runtime" [ "$(lockf "$L" 'l["runtime"]')" = host ]
 check "and the interpreter that ran" [ "$(lockf "$L" 'l["interpreter"]["path"]')" = \
