@@ -623,12 +623,13 @@ static const char *status_color(enum moo_job_status s)
 	}
 }
 
+/* NAME is 20 wide: a sweep's points, moo-sweep-XXXXXX:N, keep their index up to 999. */
 void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n)
 {
 	bool color = color_on(stdout);
 	size_t i;
 
-	printf("%-14s  %-16s  %-9s  %-19s  %-9s  %-16s  %s\n", "JOB", "NAME", "STATUS", "CREATED",
+	printf("%-14s  %-20s  %-9s  %-19s  %-9s  %-16s  %s\n", "JOB", "NAME", "STATUS", "CREATED",
 	       "DURATION", "OUTCOME", "METRICS");
 	for (i = 0; i < n; i++) {
 		const struct moo_job *j = jobs[i];
@@ -642,7 +643,7 @@ void print_job_table(struct moo_job **jobs, const char *const *problems, size_t 
 		if (problems && problems[i]) { /* its state could not be read now: why */
 			snprintf(outcome, sizeof(outcome), "%s", problems[i]);
 		}
-		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
+		printf("%-14s  %-20.20s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
 		       j->name ? esc(j->name) : "-", color ? status_color(j->status) : "",
 		       problems && problems[i] ? "unknown" : moo_job_status_name(j->status),
 		       color ? "\033[0m" : "", created, dur, esc(outcome));

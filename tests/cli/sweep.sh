@@ -84,6 +84,8 @@ contains "... says 2 points are not started and how to start them" "$err" \
 	"2 of 3 points of '$sw4' are not started (detached after the first wave); 'moo sweep --resume $sw4' starts them"
 expect_exit "moo cancel of that sweep" 0 "$MOO" cancel "$sw4"
 contains "... its one running point, in good English" "$out" "$sw4 cancelled (1 point was queued or running)"
+expect_exit "moo ps --sweep of it" 0 "$MOO" ps --sweep "$sw4"
+contains "... the NAME column keeps the point's index (SWEEP:0, not cut to SWEEP)" "$out" " $sw4:0 "
 expect_exit "sweep --resume of an unknown sweep: exit 2" 2 "$MOO" sweep --resume moo-sweep-nosuch
 contains "... the hint points where ps shows sweeps (NAME; there is no SWEEP column)" "$err" "'moo ps -a' shows a sweep's id as the NAME of its jobs"
 expect_exit "ps --sweep of an unknown sweep: exit 2" 2 "$MOO" ps --sweep moo-sweep-nosuch
