@@ -48,8 +48,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 				err = NULL;
 				worst = worst ? worst : r;
 			} else {
-				printf("%s cancelled (%zu points were queued or running)\n", sweep,
-				       n);
+				printf("%s cancelled (%zu %s queued or running)\n", sweep, n,
+				       n == 1 ? "point was" : "points were");
 			}
 			free(sweep);
 			continue;

@@ -79,8 +79,8 @@ static int do_ls(void)
 			json_object_set_new(o, "source",
 					    v[i].source ? json_string(v[i].source) : json_null());
 			json_object_set_new(o, "bytes", json_integer((json_int_t)v[i].bytes));
-			json_object_set_new(o, "placed", json_real(v[i].placed));
-			json_object_set_new(o, "last_used", json_real(v[i].last_used));
+			json_object_set_new(o, "placed", json_time(v[i].placed));
+			json_object_set_new(o, "last_used", json_time(v[i].last_used));
 			json_object_set_new(o, "jobs", strv(v[i].jobs, v[i].n_jobs));
 			json_object_set_new(o, "running", strv(v[i].running, v[i].n_running));
 			json_array_append_new(a, o);

@@ -157,6 +157,11 @@ static void print_value(json_t *v)
 		fputs(json_string_value(v), stdout);
 	} else if (json_is_null(v)) {
 		fputs("(none)", stdout);
+	} else if (json_is_real(v)) { /* 0.1, not json_dumps' 0.10000000000000001 */
+		char num[40];
+
+		format_number(num, sizeof(num), json_real_value(v));
+		fputs(num, stdout);
 	} else {
 		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 
@@ -261,15 +266,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		json_decref(d);
 	}
 	r = EXIT_OK;
-	goto done;
-fail:
-	if (json) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "error", json_true());
-		print_json(o);
-	}
-done:
+fail: /* under --json, main's json_finish prints {"error": …} with the first error */
 	for (i = 0; i < 2; i++) {
 		moo_plan_free(s[i].lock);
 		moo_host_facts_free(s[i].facts);

@@ -46,7 +46,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 			json_object_set_new(o, "tag", json_string(v[i].tag));
 			json_object_set_new(o, "alias",
 					    v[i].alias ? json_string(v[i].alias) : json_null());
-			json_object_set_new(o, "published", json_real(v[i].published));
+			json_object_set_new(o, "published", json_time(v[i].published));
 			json_array_append_new(a, o);
 		}
 		print_json(a);

@@ -74,8 +74,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 
 		if (!full) {
 			moo_store_close(st);
-			print_error_msg("'moo ps -a' shows the sweep of each job", "no sweep '%s'",
-					sweep);
+			print_error_msg("'moo ps -a' shows a sweep's id as the NAME of its jobs",
+					"no sweep '%s'", sweep);
 			return EXIT_USAGE;
 		}
 		sweep = full; /* (kept to the end of the process) */

@@ -197,9 +197,15 @@ static int run(const struct cmd *self, int argc, char **argv)
 		goto done;
 	}
 	if (!detach) {
+		/* the image, or on the host runtime (no image) the interpreter */
+		const char *what = !plan               ? "no lock"
+				   : plan->image       ? plan->image
+				   : plan->interpreter ? plan->interpreter
+						       : "host runtime";
+
 		fprintf(stderr, "moo: job %s reproduces %s (bundle %.12s, %s%s%s)\n", job->id,
-			old->id, sha, plan ? plan->image : "no lock",
-			plan && plan->digest ? "@" : "", plan && plan->digest ? plan->digest : "");
+			old->id, sha, what, plan && plan->digest ? "@" : "",
+			plan && plan->digest ? plan->digest : "");
 	}
 	r = attend_job(st, job, detach, json, 20);
 done:

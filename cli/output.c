@@ -55,6 +55,20 @@ static json_t *diag_json(const struct moo_error *e)
 	return o;
 }
 
+/* The diagnostic code that goes with an exit code (moo(1), EXIT STATUS). */
+static const char *exit_code_name(int code)
+{
+	switch (code) {
+	case EXIT_JOB_FAILED: return "job";
+	case EXIT_USAGE: return "usage";
+	case EXIT_INVALID: return "spec";
+	case EXIT_HOST: return "host";
+	case EXIT_RESOLVE: return "resolve";
+	case EXIT_INTERRUPTED: return "interrupted";
+	}
+	return "io";
+}
+
 int json_finish(int code)
 {
 	if (json_mode && !json_printed) {
@@ -67,6 +81,10 @@ int json_finish(int code)
 			snprintf(msg, sizeof(msg), "failed with exit status %d", code);
 			e.message = msg;
 			json_error = diag_json(&e);
+		}
+		if (!strcmp(json_string_value(json_object_get(json_error, "code")), "ok")) {
+			/* a message of the CLI's own has no library code: name it by the exit */
+			json_object_set_new(json_error, "code", json_string(exit_code_name(code)));
 		}
 		json_object_set_new(o, "error", json_error);
 		json_error = NULL;
@@ -605,12 +623,13 @@ static const char *status_color(enum moo_job_status s)
 	}
 }
 
+/* NAME is 20 wide: a sweep's points, moo-sweep-XXXXXX:N, keep their index up to 999. */
 void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n)
 {
 	bool color = color_on(stdout);
 	size_t i;
 
-	printf("%-14s  %-16s  %-9s  %-19s  %-9s  %-16s  %s\n", "JOB", "NAME", "STATUS", "CREATED",
+	printf("%-14s  %-20s  %-9s  %-19s  %-9s  %-16s  %s\n", "JOB", "NAME", "STATUS", "CREATED",
 	       "DURATION", "OUTCOME", "METRICS");
 	for (i = 0; i < n; i++) {
 		const struct moo_job *j = jobs[i];
@@ -624,7 +643,7 @@ void print_job_table(struct moo_job **jobs, const char *const *problems, size_t 
 		if (problems && problems[i]) { /* its state could not be read now: why */
 			snprintf(outcome, sizeof(outcome), "%s", problems[i]);
 		}
-		printf("%-14s  %-16.16s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
+		printf("%-14s  %-20.20s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
 		       j->name ? esc(j->name) : "-", color ? status_color(j->status) : "",
 		       problems && problems[i] ? "unknown" : moo_job_status_name(j->status),
 		       color ? "\033[0m" : "", created, dur, esc(outcome));

@@ -85,8 +85,16 @@ _moo() {
 	help)
 		mapfile -t COMPREPLY < <(compgen -W "$(_moo_verbs "$moo")" -- "$cur")
 		;;
-	status | show | logs | cancel | fetch | rm | compare | reproduce | ssh | serve | publish)
+	status | show | logs | cancel | fetch | rm | compare | reproduce | ssh | serve | publish | diff)
 		mapfile -t COMPREPLY < <(compgen -W "$(_moo_jobs "$moo")" -- "$cur")
+		;;
+	predict) # JOB|URL, then the files to send
+		if [ -z "$sub" ]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(_moo_jobs "$moo")" -- "$cur")
+		else
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		fi
 		;;
 	hosts)
 		if [ -z "$sub" ]; then

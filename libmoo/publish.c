@@ -1274,7 +1274,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 						     "job %s has no result to publish (%s)",
 						     job->id, moo_job_status_name(job->status));
 
-		moo__error_hint(e, "publish a job that succeeded; 'moo ps' lists them");
+		moo__error_hint(e, "publish a job that succeeded; 'moo ps -a' lists them");
 		return MOO_EARG;
 	}
 	spec = json_loads(job->spec_json ? job->spec_json : "{}", 0, NULL);

@@ -753,6 +753,13 @@ static int run_sweep(struct run *rn, struct moo_error **err)
 	for (i = 0; i < rn->n; i++) {
 		failed |= !rn->p[i].ok;
 	}
+	if (rn->o && rn->o->detach && count(rn, P_PENDING)) {
+		/* detached after the first wave: nothing starts the rest unless asked */
+		moo__warn(MOO_EJOB,
+			  "%zu of %zu points of '%s' are not started (detached after the first "
+			  "wave); 'moo sweep --resume %s' starts them",
+			  count(rn, P_PENDING), rn->n, rn->id, rn->id);
+	}
 	if (!(rn->o && rn->o->detach)) {
 		bool c = cancelled(rn);
 
@@ -880,7 +887,7 @@ int moo_sweep_resume(struct moo_store *st, const char *ref, const struct moo_swe
 		struct moo_error *e =
 			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no sweep '%s'", ref);
 
-		moo__error_hint(e, "'moo ps -a' shows the sweeps of jobs in its SWEEP column");
+		moo__error_hint(e, "'moo ps -a' shows a sweep's id as the NAME of its jobs");
 		r = MOO_ENOTFOUND;
 		goto done;
 	}

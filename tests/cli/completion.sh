@@ -43,6 +43,9 @@ printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n
 id=$("$MOO" ps --all --json | jq "d[0]['id']")
 is "job ids from the store: 'moo logs moo-job-'" "$(comp logs moo-job-)" "$id "
 is "job names from the store: 'moo show nightly'" "$(comp show nightly)" "nightly-mnist "
+is "moo diff completes job ids: 'moo diff moo-job-'" "$(comp diff moo-job-)" "$id "
+is "moo predict completes job names: 'moo predict nightly'" "$(comp predict nightly)" "nightly-mnist "
+contains "... then the files to send: 'moo predict $id $T/'" "$(comp predict "$id" "$T/")" "$T/p"
 is "the verb found past an option's value: 'moo datasets --on gpu-one '" "$(comp datasets --on gpu-one '')" "gc ls rm "
 contains "other verbs complete files: 'moo run $T/'" "$(comp run "$T/")" "$T/p"
 

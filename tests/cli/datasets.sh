@@ -130,6 +130,9 @@ row=$(printf '%s' "$out" | jq "[x for x in d if x['sha256'] == '$sha'][0]")
 if printf '%s' "$out" | jq "[x for x in d if x['sha256'] == '$sha'][0]['jobs'][:2] == ['$id1', '$id2'] and [x for x in d if x['sha256'] == '$sha'][0]['bytes'] == 11" | grep -qx True; then
 	ok "... lists size and the jobs that used it"
 else not_ok "... size and jobs" "$out"; fi
+if printf '%s' "$out" | jq "all(__import__('re').fullmatch(r'\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z', x[k]) for x in d for k in ('placed', 'last_used'))" | grep -qx True; then
+	ok "... placed and last_used are RFC 3339 times, as moo(1) says"
+else not_ok "... RFC 3339 times" "$out"; fi
 expect_exit "datasets ls" 0 "$MOO" datasets ls
 contains "... a table row" "$out" "$(echo "$sha" | cut -c1-12)  toy"
 project "$T/p7" "$T/plain.csv"

@@ -46,6 +46,13 @@ git config --file "$XDG_CONFIG_HOME/git/config" user.name "Ex Ample"
 git config --file "$XDG_CONFIG_HOME/git/config" user.email ex@example.com
 expect_exit "sklearn-diabetes: make publish commits it to a new bare repository" 0 make -C "$T/diabetes" MOO="$MOO" REPO="$T/models.git" publish
 n=$(git --git-dir="$T/models.git" log --all --format=%s | wc -l)
-lock=$(git --git-dir="$T/models.git" ls-tree -r --name-only "$(git --git-dir="$T/models.git" rev-list --all -n 1)" | grep -c '/moo.lock$')
+lock=$(git --git-dir="$T/models.git" ls-tree -r --name-only main | grep -c '/moo.lock$')
 if [ "$n" = 1 ] && [ "$lock" = 1 ]; then ok "... git log shows one commit, with the model's moo.lock"; else not_ok "... one commit with the lock" "$n commits, $lock locks"; fi
+
+cp -R "$MOO_SRC/examples/digits" "$T/digits"
+# the default target trains and returns: it does not go on to serve (a timeout would say so)
+expect_exit "digits: make trains it and returns" 0 timeout 60 make -C "$T/digits" MOO="$MOO"
+if [ -s "$T/digits/.job" ] && [ "$("$MOO" status --json "$(cat "$T/digits/.job")" | jq 'd["status"]')" = succeeded ]; then
+	ok "... its job, in .job, succeeded"; else not_ok "... .job" "$out"; fi
+contains "digits: make serve PORT=N serves on that port" "$(make -n -C "$T/digits" MOO="$MOO" PORT=18999 serve)" "serve --port 18999 "
 done_testing

@@ -52,6 +52,15 @@ done
 
 # ---- a bare repository on disk --------------------------------------------------------
 git init -q --bare "$T/bare.git"
+mkdir -p "$T/p-bad" && sed 's/^entry_point: .*/entry_point: bad.py/' "$T/p-tiny-0.25/metadata.yaml" >"$T/p-bad/metadata.yaml"
+echo 'raise SystemExit(3)' >"$T/p-bad/bad.py"
+jbad=$("$MOO" run -d "$T/p-bad")
+wait_status "$jbad" failed 60
+"$MOO" publish "$jbad" --repo "$T/bare.git" >out 2>err
+check "a failed job is not published (exit 2)" [ $? -eq 2 ]
+check "... the hint names 'moo ps -a' (plain 'moo ps' shows only running jobs)" \
+	grep -q "hint: publish a job that succeeded; 'moo ps -a' lists them" err
+check "... and the repository has no commit" sh -c "! git --git-dir='$T/bare.git' rev-parse -q --verify main"
 "$MOO" publish "$j1" --repo "$T/bare.git" --alias production --json >out 2>err
 check "moo publish to a bare repository exits 0" [ $? -eq 0 ]
 check "--json says published, a new commit and tag" \
@@ -112,6 +121,7 @@ check "the message's first line is --message" [ "$(git -C "$T/bare.git" log -1 -
 check "moo models --json lists both publications, newest first" sh -c \
 	"[ \"\$($PY -c 'import json,sys; print([(p[\"job\"], p[\"tag\"], p[\"alias\"]) for p in json.load(sys.stdin)])' <out)\" = \"[('$j3', 'other-2.0', 'production'), ('$j1', 'tiny-1.0', 'production')]\" ]"
 check "with repository and commit" sh -c "grep -q '\"commit\": \"$commit\"' out && grep -q '\"repo\": \"$T/bare.git\"' out"
+check "published is an RFC 3339 time, as moo(1) says" sh -c "grep -Eq '\"published\": \"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z\"' out"
 "$MOO" models >out
 check "moo models prints a table" sh -c "grep -q '^JOB' out && grep -q 'tiny-1.0' out"
 
@@ -119,16 +129,13 @@ check "moo models prints a table" sh -c "grep -q '^JOB' out && grep -q 'tiny-1.0
 "$MOO" reproduce "$T/bare.git@tiny-1.0" >out 2>err
 check "moo reproduce REPO@TAG runs the published model again and exits 0" [ $? -eq 0 ]
 again=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
-# the same lock in what it pins (its time, the command naming the job id, and where the bundle
-# was read from are the new run's; its sha256 is the same)
-same_lock() { $PY -c 'import json, sys
+# what ran is the same (created, the bundle's path and the job's own id in the command differ)
+check "with the same lock: runtime, bundle, framework, interpreter, image, requirements" $PY -c '
+import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:])
-a["bundle"], b["bundle"] = a["bundle"]["sha256"], b["bundle"]["sha256"]
-keys = ("runtime", "bundle", "framework", "image", "requirements", "interpreter")
-bad = [k for k in keys if a.get(k) != b.get(k)]
-print("# differ:", bad, [(a.get(k), b.get(k)) for k in bad][:2])
-sys.exit(1 if bad else 0)' "$@"; }
-check "with the same lock (runtime, bundle, image, interpreter and packages)" same_lock "$MOO_ROOT/jobs/$again/moo.lock" "$MOO_ROOT/jobs/$j1/moo.lock"
+for k in ("runtime", "framework", "interpreter", "image", "requirements"):
+    assert a.get(k) == b.get(k), k
+assert a["bundle"]["sha256"] == b["bundle"]["sha256"]' "$MOO_ROOT/jobs/$again/moo.lock" "$MOO_ROOT/jobs/$j1/moo.lock"
 check "and the same result" cmp -s "$MOO_ROOT/jobs/$again/work/training_result/model.bin" "$MOO_ROOT/jobs/$j1/work/training_result/model.bin"
 "$MOO" reproduce "$T/bare.git@no-such-tag" >out 2>err
 check "an unknown tag is exit 2" [ $? -eq 2 ]

@@ -34,6 +34,8 @@ check "the store keeps the same lock (moo show --json)" sh -c "'$MOO' show --jso
 check "moo reproduce reruns it and exits 0" [ $? -eq 0 ]
 again=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) reproduces .*/\1/p' err)
 check "a new job" [ -n "$again" -a "$again" != "$job" ]
+check "its line names the interpreter of the host runtime, not (null)" \
+	grep -q "^moo: job $again reproduces $job (bundle [0-9a-f]\\{12\\}, /[^()]*python[^()]*)$" err
 first=$(metrics_of "$job")
 second=$(metrics_of "$again")
 check "with metrics" [ -n "$first" ]
@@ -47,6 +49,27 @@ same_lock() { # what ran is the same: runtime, bundle, interpreter, packages, im
 }
 check "the same lock: runtime, bundle, interpreter, packages" same_lock \
 	"$MOO_ROOT/jobs/$job/moo.lock" "$MOO_ROOT/jobs/$again/moo.lock"
+# diff_json EXIT EXPR JOB...: moo diff --json exits EXIT with one document where EXPR holds
+diff_json() {
+	_want=$1 _expr=$2; shift 2
+	"$MOO" diff --json "$@" >"$T/diff.out" 2>/dev/null
+	_got=$?
+	[ "$_got" = "$_want" ] || { echo "exit $_got, wanted $_want"; cat "$T/diff.out"; return 1; }
+	"$MOO_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert eval(sys.argv[2]), d' \
+		"$T/diff.out" "$_expr"
+}
+check "moo diff --json: the job and its reproduction are the same" diff_json 0 'd["same"] is True' "$job" "$again"
+check "moo diff --json with an unknown job: exit 2 and one JSON error naming it" \
+	diff_json 2 'd["error"]["message"] == "no job \x27no-such-job\x27"' "$job" no-such-job
+check "moo diff --json with one job: exit 2, the error's code is usage" \
+	diff_json 2 'd["error"]["code"] == "usage"' "$job"
+cp -R "$SRCDIR/examples/sklearn-diabetes" "$T/alpha01"
+sed -i 's/^  alpha: 0.5$/  alpha: 0.1/' "$T/alpha01/metadata.yaml"
+"$MOO" run "$T/alpha01" >/dev/null 2>&1
+a01=$("$MOO" ps -a --json | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+"$MOO" diff "$a01" "$job" >"$T/diff.txt" 2>&1
+check "moo diff prints a float parameter of metadata.yaml as 0.1 (not 0.10000000000000001)" \
+	grep -q '^parameter    alpha: 0.1 -> 0.25$' "$T/diff.txt"
 L=$MOO_ROOT/jobs/$job/moo.lock
 check "the lock records the host runtime" [ "$(lockf "$L" 'l["runtime"]')" = host ]
 check "and the interpreter that ran" [ "$(lockf "$L" 'l["interpreter"]["path"]')" = \

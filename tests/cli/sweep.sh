@@ -78,6 +78,18 @@ contains "... both" "$out" "2 points were queued or running"
 expect_exit "... ps --sweep shows them cancelled" 0 "$MOO" ps --sweep "$sw3" --json
 if [ "$(printf '%s' "$out" | jq "[j['status'] for j in d]")" = "['cancelled', 'cancelled']" ]; then
 	ok "... ... cancelled"; else not_ok "... cancelled" "$out"; fi
+expect_exit "sweep -d of 3 points, one at a time here" 0 "$MOO" sweep -d "$T/slow" --grid training_params.lr=5,6,7
+sw4=$out
+contains "... says 2 points are not started and how to start them" "$err" \
+	"2 of 3 points of '$sw4' are not started (detached after the first wave); 'moo sweep --resume $sw4' starts them"
+expect_exit "moo cancel of that sweep" 0 "$MOO" cancel "$sw4"
+contains "... its one running point, in good English" "$out" "$sw4 cancelled (1 point was queued or running)"
+expect_exit "moo ps --sweep of it" 0 "$MOO" ps --sweep "$sw4"
+contains "... the NAME column keeps the point's index (SWEEP:0, not cut to SWEEP)" "$out" " $sw4:0 "
+expect_exit "sweep --resume of an unknown sweep: exit 2" 2 "$MOO" sweep --resume moo-sweep-nosuch
+contains "... the hint points where ps shows sweeps (NAME; there is no SWEEP column)" "$err" "'moo ps -a' shows a sweep's id as the NAME of its jobs"
+expect_exit "ps --sweep of an unknown sweep: exit 2" 2 "$MOO" ps --sweep moo-sweep-nosuch
+contains "... with the same hint" "$err" "'moo ps -a' shows a sweep's id as the NAME of its jobs"
 
 # ---- two hosts, one cut mid-sweep ------------------------------------------------------------
 if ! sshd_setup || ! netns_setup || ! netns_host A || ! netns_host B; then
