@@ -1082,9 +1082,10 @@ static int pull_result(struct moo__transport *t, const struct moo_job *job, char
 		goto done;
 	}
 	r = job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
-	if (r == MOO_ENOTFOUND) {
-		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256 on '%s'", job->id,
-			      t->host);
+	if (r == MOO_ENOTFOUND) { /* a job stopped before its supervisor wrote one: its
+				   * caller tells by MOO_ENOTFOUND; the error says EIO (exit 6) */
+		moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256 on '%s'", job->id,
+			  t->host);
 	}
 	if (r) {
 		goto done;
@@ -1116,10 +1117,10 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 {
 	char *cancelled = job_file(job, "cancelled"), *out = NULL, *local = NULL;
 	struct moo_error *perr = NULL;
-	int r;
+	int r, pulled = 0;
 
 	if (moo__transport_is_remote(t) && !defer_results) {
-		r = pull_result(t, job, &local, &perr);
+		r = pulled = pull_result(t, job, &local, &perr);
 		if (r == MOO_EHOST) {
 			moo__error_append(err, perr);
 			free(cancelled);
@@ -1146,6 +1147,11 @@ static int finish(struct moo__transport *t, struct moo_job *job, const char *exi
 				  moo_job_status_name(job->status), job->dir, t->host);
 		}
 		free(disk);
+	}
+	if (perr && pulled == MOO_ENOTFOUND && job->status != MOO_JOB_SUCCEEDED) {
+		/* cancelled or killed before its supervisor hashed a result: there is none */
+		moo_error_free(perr);
+		perr = NULL;
 	}
 	if (perr) {
 		/* It ended, and how is recorded (refresh); that its result is not here is said,
