@@ -34,7 +34,7 @@ if [ "$(printf '%s\n' "$ids" | sed "s/^${a1}_/A_/; s/^${a2}_/B_/" | tr '\n' ' ')
 	ok "... as two arrays: tasks 0-3 and 0-2"
 else not_ok "... two arrays" "$ids"; fi
 contains "... moo told of both submissions" "$err" "submitted as Slurm job array $a2"
-if [ "$(printf '%s' "$out" | jq "min(j['started'] for j in d['jobs'][4:]) >= max(j['ended'] for j in d['jobs'][:4]) - 0.5")" = True ]; then
+if [ "$(printf '%s' "$out" | jq "(lambda t: min(t(j['started']) for j in d['jobs'][4:]) >= max(t(j['ended']) for j in d['jobs'][:4]) - 0.5)(lambda s: __import__('datetime').datetime.fromisoformat(s.replace('Z', '+00:00')).timestamp())")" = True ]; then
 	ok "... the second chunk started once the first had ended (afterany)"
 else not_ok "... afterany" "$out"; fi
 contains "... throttled %2" "$(scontrol show job "$a1" | tr ' ' '\n')" "ArrayTaskThrottle=2"
