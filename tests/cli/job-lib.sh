@@ -28,10 +28,10 @@ not_ok() {
 	echo "not ok $n - $1"
 }
 # check DESCRIPTION COMMAND...: one TAP line for whether COMMAND succeeds.
-check() {
+check() { # NAME COMMAND...: what the command prints goes to stderr, the TAP stream stays TAP
 	d=$1
 	shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
+	if "$@" >&2; then ok "$d"; else not_ok "$d"; fi
 }
 done_testing() {
 	echo "1..$n"
