@@ -113,7 +113,14 @@ printf '%4096s' '' >exit.tmp 2>/dev/null
 
 wait "$child"
 code=$?
-# Whatever the entry point left running goes with it: SIGTERM, and SIGKILL after the grace.
+# Whatever the entry point left running goes with it. What ends by itself within 2 s is let
+# be (podman's removal of a --rm container, say); the rest gets SIGTERM, and SIGKILL after
+# the grace.
+i=0
+while [ "$i" -lt 20 ] && killtree 0 "$child" - "$cg"; do
+	sleep 0.1
+	i=$((i + 1))
+done
 if killtree TERM "$child" - "$cg"; then
 	grace=${MOO_KILL_GRACE:-5}
 	case $grace in '' | *[!0-9]*) grace=5 ;; esac

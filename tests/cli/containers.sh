@@ -118,7 +118,11 @@ i=0
 while [ $i -lt 200 ] && [ -z "$(pm ps -q --filter "name=$sid")" ]; do sleep 0.1; i=$((i + 1)); done
 check "a long job runs in its container" [ -n "$(pm ps -q --filter "name=$sid")" ]
 "$MOO" cancel "$sid" >/dev/null 2>&1
+# (podman run --rm removes the container once its client has seen it end: a moment after)
+i=0
+while [ $i -lt 100 ] && [ -n "$(pm ps -aq)" ]; do sleep 0.2; i=$((i + 1)); done
 check "moo cancel stops it: cancelled, and its container is gone" sh -c "
+	'$MOO' status '$sid' >&2; podman $MOO_PODMAN_OPTS ps -a >&2
 	[ \"\$('$MOO' status --json '$sid' | '$MOO_PYTHON' -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = cancelled ] &&
 	[ -z \"\$(podman $MOO_PODMAN_OPTS ps -aq)\" ]"
 

@@ -4,6 +4,8 @@
 # and examples/sklearn-diabetes. Each is copied first, so the source tree stays clean.
 . "$MOO_SRC/tests/cli/lib.sh"
 export MOO_PYTHON=/usr/bin/python3
+# libgit2 1.5's own leaks, under ASan (make publish): the ones publish.sh suppresses
+export LSAN_OPTIONS="suppressions=$MOO_SRC/tests/cli/publish-lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 trap 'kill_jobs "$MOO_ROOT"/jobs/*/state; chmod -R u+w "$T" 2>/dev/null; cleanup_dirs' EXIT
 manifest() { (cd "$1" && find . -type f | sed 's|^\./||' | LC_ALL=C sort | tr '\n' '\0' | xargs -0r sha256sum -- | sha256sum | cut -c1-64); }
 

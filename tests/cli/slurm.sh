@@ -186,6 +186,11 @@ scontrol requeue "$qsid"
 sleep 0.5
 expect_exit "... requeued (scontrol requeue): moo says queued again" 0 "$MOO" status "$qid"
 contains "... ... queued, pending" "$out" "queued"
+# The first run's supervisor records its end (after its grace for what the job left) while
+# the job waits; the second run's batch script then clears it. Let that happen first: an
+# exit file written after the second run began is read as that run's (noticed, open).
+i=0
+while [ $i -lt 100 ] && [ ! -e "$MOO_ROOT/jobs/$qid/exit" ]; do sleep 0.2; i=$((i + 1)); done
 scontrol update JobId="$qsid" StartTime=now # Slurm holds a requeued job ~2 minutes
 if wait_status "$qid" succeeded 30; then ok "... its second run succeeds and is what moo reports"; else not_ok "... second run" "$("$MOO" status "$qid")"; fi
 expect_exit "... logs: both runs" 0 "$MOO" logs "$qid"
