@@ -39,20 +39,11 @@ static void when(char *out, size_t len, double t)
 	}
 }
 
-/* The failure: as JSON ({"host", "ok": false, "diagnostics"}) or on stderr. */
+/* The failure: on stderr, or under --json the one {"error": DIAGNOSTIC} of moo(1). */
 static int failed(struct moo_error *err, int r)
 {
-	if (json) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "host", json_string(on ? on : "local"));
-		json_object_set_new(o, "ok", json_false());
-		json_object_set_new(o, "diagnostics", errors_to_json(err));
-		print_json(o);
-		r = exit_code_for(r);
-	} else {
-		r = print_errors(err);
-	}
+	(void)r;
+	r = print_errors(err);
 	moo_error_free(err);
 	return r;
 }
