@@ -7,7 +7,8 @@
 # own. CI has no GPU: there the whole test skips, saying so. The lead runs it on a GPU
 # machine (the device tool); MOO_TEST_GPU_PYTHON names an interpreter with CUDA PyTorch.
 . "$MOO_SRC/tests/cli/lib.sh"
-trap 'kill_jobs "$MOO_ROOT"/jobs/*/state; cleanup_dirs' EXIT
+SPID=
+trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; kill_jobs "$MOO_ROOT"/jobs/*/state; cleanup_dirs' EXIT
 
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
 	echo "1..0 # SKIP no NVIDIA GPU here (nvidia-smi -L fails)"
@@ -61,6 +62,21 @@ if [ "$got" = "$want" ]; then ok "... its lock records the GPU, the driver, the 
 
 cp -R "$P" "$T/many"
 sed -i "s/accelerator: gpu/&\n  count: $((ngpu + 1))/" "$T/many/metadata.yaml"
+# served in the environment its lock records: MOO_PYTHON unset, the lock's interpreter runs
+# the workers (the first python3 on PATH may have no torch at all)
+(unset MOO_PYTHON; exec "$MOO" serve gpu --port 0 --wait-ready >"$T/serve.out" 2>"$T/serve.err") &
+SPID=$!
+i=0
+until [ -s "$T/serve.out" ] || [ $i -gt 900 ]; do sleep 0.1; i=$((i + 1)); done
+URL=$(head -n1 "$T/serve.out")
+"$G" -c "import json, numpy as np; x = np.load('$P/data/images.npy')[-20:]; print(json.dumps({'instances': x.tolist()}))" >"$T/req.json"
+expect_exit "moo serve JOB: the GPU job's model answers (moo predict)" 0 "$MOO" predict "$URL" -d "$(cat "$T/req.json")"
+n=$("$G" -c "import json, sys, numpy as np; p = json.loads(sys.argv[1])['predictions']; y = np.load('$P/data/labels.npy')[-20:]; print(sum(int(a == b) for a, b in zip(p, y)))" "$out" 2>&1)
+if [ "$n" -ge 15 ] 2>/dev/null; then ok "... $n of 20 held-out images right"; else not_ok "... predictions" "$n; $out $err; $(cat "$T/serve.err")"; fi
+w=$(ps -eo args | grep -F -- ' -u -c ' | grep -F predict.py | grep -v grep | head -n1 | cut -c1-200)
+contains "... its workers run the lock's interpreter" "$w" "$("$G" -c 'import sys; print(sys.executable)')"
+kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; SPID=
+
 expect_exit "a job asking for more GPUs than the host has is refused (exit 5)" 5 "$MOO" run --runtime host "$T/many"
 contains "... naming the GPUs it has" "$err" "$ngpu"
 n=$(find "$MOO_ROOT/jobs" -mindepth 1 -maxdepth 1 -type d | wc -l)
