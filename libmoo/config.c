@@ -525,8 +525,8 @@ int moo_config_parse(struct moo_config **out, const char *data, size_t len, cons
 			keep_section(cfg, root, i, data, len);
 		}
 	}
-	/* 'images:' and 'registries:' are kept for resolve.c, which reads and checks them
-	 * (moo_images_load) when a command needs images: config.c stays below resolve.c. */
+	/* 'images:' and 'registries:' are kept for images.c, which reads and checks them
+	 * (moo_images_load) when a command needs images: config.c stays below images.c. */
 	if (c.errors) {
 		r = MOO_EARG;
 		goto done;

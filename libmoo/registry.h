@@ -3,7 +3,7 @@
 #define MOO_REGISTRY_H
 #include "internal.h"
 
-/* A registry's settings from config.yaml's 'registries:' (read by resolve.c). */
+/* A registry's settings from config.yaml's 'registries:' (read by images.c). */
 struct moo__registry_conf {
 	const char *mirror; /* host[:port][/prefix] to fetch from instead, or NULL */
 	bool insecure;      /* plain HTTP */
@@ -20,7 +20,7 @@ struct moo__registries {
 	size_t n;
 };
 
-/* config.yaml's 'registries:' as resolve.c read them into an image table (resolve.c). */
+/* config.yaml's 'registries:' as images.c read them into an image table. */
 struct moo__registries moo__images_registries(const struct moo_images *t);
 
 /* The settings for registry name in regs (NULL: none); zeroes when none. */

@@ -206,4 +206,15 @@ int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struc
 int moo__plan_drift(const struct moo_plan *locked, const struct moo_plan *now, const char *host,
 		    struct moo_error **err);
 void moo__runtime_dispose(struct moo__runtime *rt);
+/* Shared between runtime.c, runtime_python.c, runtime_env.c and plan.c. */
+void moo__word(struct moo_buf *out, const char *w);
+bool moo__has_ctl(const char *s);
+int moo__probe_host(struct moo_host_facts **out, struct moo__transport *t, struct moo_error **err);
+int moo__engine_opts(struct moo__runtime *rt, struct moo__transport *t, struct moo_error **err);
+int moo__derive(struct moo__runtime *rt, struct moo__transport *t, const struct moo_plan *plan,
+		const char *const *reqs, size_t n, struct moo_error **err);
+const char *moo__last_line(struct moo_buf *out);
+int moo__host_interp(struct moo__runtime *rt, struct moo__transport *t, struct moo_store *st,
+		     const struct moo_spec *spec, struct moo_error **err);
+
 #endif

@@ -298,7 +298,7 @@ static void reap(struct local_impl *w)
  * The supervisor is spawned (vfork and exec, no copy of our page tables) straight into a
  * session of its own, stdin from /dev/null and stdout and stderr appending to the log. It
  * stays our child until we exit, then init's: its pid is kept so that wait_change and close
- * reap it when it ends before us (proc_start in job.c takes a zombie for gone anyway).
+ * reap it when it ends before us (proc_start in job_files.c takes a zombie for gone anyway).
  */
 static int local_spawn(struct moo__transport *t, const char *dir, const char *script,
 		       const char *log, struct moo_error **err)

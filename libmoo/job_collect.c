@@ -1,0 +1,259 @@
+/*
+ * job_collect: a job's end — its results pulled to this machine and checked against
+ * MANIFEST.sha256, the end recorded; moo fetch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "dataset.h"
+#include "runtime.h"
+#include "embedded.h"
+#include "ssh.h"
+#include "slurm.h"
+#include "job.h"
+
+static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err);
+
+/* Where a remote job's result lands on this machine: <store folder>/results/<id>/. */
+char *moo__results_dir(const struct moo_job *job)
+{
+	struct moo_buf p = MOO_BUF_INIT;
+	char *slash, *dir = NULL;
+
+	if (!moo_store_default_path(&p, NULL) && p.ptr) {
+		slash = strrchr(p.ptr, '/');
+		if (slash) {
+			*slash = '\0';
+		}
+		dir = moo__printf("%s/results/%s", slash ? p.ptr : ".", job->id);
+	}
+	moo_buf_dispose(&p);
+	return dir;
+}
+
+/*
+ * Downloads a remote job's output folder into results_dir (pipelined SFTP reads; a cut
+ * download resumes from its .moo-part files) and checks every file against the job's
+ * MANIFEST.sha256 on the host. A result that does not match is removed here, so the next
+ * try downloads it afresh. *local gets the folder's path.
+ */
+static int pull_result(struct moo__transport *t, const struct moo_job *job, char **local,
+		       struct moo_error **err)
+{
+	char *out = moo__printf("%s/work/%s", job->dir, job->output_folder);
+	char *cache = moo__results_dir(job), *got = NULL,
+	     *mpath = moo__job_file(job, "MANIFEST.sha256");
+	struct moo_buf manifest = MOO_BUF_INIT;
+	int r;
+
+	if (!cache) {
+		r = moo__fail(err, MOO_EIO, "cannot place the results of '%s'", job->id);
+		goto done;
+	}
+	if ((r = moo__mkdir_p(cache, 0755, err)) ||
+	    (r = t->ops->collect(t, out, cache, &got, err))) {
+		goto done;
+	}
+	r = moo__job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
+	if (r == MOO_ENOTFOUND) { /* a job stopped before its supervisor wrote one: its
+				   * caller tells by MOO_ENOTFOUND; the error says EIO (exit 6) */
+		moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256 on '%s'", job->id,
+			  t->host);
+	}
+	if (r) {
+		goto done;
+	}
+	r = verify_manifest(manifest.len ? manifest.ptr : "", got, err);
+	if (r) {
+		moo__rm_rf(got);
+		goto done;
+	}
+	*local = got;
+	got = NULL;
+done:
+	moo_buf_dispose(&manifest);
+	free(out);
+	free(cache);
+	free(got);
+	free(mpath);
+	return r;
+}
+
+/*
+ * The job has an exit file: record how it ended and collect its result. Of a remote job
+ * the result is downloaded now; when the host cannot be reached the job is left as it
+ * was (and the next refresh tries again); a result that does not match its manifest
+ * leaves result_path NULL (moo fetch says why).
+ */
+int moo__finish(struct moo__transport *t, struct moo_job *job, const char *exit_text,
+		struct moo_error **err)
+{
+	char *cancelled = moo__job_file(job, "cancelled"), *out = NULL, *local = NULL;
+	struct moo_error *perr = NULL;
+	int r, pulled = 0;
+
+	if (moo__transport_is_remote(t) && !moo__defer_results) {
+		r = pulled = pull_result(t, job, &local, &perr);
+		if (r == MOO_EHOST) {
+			moo__error_append(err, perr);
+			free(cancelled);
+			return r;
+		}
+	}
+	job->signal = (int)moo__kv_int(exit_text, "signal", 0);
+	job->exit_code = job->signal ? -1 : (int)moo__kv_int(exit_text, "code", -1);
+	job->ended = moo__kv_time(t, exit_text, "ended");
+	if (job->ended <= 0) {
+		job->ended = moo__now();
+	}
+	if (t->ops->exists(t, cancelled)) {
+		job->status = MOO_JOB_CANCELLED;
+	} else {
+		job->status = job->exit_code == 0 ? MOO_JOB_SUCCEEDED : MOO_JOB_FAILED;
+	}
+	moo__read_metrics(t, job);
+	{
+		char *disk = moo__kv_get(exit_text, "disk");
+
+		if (disk && !strcmp(disk, "full")) {
+			moo__warn(MOO_EIO, "job '%s' %s with the disk of '%s' on %s full", job->id,
+				  moo_job_status_name(job->status), job->dir, t->host);
+		}
+		free(disk);
+	}
+	if (perr && pulled == MOO_ENOTFOUND && job->status != MOO_JOB_SUCCEEDED) {
+		/* cancelled or killed before its supervisor hashed a result: there is none */
+		moo_error_free(perr);
+		perr = NULL;
+	}
+	if (perr) {
+		/* It ended, and how is recorded (refresh); that its result is not here is said,
+		 * not taken for success: moo fetch tries again. */
+		struct moo_error *e =
+			moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+				       "job '%s' %s, but its result could not be "
+				       "downloaded from '%s'",
+				       job->id, moo_job_status_name(job->status), t->host);
+
+		moo__error_hint(e, "make room, then: moo fetch %s", job->id);
+		moo__error_append(err, perr);
+		free(local);
+		free(cancelled);
+		return MOO_EIO;
+	}
+	out = moo__printf("%s/work/%s", job->dir, job->output_folder);
+	r = moo__transport_is_remote(t) ? 0 : t->ops->collect(t, out, NULL, &local, err);
+	if (!r) {
+		free(job->result_path);
+		job->result_path = local;
+		local = NULL;
+	}
+	free(local);
+	free(out);
+	free(cancelled);
+	return r;
+}
+
+/* Checks every file of the manifest under dir; MOO_EIO naming the first that differs. */
+static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err)
+{
+	const char *p = manifest;
+	int r = 0;
+
+	while (*p && !r) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char hex[65];
+
+		if (len > 68 && p[64] == ' ' && p[65] == ' ' && p[66] == '.' && p[67] == '/') {
+			char *rel = moo__strndup(p + 68, len - 68);
+			char *file = moo__path_join(dir, rel);
+
+			r = moo__sha256_file(file, hex, NULL, err);
+			if (!r && memcmp(hex, p, 64)) {
+				struct moo_error *e;
+
+				e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+						   "'%s' does not match MANIFEST.sha256", file);
+				moo__error_hint(e, "fetch it again");
+				r = MOO_EIO;
+			}
+			free(rel);
+			free(file);
+		}
+		p += len + (eol ? 1 : 0);
+	}
+	return r;
+}
+
+int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf manifest = MOO_BUF_INIT;
+	char *mpath = moo__job_file(job, "MANIFEST.sha256"), *pulled = NULL;
+	const char *result = job->result_path;
+	bool made = false;
+	int r;
+
+	if (moo_job_status_done(job->status) && job->host && strcmp(job->host, "local") &&
+	    (!result || access(result, F_OK) != 0)) {
+		/* a remote result not here yet (or refused): download it now */
+		r = moo__open_host(&t, job->host, err);
+		if (!r) {
+			r = pull_result(t, job, &pulled, err);
+		}
+		if (r) {
+			goto done;
+		}
+		result = pulled;
+	}
+	if (!moo_job_status_done(job->status) || !result) {
+		struct moo_error *e;
+
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "job '%s' has no result (%s)",
+				   job->id, moo_job_status_name(job->status));
+		moo__error_hint(e, "wait for it: moo logs -f %s", job->id);
+		r = MOO_EARG;
+		goto done;
+	}
+	r = moo__open_host(&t, job->host, err);
+	if (r) {
+		goto done;
+	}
+	if (access(dest, F_OK) == 0) {
+		moo__error_hint(
+			moo__error_add(err, MOO_EEXIST, MOO_SEV_ERROR, "'%s' exists already", dest),
+			"fetch into a new folder: moo fetch %s -o DIR", job->id);
+		r = MOO_EEXIST;
+		goto done;
+	}
+	r = moo__copy_tree(result, dest, err);
+	made = true;
+	if (r) {
+		goto done;
+	}
+	r = moo__job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
+	if (r == MOO_ENOTFOUND) {
+		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
+	}
+	if (!r && manifest.len) {
+		r = verify_manifest(manifest.ptr, dest, err);
+	}
+done:
+	if (r && made) {
+		moo__rm_rf(dest);
+	}
+	moo__transport_close(t);
+	moo_buf_dispose(&manifest);
+	free(mpath);
+	free(pulled);
+	return r;
+}
