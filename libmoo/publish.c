@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include "internal.h"
 #include "gitlib.h"
+#include "lfs.h"
 #include "ssh.h"
 
 #define DEFAULT_MAX_FILE (50ull * 1000 * 1000)
@@ -104,6 +105,8 @@ struct file {
 	char *data; /* content written by moo */
 	size_t len;
 	uint64_t size;
+	bool lfs;                  /* committed as a Git LFS pointer */
+	char oid[MOO__SHA256_HEX]; /* its LFS object, once hashed */
 };
 
 struct folder {
@@ -1039,19 +1042,8 @@ static int build_tree(git_repository *repo, const git_oid *base, const char *dir
 		char *path = moo__path_join(dir, x->rel);
 		int g;
 
-		if (x->src && x->size > max && !o->allow_large_files) {
-			if (lfs_path(repo, base, path)) {
-				struct moo_error *me = moo__error_add(
-					err, MOO_EARG, MOO_SEV_ERROR,
-					"'%s' is routed to Git LFS, which moo does not upload yet",
-					x->rel);
-
-				moo__error_hint(me, "push it with git lfs, or pass "
-						    "--allow-large-files to commit it as a blob");
-				free(path);
-				r = MOO_EARG;
-				goto done;
-			}
+		x->lfs = lfs_path(repo, base, path);
+		if (!x->lfs && x->src && x->size > max && !o->allow_large_files) {
 			struct moo_error *me = moo__error_add(
 				err, MOO_EARG, MOO_SEV_ERROR,
 				"'%s' is %llu bytes, over the %llu bytes moo commits to git",
@@ -1067,8 +1059,25 @@ static int build_tree(git_repository *repo, const git_oid *base, const char *dir
 		memset(&e, 0, sizeof(e));
 		e.mode = GIT_FILEMODE_BLOB;
 		e.path = path;
-		g = x->src ? git_blob_create_from_disk(&e.id, repo, x->src)
-			   : git_blob_create_from_buffer(&e.id, repo, x->data, x->len);
+		if (x->lfs) { /* every file .gitattributes routes to LFS, as git-lfs's clean filter
+			       */
+			struct moo_buf ptr = MOO_BUF_INIT;
+
+			if (!x->oid[0] && x->src &&
+			    (r = moo__sha256_file(x->src, x->oid, &x->size, err))) {
+				free(path);
+				goto done;
+			} else if (!x->oid[0] && !x->src) {
+				moo__sha256_buf(x->data, x->len, x->oid);
+			}
+			moo__lfs_pointer(&ptr, x->oid, x->size);
+			g = git_blob_create_from_buffer(&e.id, repo, ptr.ptr, ptr.len);
+			moo_buf_dispose(&ptr);
+			++*n_lfs;
+		} else {
+			g = x->src ? git_blob_create_from_disk(&e.id, repo, x->src)
+				   : git_blob_create_from_buffer(&e.id, repo, x->data, x->len);
+		}
 		if (!g) {
 			g = git_index_add(idx, &e);
 		}
@@ -1230,6 +1239,226 @@ done:
 	return r;
 }
 
+/* ---- Git LFS ------------------------------------------------------------------------------ */
+
+/* Key of a git configuration file (NULL when unset); the file's text from a blob or disk. */
+static char *config_value(git_config *cfg, const char *key)
+{
+	git_buf b = {0};
+	char *v = NULL;
+
+	if (cfg && !git_config_get_string_buf(&b, cfg, key) && b.ptr && *b.ptr) {
+		v = moo__strdup(b.ptr);
+	}
+	git_buf_dispose(&b);
+	return v;
+}
+
+/*
+ * Where the objects go, as git-lfs finds it: lfs.url of git's configuration, else of the
+ * .lfsconfig at the root of base; else https://HOST/PATH.git/info/lfs for an http(s)
+ * remote. *out NULL: a repository on this machine, whose lfs/objects folder takes them.
+ */
+static int lfs_endpoint(struct ctx *c, const git_oid *base, char **out, struct moo_error **err)
+{
+	git_config *cfg = NULL;
+	char *url = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (!git_repository_config(&cfg, c->repo)) { /* the user's global and system config */
+		url = config_value(cfg, "lfs.url");
+		git_config_free(cfg);
+		cfg = NULL;
+	}
+	if (!url && !git_oid_is_zero(base)) {
+		git_commit *cm = NULL;
+		git_tree *t = NULL;
+		git_tree_entry *e = NULL;
+		git_blob *b = NULL;
+
+		if (!git_commit_lookup(&cm, c->repo, base) && !git_commit_tree(&t, cm) &&
+		    !git_tree_entry_bypath(&e, t, ".lfsconfig") &&
+		    !git_blob_lookup(&b, c->repo, git_tree_entry_id(e))) {
+			char *p = moo__path_join(c->tmp, "lfsconfig");
+
+			if (!moo__write_file_atomic(p, git_blob_rawcontent(b),
+						    (size_t)git_blob_rawsize(b), 0600, false,
+						    NULL) &&
+			    !git_config_open_ondisk(&cfg, p)) {
+				url = config_value(cfg, "lfs.url");
+				git_config_free(cfg);
+			}
+			free(p);
+		}
+		git_blob_free(b);
+		git_tree_entry_free(e);
+		git_tree_free(t);
+		git_commit_free(cm);
+	}
+	if (url && strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
+		struct moo_error *me = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+						      "lfs.url '%s' is not an http(s) URL", url);
+
+		moo__error_hint(me, "moo talks to LFS servers over http(s) only");
+		r = MOO_EARG;
+	} else if (!url && c->rm.kind == K_HTTP) {
+		size_t n = strlen(c->rm.url);
+
+		while (n && c->rm.url[n - 1] == '/') {
+			n--;
+		}
+		url = moo__printf("%.*s%s/info/lfs", (int)n, c->rm.url,
+				  n > 4 && !strncmp(c->rm.url + n - 4, ".git", 4) ? "" : ".git");
+	} else if (!url && c->rm.kind == K_SSH) {
+		struct moo_error *me = moo__error_add(
+			err, MOO_EARG, MOO_SEV_ERROR,
+			"'%s' routes files to Git LFS, which moo does not upload over ssh",
+			c->rm.shown);
+
+		moo__error_hint(me, "set lfs.url to the server's https LFS endpoint in the "
+				    "repository's .lfsconfig, or publish to its https URL");
+		r = MOO_EARG;
+	}
+	if (r) {
+		free(url);
+		return r;
+	}
+	*out = url;
+	return 0;
+}
+
+/* The git folder of a repository on this machine: PATH, or PATH/.git when it has one. */
+static char *local_gitdir(const struct remote *rm)
+{
+	const char *path = strncmp(rm->url, "file://", 7) ? rm->url : rm->url + 7;
+	char *dotgit = moo__path_join(path, ".git");
+	struct stat sb;
+
+	if (stat(dotgit, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		return dotgit;
+	}
+	free(dotgit);
+	return moo__strdup(path);
+}
+
+/*
+ * The credential for the LFS server at api: the one the git remote took, when api is on the
+ * remote's origin (never sent elsewhere); after a 401 (again: true), what git's credential
+ * helper has for api, as git-lfs asks it.
+ */
+static bool lfs_credential(struct remote *rm, const char *api, bool again, char **user, char **pass)
+{
+	char *ao = moo__lfs_origin(api), *ro = moo__lfs_origin(rm->url);
+	bool ok = false;
+
+	*user = *pass = NULL;
+	if (!again) {
+		if (ao && ro && !strcmp(ao, ro) && rm->user && rm->pass) {
+			*user = moo__strdup(rm->user);
+			*pass = moo__strdup(rm->pass);
+		}
+		ok = true;
+	} else {
+		struct moo_buf o = MOO_BUF_INIT;
+		char *in = credential_input(api, NULL, NULL);
+
+		if (!run_git_credential("fill", in, &o) &&
+		    (*user = line_value(o.ptr, "username")) &&
+		    (*pass = line_value(o.ptr, "password"))) {
+			ok = true;
+		}
+		if (o.ptr) {
+			explicit_bzero(o.ptr, o.len);
+		}
+		moo_buf_dispose(&o);
+		free(in);
+	}
+	free(ao);
+	free(ro);
+	return ok;
+}
+
+static void forget(char **user, char **pass)
+{
+	if (*pass) {
+		explicit_bzero(*pass, strlen(*pass));
+	}
+	free(*user);
+	free(*pass);
+	*user = *pass = NULL;
+}
+
+/*
+ * Sends the LFS objects of the folder before its commit is pushed: a ref is never pushed
+ * whose objects the server lacks. *sent counts the objects sent.
+ */
+static int lfs_push(struct ctx *c, const git_oid *base, const struct folder *f, const char *branch,
+		    size_t *sent, struct moo_error **err)
+{
+	struct moo__lfs_object *v = NULL;
+	char *api = NULL, *ref = moo__printf("refs/heads/%s", branch), *user = NULL, *pass = NULL;
+	size_t n = 0, i;
+	bool unauthorized = false;
+	int r;
+
+	*sent = 0;
+	for (i = 0; i < f->n; i++) {
+		const struct file *x = &f->v[i];
+
+		if (x->lfs) {
+			MOO_GROW(v, n);
+			v[n++] = (struct moo__lfs_object){x->rel, x->oid,  x->size,
+							  x->src, x->data, x->len};
+		}
+	}
+	if (!n || (r = lfs_endpoint(c, base, &api, err))) {
+		r = n ? r : 0;
+		goto done;
+	}
+	if (!api) {
+		char *gitdir = local_gitdir(&c->rm);
+
+		r = moo__lfs_store_local(gitdir, v, n, sent, err);
+		free(gitdir);
+		goto done;
+	}
+	lfs_credential(&c->rm, api, false, &user, &pass);
+	{
+		struct moo_error *first = NULL;
+
+		r = moo__lfs_upload(api, ref, user, pass, v, n, sent, &unauthorized, &first);
+		if (r && unauthorized) {
+			forget(&user, &pass);
+			if (lfs_credential(&c->rm, api, true, &user, &pass)) {
+				moo_error_free(first);
+				first = NULL;
+				r = moo__lfs_upload(api, ref, user, pass, v, n, sent, &unauthorized,
+						    &first);
+				if (!r) {
+					char *in = credential_input(api, user, pass);
+
+					run_git_credential("approve", in, NULL);
+					explicit_bzero(in, strlen(in));
+					free(in);
+				}
+			}
+			if (r && unauthorized) {
+				moo__error_hint(first,
+						"set up git's credential helper for it ('git "
+						"credential approve')");
+			}
+		}
+		moo__error_append(err, first);
+	}
+done:
+	forget(&user, &pass);
+	free(v);
+	free(api);
+	free(ref);
+	return r;
+}
+
 static bool valid_ref_part(const char *kind, const char *name, struct moo_error **err)
 {
 	char *full = moo__printf("refs/%s/%s", kind, name);
@@ -1257,6 +1486,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 	git_signature *sig = NULL;
 	git_oid tree, commit, ours, theirs, tagged;
 	bool nonff = false, moved_alias = false;
+	size_t lfs_sent = 0;
 	unsigned attempt;
 	int r;
 
@@ -1443,6 +1673,10 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 		}
 		if (!p.new_commit) {
 			break;
+		}
+		/* The LFS objects before any ref: a pushed pointer always has its object. */
+		if (p.n_lfs && (r = lfs_push(&c, &refs.branch, &f, branch, &lfs_sent, err))) {
+			goto done;
 		}
 		/* The branch first: when it is refused nothing remote changed. */
 		{
