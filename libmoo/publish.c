@@ -1995,3 +1995,78 @@ done:
 	free(pp);
 	return r;
 }
+
+int moo_publish_serve_model(struct moo_serve_model **out, const char *ref, bool accept_new_host_key,
+			    struct moo_error **err)
+{
+	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
+	struct moo_buf lock = MOO_BUF_INIT, zip = MOO_BUF_INIT;
+	struct moo_bundle *b = NULL;
+	struct moo_plan *plan = NULL;
+	struct moo_serve_model *m = NULL;
+	struct moo_job job;
+	const char *tmpdir = getenv("TMPDIR");
+	char *tmp = moo__printf("%s/moo-serve-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	char *model = NULL, *work = NULL;
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	if (!mkdtemp(tmp)) {
+		free(tmp);
+		return moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+	}
+	model = moo__path_join(tmp, "model");
+	work = moo__path_join(tmp, "work");
+	if ((r = moo_publish_checkout(ref, model, accept_new_host_key, &lock, err)) ||
+	    (r = moo_lock_parse(&plan, lock.ptr ? lock.ptr : "", lock.len, "moo.lock", err))) {
+		goto done;
+	}
+	/* The code: the bundle the lock names, from this machine's store (as moo reproduce). */
+	if (!plan->bundle_sha256 || (r = moo_job_root(&zip, err))) {
+		r = moo__fail(err, MOO_ENOTFOUND, "the moo.lock of '%s' names no bundle", ref);
+		goto done;
+	}
+	moo_buf_printf(&zip, "/bundles/%s.zip", plan->bundle_sha256);
+	if (access(zip.ptr, R_OK)) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR,
+				       "the code of '%s' (bundle %.12s) is not on this machine",
+				       ref, plan->bundle_sha256);
+
+		moo__error_hint(e, "serve it where it was trained, or 'moo run' its project here "
+				   "once (the same files give the same bundle)");
+		r = MOO_ENOTFOUND;
+		goto done;
+	}
+	bo.sha256 = plan->bundle_sha256; /* the bytes the job ran, or nothing */
+	if ((r = moo_bundle_open(&b, zip.ptr, &bo, err)) ||
+	    (r = moo_bundle_extract(b, work, NULL, err))) {
+		goto done;
+	}
+	/* The published model as a finished job: served as serving the job would. */
+	job.id = (char *)ref;
+	job.host = (char *)"local";
+	job.dir = tmp;
+	job.status = MOO_JOB_SUCCEEDED;
+	job.result_path = model;
+	job.lock = lock.ptr;
+	job.command = plan->command;
+	if ((r = moo_serve_model_from_job(&m, &job, err))) {
+		goto done;
+	}
+	m->tmp_dir = tmp;
+	tmp = NULL;
+	*out = m;
+done:
+	if (tmp) {
+		moo__rm_rf(tmp);
+	}
+	free(tmp);
+	free(model);
+	free(work);
+	moo_bundle_free(b);
+	moo_plan_free(plan);
+	moo_buf_dispose(&lock);
+	moo_buf_dispose(&zip);
+	return r;
+}
