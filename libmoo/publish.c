@@ -1825,9 +1825,67 @@ done:
 
 /* ---- back: REPO@TAG into a folder ------------------------------------------------------- */
 
-/* Writes every blob of tree under dest. */
-static int write_tree(git_repository *repo, git_tree *tree, const char *dest,
-		      struct moo_error **err)
+/* A checkout's Git LFS objects: where they come from, found on the first pointer. */
+struct lfs_get {
+	struct ctx *c;
+	git_oid commit;
+	bool looked; /* api below is known (NULL: the repository's own lfs/objects) */
+	char *api;
+	char *user, *pass;
+};
+
+/* The object of the pointer at rel (the path in the commit) into dest. */
+static int lfs_get(struct lfs_get *lg, const char *rel, const char *oid, uint64_t size,
+		   const char *dest, struct moo_error **err)
+{
+	bool unauthorized = false;
+	struct moo_error *first = NULL;
+	int r;
+
+	if (!lg->looked) {
+		if ((r = lfs_endpoint(lg->c, &lg->commit, &lg->api, err))) {
+			return r;
+		}
+		lg->looked = true;
+		if (lg->api) {
+			lfs_credential(&lg->c->rm, lg->api, false, &lg->user, &lg->pass);
+		}
+	}
+	if (!lg->api) {
+		char *gitdir = local_gitdir(&lg->c->rm), *src = moo__lfs_local_path(gitdir, oid);
+		char hex[MOO__SHA256_HEX];
+		uint64_t got = 0;
+
+		r = moo__sha256_file(src, hex, &got, NULL) || strcmp(hex, oid) || got != size
+			    ? moo__fail(err, MOO_ENOTFOUND,
+					"the Git LFS object of '%s' is not in '%s' (or not whole)",
+					rel, lg->c->rm.shown)
+			    : moo__copy_tree(src, dest, err);
+		free(gitdir);
+		free(src);
+		return r;
+	}
+	r = moo__lfs_download(lg->api, lg->user, lg->pass, rel, oid, size, dest, &unauthorized,
+			      &first);
+	if (r && unauthorized) {
+		forget(&lg->user, &lg->pass);
+		if (lfs_credential(&lg->c->rm, lg->api, true, &lg->user, &lg->pass)) {
+			moo_error_free(first);
+			first = NULL;
+			r = moo__lfs_download(lg->api, lg->user, lg->pass, rel, oid, size, dest,
+					      &unauthorized, &first);
+		}
+	}
+	moo__error_append(err, first);
+	return r;
+}
+
+/*
+ * Writes every blob of tree (at rel in the commit) under dest; a Git LFS pointer that
+ * .gitattributes routes to LFS is replaced by its object.
+ */
+static int write_tree(git_repository *repo, git_tree *tree, const char *dest, const char *rel,
+		      struct lfs_get *lg, struct moo_error **err)
 {
 	size_t i, n = git_tree_entrycount(tree);
 	int r = moo__mkdir_p(dest, 0755, err);
@@ -1835,26 +1893,34 @@ static int write_tree(git_repository *repo, git_tree *tree, const char *dest,
 	for (i = 0; !r && i < n; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		const char *nm = git_tree_entry_name(e);
-		char *path;
+		char *path, *sub_rel;
 
 		if (!moo__path_is_safe_relative(nm)) {
 			return moo__fail(err, MOO_EBUNDLE, "unsafe name '%s' in the tree", nm);
 		}
 		path = moo__path_join(dest, nm);
+		sub_rel = moo__path_join(rel, nm);
 		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
 			git_tree *sub = NULL;
 
 			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e))) {
 				r = git_fail(err, MOO_EIO, "cannot read '%s'", nm);
 			} else {
-				r = write_tree(repo, sub, path, err);
+				r = write_tree(repo, sub, path, sub_rel, lg, err);
 			}
 			git_tree_free(sub);
 		} else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
 			git_blob *b = NULL;
+			char oid[MOO__SHA256_HEX];
+			uint64_t size;
 
 			if (git_blob_lookup(&b, repo, git_tree_entry_id(e))) {
 				r = git_fail(err, MOO_EIO, "cannot read '%s'", nm);
+			} else if (moo__lfs_pointer_parse(git_blob_rawcontent(b),
+							  (size_t)git_blob_rawsize(b), oid,
+							  &size) &&
+				   lfs_path(repo, &lg->commit, sub_rel)) {
+				r = lfs_get(lg, sub_rel, oid, size, path, err);
 			} else {
 				r = moo__write_file_atomic(path, git_blob_rawcontent(b),
 							   (size_t)git_blob_rawsize(b), 0644, false,
@@ -1863,6 +1929,7 @@ static int write_tree(git_repository *repo, git_tree *tree, const char *dest,
 			git_blob_free(b);
 		}
 		free(path);
+		free(sub_rel);
 	}
 	return r;
 }
@@ -1877,10 +1944,12 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 	git_tree *root = NULL, *sub = NULL;
 	git_tree_entry *e = NULL;
 	const char *message = NULL;
+	struct lfs_get lg;
 	struct stat sb;
 	int r;
 
 	memset(&c, 0, sizeof(c));
+	memset(&lg, 0, sizeof(lg));
 	if ((r = moo__gitlib_load(err))) { /* before anything the cleanup below frees */
 		return r;
 	}
@@ -1942,7 +2011,9 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 		r = MOO_ENOTFOUND;
 		goto done;
 	}
-	if ((r = write_tree(c.repo, sub, dest, err))) {
+	lg.c = &c;
+	git_oid_cpy(&lg.commit, git_object_id(peeled));
+	if ((r = write_tree(c.repo, sub, dest, path, &lg, err))) {
 		moo__rm_rf(dest);
 		goto done;
 	}
@@ -1953,6 +2024,8 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 		free(lp);
 	}
 done:
+	forget(&lg.user, &lg.pass);
+	free(lg.api);
 	git_tree_entry_free(e);
 	git_tree_free(sub);
 	git_tree_free(root);

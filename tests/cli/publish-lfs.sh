@@ -18,6 +18,25 @@ git config --file "$XDG_CONFIG_HOME/git/config" init.defaultBranch main
 git lfs install --skip-repo >/dev/null 2>&1 # the filters, in this test's own git config
 jq() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+SPID=
+stop_serve() {
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+	SPID=
+}
+# served_sha REPO@TAG: the sha256 of weights.bin as 'moo serve REPO@TAG' loaded it.
+served_sha() {
+	rm -f "$T/serve.out"
+	"$MOO" serve "$1" --port 0 --wait-ready >"$T/serve.out" 2>"$T/serve.err" &
+	SPID=$!
+	i=0
+	until [ -s "$T/serve.out" ] || [ $i -gt 900 ] || ! kill -0 $SPID 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -s "$T/serve.out" ] && "$MOO" predict "$(head -n1 "$T/serve.out")" -d '{}' | jq 'd["sha256"]'
+	[ -s "$T/serve.out" ] || sed 's/^/# /' "$T/serve.err" >&2
+	stop_serve
+}
 
 # lfsjob NAME VERSION SEED: a job whose result holds 3 MB of weights.bin (random from
 # SEED) and a small model.txt.
@@ -31,6 +50,13 @@ open(o + "/weights.bin", "wb").write(bytes(random.getrandbits(8) for _ in range(
 open(o + "/model.txt", "w").write("model $1 $2\n")
 print("moo:metric rmse=0.5")
 EOT
+	cat >"$T/p-$1-$2/predict.py" <<'EOT'
+import hashlib, os
+def load(model_dir):
+    return hashlib.sha256(open(os.path.join(model_dir, "weights.bin"), "rb").read()).hexdigest()
+def predict(model, request):
+    return {"sha256": model}
+EOT
 	cat >"$T/p-$1-$2/metadata.yaml" <<EOT
 framework:
   name: python
@@ -41,6 +67,8 @@ model:
   version: "$2"
 entry_point: train.py
 output_folder: training_result
+inference:
+  entry_point: predict.py
 EOT
 	"$MOO" run -d "$T/p-$1-$2"
 }
@@ -67,7 +95,7 @@ mkdir -p "$T/srv"
 git init -q --bare "$T/srv/lfs.git"
 $PY "$MOO_SRC/tests/cli/git-http.py" "$T/http.port" "$T/srv" alice 's3cret-pw' "$T/http.log" &
 http_pid=$!
-trap 'kill $http_pid; cleanup' EXIT
+trap 'stop_serve; kill $http_pid; cleanup' EXIT
 wait_file "$T/http.port" 10
 port=$(cat "$T/http.port")
 url="http://127.0.0.1:$port/lfs.git"
@@ -100,6 +128,9 @@ check "git lfs ls-files lists the file" sh -c \
 (cd clone1 && git lfs pull >/dev/null 2>&1)
 check "git lfs pull gives the job's bytes" [ "$(sha clone1/models/lfsmodel/1.0/weights.bin)" = "$(sha "$w1")" ]
 check "git status is clean after the pull" [ -z "$(git -C clone1 status --porcelain)" ]
+
+check "moo serve REPO@TAG over http loads the LFS object, not its pointer" \
+	[ "$(served_sha "$url@lfsmodel-1.0")" = "$(sha "$w1")" ]
 
 : >"$T/http.log"
 "$MOO" publish "$j2" --repo "$url" --json >out 2>err
@@ -136,11 +167,13 @@ check "the object is in its lfs/objects" cmp -s "$w1" "$T/bare.git/lfs/objects/$
 GIT_LFS_SKIP_SMUDGE=1 git clone -q "file://$T/bare.git" clone2 2>/dev/null
 (cd clone2 && git lfs pull >/dev/null 2>&1)
 check "git lfs pull from the clone gives the job's bytes" [ "$(sha clone2/models/lfsmodel/1.0/weights.bin)" = "$(sha "$w1")" ]
+check "moo serve REPO@TAG from it loads the LFS object" \
+	[ "$(served_sha "$T/bare.git@lfsmodel-1.0")" = "$(sha "$w1")" ]
 
 # ---- ssh remotes are refused when LFS is routed ---------------------------------------------
 . "$MOO_SRC/tests/lib/sshd.sh"
 if sshd_setup && sshd_start; then
-	trap 'kill $http_pid; sshd_stop; cleanup' EXIT
+	trap 'stop_serve; kill $http_pid; sshd_stop; cleanup' EXIT
 	git init -q --bare "$T/ssh.git"
 	seed "$T/ssh.git"
 	surl="ssh://root@127.0.0.1:$SSHD_PORT$T/ssh.git"
