@@ -170,6 +170,28 @@ check "git lfs pull from the clone gives the job's bytes" [ "$(sha clone2/models
 check "moo serve REPO@TAG from it loads the LFS object" \
 	[ "$(served_sha "$T/bare.git@lfsmodel-1.0")" = "$(sha "$w1")" ]
 
+# ---- lfs.url of the repository's .lfsconfig wins over the derived URL -----------------------
+git init -q --bare "$T/cfg.git"
+seed "$T/cfg.git"
+git -C "$T/seed" config --file .lfsconfig lfs.url "$url/info/lfs"
+git -C "$T/seed" add .lfsconfig && git -C "$T/seed" commit -qm "LFS over http" &&
+	git -C "$T/seed" push -q origin HEAD:main 2>/dev/null
+before=$(git -C "$T/cfg.git" for-each-ref)
+: >"$T/http.log"
+"$MOO" publish "$j3" --repo "$T/cfg.git" >out 2>err
+rc=$?
+check "lfs.url of a server that wants a login moo has no credential for: exit 4" [ $rc -eq 4 ]
+check "saying the LFS server refused the login" grep -q "authentication to the LFS server '$url/info/lfs' failed" err
+check "and nothing pushed" [ "$(git -C "$T/cfg.git" for-each-ref)" = "$before" ]
+git config --global credential.helper "store --file=$T/git-credentials"
+"$MOO" publish "$j3" --repo "$T/cfg.git" >out 2>err
+rc=$?
+check "with git's credential helper for it, publish exits 0" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || sed "s/^/# /" err
+check "through the batch API at lfs.url" grep -q '^POST /lfs.git/info/lfs/objects/batch 200' "$T/http.log"
+check "and nothing in the repository's own lfs/objects" [ ! -d "$T/cfg.git/lfs" ]
+git config --global --unset credential.helper
+
 # ---- ssh remotes are refused when LFS is routed ---------------------------------------------
 . "$MOO_SRC/tests/lib/sshd.sh"
 if sshd_setup && sshd_start; then
