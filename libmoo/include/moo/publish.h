@@ -72,6 +72,8 @@ MOO_EXTERN int moo_publish(struct moo_store *st, const struct moo_job *job,
  * not exist): the model folder the tag's commit holds, found by its moo.lock (the only
  * model folder of the commit's change, else the one named in the tag's message). lock,
  * when not NULL, gets the folder's moo.lock text. accept_new_host_key as for moo_publish.
+ * Git LFS pointers that the commit's .gitattributes route to LFS are replaced by their
+ * objects (batch download, or the repository's own lfs/objects), checked by sha256.
  */
 MOO_EXTERN int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host_key,
 				    struct moo_buf *lock, struct moo_error **err);
