@@ -57,7 +57,7 @@ struct reply {
 	bool too_big;
 	FILE *to; /* a download: the bytes go here */
 	struct moo__sha256 *h;
-	uint64_t got;
+	uint64_t got, want; /* a download stops past the size its pointer names */
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *data)
@@ -65,6 +65,10 @@ static size_t on_body(char *p, size_t sz, size_t n, void *data)
 	struct reply *r = data;
 
 	if (r->to) {
+		if (sz * n > r->want - r->got) {
+			r->too_big = true;
+			return 0;
+		}
 		r->got += sz * n;
 		moo__sha256_update(r->h, p, sz * n);
 		return fwrite(p, sz, n, r->to) == n ? sz * n : 0;
@@ -170,8 +174,10 @@ static int request(CURL *h, const char *method, const char *url, json_t *headers
 		return MOO_EHOST;
 	}
 	if (r->too_big) {
-		return moo__fail(err, MOO_ENET, "the LFS server sent more than %u bytes",
-				 MAX_BATCH_REPLY);
+		return r->to ? moo__fail(err, MOO_ENET,
+					 "the LFS server sent more bytes than the pointer names")
+			     : moo__fail(err, MOO_ENET, "the LFS server sent more than %u bytes",
+					 MAX_BATCH_REPLY);
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	return 0;
@@ -203,7 +209,7 @@ static int batch(CURL *h, const char *api, const char *op, const char *ref, cons
 		 const char *pass, const struct moo__lfs_object *v, size_t n, json_t **out,
 		 bool *unauthorized, struct moo_error **err)
 {
-	struct reply rp = {MOO_BUF_INIT, false, NULL, NULL, 0};
+	struct reply rp = {MOO_BUF_INIT, false, NULL, NULL, 0, 0};
 	json_t *req = json_pack("{sss[s]ss}", "operation", op, "transfers", "basic", "hash_algo",
 				"sha256");
 	json_t *objs = json_array(), *reply = NULL, *byoid = json_object(), *o;
@@ -338,7 +344,7 @@ int moo__lfs_upload(const char *api, const char *ref, const char *user, const ch
 		json_t *o = json_object_get(objs, v[i].oid), *acts = json_object_get(o, "actions");
 		json_t *up = json_object_get(acts, "upload"),
 		       *ver = json_object_get(acts, "verify");
-		struct reply rp = {MOO_BUF_INIT, false, NULL, NULL, 0};
+		struct reply rp = {MOO_BUF_INIT, false, NULL, NULL, 0, 0};
 		const char *href = action_href(up);
 		char *ho = NULL;
 		FILE *in = NULL;
@@ -423,7 +429,7 @@ int moo__lfs_download(const char *api, const char *user, const char *pass, const
 		      struct moo_error **err)
 {
 	struct moo__lfs_object one = {name, oid, size, NULL, NULL, 0};
-	struct reply rp = {MOO_BUF_INIT, false, NULL, NULL, 0};
+	struct reply rp = {MOO_BUF_INIT, false, NULL, NULL, 0, 0};
 	char *api_origin = moo__lfs_origin(api), *ho = NULL, *tmp = NULL;
 	char hex[MOO__SHA256_HEX];
 	CURL *h = NULL;
@@ -466,6 +472,7 @@ int moo__lfs_download(const char *api, const char *user, const char *pass, const
 		}
 	}
 	rp.h = moo__sha256_new();
+	rp.want = size;
 	ho = moo__lfs_origin(href);
 	r = request(h, "GET", href, json_object_get(dl, "header"), NULL, NULL, 0,
 		    ho && !strcmp(ho, api_origin) ? user : NULL, pass, &rp, &status, err);
