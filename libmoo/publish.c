@@ -1302,14 +1302,18 @@ static int lfs_endpoint(struct ctx *c, const git_oid *base, char **out, struct m
 
 		moo__error_hint(me, "moo talks to LFS servers over http(s) only");
 		r = MOO_EARG;
-	} else if (!url && c->rm.kind == K_HTTP) {
-		size_t n = strlen(c->rm.url);
+	} else if (!url && c->rm.kind == K_HTTP) { /* without a user:password of the URL */
+		char *origin = moo__lfs_origin(c->rm.url);
+		const char *path = strchr(strstr(c->rm.url, "://") + 3, '/');
+		size_t n = path ? strlen(path) : 0;
 
-		while (n && c->rm.url[n - 1] == '/') {
+		while (n && path[n - 1] == '/') {
 			n--;
 		}
-		url = moo__printf("%.*s%s/info/lfs", (int)n, c->rm.url,
-				  n > 4 && !strncmp(c->rm.url + n - 4, ".git", 4) ? "" : ".git");
+		url = moo__printf("%s%.*s%s/info/lfs", origin ? origin : c->rm.url, (int)n,
+				  path ? path : "",
+				  n > 4 && !strncmp(path + n - 4, ".git", 4) ? "" : ".git");
+		free(origin);
 	} else if (!url && c->rm.kind == K_SSH) {
 		struct moo_error *me = moo__error_add(
 			err, MOO_EARG, MOO_SEV_ERROR,
@@ -1668,6 +1672,15 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 			git_oid_cpy(&commit, &refs.branch);
 		}
 		p.new_tag = git_oid_is_zero(&refs.tag);
+		if (o->dry_run && p.n_lfs) { /* where the LFS objects would go must be known */
+			char *api = NULL;
+
+			r = lfs_endpoint(&c, &refs.branch, &api, err);
+			free(api);
+			if (r) {
+				goto done;
+			}
+		}
 		if (o->dry_run) {
 			break;
 		}

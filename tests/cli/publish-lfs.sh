@@ -204,6 +204,8 @@ if sshd_setup && sshd_start; then
 	check "ssh with LFS routed and no lfs.url is refused (exit 2)" [ $? -eq 2 ]
 	check "saying so, with a hint to lfs.url" sh -c "grep -q 'moo does not upload over ssh' err && grep -q 'lfs.url' err"
 	check "and nothing pushed" [ "$(git -C "$T/ssh.git" for-each-ref)" = "$before" ]
+	"$MOO" publish "$j1" --repo "$surl" --dry-run >out 2>err
+	check "--dry-run says so too (exit 2)" sh -c "[ $? -eq 2 ] && grep -q 'moo does not upload over ssh' err"
 	sshd_stop
 else
 	ok "# SKIP no sshd"
