@@ -164,7 +164,7 @@ rc=$?
 check "publish to a bare repository on disk with LFS exits 0" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || sed "s/^/# /" err
 check "the object is in its lfs/objects" cmp -s "$w1" "$T/bare.git/lfs/objects/$(sha "$w1" | cut -c1-2)/$(sha "$w1" | cut -c3-4)/$(sha "$w1")"
-GIT_LFS_SKIP_SMUDGE=1 git clone -q "file://$T/bare.git" clone2 2>/dev/null
+GIT_LFS_SKIP_SMUDGE=1 git clone -q "$T/bare.git" clone2 2>/dev/null
 (cd clone2 && git lfs pull >/dev/null 2>&1)
 check "git lfs pull from the clone gives the job's bytes" [ "$(sha clone2/models/lfsmodel/1.0/weights.bin)" = "$(sha "$w1")" ]
 check "moo serve REPO@TAG from it loads the LFS object" \
