@@ -1042,7 +1042,8 @@ static int build_tree(git_repository *repo, const git_oid *base, const char *dir
 		char *path = moo__path_join(dir, x->rel);
 		int g;
 
-		x->lfs = lfs_path(repo, base, path);
+		/* an empty file stays an empty blob, as git-lfs's clean filter leaves it */
+		x->lfs = x->size > 0 && lfs_path(repo, base, path);
 		if (!x->lfs && x->src && x->size > max && !o->allow_large_files) {
 			struct moo_error *me = moo__error_add(
 				err, MOO_EARG, MOO_SEV_ERROR,

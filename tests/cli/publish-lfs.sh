@@ -39,7 +39,7 @@ served_sha() {
 }
 
 # lfsjob NAME VERSION SEED: a job whose result holds 3 MB of weights.bin (random from
-# SEED) and a small model.txt.
+# SEED), an empty empty.bin and a small model.txt.
 lfsjob() {
 	mkdir -p "$T/p-$1-$2"
 	cat >"$T/p-$1-$2/train.py" <<EOT
@@ -48,6 +48,7 @@ o = os.environ["MOO_OUTPUT_DIR"]
 random.seed($3)
 open(o + "/weights.bin", "wb").write(bytes(random.getrandbits(8) for _ in range(3000000)))
 open(o + "/model.txt", "w").write("model $1 $2\n")
+open(o + "/empty.bin", "wb").close()
 print("moo:metric rmse=0.5")
 EOT
 	cat >"$T/p-$1-$2/predict.py" <<'EOT'
@@ -109,7 +110,9 @@ check "the repository routes *.bin to LFS" git -C "$T/srv/lfs.git" cat-file -e m
 rc=$?
 check "publish over http to a repository with LFS exits 0 (weights.bin is above --max-file-size)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || sed "s/^/# /" err out
-check "--json counts one LFS file" [ "$(jq 'd["lfs_files"]' <out)" = 1 ]
+check "--json counts one LFS file (weights.bin; empty.bin stays empty, as git-lfs leaves it)" \
+	[ "$(jq 'd["lfs_files"]' <out)" = 1 ]
+check "empty.bin is an empty blob" [ "$(git -C "$T/srv/lfs.git" cat-file -s main:models/lfsmodel/1.0/empty.bin)" = 0 ]
 check "the object was uploaded with one PUT" [ "$(grep -c '^PUT /lfs-object/lfs.git/' "$T/http.log")" = 1 ]
 check "and verified" grep -q '^POST /lfs-verify/lfs.git 200' "$T/http.log"
 check "before the branch was pushed" sh -c \
