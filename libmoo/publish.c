@@ -16,7 +16,13 @@
  * - the files moo writes (README.md, metadata.yaml, params.json, process.log; moo.lock
  *   when the result has none) win over result files of the same name;
  * - nothing in the folder depends on the time of publishing, so the same job gives the
- *   same tree, and publishing it again makes no commit.
+ *   same tree, and publishing it again makes no commit;
+ * - Git LFS (lfs.c): every non-empty file the base's .gitattributes route through
+ *   filter=lfs becomes a pointer (git lfs pointer's bytes), whatever its size; the objects
+ *   go up before any ref (batch API at lfs.url or URL.git/info/lfs; a repository on this
+ *   machine gets them in its lfs/objects, as git-lfs's standalone transfer reads them);
+ *   ssh without lfs.url is refused (no git-lfs-authenticate); the git remote's credential
+ *   goes only to an LFS server on its origin.
  */
 #include <dirent.h>
 #include <errno.h>
