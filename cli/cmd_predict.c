@@ -75,6 +75,18 @@ static int run(const struct cmd *self, int argc, char **argv)
 		return usage_error(self, NULL, "give -d JSON or files, not both");
 	}
 	is_url = !strncmp(target, "http://", 7) || !strncmp(target, "https://", 8);
+	{ /* HOST:PORT, as 'moo serve' prints it without its scheme: http:// */
+		const char *colon = strrchr(target, ':');
+		static char url[512];
+
+		if (!is_url && colon && colon != target && colon[1] &&
+		    strspn(colon + 1, "0123456789") == strlen(colon + 1) && !strchr(target, '/') &&
+		    strlen(target) < sizeof(url) - 8) {
+			snprintf(url, sizeof(url), "http://%s", target);
+			target = url;
+			is_url = true;
+		}
+	}
 	if (!is_url) {
 		r = open_store(&st);
 		if (r >= 0) {

@@ -105,6 +105,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 			json_object_set_new(o, "new_tag", json_boolean(p.new_tag));
 			json_object_set_new(o, "retries", json_integer(p.retries));
 			json_object_set_new(o, "files", json_integer((json_int_t)p.n_files));
+			json_object_set_new(o, "lfs_files", json_integer((json_int_t)p.n_lfs));
 		}
 		json_object_set_new(o, "diagnostics", errors_to_json(err));
 		print_json(o);

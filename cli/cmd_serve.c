@@ -70,9 +70,19 @@ static uint64_t parse_size(const char *s)
 	return (uint64_t)v << shift;
 }
 
+/* REPO@TAG: an '@' whose tag part has no '/' and is no ZIP (a URL's user@host is not). */
+static bool published_ref(const char *ref)
+{
+	const char *at = strrchr(ref, '@');
+	size_t n = strlen(ref);
+
+	return at && at != ref && at[1] && !strchr(at, '/') &&
+	       !(n > 4 && !strcmp(ref + n - 4, ".zip"));
+}
+
 /*
- * The source as a model folder in its environment: a folder or ZIP that exists here, else a
- * job of the store. (moo publish's REPO@TAG will be one more case here.)
+ * The source as a model folder in its environment: a folder or ZIP that exists here, a
+ * published model (REPO@TAG), else a job of the store.
  */
 static int source_model(const char *ref, struct moo_serve_model **m)
 {
@@ -82,7 +92,19 @@ static int source_model(const char *ref, struct moo_serve_model **m)
 	struct stat sb;
 	int r;
 
-	if (stat(ref, &sb) == 0 || strstr(ref, "://")) {
+	if (stat(ref, &sb) != 0 && published_ref(ref)) {
+		if (on) {
+			return usage_error(&cmd_serve, "serve a published model here",
+					   "--on HOST takes a job, not REPO@TAG");
+		}
+		r = moo_publish_serve_model(m, ref, false, &err);
+	} else if (stat(ref, &sb) != 0 && !strstr(ref, "://") &&
+		   (strchr(ref, '/') || strstr(ref, ".zip"))) {
+		print_error_msg("give a model folder, a bundle ZIP, a job ('moo ps -a') or "
+				"REPO@TAG",
+				"no such file or folder '%s'", ref);
+		return EXIT_USAGE;
+	} else if (stat(ref, &sb) == 0 || strstr(ref, "://")) {
 		if (on) {
 			return usage_error(&cmd_serve,
 					   "serve a job that ran there, or its folder here",
@@ -222,6 +244,6 @@ done:
 const struct cmd cmd_serve = {
 	.name = "serve",
 	.summary = "serve a trained model over HTTP (OIP v2, SageMaker/MLflow)",
-	.args = "JOB|DIR|ZIP",
+	.args = "JOB|DIR|ZIP|REPO@TAG",
 	.run = run,
 };

@@ -23,11 +23,15 @@
 	X(git_blob_lookup) \
 	X(git_blob_rawcontent) \
 	X(git_blob_rawsize) \
+	X(git_buf_dispose) \
 	X(git_commit_create) \
 	X(git_commit_free) \
 	X(git_commit_lookup) \
 	X(git_commit_message) \
 	X(git_commit_tree) \
+	X(git_config_free) \
+	X(git_config_get_string_buf) \
+	X(git_config_open_ondisk) \
 	X(git_credential_ssh_key_from_agent) \
 	X(git_credential_ssh_key_new) \
 	X(git_credential_userpass_plaintext_new) \
@@ -69,6 +73,7 @@
 	X(git_repository_init) \
 	X(git_repository_open) \
 	X(git_repository_open_bare) \
+	X(git_repository_config) \
 	X(git_revparse_single) \
 	X(git_signature_default) \
 	X(git_signature_free) \
@@ -105,11 +110,15 @@ int moo__gitlib_load(struct moo_error **err);
 #define git_blob_lookup                       moo__gitlib.git_blob_lookup
 #define git_blob_rawcontent                   moo__gitlib.git_blob_rawcontent
 #define git_blob_rawsize                      moo__gitlib.git_blob_rawsize
+#define git_buf_dispose                       moo__gitlib.git_buf_dispose
 #define git_commit_create                     moo__gitlib.git_commit_create
 #define git_commit_free                       moo__gitlib.git_commit_free
 #define git_commit_lookup                     moo__gitlib.git_commit_lookup
 #define git_commit_message                    moo__gitlib.git_commit_message
 #define git_commit_tree                       moo__gitlib.git_commit_tree
+#define git_config_free                       moo__gitlib.git_config_free
+#define git_config_get_string_buf             moo__gitlib.git_config_get_string_buf
+#define git_config_open_ondisk                moo__gitlib.git_config_open_ondisk
 #define git_credential_ssh_key_from_agent     moo__gitlib.git_credential_ssh_key_from_agent
 #define git_credential_ssh_key_new            moo__gitlib.git_credential_ssh_key_new
 #define git_credential_userpass_plaintext_new moo__gitlib.git_credential_userpass_plaintext_new
@@ -151,6 +160,7 @@ int moo__gitlib_load(struct moo_error **err);
 #define git_repository_init                   moo__gitlib.git_repository_init
 #define git_repository_open                   moo__gitlib.git_repository_open
 #define git_repository_open_bare              moo__gitlib.git_repository_open_bare
+#define git_repository_config                 moo__gitlib.git_repository_config
 #define git_revparse_single                   moo__gitlib.git_revparse_single
 #define git_signature_default                 moo__gitlib.git_signature_default
 #define git_signature_free                    moo__gitlib.git_signature_free

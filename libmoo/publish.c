@@ -16,7 +16,13 @@
  * - the files moo writes (README.md, metadata.yaml, params.json, process.log; moo.lock
  *   when the result has none) win over result files of the same name;
  * - nothing in the folder depends on the time of publishing, so the same job gives the
- *   same tree, and publishing it again makes no commit.
+ *   same tree, and publishing it again makes no commit;
+ * - Git LFS (lfs.c): every non-empty file the base's .gitattributes route through
+ *   filter=lfs becomes a pointer (git lfs pointer's bytes), whatever its size; the objects
+ *   go up before any ref (batch API at lfs.url or URL.git/info/lfs; a repository on this
+ *   machine gets them in its lfs/objects, as git-lfs's standalone transfer reads them);
+ *   ssh without lfs.url is refused (no git-lfs-authenticate); the git remote's credential
+ *   goes only to an LFS server on its origin.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +39,7 @@
 #include <jansson.h>
 #include "internal.h"
 #include "gitlib.h"
+#include "lfs.h"
 #include "ssh.h"
 
 #define DEFAULT_MAX_FILE (50ull * 1000 * 1000)
@@ -104,6 +111,8 @@ struct file {
 	char *data; /* content written by moo */
 	size_t len;
 	uint64_t size;
+	bool lfs;                  /* committed as a Git LFS pointer */
+	char oid[MOO__SHA256_HEX]; /* its LFS object, once hashed */
 };
 
 struct folder {
@@ -1039,19 +1048,9 @@ static int build_tree(git_repository *repo, const git_oid *base, const char *dir
 		char *path = moo__path_join(dir, x->rel);
 		int g;
 
-		if (x->src && x->size > max && !o->allow_large_files) {
-			if (lfs_path(repo, base, path)) {
-				struct moo_error *me = moo__error_add(
-					err, MOO_EARG, MOO_SEV_ERROR,
-					"'%s' is routed to Git LFS, which moo does not upload yet",
-					x->rel);
-
-				moo__error_hint(me, "push it with git lfs, or pass "
-						    "--allow-large-files to commit it as a blob");
-				free(path);
-				r = MOO_EARG;
-				goto done;
-			}
+		/* an empty file stays an empty blob, as git-lfs's clean filter leaves it */
+		x->lfs = x->size > 0 && lfs_path(repo, base, path);
+		if (!x->lfs && x->src && x->size > max && !o->allow_large_files) {
 			struct moo_error *me = moo__error_add(
 				err, MOO_EARG, MOO_SEV_ERROR,
 				"'%s' is %llu bytes, over the %llu bytes moo commits to git",
@@ -1067,8 +1066,25 @@ static int build_tree(git_repository *repo, const git_oid *base, const char *dir
 		memset(&e, 0, sizeof(e));
 		e.mode = GIT_FILEMODE_BLOB;
 		e.path = path;
-		g = x->src ? git_blob_create_from_disk(&e.id, repo, x->src)
-			   : git_blob_create_from_buffer(&e.id, repo, x->data, x->len);
+		if (x->lfs) { /* every file .gitattributes routes to LFS, as git-lfs's clean filter
+			       */
+			struct moo_buf ptr = MOO_BUF_INIT;
+
+			if (!x->oid[0] && x->src &&
+			    (r = moo__sha256_file(x->src, x->oid, &x->size, err))) {
+				free(path);
+				goto done;
+			} else if (!x->oid[0] && !x->src) {
+				moo__sha256_buf(x->data, x->len, x->oid);
+			}
+			moo__lfs_pointer(&ptr, x->oid, x->size);
+			g = git_blob_create_from_buffer(&e.id, repo, ptr.ptr, ptr.len);
+			moo_buf_dispose(&ptr);
+			++*n_lfs;
+		} else {
+			g = x->src ? git_blob_create_from_disk(&e.id, repo, x->src)
+				   : git_blob_create_from_buffer(&e.id, repo, x->data, x->len);
+		}
 		if (!g) {
 			g = git_index_add(idx, &e);
 		}
@@ -1230,6 +1246,230 @@ done:
 	return r;
 }
 
+/* ---- Git LFS ------------------------------------------------------------------------------ */
+
+/* Key of a git configuration file (NULL when unset); the file's text from a blob or disk. */
+static char *config_value(git_config *cfg, const char *key)
+{
+	git_buf b = {0};
+	char *v = NULL;
+
+	if (cfg && !git_config_get_string_buf(&b, cfg, key) && b.ptr && *b.ptr) {
+		v = moo__strdup(b.ptr);
+	}
+	git_buf_dispose(&b);
+	return v;
+}
+
+/*
+ * Where the objects go, as git-lfs finds it: lfs.url of git's configuration, else of the
+ * .lfsconfig at the root of base; else https://HOST/PATH.git/info/lfs for an http(s)
+ * remote. *out NULL: a repository on this machine, whose lfs/objects folder takes them.
+ */
+static int lfs_endpoint(struct ctx *c, const git_oid *base, char **out, struct moo_error **err)
+{
+	git_config *cfg = NULL;
+	char *url = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (!git_repository_config(&cfg, c->repo)) { /* the user's global and system config */
+		url = config_value(cfg, "lfs.url");
+		git_config_free(cfg);
+		cfg = NULL;
+	}
+	if (!url && !git_oid_is_zero(base)) {
+		git_commit *cm = NULL;
+		git_tree *t = NULL;
+		git_tree_entry *e = NULL;
+		git_blob *b = NULL;
+
+		if (!git_commit_lookup(&cm, c->repo, base) && !git_commit_tree(&t, cm) &&
+		    !git_tree_entry_bypath(&e, t, ".lfsconfig") &&
+		    !git_blob_lookup(&b, c->repo, git_tree_entry_id(e))) {
+			char *p = moo__path_join(c->tmp, "lfsconfig");
+
+			if (!moo__write_file_atomic(p, git_blob_rawcontent(b),
+						    (size_t)git_blob_rawsize(b), 0600, false,
+						    NULL) &&
+			    !git_config_open_ondisk(&cfg, p)) {
+				url = config_value(cfg, "lfs.url");
+				git_config_free(cfg);
+			}
+			free(p);
+		}
+		git_blob_free(b);
+		git_tree_entry_free(e);
+		git_tree_free(t);
+		git_commit_free(cm);
+	}
+	if (url && strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) {
+		struct moo_error *me = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+						      "lfs.url '%s' is not an http(s) URL", url);
+
+		moo__error_hint(me, "moo talks to LFS servers over http(s) only");
+		r = MOO_EARG;
+	} else if (!url && c->rm.kind == K_HTTP) { /* without a user:password of the URL */
+		char *origin = moo__lfs_origin(c->rm.url);
+		const char *path = strchr(strstr(c->rm.url, "://") + 3, '/');
+		size_t n = path ? strlen(path) : 0;
+
+		while (n && path[n - 1] == '/') {
+			n--;
+		}
+		url = moo__printf("%s%.*s%s/info/lfs", origin ? origin : c->rm.url, (int)n,
+				  path ? path : "",
+				  n > 4 && !strncmp(path + n - 4, ".git", 4) ? "" : ".git");
+		free(origin);
+	} else if (!url && c->rm.kind == K_SSH) {
+		struct moo_error *me = moo__error_add(
+			err, MOO_EARG, MOO_SEV_ERROR,
+			"'%s' routes files to Git LFS, which moo does not upload over ssh",
+			c->rm.shown);
+
+		moo__error_hint(me, "set lfs.url to the server's https LFS endpoint in the "
+				    "repository's .lfsconfig, or publish to its https URL");
+		r = MOO_EARG;
+	}
+	if (r) {
+		free(url);
+		return r;
+	}
+	*out = url;
+	return 0;
+}
+
+/* The git folder of a repository on this machine: PATH, or PATH/.git when it has one. */
+static char *local_gitdir(const struct remote *rm)
+{
+	const char *path = strncmp(rm->url, "file://", 7) ? rm->url : rm->url + 7;
+	char *dotgit = moo__path_join(path, ".git");
+	struct stat sb;
+
+	if (stat(dotgit, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		return dotgit;
+	}
+	free(dotgit);
+	return moo__strdup(path);
+}
+
+/*
+ * The credential for the LFS server at api: the one the git remote took, when api is on the
+ * remote's origin (never sent elsewhere); after a 401 (again: true), what git's credential
+ * helper has for api, as git-lfs asks it.
+ */
+static bool lfs_credential(struct remote *rm, const char *api, bool again, char **user, char **pass)
+{
+	char *ao = moo__lfs_origin(api), *ro = moo__lfs_origin(rm->url);
+	bool ok = false;
+
+	*user = *pass = NULL;
+	if (!again) {
+		if (ao && ro && !strcmp(ao, ro) && rm->user && rm->pass) {
+			*user = moo__strdup(rm->user);
+			*pass = moo__strdup(rm->pass);
+		}
+		ok = true;
+	} else {
+		struct moo_buf o = MOO_BUF_INIT;
+		char *in = credential_input(api, NULL, NULL);
+
+		if (!run_git_credential("fill", in, &o) &&
+		    (*user = line_value(o.ptr, "username")) &&
+		    (*pass = line_value(o.ptr, "password"))) {
+			ok = true;
+		}
+		if (o.ptr) {
+			explicit_bzero(o.ptr, o.len);
+		}
+		moo_buf_dispose(&o);
+		free(in);
+	}
+	free(ao);
+	free(ro);
+	return ok;
+}
+
+static void forget(char **user, char **pass)
+{
+	if (*pass) {
+		explicit_bzero(*pass, strlen(*pass));
+	}
+	free(*user);
+	free(*pass);
+	*user = *pass = NULL;
+}
+
+/*
+ * Sends the LFS objects of the folder before its commit is pushed: a ref is never pushed
+ * whose objects the server lacks. *sent counts the objects sent.
+ */
+static int lfs_push(struct ctx *c, const git_oid *base, const struct folder *f, const char *branch,
+		    size_t *sent, struct moo_error **err)
+{
+	struct moo__lfs_object *v = NULL;
+	char *api = NULL, *ref = moo__printf("refs/heads/%s", branch), *user = NULL, *pass = NULL;
+	size_t n = 0, i;
+	bool unauthorized = false;
+	int r;
+
+	*sent = 0;
+	for (i = 0; i < f->n; i++) {
+		const struct file *x = &f->v[i];
+
+		if (x->lfs) {
+			MOO_GROW(v, n);
+			v[n++] = (struct moo__lfs_object){x->rel, x->oid,  x->size,
+							  x->src, x->data, x->len};
+		}
+	}
+	if (!n || (r = lfs_endpoint(c, base, &api, err))) {
+		r = n ? r : 0;
+		goto done;
+	}
+	if (!api) {
+		char *gitdir = local_gitdir(&c->rm);
+
+		r = moo__lfs_store_local(gitdir, v, n, sent, err);
+		free(gitdir);
+		goto done;
+	}
+	lfs_credential(&c->rm, api, false, &user, &pass);
+	{
+		struct moo_error *first = NULL;
+
+		r = moo__lfs_upload(api, ref, user, pass, v, n, sent, &unauthorized, &first);
+		if (r && unauthorized) {
+			forget(&user, &pass);
+			if (lfs_credential(&c->rm, api, true, &user, &pass)) {
+				moo_error_free(first);
+				first = NULL;
+				r = moo__lfs_upload(api, ref, user, pass, v, n, sent, &unauthorized,
+						    &first);
+				if (!r) {
+					char *in = credential_input(api, user, pass);
+
+					run_git_credential("approve", in, NULL);
+					explicit_bzero(in, strlen(in));
+					free(in);
+				}
+			}
+			if (r && unauthorized) {
+				moo__error_hint(first,
+						"set up git's credential helper for it ('git "
+						"credential approve')");
+			}
+		}
+		moo__error_append(err, first);
+	}
+done:
+	forget(&user, &pass);
+	free(v);
+	free(api);
+	free(ref);
+	return r;
+}
+
 static bool valid_ref_part(const char *kind, const char *name, struct moo_error **err)
 {
 	char *full = moo__printf("refs/%s/%s", kind, name);
@@ -1257,6 +1497,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 	git_signature *sig = NULL;
 	git_oid tree, commit, ours, theirs, tagged;
 	bool nonff = false, moved_alias = false;
+	size_t lfs_sent = 0;
 	unsigned attempt;
 	int r;
 
@@ -1438,11 +1679,24 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 			git_oid_cpy(&commit, &refs.branch);
 		}
 		p.new_tag = git_oid_is_zero(&refs.tag);
+		if (o->dry_run && p.n_lfs) { /* where the LFS objects would go must be known */
+			char *api = NULL;
+
+			r = lfs_endpoint(&c, &refs.branch, &api, err);
+			free(api);
+			if (r) {
+				goto done;
+			}
+		}
 		if (o->dry_run) {
 			break;
 		}
 		if (!p.new_commit) {
 			break;
+		}
+		/* The LFS objects before any ref: a pushed pointer always has its object. */
+		if (p.n_lfs && (r = lfs_push(&c, &refs.branch, &f, branch, &lfs_sent, err))) {
+			goto done;
 		}
 		/* The branch first: when it is refused nothing remote changed. */
 		{
@@ -1591,9 +1845,67 @@ done:
 
 /* ---- back: REPO@TAG into a folder ------------------------------------------------------- */
 
-/* Writes every blob of tree under dest. */
-static int write_tree(git_repository *repo, git_tree *tree, const char *dest,
-		      struct moo_error **err)
+/* A checkout's Git LFS objects: where they come from, found on the first pointer. */
+struct lfs_get {
+	struct ctx *c;
+	git_oid commit;
+	bool looked; /* api below is known (NULL: the repository's own lfs/objects) */
+	char *api;
+	char *user, *pass;
+};
+
+/* The object of the pointer at rel (the path in the commit) into dest. */
+static int lfs_get(struct lfs_get *lg, const char *rel, const char *oid, uint64_t size,
+		   const char *dest, struct moo_error **err)
+{
+	bool unauthorized = false;
+	struct moo_error *first = NULL;
+	int r;
+
+	if (!lg->looked) {
+		if ((r = lfs_endpoint(lg->c, &lg->commit, &lg->api, err))) {
+			return r;
+		}
+		lg->looked = true;
+		if (lg->api) {
+			lfs_credential(&lg->c->rm, lg->api, false, &lg->user, &lg->pass);
+		}
+	}
+	if (!lg->api) {
+		char *gitdir = local_gitdir(&lg->c->rm), *src = moo__lfs_local_path(gitdir, oid);
+		char hex[MOO__SHA256_HEX];
+		uint64_t got = 0;
+
+		r = moo__sha256_file(src, hex, &got, NULL) || strcmp(hex, oid) || got != size
+			    ? moo__fail(err, MOO_ENOTFOUND,
+					"the Git LFS object of '%s' is not in '%s' (or not whole)",
+					rel, lg->c->rm.shown)
+			    : moo__copy_tree(src, dest, err);
+		free(gitdir);
+		free(src);
+		return r;
+	}
+	r = moo__lfs_download(lg->api, lg->user, lg->pass, rel, oid, size, dest, &unauthorized,
+			      &first);
+	if (r && unauthorized) {
+		forget(&lg->user, &lg->pass);
+		if (lfs_credential(&lg->c->rm, lg->api, true, &lg->user, &lg->pass)) {
+			moo_error_free(first);
+			first = NULL;
+			r = moo__lfs_download(lg->api, lg->user, lg->pass, rel, oid, size, dest,
+					      &unauthorized, &first);
+		}
+	}
+	moo__error_append(err, first);
+	return r;
+}
+
+/*
+ * Writes every blob of tree (at rel in the commit) under dest; a Git LFS pointer that
+ * .gitattributes routes to LFS is replaced by its object.
+ */
+static int write_tree(git_repository *repo, git_tree *tree, const char *dest, const char *rel,
+		      struct lfs_get *lg, struct moo_error **err)
 {
 	size_t i, n = git_tree_entrycount(tree);
 	int r = moo__mkdir_p(dest, 0755, err);
@@ -1601,26 +1913,34 @@ static int write_tree(git_repository *repo, git_tree *tree, const char *dest,
 	for (i = 0; !r && i < n; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
 		const char *nm = git_tree_entry_name(e);
-		char *path;
+		char *path, *sub_rel;
 
 		if (!moo__path_is_safe_relative(nm)) {
 			return moo__fail(err, MOO_EBUNDLE, "unsafe name '%s' in the tree", nm);
 		}
 		path = moo__path_join(dest, nm);
+		sub_rel = moo__path_join(rel, nm);
 		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
 			git_tree *sub = NULL;
 
 			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e))) {
 				r = git_fail(err, MOO_EIO, "cannot read '%s'", nm);
 			} else {
-				r = write_tree(repo, sub, path, err);
+				r = write_tree(repo, sub, path, sub_rel, lg, err);
 			}
 			git_tree_free(sub);
 		} else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
 			git_blob *b = NULL;
+			char oid[MOO__SHA256_HEX];
+			uint64_t size;
 
 			if (git_blob_lookup(&b, repo, git_tree_entry_id(e))) {
 				r = git_fail(err, MOO_EIO, "cannot read '%s'", nm);
+			} else if (moo__lfs_pointer_parse(git_blob_rawcontent(b),
+							  (size_t)git_blob_rawsize(b), oid,
+							  &size) &&
+				   lfs_path(repo, &lg->commit, sub_rel)) {
+				r = lfs_get(lg, sub_rel, oid, size, path, err);
 			} else {
 				r = moo__write_file_atomic(path, git_blob_rawcontent(b),
 							   (size_t)git_blob_rawsize(b), 0644, false,
@@ -1629,6 +1949,7 @@ static int write_tree(git_repository *repo, git_tree *tree, const char *dest,
 			git_blob_free(b);
 		}
 		free(path);
+		free(sub_rel);
 	}
 	return r;
 }
@@ -1643,10 +1964,12 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 	git_tree *root = NULL, *sub = NULL;
 	git_tree_entry *e = NULL;
 	const char *message = NULL;
+	struct lfs_get lg;
 	struct stat sb;
 	int r;
 
 	memset(&c, 0, sizeof(c));
+	memset(&lg, 0, sizeof(lg));
 	if ((r = moo__gitlib_load(err))) { /* before anything the cleanup below frees */
 		return r;
 	}
@@ -1708,7 +2031,9 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 		r = MOO_ENOTFOUND;
 		goto done;
 	}
-	if ((r = write_tree(c.repo, sub, dest, err))) {
+	lg.c = &c;
+	git_oid_cpy(&lg.commit, git_object_id(peeled));
+	if ((r = write_tree(c.repo, sub, dest, path, &lg, err))) {
 		moo__rm_rf(dest);
 		goto done;
 	}
@@ -1719,6 +2044,8 @@ int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host
 		free(lp);
 	}
 done:
+	forget(&lg.user, &lg.pass);
+	free(lg.api);
 	git_tree_entry_free(e);
 	git_tree_free(sub);
 	git_tree_free(root);
@@ -1759,5 +2086,80 @@ done:
 	free(tmp);
 	free(dest);
 	free(pp);
+	return r;
+}
+
+int moo_publish_serve_model(struct moo_serve_model **out, const char *ref, bool accept_new_host_key,
+			    struct moo_error **err)
+{
+	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
+	struct moo_buf lock = MOO_BUF_INIT, zip = MOO_BUF_INIT;
+	struct moo_bundle *b = NULL;
+	struct moo_plan *plan = NULL;
+	struct moo_serve_model *m = NULL;
+	struct moo_job job;
+	const char *tmpdir = getenv("TMPDIR");
+	char *tmp = moo__printf("%s/moo-serve-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	char *model = NULL, *work = NULL;
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	if (!mkdtemp(tmp)) {
+		free(tmp);
+		return moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+	}
+	model = moo__path_join(tmp, "model");
+	work = moo__path_join(tmp, "work");
+	if ((r = moo_publish_checkout(ref, model, accept_new_host_key, &lock, err)) ||
+	    (r = moo_lock_parse(&plan, lock.ptr ? lock.ptr : "", lock.len, "moo.lock", err))) {
+		goto done;
+	}
+	/* The code: the bundle the lock names, from this machine's store (as moo reproduce). */
+	if (!plan->bundle_sha256 || (r = moo_job_root(&zip, err))) {
+		r = moo__fail(err, MOO_ENOTFOUND, "the moo.lock of '%s' names no bundle", ref);
+		goto done;
+	}
+	moo_buf_printf(&zip, "/bundles/%s.zip", plan->bundle_sha256);
+	if (access(zip.ptr, R_OK)) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR,
+				       "the code of '%s' (bundle %.12s) is not on this machine",
+				       ref, plan->bundle_sha256);
+
+		moo__error_hint(e, "serve it where it was trained, or 'moo run' its project here "
+				   "once (the same files give the same bundle)");
+		r = MOO_ENOTFOUND;
+		goto done;
+	}
+	bo.sha256 = plan->bundle_sha256; /* the bytes the job ran, or nothing */
+	if ((r = moo_bundle_open(&b, zip.ptr, &bo, err)) ||
+	    (r = moo_bundle_extract(b, work, NULL, err))) {
+		goto done;
+	}
+	/* The published model as a finished job: served as serving the job would. */
+	job.id = (char *)ref;
+	job.host = (char *)"local";
+	job.dir = tmp;
+	job.status = MOO_JOB_SUCCEEDED;
+	job.result_path = model;
+	job.lock = lock.ptr;
+	job.command = plan->command;
+	if ((r = moo_serve_model_from_job(&m, &job, err))) {
+		goto done;
+	}
+	m->tmp_dir = tmp;
+	tmp = NULL;
+	*out = m;
+done:
+	if (tmp) {
+		moo__rm_rf(tmp);
+	}
+	free(tmp);
+	free(model);
+	free(work);
+	moo_bundle_free(b);
+	moo_plan_free(plan);
+	moo_buf_dispose(&lock);
+	moo_buf_dispose(&zip);
 	return r;
 }

@@ -72,6 +72,8 @@ MOO_EXTERN int moo_publish(struct moo_store *st, const struct moo_job *job,
  * not exist): the model folder the tag's commit holds, found by its moo.lock (the only
  * model folder of the commit's change, else the one named in the tag's message). lock,
  * when not NULL, gets the folder's moo.lock text. accept_new_host_key as for moo_publish.
+ * Git LFS pointers that the commit's .gitattributes route to LFS are replaced by their
+ * objects (batch download, or the repository's own lfs/objects), checked by sha256.
  */
 MOO_EXTERN int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host_key,
 				    struct moo_buf *lock, struct moo_error **err);
@@ -82,6 +84,16 @@ MOO_EXTERN int moo_publish_checkout(const char *ref, const char *dest, bool acce
  */
 MOO_EXTERN int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *params,
 				struct moo_error **err);
+
+/*
+ * A published model, "REPO@TAG", to serve (moo serve REPO@TAG): the tag's model folder
+ * checked out into a temporary folder (m->tmp_dir), the predictor from the bundle its
+ * moo.lock names (from this machine's bundle store, checked by sha256: MOO_ENOTFOUND when
+ * it is not there), in the environment the lock records, as moo_serve_model_from_job.
+ */
+struct moo_serve_model;
+MOO_EXTERN int moo_publish_serve_model(struct moo_serve_model **out, const char *ref,
+				       bool accept_new_host_key, struct moo_error **err);
 
 /* Records a publication; lists them, newest first (moo_publications_free). */
 MOO_EXTERN int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
