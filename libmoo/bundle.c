@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "archivelib.h"
 #include "curl.h"
 #include "dataset.h"
@@ -571,6 +572,130 @@ static int scan(struct scan *s)
 	return r ? r : pass_data(s);
 }
 
+/* ---- a scan kept by the ZIP's sha256 ------------------------------------------------------ */
+
+/*
+ * What a scan that passed found (prefix, entries, metadata.yaml) depends only on the ZIP's
+ * bytes and the caps, and a folder run again packs to the same bytes: so it is kept in
+ * $XDG_CACHE_HOME/moo/scans (else ~/.cache/moo/scans), named by sha256 and caps, and read
+ * back instead of reading the ZIP twice through libarchive when it is opened. A
+ * file that does not read back as this file writes it is ignored (scanned again).
+ */
+static char *scan_cache_path(const struct scan *s, const char *sha256)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if ((!xdg || *xdg != '/') && (!home || *home != '/')) {
+		return NULL;
+	}
+	return moo__printf("%s%s/moo/scans/%s-%llu-%llu-%llu.json", xdg && *xdg == '/' ? xdg : home,
+			   xdg && *xdg == '/' ? "" : "/.cache", sha256,
+			   (unsigned long long)s->max_bytes, (unsigned long long)s->max_entries,
+			   (unsigned long long)s->max_ratio);
+}
+
+static bool scan_cache_get(struct scan *s, const char *sha256)
+{
+	char *path = scan_cache_path(s, sha256);
+	struct moo_buf text = MOO_BUF_INIT;
+	json_t *o = NULL, *files, *f;
+	const char *prefix, *spec;
+	size_t i, n;
+	bool ok = false;
+
+	if (!path || moo__read_file(path, 64u << 20, &text, NULL) || !text.ptr ||
+	    !(o = json_loadb(text.ptr, text.len, 0, NULL)) ||
+	    !(prefix = json_string_value(json_object_get(o, "prefix"))) ||
+	    !(files = json_object_get(o, "files")) || !json_is_array(files) ||
+	    !json_is_integer(json_object_get(o, "total")) ||
+	    json_integer_value(json_object_get(o, "total")) < 0) {
+		goto done;
+	}
+	s->total = (uint64_t)json_integer_value(json_object_get(o, "total"));
+	spec = json_string_value(json_object_get(o, "spec"));
+	n = json_array_size(files);
+	s->files = moo__calloc(n ? n : 1, sizeof(*s->files));
+	json_array_foreach(files, i, f)
+	{
+		const char *name = json_string_value(json_array_get(f, 0));
+		json_t *size = json_array_get(f, 1);
+		struct moo_bundle_file *bf;
+		char *full;
+
+		if (!name || !json_is_integer(size) || json_integer_value(size) < 0) {
+			goto done;
+		}
+		bf = &s->files[s->n_files++];
+		bf->path = moo__strdup(name);
+		bf->size = (uint64_t)json_integer_value(size);
+		bf->dir = json_is_true(json_array_get(f, 2));
+		bf->exec = json_is_true(json_array_get(f, 3));
+		full = moo__printf("%s%s", prefix, name);
+		if (bf->dir && *full && full[strlen(full) - 1] == '/') {
+			full[strlen(full) - 1] = '\0';
+		}
+		set_put(&s->names, full, bf->dir ? K_DIR : K_FILE);
+		free(full);
+	}
+	s->prefix = moo__strdup(prefix);
+	if (spec) {
+		moo_buf_puts(&s->spec_text, spec);
+		s->have_spec = true;
+	}
+	ok = true;
+done:
+	if (!ok) {
+		/* back to a fresh scan */
+		for (i = 0; i < s->n_files; i++) {
+			free(s->files[i].path);
+		}
+		free(s->files);
+		s->files = NULL;
+		s->n_files = 0;
+		s->total = 0;
+		set_dispose(&s->names);
+	}
+	json_decref(o);
+	moo_buf_dispose(&text);
+	free(path);
+	return ok;
+}
+
+static void scan_cache_put(const struct scan *s, const char *sha256)
+{
+	char *path = scan_cache_path(s, sha256), *dir, *text;
+	json_t *o, *files = json_array();
+	size_t i;
+
+	if (!path || (s->have_spec && memchr(s->spec_text.ptr, '\0', s->spec_text.len))) {
+		json_decref(files);
+		free(path);
+		return;
+	}
+	for (i = 0; i < s->n_files; i++) {
+		const struct moo_bundle_file *f = &s->files[i];
+
+		json_array_append_new(files, json_pack("[s, I, b, b]", f->path, (json_int_t)f->size,
+						       f->dir, f->exec));
+	}
+	o = json_pack("{s: s, s: I, s: o}", "prefix", s->prefix ? s->prefix : "", "total",
+		      (json_int_t)s->total, "files", files);
+	if (s->have_spec) {
+		json_object_set_new(o, "spec", json_stringn(s->spec_text.ptr, s->spec_text.len));
+	}
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	dir = moo__strdup(path);
+	*strrchr(dir, '/') = '\0';
+	/* a cache that cannot be written is no loss */
+	if (text && !moo__mkdir_p(dir, 0700, NULL)) {
+		moo__write_file_atomic(path, text, strlen(text), 0600, false, NULL);
+	}
+	free(text);
+	free(dir);
+	json_decref(o);
+	free(path);
+}
+
 /* The spec inside the bundle, and its entry points present as files. */
 static int read_spec(struct scan *s, struct moo_spec **out)
 {
@@ -971,7 +1096,10 @@ int moo_bundle_open(struct moo_bundle **out, const char *source, const struct mo
 		goto done;
 	}
 	s.zip = b->zip_path;
-	r = scan(&s);
+	r = 0;
+	if (!scan_cache_get(&s, b->sha256) && !(r = scan(&s))) {
+		scan_cache_put(&s, b->sha256);
+	}
 	if (!r) {
 		r = read_spec(&s, &b->spec);
 	}

@@ -19,6 +19,7 @@
 #include "ssh.h"
 #include "slurm.h"
 #include "job.h"
+#include "probe.h"
 
 /*
  * The runtime command: the entry point's argv (interpreter -u entry --k v …) and its
@@ -538,7 +539,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		job->bytes_sent += sent;
 		/* The zip stays here too, so 'moo reproduce' finds the bundle by its sha256. */
 		if (!r) {
-			r = moo__transport_local_open(&here, err);
+			r = moo__transport_open(&here, "local", err);
 		}
 		if (!r) {
 			r = keep_zip(here, b, err);

@@ -9,68 +9,13 @@
 #include <time.h>
 #include <sys/stat.h>
 #include "registry.h"
+#include "probe.h"
 #include "ssh.h"
 #include "runtime.h"
 
 /* ---- the plan: made once, before anything is sent ---------------------------------- */
 
 #define FACTS_MAX_AGE (24 * 3600.0)
-
-/* A file's first line on the host ("" when it has none): what the facts' cache key holds. */
-static void first_line(struct moo__transport *t, const char *path, struct moo_buf *out)
-{
-	struct moo_buf b = MOO_BUF_INIT;
-
-	if (!t->ops->read_file(t, path, 0, 4096, &b, NULL) && b.len) {
-		moo_buf_add(out, b.ptr, strcspn(b.ptr, "\n"));
-	}
-	moo_buf_dispose(&b);
-}
-
-/*
- * The host's facts: the probe script run over the transport, cached in the store per host
- * and keyed by what changes them (its boot id, its NVIDIA driver's version, its root), so a
- * reboot or a driver update probes again. Memory and disk are as seen when probed.
- */
-int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struct moo_store *st,
-		    struct moo_error **err)
-{
-	struct moo_buf key = MOO_BUF_INIT, cached = MOO_BUF_INIT, json = MOO_BUF_INIT;
-	int r;
-
-	moo_buf_printf(&key, "facts\t%s\t%s\t", t->host, t->root);
-	first_line(t, "/proc/sys/kernel/random/boot_id", &key);
-	moo_buf_putc(&key, '\t');
-	first_line(t, "/sys/module/nvidia/version", &key);
-	if (st && moo_store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
-	    moo_host_facts_from_json(out, cached.ptr, NULL) == 0) {
-		r = 0;
-		goto done;
-	}
-	r = moo__probe_host(out, t, err);
-	if (!r && st) {
-		/* a cache that fails is no loss */
-		moo_host_facts_to_json(*out, &json);
-		moo_store_cache_put(st, key.ptr, json.ptr, NULL);
-	}
-done:
-	if (!r && moo__transport_is_remote(t) && t->impl) {
-		/* the key this session checked (an SSH transport's impl is its session) */
-		const struct moo__ssh *c = t->impl;
-		struct moo_host_key *k = &(*out)->key;
-
-		moo_host_key_dispose(k);
-		k->display = c->display ? moo__strdup(c->display) : NULL;
-		k->type = c->key_type ? moo__strdup(c->key_type) : NULL;
-		k->fingerprint = c->fingerprint ? moo__strdup(c->fingerprint) : NULL;
-		k->known_hosts = c->known_hosts ? moo__strdup(c->known_hosts) : NULL;
-		k->added = c->key_added;
-	}
-	moo_buf_dispose(&key);
-	moo_buf_dispose(&cached);
-	moo_buf_dispose(&json);
-	return r;
-}
 
 /* $MOO_<ENGINE>_OPTS on the host, for a command line of the engine. */
 static int engine_prefix(struct moo_buf *cmd, struct moo__transport *t, enum moo__engine engine,

@@ -180,10 +180,6 @@ int moo__runtime_prepare(struct moo__runtime *out, struct moo__transport *t, str
 			 const struct moo_spec *spec, const struct moo_plan *plan,
 			 struct moo_error **err);
 
-/* The host's facts over t: probed, or the store's copy for the same boot id, driver and root. */
-int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struct moo_store *st,
-		    struct moo_error **err);
-
 /* moo_plan_make over an open transport (st: the facts' cache, or NULL). */
 int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_store *st,
 		   const struct moo_bundle *b, const struct moo_plan_opts *o,
@@ -209,7 +205,6 @@ void moo__runtime_dispose(struct moo__runtime *rt);
 /* Shared between runtime.c, runtime_python.c, runtime_env.c and plan.c. */
 void moo__word(struct moo_buf *out, const char *w);
 bool moo__has_ctl(const char *s);
-int moo__probe_host(struct moo_host_facts **out, struct moo__transport *t, struct moo_error **err);
 int moo__engine_opts(struct moo__runtime *rt, struct moo__transport *t, struct moo_error **err);
 int moo__derive(struct moo__runtime *rt, struct moo__transport *t, const struct moo_plan *plan,
 		const char *const *reqs, size_t n, struct moo_error **err);

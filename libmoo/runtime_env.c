@@ -222,26 +222,6 @@ void moo__env_venv_command(struct moo_buf *out, const char *python, const char *
 
 /* ---- choosing and preparing the runtime of one job ----------------------------------- */
 
-int moo__probe_host(struct moo_host_facts **out, struct moo__transport *t, struct moo_error **err)
-{
-	struct moo_buf script = MOO_BUF_INIT, cmd = MOO_BUF_INIT, text = MOO_BUF_INIT;
-	int r, status;
-
-	moo_host_probe_script(&script);
-	moo_buf_puts(&cmd, "sh -c ");
-	moo_buf_shquote(&cmd, script.ptr);
-	moo_buf_puts(&cmd, " moo-probe ");
-	moo_buf_shquote(&cmd, t->root);
-	r = t->ops->exec(t, cmd.ptr, &text, NULL, &status, err);
-	if (!r) {
-		r = moo_host_facts_parse(out, text.ptr ? text.ptr : "", text.len, err);
-	}
-	moo_buf_dispose(&script);
-	moo_buf_dispose(&cmd);
-	moo_buf_dispose(&text);
-	return r;
-}
-
 /* The derived image from runtime.requirement, built on the host only when it is missing. */
 int moo__derive(struct moo__runtime *rt, struct moo__transport *t, const struct moo_plan *plan,
 		const char *const *reqs, size_t n, struct moo_error **err)

@@ -936,3 +936,25 @@ int moo__ssh_sftp_fail(struct moo__ssh *c, struct moo_error **err, int code, con
 	}
 	return code;
 }
+
+/* ---- moo hosts trust ----------------------------------------------------------------- */
+
+int moo_host_trust(struct moo_host_key *out, const char *host, const struct moo_connect_opts *opts,
+		   struct moo_error **err)
+{
+	struct moo__ssh *c = NULL;
+	int r;
+
+	r = moo__ssh_open(&c, host, MOO__SSH_ACCEPT_NEW | MOO__SSH_NO_AUTH,
+			  opts ? opts->timeout_s : 0, err);
+	if (r) {
+		return r;
+	}
+	out->display = moo__strdup(c->display);
+	out->type = moo__strdup(c->key_type);
+	out->fingerprint = moo__strdup(c->fingerprint);
+	out->known_hosts = moo__strdup(c->known_hosts);
+	out->added = c->key_added;
+	moo__ssh_close(c);
+	return 0;
+}

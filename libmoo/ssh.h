@@ -86,7 +86,7 @@ bool moo__ssh_alive(struct moo__ssh *c);
 
 /* The SSH transport (transport_ssh.c): the job seam over one session. */
 int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,
-			    struct moo_error **err);
+			    int timeout_s, struct moo_error **err);
 /* The session under an SSH transport (borrowed), for callers that need more. */
 struct moo__ssh *moo__transport_ssh_session(struct moo__transport *t);
 #endif

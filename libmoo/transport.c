@@ -44,8 +44,8 @@ void moo__transport_close_all(void)
 	cache = NULL;
 }
 
-int moo__transport_open_flags(struct moo__transport **out, const char *host, unsigned flags,
-			      struct moo_error **err)
+static int open_host(struct moo__transport **out, const char *host, unsigned flags, int timeout_s,
+		     struct moo_error **err)
 {
 	static bool registered;
 	struct moo__transport *t = NULL;
@@ -71,7 +71,7 @@ int moo__transport_open_flags(struct moo__transport **out, const char *host, uns
 		really_close(t);
 		break;
 	}
-	r = moo__transport_ssh_open(&t, host, flags, err);
+	r = moo__transport_ssh_open(&t, host, flags, timeout_s, err);
 	if (r) {
 		return r;
 	}
@@ -84,6 +84,42 @@ int moo__transport_open_flags(struct moo__transport **out, const char *host, uns
 	t->cached = true;
 	*out = t;
 	return 0;
+}
+
+int moo__transport_open_flags(struct moo__transport **out, const char *host, unsigned flags,
+			      struct moo_error **err)
+{
+	return open_host(out, host, flags, 0, err);
+}
+
+int moo__transport_open_opts(struct moo__transport **out, const char *host,
+			     const struct moo_connect_opts *opts, struct moo_error **err)
+{
+	return open_host(out, host, opts && opts->accept_new_host_key ? MOO__SSH_ACCEPT_NEW : 0,
+			 opts ? opts->timeout_s : 0, err);
+}
+
+void moo__transport_describe(struct moo__transport *t, struct moo_host_key *key, double *connect_s,
+			     double *auth_s)
+{
+	const struct moo__ssh *c;
+
+	if (!moo__transport_is_remote(t) || !t->impl) {
+		return;
+	}
+	c = moo__transport_ssh_session(t);
+	moo_host_key_dispose(key);
+	key->display = c->display ? moo__strdup(c->display) : NULL;
+	key->type = c->key_type ? moo__strdup(c->key_type) : NULL;
+	key->fingerprint = c->fingerprint ? moo__strdup(c->fingerprint) : NULL;
+	key->known_hosts = c->known_hosts ? moo__strdup(c->known_hosts) : NULL;
+	key->added = c->key_added;
+	if (connect_s) {
+		*connect_s = c->connect_s;
+	}
+	if (auth_s) {
+		*auth_s = c->auth_s;
+	}
 }
 
 int moo__transport_open(struct moo__transport **out, const char *host, struct moo_error **err)

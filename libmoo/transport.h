@@ -88,6 +88,16 @@ struct moo__transport {
 int moo__transport_open(struct moo__transport **out, const char *host, struct moo_error **err);
 int moo__transport_open_flags(struct moo__transport **out, const char *host, unsigned flags,
 			      struct moo_error **err);
+/* moo__transport_open_flags with a public moo_connect_opts (NULL: defaults). */
+int moo__transport_open_opts(struct moo__transport **out, const char *host,
+			     const struct moo_connect_opts *opts, struct moo_error **err);
+/*
+ * What the connection under t checked: the host key (into key, when t reaches another
+ * machine; left as it is otherwise) and the seconds spent connecting and authenticating
+ * (when not NULL).
+ */
+void moo__transport_describe(struct moo__transport *t, struct moo_host_key *key, double *connect_s,
+			     double *auth_s);
 /*
  * After a lost connection: drops *t (from the cache too) and connects again once
  * (moo__ssh_open's own retries and backoff included). *t is NULL when that fails.

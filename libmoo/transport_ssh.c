@@ -1235,14 +1235,14 @@ static const struct moo__transport_ops ssh_ops = {
 };
 
 int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsigned flags,
-			    struct moo_error **err)
+			    int timeout_s, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
 	struct moo__ssh *c = NULL;
 	struct moo_buf root = MOO_BUF_INIT;
 	int status = -1, r;
 
-	if ((r = moo__ssh_open(&c, host, flags, 0, err))) {
+	if ((r = moo__ssh_open(&c, host, flags, timeout_s, err))) {
 		goto done;
 	}
 	if (c->target.root) {

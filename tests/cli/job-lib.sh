@@ -6,6 +6,7 @@ SRCDIR=${SRCDIR:-${MOO_SRC:?set MOO_SRC to the source tree}}
 T=$(mktemp -d "${TMPDIR:-/tmp}/moo-test.XXXXXX")
 export HOME="$T/home" MOO_HOME="$T/moohome" MOO_ROOT="$T/root"
 export XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" NO_COLOR=1
+export XDG_CACHE_HOME="$T/cache" # the scans of bundles (bundle.c) stay in the test
 export MOO_PYTHON="${MOO_PYTHON:-/usr/bin/python3}"
 mkdir -p "$HOME"
 n=0

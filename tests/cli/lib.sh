@@ -5,6 +5,7 @@ set -u
 : "${MOO_SRC:?set MOO_SRC to the source tree}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/moo-test.XXXXXX")
 export MOO_HOME="$T/home" XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" MOO_ROOT="$T/root"
+export XDG_CACHE_HOME="$T/cache" # the scans of bundles (bundle.c) stay in the test
 export NO_COLOR=1
 _n=0
 _failed=0

@@ -13,6 +13,13 @@ check "the model is in the result folder" test -s "$MOO_ROOT/jobs/$id/work/train
 check "the job directory has the documented layout" sh -c "cd '$MOO_ROOT/jobs/$id' &&
 	test -f metadata.yaml -a -d work -a -f process.log -a -f state -a -f exit -a -f MANIFEST.sha256"
 check "the bundle is kept by its sha256" sh -c "ls '$MOO_ROOT'/bundles/*.zip | grep -q '/[0-9a-f]\{64\}\.zip$'"
+sha=$(ls "$MOO_ROOT"/bundles/*.zip | head -n 1 | sed 's#.*/##; s#\.zip$##')
+check "the bundle's scan is kept by its sha256 in XDG_CACHE_HOME" sh -c "ls '$XDG_CACHE_HOME'/moo/scans/$sha-*.json"
+for f in "$XDG_CACHE_HOME"/moo/scans/"$sha"-*.json; do printf '{"prefix": 3' >"$f"; done
+"$MOO" run "$SRCDIR/examples/sklearn-diabetes" >/dev/null 2>err
+check "a scan kept broken is scanned again: the run succeeds" grep -q 'succeeded' err
+check "... and the scan is kept again, whole" sh -c "cat '$XDG_CACHE_HOME'/moo/scans/$sha-*.json |
+	'$MOO_PYTHON' -c 'import json,sys; assert json.load(sys.stdin)[\"files\"]'"
 check "moo fetch copies the result, checked against the manifest" \
 	sh -c "'$MOO' fetch '$id' -o model >/dev/null && test -s model/model.pkl"
 check "the fetched model predicts through predict.py" "$MOO_PYTHON" -c "

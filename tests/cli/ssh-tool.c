@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	t0 = now();
-	if (moo__transport_ssh_open(&t, argv[1], flags, &err)) {
+	if (moo__transport_ssh_open(&t, argv[1], flags, 0, &err)) {
 		return fail(err);
 	}
 	t0 = now() - t0;
