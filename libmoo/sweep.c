@@ -565,6 +565,7 @@ static int fill(struct run *rn, struct moo_error **err)
 			 * itself shows later, as its exit) */
 			host_down(rn, h, NULL);
 			launch_lost(rn, i, h, e, rn->hosts[h].last_try);
+			rn->hosts[h].last_try = now(); /* tried again HOST_RETRY_S from now */
 			moo_error_free(e);
 			i--; /* the same point, elsewhere (unless it has used its retries) */
 			continue;
