@@ -156,8 +156,22 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 		has_exit = !r && exit_text.len;
 		r = 0;
 	}
-	if (!moo__read_state(t, job, state_path, &state, NULL) && job->started <= 0) {
-		job->started = moo__kv_time(t, state.ptr, "started");
+	if (has_exit && known && info.restarts >= 0 &&
+	    moo__kv_int(exit_text.ptr, "run", 0) != info.restarts) {
+		/* the end of a run before a requeue (written late, or not yet cleared by this
+		 * run's batch script): not this run's */
+		has_exit = false;
+	}
+	if (!moo__read_state(t, job, state_path, &state, NULL) &&
+	    (!known || info.restarts < 0 || moo__kv_int(state.ptr, "run", 0) == info.restarts)) {
+		/* the run's start: Slurm's StartTime, by the controller's clock (the
+		 * supervisor's counts from the boot of a compute node, which moo cannot see);
+		 * the supervisor's where Slurm does not say */
+		if (known && info.start > 0 && !slurm_waiting(info.state)) {
+			job->started = info.start < job->created ? job->created : info.start;
+		} else if (job->started <= 0) {
+			job->started = moo__kv_time(t, state.ptr, "started");
+		}
 	}
 	if (known && !moo__slurm_state_done(info.state)) {
 		bool waiting = !strcmp(info.state, "PENDING") ||
@@ -228,6 +242,9 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 		job->status = MOO_JOB_LOST;
 		job->ended = moo__now();
 		moo__set_detail(job, "unknown to Slurm");
+	}
+	if (job->ended > 0 && job->started > job->ended) {
+		job->ended = job->started; /* two clocks (Slurm's, the node's): kept in order */
 	}
 	if (!r && (job->status != before || moo_job_status_done(job->status) ||
 		   (job->detail ? !detail_before || strcmp(job->detail, detail_before)
