@@ -442,10 +442,10 @@ static void clear(struct answer *a)
 
 /*
  * One query, one command line: squeue for every job the controller holds (live, and ended
- * ones for MinJobAge), then sacct where accounting runs for the ids wanted that the
- * controller has forgotten; scontrol show job when squeue cannot be run. Each answer
- * starts with a line naming its source, so a failed command is never read as an empty
- * answer; when the controller does not answer, the query fails.
+ * ones for MinJobAge), then, only when some id wanted is not among them, sacct where
+ * accounting runs for those the controller has forgotten; scontrol show job when squeue cannot be
+ * run. Each answer starts with a line naming its source, so a failed command is never read as an
+ * empty answer; when the controller does not answer, the query fails.
  */
 static int query(struct moo__transport *t, struct answer *a, struct moo_error **err)
 {
@@ -454,25 +454,22 @@ static int query(struct moo__transport *t, struct answer *a, struct moo_error **
 	size_t i;
 	int r, status = 0;
 
+	/* sacct only for the ids squeue did not list (ended before MinJobAge): where squeue
+	 * knows them all, as while a sweep runs, a poll runs one program, not two */
 	moo_buf_puts(&cmd,
 		     "if o=$(squeue --states=all -h "
 		     "-O 'JobArrayID:|,State:|,Reason:|,RestartCnt:|,StartTime:|' 2>&1); then "
-		     "echo '#squeue'; printf '%s\\n' \"$o\"; "
-		     "if o=$(sacct -n -P -X -o JobID,State,ExitCode,Reason,Start -j ");
+		     "echo '#squeue'; printf '%s\\n' \"$o\"; m=; for i in");
 	for (i = 0; i < a->n_want; i++) {
-		moo_buf_printf(&cmd, "%s%s", i ? "," : "", a->want[i]);
+		moo_buf_putc(&cmd, ' ');
+		moo_buf_shquote(&cmd, a->want[i]);
 	}
-	moo_buf_puts(&cmd, " 2>/dev/null); then echo '#sacct'; printf '%s\\n' \"$o\"; fi; "
+	moo_buf_puts(&cmd, "; do case \"\n$o\" in *\"\n$i|\"* | *\"\n${i}_\"*) ;; *) m=$m,$i ;; "
+			   "esac; done; if [ -n \"$m\" ] && o=$(sacct -n -P -X -o "
+			   "JobID,State,ExitCode,Reason,Start -j \"${m#,}\" 2>/dev/null); then "
+			   "echo '#sacct'; printf '%s\\n' \"$o\"; fi; "
 			   "elif o=$(scontrol show job -o 2>&1); then echo '#scontrol'; "
 			   "printf '%s\\n' \"$o\"; else printf '%s\\n' \"$o\" >&2; exit 3; fi");
-	if (!a->n_want) {
-		/* sacct -j with no id would list every job of the day */
-		char *p = strstr(cmd.ptr, "if o=$(sacct");
-
-		if (p) {
-			memcpy(p, "if false; th", 12);
-		}
-	}
 	r = t->ops->exec(t, cmd.ptr, &out, &errout, &status, err);
 	if (!r && (status || !out.ptr || out.ptr[0] != '#')) {
 		struct moo_error *e =
