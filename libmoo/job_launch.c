@@ -329,8 +329,11 @@ static int submit_slurm(struct moo__transport *t, struct moo_store *st, struct m
 	moo_buf_puts(&script, "#!/bin/sh\ncd ");
 	moo_buf_shquote(&script, job->dir);
 	/* MOO_RUN: which run this is (the supervisor writes it in state and exit), so that moo
-	 * never takes the exit of a run before a requeue for this one's */
-	moo_buf_puts(&script, " || exit 1\nMOO_RUN=${SLURM_RESTART_COUNT:-0}\nexport MOO_RUN\n"
+	 * never takes the exit of a run before a requeue for this one's; MOO_BTIME: the compute
+	 * node's boot (read by the shell itself), which the supervisor's times count from */
+	moo_buf_puts(&script, " || exit 1\nMOO_RUN=${SLURM_RESTART_COUNT:-0}\nMOO_BTIME=\n"
+			      "while read -r k v; do [ \"$k\" = btime ] && MOO_BTIME=$v && break; "
+			      "done 2>/dev/null </proc/stat\nexport MOO_RUN MOO_BTIME\n"
 			      "if [ -e exit ] || [ -e exit.tmp ]; then rm -f exit exit.tmp; fi\n");
 	if ((r = supervisor_script(&script, job, err)) ||
 	    (r = t->ops->write_file(t, path, script.ptr, script.len, 0755, err))) {
