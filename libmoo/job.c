@@ -110,6 +110,12 @@ static bool slurm_waiting(const char *state)
 	       !strcmp(state, "CONFIGURING");
 }
 
+/* True when text (exit or state) is of another run than the one Slurm says is the job's. */
+static bool other_run(const char *text, bool known, const struct moo__slurm_info *info)
+{
+	return known && info->restarts >= 0 && moo__kv_int(text, "run", 0) != info->restarts;
+}
+
 /*
  * A Slurm job: Slurm says whether it waits, runs or has ended, and how (TIMEOUT,
  * OUT_OF_MEMORY, NODE_FAIL, CANCELLED…: the detail); the supervisor's exit file, where it
@@ -146,6 +152,9 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 			goto done;
 		}
 	}
+	/* the end of a run before a requeue (written late, or not yet cleared by this run's
+	 * batch script) is not this run's */
+	has_exit = has_exit && !other_run(exit_text.ptr, known, &info);
 	if (!has_exit && (!known || moo__slurm_state_done(info.state))) {
 		/* it may have ended between the read and Slurm's answer: look once more */
 		moo_buf_reset(&exit_text);
@@ -153,17 +162,11 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 		if (r && r != MOO_ENOTFOUND) {
 			goto done;
 		}
-		has_exit = !r && exit_text.len;
+		has_exit = !r && exit_text.len && !other_run(exit_text.ptr, known, &info);
 		r = 0;
 	}
-	if (has_exit && known && info.restarts >= 0 &&
-	    moo__kv_int(exit_text.ptr, "run", 0) != info.restarts) {
-		/* the end of a run before a requeue (written late, or not yet cleared by this
-		 * run's batch script): not this run's */
-		has_exit = false;
-	}
 	if (!moo__read_state(t, job, state_path, &state, NULL) &&
-	    (!known || info.restarts < 0 || moo__kv_int(state.ptr, "run", 0) == info.restarts)) {
+	    !other_run(state.ptr, known, &info)) {
 		/* the run's start: Slurm's StartTime, by the controller's clock (the
 		 * supervisor's counts from the boot of a compute node, which moo cannot see);
 		 * the supervisor's where Slurm does not say */
