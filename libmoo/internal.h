@@ -124,4 +124,6 @@ int moo__store_sweep_put(struct moo_store *st, const char *id, const char *sourc
 /* MOO_ENOTFOUND, with no error added, when there is no such sweep. */
 int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, char **points,
 			 char **opts, char **status, struct moo_error **err);
+/* Forgets a sweep (its jobs are not touched). */
+int moo__store_sweep_remove(struct moo_store *st, const char *id, struct moo_error **err);
 #endif

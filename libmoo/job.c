@@ -110,6 +110,12 @@ static bool slurm_waiting(const char *state)
 	       !strcmp(state, "CONFIGURING");
 }
 
+/* True when text (exit or state) is of another run than the one Slurm says is the job's. */
+static bool other_run(const char *text, bool known, const struct moo__slurm_info *info)
+{
+	return known && info->restarts >= 0 && moo__kv_int(text, "run", 0) != info->restarts;
+}
+
 /*
  * A Slurm job: Slurm says whether it waits, runs or has ended, and how (TIMEOUT,
  * OUT_OF_MEMORY, NODE_FAIL, CANCELLED…: the detail); the supervisor's exit file, where it
@@ -146,6 +152,9 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 			goto done;
 		}
 	}
+	/* the end of a run before a requeue (written late, or not yet cleared by this run's
+	 * batch script) is not this run's */
+	has_exit = has_exit && !other_run(exit_text.ptr, known, &info);
 	if (!has_exit && (!known || moo__slurm_state_done(info.state))) {
 		/* it may have ended between the read and Slurm's answer: look once more */
 		moo_buf_reset(&exit_text);
@@ -153,11 +162,19 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 		if (r && r != MOO_ENOTFOUND) {
 			goto done;
 		}
-		has_exit = !r && exit_text.len;
+		has_exit = !r && exit_text.len && !other_run(exit_text.ptr, known, &info);
 		r = 0;
 	}
-	if (!moo__read_state(t, job, state_path, &state, NULL) && job->started <= 0) {
-		job->started = moo__kv_time(t, state.ptr, "started");
+	if (!moo__read_state(t, job, state_path, &state, NULL) &&
+	    !other_run(state.ptr, known, &info)) {
+		/* the run's start: Slurm's StartTime, by the controller's clock (the
+		 * supervisor's counts from the boot of a compute node, which moo cannot see);
+		 * the supervisor's where Slurm does not say */
+		if (known && info.start > 0 && !slurm_waiting(info.state)) {
+			job->started = info.start < job->created ? job->created : info.start;
+		} else if (job->started <= 0) {
+			job->started = moo__kv_time(t, state.ptr, "started");
+		}
 	}
 	if (known && !moo__slurm_state_done(info.state)) {
 		bool waiting = !strcmp(info.state, "PENDING") ||
@@ -228,6 +245,9 @@ static int refresh_slurm(struct moo__transport *t, struct moo_store *st, struct 
 		job->status = MOO_JOB_LOST;
 		job->ended = moo__now();
 		moo__set_detail(job, "unknown to Slurm");
+	}
+	if (job->ended > 0 && job->started > job->ended) {
+		job->ended = job->started; /* two clocks (Slurm's, the node's): kept in order */
 	}
 	if (!r && (job->status != before || moo_job_status_done(job->status) ||
 		   (job->detail ? !detail_before || strcmp(job->detail, detail_before)

@@ -116,14 +116,18 @@ static double host_btime(struct moo__transport *t)
 	return v;
 }
 
-/* A time the supervisor wrote: "up:SECONDS" since the host booted, or epoch seconds. */
+/*
+ * A time the supervisor wrote: "up:SECONDS" since the host booted, or epoch seconds. The
+ * boot is the btime= the text names (a Slurm job's, of its compute node), else the host's.
+ */
 double moo__kv_time(struct moo__transport *t, const char *text, const char *key)
 {
 	char *v = moo__kv_get(text, key);
 	double x = 0;
 
 	if (v && !strncmp(v, "up:", 3)) {
-		double b = host_btime(t);
+		long long named = moo__kv_int(text, "btime", 0);
+		double b = named > 0 && named <= MAX_TIME ? (double)named : host_btime(t);
 
 		x = b > 0 ? b + strtod(v + 3, NULL) : 0;
 	} else if (v) {

@@ -313,8 +313,9 @@ static int write_record(struct moo__transport *t, const struct moo_job *job, str
 }
 
 /*
- * A Slurm job's batch script, <job>/slurm.sh: into the job directory, the exit file of an
- * earlier run gone (a requeued job runs again), then the supervisor. Submitted at once with
+ * A Slurm job's batch script, <job>/slurm.sh: into the job directory, MOO_RUN set to the
+ * run's number (SLURM_RESTART_COUNT), the exit file of an earlier run gone (a requeued job
+ * runs again), then the supervisor. Submitted at once with
  * sbatch --parsable unless staged only (a sweep submits its points as one array); the
  * job's stdout and stderr append to process.log as on any host. The job is queued.
  */
@@ -328,7 +329,13 @@ static int submit_slurm(struct moo__transport *t, struct moo_store *st, struct m
 
 	moo_buf_puts(&script, "#!/bin/sh\ncd ");
 	moo_buf_shquote(&script, job->dir);
-	moo_buf_puts(&script, " || exit 1\nrm -f exit exit.tmp\n");
+	/* MOO_RUN: which run this is (the supervisor writes it in state and exit), so that moo
+	 * never takes the exit of a run before a requeue for this one's; MOO_BTIME: the compute
+	 * node's boot (read by the shell itself), which the supervisor's times count from */
+	moo_buf_puts(&script, " || exit 1\nMOO_RUN=${SLURM_RESTART_COUNT:-0}\nMOO_BTIME=\n"
+			      "while read -r k v; do [ \"$k\" = btime ] && MOO_BTIME=$v && break; "
+			      "done 2>/dev/null </proc/stat\nexport MOO_RUN MOO_BTIME\n"
+			      "if [ -e exit ] || [ -e exit.tmp ]; then rm -f exit exit.tmp; fi\n");
 	if ((r = supervisor_script(&script, job, err)) ||
 	    (r = t->ops->write_file(t, path, script.ptr, script.len, 0755, err))) {
 		goto done;

@@ -295,19 +295,47 @@ static void parse_exit(struct moo__slurm_info *info, const char *s)
 	}
 }
 
-/* "ID|STATE|EXIT|REASON" (sacct) or "ID|STATE|REASON" (squeue) lines. */
-static void parse_lines(struct answer *a, char *text, bool with_exit)
+/* Slurm's time "2026-12-04T18:37:48" (the login node's local time) as epoch seconds, or 0
+ * ("Unknown", "N/A", "None"). */
+static double parse_time(const char *s, size_t n)
+{
+	char buf[32];
+	struct tm tm;
+	int len = 0;
+
+	if (n >= sizeof(buf) || n != 19) {
+		return 0;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &len) != 6 ||
+	    len != 19) {
+		return 0;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	tm.tm_isdst = -1;
+	return (double)mktime(&tm);
+}
+
+/*
+ * "ID|STATE|EXIT|REASON|START" (sacct) or "ID|STATE|REASON|RESTARTS|START|" (squeue -O)
+ * lines; sacct knows no restart count.
+ */
+static void parse_lines(struct answer *a, char *text, bool sacct)
 {
 	char *save = NULL, *line;
 
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[4] = {NULL};
+		char *f[6] = {NULL};
 		struct moo__slurm_info info;
 		size_t k = 0;
 		char *p = line;
 
 		memset(&info, 0, sizeof(info));
-		while (k < 4) {
+		while (k < 6) {
 			f[k++] = p;
 			p = strchr(p, '|');
 			if (!p) {
@@ -315,17 +343,22 @@ static void parse_lines(struct answer *a, char *text, bool with_exit)
 			}
 			*p++ = '\0';
 		}
-		if (k < (with_exit ? 4u : 3u) || !*f[0] || strchr(f[0], '.')) {
+		if (k < 5 || !*f[0] || strchr(f[0], '.')) {
 			continue; /* a step (ID.batch), or not a line of ours */
 		}
 		set_word(info.state, sizeof(info.state), f[1], strcspn(f[1], " +"));
-		if (with_exit) {
+		info.exit_code = -1;
+		info.restarts = -1;
+		if (sacct) {
 			parse_exit(&info, f[2]);
 			set_word(info.reason, sizeof(info.reason), f[3], strlen(f[3]));
 		} else {
-			info.exit_code = -1;
 			set_word(info.reason, sizeof(info.reason), f[2], strlen(f[2]));
+			if (*f[3] >= '0' && *f[3] <= '9') {
+				info.restarts = (int)strtol(f[3], NULL, 10);
+			}
 		}
+		info.start = parse_time(f[4], strlen(f[4]));
 		put_id(a, f[0], &info);
 	}
 }
@@ -359,6 +392,13 @@ static void parse_scontrol(struct answer *a, const char *text)
 
 		memset(&info, 0, sizeof(info));
 		info.exit_code = -1;
+		info.restarts = -1;
+		if ((v = sc_field(l, "Restarts", &n))) {
+			info.restarts = (int)strtol(v, NULL, 10);
+		}
+		if ((v = sc_field(l, "StartTime", &n))) {
+			info.start = parse_time(v, n);
+		}
 		if ((v = sc_field(l, "JobState", &n))) {
 			set_word(info.state, sizeof(info.state), v, n);
 		}
@@ -402,10 +442,10 @@ static void clear(struct answer *a)
 
 /*
  * One query, one command line: squeue for every job the controller holds (live, and ended
- * ones for MinJobAge), then sacct where accounting runs for the ids wanted that the
- * controller has forgotten; scontrol show job when squeue cannot be run. Each answer
- * starts with a line naming its source, so a failed command is never read as an empty
- * answer; when the controller does not answer, the query fails.
+ * ones for MinJobAge), then, only when some id wanted is not among them, sacct where
+ * accounting runs for those the controller has forgotten; scontrol show job when squeue cannot be
+ * run. Each answer starts with a line naming its source, so a failed command is never read as an
+ * empty answer; when the controller does not answer, the query fails.
  */
 static int query(struct moo__transport *t, struct answer *a, struct moo_error **err)
 {
@@ -414,23 +454,22 @@ static int query(struct moo__transport *t, struct answer *a, struct moo_error **
 	size_t i;
 	int r, status = 0;
 
-	moo_buf_puts(&cmd, "if o=$(squeue --states=all -h -o '%i|%T|%r' 2>&1); then "
-			   "echo '#squeue'; printf '%s\\n' \"$o\"; "
-			   "if o=$(sacct -n -P -X -o JobID,State,ExitCode,Reason -j ");
+	/* sacct only for the ids squeue did not list (ended before MinJobAge): where squeue
+	 * knows them all, as while a sweep runs, a poll runs one program, not two */
+	moo_buf_puts(&cmd,
+		     "if o=$(squeue --states=all -h "
+		     "-O 'JobArrayID:|,State:|,Reason:|,RestartCnt:|,StartTime:|' 2>&1); then "
+		     "echo '#squeue'; printf '%s\\n' \"$o\"; m=; for i in");
 	for (i = 0; i < a->n_want; i++) {
-		moo_buf_printf(&cmd, "%s%s", i ? "," : "", a->want[i]);
+		moo_buf_putc(&cmd, ' ');
+		moo_buf_shquote(&cmd, a->want[i]);
 	}
-	moo_buf_puts(&cmd, " 2>/dev/null); then echo '#sacct'; printf '%s\\n' \"$o\"; fi; "
+	moo_buf_puts(&cmd, "; do case \"\n$o\" in *\"\n$i|\"* | *\"\n${i}_\"*) ;; *) m=$m,$i ;; "
+			   "esac; done; if [ -n \"$m\" ] && o=$(sacct -n -P -X -o "
+			   "JobID,State,ExitCode,Reason,Start -j \"${m#,}\" 2>/dev/null); then "
+			   "echo '#sacct'; printf '%s\\n' \"$o\"; fi; "
 			   "elif o=$(scontrol show job -o 2>&1); then echo '#scontrol'; "
 			   "printf '%s\\n' \"$o\"; else printf '%s\\n' \"$o\" >&2; exit 3; fi");
-	if (!a->n_want) {
-		/* sacct -j with no id would list every job of the day */
-		char *p = strstr(cmd.ptr, "if o=$(sacct");
-
-		if (p) {
-			memcpy(p, "if false; th", 12);
-		}
-	}
 	r = t->ops->exec(t, cmd.ptr, &out, &errout, &status, err);
 	if (!r && (status || !out.ptr || out.ptr[0] != '#')) {
 		struct moo_error *e =

@@ -18,6 +18,8 @@ struct moo__slurm_info {
 	char reason[128]; /* squeue's %r / sacct's Reason ("Resources", "None", …) */
 	int exit_code;    /* from ExitCode N:S, -1 when not known */
 	int signal;
+	int restarts; /* runs before this one (requeues: SLURM_RESTART_COUNT), -1 when not known */
+	double start; /* when its current run started (StartTime, epoch), 0 when not known */
 };
 
 /* The sbatch options of a job: opts over config.yaml's 'slurm:' over the spec's resources. */

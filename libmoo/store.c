@@ -800,6 +800,23 @@ int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, ch
 	return r;
 }
 
+int moo__store_sweep_remove(struct moo_store *st, const char *id, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM sweeps WHERE id = ?1", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		return db_fail(st, err, "forget a sweep");
+	}
+	bind_text(q, 1, id);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "forget a sweep");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
 /* "SWEEP:N": the newest job of point N of the sweep (a retried point has several). */
 static int get_sweep_point(struct moo_store *st, const char *ref, struct moo_job **out,
 			   struct moo_error **err)

@@ -15,14 +15,23 @@
 #                    one), command (last, to the end);
 #                    one printf, no rename: readers take it as written once command= is there
 #   MANIFEST.sha256  sha256sum of every file in work/OUTPUT_FOLDER, paths relative to it
-#   exit             code= or signal=, ended=; written last (temp + rename)
-# Times are "up:SECONDS" since the host booted (moo adds btime from /proc/stat), or epoch
-# seconds.
+#   exit             code= or signal=, ended=, disk=, run=; written last (temp + rename)
+# run= (in state and exit) is $MOO_RUN, or 0: which run of a requeued Slurm job wrote them;
+# btime= is $MOO_BTIME (a Slurm compute node's boot), or empty.
+# Times are "up:SECONDS" since the host booted (moo adds btime= where given, else the host's
+# btime from /proc/stat), or epoch seconds.
 # pid_start and pgid_start are field 22 of /proc/PID/stat (start time in clock ticks since
 # boot): a pid reused after the job died has another, so it is never mistaken for the job.
 out=$1
 text=$2
 shift 2
+# The run this is: on Slurm the job's restart count (a requeued job runs again in the same
+# folder), so that moo takes only this run's exit; 0 elsewhere.
+run=${MOO_RUN:-0}
+# On Slurm the compute node's boot (epoch seconds), which "up:" times count from: moo cannot
+# read it from the login node. Empty elsewhere (moo reads the host's).
+btime=${MOO_BTIME:-}
+unset MOO_RUN MOO_BTIME
 trap '' HUP INT
 
 # Only builtins below where it can be: on a busy host every fork and exec costs.
@@ -111,8 +120,8 @@ started=$NOW
 starttime $$
 pid_start=$START
 starttime "$child"
-printf 'pid=%s\npid_start=%s\npgid=%s\npgid_start=%s\nstarted=%s\ncgroup=%s\ncommand=%s\n' \
-	"$$" "$pid_start" "$child" "$START" "$started" "$cg" "$text" >state
+printf 'pid=%s\npid_start=%s\npgid=%s\npgid_start=%s\nstarted=%s\ncgroup=%s\nrun=%s\nbtime=%s\ncommand=%s\n' \
+	"$$" "$pid_start" "$child" "$START" "$started" "$cg" "$run" "$btime" "$text" >state
 # room kept for the exit file, should the job fill the disk (rewritten in place below)
 printf '%4096s' '' >exit.tmp 2>/dev/null
 
@@ -182,10 +191,11 @@ fi
 
 now
 disk= # "full" when the job's disk has no byte left: the reason it failed, said by moo
-# (asked only when it failed: df and its pipe cost ~15 ms on a busy host)
-[ "$code" != 0 ] && df -Pk . 2>/dev/null | { read -r _ && read -r _ _ _ avail _ && [ "$avail" = 0 ]; } && disk=full
+if [ "$code" != 0 ]; then # (a job that succeeded needs no reason: no df for it)
+	df -Pk . 2>/dev/null | { read -r _ && read -r _ _ _ avail _ && [ "$avail" = 0 ]; } && disk=full
+fi
 if [ "$code" -gt 128 ] && [ "$code" -lt 193 ]; then
 	printf 'signal=%s\nended=%s\ndisk=%s\n' "$((code - 128))" "$NOW" "$disk"
 else
 	printf 'code=%s\nended=%s\ndisk=%s\n' "$code" "$NOW" "$disk"
-fi >exit.tmp && exec mv -f exit.tmp exit # the last step: no fork for it
+fi >exit.tmp && printf 'run=%s\nbtime=%s\n' "$run" "$btime" >>exit.tmp && exec mv -f exit.tmp exit # the last step: no fork for it

@@ -421,6 +421,52 @@ static bool cancelled(struct run *rn)
 	return c;
 }
 
+static void host_down(struct run *rn, size_t h, const struct moo_job *job)
+{
+	if (rn->hosts[h].down_since <= 0) {
+		rn->hosts[h].down_since = now();
+		emit(rn, MOO_SWEEP_HOST_DOWN, job, rn->hosts[h].name);
+	}
+}
+
+/*
+ * Point i could not be launched on host h for the infrastructure's sake (the host cut off,
+ * its supervisor not started in time: MOO_EHOST, MOO_EIO), e says why. A job moo_job_start
+ * recorded meanwhile (created since t0) is marked lost with the reason and uses one of the
+ * point's retries; with none left the point is done, not succeeded. A launch that recorded
+ * nothing (the host not reached at all) costs no retry.
+ */
+static void launch_lost(struct run *rn, size_t i, size_t h, const struct moo_error *e, double t0)
+{
+	struct point *p = &rn->p[i];
+	struct moo_job *job = NULL;
+	char *ref = moo__printf("%s:%zu", rn->id, i);
+
+	if (!moo_store_get_job(rn->st, ref, &job, NULL) && job->created >= t0 - 1 &&
+	    (!p->job || strcmp(p->job->id, job->id))) {
+		job->status = MOO_JOB_LOST;
+		job->ended = now();
+		free(job->detail);
+		job->detail = moo__printf("not started on '%s': %s", rn->hosts[h].name,
+					  e && e->message ? e->message : "host lost");
+		moo_store_update_job(rn->st, job, NULL);
+		moo_job_free(p->job);
+		p->job = job;
+		job = NULL;
+		p->host = h;
+		emit(rn, MOO_SWEEP_ENDED, p->job, NULL);
+		if (p->attempts < rn->retries) {
+			p->attempts++;
+			emit(rn, MOO_SWEEP_RETRY, p->job, p->job->detail);
+		} else {
+			p->state = P_DONE;
+			p->ok = false;
+		}
+	}
+	moo_job_free(job);
+	free(ref);
+}
+
 /* Refreshes the running points; a host that cannot be reached is marked down. */
 static int poll_points(struct run *rn, struct moo_error **err)
 {
@@ -448,10 +494,7 @@ static int poll_points(struct run *rn, struct moo_error **err)
 		}
 		if (r == MOO_EHOST) {
 			moo_error_free(e);
-			if (h->down_since <= 0) {
-				h->down_since = now();
-				emit(rn, MOO_SWEEP_HOST_DOWN, p->job, h->name);
-			}
+			host_down(rn, p->host, p->job);
 			if (!rn->slurm && now() - h->down_since > lost_after()) {
 				/* given up on: its point goes elsewhere */
 				p->job->status = MOO_JOB_LOST;
@@ -516,13 +559,15 @@ static int fill(struct run *rn, struct moo_error **err)
 		}
 		rn->hosts[h].last_try = now();
 		r = start_point(rn, i, h, false, &e);
-		if (r == MOO_EHOST) {
-			if (rn->hosts[h].down_since <= 0) {
-				rn->hosts[h].down_since = now();
-				emit(rn, MOO_SWEEP_HOST_DOWN, NULL, rn->hosts[h].name);
-			}
+		if (r == MOO_EHOST || r == MOO_EIO) {
+			/* the infrastructure's failure, not the point's: the host is taken for
+			 * dropped and the point goes elsewhere (a failure of the entry point
+			 * itself shows later, as its exit) */
+			host_down(rn, h, NULL);
+			launch_lost(rn, i, h, e, rn->hosts[h].last_try);
+			rn->hosts[h].last_try = now(); /* tried again HOST_RETRY_S from now */
 			moo_error_free(e);
-			i--; /* the same point, elsewhere */
+			i--; /* the same point, elsewhere (unless it has used its retries) */
 			continue;
 		}
 		if (r) {
@@ -533,6 +578,33 @@ static int fill(struct run *rn, struct moo_error **err)
 		running++;
 	}
 	return 0;
+}
+
+/* Points staged for an array Slurm did not take: their folders and records go. */
+static void unstage(struct run *rn, struct moo__transport *t, const size_t *idx, size_t n)
+{
+	struct moo_buf rm = MOO_BUF_INIT;
+	size_t i;
+	int status;
+
+	moo_buf_puts(&rm, "rm -rf --");
+	for (i = 0; i < n; i++) {
+		struct point *p = &rn->p[idx[i]];
+
+		if (!p->job || p->job->backend_id) {
+			continue;
+		}
+		moo_buf_putc(&rm, ' ');
+		moo_buf_shquote(&rm, p->job->dir);
+		moo_store_remove_job(rn->st, p->job->id, NULL);
+		moo_job_free(p->job);
+		p->job = NULL;
+		p->state = P_PENDING;
+	}
+	if (t && rm.len > 9) {
+		t->ops->exec(t, rm.ptr, NULL, NULL, &status, NULL);
+	}
+	moo_buf_dispose(&rm);
 }
 
 /* Slurm: the pending points staged, then submitted as arrays of at most MaxArraySize. */
@@ -585,11 +657,14 @@ static int submit_array(struct run *rn, struct moo_error **err)
 		struct moo_buf script = MOO_BUF_INIT, extra = MOO_BUF_INIT;
 		char *sp = moo__printf("%s/array-%zu-%.0f.sh", dir, c, now() * 1000), *sid = NULL;
 
-		moo_buf_puts(&script, "#!/bin/sh\nd=$(sed -n \"$((SLURM_ARRAY_TASK_ID + ");
-		moo_buf_printf(&script, "%zu))p\" ", first + 1);
+		/* the task's line of the list read by the shell itself, and its slurm.sh run by
+		 * the same shell: no program started before the point's own supervisor */
+		moo_buf_printf(&script, "#!/bin/sh\nn=$((SLURM_ARRAY_TASK_ID + %zu))\nd=\n", first);
+		moo_buf_puts(&script, "while [ \"$n\" -ge 0 ] && IFS= read -r d; do n=$((n - 1)); "
+				      "done <");
 		moo_buf_shquote(&script, list.ptr);
-		moo_buf_puts(&script, ") && [ -n \"$d\" ] || exit 1\n"
-				      "exec sh \"$d/slurm.sh\" >>\"$d/process.log\" 2>&1\n");
+		moo_buf_puts(&script, "\n[ \"$n\" -lt 0 ] && [ -n \"$d\" ] || exit 1\n"
+				      "exec >>\"$d/process.log\" 2>&1\n. \"$d/slurm.sh\"\n");
 		r = t->ops->write_file(t, sp, script.ptr, script.len, 0755, err);
 		moo_buf_printf(&extra, " --array=0-%zu", len - 1);
 		if (rn->max_parallel) {
@@ -630,6 +705,9 @@ static int submit_array(struct run *rn, struct moo_error **err)
 		}
 	}
 done:
+	if (r) {
+		unstage(rn, t, idx, n);
+	}
 	moo__transport_close(t);
 	moo_buf_dispose(&list);
 	moo_buf_dispose(&args);
@@ -791,6 +869,32 @@ done:
 	return r;
 }
 
+/*
+ * After a sweep stopped on an error of its own (r: not its points' failure, not an
+ * interrupt): one that left no job is forgotten, as if never started (true); one whose
+ * points ran is kept as 'failed', for --resume.
+ */
+static bool start_failed(struct moo_store *st, const char *id, int r)
+{
+	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
+	struct moo_job **jobs = NULL;
+	size_t n = 0;
+	bool gone = false;
+
+	if (!r || r == MOO_EJOB || r == MOO_EINTR) {
+		return false;
+	}
+	f.sweep = id;
+	if (!moo_store_list_jobs(st, &f, &jobs, &n, NULL) && !n) {
+		gone = !moo__store_sweep_remove(st, id, NULL);
+	}
+	if (!gone) {
+		moo__store_sweep_put(st, id, NULL, NULL, NULL, "failed", NULL);
+	}
+	moo_jobs_free(jobs, n);
+	return gone;
+}
+
 int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct moo_sweep_opts *o,
 		  char **id_out, struct moo_error **err)
 {
@@ -856,13 +960,15 @@ int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct
 	if ((r = moo__store_sweep_put(st, id, b->source, points_text, opts_text, "running", err))) {
 		goto done;
 	}
-	*id_out = moo__strdup(id);
 	rn.st = st;
 	rn.b = b;
 	rn.id = id;
 	rn.opts = opts;
 	rn.o = o;
 	r = run_sweep(&rn, err);
+	if (!start_failed(st, id, r)) {
+		*id_out = moo__strdup(id);
+	}
 done:
 	json_decref(rn.points);
 	json_decref(opts);
@@ -909,6 +1015,9 @@ int moo_sweep_resume(struct moo_store *st, const char *ref, const struct moo_swe
 	rn.id = id;
 	rn.o = o;
 	r = run_sweep(&rn, err);
+	if (r && r != MOO_EJOB && r != MOO_EINTR) {
+		moo__store_sweep_put(st, id, NULL, NULL, NULL, "failed", NULL);
+	}
 done:
 	json_decref(rn.points);
 	json_decref(rn.opts);

@@ -177,24 +177,40 @@ if not os.path.exists("../../ran-once"):
     print("first run", flush=True)
     time.sleep(300)
 print("second run", flush=True)
+time.sleep(4)
 EOF
 expect_exit "run -d a job to requeue" 0 "$MOO" run -d --on slurm: "$T/twice"
 qid=$out
 wait_status "$qid" running 20
 qsid=$(field "$qid" backend_id)
+first_started=$(field "$qid" started)
 scontrol requeue "$qsid"
 sleep 0.5
 expect_exit "... requeued (scontrol requeue): moo says queued again" 0 "$MOO" status "$qid"
 contains "... ... queued, pending" "$out" "queued"
-# The first run's supervisor records its end (after its grace for what the job left) while
-# the job waits; the second run's batch script then clears it. Let that happen first: an
-# exit file written after the second run began is read as that run's (noticed, open).
-i=0
-while [ $i -lt 100 ] && [ ! -e "$MOO_ROOT/jobs/$qid/exit" ]; do sleep 0.2; i=$((i + 1)); done
+sleep 1.1                                   # the second run starts in a later second
 scontrol update JobId="$qsid" StartTime=now # Slurm holds a requeued job ~2 minutes
+i=0
+while [ $i -lt 150 ] && ! grep -q "second run" "$MOO_ROOT/jobs/$qid/process.log"; do sleep 0.2; i=$((i + 1)); done
+# The first run's supervisor, killed by the requeue, may still record its end, late: after
+# the second run's batch script cleared the folder. Here it does, as it writes it (run=0).
+printf 'signal=15\nended=up:1\ndisk=\nrun=0\n' >"$T/stale-exit"
+mv "$T/stale-exit" "$MOO_ROOT/jobs/$qid/exit"
+expect_exit "... the first run's exit file (signal=15, run=0) appears while the second run runs" 0 "$MOO" status --json "$qid"
+if [ "$(printf '%s' "$out" | jq "d['status']")" = running ]; then
+	ok "... ... moo takes it for no end of this run: running"; else not_ok "... stale exit taken" "$out"; fi
 if wait_status "$qid" succeeded 30; then ok "... its second run succeeds and is what moo reports"; else not_ok "... second run" "$("$MOO" status "$qid")"; fi
 expect_exit "... logs: both runs" 0 "$MOO" logs "$qid"
 contains "... ... the second" "$out" "second run"
+# started: Slurm's StartTime of the last run (not the first run's, not a node's boot clock)
+slurm_start=$(scontrol show job "$qsid" | sed -n 's/.*StartTime=\([^ ]*\).*/\1/p')
+if [ "$(field "$qid" started | $PY -c "import sys, datetime as D
+moo = D.datetime.fromisoformat(sys.stdin.read().strip().replace('Z', '+00:00')).timestamp()
+slurm = D.datetime.fromisoformat('$slurm_start').timestamp()
+first = D.datetime.fromisoformat('$first_started'.replace('Z', '+00:00')).timestamp()
+print(abs(moo - slurm) < 1.0 and moo - first >= 1)")" = True ]; then
+	ok "... started is Slurm's StartTime of the second run ($slurm_start)"; else
+	not_ok "... started" "moo: $(field "$qid" started), Slurm: $slurm_start, first run: $first_started"; fi
 
 # ---- the TIMEOUT ---------------------------------------------------------------------------
 if wait_status "$tid" failed 150; then ok "the job past --time 1 fails"; else not_ok "timeout job failed" "$("$MOO" status "$tid")"; fi

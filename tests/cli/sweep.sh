@@ -2,8 +2,10 @@
 # moo sweep on this machine and over two hosts in network namespaces (real sshd each):
 # the grid's points as jobs under one sweep id, ps --sweep, logs SWEEP:N, compare --by and
 # --csv, a failing point not retried, --resume starting only what did not succeed, cancel;
-# then 10 points over two hosts with one host cut mid-sweep: its points go to the other and
-# every point ends succeeded exactly once.
+# a sweep refused at start leaves no sweep behind; a host whose supervisor cannot start
+# (an infrastructure failure) sends its point to the other host within --retries; then 10
+# points over two hosts with one host cut mid-sweep: its points go to the other and every
+# point ends succeeded exactly once.
 . "$MOO_SRC/tests/cli/lib.sh"
 . "$MOO_SRC/tests/lib/sshd.sh"
 . "$MOO_SRC/tests/lib/netns.sh"
@@ -47,6 +49,16 @@ if [ "$(printf '%s' "$out" | jq "[j['sweep_index'] for j in d]")" = "[1, 0, 3, 2
 	ok "... ... points 1, 0, 3, 2"; else not_ok "... desc" "$out"; fi
 expect_exit "a bad grid is a usage error" 2 "$MOO" sweep "$T/p" --grid lr=1,2
 contains "... naming what may be swept" "$err" "training_params.NAME"
+sweeps() { /usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('$MOO_HOME/moo.db').execute('select count(*) from sweeps').fetchone()[0])"; }
+before=$(sweeps)
+expect_exit "a sweep that fails at start (its first point refused: an unknown --set): exit 2" 2 \
+	"$MOO" sweep "$T/p" --grid training_params.lr=1,2 --set training_params.nosuch=1 --json
+if [ "$(printf '%s' "$out" | jq "d['sweep'], d['jobs'], d['diagnostics'][0]['message']")" = "None
+[]
+'nosuch' is not a parameter of '$T/p/metadata.yaml'" ]; then
+	ok "... names no sweep and says why"; else not_ok "... no sweep" "$out"; fi
+if [ "$(sweeps)" = "$before" ]; then ok "... and leaves no sweep in the store"; else
+	not_ok "... no sweep record" "$before before, $(sweeps) after"; fi
 expect_exit "--json on failure: still one JSON document" 2 "$MOO" sweep "$T/nosuch" --grid training_params.lr=1 --json
 if [ "$(printf '%s' "$out" | jq "d['sweep'], d['jobs'], d['diagnostics'][0]['message'].startswith('cannot open')")" = "None
 []
@@ -99,16 +111,36 @@ if ! sshd_setup || ! netns_setup || ! netns_host A || ! netns_host B; then
 	exit
 fi
 R=$T/remote
-mkdir -p "$R/A" "$R/B"
-printf '%s\n%s\n' "$NETNS_KH_A" "$NETNS_KH_B" >"$MOO_KNOWN_HOSTS"
+mkdir -p "$R/A" "$R/B" "$R/L" "$T/badbin"
+# hL: sshd on loopback whose sessions find a setsid that fails, so no supervisor starts there
+printf '#!/bin/sh\nexit 1\n' >"$T/badbin/setsid"
+chmod +x "$T/badbin/setsid"
+printf 'SetEnv PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin\n' "$T/badbin" >>"$SSHD_DIR/sshd_config"
+trap 'kill_jobs "$MOO_ROOT"/jobs/*/state "$R"/*/jobs/*/state; netns_cleanup; sshd_stop; cleanup_dirs' EXIT
+sshd_start || not_ok "sshd on loopback starts" "see $SSHD_DIR/sshd.log"
+printf '%s\n%s\n%s\n' "$NETNS_KH_A" "$NETNS_KH_B" "$(cat "$SSHD_KH")" >"$MOO_KNOWN_HOSTS"
 "$MOO" hosts add hA --address "$NETNS_ADDR_A" --user root --root "$R/A" >/dev/null
 "$MOO" hosts add hB --address "$NETNS_ADDR_B" --user root --root "$R/B" >/dev/null
-trap 'kill_jobs "$MOO_ROOT"/jobs/*/state "$R"/*/jobs/*/state; netns_cleanup; sshd_stop; cleanup_dirs' EXIT
+"$MOO" hosts add hL --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R/L" >/dev/null
 project "$T/two" <<'EOF'
 import os, time
 time.sleep(2)
 print("moo:metric mae=%s" % os.environ["MOO_PARAM_LR"])
 EOF
+
+# a host whose supervisor does not start: an infrastructure failure, so hL is taken for
+# dropped and its point runs on hA (within --retries), never a failed sweep
+expect_exit "2 points over hL (no supervisor starts there) and hA, --retries 1: the sweep succeeds" 0 \
+	"$MOO" sweep "$T/two" --grid training_params.lr=1,2 --on hL,hA --per-host 1 --retries 1 --json
+if [ "$(printf '%s' "$out" | jq "sorted((j['sweep_index'], j['host']) for j in d['jobs'] if j['status'] == 'succeeded')")" = "[(0, 'hA'), (1, 'hA')]" ]; then
+	ok "... both points succeeded on hA"; else not_ok "... on hA" "$out"; fi
+if [ "$(printf '%s' "$out" | jq "set((j['host'], j['status'], 'did not start' in j['detail']) for j in d['jobs'] if j['status'] != 'succeeded')")" = "{('hL', 'lost', True)}" ]; then
+	ok "... the point's launch on hL is recorded lost, with the reason"; else not_ok "... lost on hL" "$out"; fi
+contains "... moo said it retried the point elsewhere" "$err" "is retried (not started on 'hL'"
+expect_exit "... with --retries 0 the point is not retried: the sweep fails (exit 1), not moo (6)" 1 \
+	"$MOO" sweep "$T/two" --grid training_params.lr=3 --on hL,hA --json
+if [ "$(printf '%s' "$out" | jq "[(j['host'], j['status']) for j in d['jobs']]")" = "[('hL', 'lost')]" ]; then
+	ok "... ... its one job lost on hL"; else not_ok "... retries 0" "$out"; fi
 export MOO_SWEEP_LOST_S=2
 "$MOO" sweep "$T/two" --grid training_params.lr=1,2,3,4,5,6,7,8,9,10 --on hA,hB --per-host 2 \
 	--retries 2 --json >"$T/sweep.out" 2>"$T/sweep.err" &

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "internal.h"
+#include "job.h"
+#include "transport.h"
 
 static void test_metrics(void **state)
 {
@@ -79,11 +81,37 @@ static void test_metric_steps(void **state)
 	free(j.metrics);
 }
 
+/* "up:" times count from the btime= the text names (a Slurm compute node's boot), else
+ * from the host's own boot. */
+static void test_up_times(void **state)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf b = MOO_BUF_INIT;
+	double host = 0, x;
+	const char *p;
+
+	(void)state;
+	assert_int_equal(moo__transport_local_open(&t, NULL), 0);
+	assert_int_equal(moo__read_file("/proc/stat", 1 << 20, &b, NULL), 0);
+	p = strstr(b.ptr, "\nbtime ");
+	assert_non_null(p);
+	host = strtod(p + 7, NULL);
+	x = moo__kv_time(t, "code=0\nended=up:10.5\nrun=0\nbtime=1000000000\n", "ended");
+	assert_true(x == 1000000010.5);
+	x = moo__kv_time(t, "code=0\nended=up:10.5\nrun=0\nbtime=\n", "ended");
+	assert_true(x == host + 10.5);
+	x = moo__kv_time(t, "ended=up:10.5\nbtime=99999999999999999\n", "ended");
+	assert_true(x == host + 10.5); /* not a time: the host's boot */
+	moo_buf_dispose(&b);
+	moo__transport_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_metric_steps),
+		cmocka_unit_test(test_up_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
