@@ -83,12 +83,14 @@ static int source_model(const char *ref, struct moo_serve_model **m)
 	int r;
 
 	if (stat(ref, &sb) == 0 || strstr(ref, "://")) {
-		if (on) {
-			return usage_error(&cmd_serve,
-					   "serve a job that ran there, or its folder here",
-					   "--on HOST takes a job, not a folder");
-		}
 		r = moo_serve_model_from_dir(m, ref, &err);
+		if (r >= 0 && on) {
+			r = moo_serve_model_place(*m, on, &err); /* staged on the host */
+			if (r < 0) {
+				moo_serve_model_free(*m);
+				*m = NULL;
+			}
+		}
 	} else {
 		r = open_store(&st);
 		if (r >= 0) {

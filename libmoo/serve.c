@@ -30,6 +30,7 @@
 #include "embedded.h"
 #include "runtime.h"
 #include "transport.h"
+#include "ssh.h"
 #include "moo/serve.h"
 
 extern char **environ;
@@ -60,8 +61,22 @@ void moo_serve_model_free(struct moo_serve_model *m)
 	free(m->entry_point);
 	free(m->model_dir);
 	free(m->command);
+	if (m->host_tmp_dir && m->host) {
+		struct moo__transport *t = NULL;
+		struct moo_buf cmd = MOO_BUF_INIT;
+		int st;
+
+		if (moo__transport_open(&t, m->host, NULL) == 0) {
+			moo_buf_puts(&cmd, "rm -rf -- ");
+			moo_buf_shquote(&cmd, m->host_tmp_dir);
+			t->ops->exec(t, cmd.ptr, NULL, NULL, &st, NULL);
+			moo__transport_close(t);
+		}
+		moo_buf_dispose(&cmd);
+	}
 	free(m->host);
 	free(m->tmp_dir);
+	free(m->host_tmp_dir);
 	free(m);
 }
 
@@ -165,6 +180,73 @@ done:
 	moo_buf_dispose(&cmd);
 	free(path);
 	free(outdir);
+	return r;
+}
+
+int moo_serve_model_place(struct moo_serve_model *m, const char *host, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_spec *spec = NULL;
+	struct moo__interp interp = {0};
+	struct moo_buf cmd = MOO_BUF_INIT;
+	char *path = NULL, *dir = NULL, *dst = NULL, tag[96];
+	size_t cl = strlen(m->code_dir);
+	int r;
+
+	r = moo__transport_open(&t, host, err);
+	if (r < 0 || !moo__transport_is_remote(t)) {
+		goto done; /* "local": nothing to place */
+	}
+	path = moo__path_join(m->code_dir, "metadata.yaml");
+	r = moo_spec_load(&spec, path, err);
+	if (r < 0) {
+		goto done;
+	}
+	/* The interpreter moo run would pick on the host (host runtime). */
+	r = moo__runtime_resolve(&interp, t, NULL, spec, err);
+	if (r < 0) {
+		goto done;
+	}
+	/* A copy of the folder under MOO_ROOT/serve there, named as temporary files are: one
+	 * a killed moo left is swept when its pid is gone, ours removed when freed. */
+	dir = moo__path_join(t->root, "serve");
+	r = t->ops->mkdir_p(t, dir, err);
+	if (r < 0) {
+		goto done;
+	}
+	moo__transport_sweep(t, dir);
+	moo__client_tag(tag, sizeof(tag), (long)getpid());
+	dst = moo__printf("%s/model.moo-tmp-%s%lx", dir, tag, (unsigned long)time(NULL));
+	r = t->ops->put(t, m->code_dir, dst, false, err);
+	if (r < 0) {
+		goto done;
+	}
+	moo_buf_shquote(&cmd, interp.path);
+	free(m->command);
+	m->command = moo_buf_detach(&cmd);
+	{
+		char *md = !strncmp(m->model_dir, m->code_dir, cl)
+				   ? moo__printf("%s%s", dst, m->model_dir + cl)
+				   : moo__strdup(dst);
+
+		free(m->model_dir);
+		m->model_dir = md;
+	}
+	free(m->code_dir);
+	m->code_dir = moo__strdup(dst);
+	free(m->host);
+	m->host = moo__strdup(host);
+	free(m->host_tmp_dir);
+	m->host_tmp_dir = dst;
+	dst = NULL;
+done:
+	moo__transport_close(t);
+	moo_spec_free(spec);
+	moo__interp_dispose(&interp);
+	moo_buf_dispose(&cmd);
+	free(path);
+	free(dir);
+	free(dst);
 	return r;
 }
 
@@ -292,11 +374,34 @@ int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job 
 		r = moo__fail(err, MOO_EJOB, "job '%s' has no result to serve", job->id);
 		goto done;
 	}
+	if (job->host && strcmp(job->host, "local") && strcmp(job->host, "slurm:")) {
+		/* It ran on a host (a Slurm job: its login node): its workers run there. */
+		m->host = moo__strdup(strncmp(job->host, "slurm:", 6) ? job->host : job->host + 6);
+	}
 	{
-		/* The spec as the job ran it: its work folder's metadata.yaml. */
+		/* The spec as the job ran it: its work folder's metadata.yaml, on its host. */
 		char *path = moo__printf("%s/work/metadata.yaml", job->dir);
+		struct moo__transport *t = NULL;
+		struct moo_buf text = MOO_BUF_INIT;
 
-		r = moo_spec_load(&spec, path, err);
+		if (m->host) {
+			r = moo__transport_open(&t, m->host, err);
+			if (r == 0) {
+				r = t->ops->read_file(t, path, 0, 1u << 20, &text, err);
+				if (r == MOO_ENOTFOUND) {
+					r = moo__fail(err, MOO_EJOB, "'%s' is gone from host '%s'",
+						      path, m->host);
+				}
+			}
+			if (r == 0) {
+				r = moo_spec_parse(&spec, text.ptr ? text.ptr : "", text.len,
+						   "metadata.yaml", err);
+			}
+			moo__transport_close(t);
+		} else {
+			r = moo_spec_load(&spec, path, err);
+		}
+		moo_buf_dispose(&text);
 		free(path);
 		if (r < 0) {
 			goto done;
@@ -313,10 +418,11 @@ int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job 
 		}
 	}
 	m->code_dir = moo__printf("%s/work", job->dir);
-	m->model_dir = moo__strdup(job->result_path);
-	if (job->host && strcmp(job->host, "local")) {
-		m->host = moo__strdup(job->host);
-	}
+	/* On a host: the result folder there (what was collected here is a copy of it). */
+	m->model_dir =
+		m->host ? moo__printf("%s/work/%s", job->dir,
+				      job->output_folder ? job->output_folder : "training_result")
+			: moo__strdup(job->result_path);
 	r = job_worker_command(m, job, lock, spec, err);
 	if (r < 0) {
 		goto done;
@@ -376,6 +482,7 @@ struct worker {
 	size_t out_pos;
 	struct req **fly; /* sent, not yet answered, in order */
 	size_t n_fly, fly_head, cap_fly;
+	int ended; /* on a host: how its channel ended (moo__serve_link_spawn) */
 };
 
 struct moo_server {
@@ -395,6 +502,8 @@ struct moo_server {
 	unsigned long pid; /* for request ids */
 	struct worker *w;
 	unsigned n_w;
+	char *host;                   /* where the workers run, or NULL */
+	struct moo__serve_link *link; /* ... reached through this */
 	/* shared, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t done_cv; /* a moo_server_call request was answered */
@@ -630,7 +739,12 @@ static int spawn_worker(struct worker *w)
 	moo_buf_shquote(&line, s->model_dir);
 	moo_buf_putc(&line, ' ');
 	moo_buf_shquote(&line, s->name);
-	{
+	if (s->link) {
+		/* On the host: an exec channel carries the frames (serve_ssh.c). */
+		moo__serve_link_spawn(s->link, line.ptr, sv[1], &w->ended);
+		w->pid = 0;
+		r = 0;
+	} else {
 		char *argv[] = {"/bin/sh", "-c", line.ptr, NULL};
 
 		posix_spawn_file_actions_init(&fa);
@@ -642,8 +756,8 @@ static int spawn_worker(struct worker *w)
 		r = posix_spawn(&w->pid, "/bin/sh", &fa, &at, argv, environ);
 		posix_spawn_file_actions_destroy(&fa);
 		posix_spawnattr_destroy(&at);
+		close(sv[1]);
 	}
-	close(sv[1]);
 	free(shim);
 	moo_buf_dispose(&line);
 	if (r) {
@@ -708,15 +822,38 @@ static void set_ready(struct moo_server *s, struct worker *w, bool ready, const 
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The worker is gone: what it was answering gets 502, and it is started again (unless
- * it never loaded). */
+static struct req *pop(struct moo_server *s);
+
+/*
+ * The worker is gone: what it was answering gets 502, and it is started again (unless
+ * it never loaded). On a host whose connection was lost, 503 with Retry-After (so are
+ * the queued requests when no worker is left), and the worker is asked for again: the
+ * link reconnects first.
+ */
 static void worker_died(struct worker *w)
 {
 	struct moo_server *s = w->srv;
 	int st = reap_worker(w, false);
-	char why[160];
+	int ended = __atomic_load_n(&w->ended, __ATOMIC_SEQ_CST);
+	bool lost = s->link && ended == MOO__LINK_LOST;
+	char why[320];
 
-	if (WIFSIGNALED(st)) {
+	if (lost) {
+		snprintf(why, sizeof(why),
+			 "the connection to host '%s' was lost while this request was at its "
+			 "worker; moo is reconnecting: try again shortly",
+			 s->host);
+	} else if (s->link && ended < 0) {
+		snprintf(why, sizeof(why),
+			 "the worker answering this request on host '%s' was killed by a signal; "
+			 "it is being restarted",
+			 s->host);
+	} else if (s->link) {
+		snprintf(why, sizeof(why),
+			 "the worker answering this request on host '%s' exited with status %d; "
+			 "it is being restarted",
+			 s->host, ended);
+	} else if (WIFSIGNALED(st)) {
 		snprintf(why, sizeof(why),
 			 "the worker answering this request was killed by signal %d; it is being "
 			 "restarted",
@@ -732,9 +869,9 @@ static void worker_died(struct worker *w)
 
 		w->fly_head = (w->fly_head + 1) % w->cap_fly;
 		w->n_fly--;
-		deliver_error(s, q, 502, why);
+		deliver_error(s, q, lost ? 503 : 502, why);
 	}
-	if (w->st == W_LOADING) {
+	if (w->st == W_LOADING && !lost) {
 		set_ready(s, w, false, "the worker exited before load() finished");
 		w->st = W_FAILED;
 		return;
@@ -743,6 +880,11 @@ static void worker_died(struct worker *w)
 		set_ready(s, w, false, NULL);
 	}
 	w->st = W_DOWN;
+	if (lost && !s->ready) {
+		while (s->head) { /* no worker is left to answer them */
+			deliver_error(s, pop(s), 503, why);
+		}
+	}
 	if (!s->stopping && spawn_worker(w) < 0) {
 		set_ready(s, w, false, "cannot start a worker again");
 		w->st = W_FAILED;
@@ -774,6 +916,34 @@ static void write_req(struct worker *w, struct req *q)
 	char *t;
 	size_t bl = q->spool_path ? 0 : q->body.len;
 
+	if (q->spool_path && w->srv->link) {
+		/* A worker on a host cannot open our spool file: the body goes in the frame. */
+		int fd = open(q->spool_path, O_RDONLY | O_CLOEXEC);
+		struct moo_buf b = MOO_BUF_INIT;
+
+		while (fd >= 0 && b.len < q->size) {
+			char chunk[65536];
+			ssize_t k = read(fd, chunk, sizeof(chunk));
+
+			if (k <= 0) {
+				break;
+			}
+			moo_buf_add(&b, chunk, (size_t)k);
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+		t = json_dumps(h, JSON_COMPACT);
+		json_decref(h);
+		put_u32(&w->out, strlen(t));
+		moo_buf_puts(&w->out, t);
+		free(t);
+		put_u32(&w->out, b.len);
+		moo_buf_add(&w->out, b.ptr, b.len);
+		moo_buf_dispose(&b);
+		fly_push(w, q);
+		return;
+	}
 	if (q->spool_path) {
 		json_object_set_new(h, "body_file", json_string(q->spool_path));
 	}
@@ -1401,6 +1571,7 @@ static void server_free(struct moo_server *s)
 	if (s->d) {
 		MHD_stop_daemon(s->d);
 	}
+	moo__serve_link_close(s->link); /* the workers on the host see EOF */
 	for (i = 0; s->w && i < s->n_w; i++) {
 		moo_buf_dispose(&s->w[i].in);
 		moo_buf_dispose(&s->w[i].out);
@@ -1420,6 +1591,7 @@ static void server_free(struct moo_server *s)
 	free(s->model_dir);
 	free(s->command);
 	free(s->spool_dir);
+	free(s->host);
 	free(s->load_error);
 	free(s->w);
 	pthread_mutex_destroy(&s->mu);
@@ -1442,12 +1614,6 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 
 	if (!opts || opts->version != MOO_SERVE_OPTS_VERSION) {
 		return moo__fail(err, MOO_EARG, "moo_serve_opts of an unknown version");
-	}
-	if (m->host) {
-		return moo__fail(err, MOO_EARG,
-				 "serving with workers on host '%s' is not built yet: fetch the "
-				 "job (moo fetch) and serve the folder here",
-				 m->host);
 	}
 	s = moo__calloc(1, sizeof(*s));
 	s->ep = -1;
@@ -1480,6 +1646,13 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	s->page = script("serve.html");
 	s->openapi = script("openapi.json");
 	s->pid = (unsigned long)getpid();
+	if (m->host) {
+		s->host = moo__strdup(m->host);
+		r = moo__serve_link_open(&s->link, m->host, err);
+		if (r < 0) {
+			goto fail;
+		}
+	}
 	if (!s->shim || !s->page || !s->openapi) {
 		r = moo__fail(err, MOO_EIO, "libmoo was built without its worker shim");
 		goto fail;
