@@ -573,19 +573,91 @@ static struct req *req_new(struct moo_server *s, const char *path, const char *c
 	return q;
 }
 
+/* The length of the UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (*p < 0xc2 || *p > 0xf4) {
+		return 0;
+	}
+	n = *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
+	if (*p == 0xe0) {
+		lo = 0xa0;
+	} else if (*p == 0xed) {
+		hi = 0x9f;
+	} else if (*p == 0xf0) {
+		lo = 0x90;
+	} else if (*p == 0xf4) {
+		hi = 0x8f;
+	}
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf) {
+		if (p[i] < lo || p[i] > hi) {
+			return 0;
+		}
+	}
+	return n;
+}
+
+/*
+ * Appends text as a JSON string, quotes included. What a client sent (a path, a
+ * Content-Type) may be any bytes: a byte that is not UTF-8 becomes U+FFFD, so the result is
+ * always valid JSON. The hot path of every request (no jansson object built).
+ */
+static void put_jstr(struct moo_buf *b, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text, *run = p;
+
+	moo_buf_putc(b, '"');
+	while (*p) {
+		size_t n = 1;
+
+		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+			p++;
+			continue;
+		}
+		moo_buf_add(b, (const char *)run, (size_t)(p - run));
+		if (*p == '"' || *p == '\\') {
+			moo_buf_putc(b, '\\');
+			moo_buf_putc(b, (char)*p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			moo_buf_printf(b, "\\u%04x", *p);
+		} else if ((n = utf8_len(p))) {
+			moo_buf_add(b, (const char *)p, n);
+		} else {
+			moo_buf_puts(b, "\\ufffd");
+			n = 1;
+		}
+		p += n;
+		run = p;
+	}
+	moo_buf_add(b, (const char *)run, (size_t)(p - run));
+	moo_buf_putc(b, '"');
+}
+
+/* {"error": msg}, malloc'd; *len its length. */
+static char *error_json(const char *msg, size_t *len)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+
+	moo_buf_puts(&b, "{\"error\":");
+	put_jstr(&b, msg);
+	moo_buf_putc(&b, '}');
+	*len = b.len;
+	return moo_buf_detach(&b);
+}
+
 /* Sets the answer: a JSON text, or {"error": msg} when json is NULL. */
 static void req_answer(struct req *q, int status, const char *json, const char *msg)
 {
 	free(q->answer);
 	if (json) {
 		q->answer = moo__strdup(json);
+		q->answer_len = strlen(q->answer);
 	} else {
-		json_t *o = json_pack("{ss}", "error", msg);
-
-		q->answer = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
+		q->answer = error_json(msg, &q->answer_len);
 	}
-	q->answer_len = strlen(q->answer);
 	q->status = status;
 	q->answered = true;
 }
@@ -656,11 +728,10 @@ static void deliver(struct moo_server *s, struct req *q, int status, char *answe
 
 static void deliver_error(struct moo_server *s, struct req *q, int status, const char *msg)
 {
-	json_t *o = json_pack("{ss}", "error", msg);
-	char *t = json_dumps(o, JSON_COMPACT);
+	size_t len;
+	char *t = error_json(msg, &len);
 
-	json_decref(o);
-	deliver(s, q, status, t, strlen(t), true);
+	deliver(s, q, status, t, len, true);
 }
 
 /* ---- workers ------------------------------------------------------------------------- */
@@ -912,9 +983,23 @@ static void fly_push(struct worker *w, struct req *q)
 /* Appends one request's message to w->out and puts it in flight. */
 static void write_req(struct worker *w, struct req *q)
 {
-	json_t *h = json_pack("{ss ss ss}", "path", q->path, "content_type", q->ctype, "id", q->id);
-	char *t;
+	struct moo_buf h = MOO_BUF_INIT;
 	size_t bl = q->spool_path ? 0 : q->body.len;
+
+	moo_buf_puts(&h, "{\"path\":");
+	put_jstr(&h, q->path);
+	moo_buf_puts(&h, ",\"content_type\":");
+	put_jstr(&h, q->ctype);
+	moo_buf_puts(&h, ",\"id\":");
+	put_jstr(&h, q->id);
+	if (q->spool_path && !w->srv->link) {
+		moo_buf_puts(&h, ",\"body_file\":");
+		put_jstr(&h, q->spool_path);
+	}
+	moo_buf_putc(&h, '}');
+	put_u32(&w->out, h.len);
+	moo_buf_add(&w->out, h.ptr, h.len);
+	moo_buf_dispose(&h);
 
 	if (q->spool_path && w->srv->link) {
 		/* A worker on a host cannot open our spool file: the body goes in the frame. */
@@ -933,25 +1018,12 @@ static void write_req(struct worker *w, struct req *q)
 		if (fd >= 0) {
 			close(fd);
 		}
-		t = json_dumps(h, JSON_COMPACT);
-		json_decref(h);
-		put_u32(&w->out, strlen(t));
-		moo_buf_puts(&w->out, t);
-		free(t);
 		put_u32(&w->out, b.len);
 		moo_buf_add(&w->out, b.ptr, b.len);
 		moo_buf_dispose(&b);
 		fly_push(w, q);
 		return;
 	}
-	if (q->spool_path) {
-		json_object_set_new(h, "body_file", json_string(q->spool_path));
-	}
-	t = json_dumps(h, JSON_COMPACT);
-	json_decref(h);
-	put_u32(&w->out, strlen(t));
-	moo_buf_puts(&w->out, t);
-	free(t);
 	put_u32(&w->out, bl);
 	if (bl) {
 		moo_buf_add(&w->out, q->body.ptr, bl);
@@ -975,10 +1047,10 @@ static struct req *pop(struct moo_server *s)
 /*
  * Gives queued requests to workers. Without predict_batch: to the least busy ready worker,
  * up to PIPE_MAX in flight each (a body over 64 KiB only to an idle one, so a worker busy
- * with a long request does not hold it). With it: a whole batch to a worker with at most one
- * batch in flight (the next waits there while it runs), once batch_max wait or the oldest
- * has waited batch_wait_ms. Returns the seconds until a batch
- * falls due, or -1.
+ * with a long request does not hold it). With it: what waits (up to batch_max) at once to an
+ * idle worker; to a worker with one batch in flight (the next waits there while it runs),
+ * once batch_max wait or the oldest has waited batch_wait_ms. Returns the seconds until a
+ * batch falls due, or -1.
  */
 static double dispatch(struct moo_server *s)
 {
@@ -1011,7 +1083,9 @@ static double dispatch(struct moo_server *s)
 			char head[48];
 			int hl;
 
-			if (n < s->o.batch_max && wait > 0) {
+			/* An idle worker takes what waits at once: batches form while workers
+			 * are busy, and a lone request never waits for company. */
+			if (n < s->o.batch_max && wait > 0 && best->n_fly) {
 				due = wait;
 				break;
 			}
@@ -1059,6 +1133,29 @@ static bool frame_at(const struct worker *w, size_t off, const char **data, size
 	*data = (const char *)p + 4;
 	*len = n;
 	return true;
+}
+
+/*
+ * The status of an answer's header, {"status": N, ...} as the shim writes it (json.dumps),
+ * read without building a JSON object: this is every request's path. 0 when not there.
+ */
+static int answer_status(const char *h, size_t len)
+{
+	static const char key[] = "\"status\":";
+	size_t i, k = sizeof(key) - 1;
+	int n = 0;
+
+	for (i = 0; i + k <= len; i++) {
+		if (h[i] == '"' && !memcmp(h + i, key, k)) {
+			break;
+		}
+	}
+	for (i += k; i < len && h[i] == ' '; i++) {
+	}
+	for (; i < len && h[i] >= '0' && h[i] <= '9' && n < 1000; i++) {
+		n = n * 10 + (h[i] - '0');
+	}
+	return n;
 }
 
 /* Reads what the worker sent and acts on every complete message. */
@@ -1123,11 +1220,9 @@ static void worker_readable(struct worker *w)
 			break;
 		}
 		if (w->n_fly) {
-			json_t *o = json_loadb(h, hl, 0, NULL);
-			int status = o ? (int)json_integer_value(json_object_get(o, "status")) : 0;
+			int status = answer_status(h, hl);
 			struct req *q = w->fly[w->fly_head];
 
-			json_decref(o);
 			w->fly_head = (w->fly_head + 1) % w->cap_fly;
 			w->n_fly--;
 			deliver(s, q, status >= 200 && status < 600 ? status : 500,
@@ -1290,12 +1385,12 @@ static enum MHD_Result reply_early(struct req *q, int status, const char *reason
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	json_t *o = json_pack("{ss}", "error", msg);
-	char *body = json_dumps(o, JSON_COMPACT);
+	size_t blen;
+	char *body = error_json(msg, &blen);
 	char *text = moo__printf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 				 "X-Request-Id: %s\r\nConnection: close\r\nContent-Length: %zu"
 				 "\r\n\r\n%s",
-				 status, reason, q->id, strlen(body), body);
+				 status, reason, q->id, blen, body);
 
 	if (ci) {
 		ssize_t k = send(ci->connect_fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1304,7 +1399,6 @@ static enum MHD_Result reply_early(struct req *q, int status, const char *reason
 	}
 	free(text);
 	free(body);
-	json_decref(o);
 	q->replied = true;
 	return MHD_NO;
 }
