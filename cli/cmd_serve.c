@@ -14,7 +14,8 @@ static long port = 8080, workers = 1, batch_max = 1, batch_wait_ms = 5, queue_ma
 static bool wait_ready, json;
 
 static const struct opt opts[] = {
-	OPT_ON(&on),
+	{0, "on", "HOST", "run the workers on this SSH host (a job's own host by default)",
+	 OPT_STRING, &on},
 	{'p', "port", "N", "the port to listen on (default 8080; 0: any free one)", OPT_INT, &port},
 	{0, "bind", "ADDR", "the address to listen on (default 127.0.0.1)", OPT_STRING, &bind_addr},
 	{'w', "workers", "N", "resident predictor processes (default 1)", OPT_INT, &workers},
