@@ -1414,6 +1414,16 @@ static bool model_path(const struct moo_server *s, const char *url, const char *
 	return **rest == 0 || **rest == '/';
 }
 
+/* While the workers' host is being reconnected: why they are not ready (malloc'd), or NULL. */
+static char *link_wait(struct moo_server *s)
+{
+	char *w = s->link ? moo__serve_link_why(s->link) : NULL;
+	char *msg = w ? moo__printf("reconnecting to host '%s': %s", s->host, w) : NULL;
+
+	free(w);
+	return msg;
+}
+
 static enum MHD_Result ready_answer(struct req *q)
 {
 	struct moo_server *s = q->srv;
@@ -1424,15 +1434,18 @@ static enum MHD_Result ready_answer(struct req *q)
 	if (st == MOO_SERVER_READY) {
 		r = reply(q, 200, "{\"ready\":true}", NULL);
 	} else {
-		json_t *o =
-			json_pack("{sbss}", "ready", 0, "error",
-				  st == MOO_SERVER_FAILED && why ? why : "the model is loading");
-		char *t = json_dumps(o, JSON_COMPACT);
+		char *lw = st == MOO_SERVER_LOADING ? link_wait(s) : NULL;
+		struct moo_buf t = MOO_BUF_INIT;
 
+		moo_buf_puts(&t, "{\"ready\":false,\"error\":");
+		put_jstr(&t, lw                               ? lw
+			     : st == MOO_SERVER_FAILED && why ? why
+							      : "the model is loading");
+		moo_buf_putc(&t, '}');
 		q->retry = st == MOO_SERVER_LOADING;
-		r = reply(q, 503, t, NULL);
-		free(t);
-		json_decref(o);
+		r = reply(q, 503, t.ptr, NULL);
+		moo_buf_dispose(&t);
+		free(lw);
 	}
 	free(why);
 	return r;
@@ -1460,7 +1473,8 @@ static enum MHD_Result enqueue(struct req *q)
 		moo_server_state(s, &why);
 		refuse = why;
 	} else if (st == MOO_SERVER_LOADING) {
-		refuse = "the model is loading";
+		why = link_wait(s);
+		refuse = why ? why : "the model is loading";
 	} else if (waiting(s) >= s->o.queue_max) {
 		refuse = "too many requests are waiting: try again shortly";
 	}

@@ -44,6 +44,7 @@ struct moo__serve_link {
 	pthread_mutex_t mu;
 	struct chan *pending; /* under mu: channels to open */
 	bool stopping;        /* under mu */
+	char *why;            /* under mu: why the last connection attempt failed, or NULL */
 	struct chan *live;    /* the thread's own */
 };
 
@@ -154,6 +155,22 @@ static int chan_status(struct moo__serve_link *l, struct chan *c)
 	return st;
 }
 
+/* Records how the last attempt to connect went (err NULL: it worked); frees err. */
+static void set_why(struct moo__serve_link *l, struct moo_error *err)
+{
+	char *why = NULL;
+
+	if (err) {
+		why = err->cause ? moo__printf("%s: %s", err->message, err->cause)
+				 : moo__strdup(err->message);
+	}
+	pthread_mutex_lock(&l->mu);
+	free(l->why);
+	l->why = why;
+	pthread_mutex_unlock(&l->mu);
+	moo_error_free(err);
+}
+
 static void lose_all(struct moo__serve_link *l)
 {
 	while (l->live) {
@@ -193,9 +210,10 @@ static void *link_main(void *arg)
 			struct moo_error *err = NULL;
 
 			if (moo__transport_open(&l->t, l->host, &err) < 0) {
-				moo_error_free(err);
+				set_why(l, err);
 				l->t = NULL;
 			} else {
+				set_why(l, NULL);
 				ssh_set_blocking(moo__transport_ssh_session(l->t)->session, 0);
 				backoff_ms = 200;
 			}
@@ -237,13 +255,17 @@ static void *link_main(void *arg)
 		}
 		if (broken ||
 		    (l->t && !ssh_is_connected(moo__transport_ssh_session(l->t)->session))) {
+			struct moo_error *lost = NULL;
+
+			moo__error_add(&lost, MOO_EHOST, MOO_SEV_ERROR, "the connection was lost");
+			set_why(l, lost);
 			lose_all(l);
 			if (l->t) {
 				/* dropped from the cache; the next open connects again */
 				struct moo_error *err = NULL;
 
 				moo__transport_reopen(&l->t, &err);
-				moo_error_free(err);
+				set_why(l, err);
 				if (l->t) {
 					ssh_set_blocking(moo__transport_ssh_session(l->t)->session,
 							 0);
@@ -338,6 +360,16 @@ void moo__serve_link_spawn(struct moo__serve_link *l, const char *cmdline, int f
 	(void)k;
 }
 
+char *moo__serve_link_why(struct moo__serve_link *l)
+{
+	char *why;
+
+	pthread_mutex_lock(&l->mu);
+	why = l->why ? moo__strdup(l->why) : NULL;
+	pthread_mutex_unlock(&l->mu);
+	return why;
+}
+
 void moo__serve_link_close(struct moo__serve_link *l)
 {
 	if (!l) {
@@ -358,6 +390,7 @@ void moo__serve_link_close(struct moo__serve_link *l)
 		close(l->wake);
 	}
 	pthread_mutex_destroy(&l->mu);
+	free(l->why);
 	free(l->host);
 	free(l);
 }

@@ -105,6 +105,8 @@ int moo__serve_link_open(struct moo__serve_link **out, const char *host, struct 
  * MOO__LINK_LOST when the session was lost (the link is reconnecting).
  */
 void moo__serve_link_spawn(struct moo__serve_link *l, const char *cmdline, int fd, int *ended);
+/* Why the last attempt to connect again failed (malloc'd), or NULL while connected. */
+char *moo__serve_link_why(struct moo__serve_link *l);
 /* Ends every channel (their workers see EOF) and the thread. NULL-safe. */
 void moo__serve_link_close(struct moo__serve_link *l);
 #endif

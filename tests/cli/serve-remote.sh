@@ -2,8 +2,8 @@
 # moo serve --on HOST against a real sshd on loopback: a job trained on the host is served
 # with its workers on the host (exec channels of one SSH session, in the interpreter of its
 # moo.lock), the endpoint here, no port opened on the host; a connection killed mid-request
-# answers 503 with Retry-After, and serving goes on once moo has reconnected. A folder
-# served --on the host is staged there first.
+# answers 503 with Retry-After, and serving goes on once moo has reconnected; so it does
+# after sshd was down a while. A folder served --on the host is staged there first.
 . "$MOO_SRC/tests/cli/lib.sh"
 . "$MOO_SRC/tests/lib/sshd.sh"
 export MOO_PYTHON=/usr/bin/python3
@@ -73,7 +73,7 @@ def predict(model, request):
 EOF
 printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: times\nentry_point: train.py\noutput_folder: training_result\ninference:\n  entry_point: predict.py\n' >"$P/metadata.yaml"
 
-plan 19
+plan 22
 
 expect_exit "a job trained on the host" 0 "$MOO" run --on h1 --json "$P"
 job=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq "d['id']")
@@ -139,11 +139,33 @@ p2=$(printf '%s' "$body" | jq "d['pid']")
 n=$(($(grep -c 'Accepted publickey' "$SSHD_DIR/sshd.log") - logins0))
 [ "$n" = 2 ] && ok "... over one new connection: both workers are channels of one session (2 logins in all)" ||
 	not_ok "... one session" "$n logins"
+
+# ---- the host's sshd down for a while: 503 naming why, at once; served again once it is back --
+sess=$(ps -o pid= --ppid "$(cat "$SSHD_DIR/sshd.pid")")
+sshd_stop
+for c in $sess; do kill -KILL "$c" 2>/dev/null; done
+sleep 1
+t0=$(date +%s)
+req POST /invocations $J -d '{"instances": [4]}'
+t1=$(date +%s)
+[ $((t1 - t0)) -le 2 ] || body="took $((t1 - t0)) s: $body"
+contains "sshd down: a request gets 503 saying moo is reconnecting, at once" \
+	"$code $body" "503 {\"error\":\"reconnecting to host 'h1': "
+req GET /v2/health/ready
+contains "... ready says so too" "$code $body" "503 {\"ready\":false,\"error\":\"reconnecting to host 'h1'"
+sshd_start
+i=0
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/health/ready")" = 200 ] || [ $i -gt 400 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+req POST /invocations $J -d '{"instances": [5]}'
+contains "... once sshd is back, moo has reconnected and predicts again" "$code $body" '200 {"y": [15]'
+p3=$(printf '%s' "$body" | jq "d['pid']")
 stop_serve
 i=0
-while kill -0 "$p2" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-if ! kill -0 "$p2" 2>/dev/null; then ok "stopping moo serve ends the workers on the host"; else
-	not_ok "workers ended" "$(ps -o pid,comm -p "$p2")"
+while kill -0 "$p3" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if ! kill -0 "$p3" 2>/dev/null; then ok "stopping moo serve ends the workers on the host"; else
+	not_ok "workers ended" "$(ps -o pid,comm -p "$p3")"
 fi
 
 # ---- a folder served --on the host: staged there, workers in the interpreter moo picks there --
