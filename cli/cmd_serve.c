@@ -14,7 +14,8 @@ static long port = 8080, workers = 1, batch_max = 1, batch_wait_ms = 5, queue_ma
 static bool wait_ready, json;
 
 static const struct opt opts[] = {
-	OPT_ON(&on),
+	{0, "on", "HOST", "run the workers on this SSH host (a job's own host by default)",
+	 OPT_STRING, &on},
 	{'p', "port", "N", "the port to listen on (default 8080; 0: any free one)", OPT_INT, &port},
 	{0, "bind", "ADDR", "the address to listen on (default 127.0.0.1)", OPT_STRING, &bind_addr},
 	{'w', "workers", "N", "resident predictor processes (default 1)", OPT_INT, &workers},
@@ -105,12 +106,14 @@ static int source_model(const char *ref, struct moo_serve_model **m)
 				"no such file or folder '%s'", ref);
 		return EXIT_USAGE;
 	} else if (stat(ref, &sb) == 0 || strstr(ref, "://")) {
-		if (on) {
-			return usage_error(&cmd_serve,
-					   "serve a job that ran there, or its folder here",
-					   "--on HOST takes a job, not a folder");
-		}
 		r = moo_serve_model_from_dir(m, ref, &err);
+		if (r >= 0 && on) {
+			r = moo_serve_model_place(*m, on, &err); /* staged on the host */
+			if (r < 0) {
+				moo_serve_model_free(*m);
+				*m = NULL;
+			}
+		}
 	} else {
 		r = open_store(&st);
 		if (r >= 0) {

@@ -30,6 +30,7 @@
 #include "embedded.h"
 #include "runtime.h"
 #include "transport.h"
+#include "ssh.h"
 #include "moo/serve.h"
 
 extern char **environ;
@@ -60,8 +61,22 @@ void moo_serve_model_free(struct moo_serve_model *m)
 	free(m->entry_point);
 	free(m->model_dir);
 	free(m->command);
+	if (m->host_tmp_dir && m->host) {
+		struct moo__transport *t = NULL;
+		struct moo_buf cmd = MOO_BUF_INIT;
+		int st;
+
+		if (moo__transport_open(&t, m->host, NULL) == 0) {
+			moo_buf_puts(&cmd, "rm -rf -- ");
+			moo_buf_shquote(&cmd, m->host_tmp_dir);
+			t->ops->exec(t, cmd.ptr, NULL, NULL, &st, NULL);
+			moo__transport_close(t);
+		}
+		moo_buf_dispose(&cmd);
+	}
 	free(m->host);
 	free(m->tmp_dir);
+	free(m->host_tmp_dir);
 	free(m);
 }
 
@@ -165,6 +180,73 @@ done:
 	moo_buf_dispose(&cmd);
 	free(path);
 	free(outdir);
+	return r;
+}
+
+int moo_serve_model_place(struct moo_serve_model *m, const char *host, struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_spec *spec = NULL;
+	struct moo__interp interp = {0};
+	struct moo_buf cmd = MOO_BUF_INIT;
+	char *path = NULL, *dir = NULL, *dst = NULL, tag[96];
+	size_t cl = strlen(m->code_dir);
+	int r;
+
+	r = moo__transport_open(&t, host, err);
+	if (r < 0 || !moo__transport_is_remote(t)) {
+		goto done; /* "local": nothing to place */
+	}
+	path = moo__path_join(m->code_dir, "metadata.yaml");
+	r = moo_spec_load(&spec, path, err);
+	if (r < 0) {
+		goto done;
+	}
+	/* The interpreter moo run would pick on the host (host runtime). */
+	r = moo__runtime_resolve(&interp, t, NULL, spec, err);
+	if (r < 0) {
+		goto done;
+	}
+	/* A copy of the folder under MOO_ROOT/serve there, named as temporary files are: one
+	 * a killed moo left is swept when its pid is gone, ours removed when freed. */
+	dir = moo__path_join(t->root, "serve");
+	r = t->ops->mkdir_p(t, dir, err);
+	if (r < 0) {
+		goto done;
+	}
+	moo__transport_sweep(t, dir);
+	moo__client_tag(tag, sizeof(tag), (long)getpid());
+	dst = moo__printf("%s/model.moo-tmp-%s%lx", dir, tag, (unsigned long)time(NULL));
+	r = t->ops->put(t, m->code_dir, dst, false, err);
+	if (r < 0) {
+		goto done;
+	}
+	moo_buf_shquote(&cmd, interp.path);
+	free(m->command);
+	m->command = moo_buf_detach(&cmd);
+	{
+		char *md = !strncmp(m->model_dir, m->code_dir, cl)
+				   ? moo__printf("%s%s", dst, m->model_dir + cl)
+				   : moo__strdup(dst);
+
+		free(m->model_dir);
+		m->model_dir = md;
+	}
+	free(m->code_dir);
+	m->code_dir = moo__strdup(dst);
+	free(m->host);
+	m->host = moo__strdup(host);
+	free(m->host_tmp_dir);
+	m->host_tmp_dir = dst;
+	dst = NULL;
+done:
+	moo__transport_close(t);
+	moo_spec_free(spec);
+	moo__interp_dispose(&interp);
+	moo_buf_dispose(&cmd);
+	free(path);
+	free(dir);
+	free(dst);
 	return r;
 }
 
@@ -292,11 +374,34 @@ int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job 
 		r = moo__fail(err, MOO_EJOB, "job '%s' has no result to serve", job->id);
 		goto done;
 	}
+	if (job->host && strcmp(job->host, "local") && strcmp(job->host, "slurm:")) {
+		/* It ran on a host (a Slurm job: its login node): its workers run there. */
+		m->host = moo__strdup(strncmp(job->host, "slurm:", 6) ? job->host : job->host + 6);
+	}
 	{
-		/* The spec as the job ran it: its work folder's metadata.yaml. */
+		/* The spec as the job ran it: its work folder's metadata.yaml, on its host. */
 		char *path = moo__printf("%s/work/metadata.yaml", job->dir);
+		struct moo__transport *t = NULL;
+		struct moo_buf text = MOO_BUF_INIT;
 
-		r = moo_spec_load(&spec, path, err);
+		if (m->host) {
+			r = moo__transport_open(&t, m->host, err);
+			if (r == 0) {
+				r = t->ops->read_file(t, path, 0, 1u << 20, &text, err);
+				if (r == MOO_ENOTFOUND) {
+					r = moo__fail(err, MOO_EJOB, "'%s' is gone from host '%s'",
+						      path, m->host);
+				}
+			}
+			if (r == 0) {
+				r = moo_spec_parse(&spec, text.ptr ? text.ptr : "", text.len,
+						   "metadata.yaml", err);
+			}
+			moo__transport_close(t);
+		} else {
+			r = moo_spec_load(&spec, path, err);
+		}
+		moo_buf_dispose(&text);
 		free(path);
 		if (r < 0) {
 			goto done;
@@ -313,10 +418,11 @@ int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job 
 		}
 	}
 	m->code_dir = moo__printf("%s/work", job->dir);
-	m->model_dir = moo__strdup(job->result_path);
-	if (job->host && strcmp(job->host, "local")) {
-		m->host = moo__strdup(job->host);
-	}
+	/* On a host: the result folder there (what was collected here is a copy of it). */
+	m->model_dir =
+		m->host ? moo__printf("%s/work/%s", job->dir,
+				      job->output_folder ? job->output_folder : "training_result")
+			: moo__strdup(job->result_path);
 	r = job_worker_command(m, job, lock, spec, err);
 	if (r < 0) {
 		goto done;
@@ -376,6 +482,7 @@ struct worker {
 	size_t out_pos;
 	struct req **fly; /* sent, not yet answered, in order */
 	size_t n_fly, fly_head, cap_fly;
+	int ended; /* on a host: how its channel ended (moo__serve_link_spawn) */
 };
 
 struct moo_server {
@@ -395,6 +502,8 @@ struct moo_server {
 	unsigned long pid; /* for request ids */
 	struct worker *w;
 	unsigned n_w;
+	char *host;                   /* where the workers run, or NULL */
+	struct moo__serve_link *link; /* ... reached through this */
 	/* shared, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t done_cv; /* a moo_server_call request was answered */
@@ -464,19 +573,91 @@ static struct req *req_new(struct moo_server *s, const char *path, const char *c
 	return q;
 }
 
+/* The length of the UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (*p < 0xc2 || *p > 0xf4) {
+		return 0;
+	}
+	n = *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
+	if (*p == 0xe0) {
+		lo = 0xa0;
+	} else if (*p == 0xed) {
+		hi = 0x9f;
+	} else if (*p == 0xf0) {
+		lo = 0x90;
+	} else if (*p == 0xf4) {
+		hi = 0x8f;
+	}
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf) {
+		if (p[i] < lo || p[i] > hi) {
+			return 0;
+		}
+	}
+	return n;
+}
+
+/*
+ * Appends text as a JSON string, quotes included. What a client sent (a path, a
+ * Content-Type) may be any bytes: a byte that is not UTF-8 becomes U+FFFD, so the result is
+ * always valid JSON. The hot path of every request (no jansson object built).
+ */
+static void put_jstr(struct moo_buf *b, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text, *run = p;
+
+	moo_buf_putc(b, '"');
+	while (*p) {
+		size_t n = 1;
+
+		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+			p++;
+			continue;
+		}
+		moo_buf_add(b, (const char *)run, (size_t)(p - run));
+		if (*p == '"' || *p == '\\') {
+			moo_buf_putc(b, '\\');
+			moo_buf_putc(b, (char)*p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			moo_buf_printf(b, "\\u%04x", *p);
+		} else if ((n = utf8_len(p))) {
+			moo_buf_add(b, (const char *)p, n);
+		} else {
+			moo_buf_puts(b, "\\ufffd");
+			n = 1;
+		}
+		p += n;
+		run = p;
+	}
+	moo_buf_add(b, (const char *)run, (size_t)(p - run));
+	moo_buf_putc(b, '"');
+}
+
+/* {"error": msg}, malloc'd; *len its length. */
+static char *error_json(const char *msg, size_t *len)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+
+	moo_buf_puts(&b, "{\"error\":");
+	put_jstr(&b, msg);
+	moo_buf_putc(&b, '}');
+	*len = b.len;
+	return moo_buf_detach(&b);
+}
+
 /* Sets the answer: a JSON text, or {"error": msg} when json is NULL. */
 static void req_answer(struct req *q, int status, const char *json, const char *msg)
 {
 	free(q->answer);
 	if (json) {
 		q->answer = moo__strdup(json);
+		q->answer_len = strlen(q->answer);
 	} else {
-		json_t *o = json_pack("{ss}", "error", msg);
-
-		q->answer = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
+		q->answer = error_json(msg, &q->answer_len);
 	}
-	q->answer_len = strlen(q->answer);
 	q->status = status;
 	q->answered = true;
 }
@@ -547,11 +728,10 @@ static void deliver(struct moo_server *s, struct req *q, int status, char *answe
 
 static void deliver_error(struct moo_server *s, struct req *q, int status, const char *msg)
 {
-	json_t *o = json_pack("{ss}", "error", msg);
-	char *t = json_dumps(o, JSON_COMPACT);
+	size_t len;
+	char *t = error_json(msg, &len);
 
-	json_decref(o);
-	deliver(s, q, status, t, strlen(t), true);
+	deliver(s, q, status, t, len, true);
 }
 
 /* ---- workers ------------------------------------------------------------------------- */
@@ -630,7 +810,12 @@ static int spawn_worker(struct worker *w)
 	moo_buf_shquote(&line, s->model_dir);
 	moo_buf_putc(&line, ' ');
 	moo_buf_shquote(&line, s->name);
-	{
+	if (s->link) {
+		/* On the host: an exec channel carries the frames (serve_ssh.c). */
+		moo__serve_link_spawn(s->link, line.ptr, sv[1], &w->ended);
+		w->pid = 0;
+		r = 0;
+	} else {
 		char *argv[] = {"/bin/sh", "-c", line.ptr, NULL};
 
 		posix_spawn_file_actions_init(&fa);
@@ -642,8 +827,8 @@ static int spawn_worker(struct worker *w)
 		r = posix_spawn(&w->pid, "/bin/sh", &fa, &at, argv, environ);
 		posix_spawn_file_actions_destroy(&fa);
 		posix_spawnattr_destroy(&at);
+		close(sv[1]);
 	}
-	close(sv[1]);
 	free(shim);
 	moo_buf_dispose(&line);
 	if (r) {
@@ -708,15 +893,38 @@ static void set_ready(struct moo_server *s, struct worker *w, bool ready, const 
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The worker is gone: what it was answering gets 502, and it is started again (unless
- * it never loaded). */
+static struct req *pop(struct moo_server *s);
+
+/*
+ * The worker is gone: what it was answering gets 502, and it is started again (unless
+ * it never loaded). On a host whose connection was lost, 503 with Retry-After (so are
+ * the queued requests when no worker is left), and the worker is asked for again: the
+ * link reconnects first.
+ */
 static void worker_died(struct worker *w)
 {
 	struct moo_server *s = w->srv;
 	int st = reap_worker(w, false);
-	char why[160];
+	int ended = __atomic_load_n(&w->ended, __ATOMIC_SEQ_CST);
+	bool lost = s->link && ended == MOO__LINK_LOST;
+	char why[320];
 
-	if (WIFSIGNALED(st)) {
+	if (lost) {
+		snprintf(why, sizeof(why),
+			 "the connection to host '%s' was lost while this request was at its "
+			 "worker; moo is reconnecting: try again shortly",
+			 s->host);
+	} else if (s->link && ended < 0) {
+		snprintf(why, sizeof(why),
+			 "the worker answering this request on host '%s' was killed by a signal; "
+			 "it is being restarted",
+			 s->host);
+	} else if (s->link) {
+		snprintf(why, sizeof(why),
+			 "the worker answering this request on host '%s' exited with status %d; "
+			 "it is being restarted",
+			 s->host, ended);
+	} else if (WIFSIGNALED(st)) {
 		snprintf(why, sizeof(why),
 			 "the worker answering this request was killed by signal %d; it is being "
 			 "restarted",
@@ -732,9 +940,9 @@ static void worker_died(struct worker *w)
 
 		w->fly_head = (w->fly_head + 1) % w->cap_fly;
 		w->n_fly--;
-		deliver_error(s, q, 502, why);
+		deliver_error(s, q, lost ? 503 : 502, why);
 	}
-	if (w->st == W_LOADING) {
+	if (w->st == W_LOADING && !lost) {
 		set_ready(s, w, false, "the worker exited before load() finished");
 		w->st = W_FAILED;
 		return;
@@ -743,6 +951,11 @@ static void worker_died(struct worker *w)
 		set_ready(s, w, false, NULL);
 	}
 	w->st = W_DOWN;
+	if (lost && !s->ready) {
+		while (s->head) { /* no worker is left to answer them */
+			deliver_error(s, pop(s), 503, why);
+		}
+	}
 	if (!s->stopping && spawn_worker(w) < 0) {
 		set_ready(s, w, false, "cannot start a worker again");
 		w->st = W_FAILED;
@@ -770,18 +983,47 @@ static void fly_push(struct worker *w, struct req *q)
 /* Appends one request's message to w->out and puts it in flight. */
 static void write_req(struct worker *w, struct req *q)
 {
-	json_t *h = json_pack("{ss ss ss}", "path", q->path, "content_type", q->ctype, "id", q->id);
-	char *t;
+	struct moo_buf h = MOO_BUF_INIT;
 	size_t bl = q->spool_path ? 0 : q->body.len;
 
-	if (q->spool_path) {
-		json_object_set_new(h, "body_file", json_string(q->spool_path));
+	moo_buf_puts(&h, "{\"path\":");
+	put_jstr(&h, q->path);
+	moo_buf_puts(&h, ",\"content_type\":");
+	put_jstr(&h, q->ctype);
+	moo_buf_puts(&h, ",\"id\":");
+	put_jstr(&h, q->id);
+	if (q->spool_path && !w->srv->link) {
+		moo_buf_puts(&h, ",\"body_file\":");
+		put_jstr(&h, q->spool_path);
 	}
-	t = json_dumps(h, JSON_COMPACT);
-	json_decref(h);
-	put_u32(&w->out, strlen(t));
-	moo_buf_puts(&w->out, t);
-	free(t);
+	moo_buf_putc(&h, '}');
+	put_u32(&w->out, h.len);
+	moo_buf_add(&w->out, h.ptr, h.len);
+	moo_buf_dispose(&h);
+
+	if (q->spool_path && w->srv->link) {
+		/* A worker on a host cannot open our spool file: the body goes in the frame. */
+		int fd = open(q->spool_path, O_RDONLY | O_CLOEXEC);
+		struct moo_buf b = MOO_BUF_INIT;
+
+		while (fd >= 0 && b.len < q->size) {
+			char chunk[65536];
+			ssize_t k = read(fd, chunk, sizeof(chunk));
+
+			if (k <= 0) {
+				break;
+			}
+			moo_buf_add(&b, chunk, (size_t)k);
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+		put_u32(&w->out, b.len);
+		moo_buf_add(&w->out, b.ptr, b.len);
+		moo_buf_dispose(&b);
+		fly_push(w, q);
+		return;
+	}
 	put_u32(&w->out, bl);
 	if (bl) {
 		moo_buf_add(&w->out, q->body.ptr, bl);
@@ -805,10 +1047,10 @@ static struct req *pop(struct moo_server *s)
 /*
  * Gives queued requests to workers. Without predict_batch: to the least busy ready worker,
  * up to PIPE_MAX in flight each (a body over 64 KiB only to an idle one, so a worker busy
- * with a long request does not hold it). With it: a whole batch to a worker with at most one
- * batch in flight (the next waits there while it runs), once batch_max wait or the oldest
- * has waited batch_wait_ms. Returns the seconds until a batch
- * falls due, or -1.
+ * with a long request does not hold it). With it: what waits (up to batch_max) at once to an
+ * idle worker; to a worker with one batch in flight (the next waits there while it runs),
+ * once batch_max wait or the oldest has waited batch_wait_ms. Returns the seconds until a
+ * batch falls due, or -1.
  */
 static double dispatch(struct moo_server *s)
 {
@@ -841,7 +1083,9 @@ static double dispatch(struct moo_server *s)
 			char head[48];
 			int hl;
 
-			if (n < s->o.batch_max && wait > 0) {
+			/* An idle worker takes what waits at once: batches form while workers
+			 * are busy, and a lone request never waits for company. */
+			if (n < s->o.batch_max && wait > 0 && best->n_fly) {
 				due = wait;
 				break;
 			}
@@ -889,6 +1133,29 @@ static bool frame_at(const struct worker *w, size_t off, const char **data, size
 	*data = (const char *)p + 4;
 	*len = n;
 	return true;
+}
+
+/*
+ * The status of an answer's header, {"status": N, ...} as the shim writes it (json.dumps),
+ * read without building a JSON object: this is every request's path. 0 when not there.
+ */
+static int answer_status(const char *h, size_t len)
+{
+	static const char key[] = "\"status\":";
+	size_t i, k = sizeof(key) - 1;
+	int n = 0;
+
+	for (i = 0; i + k <= len; i++) {
+		if (h[i] == '"' && !memcmp(h + i, key, k)) {
+			break;
+		}
+	}
+	for (i += k; i < len && h[i] == ' '; i++) {
+	}
+	for (; i < len && h[i] >= '0' && h[i] <= '9' && n < 1000; i++) {
+		n = n * 10 + (h[i] - '0');
+	}
+	return n;
 }
 
 /* Reads what the worker sent and acts on every complete message. */
@@ -953,11 +1220,9 @@ static void worker_readable(struct worker *w)
 			break;
 		}
 		if (w->n_fly) {
-			json_t *o = json_loadb(h, hl, 0, NULL);
-			int status = o ? (int)json_integer_value(json_object_get(o, "status")) : 0;
+			int status = answer_status(h, hl);
 			struct req *q = w->fly[w->fly_head];
 
-			json_decref(o);
 			w->fly_head = (w->fly_head + 1) % w->cap_fly;
 			w->n_fly--;
 			deliver(s, q, status >= 200 && status < 600 ? status : 500,
@@ -1120,12 +1385,12 @@ static enum MHD_Result reply_early(struct req *q, int status, const char *reason
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	json_t *o = json_pack("{ss}", "error", msg);
-	char *body = json_dumps(o, JSON_COMPACT);
+	size_t blen;
+	char *body = error_json(msg, &blen);
 	char *text = moo__printf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 				 "X-Request-Id: %s\r\nConnection: close\r\nContent-Length: %zu"
 				 "\r\n\r\n%s",
-				 status, reason, q->id, strlen(body), body);
+				 status, reason, q->id, blen, body);
 
 	if (ci) {
 		ssize_t k = send(ci->connect_fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1134,7 +1399,6 @@ static enum MHD_Result reply_early(struct req *q, int status, const char *reason
 	}
 	free(text);
 	free(body);
-	json_decref(o);
 	q->replied = true;
 	return MHD_NO;
 }
@@ -1150,6 +1414,16 @@ static bool model_path(const struct moo_server *s, const char *url, const char *
 	return **rest == 0 || **rest == '/';
 }
 
+/* While the workers' host is being reconnected: why they are not ready (malloc'd), or NULL. */
+static char *link_wait(struct moo_server *s)
+{
+	char *w = s->link ? moo__serve_link_why(s->link) : NULL;
+	char *msg = w ? moo__printf("reconnecting to host '%s': %s", s->host, w) : NULL;
+
+	free(w);
+	return msg;
+}
+
 static enum MHD_Result ready_answer(struct req *q)
 {
 	struct moo_server *s = q->srv;
@@ -1160,15 +1434,18 @@ static enum MHD_Result ready_answer(struct req *q)
 	if (st == MOO_SERVER_READY) {
 		r = reply(q, 200, "{\"ready\":true}", NULL);
 	} else {
-		json_t *o =
-			json_pack("{sbss}", "ready", 0, "error",
-				  st == MOO_SERVER_FAILED && why ? why : "the model is loading");
-		char *t = json_dumps(o, JSON_COMPACT);
+		char *lw = st == MOO_SERVER_LOADING ? link_wait(s) : NULL;
+		struct moo_buf t = MOO_BUF_INIT;
 
+		moo_buf_puts(&t, "{\"ready\":false,\"error\":");
+		put_jstr(&t, lw                               ? lw
+			     : st == MOO_SERVER_FAILED && why ? why
+							      : "the model is loading");
+		moo_buf_putc(&t, '}');
 		q->retry = st == MOO_SERVER_LOADING;
-		r = reply(q, 503, t, NULL);
-		free(t);
-		json_decref(o);
+		r = reply(q, 503, t.ptr, NULL);
+		moo_buf_dispose(&t);
+		free(lw);
 	}
 	free(why);
 	return r;
@@ -1196,7 +1473,8 @@ static enum MHD_Result enqueue(struct req *q)
 		moo_server_state(s, &why);
 		refuse = why;
 	} else if (st == MOO_SERVER_LOADING) {
-		refuse = "the model is loading";
+		why = link_wait(s);
+		refuse = why ? why : "the model is loading";
 	} else if (waiting(s) >= s->o.queue_max) {
 		refuse = "too many requests are waiting: try again shortly";
 	}
@@ -1401,6 +1679,7 @@ static void server_free(struct moo_server *s)
 	if (s->d) {
 		MHD_stop_daemon(s->d);
 	}
+	moo__serve_link_close(s->link); /* the workers on the host see EOF */
 	for (i = 0; s->w && i < s->n_w; i++) {
 		moo_buf_dispose(&s->w[i].in);
 		moo_buf_dispose(&s->w[i].out);
@@ -1420,6 +1699,7 @@ static void server_free(struct moo_server *s)
 	free(s->model_dir);
 	free(s->command);
 	free(s->spool_dir);
+	free(s->host);
 	free(s->load_error);
 	free(s->w);
 	pthread_mutex_destroy(&s->mu);
@@ -1442,12 +1722,6 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 
 	if (!opts || opts->version != MOO_SERVE_OPTS_VERSION) {
 		return moo__fail(err, MOO_EARG, "moo_serve_opts of an unknown version");
-	}
-	if (m->host) {
-		return moo__fail(err, MOO_EARG,
-				 "serving with workers on host '%s' is not built yet: fetch the "
-				 "job (moo fetch) and serve the folder here",
-				 m->host);
 	}
 	s = moo__calloc(1, sizeof(*s));
 	s->ep = -1;
@@ -1480,6 +1754,13 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	s->page = script("serve.html");
 	s->openapi = script("openapi.json");
 	s->pid = (unsigned long)getpid();
+	if (m->host) {
+		s->host = moo__strdup(m->host);
+		r = moo__serve_link_open(&s->link, m->host, err);
+		if (r < 0) {
+			goto fail;
+		}
+	}
 	if (!s->shim || !s->page || !s->openapi) {
 		r = moo__fail(err, MOO_EIO, "libmoo was built without its worker shim");
 		goto fail;

@@ -89,4 +89,24 @@ int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsig
 			    int timeout_s, struct moo_error **err);
 /* The session under an SSH transport (borrowed), for callers that need more. */
 struct moo__ssh *moo__transport_ssh_session(struct moo__transport *t);
+
+/*
+ * moo serve's workers on a host (serve_ssh.c): exec channels of the host's one session,
+ * pumped by a thread of their own, reconnected when the session is lost.
+ */
+struct moo__serve_link;
+#define MOO__LINK_LOST (-2)
+/* Connects (MOO_EHOST as moo__ssh_open) and starts the thread. */
+int moo__serve_link_open(struct moo__serve_link **out, const char *host, struct moo_error **err);
+/*
+ * Runs cmdline on the host in an exec channel whose stdin and stdout are carried to and
+ * from fd (the link's end of a socketpair; the link closes it). Before it closes fd the
+ * link writes to *ended how the worker ended: its exit code, -1 for a signal, or
+ * MOO__LINK_LOST when the session was lost (the link is reconnecting).
+ */
+void moo__serve_link_spawn(struct moo__serve_link *l, const char *cmdline, int fd, int *ended);
+/* Why the last attempt to connect again failed (malloc'd), or NULL while connected. */
+char *moo__serve_link_why(struct moo__serve_link *l);
+/* Ends every channel (their workers see EOF) and the thread. NULL-safe. */
+void moo__serve_link_close(struct moo__serve_link *l);
 #endif

@@ -258,7 +258,6 @@ def main():
                 reqs.append((i, _request(h, b)))
             except BadRequest as e:
                 out[i] = _error(400, str(e))
-        ok = "application/json"
         reqs_by_i = dict(reqs)
         if predict_batch is not None and reqs:
             try:
@@ -267,8 +266,7 @@ def main():
                     raise ValueError("predict_batch returned %d results for %d requests"
                                      % (len(results), len(reqs)))
                 for (i, _), res in zip(reqs, results):
-                    out[i] = [json.dumps({"status": 200, "content_type": ok}).encode(),
-                              _answer(msgs[i][0], reqs_by_i[i], res, model_name)]
+                    out[i] = [_OK, _answer(msgs[i][0], reqs_by_i[i], res, model_name)]
             except Exception as e:
                 traceback.print_exc()
                 sys.stderr.flush()

@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 47
+plan 48
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -74,6 +74,11 @@ req POST /invocations $J -H 'X-Request-Id: trace-42' -d '{"instances": [1]}'
 contains "X-Request-Id echoed (curl)" "$(cat "$T/h")" 'X-Request-Id: trace-42'
 req POST /invocations $J -d '{"instances": [1'
 contains "malformed JSON is 400 with an error" "$code $body" '400 {"error": "malformed JSON'
+req POST /invocations -H "$(printf 'Content-Type: text/plain\377"')" -H "$(printf 'X-Request-Id: \377\\')" -d '{"instances": [9]}'
+code1=$code
+req GET "/%ff%22" # bytes that are not UTF-8 in a header and the path: answered, moo lives on
+contains "bytes that are not UTF-8 in Content-Type, X-Request-Id and the path get answers" "$code1 $code $body" \
+	'200 404 {"error":"no such path '"'"'/\ufffd\"'"'"'"}'
 
 # ---- Open Inference Protocol v2, the KServe protocol document's examples ------------------------
 req GET /v2

@@ -33,8 +33,9 @@ struct moo_serve_model {
 	 * then the interpreter itself: "env 'A=b' '/usr/bin/python3'", or
 	 * "podman run -i --rm … 'image@sha256:…' 'python3'". */
 	char *command;
-	char *host;    /* where the workers run: NULL for this machine */
-	char *tmp_dir; /* removed by moo_serve_model_free (an extracted ZIP), or NULL */
+	char *host;         /* where the workers run: NULL for this machine */
+	char *tmp_dir;      /* removed by moo_serve_model_free (an extracted ZIP), or NULL */
+	char *host_tmp_dir; /* on host: a staged copy moo_serve_model_free removes, or NULL */
 };
 
 /*
@@ -54,6 +55,15 @@ MOO_EXTERN int moo_serve_model_from_dir(struct moo_serve_model **out, const char
  */
 MOO_EXTERN int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job *job,
 					struct moo_error **err);
+
+/*
+ * Moves a model from moo_serve_model_from_dir to the SSH host named host (moo-serve(1)
+ * --on): its folder is copied under the host's MOO_ROOT/serve (removed again by
+ * moo_serve_model_free), and its interpreter is the one moo run would pick there. The
+ * workers then run on the host. MOO_EHOST when the host cannot be reached.
+ */
+MOO_EXTERN int moo_serve_model_place(struct moo_serve_model *m, const char *host,
+				     struct moo_error **err);
 
 MOO_EXTERN void moo_serve_model_free(struct moo_serve_model *m);
 
