@@ -41,12 +41,43 @@ struct opt {
 		0, NULL, NULL, NULL, OPT_FLAG, NULL \
 	}
 
+/*
+ * What main does for a verb before calling its exec (as git's RUN_SETUP): the prologue the
+ * job verbs share, done once here.
+ */
+enum cmd_flags {
+	CMD_STORE = 1 << 0,   /* open the store: ctx->st */
+	CMD_JOB = 1 << 1,     /* CMD_STORE, and find the job the first argument names: ctx->job */
+	CMD_REFRESH = 1 << 2, /* with CMD_JOB: bring its record up to date from its directory */
+};
+
+/* What a table-driven verb gets: its positional arguments, and what its flags set up. */
+struct cmd_ctx {
+	int argc;
+	char **argv;
+	struct moo_store *st; /* CMD_STORE, CMD_JOB: closed by main after exec */
+	struct moo_job *job;  /* CMD_JOB: freed by main after exec */
+};
+
 struct cmd {
 	const char *name;
 	const char *summary; /* one line, for 'moo --help' */
 	const char *args;    /* the synopsis after the options: "[PATH]" */
+	/* A verb that parses its own arguments sets run ... */
 	int (*run)(const struct cmd *self, int argc, char **argv);
+	/* ... one that the table drives sets exec: main parses opts (min_pos to max_pos
+	 * positional arguments, -1: any number), calls check (usage checks, or NULL; -1 to go
+	 * on), sets up what flags ask for, then calls exec. */
+	int (*exec)(const struct cmd *self, struct cmd_ctx *ctx);
+	const struct opt *opts;
+	int min_pos, max_pos;
+	unsigned flags;        /* enum cmd_flags */
+	const char *const *on; /* CMD_JOB: where the verb's --on lands (OPT_ON), or NULL */
+	int (*check)(const struct cmd *self);
 };
+
+/* Runs a verb from the table: argv[0] is its name. Returns the exit code. */
+int cmd_dispatch(const struct cmd *cmd, int argc, char **argv);
 
 /*
  * Parses argv[1..] against opts (--help is implied), leaving the positional

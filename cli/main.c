@@ -49,6 +49,34 @@ const struct cmd *const commands[] = {
 };
 const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
 
+int cmd_dispatch(const struct cmd *cmd, int argc, char **argv)
+{
+	struct cmd_ctx ctx = {0, NULL, NULL, NULL};
+	int r;
+
+	if (cmd->run) {
+		return cmd->run(cmd, argc, argv);
+	}
+	r = opt_parse(cmd, cmd->opts, argc, argv, &ctx.argc, cmd->min_pos, cmd->max_pos);
+	if (r < 0 && cmd->check) {
+		r = cmd->check(cmd);
+	}
+	if (r >= 0) {
+		return r;
+	}
+	ctx.argv = argv;
+	if ((cmd->flags & (CMD_STORE | CMD_JOB)) && (r = open_store(&ctx.st)) >= 0) {
+		return r;
+	}
+	if (!(cmd->flags & CMD_JOB) || (r = find_job(ctx.st, argv[0], cmd->on ? *cmd->on : NULL,
+						     cmd->flags & CMD_REFRESH, &ctx.job)) < 0) {
+		r = cmd->exec(cmd, &ctx);
+	}
+	moo_job_free(ctx.job);
+	moo_store_close(ctx.st);
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	size_t i;
@@ -131,7 +159,7 @@ int main(int argc, char **argv)
 			char help[] = "--help";
 			char *args[] = {argv[2], help, NULL};
 
-			return cmd->run(cmd, 2, args);
+			return cmd_dispatch(cmd, 2, args);
 		}
 	}
 	if (argv[1][0] == '-') {
@@ -152,7 +180,7 @@ int main(int argc, char **argv)
 	moo_set_warning_cb(print_warning_cb, NULL);
 	catch_interrupts();
 	{
-		int r = cmd->run(cmd, argc - 1, argv + 1);
+		int r = cmd_dispatch(cmd, argc - 1, argv + 1);
 
 		progress_end();
 		return json_finish(r);
