@@ -90,6 +90,13 @@ void opt_usage(const struct cmd *cmd, const struct opt *opts, FILE *f);
 /* Prints "moo: error: …" and the 'try' line; returns EXIT_USAGE. */
 int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...) MOO_PRINTF(3, 4);
 
+/*
+ * "Did you mean": libmoo's internal moo__suggest (util/suggest.c, declared in
+ * libmoo/internal.h), which the library's own "did you mean" hints use too. Not exported
+ * from libmoo.so; moo links libmoo's static archive (cli/meson.build), so it reaches it.
+ */
+const char *moo__suggest(const char *word, const char *const *candidates, size_t n);
+
 /* output.c */
 int exit_code_for(int moo_code);
 bool color_on(FILE *f);

@@ -464,7 +464,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		s = !s && !strcmp(argv[0], subs[i].name) ? &subs[i] : s;
 	}
 	if (!s) {
-		near = moo_suggest(argv[0], names, N_SUBS);
+		near = moo__suggest(argv[0], names, N_SUBS);
 		if (near) {
 			snprintf(hint, sizeof(hint), "did you mean 'moo hosts %s'?", near);
 		}

@@ -117,7 +117,7 @@ static int unknown_command(const char *name)
 		names[i] = commands[i]->name;
 	}
 	names[i++] = "help";
-	near = moo_suggest(name, names, i);
+	near = moo__suggest(name, names, i);
 	if (near) {
 		snprintf(hint, sizeof(hint), "did you mean 'moo %s'?", near);
 	}
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 	}
 	if (argv[1][0] == '-') {
 		const char *names[] = {"help", "version"};
-		const char *near = moo_suggest(argv[1] + strspn(argv[1], "-"), names, 2);
+		const char *near = moo__suggest(argv[1] + strspn(argv[1], "-"), names, 2);
 		char hint[64];
 
 		if (near) {

@@ -124,4 +124,21 @@ int moo__store_sweep_put(struct moo_store *st, const char *id, const char *sourc
 /* MOO_ENOTFOUND, with no error added, when there is no such sweep. */
 int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, char **points,
 			 char **opts, char **status, struct moo_error **err);
+/* util/suggest.c */
+/*
+ * The candidate nearest to word by edit distance, or NULL when none is close
+ * enough to be a likely typo (distance at most 2, and less than half of word).
+ */
+const char *moo__suggest(const char *word, const char *const *candidates, size_t n);
+
+/* Levenshtein distance between a and b. */
+size_t moo__edit_distance(const char *a, const char *b);
+/* store.c: cached positive runtime probes (see runtime.c): key → value, younger than max_age s. */
+int moo__store_cache_get(struct moo_store *st, const char *key, double max_age,
+			 struct moo_buf *value, struct moo_error **err);
+int moo__store_cache_put(struct moo_store *st, const char *key, const char *value,
+			 struct moo_error **err);
+
+/* probe.c: appends the probe script moo runs on a host (POSIX sh; $1 is the moo root or empty). */
+void moo__host_probe_script(struct moo_buf *out);
 #endif

@@ -28,7 +28,7 @@ static const struct moo__embedded *probe_script(void)
 	return NULL;
 }
 
-void moo_host_probe_script(struct moo_buf *out)
+void moo__host_probe_script(struct moo_buf *out)
 {
 	const struct moo__embedded *e = probe_script();
 

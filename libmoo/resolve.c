@@ -345,7 +345,7 @@ static const char *const entry_keys[] = {"framework", "versions", "python",     
 static void unknown_key(struct rctx *c, const struct moo__ynode *k, const char *where,
 			const char *const *names, size_t n)
 {
-	const char *near = moo_suggest(k->text, names, n);
+	const char *near = moo__suggest(k->text, names, n);
 	struct moo_error *e = rerr(c, k, "unknown key '%s' in '%s'", k->text, where);
 	struct moo_buf b = MOO_BUF_INIT;
 	size_t i;
@@ -1098,7 +1098,7 @@ static int fail(const struct moo_images *t, const struct want *w, enum stage dee
 		for (i = 0; i < MOO_ARRAY_SIZE(frameworks); i++) {
 			names[i] = frameworks[i];
 		}
-		sug = moo_suggest(w->framework, names, MOO_ARRAY_SIZE(names));
+		sug = moo__suggest(w->framework, names, MOO_ARRAY_SIZE(names));
 		moo_buf_printf(&msg, "no image for framework '%s'", w->framework);
 		if (sug) {
 			moo_buf_printf(&hint, "did you mean '%s'? ", sug);
@@ -1550,44 +1550,4 @@ struct moo_plan *moo_plan_dup(const struct moo_plan *plan)
 	}
 	moo_buf_dispose(&b);
 	return p;
-}
-
-int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b, const char *config_path,
-		   struct moo_error **err)
-{
-	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
-	struct moo_host_facts f = {0};
-	struct moo_images *t = NULL;
-	struct moo_plan *p = NULL;
-	struct moo_buf fj = MOO_BUF_INIT;
-	struct utsname u;
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	int r;
-
-	if ((r = moo_images_load(&t, config_path, err))) {
-		goto done;
-	}
-	if (uname(&u) == 0) {
-		f.arch = u.machine;
-	}
-	ro.facts = &f;
-	if ((r = moo_resolve(&p, t, b->spec, &ro, err))) {
-		goto done;
-	}
-	moo_host_facts_to_json(&f, &fj);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	p->bundle_sha256 = dup0(b->sha256);
-	p->bundle_source = dup0(b->source);
-	p->host = moo__strdup("local");
-	p->host_facts = moo_buf_detach(&fj);
-	p->created = moo__strdup(when);
-	moo_lock_write(p, out);
-done:
-	moo_buf_dispose(&fj);
-	moo_plan_free(p);
-	moo_images_free(t);
-	return r;
 }

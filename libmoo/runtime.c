@@ -334,7 +334,7 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 		moo_buf_printf(&key, "\t%s", reqs.v[i]);
 	}
 	/* A cached choice: "PATH\tVERSION", still there. */
-	if (st && moo_store_cache_get(st, key.ptr, CACHE_MAX_AGE, &cached, NULL) == 0) {
+	if (st && moo__store_cache_get(st, key.ptr, CACHE_MAX_AGE, &cached, NULL) == 0) {
 		char *tab = strchr(cached.ptr, '\t');
 
 		if (tab) {
@@ -405,7 +405,7 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 		struct moo_buf v = MOO_BUF_INIT;
 
 		moo_buf_printf(&v, "%s\t%s", exe, version);
-		moo_store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
+		moo__store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
 		moo_buf_dispose(&v);
 	}
 	out->path = exe;
@@ -1103,7 +1103,7 @@ static int probe_host(struct moo_host_facts **out, struct moo__transport *t, str
 	struct moo_buf script = MOO_BUF_INIT, cmd = MOO_BUF_INIT, text = MOO_BUF_INIT;
 	int r, status;
 
-	moo_host_probe_script(&script);
+	moo__host_probe_script(&script);
 	moo_buf_puts(&cmd, "sh -c ");
 	moo_buf_shquote(&cmd, script.ptr);
 	moo_buf_puts(&cmd, " moo-probe ");
@@ -1379,7 +1379,7 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	first_line(t, "/proc/sys/kernel/random/boot_id", &key);
 	moo_buf_putc(&key, '\t');
 	first_line(t, "/sys/module/nvidia/version", &key);
-	if (st && moo_store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
+	if (st && moo__store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
 	    moo_host_facts_from_json(out, cached.ptr, NULL) == 0) {
 		r = 0;
 		goto done;
@@ -1388,7 +1388,7 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	if (!r && st) {
 		/* a cache that fails is no loss */
 		moo_host_facts_to_json(*out, &json);
-		moo_store_cache_put(st, key.ptr, json.ptr, NULL);
+		moo__store_cache_put(st, key.ptr, json.ptr, NULL);
 	}
 done:
 	if (!r && moo__transport_is_remote(t) && t->impl) {
@@ -1790,7 +1790,7 @@ int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struc
 	 * it imports from are as they were (site_state): a stat instead of a Python start.
 	 */
 	moo_buf_printf(&key, "packages\t%s\t%s\t%s", t->host, t->root, rt->interp.path);
-	if (st && moo_store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
+	if (st && moo__store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
 	    cached.len > MOO__SHA256_HEX && cached.ptr[MOO__SHA256_HEX - 1] == '\n' &&
 	    site_state(t, cached.ptr + MOO__SHA256_HEX, state) == 0 &&
 	    !strncmp(state, cached.ptr, MOO__SHA256_HEX - 1)) {
@@ -1810,7 +1810,7 @@ int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struc
 		struct moo_buf v = MOO_BUF_INIT;
 
 		moo_buf_printf(&v, "%.*s\n%s", MOO__SHA256_HEX - 1, state, out.ptr ? out.ptr : "");
-		moo_store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
+		moo__store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
 		moo_buf_dispose(&v);
 	}
 parse:

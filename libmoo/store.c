@@ -883,8 +883,8 @@ done:
 
 /* ---- cache ----------------------------------------------------------------------- */
 
-int moo_store_cache_get(struct moo_store *st, const char *key, double max_age,
-			struct moo_buf *value, struct moo_error **err)
+int moo__store_cache_get(struct moo_store *st, const char *key, double max_age,
+			 struct moo_buf *value, struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
 	int rc, r;
@@ -908,8 +908,8 @@ int moo_store_cache_get(struct moo_store *st, const char *key, double max_age,
 	return r;
 }
 
-int moo_store_cache_put(struct moo_store *st, const char *key, const char *value,
-			struct moo_error **err)
+int moo__store_cache_put(struct moo_store *st, const char *key, const char *value,
+			 struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
 	int r = 0;

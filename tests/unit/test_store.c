@@ -188,12 +188,12 @@ static void test_cache(void **state)
 
 	(void)state;
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
-	assert_int_equal(moo_store_cache_get(st, "k", 60, &v, NULL), MOO_ENOTFOUND);
-	assert_int_equal(moo_store_cache_put(st, "k", "/usr/bin/python3\t3.11.2", NULL), 0);
-	assert_int_equal(moo_store_cache_get(st, "k", 60, &v, NULL), 0);
+	assert_int_equal(moo__store_cache_get(st, "k", 60, &v, NULL), MOO_ENOTFOUND);
+	assert_int_equal(moo__store_cache_put(st, "k", "/usr/bin/python3\t3.11.2", NULL), 0);
+	assert_int_equal(moo__store_cache_get(st, "k", 60, &v, NULL), 0);
 	assert_string_equal(v.ptr, "/usr/bin/python3\t3.11.2");
 	moo_buf_reset(&v);
-	assert_int_equal(moo_store_cache_get(st, "k", -1, &v, NULL), MOO_ENOTFOUND);
+	assert_int_equal(moo__store_cache_get(st, "k", -1, &v, NULL), MOO_ENOTFOUND);
 	moo_buf_dispose(&v);
 	moo_store_close(st);
 }

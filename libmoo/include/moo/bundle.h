@@ -1,6 +1,7 @@
 #ifndef MOO_BUNDLE_H
 #define MOO_BUNDLE_H
 #include "moo/common.h"
+#include "moo/util.h"
 #include "moo/error.h"
 #include "moo/buf.h"
 #include "moo/spec.h"
@@ -34,9 +35,6 @@ struct moo_bundle {
 	uint64_t total_bytes; /* sum of the files' sizes */
 	char *owned_dir;      /* private: a temporary directory moo_bundle_free removes, or NULL */
 };
-
-/* Progress of a long transfer or pack: done and total bytes (total 0 when unknown). */
-typedef void (*moo_progress_cb)(uint64_t done, uint64_t total, void *data);
 
 /* Caps on what a bundle may extract to; refusals past them are MOO_EBUNDLE. */
 #define MOO_BUNDLE_MAX_BYTES   (4ull << 30) /* bytes actually written, all entries */

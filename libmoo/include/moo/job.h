@@ -83,14 +83,6 @@ struct moo_run_opts {
 			false, NULL, NULL, 0, false                                              \
 	}
 
-/*
- * Reports the bytes of bundle uploads and result downloads to and from SSH hosts, as
- * they go: cb(bytes so far in this transfer, its total bytes (0 where not known: downloads),
- * "upload" or "download"). NULL: none.
- * Process-wide; set it once (the moo command draws a bar on a terminal).
- */
-MOO_EXTERN void moo_set_transfer_progress(moo_progress_cb cb);
-
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
 

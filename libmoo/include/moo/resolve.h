@@ -149,14 +149,6 @@ MOO_EXTERN int moo_lock_parse(struct moo_plan **out, const char *text, size_t le
 MOO_EXTERN void moo_plan_free(struct moo_plan *plan);
 
 /*
- * The lock of a job run on this machine with the host runtime, which pulls nothing: the
- * bundle's spec resolved (not pinned) for this machine's architecture, the bundle's sha256,
- * host "local". config_path as for moo_images_load.
- */
-MOO_EXTERN int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b,
-			      const char *config_path, struct moo_error **err);
-
-/*
  * The one plan of a run, made once (moo resolve, moo run, moo reproduce and moo serve go
  * through it): probes the host (over its transport, cached per host), picks the runtime
  * (opts->runtime; else a container engine the host has when opts->image is given; else

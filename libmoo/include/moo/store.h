@@ -115,12 +115,6 @@ MOO_EXTERN int moo_store_list_jobs(struct moo_store *st, const struct moo_job_fi
 				   struct moo_job ***out, size_t *n, struct moo_error **err);
 MOO_EXTERN int moo_store_remove_job(struct moo_store *st, const char *id, struct moo_error **err);
 
-/* Cached positive runtime probes (see runtime): key → value, younger than max_age s. */
-MOO_EXTERN int moo_store_cache_get(struct moo_store *st, const char *key, double max_age,
-				   struct moo_buf *value, struct moo_error **err);
-MOO_EXTERN int moo_store_cache_put(struct moo_store *st, const char *key, const char *value,
-				   struct moo_error **err);
-
 /*
  * What 'moo hosts check' last saw of a host, by the name it was checked under: the
  * facts (host key included) and when. A plain value; moo_host_seen_dispose.
