@@ -33,6 +33,14 @@ void moo__error_append(struct moo_error **err, struct moo_error *more);
 
 /* Adds an error and returns code: for `return moo__fail(err, MOO_EIO, "…");`. */
 int moo__fail(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
+/*
+ * The version field of an options struct the caller filled (type: "moo_run_opts"): 1 to
+ * known is accepted, any other refused with MOO_EARG, an error that names the struct, the
+ * version and what this libmoo knows, and a hint. MOO__OPTS_VERSION: for a NULL-able opts.
+ */
+int moo__opts_version(unsigned version, unsigned known, const char *type, struct moo_error **err);
+#define MOO__OPTS_VERSION(o, known, type, err) \
+	((o) ? moo__opts_version((o)->version, (known), (type), (err)) : 0)
 /* Adds an error whose cause is strerror(errno) and returns code. */
 int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* True once the flag of moo_set_interrupt_flag is set: stop, clean up, MOO_EINTR. */

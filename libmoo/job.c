@@ -1762,8 +1762,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	int r, status, tries;
 
 	memset(&rt, 0, sizeof(rt));
-	if (opts && (opts->version < 1 || opts->version > MOO_RUN_OPTS_VERSION)) {
-		return moo__fail(err, MOO_EARG, "unknown moo_run_opts version %u", opts->version);
+	if ((r = MOO__OPTS_VERSION(opts, MOO_RUN_OPTS_VERSION, "moo_run_opts", err))) {
+		return r;
 	}
 	memset(&ds, 0, sizeof(ds));
 	r = moo__transport_open_flags(

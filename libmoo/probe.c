@@ -721,6 +721,9 @@ int moo_host_trust(struct moo_host_key *out, const char *host, const struct moo_
 	struct moo__ssh *c = NULL;
 	int r;
 
+	if ((r = MOO__OPTS_VERSION(opts, MOO_CONNECT_OPTS_VERSION, "moo_connect_opts", err))) {
+		return r;
+	}
 	r = moo__ssh_open(&c, host, MOO__SSH_ACCEPT_NEW | MOO__SSH_NO_AUTH,
 			  opts ? opts->timeout_s : 0, err);
 	if (r) {
@@ -743,6 +746,9 @@ int moo_host_probe(struct moo_host_facts **out, const char *host, const char *ro
 
 	if (!script) {
 		return moo__fail(err, MOO_EIO, "libmoo was built without its probe script");
+	}
+	if ((r = MOO__OPTS_VERSION(opts, MOO_CONNECT_OPTS_VERSION, "moo_connect_opts", err))) {
+		return r;
 	}
 	r = moo__ssh_open(&c, host, opts && opts->accept_new_host_key ? MOO__SSH_ACCEPT_NEW : 0,
 			  opts ? opts->timeout_s : 0, err);

@@ -1179,6 +1179,9 @@ int moo_resolve(struct moo_plan **out, const struct moo_images *t, const struct 
 	enum stage deepest = ST_FRAMEWORK;
 	size_t i;
 
+	if (MOO__OPTS_VERSION(opts, MOO_RESOLVE_OPTS_VERSION, "moo_resolve_opts", err)) {
+		return MOO_EARG;
+	}
 	if (strcmp(spec->framework.runtime.name, "python")) {
 		moo__error_hint(moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
 					       "no image for runtime '%s'",

@@ -1669,8 +1669,8 @@ int moo_plan_make(struct moo_plan **out, const struct moo_bundle *b, const struc
 	struct moo_store *st = NULL;
 	int r;
 
-	if (o && o->version != MOO_PLAN_OPTS_VERSION) {
-		return moo__fail(err, MOO_EARG, "unknown moo_plan_opts version %u", o->version);
+	if ((r = MOO__OPTS_VERSION(o, MOO_PLAN_OPTS_VERSION, "moo_plan_opts", err))) {
+		return r;
 	}
 	r = moo__transport_open_flags(
 		&t, o && o->host ? o->host : "local",

@@ -699,6 +699,10 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	if (!filter) {
 		filter = &none;
 	}
+	if ((r = moo__opts_version(filter->version, MOO_JOB_FILTER_VERSION, "moo_job_filter",
+				   err))) {
+		return r;
+	}
 	moo_buf_puts(&sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
 	if (filter->status_mask) {
 		moo_buf_puts(&sql, " AND status IN (");

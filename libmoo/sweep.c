@@ -802,8 +802,11 @@ int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct
 	int r;
 
 	memset(&rn, 0, sizeof(rn));
-	if (!o || o->version != MOO_SWEEP_OPTS_VERSION) {
-		r = moo__fail(err, MOO_EARG, "moo_sweep_run: unknown options version");
+	if (!o) {
+		r = moo__fail(err, MOO_EARG, "moo_sweep_run: no options");
+		goto done;
+	}
+	if ((r = moo__opts_version(o->version, MOO_SWEEP_OPTS_VERSION, "moo_sweep_opts", err))) {
 		goto done;
 	}
 	seed = o->seed ? o->seed : (uint64_t)(now() * 1e6);
@@ -883,6 +886,10 @@ int moo_sweep_resume(struct moo_store *st, const char *ref, const struct moo_swe
 	int r;
 
 	memset(&rn, 0, sizeof(rn));
+	if ((r = MOO__OPTS_VERSION(o, MOO_SWEEP_OPTS_VERSION, "moo_sweep_opts", err))) {
+		free(id);
+		return r;
+	}
 	if (!id) {
 		struct moo_error *e =
 			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no sweep '%s'", ref);
