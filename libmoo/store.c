@@ -326,31 +326,6 @@ int moo_store_schema_version(struct moo_store *st)
 
 /* ---- jobs ------------------------------------------------------------------------ */
 
-static const char *const status_names[] = {"queued", "running",   "succeeded",
-					   "failed", "cancelled", "lost"};
-
-const char *moo_job_status_name(enum moo_job_status s)
-{
-	return (unsigned)s < MOO_ARRAY_SIZE(status_names) ? status_names[s] : "unknown";
-}
-
-int moo_job_status_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < MOO_ARRAY_SIZE(status_names); i++) {
-		if (!strcmp(name, status_names[i])) {
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
-bool moo_job_status_done(enum moo_job_status s)
-{
-	return s >= MOO_JOB_SUCCEEDED;
-}
-
 static void bind_text(sqlite3_stmt *q, int i, const char *s)
 {
 	if (s) {
@@ -706,9 +681,10 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	moo_buf_puts(&sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
 	if (filter->status_mask) {
 		moo_buf_puts(&sql, " AND status IN (");
-		for (i = 0; i < MOO_ARRAY_SIZE(status_names); i++) {
+		for (i = 0; i <= MOO_JOB_LOST; i++) {
 			if (filter->status_mask & (1u << i)) {
-				moo_buf_printf(&sql, "%s'%s'", k++ ? ", " : "", status_names[i]);
+				moo_buf_printf(&sql, "%s'%s'", k++ ? ", " : "",
+					       moo_job_status_name((enum moo_job_status)i));
 			}
 		}
 		moo_buf_puts(&sql, ")");
@@ -1054,48 +1030,6 @@ void moo_host_seen_free(struct moo_host_seen *v, size_t n)
 		moo_host_seen_dispose(&v[i]);
 	}
 	free(v);
-}
-
-void moo_job_free(struct moo_job *j)
-{
-	size_t i;
-
-	if (!j) {
-		return;
-	}
-	free(j->id);
-	free(j->name);
-	free(j->source);
-	free(j->source_sha256);
-	free(j->spec_json);
-	free(j->params_json);
-	free(j->host);
-	free(j->dir);
-	free(j->output_folder);
-	free(j->command);
-	free(j->result_path);
-	free(j->lock);
-	free(j->backend_id);
-	free(j->detail);
-	free(j->sweep);
-	for (i = 0; i < j->n_metrics; i++) {
-		free(j->metrics[i].name);
-	}
-	free(j->metrics);
-	free(j);
-}
-
-void moo_jobs_free(struct moo_job **jobs, size_t n)
-{
-	size_t i;
-
-	if (!jobs) {
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		moo_job_free(jobs[i]);
-	}
-	free(jobs);
 }
 
 /* ---- publications (moo publish, moo models) -------------------------------------- */

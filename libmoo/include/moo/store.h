@@ -11,55 +11,9 @@
  * defaulting to ~/.local/share). Any number of moo processes may use it at once; a
  * writer waits for the others instead of failing, so no record is ever lost.
  */
-struct moo_store; /* opaque */
-
-enum moo_job_status {
-	MOO_JOB_QUEUED = 0, /* recorded, supervisor not seen yet */
-	MOO_JOB_RUNNING = 1,
-	MOO_JOB_SUCCEEDED = 2, /* the entry point exited 0 */
-	MOO_JOB_FAILED = 3,    /* it exited non-zero or was killed by a signal */
-	MOO_JOB_CANCELLED = 4, /* moo cancel stopped it */
-	MOO_JOB_LOST = 5,      /* its supervisor is gone without a word */
-};
-
-/* One metric value: from a 'moo:metric' log line (step may be set) or metrics.json. */
-struct moo_metric {
-	char *name;
-	double value;
-	int64_t step;   /* -1 when none was given */
-	bool from_file; /* metrics.json rather than the log */
-};
-
-/* A job as the store records it. A plain value; free with moo_job_free. */
-struct moo_job {
-	char *id;            /* "moo-job-hqx9uo" */
-	char *name;          /* --name, or NULL */
-	char *source;        /* as given to moo run */
-	char *source_sha256; /* of the bundle ZIP */
-	char *spec_json;     /* the spec as JSON (moo_spec_to_json) */
-	char *params_json;   /* the training_params passed, overrides applied, as a JSON object */
-	char *host;          /* "local", or the SSH host as named (moo run --on) */
-	char *dir;           /* the job directory on the host */
-	char *output_folder; /* relative to work/ */
-	char *command;       /* the exact runtime command, as one shell line */
-	enum moo_job_status status;
-	double created, started, ended; /* Unix time in seconds; 0 when not yet */
-	int exit_code;                  /* when it exited; -1 otherwise */
-	int signal;                     /* the signal that ended it, or 0 */
-	long pid;            /* the supervisor's pid and pgid on the host, 0 when unknown */
-	char *result_path;   /* the collected output folder on this machine, or NULL */
-	uint64_t bytes_sent; /* bundle bytes sent to the host for it (0: the host had them) */
-	char *lock;          /* the moo.lock it was started with (JSON), or NULL */
-	struct moo_metric *metrics;
-	size_t n_metrics;
-	/* Slurm (host "slurm:LOGIN"): the Slurm job id ("1234", or "1234_5" in an array) */
-	char *backend_id;
-	/* what the scheduler says beyond the status, or NULL: "pending: Resources",
-	 * "timeout", "out_of_memory", "node_fail", "requeued" … */
-	char *detail;
-	char *sweep;     /* the sweep the job is a point of ("moo-sweep-XXXXXX"), or NULL */
-	int sweep_index; /* its point in the sweep (0, 1, …); -1 when none */
-};
+struct moo_store;       /* opaque */
+struct moo_job;         /* moo/job.h */
+struct moo_publication; /* moo/publish.h */
 
 /* Filters for moo_store_list; a NULL or zero field matches everything. */
 struct moo_job_filter {
@@ -140,13 +94,12 @@ MOO_EXTERN int moo_store_list_hosts(struct moo_store *st, struct moo_host_seen *
 MOO_EXTERN void moo_host_seen_dispose(struct moo_host_seen *h);
 MOO_EXTERN void moo_host_seen_free(struct moo_host_seen *v, size_t n);
 
-/* "queued", "running", "succeeded", "failed", "cancelled", "lost". */
-MOO_EXTERN const char *moo_job_status_name(enum moo_job_status s);
-/* The status of a name, or -1. */
-MOO_EXTERN int moo_job_status_parse(const char *name);
-/* True for succeeded, failed, cancelled and lost. */
-MOO_EXTERN bool moo_job_status_done(enum moo_job_status s);
+/* Records a publication; lists them, newest first (moo_publications_free). */
+MOO_EXTERN int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
+					 struct moo_error **err);
+MOO_EXTERN int moo_store_list_publications(struct moo_store *st, struct moo_publication **out,
+					   size_t *n, struct moo_error **err);
 
-MOO_EXTERN void moo_job_free(struct moo_job *job);
-MOO_EXTERN void moo_jobs_free(struct moo_job **jobs, size_t n);
+MOO_EXTERN void moo_publication_dispose(struct moo_publication *p); /* NULL-safe */
+MOO_EXTERN void moo_publications_free(struct moo_publication *v, size_t n);
 #endif
