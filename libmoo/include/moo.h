@@ -20,4 +20,5 @@
 #include "moo/serve.h"
 #include "moo/sweep.h"
 #include "moo/dataset.h"
+#include "moo/reproduce.h"
 #endif
