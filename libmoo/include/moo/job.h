@@ -221,6 +221,15 @@ MOO_EXTERN int moo_job_fetch(const struct moo_job *job, const char *dest, struct
 MOO_EXTERN int moo_job_import(struct moo_store *st, const char *host, const char *id,
 			      struct moo_job **out, struct moo_error **err);
 
+/*
+ * The job ref names (moo_store_get_job: an id, a unique prefix, a name). host (a verb's
+ * --on), when not NULL: a job this store does not know is looked for there (moo_job_import),
+ * and a known job of another host is MOO_EARG. refresh: its record brought up to date from
+ * its directory (moo_job_refresh). On success *out is the caller's; on failure NULL.
+ */
+MOO_EXTERN int moo_job_find(struct moo_job **out, struct moo_store *st, const char *ref,
+			    const char *host, bool refresh, struct moo_error **err);
+
 /* Records every job under host's jobs/ that the store does not know; *n_new how many. */
 MOO_EXTERN int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
 				  struct moo_error **err);
