@@ -247,25 +247,22 @@ static size_t live_jobs(const char *name)
 	struct moo_store *st = NULL;
 	struct moo_job **jobs = NULL;
 	struct moo_error *err = NULL;
-	size_t n = 0, i, live = 0;
+	size_t n = 0, i;
 
 	f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
+	f.host = name;
 	if (open_store(&st) >= 0 || moo_store_list_jobs(st, &f, &jobs, &n, &err)) {
 		moo_error_free(err);
 		moo_store_close(st);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		if (jobs[i]->host && !strcmp(jobs[i]->host, name)) {
-			fprintf(stderr, "moo: %s: job %s on '%s' is %s\n",
-				force ? "warning" : "error", jobs[i]->id, name,
-				moo_job_status_name(jobs[i]->status));
-			live++;
-		}
+		fprintf(stderr, "moo: %s: job %s on '%s' is %s\n", force ? "warning" : "error",
+			jobs[i]->id, name, moo_job_status_name(jobs[i]->status));
 	}
 	moo_jobs_free(jobs, n);
 	moo_store_close(st);
-	return live;
+	return n;
 }
 
 static int do_rm(const struct cmd *self, const char *name)

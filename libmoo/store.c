@@ -692,6 +692,9 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	if (filter->name) {
 		moo_buf_puts(&sql, " AND name = ?1");
 	}
+	if (filter->version >= 3 && filter->host) {
+		moo_buf_puts(&sql, " AND host = ?3");
+	}
 	if (filter->version >= 2 && filter->sweep) {
 		moo_buf_puts(&sql, " AND sweep = ?2 ORDER BY sweep_index, created DESC");
 	} else {
@@ -709,6 +712,9 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	}
 	if (filter->version >= 2 && filter->sweep) {
 		bind_text(q, 2, filter->sweep);
+	}
+	if (filter->version >= 3 && filter->host) {
+		bind_text(q, 3, filter->host);
 	}
 	r = query_jobs(st, q, out, n, err);
 done:

@@ -178,6 +178,14 @@ static void test_list_filter_remove(void **state)
 	assert_int_equal(moo_store_list_jobs(st, &f, &jobs, &n, NULL), 0);
 	assert_int_equal(n, 2);
 	moo_jobs_free(jobs, n);
+	f.host = "local"; /* every job of make_job runs there */
+	assert_int_equal(moo_store_list_jobs(st, &f, &jobs, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	moo_jobs_free(jobs, n);
+	f.host = "gpu1";
+	assert_int_equal(moo_store_list_jobs(st, &f, &jobs, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	moo_jobs_free(jobs, n);
 	moo_store_close(st);
 }
 

@@ -23,11 +23,13 @@ struct moo_job_filter {
 	size_t limit;         /* newest first; 0: no limit */
 	/* version 2 */
 	const char *sweep; /* only the points of this sweep, in point order */
+	/* version 3 */
+	const char *host; /* only the jobs of this host, as named ("local": this machine) */
 };
-#define MOO_JOB_FILTER_VERSION 2
-#define MOO_JOB_FILTER_INIT                              \
-	{                                                \
-		MOO_JOB_FILTER_VERSION, 0, NULL, 0, NULL \
+#define MOO_JOB_FILTER_VERSION 3
+#define MOO_JOB_FILTER_INIT                                    \
+	{                                                      \
+		MOO_JOB_FILTER_VERSION, 0, NULL, 0, NULL, NULL \
 	}
 
 /* Appends the path the store is at by default (see above) to out. */
