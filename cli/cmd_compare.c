@@ -81,7 +81,7 @@ static int compare_sweep(struct moo_store *st, const char *id)
 	int r;
 
 	f.sweep = id;
-	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
+	r = moo_store_list_jobs(&jobs, &n, st, &f, &err);
 	if (r) {
 		r = print_errors(err);
 		moo_error_free(err);

@@ -160,7 +160,7 @@ static int do_ls(const struct cmd *self, const char *none)
 		moo_config_free(cfg);
 		return r;
 	}
-	if (moo_store_list_hosts(st, &seen, &n_seen, &err)) {
+	if (moo_store_list_hosts(&seen, &n_seen, st, &err)) {
 		moo_store_close(st);
 		moo_config_free(cfg);
 		return fail(err);
@@ -251,7 +251,7 @@ static size_t live_jobs(const char *name)
 
 	f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
 	f.host = name;
-	if (open_store(&st) >= 0 || moo_store_list_jobs(st, &f, &jobs, &n, &err)) {
+	if (open_store(&st) >= 0 || moo_store_list_jobs(&jobs, &n, st, &f, &err)) {
 		moo_error_free(err);
 		moo_store_close(st);
 		return 0;

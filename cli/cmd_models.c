@@ -21,7 +21,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 	int r;
 
 	(void)self;
-	if ((r = moo_store_list_publications(ctx->st, &v, &n, &err))) {
+	if ((r = moo_store_list_publications(&v, &n, ctx->st, &err))) {
 		r = print_errors(err);
 		goto done;
 	}

@@ -61,7 +61,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		goto done;
 	}
 	if (json && !on) { /* one JSON document on failure too */
-		if ((r = moo_store_get_job(st, argv[0], &job, &err)) ||
+		if ((r = moo_store_get_job(&job, st, argv[0], &err)) ||
 		    (r = moo_job_refresh(st, job, &err))) {
 			json_t *o = json_object();
 

@@ -91,7 +91,7 @@ int moo_replay_open(struct moo_replay **out, struct moo_store *st, const char *r
 	*out = NULL;
 	if (strchr(ref, '@')) { /* REPO@TAG: a model moo publish pushed */
 		e = published_job(ref, &r->job, err);
-	} else if (!(e = moo_store_get_job(st, ref, &r->job, err))) {
+	} else if (!(e = moo_store_get_job(&r->job, st, ref, err))) {
 		e = moo_job_refresh(st, r->job, err);
 	}
 	if (e) {

@@ -596,7 +596,7 @@ static int query_jobs(struct moo_store *st, sqlite3_stmt *q, struct moo_job ***o
 static int get_sweep_point(struct moo_store *st, const char *ref, struct moo_job **out,
 			   struct moo_error **err);
 
-int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **out,
+int moo_store_get_job(struct moo_job **out, struct moo_store *st, const char *ref,
 		      struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
@@ -662,8 +662,8 @@ done:
 	return r;
 }
 
-int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filter,
-			struct moo_job ***out, size_t *n, struct moo_error **err)
+int moo_store_list_jobs(struct moo_job ***out, size_t *n, struct moo_store *st,
+			const struct moo_job_filter *filter, struct moo_error **err)
 {
 	struct moo_job_filter none = MOO_JOB_FILTER_INIT;
 	struct moo_buf sql = MOO_BUF_INIT;
@@ -963,7 +963,7 @@ static int row_host(sqlite3_stmt *q, struct moo_host_seen *h, struct moo_error *
 	return 0;
 }
 
-int moo_store_get_host_facts(struct moo_store *st, const char *name, struct moo_host_seen *out,
+int moo_store_get_host_facts(struct moo_host_seen *out, struct moo_store *st, const char *name,
 			     struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
@@ -986,7 +986,7 @@ int moo_store_get_host_facts(struct moo_store *st, const char *name, struct moo_
 	return r;
 }
 
-int moo_store_list_hosts(struct moo_store *st, struct moo_host_seen **out, size_t *n,
+int moo_store_list_hosts(struct moo_host_seen **out, size_t *n, struct moo_store *st,
 			 struct moo_error **err)
 {
 	struct moo_host_seen *v = NULL;
@@ -1067,7 +1067,7 @@ int moo_store_add_publication(struct moo_store *st, const struct moo_publication
 	return r;
 }
 
-int moo_store_list_publications(struct moo_store *st, struct moo_publication **out, size_t *n,
+int moo_store_list_publications(struct moo_publication **out, size_t *n, struct moo_store *st,
 				struct moo_error **err)
 {
 	struct moo_publication *v = NULL;

@@ -645,7 +645,7 @@ static int slots_of(struct run *rn, struct host *h, size_t per_host)
 
 	memset(&seen, 0, sizeof(seen));
 	h->slots = per_host ? per_host : 1;
-	if (!per_host && !moo_store_get_host_facts(rn->st, h->name, &seen, NULL) && seen.facts &&
+	if (!per_host && !moo_store_get_host_facts(&seen, rn->st, h->name, NULL) && seen.facts &&
 	    seen.facts->n_gpus) {
 		h->slots = seen.facts->n_gpus;
 		h->gpu_busy = moo__calloc(h->slots, sizeof(bool));
@@ -686,7 +686,7 @@ static int run_sweep(struct run *rn, struct moo_error **err)
 	/* what ran before (a resume): the newest job of each point counts; lost ones used a retry
 	 */
 	f.sweep = rn->id;
-	if ((r = moo_store_list_jobs(rn->st, &f, &jobs, &n_jobs, err))) {
+	if ((r = moo_store_list_jobs(&jobs, &n_jobs, rn->st, &f, err))) {
 		goto done;
 	}
 	for (i = 0; i < n_jobs; i++) {
@@ -957,7 +957,7 @@ int moo_sweep_cancel(struct moo_store *st, const char *ref, size_t *n, struct mo
 	}
 	f.sweep = id;
 	f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
-	if ((r = moo_store_list_jobs(st, &f, &jobs, &n_jobs, err))) {
+	if ((r = moo_store_list_jobs(&jobs, &n_jobs, st, &f, err))) {
 		goto done;
 	}
 	for (i = 0; i < n_jobs && !r; i++) {

@@ -135,7 +135,7 @@ static void test_store_sweep_publish_serve(void **state)
 
 	(void)state;
 	f.version = 999;
-	REFUSED(moo_store_list_jobs(st, &f, &jobs, &n, &err), "moo_job_filter");
+	REFUSED(moo_store_list_jobs(&jobs, &n, st, &f, &err), "moo_job_filter");
 	memset(&b, 0, sizeof(b));
 	so.version = 999;
 	REFUSED(moo_sweep_run(st, &b, &so, &id, &err), "moo_sweep_opts");
@@ -162,7 +162,7 @@ static void test_older_version_accepted(void **state)
 
 	(void)state;
 	f.version = 1;
-	assert_int_equal(moo_store_list_jobs(st, &f, &jobs, &n, &err), 0);
+	assert_int_equal(moo_store_list_jobs(&jobs, &n, st, &f, &err), 0);
 	assert_null(err);
 	moo_jobs_free(jobs, n);
 }

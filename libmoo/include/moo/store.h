@@ -64,11 +64,11 @@ MOO_EXTERN int moo_store_update_job(struct moo_store *st, const struct moo_job *
  * by name (the newest of that name). MOO_ENOTFOUND when nothing matches, MOO_EARG when a
  * prefix is ambiguous.
  */
-MOO_EXTERN int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **out,
+MOO_EXTERN int moo_store_get_job(struct moo_job **out, struct moo_store *st, const char *ref,
 				 struct moo_error **err);
 /* Jobs matching the filter, newest first. *out is an array of *n jobs (moo_jobs_free). */
-MOO_EXTERN int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filter,
-				   struct moo_job ***out, size_t *n, struct moo_error **err);
+MOO_EXTERN int moo_store_list_jobs(struct moo_job ***out, size_t *n, struct moo_store *st,
+				   const struct moo_job_filter *filter, struct moo_error **err);
 MOO_EXTERN int moo_store_remove_job(struct moo_store *st, const char *id, struct moo_error **err);
 
 /*
@@ -88,10 +88,10 @@ MOO_EXTERN int moo_store_put_host_facts(struct moo_store *st, const char *name,
  * The facts last recorded for name, and when. MOO_ENOTFOUND, with no error added, when the
  * host was never checked. On success *out is the caller's (moo_host_seen_dispose).
  */
-MOO_EXTERN int moo_store_get_host_facts(struct moo_store *st, const char *name,
-					struct moo_host_seen *out, struct moo_error **err);
+MOO_EXTERN int moo_store_get_host_facts(struct moo_host_seen *out, struct moo_store *st,
+					const char *name, struct moo_error **err);
 /* Every host ever checked, by name. *out is an array of *n (moo_host_seen_free). */
-MOO_EXTERN int moo_store_list_hosts(struct moo_store *st, struct moo_host_seen **out, size_t *n,
+MOO_EXTERN int moo_store_list_hosts(struct moo_host_seen **out, size_t *n, struct moo_store *st,
 				    struct moo_error **err);
 MOO_EXTERN void moo_host_seen_dispose(struct moo_host_seen *h);
 MOO_EXTERN void moo_host_seen_free(struct moo_host_seen *v, size_t n);
@@ -99,8 +99,8 @@ MOO_EXTERN void moo_host_seen_free(struct moo_host_seen *v, size_t n);
 /* Records a publication; lists them, newest first (moo_publications_free). */
 MOO_EXTERN int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
 					 struct moo_error **err);
-MOO_EXTERN int moo_store_list_publications(struct moo_store *st, struct moo_publication **out,
-					   size_t *n, struct moo_error **err);
+MOO_EXTERN int moo_store_list_publications(struct moo_publication **out, size_t *n,
+					   struct moo_store *st, struct moo_error **err);
 
 MOO_EXTERN void moo_publication_dispose(struct moo_publication *p); /* NULL-safe */
 MOO_EXTERN void moo_publications_free(struct moo_publication *v, size_t n);
