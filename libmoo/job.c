@@ -3023,10 +3023,19 @@ int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan, const str
 	struct kvlist params = {NULL, 0}, env = {NULL, 0};
 	struct moo__runtime rt;
 	struct moo_job job;
+	struct moo_host_facts *own = NULL;
 	char *ref = moo_plan_ref(plan);
-	const char *root = facts && facts->root ? facts->root : "~/.moo";
+	const char *root;
 	int e, r;
 
+	if (!facts && plan->host_facts) { /* the facts the plan was made for */
+		if ((r = moo_host_facts_from_json(&own, plan->host_facts, err))) {
+			free(ref);
+			return r;
+		}
+		facts = own;
+	}
+	root = facts && facts->root ? facts->root : "~/.moo";
 	memset(&rt, 0, sizeof(rt));
 	memset(&job, 0, sizeof(job));
 	job.id = "JOB_ID";
@@ -3084,5 +3093,6 @@ done:
 	free(rt.image);
 	free(job.dir);
 	free(ref);
+	moo_host_facts_free(own);
 	return r;
 }

@@ -1401,6 +1401,25 @@ void moo_lock_write(const struct moo_plan *p, struct moo_buf *out)
 	json_decref(o);
 }
 
+int moo_lock_save(const struct moo_plan *plan, const char *path, struct moo_error **err)
+{
+	struct moo_buf b = MOO_BUF_INIT;
+	int r;
+
+	moo_lock_write(plan, &b);
+	r = moo__write_file_atomic(path, b.ptr, b.len, 0644, false, err);
+	if (r && err && *err) {
+		struct moo_error *e = *err;
+
+		while (e->next) {
+			e = e->next;
+		}
+		moo__error_hint(e, "check that the folder exists and is writable");
+	}
+	moo_buf_dispose(&b);
+	return r;
+}
+
 static char *get_str(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);

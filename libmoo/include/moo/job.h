@@ -261,6 +261,7 @@ MOO_EXTERN void moo_job_parse_metrics(struct moo_job *job, const char *text, siz
  * "podman", "apptainer" or "host", or NULL to choose as moo run does (with the plan's image,
  * the first engine the host has, else host). With requirements the image is the derived
  * moo-env:KEY (moo-run(1)). MOO_ERESOLVE when the runtime is unknown or the host lacks it.
+ * facts NULL: the plan's own (plan->host_facts, as moo_plan_make recorded them).
  */
 MOO_EXTERN int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan,
 				const struct moo_spec *spec, const char *runtime,
