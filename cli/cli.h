@@ -144,6 +144,9 @@ void format_size(char *out, size_t len, uint64_t bytes);
 int open_store(struct moo_store **st);
 int find_job(struct moo_store *st, const char *ref, const char *host, bool refresh,
 	     struct moo_job **job);
+/* open_store and find_job: on failure the store is closed again (*st NULL). */
+int open_job(const char *ref, const char *host, bool refresh, struct moo_store **st,
+	     struct moo_job **job);
 /* The --on option of the job verbs. */
 #define OPT_ON(ptr)                                                                           \
 	{                                                                                     \

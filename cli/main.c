@@ -65,13 +65,16 @@ int cmd_dispatch(const struct cmd *cmd, int argc, char **argv)
 		return r;
 	}
 	ctx.argv = argv;
-	if ((cmd->flags & (CMD_STORE | CMD_JOB)) && (r = open_store(&ctx.st)) >= 0) {
+	if (cmd->flags & CMD_JOB) {
+		r = open_job(argv[0], cmd->on ? *cmd->on : NULL, cmd->flags & CMD_REFRESH, &ctx.st,
+			     &ctx.job);
+	} else if (cmd->flags & CMD_STORE) {
+		r = open_store(&ctx.st);
+	}
+	if (r >= 0) {
 		return r;
 	}
-	if (!(cmd->flags & CMD_JOB) || (r = find_job(ctx.st, argv[0], cmd->on ? *cmd->on : NULL,
-						     cmd->flags & CMD_REFRESH, &ctx.job)) < 0) {
-		r = cmd->exec(cmd, &ctx);
-	}
+	r = cmd->exec(cmd, &ctx);
 	moo_job_free(ctx.job);
 	moo_store_close(ctx.st);
 	return r;

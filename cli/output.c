@@ -403,6 +403,18 @@ int find_job(struct moo_store *st, const char *ref, const char *host, bool refre
 	return -1;
 }
 
+int open_job(const char *ref, const char *host, bool refresh, struct moo_store **st,
+	     struct moo_job **job)
+{
+	int r = open_store(st);
+
+	if (r < 0 && (r = find_job(*st, ref, host, refresh, job)) >= 0) {
+		moo_store_close(*st);
+		*st = NULL;
+	}
+	return r;
+}
+
 void format_duration(char *out, size_t len, double seconds)
 {
 	if (!(seconds >= 0)) {
