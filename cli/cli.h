@@ -41,12 +41,43 @@ struct opt {
 		0, NULL, NULL, NULL, OPT_FLAG, NULL \
 	}
 
+/*
+ * What main does for a verb before calling its exec (as git's RUN_SETUP): the prologue the
+ * job verbs share, done once here.
+ */
+enum cmd_flags {
+	CMD_STORE = 1 << 0,   /* open the store: ctx->st */
+	CMD_JOB = 1 << 1,     /* CMD_STORE, and find the job the first argument names: ctx->job */
+	CMD_REFRESH = 1 << 2, /* with CMD_JOB: bring its record up to date from its directory */
+};
+
+/* What a table-driven verb gets: its positional arguments, and what its flags set up. */
+struct cmd_ctx {
+	int argc;
+	char **argv;
+	struct moo_store *st; /* CMD_STORE, CMD_JOB: closed by main after exec */
+	struct moo_job *job;  /* CMD_JOB: freed by main after exec */
+};
+
 struct cmd {
 	const char *name;
 	const char *summary; /* one line, for 'moo --help' */
 	const char *args;    /* the synopsis after the options: "[PATH]" */
+	/* A verb that parses its own arguments sets run ... */
 	int (*run)(const struct cmd *self, int argc, char **argv);
+	/* ... one that the table drives sets exec: main parses opts (min_pos to max_pos
+	 * positional arguments, -1: any number), calls check (usage checks, or NULL; -1 to go
+	 * on), sets up what flags ask for, then calls exec. */
+	int (*exec)(const struct cmd *self, struct cmd_ctx *ctx);
+	const struct opt *opts;
+	int min_pos, max_pos;
+	unsigned flags;        /* enum cmd_flags */
+	const char *const *on; /* CMD_JOB: where the verb's --on lands (OPT_ON), or NULL */
+	int (*check)(const struct cmd *self);
 };
+
+/* Runs a verb from the table: argv[0] is its name. Returns the exit code. */
+int cmd_dispatch(const struct cmd *cmd, int argc, char **argv);
 
 /*
  * Parses argv[1..] against opts (--help is implied), leaving the positional
@@ -58,6 +89,13 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 void opt_usage(const struct cmd *cmd, const struct opt *opts, FILE *f);
 /* Prints "moo: error: …" and the 'try' line; returns EXIT_USAGE. */
 int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...) MOO_PRINTF(3, 4);
+
+/*
+ * "Did you mean": libmoo's internal moo__suggest (util/suggest.c, declared in
+ * libmoo/internal.h), which the library's own "did you mean" hints use too. Not exported
+ * from libmoo.so; moo links libmoo's static archive (cli/meson.build), so it reaches it.
+ */
+const char *moo__suggest(const char *word, const char *const *candidates, size_t n);
 
 /* output.c */
 int exit_code_for(int moo_code);
@@ -105,6 +143,9 @@ void format_size(char *out, size_t len, uint64_t bytes);
  */
 int open_store(struct moo_store **st);
 int find_job(struct moo_store *st, const char *ref, const char *host, bool refresh,
+	     struct moo_job **job);
+/* open_store and find_job: on failure the store is closed again (*st NULL). */
+int open_job(const char *ref, const char *host, bool refresh, struct moo_store **st,
 	     struct moo_job **job);
 /* The --on option of the job verbs. */
 #define OPT_ON(ptr)                                                                           \

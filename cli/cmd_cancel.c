@@ -14,24 +14,23 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int check(const struct cmd *self)
 {
-	struct moo_store *st = NULL;
-	struct moo_error *err = NULL;
-	int npos, r, i, worst = EXIT_OK;
-
-	r = opt_parse(self, opts, argc, argv, &npos, 1, -1);
-	if (r >= 0) {
-		return r;
-	}
 	if (grace < 0) {
 		return usage_error(self, NULL, "option '--grace' needs a number of 0 or more");
 	}
-	r = open_store(&st);
-	if (r >= 0) {
-		return r;
-	}
-	for (i = 0; i < npos; i++) {
+	return -1;
+}
+
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
+{
+	struct moo_store *st = ctx->st;
+	struct moo_error *err = NULL;
+	char **argv = ctx->argv;
+	int r, i, worst = EXIT_OK;
+
+	(void)self;
+	for (i = 0; i < ctx->argc; i++) {
 		struct moo_job *job = NULL;
 		bool was_running = false;
 
@@ -73,7 +72,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 		moo_job_free(job);
 	}
-	moo_store_close(st);
 	return worst;
 }
 
@@ -81,5 +79,10 @@ const struct cmd cmd_cancel = {
 	.name = "cancel",
 	.summary = "stop a running job and its whole process group",
 	.args = "JOB|SWEEP...",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = -1,
+	.flags = CMD_STORE,
+	.check = check,
 };

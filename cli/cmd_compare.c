@@ -81,7 +81,7 @@ static int compare_sweep(struct moo_store *st, const char *id)
 	int r;
 
 	f.sweep = id;
-	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
+	r = moo_store_list_jobs(&jobs, &n, st, &f, &err);
 	if (r) {
 		r = print_errors(err);
 		moo_error_free(err);
@@ -270,34 +270,25 @@ static void print_params(struct moo_job **jobs, size_t n)
 	free(nk);
 }
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
-	struct moo_store *st = NULL;
+	struct moo_store *st = ctx->st;
 	struct moo_job **jobs = NULL;
 	const char *names[MAX_METRICS];
 	size_t n_names = 0, n = 0, i, k;
-	int npos, r;
+	char **argv = ctx->argv;
+	int npos = ctx->argc, r;
 
-	r = opt_parse(self, opts, argc, argv, &npos, 1, -1);
-	if (r >= 0) {
-		return r;
-	}
-	r = open_store(&st);
-	if (r >= 0) {
-		return r;
-	}
 	if (npos == 1) {
 		char *sweep = moo_sweep_find(st, argv[0]);
 
 		if (sweep) {
 			r = compare_sweep(st, sweep);
 			free(sweep);
-			moo_store_close(st);
 			return r;
 		}
 	}
 	if (csv || by) {
-		moo_store_close(st);
 		return usage_error(self, "name one sweep: moo compare SWEEP --by METRIC",
 				   "--by and --csv compare the points of a sweep");
 	}
@@ -376,7 +367,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 	r = EXIT_OK;
 done:
 	moo_jobs_free(jobs, n);
-	moo_store_close(st);
 	return r;
 }
 
@@ -384,5 +374,9 @@ const struct cmd cmd_compare = {
 	.name = "compare",
 	.summary = "print the metrics of jobs side by side",
 	.args = "JOB... | SWEEP",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = -1,
+	.flags = CMD_STORE,
 };

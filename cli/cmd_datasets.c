@@ -53,7 +53,7 @@ static int do_ls(void)
 	struct moo_dataset_info *v = NULL;
 	struct moo_error *err = NULL;
 	size_t n = 0, i;
-	int r = moo_dataset_list(on, &v, &n, &err);
+	int r = moo_dataset_list(&v, &n, on, &err);
 
 	if (r) {
 		return failed(err, r);
@@ -149,7 +149,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 			return usage_error(self, "give a number of days, such as 7 or 0.5",
 					   "--older-than '%s' is not a number of days", older_than);
 		}
-		r = moo_dataset_gc(on, days * 86400, &shas, &n, &bytes, &err);
+		r = moo_dataset_gc(&shas, &n, &bytes, on, days * 86400, &err);
 		r = r ? failed(err, r) : report(shas, n, bytes);
 		for (k = 0; k < n; k++) {
 			free(shas[k]);
@@ -173,7 +173,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 			char *sha = NULL;
 			uint64_t bytes = 0;
 
-			r = moo_dataset_remove(on, argv[i], &sha, &bytes, &err);
+			r = moo_dataset_remove(&sha, &bytes, on, argv[i], &err);
 			if (r && json) {
 				worst = failed(err, r); /* one document: the first failure */
 				err = NULL;

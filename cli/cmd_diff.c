@@ -231,23 +231,16 @@ static void print_human(json_t *d, const struct side *a, const struct side *b)
 	}
 }
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
-	struct moo_store *st = NULL;
 	struct side s[2];
 	json_t *d;
-	int npos, r, i;
+	int r, i;
 
+	(void)self;
 	memset(s, 0, sizeof(s));
-	r = opt_parse(self, opts, argc, argv, &npos, 2, 2);
-	if (r >= 0) {
-		return r;
-	}
-	if ((r = open_store(&st)) >= 0) {
-		goto fail;
-	}
 	for (i = 0; i < 2; i++) {
-		if ((r = find_job(st, argv[i], on, false, &s[i].job)) >= 0) {
+		if ((r = find_job(ctx->st, ctx->argv[i], on, false, &s[i].job)) >= 0) {
 			goto fail;
 		}
 		load(&s[i]);
@@ -273,7 +266,6 @@ fail: /* under --json, main's json_finish prints {"error": …} with the first e
 		json_decref(s[i].params);
 		moo_job_free(s[i].job);
 	}
-	moo_store_close(st);
 	return r;
 }
 
@@ -281,5 +273,9 @@ const struct cmd cmd_diff = {
 	.name = "diff",
 	.summary = "what differs between two runs: bundle, parameters, image, packages, host",
 	.args = "JOB1 JOB2",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 2,
+	.max_pos = 2,
+	.flags = CMD_STORE,
 };

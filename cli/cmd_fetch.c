@@ -15,26 +15,14 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
-	struct moo_store *st = NULL;
-	struct moo_job *job = NULL;
+	struct moo_job *job = ctx->job;
 	struct moo_error *err = NULL;
 	char *dest = NULL;
-	int npos, r;
+	int r;
 
-	r = opt_parse(self, opts, argc, argv, &npos, 1, 1);
-	if (r >= 0) {
-		return r;
-	}
-	r = open_store(&st);
-	if (r >= 0) {
-		return r;
-	}
-	r = find_job(st, argv[0], on, true, &job);
-	if (r >= 0) {
-		goto done;
-	}
+	(void)self;
 	dest = output ? strdup(output) : strdup(job->id);
 	if (!dest) {
 		abort();
@@ -52,8 +40,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 done:
 	moo_error_free(err);
 	free(dest);
-	moo_job_free(job);
-	moo_store_close(st);
 	return r;
 }
 
@@ -61,5 +47,10 @@ const struct cmd cmd_fetch = {
 	.name = "fetch",
 	.summary = "copy a finished job's result folder here",
 	.args = "JOB",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.flags = CMD_JOB | CMD_REFRESH,
+	.on = &on,
 };

@@ -91,19 +91,6 @@ static json_t *jstr(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static void human_bytes(char *out, size_t n, uint64_t v)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double x = (double)v;
-	size_t u = 0;
-
-	while (x >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		x /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", x, units[u]);
-}
-
 /* What the store last saw of name, or NULL. */
 static const struct moo_host_seen *seen_of(const struct moo_host_seen *v, size_t n,
 					   const char *name)
@@ -139,7 +126,7 @@ static void seen_line(char *out, size_t n, const struct moo_host_seen *s, double
 	double age = now - s->checked;
 	char mem[32], ago[32];
 
-	human_bytes(mem, sizeof(mem), f->mem_total);
+	format_size(mem, sizeof(mem), f->mem_total);
 	if (age < 120) {
 		snprintf(ago, sizeof(ago), "%.0f s", age < 0 ? 0 : age);
 	} else if (age < 7200) {
@@ -154,7 +141,7 @@ static void seen_line(char *out, size_t n, const struct moo_host_seen *s, double
 		 f->n_npus ? " (npu)" : "", ago);
 }
 
-static int do_ls(void)
+static int do_ls(const struct cmd *self, const char *none)
 {
 	struct moo_config *cfg = NULL;
 	struct moo_store *st = NULL;
@@ -164,6 +151,8 @@ static int do_ls(void)
 	double t = (double)time(NULL);
 	int r;
 
+	(void)self;
+	(void)none;
 	if ((r = load(&cfg)) >= 0) {
 		return r;
 	}
@@ -171,7 +160,7 @@ static int do_ls(void)
 		moo_config_free(cfg);
 		return r;
 	}
-	if (moo_store_list_hosts(st, &seen, &n_seen, &err)) {
+	if (moo_store_list_hosts(&seen, &n_seen, st, &err)) {
 		moo_store_close(st);
 		moo_config_free(cfg);
 		return fail(err);
@@ -258,33 +247,31 @@ static size_t live_jobs(const char *name)
 	struct moo_store *st = NULL;
 	struct moo_job **jobs = NULL;
 	struct moo_error *err = NULL;
-	size_t n = 0, i, live = 0;
+	size_t n = 0, i;
 
 	f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
-	if (open_store(&st) >= 0 || moo_store_list_jobs(st, &f, &jobs, &n, &err)) {
+	f.host = name;
+	if (open_store(&st) >= 0 || moo_store_list_jobs(&jobs, &n, st, &f, &err)) {
 		moo_error_free(err);
 		moo_store_close(st);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		if (jobs[i]->host && !strcmp(jobs[i]->host, name)) {
-			fprintf(stderr, "moo: %s: job %s on '%s' is %s\n",
-				force ? "warning" : "error", jobs[i]->id, name,
-				moo_job_status_name(jobs[i]->status));
-			live++;
-		}
+		fprintf(stderr, "moo: %s: job %s on '%s' is %s\n", force ? "warning" : "error",
+			jobs[i]->id, name, moo_job_status_name(jobs[i]->status));
 	}
 	moo_jobs_free(jobs, n);
 	moo_store_close(st);
-	return live;
+	return n;
 }
 
-static int do_rm(const char *name)
+static int do_rm(const struct cmd *self, const char *name)
 {
 	struct moo_config *cfg = NULL;
 	struct moo_error *err = NULL;
 	int r;
 
+	(void)self;
 	if ((r = load(&cfg)) >= 0) {
 		return r;
 	}
@@ -306,12 +293,13 @@ static int do_rm(const char *name)
 	return EXIT_OK;
 }
 
-static int do_trust(const char *host)
+static int do_trust(const struct cmd *self, const char *host)
 {
 	struct moo_connect_opts o = MOO_CONNECT_OPTS_INIT;
 	struct moo_host_key k = {0};
 	struct moo_error *err = NULL;
 
+	(void)self;
 	o.timeout_s = (int)timeout_s;
 	if (moo_host_trust(&k, host, &o, &err)) {
 		return fail(err);
@@ -338,10 +326,10 @@ static void print_facts(const struct moo_host_facts *f)
 	printf("%-10s %s, kernel %s, %s\n", "os", f->os_name ? f->os_name : "unknown",
 	       f->kernel ? f->kernel : "?", f->arch ? f->arch : "?");
 	printf("%-10s %u\n", "cpus", f->cpus);
-	human_bytes(a, sizeof(a), f->mem_total);
-	human_bytes(b, sizeof(b), f->mem_available);
+	format_size(a, sizeof(a), f->mem_total);
+	format_size(b, sizeof(b), f->mem_available);
 	printf("%-10s %s total, %s available\n", "memory", a, b);
-	human_bytes(a, sizeof(a), f->disk_free);
+	format_size(a, sizeof(a), f->disk_free);
 	printf("%-10s %s free for %s\n", "disk", a, f->root ? f->root : "?");
 	if (!f->n_gpus) {
 		printf("%-10s none\n", "gpus");
@@ -375,12 +363,13 @@ static void print_facts(const struct moo_host_facts *f)
 	}
 }
 
-static int do_check(const char *host)
+static int do_check(const struct cmd *self, const char *host)
 {
 	struct moo_connect_opts o = MOO_CONNECT_OPTS_INIT;
 	struct moo_host_facts *f = NULL;
 	struct moo_error *err = NULL;
 
+	(void)self;
 	o.accept_new_host_key = accept_new;
 	o.timeout_s = (int)timeout_s;
 	if (moo_host_probe(&f, host, root, &o, &err)) {
@@ -440,50 +429,55 @@ static int only(const struct cmd *self, const char *sub, const char *allowed)
 	return -1;
 }
 
+/* The subcommands: the argument each needs, the options each takes. */
+static const struct sub {
+	const char *name;
+	const char *arg;     /* "NAME", "HOST", or NULL: none */
+	const char *options; /* " json force ": any other one given is a usage error */
+	int (*run)(const struct cmd *self, const char *arg);
+} subs[] = {
+	{"add", "NAME", " address user port key known-hosts root runtime ", do_add},
+	{"ls", NULL, " json ", do_ls},
+	{"rm", "NAME", " force ", do_rm},
+	{"trust", "HOST", " timeout ", do_trust},
+	{"check", "HOST", " json accept-new-host-key timeout root ", do_check},
+};
+#define N_SUBS (sizeof(subs) / sizeof(subs[0]))
+
 static int run(const struct cmd *self, int argc, char **argv)
 {
-	static const char *const subs[] = {"add", "ls", "rm", "trust", "check"};
-	const char *sub, *near;
+	const char *names[N_SUBS], *near;
+	const struct sub *s = NULL;
+	char hint[64];
 	int npos, r;
+	size_t i;
 
 	r = opt_parse(self, opts, argc, argv, &npos, 1, 2);
 	if (r >= 0) {
 		return r;
 	}
-	sub = argv[0];
-	if (!strcmp(sub, "ls")) {
-		if (npos > 1) {
-			return usage_error(self, NULL, "unexpected argument '%s'", argv[1]);
-		}
-		return (r = only(self, sub, " json ")) >= 0 ? r : do_ls();
+	for (i = 0; i < N_SUBS; i++) {
+		names[i] = subs[i].name;
+		s = !s && !strcmp(argv[0], subs[i].name) ? &subs[i] : s;
 	}
-	if (strcmp(sub, "add") && strcmp(sub, "rm") && strcmp(sub, "trust") &&
-	    strcmp(sub, "check")) {
-		char hint[64];
-
-		near = moo_suggest(sub, subs, 5);
+	if (!s) {
+		near = moo__suggest(argv[0], names, N_SUBS);
 		if (near) {
 			snprintf(hint, sizeof(hint), "did you mean 'moo hosts %s'?", near);
 		}
 		return usage_error(self, near ? hint : "use add, ls, rm, trust or check",
-				   "unknown subcommand '%s'", sub);
+				   "unknown subcommand '%s'", argv[0]);
 	}
-	if (npos < 2) {
-		return usage_error(self, NULL, "'moo hosts %s' needs %s", sub,
-				   strcmp(sub, "add") && strcmp(sub, "rm") ? "a HOST" : "a NAME");
+	if (!s->arg && npos > 1) {
+		return usage_error(self, NULL, "unexpected argument '%s'", argv[1]);
 	}
-	if (!strcmp(sub, "add")) {
-		r = only(self, sub, " address user port key known-hosts root runtime ");
-		return r >= 0 ? r : do_add(self, argv[1]);
+	if (s->arg && npos < 2) {
+		return usage_error(self, NULL, "'moo hosts %s' needs a %s", s->name, s->arg);
 	}
-	if (!strcmp(sub, "rm")) {
-		return (r = only(self, sub, " force ")) >= 0 ? r : do_rm(argv[1]);
+	if ((r = only(self, s->name, s->options)) >= 0) {
+		return r;
 	}
-	if (!strcmp(sub, "trust")) {
-		return (r = only(self, sub, " timeout ")) >= 0 ? r : do_trust(argv[1]);
-	}
-	r = only(self, sub, " json accept-new-host-key timeout root ");
-	return r >= 0 ? r : do_check(argv[1]);
+	return s->run(self, s->arg ? argv[1] : NULL);
 }
 
 const struct cmd cmd_hosts = {

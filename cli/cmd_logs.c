@@ -18,17 +18,8 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int check(const struct cmd *self)
 {
-	struct moo_store *st = NULL;
-	struct moo_job *job = NULL;
-	struct moo_error *err = NULL;
-	int npos, r;
-
-	r = opt_parse(self, opts, argc, argv, &npos, 1, 1);
-	if (r >= 0) {
-		return r;
-	}
 	if (offset < 0) {
 		return usage_error(self, NULL, "option '--offset' needs a number of 0 or more");
 	}
@@ -36,14 +27,17 @@ static int run(const struct cmd *self, int argc, char **argv)
 		return usage_error(self, NULL,
 				   "options '--tail' and '--offset' exclude each other");
 	}
-	r = open_store(&st);
-	if (r >= 0) {
-		return r;
-	}
-	r = find_job(st, argv[0], on, true, &job);
-	if (r >= 0) {
-		goto done;
-	}
+	return -1;
+}
+
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
+{
+	struct moo_store *st = ctx->st;
+	struct moo_job *job = ctx->job;
+	struct moo_error *err = NULL;
+	int r;
+
+	(void)self;
 	if (tail_lines >= 0) {
 		struct moo_buf tail = MOO_BUF_INIT;
 		uint64_t end = 0;
@@ -52,7 +46,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		if (r) {
 			r = print_errors(err);
 			moo_buf_dispose(&tail);
-			goto done;
+			moo_error_free(err);
+			return r;
 		}
 		fwrite(tail.ptr ? tail.ptr : "", 1, tail.len, stdout);
 		fflush(stdout);
@@ -65,10 +60,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (follow && r == EXIT_OK && job->status != MOO_JOB_SUCCEEDED) {
 		r = EXIT_JOB_FAILED; /* as moo run would have */
 	}
-done:
-	moo_error_free(err);
-	moo_job_free(job);
-	moo_store_close(st);
 	return r;
 }
 
@@ -76,5 +67,11 @@ const struct cmd cmd_logs = {
 	.name = "logs",
 	.summary = "print or follow a job's log",
 	.args = "JOB",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.flags = CMD_JOB | CMD_REFRESH,
+	.on = &on,
+	.check = check,
 };

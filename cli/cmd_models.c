@@ -13,22 +13,15 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
 	struct moo_publication *v = NULL;
-	struct moo_store *st = NULL;
 	struct moo_error *err = NULL;
 	size_t n = 0, i;
-	int npos, r;
+	int r;
 
-	r = opt_parse(self, opts, argc, argv, &npos, 0, 0);
-	if (r >= 0) {
-		return r;
-	}
-	if ((r = open_store(&st)) >= 0) {
-		return r;
-	}
-	if ((r = moo_store_list_publications(st, &v, &n, &err))) {
+	(void)self;
+	if ((r = moo_store_list_publications(&v, &n, ctx->st, &err))) {
 		r = print_errors(err);
 		goto done;
 	}
@@ -61,7 +54,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 done:
 	moo_publications_free(v, n);
 	moo_error_free(err);
-	moo_store_close(st);
 	return r;
 }
 
@@ -69,5 +61,9 @@ const struct cmd cmd_models = {
 	.name = "models",
 	.summary = "list the models moo publish pushed: job, repository, commit, tag, alias",
 	.args = "",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 0,
+	.max_pos = 0,
+	.flags = CMD_STORE,
 };

@@ -88,12 +88,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 	}
 	if (!is_url) {
-		r = open_store(&st);
-		if (r >= 0) {
-			goto done;
-		}
-		r = find_job(st, target, on, true, &job);
-		if (r >= 0) {
+		if ((r = open_job(target, on, true, &st, &job)) >= 0) {
 			goto done;
 		}
 		if (moo_serve_model_from_job(&m, job, &err) < 0 ||

@@ -105,7 +105,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 			goto done;
 		}
 	}
-	r = moo_store_list_jobs(st, &f, &jobs, &n, &err);
+	r = moo_store_list_jobs(&jobs, &n, st, &f, &err);
 	if (r) {
 		r = print_errors(err);
 		goto done;

@@ -61,8 +61,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		goto done;
 	}
 	if (json && !on) { /* one JSON document on failure too */
-		if ((r = moo_store_get_job(st, argv[0], &job, &err)) ||
-		    (r = moo_job_refresh(st, job, &err))) {
+		if ((r = moo_job_find(&job, st, argv[0], NULL, true, &err))) {
 			json_t *o = json_object();
 
 			json_object_set_new(o, "published", json_false());

@@ -84,12 +84,10 @@ static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
 	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
-	struct moo_host_facts *facts = NULL;
-	struct moo_images *t = NULL;
 	struct moo_bundle *b = NULL;
 	struct moo_plan *plan = NULL;
 	struct moo_error *err = NULL;
-	struct moo_buf lock = MOO_BUF_INIT, fj = MOO_BUF_INIT;
+	struct moo_buf lock = MOO_BUF_INIT, cmd = MOO_BUF_INIT;
 	char *lock_path = NULL;
 	const char *source;
 	struct stat st;
@@ -129,22 +127,14 @@ static int run(const struct cmd *self, int argc, char **argv)
 		if ((r = moo_plan_make(&plan, b, &po, &err))) {
 			goto fail;
 		}
-		if ((r = moo_host_facts_from_json(&facts, plan->host_facts, &err))) {
-			goto fail;
-		}
 	}
 	print_errors(err); /* warnings: a GPU asked of a host without one */
 	moo_error_free(err);
 	err = NULL;
-	{
-		struct moo_buf cmd = MOO_BUF_INIT;
-
-		if ((r = moo_plan_command(&cmd, plan, b->spec, runtime, facts, &err))) {
-			moo_buf_dispose(&cmd);
-			goto fail;
-		}
-		plan->command = moo_buf_detach(&cmd);
+	if ((r = moo_plan_command(&cmd, plan, b->spec, runtime, NULL, &err))) {
+		goto fail;
 	}
+	plan->command = moo_buf_detach(&cmd);
 	moo_lock_write(plan, &lock);
 	if (output && !strcmp(output, "-")) {
 		lock_path = NULL;
@@ -159,15 +149,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 	} else {
 		lock_path = strdup("moo.lock");
 	}
-	if (lock_path) {
-		FILE *f = fopen(lock_path, "w");
-
-		if (!f || fwrite(lock.ptr, 1, lock.len, f) != lock.len || fclose(f)) {
-			print_error_msg("check that the folder exists and is writable",
-					"cannot write '%s'", lock_path);
-			r = EXIT_LOCAL;
-			goto done;
-		}
+	if (lock_path && (r = moo_lock_save(plan, lock_path, &err))) {
+		r = print_errors(err);
+		goto done;
 	}
 	if (json) {
 		json_t *o = json_loads(lock.ptr, 0, NULL);
@@ -195,11 +179,9 @@ fail:
 done:
 	moo_error_free(err);
 	moo_buf_dispose(&lock);
-	moo_buf_dispose(&fj);
+	moo_buf_dispose(&cmd);
 	free(lock_path);
 	moo_plan_free(plan);
-	moo_images_free(t);
-	moo_host_facts_free(facts);
 	moo_bundle_free(b);
 	return r;
 }

@@ -13,21 +13,15 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
-	struct moo_store *st = NULL;
+	struct moo_store *st = ctx->st;
 	struct moo_error *err = NULL;
-	int npos, r, i, worst = EXIT_OK;
+	char **argv = ctx->argv;
+	int r, i, worst = EXIT_OK;
 
-	r = opt_parse(self, opts, argc, argv, &npos, 1, -1);
-	if (r >= 0) {
-		return r;
-	}
-	r = open_store(&st);
-	if (r >= 0) {
-		return r;
-	}
-	for (i = 0; i < npos; i++) {
+	(void)self;
+	for (i = 0; i < ctx->argc; i++) {
 		struct moo_job *job = NULL;
 		bool was_running;
 
@@ -57,7 +51,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 		err = NULL;
 		moo_job_free(job);
 	}
-	moo_store_close(st);
 	return worst;
 }
 
@@ -65,5 +58,9 @@ const struct cmd cmd_rm = {
 	.name = "rm",
 	.summary = "remove finished jobs and their directories",
 	.args = "JOB...",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = -1,
+	.flags = CMD_STORE,
 };

@@ -115,13 +115,7 @@ static int source_model(const char *ref, struct moo_serve_model **m)
 			}
 		}
 	} else {
-		r = open_store(&st);
-		if (r >= 0) {
-			return r;
-		}
-		r = find_job(st, ref, on, true, &job);
-		if (r >= 0) {
-			moo_store_close(st);
+		if ((r = open_job(ref, on, true, &st, &job)) >= 0) {
 			return r;
 		}
 		r = moo_serve_model_from_job(m, job, &err);

@@ -15,27 +15,15 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
-	struct moo_store *st = NULL;
-	struct moo_job *job = NULL;
 	struct moo_error *err = NULL;
 	struct termios saved, raw;
 	bool pty, restore = false;
-	int npos, r, status = 0;
+	int npos = ctx->argc, r, status = 0;
+	char **argv = ctx->argv;
 
-	r = opt_parse(self, opts, argc, argv, &npos, 1, -1);
-	if (r >= 0) {
-		return r;
-	}
-	r = open_store(&st);
-	if (r >= 0) {
-		return r;
-	}
-	r = find_job(st, argv[0], on, false, &job);
-	if (r >= 0) {
-		goto done;
-	}
+	(void)self;
 	/* A terminal for an interactive shell on a terminal, as ssh(1) does. */
 	pty = !no_tty && npos == 1 && isatty(STDIN_FILENO);
 	if (pty && tcgetattr(STDIN_FILENO, &saved) == 0) {
@@ -44,7 +32,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 		restore = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	r = moo_job_shell(job, (const char *const *)argv + 1, (size_t)npos - 1, pty, &status, &err);
+	r = moo_job_shell(ctx->job, (const char *const *)argv + 1, (size_t)npos - 1, pty, &status,
+			  &err);
 	if (restore) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	}
@@ -55,8 +44,6 @@ static int run(const struct cmd *self, int argc, char **argv)
 	r = status; /* the shell's own exit status, as ssh(1) gives it */
 done:
 	moo_error_free(err);
-	moo_job_free(job);
-	moo_store_close(st);
 	return r;
 }
 
@@ -64,5 +51,10 @@ const struct cmd cmd_ssh = {
 	.name = "ssh",
 	.summary = "open a shell (or run a command) in a job's work folder on its host",
 	.args = "JOB [COMMAND [ARG...]]",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = -1,
+	.flags = CMD_JOB,
+	.on = &on,
 };

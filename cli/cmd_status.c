@@ -13,39 +13,25 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
-static int run(const struct cmd *self, int argc, char **argv)
+static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
-	struct moo_store *st = NULL;
-	struct moo_job *job = NULL;
-	int npos, r;
-
-	r = opt_parse(self, opts, argc, argv, &npos, 1, 1);
-	if (r >= 0) {
-		return r;
-	}
-	r = open_store(&st);
-	if (r >= 0) {
-		return r;
-	}
-	r = find_job(st, argv[0], on, true, &job);
-	if (r >= 0) {
-		goto done;
-	}
+	(void)self;
 	if (json) {
-		print_json(job_to_json(job, false));
+		print_json(job_to_json(ctx->job, false));
 	} else {
-		print_job_status(job);
+		print_job_status(ctx->job);
 	}
-	r = EXIT_OK;
-done:
-	moo_job_free(job);
-	moo_store_close(st);
-	return r;
+	return EXIT_OK;
 }
 
 const struct cmd cmd_status = {
 	.name = "status",
 	.summary = "show a job's status",
 	.args = "JOB",
-	.run = run,
+	.exec = exec,
+	.opts = opts,
+	.min_pos = 1,
+	.max_pos = 1,
+	.flags = CMD_JOB | CMD_REFRESH,
+	.on = &on,
 };

@@ -107,7 +107,7 @@ static void print_points(struct moo_store *st, const char *id, const struct moo_
 	size_t n = 0, i;
 
 	f.sweep = id;
-	if (id && !moo_store_list_jobs(st, &f, &jobs, &n, &err)) {
+	if (id && !moo_store_list_jobs(&jobs, &n, st, &f, &err)) {
 		for (i = 0; i < n; i++) {
 			json_array_append_new(a, job_to_json(jobs[i], false));
 		}

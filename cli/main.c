@@ -49,6 +49,37 @@ const struct cmd *const commands[] = {
 };
 const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
 
+int cmd_dispatch(const struct cmd *cmd, int argc, char **argv)
+{
+	struct cmd_ctx ctx = {0, NULL, NULL, NULL};
+	int r;
+
+	if (cmd->run) {
+		return cmd->run(cmd, argc, argv);
+	}
+	r = opt_parse(cmd, cmd->opts, argc, argv, &ctx.argc, cmd->min_pos, cmd->max_pos);
+	if (r < 0 && cmd->check) {
+		r = cmd->check(cmd);
+	}
+	if (r >= 0) {
+		return r;
+	}
+	ctx.argv = argv;
+	if (cmd->flags & CMD_JOB) {
+		r = open_job(argv[0], cmd->on ? *cmd->on : NULL, cmd->flags & CMD_REFRESH, &ctx.st,
+			     &ctx.job);
+	} else if (cmd->flags & CMD_STORE) {
+		r = open_store(&ctx.st);
+	}
+	if (r >= 0) {
+		return r;
+	}
+	r = cmd->exec(cmd, &ctx);
+	moo_job_free(ctx.job);
+	moo_store_close(ctx.st);
+	return r;
+}
+
 static void usage(FILE *f)
 {
 	size_t i;
@@ -89,7 +120,7 @@ static int unknown_command(const char *name)
 		names[i] = commands[i]->name;
 	}
 	names[i++] = "help";
-	near = moo_suggest(name, names, i);
+	near = moo__suggest(name, names, i);
 	if (near) {
 		snprintf(hint, sizeof(hint), "did you mean 'moo %s'?", near);
 	}
@@ -131,12 +162,12 @@ int main(int argc, char **argv)
 			char help[] = "--help";
 			char *args[] = {argv[2], help, NULL};
 
-			return cmd->run(cmd, 2, args);
+			return cmd_dispatch(cmd, 2, args);
 		}
 	}
 	if (argv[1][0] == '-') {
 		const char *names[] = {"help", "version"};
-		const char *near = moo_suggest(argv[1] + strspn(argv[1], "-"), names, 2);
+		const char *near = moo__suggest(argv[1] + strspn(argv[1], "-"), names, 2);
 		char hint[64];
 
 		if (near) {
@@ -152,7 +183,7 @@ int main(int argc, char **argv)
 	moo_set_warning_cb(print_warning_cb, NULL);
 	catch_interrupts();
 	{
-		int r = cmd->run(cmd, argc - 1, argv + 1);
+		int r = cmd_dispatch(cmd, argc - 1, argv + 1);
 
 		progress_end();
 		return json_finish(r);

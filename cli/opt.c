@@ -94,7 +94,7 @@ static int unknown_option(const struct cmd *cmd, const struct opt *opts, const c
 		names[n++] = o->long_name;
 	}
 	names[n++] = "help";
-	near = name ? moo_suggest(name + 2, names, n) : NULL;
+	near = name ? moo__suggest(name + 2, names, n) : NULL;
 	if (near) {
 		snprintf(hint, sizeof(hint), "did you mean '--%s'?", near);
 	}

@@ -376,20 +376,6 @@ void format_size(char *out, size_t len, uint64_t bytes)
 
 /* ---- jobs --------------------------------------------------------------------------- */
 
-static int find_job_import(struct moo_store *st, const char *ref, const char *host,
-			   struct moo_job **job)
-{
-	struct moo_error *err = NULL;
-	int r = moo_job_import(st, host, ref, job, &err);
-
-	if (r) {
-		r = print_errors(err);
-		moo_error_free(err);
-		return r;
-	}
-	return -1;
-}
-
 int open_store(struct moo_store **st)
 {
 	struct moo_error *err = NULL;
@@ -407,32 +393,26 @@ int find_job(struct moo_store *st, const char *ref, const char *host, bool refre
 	     struct moo_job **job)
 {
 	struct moo_error *err = NULL;
-	int r = moo_store_get_job(st, ref, job, host ? NULL : &err);
+	int r = moo_job_find(job, st, ref, host, refresh, &err);
 
-	if (r == MOO_ENOTFOUND && host) {
-		/* a job another client started there: read its record from the host */
-		return find_job_import(st, ref, host, job);
-	}
-	if (r && host) {
-		r = moo_store_get_job(st, ref, job, &err);
-	}
-	if (!r && host && strcmp((*job)->host ? (*job)->host : "local", host)) {
-		print_error_msg("leave out --on, or name the job's own host",
-				"job '%s' runs on '%s', not on '%s'", (*job)->id, (*job)->host,
-				host);
-		moo_job_free(*job);
-		*job = NULL;
-		return EXIT_USAGE;
-	}
-	if (!r && refresh) {
-		r = moo_job_refresh(st, *job, &err);
-	}
 	if (r) {
 		r = print_errors(err);
 		moo_error_free(err);
 		return r;
 	}
 	return -1;
+}
+
+int open_job(const char *ref, const char *host, bool refresh, struct moo_store **st,
+	     struct moo_job **job)
+{
+	int r = open_store(st);
+
+	if (r < 0 && (r = find_job(*st, ref, host, refresh, job)) >= 0) {
+		moo_store_close(*st);
+		*st = NULL;
+	}
+	return r;
 }
 
 void format_duration(char *out, size_t len, double seconds)

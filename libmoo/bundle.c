@@ -1074,6 +1074,11 @@ int moo_bundle_open(struct moo_bundle **out, const char *source, const struct mo
 	struct scan s;
 	int r;
 
+	if ((r = MOO__OPTS_VERSION(opts, MOO_BUNDLE_OPTS_VERSION, "moo_bundle_opts", err))) {
+		free(b);
+		*out = NULL;
+		return r;
+	}
 	scan_init(&s, NULL, source, opts, &local);
 	b->source = moo__strdup(source);
 	if (opts && opts->sha256 && !moo__is_sha256_hex(opts->sha256)) {

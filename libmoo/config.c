@@ -197,7 +197,7 @@ static void h_runtime(struct cctx *c, const struct moo__ynode *v, const char *wh
 	const char *s = need_string(c, v, where);
 
 	if (s && !runtime_ok(s)) {
-		const char *near = moo_suggest(s, runtimes, MOO_ARRAY_SIZE(runtimes));
+		const char *near = moo__suggest(s, runtimes, MOO_ARRAY_SIZE(runtimes));
 		struct moo_error *e = cerr(c, v, "'%s' must be a runtime, found '%s'", where, s);
 
 		if (near) {
@@ -284,7 +284,7 @@ static void read_slurm(struct cctx *c, const struct moo__ynode *v, struct moo_co
 static void unknown_key(struct cctx *c, const struct moo__ynode *k, const char *where,
 			const char *const *names, size_t n)
 {
-	const char *near = moo_suggest(k->text, names, n);
+	const char *near = moo__suggest(k->text, names, n);
 	struct moo_error *e;
 
 	e = cerr(c, k, "unknown key '%s'%s%s%s", k->text, where ? " in '" : "", where ? where : "",

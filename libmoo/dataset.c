@@ -980,7 +980,7 @@ static int list_on(struct moo__transport *t, struct moo_dataset_info **out, size
 	return r;
 }
 
-int moo_dataset_list(const char *host, struct moo_dataset_info **out, size_t *n,
+int moo_dataset_list(struct moo_dataset_info **out, size_t *n, const char *host,
 		     struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
@@ -1043,7 +1043,7 @@ static int refuse_running(const struct moo_dataset_info *d, struct moo_error **e
 	return MOO_EARG;
 }
 
-int moo_dataset_remove(const char *host, const char *ref, char **sha256, uint64_t *bytes,
+int moo_dataset_remove(char **sha256, uint64_t *bytes, const char *host, const char *ref,
 		       struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
@@ -1099,8 +1099,8 @@ done:
 	return r;
 }
 
-int moo_dataset_gc(const char *host, double older_than, char ***removed, size_t *n_removed,
-		   uint64_t *bytes, struct moo_error **err)
+int moo_dataset_gc(char ***removed, size_t *n_removed, uint64_t *bytes, const char *host,
+		   double older_than, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
 	struct moo_dataset_info *v = NULL;

@@ -150,6 +150,29 @@ int moo__fail(struct moo_error **err, int code, const char *fmt, ...)
 	return code;
 }
 
+int moo__opts_version(unsigned version, unsigned known, const char *type, struct moo_error **err)
+{
+	struct moo_error *e;
+	char init[64];
+	size_t i;
+
+	if (version >= 1 && version <= known) {
+		return 0;
+	}
+	e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+			   "struct %s has version %u; this libmoo (%s) knows versions 1 to %u",
+			   type, version, moo_version(), known);
+	for (i = 0; type[i] && i + 1 < sizeof(init); i++) { /* moo_run_opts: MOO_RUN_OPTS_INIT */
+		init[i] = (char)(type[i] >= 'a' && type[i] <= 'z' ? type[i] - 'a' + 'A' : type[i]);
+	}
+	init[i] = '\0';
+	moo__error_hint(e,
+			"set it with %s_INIT and build against the headers of the libmoo it runs "
+			"with",
+			init);
+	return MOO_EARG;
+}
+
 int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...)
 {
 	int saved = errno;

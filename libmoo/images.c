@@ -309,7 +309,7 @@ static const char *const entry_keys[] = {"framework", "versions", "python",     
 static void unknown_key(struct rctx *c, const struct moo__ynode *k, const char *where,
 			const char *const *names, size_t n)
 {
-	const char *near = moo_suggest(k->text, names, n);
+	const char *near = moo__suggest(k->text, names, n);
 	struct moo_error *e = rerr(c, k, "unknown key '%s' in '%s'", k->text, where);
 	struct moo_buf b = MOO_BUF_INIT;
 	size_t i;

@@ -94,9 +94,9 @@ int moo_init_project(const char *dir, const char *template_name, moo_init_cb cb,
 		}
 		x = moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no template named '%s'",
 				   template_name);
-		if (moo_suggest(template_name, names, n)) {
+		if (moo__suggest(template_name, names, n)) {
 			moo__error_hint(x, "did you mean '%s'?",
-					moo_suggest(template_name, names, n));
+					moo__suggest(template_name, names, n));
 		} else {
 			moo__error_hint(x, "choose one of %s", list.ptr);
 		}

@@ -33,6 +33,14 @@ void moo__error_append(struct moo_error **err, struct moo_error *more);
 
 /* Adds an error and returns code: for `return moo__fail(err, MOO_EIO, "…");`. */
 int moo__fail(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
+/*
+ * The version field of an options struct the caller filled (type: "moo_run_opts"): 1 to
+ * known is accepted, any other refused with MOO_EARG, an error that names the struct, the
+ * version and what this libmoo knows, and a hint. MOO__OPTS_VERSION: for a NULL-able opts.
+ */
+int moo__opts_version(unsigned version, unsigned known, const char *type, struct moo_error **err);
+#define MOO__OPTS_VERSION(o, known, type, err) \
+	((o) ? moo__opts_version((o)->version, (known), (type), (err)) : 0)
 /* Adds an error whose cause is strerror(errno) and returns code. */
 int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* True once the flag of moo_set_interrupt_flag is set: stop, clean up, MOO_EINTR. */
@@ -126,4 +134,21 @@ int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, ch
 			 char **opts, char **status, struct moo_error **err);
 /* Forgets a sweep (its jobs are not touched). */
 int moo__store_sweep_remove(struct moo_store *st, const char *id, struct moo_error **err);
+/* util/suggest.c */
+/*
+ * The candidate nearest to word by edit distance, or NULL when none is close
+ * enough to be a likely typo (distance at most 2, and less than half of word).
+ */
+const char *moo__suggest(const char *word, const char *const *candidates, size_t n);
+
+/* Levenshtein distance between a and b. */
+size_t moo__edit_distance(const char *a, const char *b);
+/* store.c: cached positive runtime probes (see runtime.c): key → value, younger than max_age s. */
+int moo__store_cache_get(struct moo_store *st, const char *key, double max_age,
+			 struct moo_buf *value, struct moo_error **err);
+int moo__store_cache_put(struct moo_store *st, const char *key, const char *value,
+			 struct moo_error **err);
+
+/* probe.c: appends the probe script moo runs on a host (POSIX sh; $1 is the moo root or empty). */
+void moo__host_probe_script(struct moo_buf *out);
 #endif

@@ -679,6 +679,36 @@ int moo_job_import(struct moo_store *st, const char *host, const char *id, struc
 	return r;
 }
 
+int moo_job_find(struct moo_job **out, struct moo_store *st, const char *ref, const char *host,
+		 bool refresh, struct moo_error **err)
+{
+	int r = moo_store_get_job(out, st, ref, host ? NULL : err);
+
+	if (r == MOO_ENOTFOUND && host) {
+		/* a job another client started there: read its record from the host */
+		return moo_job_import(st, host, ref, out, err);
+	}
+	if (r && host) {
+		r = moo_store_get_job(out, st, ref, err);
+	}
+	if (!r && host && strcmp((*out)->host ? (*out)->host : "local", host)) {
+		struct moo_error *e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+						     "job '%s' runs on '%s', not on '%s'",
+						     (*out)->id, (*out)->host, host);
+
+		moo__error_hint(e, "leave out --on, or name the job's own host");
+		r = MOO_EARG;
+	}
+	if (!r && refresh) {
+		r = moo_job_refresh(st, *out, err);
+	}
+	if (r && *out) {
+		moo_job_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
 int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
 		       struct moo_error **err)
 {
@@ -705,7 +735,7 @@ int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
 		if (!valid_id(line)) {
 			continue;
 		}
-		if (moo_store_get_job(st, line, &known, NULL) == 0) {
+		if (moo_store_get_job(&known, st, line, NULL) == 0) {
 			moo_job_free(known);
 			continue;
 		}

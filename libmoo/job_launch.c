@@ -384,8 +384,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	int r, status, tries;
 
 	memset(&rt, 0, sizeof(rt));
-	if (opts && (opts->version < 1 || opts->version > MOO_RUN_OPTS_VERSION)) {
-		return moo__fail(err, MOO_EARG, "unknown moo_run_opts version %u", opts->version);
+	if ((r = MOO__OPTS_VERSION(opts, MOO_RUN_OPTS_VERSION, "moo_run_opts", err))) {
+		return r;
 	}
 	memset(&ds, 0, sizeof(ds));
 	r = moo__transport_open_flags(
@@ -789,8 +789,18 @@ int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan, const str
 	struct moo__runtime rt;
 	struct moo_job job;
 	char *ref = moo_plan_ref(plan);
-	const char *root = facts && facts->root ? facts->root : "~/.moo";
+	struct moo_host_facts *own = NULL;
+	const char *root;
 	int e, r;
+
+	if (!facts && plan->host_facts) { /* the facts the plan was made for */
+		if ((r = moo_host_facts_from_json(&own, plan->host_facts, err))) {
+			free(ref);
+			return r;
+		}
+		facts = own;
+	}
+	root = facts && facts->root ? facts->root : "~/.moo";
 
 	memset(&rt, 0, sizeof(rt));
 	memset(&job, 0, sizeof(job));
@@ -849,5 +859,6 @@ done:
 	free(rt.image);
 	free(job.dir);
 	free(ref);
+	moo_host_facts_free(own);
 	return r;
 }

@@ -136,7 +136,7 @@ int moo__apply_sets(const struct moo_spec *spec, const struct moo_run_opts *o,
 			for (k = 0; k < spec->n_training_params; k++) {
 				names[k] = spec->training_params[k].key;
 			}
-			near = moo_suggest(key, names, spec->n_training_params);
+			near = moo__suggest(key, names, spec->n_training_params);
 			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
 					   "'%s' is not a parameter of '%s'", key,
 					   spec->file ? spec->file : "metadata.yaml");

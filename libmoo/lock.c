@@ -243,42 +243,21 @@ struct moo_plan *moo_plan_dup(const struct moo_plan *plan)
 	return p;
 }
 
-int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b, const char *config_path,
-		   struct moo_error **err)
+int moo_lock_save(const struct moo_plan *plan, const char *path, struct moo_error **err)
 {
-	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
-	struct moo_host_facts f = {0};
-	struct moo_images *t = NULL;
-	struct moo_plan *p = NULL;
-	struct moo_buf fj = MOO_BUF_INIT;
-	struct utsname u;
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
+	struct moo_buf b = MOO_BUF_INIT;
 	int r;
 
-	if ((r = moo_images_load(&t, config_path, err))) {
-		goto done;
+	moo_lock_write(plan, &b);
+	r = moo__write_file_atomic(path, b.ptr, b.len, 0644, false, err);
+	if (r && err && *err) {
+		struct moo_error *e = *err;
+
+		while (e->next) {
+			e = e->next;
+		}
+		moo__error_hint(e, "check that the folder exists and is writable");
 	}
-	if (uname(&u) == 0) {
-		f.arch = u.machine;
-	}
-	ro.facts = &f;
-	if ((r = moo_resolve(&p, t, b->spec, &ro, err))) {
-		goto done;
-	}
-	moo_host_facts_to_json(&f, &fj);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	p->bundle_sha256 = moo__dup0(b->sha256);
-	p->bundle_source = moo__dup0(b->source);
-	p->host = moo__strdup("local");
-	p->host_facts = moo_buf_detach(&fj);
-	p->created = moo__strdup(when);
-	moo_lock_write(p, out);
-done:
-	moo_buf_dispose(&fj);
-	moo_plan_free(p);
-	moo_images_free(t);
+	moo_buf_dispose(&b);
 	return r;
 }

@@ -800,6 +800,9 @@ int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *o
 	size_t i;
 	int r;
 
+	if ((r = MOO__OPTS_VERSION(opts, MOO_PACK_OPTS_VERSION, "moo_pack_opts", err))) {
+		return r;
+	}
 	w.fd = -1;
 	/* the files it names are checked with the rest: every problem at once, as validate */
 	r = moo_spec_load_tree(&spec, dir, dir, &local);

@@ -277,8 +277,8 @@ int moo_plan_make(struct moo_plan **out, const struct moo_bundle *b, const struc
 	struct moo_store *st = NULL;
 	int r;
 
-	if (o && o->version != MOO_PLAN_OPTS_VERSION) {
-		return moo__fail(err, MOO_EARG, "unknown moo_plan_opts version %u", o->version);
+	if ((r = MOO__OPTS_VERSION(o, MOO_PLAN_OPTS_VERSION, "moo_plan_opts", err))) {
+		return r;
 	}
 	r = moo__transport_open_flags(
 		&t, o && o->host ? o->host : "local",
@@ -398,7 +398,7 @@ int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struc
 	 * it imports from are as they were (site_state): a stat instead of a Python start.
 	 */
 	moo_buf_printf(&key, "packages\t%s\t%s\t%s", t->host, t->root, rt->interp.path);
-	if (st && moo_store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
+	if (st && moo__store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
 	    cached.len > MOO__SHA256_HEX && cached.ptr[MOO__SHA256_HEX - 1] == '\n' &&
 	    site_state(t, cached.ptr + MOO__SHA256_HEX, state) == 0 &&
 	    !strncmp(state, cached.ptr, MOO__SHA256_HEX - 1)) {
@@ -418,7 +418,7 @@ int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struc
 		struct moo_buf v = MOO_BUF_INIT;
 
 		moo_buf_printf(&v, "%.*s\n%s", MOO__SHA256_HEX - 1, state, out.ptr ? out.ptr : "");
-		moo_store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
+		moo__store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
 		moo_buf_dispose(&v);
 	}
 parse:

@@ -28,7 +28,7 @@ static const struct moo__embedded *probe_script(void)
 	return NULL;
 }
 
-void moo_host_probe_script(struct moo_buf *out)
+void moo__host_probe_script(struct moo_buf *out)
 {
 	const struct moo__embedded *e = probe_script();
 
@@ -485,6 +485,9 @@ int moo_host_probe(struct moo_host_facts **out, const char *host, const char *ro
 	struct moo__transport *t = NULL;
 	int r;
 
+	if ((r = MOO__OPTS_VERSION(opts, MOO_CONNECT_OPTS_VERSION, "moo_connect_opts", err))) {
+		return r;
+	}
 	if ((r = moo__transport_open_opts(&t, host, opts, err))) {
 		return r;
 	}
@@ -538,7 +541,7 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	first_line(t, "/proc/sys/kernel/random/boot_id", &key);
 	moo_buf_putc(&key, '\t');
 	first_line(t, "/sys/module/nvidia/version", &key);
-	if (st && moo_store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
+	if (st && moo__store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
 	    moo_host_facts_from_json(out, cached.ptr, NULL) == 0) {
 		r = 0;
 		goto done;
@@ -547,7 +550,7 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	if (!r && st) {
 		/* a cache that fails is no loss */
 		moo_host_facts_to_json(*out, &json);
-		moo_store_cache_put(st, key.ptr, json.ptr, NULL);
+		moo__store_cache_put(st, key.ptr, json.ptr, NULL);
 	}
 done:
 	if (!r) {

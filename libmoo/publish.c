@@ -1503,12 +1503,19 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 
 	memset(&c, 0, sizeof(c));
 	memset(&p, 0, sizeof(p));
+	if (!o) {
+		return moo__fail(err, MOO_EARG, "moo_publish: no options");
+	}
+	if ((r = moo__opts_version(o->version, MOO_PUBLISH_OPTS_VERSION, "moo_publish_opts",
+				   err))) {
+		return r;
+	}
 	if ((r = moo__gitlib_load(err))) {
 		return r;
 	}
 	git_libgit2_init();
-	if (!o || o->version != MOO_PUBLISH_OPTS_VERSION || !o->repo) {
-		return moo__fail(err, MOO_EARG, "moo_publish: bad options");
+	if (!o->repo) {
+		return moo__fail(err, MOO_EARG, "moo_publish: no repository in its options");
 	}
 	if (job->status != MOO_JOB_SUCCEEDED || !job->result_path) {
 		struct moo_error *e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,

@@ -302,7 +302,7 @@ static int fail(const struct moo_images *t, const struct want *w, enum stage dee
 		for (i = 0; i < MOO_ARRAY_SIZE(moo__frameworks); i++) {
 			names[i] = moo__frameworks[i];
 		}
-		sug = moo_suggest(w->framework, names, MOO_ARRAY_SIZE(names));
+		sug = moo__suggest(w->framework, names, MOO_ARRAY_SIZE(names));
 		moo_buf_printf(&msg, "no image for framework '%s'", w->framework);
 		if (sug) {
 			moo_buf_printf(&hint, "did you mean '%s'? ", sug);
@@ -383,6 +383,9 @@ int moo_resolve(struct moo_plan **out, const struct moo_images *t, const struct 
 	enum stage deepest = ST_FRAMEWORK;
 	size_t i;
 
+	if (MOO__OPTS_VERSION(opts, MOO_RESOLVE_OPTS_VERSION, "moo_resolve_opts", err)) {
+		return MOO_EARG;
+	}
 	if (strcmp(spec->framework.runtime.name, "python")) {
 		moo__error_hint(moo__error_add(err, MOO_ERESOLVE, MOO_SEV_ERROR,
 					       "no image for runtime '%s'",

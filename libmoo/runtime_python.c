@@ -333,7 +333,7 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 		moo_buf_printf(&key, "\t%s", reqs.v[i]);
 	}
 	/* A cached choice: "PATH\tVERSION", still there. */
-	if (st && moo_store_cache_get(st, key.ptr, CACHE_MAX_AGE, &cached, NULL) == 0) {
+	if (st && moo__store_cache_get(st, key.ptr, CACHE_MAX_AGE, &cached, NULL) == 0) {
 		char *tab = strchr(cached.ptr, '\t');
 
 		if (tab) {
@@ -404,7 +404,7 @@ int moo__runtime_resolve(struct moo__interp *out, struct moo__transport *t, stru
 		struct moo_buf v = MOO_BUF_INIT;
 
 		moo_buf_printf(&v, "%s\t%s", exe, version);
-		moo_store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
+		moo__store_cache_put(st, key.ptr, v.ptr, NULL); /* a cache that fails is no loss */
 		moo_buf_dispose(&v);
 	}
 	out->path = exe;

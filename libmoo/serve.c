@@ -1720,8 +1720,11 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	unsigned i, port;
 	int r;
 
-	if (!opts || opts->version != MOO_SERVE_OPTS_VERSION) {
-		return moo__fail(err, MOO_EARG, "moo_serve_opts of an unknown version");
+	if (!opts) {
+		return moo__fail(err, MOO_EARG, "moo_server_start: no options");
+	}
+	if ((r = moo__opts_version(opts->version, MOO_SERVE_OPTS_VERSION, "moo_serve_opts", err))) {
+		return r;
 	}
 	s = moo__calloc(1, sizeof(*s));
 	s->ep = -1;

@@ -114,7 +114,7 @@ static void walk_map(struct vctx *c, const struct moo__ynode *map, const char *w
 			other(c, k, v, where);
 		} else {
 			struct moo_error *e;
-			const char *near = moo_suggest(k->text, names, nf);
+			const char *near = moo__suggest(k->text, names, nf);
 
 			e = verr(c, k, "unknown key '%s'%s%s%s", k->text, where ? " in '" : "",
 				 where ? where : "", where ? "'" : "");
@@ -413,7 +413,7 @@ static void f_accel(struct vctx *c, const struct moo__ynode *v, const char *wher
 		}
 	}
 	{
-		const char *near = v->kind == MOO_Y_SCALAR ? moo_suggest(v->text, names, 3) : NULL;
+		const char *near = v->kind == MOO_Y_SCALAR ? moo__suggest(v->text, names, 3) : NULL;
 		struct moo_error *e =
 			verr(c, v, "'%s' must be one of cpu, gpu, npu, found '%s'", where,
 			     v->kind == MOO_Y_SCALAR ? v->text : moo__yaml_kind_name(v));
@@ -818,7 +818,7 @@ static void other_param(struct vctx *c, const struct moo__ynode *k, const struct
 		expected(c, v, where, "a mapping of parameter names to single values");
 		return;
 	}
-	near = moo_suggest(k->text, known_params, MOO_ARRAY_SIZE(known_params));
+	near = moo__suggest(k->text, known_params, MOO_ARRAY_SIZE(known_params));
 	if (near) {
 		struct moo_error *e;
 

@@ -945,6 +945,9 @@ int moo_host_trust(struct moo_host_key *out, const char *host, const struct moo_
 	struct moo__ssh *c = NULL;
 	int r;
 
+	if ((r = MOO__OPTS_VERSION(opts, MOO_CONNECT_OPTS_VERSION, "moo_connect_opts", err))) {
+		return r;
+	}
 	r = moo__ssh_open(&c, host, MOO__SSH_ACCEPT_NEW | MOO__SSH_NO_AUTH,
 			  opts ? opts->timeout_s : 0, err);
 	if (r) {

@@ -326,31 +326,6 @@ int moo_store_schema_version(struct moo_store *st)
 
 /* ---- jobs ------------------------------------------------------------------------ */
 
-static const char *const status_names[] = {"queued", "running",   "succeeded",
-					   "failed", "cancelled", "lost"};
-
-const char *moo_job_status_name(enum moo_job_status s)
-{
-	return (unsigned)s < MOO_ARRAY_SIZE(status_names) ? status_names[s] : "unknown";
-}
-
-int moo_job_status_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < MOO_ARRAY_SIZE(status_names); i++) {
-		if (!strcmp(name, status_names[i])) {
-			return (int)i;
-		}
-	}
-	return -1;
-}
-
-bool moo_job_status_done(enum moo_job_status s)
-{
-	return s >= MOO_JOB_SUCCEEDED;
-}
-
 static void bind_text(sqlite3_stmt *q, int i, const char *s)
 {
 	if (s) {
@@ -621,7 +596,7 @@ static int query_jobs(struct moo_store *st, sqlite3_stmt *q, struct moo_job ***o
 static int get_sweep_point(struct moo_store *st, const char *ref, struct moo_job **out,
 			   struct moo_error **err);
 
-int moo_store_get_job(struct moo_store *st, const char *ref, struct moo_job **out,
+int moo_store_get_job(struct moo_job **out, struct moo_store *st, const char *ref,
 		      struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
@@ -687,8 +662,8 @@ done:
 	return r;
 }
 
-int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filter,
-			struct moo_job ***out, size_t *n, struct moo_error **err)
+int moo_store_list_jobs(struct moo_job ***out, size_t *n, struct moo_store *st,
+			const struct moo_job_filter *filter, struct moo_error **err)
 {
 	struct moo_job_filter none = MOO_JOB_FILTER_INIT;
 	struct moo_buf sql = MOO_BUF_INIT;
@@ -699,18 +674,26 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	if (!filter) {
 		filter = &none;
 	}
+	if ((r = moo__opts_version(filter->version, MOO_JOB_FILTER_VERSION, "moo_job_filter",
+				   err))) {
+		return r;
+	}
 	moo_buf_puts(&sql, "SELECT " JOB_COLUMNS " FROM jobs WHERE 1");
 	if (filter->status_mask) {
 		moo_buf_puts(&sql, " AND status IN (");
-		for (i = 0; i < MOO_ARRAY_SIZE(status_names); i++) {
+		for (i = 0; i <= MOO_JOB_LOST; i++) {
 			if (filter->status_mask & (1u << i)) {
-				moo_buf_printf(&sql, "%s'%s'", k++ ? ", " : "", status_names[i]);
+				moo_buf_printf(&sql, "%s'%s'", k++ ? ", " : "",
+					       moo_job_status_name((enum moo_job_status)i));
 			}
 		}
 		moo_buf_puts(&sql, ")");
 	}
 	if (filter->name) {
 		moo_buf_puts(&sql, " AND name = ?1");
+	}
+	if (filter->version >= 3 && filter->host) {
+		moo_buf_puts(&sql, " AND host = ?3");
 	}
 	if (filter->version >= 2 && filter->sweep) {
 		moo_buf_puts(&sql, " AND sweep = ?2 ORDER BY sweep_index, created DESC");
@@ -729,6 +712,9 @@ int moo_store_list_jobs(struct moo_store *st, const struct moo_job_filter *filte
 	}
 	if (filter->version >= 2 && filter->sweep) {
 		bind_text(q, 2, filter->sweep);
+	}
+	if (filter->version >= 3 && filter->host) {
+		bind_text(q, 3, filter->host);
 	}
 	r = query_jobs(st, q, out, n, err);
 done:
@@ -900,8 +886,8 @@ done:
 
 /* ---- cache ----------------------------------------------------------------------- */
 
-int moo_store_cache_get(struct moo_store *st, const char *key, double max_age,
-			struct moo_buf *value, struct moo_error **err)
+int moo__store_cache_get(struct moo_store *st, const char *key, double max_age,
+			 struct moo_buf *value, struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
 	int rc, r;
@@ -925,8 +911,8 @@ int moo_store_cache_get(struct moo_store *st, const char *key, double max_age,
 	return r;
 }
 
-int moo_store_cache_put(struct moo_store *st, const char *key, const char *value,
-			struct moo_error **err)
+int moo__store_cache_put(struct moo_store *st, const char *key, const char *value,
+			 struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
 	int r = 0;
@@ -994,7 +980,7 @@ static int row_host(sqlite3_stmt *q, struct moo_host_seen *h, struct moo_error *
 	return 0;
 }
 
-int moo_store_get_host_facts(struct moo_store *st, const char *name, struct moo_host_seen *out,
+int moo_store_get_host_facts(struct moo_host_seen *out, struct moo_store *st, const char *name,
 			     struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
@@ -1017,7 +1003,7 @@ int moo_store_get_host_facts(struct moo_store *st, const char *name, struct moo_
 	return r;
 }
 
-int moo_store_list_hosts(struct moo_store *st, struct moo_host_seen **out, size_t *n,
+int moo_store_list_hosts(struct moo_host_seen **out, size_t *n, struct moo_store *st,
 			 struct moo_error **err)
 {
 	struct moo_host_seen *v = NULL;
@@ -1069,48 +1055,6 @@ void moo_host_seen_free(struct moo_host_seen *v, size_t n)
 	free(v);
 }
 
-void moo_job_free(struct moo_job *j)
-{
-	size_t i;
-
-	if (!j) {
-		return;
-	}
-	free(j->id);
-	free(j->name);
-	free(j->source);
-	free(j->source_sha256);
-	free(j->spec_json);
-	free(j->params_json);
-	free(j->host);
-	free(j->dir);
-	free(j->output_folder);
-	free(j->command);
-	free(j->result_path);
-	free(j->lock);
-	free(j->backend_id);
-	free(j->detail);
-	free(j->sweep);
-	for (i = 0; i < j->n_metrics; i++) {
-		free(j->metrics[i].name);
-	}
-	free(j->metrics);
-	free(j);
-}
-
-void moo_jobs_free(struct moo_job **jobs, size_t n)
-{
-	size_t i;
-
-	if (!jobs) {
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		moo_job_free(jobs[i]);
-	}
-	free(jobs);
-}
-
 /* ---- publications (moo publish, moo models) -------------------------------------- */
 
 int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
@@ -1140,7 +1084,7 @@ int moo_store_add_publication(struct moo_store *st, const struct moo_publication
 	return r;
 }
 
-int moo_store_list_publications(struct moo_store *st, struct moo_publication **out, size_t *n,
+int moo_store_list_publications(struct moo_publication **out, size_t *n, struct moo_store *st,
 				struct moo_error **err)
 {
 	struct moo_publication *v = NULL;

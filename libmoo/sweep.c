@@ -442,7 +442,7 @@ static void launch_lost(struct run *rn, size_t i, size_t h, const struct moo_err
 	struct moo_job *job = NULL;
 	char *ref = moo__printf("%s:%zu", rn->id, i);
 
-	if (!moo_store_get_job(rn->st, ref, &job, NULL) && job->created >= t0 - 1 &&
+	if (!moo_store_get_job(&job, rn->st, ref, NULL) && job->created >= t0 - 1 &&
 	    (!p->job || strcmp(p->job->id, job->id))) {
 		job->status = MOO_JOB_LOST;
 		job->ended = now();
@@ -723,7 +723,7 @@ static int slots_of(struct run *rn, struct host *h, size_t per_host)
 
 	memset(&seen, 0, sizeof(seen));
 	h->slots = per_host ? per_host : 1;
-	if (!per_host && !moo_store_get_host_facts(rn->st, h->name, &seen, NULL) && seen.facts &&
+	if (!per_host && !moo_store_get_host_facts(&seen, rn->st, h->name, NULL) && seen.facts &&
 	    seen.facts->n_gpus) {
 		h->slots = seen.facts->n_gpus;
 		h->gpu_busy = moo__calloc(h->slots, sizeof(bool));
@@ -764,7 +764,7 @@ static int run_sweep(struct run *rn, struct moo_error **err)
 	/* what ran before (a resume): the newest job of each point counts; lost ones used a retry
 	 */
 	f.sweep = rn->id;
-	if ((r = moo_store_list_jobs(rn->st, &f, &jobs, &n_jobs, err))) {
+	if ((r = moo_store_list_jobs(&jobs, &n_jobs, rn->st, &f, err))) {
 		goto done;
 	}
 	for (i = 0; i < n_jobs; i++) {
@@ -885,7 +885,7 @@ static bool start_failed(struct moo_store *st, const char *id, int r)
 		return false;
 	}
 	f.sweep = id;
-	if (!moo_store_list_jobs(st, &f, &jobs, &n, NULL) && !n) {
+	if (!moo_store_list_jobs(&jobs, &n, st, &f, NULL) && !n) {
 		gone = !moo__store_sweep_remove(st, id, NULL);
 	}
 	if (!gone) {
@@ -906,8 +906,11 @@ int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct
 	int r;
 
 	memset(&rn, 0, sizeof(rn));
-	if (!o || o->version != MOO_SWEEP_OPTS_VERSION) {
-		r = moo__fail(err, MOO_EARG, "moo_sweep_run: unknown options version");
+	if (!o) {
+		r = moo__fail(err, MOO_EARG, "moo_sweep_run: no options");
+		goto done;
+	}
+	if ((r = moo__opts_version(o->version, MOO_SWEEP_OPTS_VERSION, "moo_sweep_opts", err))) {
 		goto done;
 	}
 	seed = o->seed ? o->seed : (uint64_t)(now() * 1e6);
@@ -989,6 +992,10 @@ int moo_sweep_resume(struct moo_store *st, const char *ref, const struct moo_swe
 	int r;
 
 	memset(&rn, 0, sizeof(rn));
+	if ((r = MOO__OPTS_VERSION(o, MOO_SWEEP_OPTS_VERSION, "moo_sweep_opts", err))) {
+		free(id);
+		return r;
+	}
 	if (!id) {
 		struct moo_error *e =
 			moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR, "no sweep '%s'", ref);
@@ -1059,7 +1066,7 @@ int moo_sweep_cancel(struct moo_store *st, const char *ref, size_t *n, struct mo
 	}
 	f.sweep = id;
 	f.status_mask = 1u << MOO_JOB_QUEUED | 1u << MOO_JOB_RUNNING;
-	if ((r = moo_store_list_jobs(st, &f, &jobs, &n_jobs, err))) {
+	if ((r = moo_store_list_jobs(&jobs, &n_jobs, st, &f, err))) {
 		goto done;
 	}
 	for (i = 0; i < n_jobs && !r; i++) {

@@ -2,7 +2,7 @@
 #include <string.h>
 #include "../internal.h"
 
-size_t moo_edit_distance(const char *a, const char *b)
+size_t moo__edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j, *row, r;
 
@@ -33,13 +33,13 @@ size_t moo_edit_distance(const char *a, const char *b)
 	return r;
 }
 
-const char *moo_suggest(const char *word, const char *const *candidates, size_t n)
+const char *moo__suggest(const char *word, const char *const *candidates, size_t n)
 {
 	const char *best = NULL;
 	size_t best_d = (size_t)-1, len = strlen(word), i;
 
 	for (i = 0; i < n; i++) {
-		size_t d = moo_edit_distance(word, candidates[i]);
+		size_t d = moo__edit_distance(word, candidates[i]);
 
 		if (d < best_d) {
 			best_d = d;

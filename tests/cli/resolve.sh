@@ -35,6 +35,13 @@ contains "and on the host CUDA_VISIBLE_DEVICES" "$c" "'CUDA_VISIBLE_DEVICES=0'"
 expect_exit "an unknown runtime is exit 5" 5 "$MOO" resolve --offline --runtime rkt -o - "$EX"
 contains "naming it" "$err" "unknown runtime 'rkt'"
 contains "and the ones there are" "$err" "hint: choose docker, podman, apptainer or host"
+expect_exit "a lock that cannot be written is exit 6" 6 "$MOO" resolve --offline --runtime docker \
+	-o "$T/no/such/folder/moo.lock" "$EX"
+contains "naming the file" "$err" "$T/no/such/folder/moo.lock"
+contains "with a hint" "$err" "hint: check that the folder exists and is writable"
+expect_exit "a lock written with -o" 0 "$MOO" resolve --offline --runtime docker -o "$T/x.lock" "$EX"
+check "is the lock --json prints" sh -c "'$MOO' resolve --offline --runtime docker -o - --json '$EX' |
+	/usr/bin/python3 -c 'import json,sys; a=json.load(sys.stdin); b=json.load(open(\"$T/x.lock\")); a.pop(\"lock_file\"); [d.pop(\"created\", None) for d in (a, b)]; sys.exit(a != b)'"
 mkdir "$T/seed" && printf 'print(1)\n' >"$T/seed/tensorflow_test_mnist.py"
 cat >"$T/seed/metadata.yaml" <<'EOT'
 framework:

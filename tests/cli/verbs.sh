@@ -265,6 +265,8 @@ j "status" 0 job status --json "$id"
 j "status, no such job" 2 error status --json moo-job-nosuch
 j "show" 0 full show --json "$id"
 j "show, no such job" 2 error show --json moo-job-nosuch
+j "status --on another host than the job's" 2 error status --json --on elsewhere "$id"
+check "... which it names, with the host the job runs on" grep -q "runs on 'local', not on 'elsewhere'" o
 j "ps -a" 0 ps ps -a --json
 j "ps, a bad status" 2 error ps --json --status bogus
 j "ps, an unknown option" 2 error ps --json --bogus

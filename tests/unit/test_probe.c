@@ -186,7 +186,7 @@ static void test_this_machine(void **state)
 	assert_non_null(mkdtemp(dir));
 	sh = moo__printf("%s/probe.sh", dir);
 	txt = moo__printf("%s/out.txt", dir);
-	moo_host_probe_script(&script);
+	moo__host_probe_script(&script);
 	assert_true(script.len > 100);
 	assert_int_equal(moo__write_file_atomic(sh, script.ptr, script.len, 0600, false, NULL), 0);
 	cmd = moo__printf("sh %s %s/root >%s 2>/dev/null", sh, dir, txt);

@@ -99,7 +99,7 @@ static void test_add_get_update(void **state)
 	j.command = (char *)"env 'A=b' python3 -u train.py";
 	assert_int_equal(moo_store_update_job(st, &j, NULL), 0);
 
-	assert_int_equal(moo_store_get_job(st, "moo-job-abc123", &got, NULL), 0);
+	assert_int_equal(moo_store_get_job(&got, st, "moo-job-abc123", NULL), 0);
 	assert_string_equal(got->name, "first");
 	assert_int_equal(got->status, MOO_JOB_FAILED);
 	assert_int_equal(got->signal, 9);
@@ -115,19 +115,19 @@ static void test_add_get_update(void **state)
 	got = NULL;
 
 	/* A prefix, with or without "moo-job-", and the name. */
-	assert_int_equal(moo_store_get_job(st, "abc", &got, NULL), 0);
+	assert_int_equal(moo_store_get_job(&got, st, "abc", NULL), 0);
 	moo_job_free(got);
-	assert_int_equal(moo_store_get_job(st, "moo-job-ab", &got, NULL), 0);
+	assert_int_equal(moo_store_get_job(&got, st, "moo-job-ab", NULL), 0);
 	moo_job_free(got);
-	assert_int_equal(moo_store_get_job(st, "first", &got, NULL), 0);
+	assert_int_equal(moo_store_get_job(&got, st, "first", NULL), 0);
 	moo_job_free(got);
 	got = NULL;
-	assert_int_equal(moo_store_get_job(st, "nope", &got, &err), MOO_ENOTFOUND);
+	assert_int_equal(moo_store_get_job(&got, st, "nope", &err), MOO_ENOTFOUND);
 	assert_null(got);
 	moo_error_free(err);
 	err = NULL;
 	/* '%' and '_' are not wildcards. */
-	assert_int_equal(moo_store_get_job(st, "a%_", &got, &err), MOO_ENOTFOUND);
+	assert_int_equal(moo_store_get_job(&got, st, "a%_", &err), MOO_ENOTFOUND);
 	moo_error_free(err);
 	moo_store_close(st);
 }
@@ -143,11 +143,11 @@ static void test_ambiguous_prefix(void **state)
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
 	assert_int_equal(moo_store_add_job(st, &a, NULL), 0);
 	assert_int_equal(moo_store_add_job(st, &b, NULL), 0);
-	assert_int_equal(moo_store_get_job(st, "zzz", &got, &err), MOO_EARG);
+	assert_int_equal(moo_store_get_job(&got, st, "zzz", &err), MOO_EARG);
 	assert_null(got);
 	assert_non_null(strstr(err->message, "more than one job"));
 	moo_error_free(err);
-	assert_int_equal(moo_store_get_job(st, "zzz2", &got, NULL), 0);
+	assert_int_equal(moo_store_get_job(&got, st, "zzz2", NULL), 0);
 	assert_string_equal(got->id, "moo-job-zzz222");
 	moo_job_free(got);
 	moo_store_close(st);
@@ -163,20 +163,28 @@ static void test_list_filter_remove(void **state)
 	(void)state;
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
 	f.status_mask = 1u << MOO_JOB_FAILED;
-	assert_int_equal(moo_store_list_jobs(st, &f, &jobs, &n, NULL), 0);
+	assert_int_equal(moo_store_list_jobs(&jobs, &n, st, &f, NULL), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(jobs[0]->id, "moo-job-abc123");
 	moo_jobs_free(jobs, n);
 	f.status_mask = 0;
 	f.name = "first";
-	assert_int_equal(moo_store_list_jobs(st, &f, &jobs, &n, NULL), 0);
+	assert_int_equal(moo_store_list_jobs(&jobs, &n, st, &f, NULL), 0);
 	assert_int_equal(n, 1);
 	moo_jobs_free(jobs, n);
 	assert_int_equal(moo_store_remove_job(st, "moo-job-abc123", NULL), 0);
 	assert_int_equal(moo_store_remove_job(st, "moo-job-abc123", NULL), MOO_ENOTFOUND);
 	f.name = NULL;
-	assert_int_equal(moo_store_list_jobs(st, &f, &jobs, &n, NULL), 0);
+	assert_int_equal(moo_store_list_jobs(&jobs, &n, st, &f, NULL), 0);
 	assert_int_equal(n, 2);
+	moo_jobs_free(jobs, n);
+	f.host = "local"; /* every job of make_job runs there */
+	assert_int_equal(moo_store_list_jobs(&jobs, &n, st, &f, NULL), 0);
+	assert_int_equal(n, 2);
+	moo_jobs_free(jobs, n);
+	f.host = "gpu1";
+	assert_int_equal(moo_store_list_jobs(&jobs, &n, st, &f, NULL), 0);
+	assert_int_equal(n, 0);
 	moo_jobs_free(jobs, n);
 	moo_store_close(st);
 }
@@ -188,12 +196,12 @@ static void test_cache(void **state)
 
 	(void)state;
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
-	assert_int_equal(moo_store_cache_get(st, "k", 60, &v, NULL), MOO_ENOTFOUND);
-	assert_int_equal(moo_store_cache_put(st, "k", "/usr/bin/python3\t3.11.2", NULL), 0);
-	assert_int_equal(moo_store_cache_get(st, "k", 60, &v, NULL), 0);
+	assert_int_equal(moo__store_cache_get(st, "k", 60, &v, NULL), MOO_ENOTFOUND);
+	assert_int_equal(moo__store_cache_put(st, "k", "/usr/bin/python3\t3.11.2", NULL), 0);
+	assert_int_equal(moo__store_cache_get(st, "k", 60, &v, NULL), 0);
 	assert_string_equal(v.ptr, "/usr/bin/python3\t3.11.2");
 	moo_buf_reset(&v);
-	assert_int_equal(moo_store_cache_get(st, "k", -1, &v, NULL), MOO_ENOTFOUND);
+	assert_int_equal(moo__store_cache_get(st, "k", -1, &v, NULL), MOO_ENOTFOUND);
 	moo_buf_dispose(&v);
 	moo_store_close(st);
 }
@@ -239,7 +247,7 @@ static void test_concurrent_writers(void **state)
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
 	assert_int_equal(moo_store_open(&st, path, NULL), 0);
-	assert_int_equal(moo_store_list_jobs(st, NULL, &jobs, &n, NULL), 0);
+	assert_int_equal(moo_store_list_jobs(&jobs, &n, st, NULL, NULL), 0);
 	assert_int_equal(n, 160);
 	moo_jobs_free(jobs, n);
 	moo_store_close(st);
@@ -336,7 +344,7 @@ static void test_host_facts(void **state)
 	(void)state;
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
 	/* never checked: not found, and no error to print */
-	assert_int_equal(moo_store_get_host_facts(st, "gpu1", &h, &err), MOO_ENOTFOUND);
+	assert_int_equal(moo_store_get_host_facts(&h, st, "gpu1", &err), MOO_ENOTFOUND);
 	assert_null(err);
 	assert_int_equal(moo_host_facts_from_json(&f, facts_json, NULL), 0);
 	assert_int_equal(moo_store_put_host_facts(st, "gpu1", f, NULL), 0);
@@ -348,7 +356,7 @@ static void test_host_facts(void **state)
 	moo_store_close(st);
 
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
-	assert_int_equal(moo_store_get_host_facts(st, "gpu1", &h, NULL), 0);
+	assert_int_equal(moo_store_get_host_facts(&h, st, "gpu1", NULL), 0);
 	assert_string_equal(h.name, "gpu1");
 	assert_true(h.checked >= t0 && h.checked < t0 + 60);
 	assert_int_equal(h.facts->cpus, 32);
@@ -370,7 +378,7 @@ static void test_host_facts(void **state)
 	moo_host_seen_dispose(&h);
 	moo_host_seen_dispose(&h); /* twice: a disposed value is empty */
 
-	assert_int_equal(moo_store_list_hosts(st, &v, &n, NULL), 0);
+	assert_int_equal(moo_store_list_hosts(&v, &n, st, NULL), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].name, "cpu1");
 	assert_int_equal(v[0].facts->cpus, 2);
@@ -394,7 +402,7 @@ static void test_host_facts_corrupt(void **state)
 		 db);
 	assert_int_equal(moo_store_open(&st, db, NULL), 0);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(moo_store_get_host_facts(st, "bad", &h, &err), MOO_EIO);
+	assert_int_equal(moo_store_get_host_facts(&h, st, "bad", &err), MOO_EIO);
 	assert_non_null(err);
 	assert_non_null(strstr(err->message, "not a JSON object"));
 	assert_non_null(err->hint);

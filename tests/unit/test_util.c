@@ -76,13 +76,13 @@ static void test_suggest(void **state)
 	static const char *const keys[] = {"name", "version", "runtime"};
 
 	(void)state;
-	assert_int_equal(moo_edit_distance("kitten", "sitting"), 3);
-	assert_int_equal(moo_edit_distance("", "abc"), 3);
-	assert_string_equal(moo_suggest("verison", keys, 3), "version");
-	assert_string_equal(moo_suggest("runtim", keys, 3), "runtime");
-	assert_null(moo_suggest("zzzzzz", keys, 3));
-	assert_null(moo_suggest("name", keys, 3)); /* exact: nothing to suggest */
-	assert_null(moo_suggest("ab", keys, 3));   /* too short to be a typo of anything */
+	assert_int_equal(moo__edit_distance("kitten", "sitting"), 3);
+	assert_int_equal(moo__edit_distance("", "abc"), 3);
+	assert_string_equal(moo__suggest("verison", keys, 3), "version");
+	assert_string_equal(moo__suggest("runtim", keys, 3), "runtime");
+	assert_null(moo__suggest("zzzzzz", keys, 3));
+	assert_null(moo__suggest("name", keys, 3)); /* exact: nothing to suggest */
+	assert_null(moo__suggest("ab", keys, 3));   /* too short to be a typo of anything */
 }
 
 static void test_safe_relative(void **state)

@@ -23,7 +23,7 @@ struct moo_dataset_info {
 
 /* The datasets on host (NULL or "local": this machine), in *out (free with
  * moo_dataset_list_free), sorted by last use, newest first. */
-MOO_EXTERN int moo_dataset_list(const char *host, struct moo_dataset_info **out, size_t *n,
+MOO_EXTERN int moo_dataset_list(struct moo_dataset_info **out, size_t *n, const char *host,
 				struct moo_error **err);
 MOO_EXTERN void moo_dataset_list_free(struct moo_dataset_info *v, size_t n);
 
@@ -33,7 +33,7 @@ MOO_EXTERN void moo_dataset_list_free(struct moo_dataset_info *v, size_t n);
  * several do or a running job uses it (nothing removed). *sha256, when
  * not NULL, gets the one removed (the caller frees it); *bytes its size.
  */
-MOO_EXTERN int moo_dataset_remove(const char *host, const char *ref, char **sha256, uint64_t *bytes,
+MOO_EXTERN int moo_dataset_remove(char **sha256, uint64_t *bytes, const char *host, const char *ref,
 				  struct moo_error **err);
 
 /*
@@ -41,6 +41,6 @@ MOO_EXTERN int moo_dataset_remove(const char *host, const char *ref, char **sha2
  * older_than seconds ago, and what cut transfers left in staging/datasets/. *removed
  * gets their sha256s (free each and the array), *bytes what was freed.
  */
-MOO_EXTERN int moo_dataset_gc(const char *host, double older_than, char ***removed,
-			      size_t *n_removed, uint64_t *bytes, struct moo_error **err);
+MOO_EXTERN int moo_dataset_gc(char ***removed, size_t *n_removed, uint64_t *bytes, const char *host,
+			      double older_than, struct moo_error **err);
 #endif

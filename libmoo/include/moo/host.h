@@ -79,9 +79,6 @@ struct moo_host_facts {
 	size_t n_pythons;
 };
 
-/* Appends the probe script moo runs on a host (POSIX sh; $1 is the moo root or empty). */
-MOO_EXTERN void moo_host_probe_script(struct moo_buf *out);
-
 /* Parses the probe script's output. MOO_EHOST when it is not probe output at all. */
 MOO_EXTERN int moo_host_facts_parse(struct moo_host_facts **out, const char *text, size_t len,
 				    struct moo_error **err);

@@ -8,6 +8,65 @@
 #include "moo/store.h"
 #include "moo/resolve.h"
 
+/* The job as a value (jobrec.c): what the store records of it, its status names. */
+enum moo_job_status {
+	MOO_JOB_QUEUED = 0, /* recorded, supervisor not seen yet */
+	MOO_JOB_RUNNING = 1,
+	MOO_JOB_SUCCEEDED = 2, /* the entry point exited 0 */
+	MOO_JOB_FAILED = 3,    /* it exited non-zero or was killed by a signal */
+	MOO_JOB_CANCELLED = 4, /* moo cancel stopped it */
+	MOO_JOB_LOST = 5,      /* its supervisor is gone without a word */
+};
+
+/* One metric value: from a 'moo:metric' log line (step may be set) or metrics.json. */
+struct moo_metric {
+	char *name;
+	double value;
+	int64_t step;   /* -1 when none was given */
+	bool from_file; /* metrics.json rather than the log */
+};
+
+/* A job as the store records it. A plain value; free with moo_job_free. */
+struct moo_job {
+	char *id;            /* "moo-job-hqx9uo" */
+	char *name;          /* --name, or NULL */
+	char *source;        /* as given to moo run */
+	char *source_sha256; /* of the bundle ZIP */
+	char *spec_json;     /* the spec as JSON (moo_spec_to_json) */
+	char *params_json;   /* the training_params passed, overrides applied, as a JSON object */
+	char *host;          /* "local", or the SSH host as named (moo run --on) */
+	char *dir;           /* the job directory on the host */
+	char *output_folder; /* relative to work/ */
+	char *command;       /* the exact runtime command, as one shell line */
+	enum moo_job_status status;
+	double created, started, ended; /* Unix time in seconds; 0 when not yet */
+	int exit_code;                  /* when it exited; -1 otherwise */
+	int signal;                     /* the signal that ended it, or 0 */
+	long pid;            /* the supervisor's pid and pgid on the host, 0 when unknown */
+	char *result_path;   /* the collected output folder on this machine, or NULL */
+	uint64_t bytes_sent; /* bundle bytes sent to the host for it (0: the host had them) */
+	char *lock;          /* the moo.lock it was started with (JSON), or NULL */
+	struct moo_metric *metrics;
+	size_t n_metrics;
+	/* Slurm (host "slurm:LOGIN"): the Slurm job id ("1234", or "1234_5" in an array) */
+	char *backend_id;
+	/* what the scheduler says beyond the status, or NULL: "pending: Resources",
+	 * "timeout", "out_of_memory", "node_fail", "requeued" … */
+	char *detail;
+	char *sweep;     /* the sweep the job is a point of ("moo-sweep-XXXXXX"), or NULL */
+	int sweep_index; /* its point in the sweep (0, 1, …); -1 when none */
+};
+
+/* "queued", "running", "succeeded", "failed", "cancelled", "lost". */
+MOO_EXTERN const char *moo_job_status_name(enum moo_job_status s);
+/* The status of a name, or -1. */
+MOO_EXTERN int moo_job_status_parse(const char *name);
+/* True for succeeded, failed, cancelled and lost. */
+MOO_EXTERN bool moo_job_status_done(enum moo_job_status s);
+
+MOO_EXTERN void moo_job_free(struct moo_job *job);
+MOO_EXTERN void moo_jobs_free(struct moo_job **jobs, size_t n);
+
 /*
  * Jobs on a host. A job lives in <root>/jobs/<id>/ on its host (the layout is in
  * ARCHITECTURE.md; root is $MOO_ROOT there, else ~/.moo) and runs under a small POSIX-sh
@@ -82,14 +141,6 @@ struct moo_run_opts {
 		MOO_RUN_OPTS_VERSION, NULL, NULL, 0, NULL, false, NULL, NULL, NULL, false, NULL, \
 			false, NULL, NULL, 0, false                                              \
 	}
-
-/*
- * Reports the bytes of bundle uploads and result downloads to and from SSH hosts, as
- * they go: cb(bytes so far in this transfer, its total bytes (0 where not known: downloads),
- * "upload" or "download"). NULL: none.
- * Process-wide; set it once (the moo command draws a bar on a terminal).
- */
-MOO_EXTERN void moo_set_transfer_progress(moo_progress_cb cb);
 
 /* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
 MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
@@ -170,18 +221,18 @@ MOO_EXTERN int moo_job_fetch(const struct moo_job *job, const char *dest, struct
 MOO_EXTERN int moo_job_import(struct moo_store *st, const char *host, const char *id,
 			      struct moo_job **out, struct moo_error **err);
 
+/*
+ * The job ref names (moo_store_get_job: an id, a unique prefix, a name). host (a verb's
+ * --on), when not NULL: a job this store does not know is looked for there (moo_job_import),
+ * and a known job of another host is MOO_EARG. refresh: its record brought up to date from
+ * its directory (moo_job_refresh). On success *out is the caller's; on failure NULL.
+ */
+MOO_EXTERN int moo_job_find(struct moo_job **out, struct moo_store *st, const char *ref,
+			    const char *host, bool refresh, struct moo_error **err);
+
 /* Records every job under host's jobs/ that the store does not know; *n_new how many. */
 MOO_EXTERN int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
 				  struct moo_error **err);
-
-/*
- * Runs a shell in the job's work/ folder on its host, on this process's stdin, stdout
- * and stderr: the user's login shell when argv is NULL, else argv (each word quoted, as
- * one command). pty: ask for a terminal (give it when stdin is one; the caller puts its
- * terminal in raw mode). *status gets the exit status (128 + N for signal N).
- */
-MOO_EXTERN int moo_job_shell(const struct moo_job *job, const char *const *argv, size_t argc,
-			     bool pty, int *status, struct moo_error **err);
 
 /*
  * The job's parameters in order, each value with the text it was given; quoted is set for
@@ -203,4 +254,16 @@ MOO_EXTERN int moo_job_remove(struct moo_store *st, struct moo_job *job, struct 
  * metrics to job (values that are not finite numbers are skipped).
  */
 MOO_EXTERN void moo_job_parse_metrics(struct moo_job *job, const char *text, size_t len);
+
+/*
+ * Appends the exact runtime command a job of spec would run with plan on a host with facts
+ * (facts->root is the job root there; the job id shows as JOB_ID): runtime is "docker",
+ * "podman", "apptainer" or "host", or NULL to choose as moo run does (with the plan's image,
+ * the first engine the host has, else host). With requirements the image is the derived
+ * moo-env:KEY (moo-run(1)). MOO_ERESOLVE when the runtime is unknown or the host lacks it.
+ * facts NULL: the plan's own (plan->host_facts, as moo_plan_make recorded them).
+ */
+MOO_EXTERN int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan,
+				const struct moo_spec *spec, const char *runtime,
+				const struct moo_host_facts *facts, struct moo_error **err);
 #endif

@@ -95,12 +95,4 @@ struct moo_serve_model;
 MOO_EXTERN int moo_publish_serve_model(struct moo_serve_model **out, const char *ref,
 				       bool accept_new_host_key, struct moo_error **err);
 
-/* Records a publication; lists them, newest first (moo_publications_free). */
-MOO_EXTERN int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
-					 struct moo_error **err);
-MOO_EXTERN int moo_store_list_publications(struct moo_store *st, struct moo_publication **out,
-					   size_t *n, struct moo_error **err);
-
-MOO_EXTERN void moo_publication_dispose(struct moo_publication *p); /* NULL-safe */
-MOO_EXTERN void moo_publications_free(struct moo_publication *v, size_t n);
 #endif

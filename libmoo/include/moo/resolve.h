@@ -76,17 +76,6 @@ struct moo_plan {
 	char *created;    /* RFC 3339 UTC time the lock was written */
 };
 
-/*
- * Appends the exact runtime command a job of spec would run with plan on a host with facts
- * (facts->root is the job root there; the job id shows as JOB_ID): runtime is "docker",
- * "podman", "apptainer" or "host", or NULL to choose as moo run does (with the plan's image,
- * the first engine the host has, else host). With requirements the image is the derived
- * moo-env:KEY (moo-run(1)). MOO_ERESOLVE when the runtime is unknown or the host lacks it.
- */
-MOO_EXTERN int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan,
-				const struct moo_spec *spec, const char *runtime,
-				const struct moo_host_facts *facts, struct moo_error **err);
-
 /* The reference to run: "pull@digest" when pinned, else "pull". Caller frees. */
 MOO_EXTERN char *moo_plan_ref(const struct moo_plan *plan);
 
@@ -138,6 +127,9 @@ MOO_EXTERN int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t,
 
 /* moo.lock: the plan as JSON (spec/lockfile.md), ending with a newline. */
 MOO_EXTERN void moo_lock_write(const struct moo_plan *plan, struct moo_buf *out);
+/* moo_lock_write's text written to path, atomically (a reader sees the old lock or the new).
+ * MOO_EIO, with the path and a hint, when it cannot be. */
+MOO_EXTERN int moo_lock_save(const struct moo_plan *plan, const char *path, struct moo_error **err);
 
 /*
  * Reads a moo.lock (version 1 or 2) into a plan, the way moo reproduce and moo serve replay
@@ -147,59 +139,6 @@ MOO_EXTERN int moo_lock_parse(struct moo_plan **out, const char *text, size_t le
 			      struct moo_error **err);
 
 MOO_EXTERN void moo_plan_free(struct moo_plan *plan);
-
-/*
- * The lock of a job run on this machine with the host runtime, which pulls nothing: the
- * bundle's spec resolved (not pinned) for this machine's architecture, the bundle's sha256,
- * host "local". config_path as for moo_images_load.
- */
-MOO_EXTERN int moo_lock_local(struct moo_buf *out, const struct moo_bundle *b,
-			      const char *config_path, struct moo_error **err);
-
-/*
- * The one plan of a run, made once (moo resolve, moo run, moo reproduce and moo serve go
- * through it): probes the host (over its transport, cached per host), picks the runtime
- * (opts->runtime; else a container engine the host has when opts->image is given; else
- * host), resolves the spec's image for a container runtime (or takes opts->image) and pins
- * it to a digest unless offline, and refuses what the host cannot run (preflight: GPUs,
- * NPUs, CUDA and driver, architecture, engine). The host runtime resolves no image: its
- * interpreter and packages are recorded when the job starts. MOO_ERESOLVE when nothing
- * fits, MOO_ENET when the registry cannot pin, MOO_EHOST when the host is unreachable.
- */
-struct moo_plan_opts {
-	unsigned version;         /* MOO_PLAN_OPTS_VERSION */
-	const char *host;         /* NULL or "local": this machine; else an SSH host */
-	const char *runtime;      /* "docker", "podman", "apptainer", "host" or NULL: chosen */
-	const char *image;        /* --image: the image a container runtime runs, or NULL */
-	int accelerator;          /* enum moo_accel, or -1 for the spec's */
-	bool offline;             /* do not pin (moo resolve --offline) */
-	bool accept_new_host_key; /* record an unknown host key in known_hosts */
-	const char *config_path;  /* config.yaml (NULL: moo_config_path) */
-	bool resolve_image;       /* resolve and pin the spec's image for the host runtime too (what
-				     moo resolve shows: the image the project would run in) */
-	struct moo_store *store;  /* where the host's facts are cached, borrowed; NULL: the
-				     default store, opened for the call */
-	bool no_preflight;        /* a plan to look at, not to run (moo resolve): the host need not
-				     have the engine, the GPUs or the driver */
-};
-#define MOO_PLAN_OPTS_VERSION 1
-#define MOO_PLAN_OPTS_INIT                                                                    \
-	{                                                                                     \
-		MOO_PLAN_OPTS_VERSION, NULL, NULL, NULL, -1, false, false, NULL, false, NULL, \
-			false                                                                 \
-	}
-MOO_EXTERN int moo_plan_make(struct moo_plan **out, const struct moo_bundle *b,
-			     const struct moo_plan_opts *opts, struct moo_error **err);
-
-/*
- * Calls cb for each package that differs between two lists of "name==version" sorted by
- * name as a lock keeps them (interpreter.packages): was NULL when only b has it, now NULL
- * when only a has it; names are compared lowercased with '_' as '-'.
- */
-MOO_EXTERN void moo_packages_diff(char *const *a, size_t na, char *const *b, size_t nb,
-				  void (*cb)(const char *name, const char *was, const char *now,
-					     void *data),
-				  void *data);
 
 /* A deep copy of plan (through its lock text). Caller frees. */
 MOO_EXTERN struct moo_plan *moo_plan_dup(const struct moo_plan *plan);

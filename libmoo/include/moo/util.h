@@ -2,12 +2,16 @@
 #define MOO_UTIL_H
 #include "moo/common.h"
 
-/*
- * The candidate nearest to word by edit distance, or NULL when none is close
- * enough to be a likely typo (distance at most 2, and less than half of word).
- */
-MOO_EXTERN const char *moo_suggest(const char *word, const char *const *candidates, size_t n);
+/* util/: what more than one stage uses. */
 
-/* Levenshtein distance between a and b. */
-MOO_EXTERN size_t moo_edit_distance(const char *a, const char *b);
+/* Progress of a long transfer or pack: done and total bytes (total 0 when unknown). */
+typedef void (*moo_progress_cb)(uint64_t done, uint64_t total, void *data);
+
+/*
+ * Reports the bytes of bundle uploads and result downloads to and from SSH hosts, as
+ * they go: cb(bytes so far in this transfer, its total bytes (0 where not known: downloads),
+ * "upload" or "download"). NULL: none.
+ * Process-wide; set it once (the moo command draws a bar on a terminal).
+ */
+MOO_EXTERN void moo_set_transfer_progress(moo_progress_cb cb);
 #endif
