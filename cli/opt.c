@@ -185,7 +185,9 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 	}
 	*npos = n;
 	if (n < min_pos) {
-		return usage_error(cmd, NULL, "missing argument: %s", cmd->args);
+		/* "moo diff a": say how many it takes, not that all of them are missing */
+		return usage_error(cmd, NULL, "'moo %s' takes %s; %d given", cmd->name, cmd->args,
+				   n);
 	}
 	if (max_pos >= 0 && n > max_pos) {
 		return usage_error(cmd, NULL, "unexpected argument '%s'", argv[max_pos]);

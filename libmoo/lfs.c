@@ -311,6 +311,16 @@ static const char *action_href(json_t *a)
 										       : NULL;
 }
 
+/* An LFS URL moo cannot talk to: what it is, and where it comes from. */
+static int lfs_url_error(const char *api, struct moo_error **err)
+{
+	int r = moo__fail(err, MOO_EARG, "LFS URL '%s' is not http(s)", api);
+
+	moo__error_hint(*err, "set lfs.url (git config, or the repository's .lfsconfig) to the "
+			      "LFS server's https URL");
+	return r;
+}
+
 int moo__lfs_upload(const char *api, const char *ref, const char *user, const char *pass,
 		    const struct moo__lfs_object *v, size_t n, size_t *sent, bool *unauthorized,
 		    struct moo_error **err)
@@ -328,7 +338,7 @@ int moo__lfs_upload(const char *api, const char *ref, const char *user, const ch
 		return 0;
 	}
 	if (!api_origin) {
-		return moo__fail(err, MOO_EARG, "LFS URL '%s' is not http(s)", api);
+		return lfs_url_error(api, err);
 	}
 	if ((r = moo__curl_load(err))) {
 		goto done;
@@ -440,7 +450,7 @@ int moo__lfs_download(const char *api, const char *user, const char *pass, const
 
 	*unauthorized = false;
 	if (!api_origin) {
-		return moo__fail(err, MOO_EARG, "LFS URL '%s' is not http(s)", api);
+		return lfs_url_error(api, err);
 	}
 	if ((r = moo__curl_load(err))) {
 		goto done;

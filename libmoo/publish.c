@@ -586,6 +586,10 @@ static int remote_parse(struct remote *rm, const char *repo, bool accept_new,
 
 		if (!realpath(repo, abs)) {
 			r = moo__fail_errno(err, MOO_ENOTFOUND, "no repository at '%s'", repo);
+			moo__error_hint(*err,
+					"give the repository 'moo publish --repo' pushed to (a "
+					"path, file://, ssh or https URL); 'moo models' lists "
+					"them");
 			return r;
 		}
 		rm->url = moo__strdup(abs);

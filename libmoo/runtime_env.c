@@ -30,6 +30,27 @@ static const char **sorted(const char *const *reqs, size_t n)
 	return v;
 }
 
+/*
+ * The requirements layer of both definitions: one pip install line after prefix. Debian's
+ * pythons refuse pip outside a venv without PIP_BREAK_SYSTEM_PACKAGES (PEP 668).
+ */
+static void pip_install(struct moo_buf *out, const char *prefix, const char *index,
+			const char *const *v, size_t n)
+{
+	size_t i;
+
+	moo_buf_printf(out, "%sPIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-cache-dir",
+		       prefix);
+	if (index) {
+		moo_buf_puts(out, " --extra-index-url");
+		moo__word(out, index);
+	}
+	for (i = 0; i < n; i++) {
+		moo__word(out, v[i]);
+	}
+	moo_buf_putc(out, '\n');
+}
+
 int moo__env_key(char hex[MOO__SHA256_HEX], const char *base, const char *const *reqs, size_t n,
 		 struct moo_error **err)
 {
@@ -69,24 +90,13 @@ void moo__env_containerfile_with(struct moo_buf *out, const char *base, const ch
 				 const char *index, const char *const *reqs, size_t n)
 {
 	const char **v = sorted(reqs, n);
-	size_t i;
 
 	moo_buf_printf(out, "# moo: the job's environment, named by its hash\nFROM %s\n", base);
 	if (setup) {
 		moo_buf_printf(out, "RUN %s\n", setup);
 	}
 	if (n) {
-		/* Debian's pythons refuse pip outside a venv without this (PEP 668). */
-		moo_buf_puts(out, "RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "
-				  "--no-cache-dir");
-		if (index) {
-			moo_buf_puts(out, " --extra-index-url");
-			moo__word(out, index);
-		}
-		for (i = 0; i < n; i++) {
-			moo__word(out, v[i]);
-		}
-		moo_buf_putc(out, '\n');
+		pip_install(out, "RUN ", index, v, n);
 	}
 	free(v);
 }
@@ -100,7 +110,6 @@ void moo__env_definition_with(struct moo_buf *out, const char *base, const char 
 			      const char *index, const char *const *reqs, size_t n)
 {
 	const char **v = sorted(reqs, n);
-	size_t i;
 
 	moo_buf_printf(out,
 		       "# moo: the job's environment, named by its hash\n"
@@ -113,16 +122,7 @@ void moo__env_definition_with(struct moo_buf *out, const char *base, const char 
 		moo_buf_printf(out, "    %s\n", setup);
 	}
 	if (n) {
-		moo_buf_puts(out, "    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "
-				  "--no-cache-dir");
-		if (index) {
-			moo_buf_puts(out, " --extra-index-url");
-			moo__word(out, index);
-		}
-		for (i = 0; i < n; i++) {
-			moo__word(out, v[i]);
-		}
-		moo_buf_putc(out, '\n');
+		pip_install(out, "    ", index, v, n);
 	}
 	free(v);
 }

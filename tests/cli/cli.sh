@@ -1,7 +1,7 @@
 #!/bin/sh
 # The command line itself: help, version, suggestions, exit codes (moo(1)).
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 32
+plan 36
 
 expect_exit "moo --version exits 0" 0 "$MOO" --version
 contains "--version prints the version" "$out" "moo 0."
@@ -51,4 +51,8 @@ git init -q --bare "$T/models.git"
 expect_exit "moo reproduce REPO@TAG with a broken libgit2 is a local failure (6)" 6 \
 	env LD_LIBRARY_PATH="$T/lib" MOO_HOME="$T/h" "$MOO" reproduce "$T/models.git@v1"
 contains "... naming the library and the package" "$err" "apt-get install libgit2-1.5"
+expect_exit "a verb given too few arguments is a usage error" 2 "$MOO" diff a
+contains "... saying what it takes and how many were given" "$err" "'moo diff' takes JOB1 JOB2; 1 given"
+expect_exit "moo reproduce REPO@TAG of a path that is no repository exits 2" 2 "$MOO" reproduce "$T/none@v1"
+contains "... with a hint to the published repositories" "$err" "'moo models' lists them"
 done_testing
