@@ -281,6 +281,25 @@ int moo_store_open(struct moo_store **out, const char *path, struct moo_error **
 		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	}
 	sqlite3_wal_hook(st->db, wal_hook, st);
+	/*
+	 * Switching a new database to WAL takes a lock that SQLite does not wait for (no busy
+	 * handler): commands opening a fresh store at once got "database is locked". Wait for
+	 * it here, 10 ms at a time, as long as the busy timeout would.
+	 */
+	{
+		const struct timespec tick = {0, 10 * 1000 * 1000};
+		int k;
+
+		for (k = 0; k < 3000; k++) {
+			int rc =
+				sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+
+			if ((rc & 0xff) != SQLITE_BUSY) {
+				break;
+			}
+			nanosleep(&tick, NULL);
+		}
+	}
 	r = exec_sql(st, "PRAGMA journal_mode = WAL", "switch to WAL", err);
 	if (!r) {
 		r = exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
