@@ -111,6 +111,14 @@ bool moo__is_sha256_hex(const char *s);
 /* Removes path and everything under it, never following symbolic links. */
 int moo__rm_rf(const char *path);
 /*
+ * supervise.c: starts the supervisor of the job folder dir on this machine, in C (forked,
+ * detached; supervisor.sh's contract), running command (plain words) with its output
+ * appended to log. 0: started, *pid is its pid (the caller's child until the caller
+ * exits); 1: command is not made of plain words, supervisor.sh must run it; < 0: error.
+ */
+int moo__supervise_start(const char *dir, const char *out, const char *command, const char *log,
+			 pid_t *pid, struct moo_error **err);
+/*
  * Removes what a killed moo left in dir: each entry named prefix + PID + '-' + anything,
  * owned by this user, whose PID is no running process. Temporary names carry the pid of
  * their maker for this (moo__pid_prefix).

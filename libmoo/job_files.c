@@ -378,8 +378,8 @@ done:
 /*
  * Whether an exit file is the job's end: once its supervisor wrote it, the supervisor no
  * longer runs as itself (it is gone, or has become the mv that put exit in place, its last
- * step) and the group leader it waited for is gone. An exit the job wrote itself while it
- * runs is not its end.
+ * step; supervise.c names itself moo-exit for that step) and the group leader it waited for is
+ * gone. An exit the job wrote itself while it runs is not its end.
  */
 int moo__exit_is_end(struct moo__transport *t, const struct moo_job *job, const char *state,
 		     bool *end, struct moo_error **err)
@@ -397,7 +397,7 @@ int moo__exit_is_end(struct moo__transport *t, const struct moo_job *job, const 
 		return r;
 	}
 	if (pi.start && pi.start == (unsigned long long)moo__kv_int(state, "pid_start", -1) &&
-	    strcmp(pi.comm, "mv")) {
+	    strcmp(pi.comm, "mv") && strcmp(pi.comm, "moo-exit")) {
 		*end = false;
 		return 0;
 	}

@@ -127,8 +127,14 @@ static int launch(struct moo__transport *t, const struct moo_job *job, struct mo
 		  int *status, struct moo_error **err)
 {
 	struct moo_buf script = MOO_BUF_INIT, line = MOO_BUF_INIT;
-	int r = supervisor_script(&script, job, err);
+	int r;
 
+	if (t->ops->supervise && (r = t->ops->supervise(t, job->dir, job->output_folder,
+							job->command, "process.log", err)) != 1) {
+		*status = 0;
+		return r;
+	}
+	r = supervisor_script(&script, job, err);
 	if (r) {
 		goto done;
 	}

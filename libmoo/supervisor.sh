@@ -1,4 +1,6 @@
 # moo supervisor: runs one job and records how it went. POSIX sh, coreutils and setsid.
+# On this machine supervise.c does the same in C (keep the two alike: this header is the
+# contract both keep).
 #
 #   set -- OUTPUT_FOLDER COMMAND_TEXT CMD [ARG...]      (put in front of this script)
 #

@@ -67,6 +67,13 @@ struct moo__transport_ops {
 	 */
 	int (*spawn)(struct moo__transport *t, const char *dir, const char *script, const char *log,
 		     struct moo_error **err);
+	/*
+	 * Optional (NULL, or 1 returned: spawn supervisor.sh). Starts the job folder dir's
+	 * supervisor without a script: supervise.c on this machine. out is the output
+	 * folder, command the job's command line.
+	 */
+	int (*supervise)(struct moo__transport *t, const char *dir, const char *out,
+			 const char *command, const char *log, struct moo_error **err);
 };
 
 struct moo__transport {

@@ -339,6 +339,21 @@ static int local_spawn(struct moo__transport *t, const char *dir, const char *sc
 	return 0;
 }
 
+static int local_supervise(struct moo__transport *t, const char *dir, const char *out,
+			   const char *command, const char *log, struct moo_error **err)
+{
+	struct local_impl *w = local_impl(t);
+	pid_t pid;
+	int r = moo__supervise_start(dir, out, command, log, &pid, err);
+
+	if (r == 0) {
+		reap(w);
+		w->kids = moo__realloc(w->kids, (w->n_kids + 1) * sizeof(*w->kids));
+		w->kids[w->n_kids++] = pid;
+	}
+	return r;
+}
+
 static void local_wait_change(struct moo__transport *t, const char *dir, double timeout)
 {
 	struct local_impl *w = local_impl(t);
@@ -402,6 +417,7 @@ static const struct moo__transport_ops local_ops = {
 	.close = local_close,
 	.wait_change = local_wait_change,
 	.spawn = local_spawn,
+	.supervise = local_supervise,
 };
 
 /* The job directory root here: $MOO_ROOT, else $HOME/.moo. */
