@@ -116,6 +116,25 @@ int moo__rm_rf(const char *path);
  * appended to log. 0: started, *pid is its pid (the caller's child until the caller
  * exits); 1: command is not made of plain words, supervisor.sh must run it; < 0: error.
  */
+/*
+ * pack.c: moo_pack, and what it packed: every entry in the ZIP's order, with the CRC-32 of
+ * the bytes it read (so that a bundle packed from a folder can be staged from the folder,
+ * its files checked against what went into the ZIP). *packed NULL on failure.
+ */
+struct moo__packed {
+	struct {
+		char *rel; /* as in the ZIP: folders end in '/' */
+		uint64_t size;
+		uint32_t crc;
+		bool dir, exec;
+	} * v;
+	size_t n;
+};
+struct moo_pack_opts;
+struct moo_pack_result;
+int moo__pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
+	      struct moo_pack_result *result, struct moo__packed **packed, struct moo_error **err);
+void moo__packed_free(struct moo__packed *p); /* NULL-safe */
 int moo__supervise_start(const char *dir, const char *out, const char *command, const char *log,
 			 pid_t *pid, struct moo_error **err);
 /*

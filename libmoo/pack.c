@@ -786,8 +786,25 @@ static int load_ignore(const char *dir, struct moo__ignore **out, struct moo_err
 	return r;
 }
 
+void moo__packed_free(struct moo__packed *p)
+{
+	if (p) {
+		for (size_t i = 0; i < p->n; i++) {
+			free(p->v[i].rel);
+		}
+		free(p->v);
+		free(p);
+	}
+}
+
 int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
 	     struct moo_pack_result *result, struct moo_error **err)
+{
+	return moo__pack(dir, out_zip, opts, result, NULL, err);
+}
+
+int moo__pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
+	      struct moo_pack_result *result, struct moo__packed **packed, struct moo_error **err)
 {
 	struct moo_spec *spec = NULL;
 	struct moo__ignore *ig = NULL;
@@ -888,6 +905,21 @@ int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *o
 	free(tmp);
 	tmp = NULL;
 	moo__sha256_final(w.sha, hex);
+	if (packed && w.n_cents == wk.n) {
+		struct moo__packed *p = moo__calloc(1, sizeof(*p));
+
+		p->v = moo__calloc(wk.n ? wk.n : 1, sizeof(*p->v));
+		for (i = 0; i < wk.n; i++) {
+			p->v[i].rel = wk.items[i].rel;
+			wk.items[i].rel = NULL;
+			p->v[i].size = wk.items[i].size;
+			p->v[i].crc = w.cents[i].crc;
+			p->v[i].dir = wk.items[i].dir;
+			p->v[i].exec = wk.items[i].exec;
+		}
+		p->n = wk.n;
+		*packed = p;
+	}
 	if (result) {
 		memset(result, 0, sizeof(*result));
 		memcpy(result->sha256, hex, sizeof(result->sha256));

@@ -151,6 +151,68 @@ static void test_open_directory(void **state)
 	free(dir), free(zip);
 }
 
+static char *slurp(const char *rel)
+{
+	char *p = moo__path_join(tmp, rel);
+	struct moo_buf b = MOO_BUF_INIT;
+
+	assert_int_equal(moo__read_file(p, 1 << 20, &b, NULL), 0);
+	free(p);
+	return moo_buf_detach(&b);
+}
+
+/* tmp/rel, in one of a few static buffers */
+static const char *at(const char *rel)
+{
+	static char bufs[4][256];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(bufs[k], sizeof(bufs[k]), "%s/%s", tmp, rel);
+	return bufs[k];
+}
+
+/*
+ * A bundle opened from a folder is staged from the folder (no libarchive), each file
+ * checked against what was packed: one changed since is taken from the ZIP instead, so the
+ * staged tree is always the bundle its sha256 names.
+ */
+static void test_extract_packed_folder(void **state)
+{
+	struct moo_bundle *b = NULL;
+	char *text;
+	struct stat st;
+
+	(void)state;
+	make_project();
+	assert_int_equal(mkdir(at("p/lib"), 0755), 0);
+	put("p/lib/util.py", "X = 1\n");
+	assert_int_equal(moo_bundle_open(&b, at("p"), NULL, NULL), 0);
+	assert_non_null(b->packed);
+	assert_int_equal(moo_bundle_extract(b, at("a"), NULL, NULL), 0);
+	text = slurp("a/lib/util.py");
+	assert_string_equal(text, "X = 1\n");
+	free(text);
+	text = slurp("a/metadata.yaml");
+	assert_string_equal(text, meta);
+	free(text);
+	/* the same size, other bytes: the CRC tells */
+	put("p/train.py", "print(2)\n");
+	assert_int_equal(moo_bundle_extract(b, at("b"), NULL, NULL), 0);
+	text = slurp("b/train.py");
+	assert_string_equal(text, "print(1)\n");
+	free(text);
+	/* another size, and a file gone */
+	put("p/train.py", "print('changed')\n");
+	assert_int_equal(unlink(at("p/lib/util.py")), 0);
+	assert_int_equal(moo_bundle_extract(b, at("c"), NULL, NULL), 0);
+	text = slurp("c/train.py");
+	assert_string_equal(text, "print(1)\n");
+	free(text);
+	assert_int_equal(stat(at("c/lib/util.py"), &st), 0);
+	moo_bundle_free(b);
+}
+
 /* Writes a ZIP with libarchive; entries are (name, type, mode, data). */
 static char *write_zip(const char *name, const char *const *entries, size_t n)
 {
@@ -255,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_ignore),
 		cmocka_unit_test_setup_teardown(test_pack_open_extract, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extract_packed_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extract_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	};

@@ -34,6 +34,8 @@ struct moo_bundle {
 	size_t n_files;
 	uint64_t total_bytes; /* sum of the files' sizes */
 	char *owned_dir;      /* private: a temporary directory moo_bundle_free removes, or NULL */
+	char *packed_dir;     /* private: the folder the ZIP was packed from, or NULL */
+	struct moo__packed *packed; /* private: what was packed, checked again when staged */
 };
 
 /* Caps on what a bundle may extract to; refusals past them are MOO_EBUNDLE. */
