@@ -96,7 +96,9 @@ if [ "${MOO_CGROUP:-1}" != 0 ] && [ -r /proc/self/cgroup ]; then
 	[ -n "$mnt" ] || while read -r _ mp type _; do
 		[ "$type" = cgroup2 ] && mnt=$mp
 	done </proc/self/mounts
-	if [ -n "$rel" ] && [ -n "$mnt" ] && mkdir "$mnt${rel%/}/$id" 2>/dev/null; then
+	# (test -w first: where the user may not make one, as usual over SSH, no mkdir is run)
+	if [ -n "$rel" ] && [ -n "$mnt" ] && [ -w "$mnt${rel%/}" ] &&
+		mkdir "$mnt${rel%/}/$id" 2>/dev/null; then
 		cg=$mnt${rel%/}/$id
 	fi
 fi
