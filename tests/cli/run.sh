@@ -147,4 +147,20 @@ lid=$(env -u MOO_PYTHON PATH="$T/launcher/bin:$PATH" "$MOO" run -d viashim)
 "$MOO" logs -f "$lid" >/dev/null
 check "a launcher on PATH is replaced by the interpreter it runs" sh -c "
 	'$MOO' show '$lid' | grep '^command: ' | grep -q \"'/usr/bin/python3' '-u' 'train.py'\""
+# A job of half a second lasts half a second: the supervisor's times count from the host's
+# boot, which /proc/stat gives in whole seconds (a 0.5 s job was shown as 0.0 s).
+project halfsec <<'EOT'
+import time
+time.sleep(0.5)
+EOT
+"$MOO" run --name halfsec halfsec >/dev/null 2>err
+check "a 0.5 s job says so at its end" grep -q 'succeeded (exit 0) in 0\.[5-9] s' err
+check "... and in its record: created <= started < ended, 0.5 s apart" sh -c "'$MOO' ps -a --json |
+	'$MOO_PYTHON' -c '
+import json, sys
+from datetime import datetime
+j = [j for j in json.load(sys.stdin) if j[\"name\"] == \"halfsec\"][0]
+t = {k: datetime.fromisoformat(j[k].replace(\"Z\", \"+00:00\")).timestamp() for k in (\"created\", \"started\", \"ended\")}
+assert t[\"created\"] <= t[\"started\"] < t[\"ended\"], t
+assert 0.45 < t[\"ended\"] - t[\"started\"] < 5, t'"
 done_testing
