@@ -567,7 +567,7 @@ static void supervise(const struct job *j)
 	char *runv = moo__strdup(run ? run : "0"), *btimev = moo__strdup(btime ? btime : "");
 	struct moo_buf m = MOO_BUF_INIT;
 	struct moo_error *e = NULL;
-	int code, ws, i, grace = 5;
+	int code, ws = 0, i, grace = 5;
 	pid_t child;
 	int fd;
 
@@ -606,10 +606,15 @@ static void supervise(const struct job *j)
 	}
 
 	code = 127;
-	while (child > 0 && waitpid(child, &ws, 0) < 0 && errno == EINTR) {
-	}
 	if (child > 0) {
-		code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		pid_t w;
+
+		do {
+			w = waitpid(child, &ws, 0);
+		} while (w < 0 && errno == EINTR);
+		if (w == child) {
+			code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+		}
 	}
 	/* What the entry point left running goes with it: what ends within 2 s by itself is
 	 * let be; the rest gets SIGTERM, and SIGKILL after the grace. */
