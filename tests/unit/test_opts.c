@@ -92,7 +92,7 @@ static void test_connect(void **state)
 	o.version = 999;
 	memset(&k, 0, sizeof(k));
 	REFUSED(moo_host_trust(&k, "nowhere.invalid", &o, &err), "moo_connect_opts");
-	REFUSED(moo_host_probe(&f, "nowhere.invalid", NULL, &o, &err), "moo_connect_opts");
+	REFUSED(moo_host_probe(&f, NULL, "nowhere.invalid", NULL, &o, &err), "moo_connect_opts");
 	assert_null(f);
 }
 
