@@ -58,7 +58,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 			worst = worst ? worst : r;
 			continue;
 		}
-		r = moo_job_cancel(st, job, (double)grace, &was_running, &err);
+		r = moo_job_cancel(&was_running, st, job, (double)grace, &err);
 		if (r) {
 			r = print_errors(err);
 			moo_error_free(err);

@@ -386,7 +386,7 @@ static int build_folder(struct folder *f, const struct moo_job *job, const char 
 		json_decref(pj);
 		folder_put(f, "params.json", &b);
 	}
-	if ((r = moo_job_log_tail(job, SIZE_MAX, &b, NULL, err))) {
+	if ((r = moo_job_log_tail(&b, NULL, job, SIZE_MAX, err))) {
 		goto done;
 	}
 	folder_put(f, "process.log", &b);

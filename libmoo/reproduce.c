@@ -45,7 +45,7 @@ static void params_as_sets(const struct moo_job *job, struct moo_replay *r)
 	struct moo_kv *kvs = NULL;
 	size_t n = 0, i;
 
-	if (moo_job_params(job, &kvs, &n, NULL)) {
+	if (moo_job_params(&kvs, &n, job, NULL)) {
 		n = 0;
 	}
 	r->set = moo__calloc(n + 1, sizeof(char *));

@@ -1072,7 +1072,7 @@ int moo_sweep_cancel(struct moo_store *st, const char *ref, size_t *n, struct mo
 	for (i = 0; i < n_jobs && !r; i++) {
 		bool was = false;
 
-		r = moo_job_cancel(st, jobs[i], 5.0, &was, err);
+		r = moo_job_cancel(&was, st, jobs[i], 5.0, err);
 		*n += was;
 	}
 done:
