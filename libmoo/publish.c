@@ -1488,8 +1488,8 @@ static bool valid_ref_part(const char *kind, const char *name, struct moo_error 
 	return ok;
 }
 
-int moo_publish(struct moo_store *st, const struct moo_job *job, const struct moo_publish_opts *o,
-		struct moo_publication *out, struct moo_error **err)
+int moo_publish(struct moo_publication *out, struct moo_store *st, const struct moo_job *job,
+		const struct moo_publish_opts *o, struct moo_error **err)
 {
 	struct ctx c;
 	struct folder f = {NULL, 0};
@@ -1965,8 +1965,8 @@ static int write_tree(git_repository *repo, git_tree *tree, const char *dest, co
 	return r;
 }
 
-int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host_key,
-			 struct moo_buf *lock, struct moo_error **err)
+int moo_publish_checkout(struct moo_buf *lock, const char *ref, const char *dest,
+			 bool accept_new_host_key, struct moo_error **err)
 {
 	const char *at = ref ? strrchr(ref, '@') : NULL;
 	char *repo = NULL, *spec = NULL, *path = NULL;
@@ -2070,7 +2070,7 @@ done:
 	return r;
 }
 
-int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *params,
+int moo_publish_read(struct moo_buf *lock, struct moo_buf *params, const char *ref,
 		     struct moo_error **err)
 {
 	const char *tmpdir = getenv("TMPDIR");
@@ -2083,7 +2083,7 @@ int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *para
 		goto done;
 	}
 	dest = moo__path_join(tmp, "model");
-	if ((r = moo_publish_checkout(ref, dest, false, lock, err))) {
+	if ((r = moo_publish_checkout(lock, ref, dest, false, err))) {
 		goto done;
 	}
 	pp = moo__path_join(dest, "params.json");
@@ -2121,7 +2121,7 @@ int moo_publish_serve_model(struct moo_serve_model **out, const char *ref, bool 
 	}
 	model = moo__path_join(tmp, "model");
 	work = moo__path_join(tmp, "work");
-	if ((r = moo_publish_checkout(ref, model, accept_new_host_key, &lock, err)) ||
+	if ((r = moo_publish_checkout(&lock, ref, model, accept_new_host_key, err)) ||
 	    (r = moo_lock_parse(&plan, lock.ptr ? lock.ptr : "", lock.len, "moo.lock", err))) {
 		goto done;
 	}

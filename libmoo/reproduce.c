@@ -63,7 +63,7 @@ static int published_job(const char *ref, struct moo_job **out, struct moo_error
 {
 	struct moo_buf lock = MOO_BUF_INIT, params = MOO_BUF_INIT;
 	struct moo_job *j;
-	int r = moo_publish_read(ref, &lock, &params, err);
+	int r = moo_publish_read(&lock, &params, ref, err);
 
 	if (r) {
 		moo_buf_dispose(&lock);

@@ -138,14 +138,14 @@ static void test_store_sweep_publish_serve(void **state)
 	REFUSED(moo_store_list_jobs(&jobs, &n, st, &f, &err), "moo_job_filter");
 	memset(&b, 0, sizeof(b));
 	so.version = 999;
-	REFUSED(moo_sweep_run(st, &b, &so, &id, &err), "moo_sweep_opts");
+	REFUSED(moo_sweep_run(&id, st, &b, &so, &err), "moo_sweep_opts");
 	assert_null(id);
 	REFUSED(moo_sweep_resume(st, "moo-sweep-none", &so, &err), "moo_sweep_opts");
 	memset(&job, 0, sizeof(job));
 	pub.version = 999;
 	pub.repo = dir;
 	memset(&out, 0, sizeof(out));
-	REFUSED(moo_publish(st, &job, &pub, &out, &err), "moo_publish_opts");
+	REFUSED(moo_publish(&out, st, &job, &pub, &err), "moo_publish_opts");
 	memset(&m, 0, sizeof(m));
 	sv.version = 999;
 	REFUSED(moo_server_start(&server, &m, &sv, &err), "moo_serve_opts");
