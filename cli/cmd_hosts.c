@@ -113,7 +113,7 @@ static json_t *seen_json(const struct moo_host_seen *s)
 	if (!s) {
 		return json_null();
 	}
-	moo_host_facts_to_json(s->facts, &b);
+	moo_host_facts_to_json(&b, s->facts);
 	j = json_loads(b.ptr, 0, NULL);
 	moo_buf_dispose(&b);
 	return j ? j : json_null();
@@ -386,7 +386,7 @@ static int do_check(const struct cmd *self, const char *host)
 		struct moo_buf b = MOO_BUF_INIT;
 		json_t *j;
 
-		moo_host_facts_to_json(f, &b);
+		moo_host_facts_to_json(&b, f);
 		j = json_loads(b.ptr, 0, NULL);
 		if (j) {
 			json_object_set_new(j, "name", json_string(host));

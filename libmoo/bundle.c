@@ -1016,7 +1016,7 @@ static int get_zip(struct moo_bundle *b, const char *source, const struct moo_bu
 		tmp = moo__printf("%s/pack-%ld.zip", dir, (long)getpid());
 		po.progress = o ? o->progress : NULL;
 		po.progress_data = o ? o->progress_data : NULL;
-		r = moo_pack(source, tmp, &po, &res, err);
+		r = moo_pack(&res, source, tmp, &po, err);
 		if (!r) {
 			memcpy(hex, res.sha256, sizeof(hex));
 			b->size = res.size;

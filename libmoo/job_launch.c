@@ -467,7 +467,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 			if (r) {
 				goto done;
 			}
-			moo_host_facts_to_json(f, &fj);
+			moo_host_facts_to_json(&fj, f);
 			moo_host_facts_free(f);
 			free(plan->host_facts);
 			plan->host_facts = moo_buf_detach(&fj);
@@ -489,7 +489,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	job->name = opts && opts->name ? moo__strdup(opts->name) : NULL;
 	job->source = moo__strdup(b->source ? b->source : "");
 	job->source_sha256 = b->sha256 ? moo__strdup(b->sha256) : NULL;
-	moo_spec_to_json(spec, &spec_json);
+	moo_spec_to_json(&spec_json, spec);
 	job->spec_json = moo_buf_detach(&spec_json);
 	job->params_json = moo__params_to_json(&params);
 	job->host = moo__strdup(slurm_args.ptr ? opts->host : t->host);
@@ -639,7 +639,7 @@ staged_remote:
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			plan->created = moo__strdup(when);
 		}
-		moo_lock_write(plan, &lock);
+		moo_lock_write(&lock, plan);
 		if (ds.dir) { /* the data it ran on, after the bundle */
 			char *with = moo__dataset_lock(lock.ptr, spec->dataset.name, &ds);
 

@@ -786,8 +786,8 @@ static int load_ignore(const char *dir, struct moo__ignore **out, struct moo_err
 	return r;
 }
 
-int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
-	     struct moo_pack_result *result, struct moo_error **err)
+int moo_pack(struct moo_pack_result *result, const char *dir, const char *out_zip,
+	     const struct moo_pack_opts *opts, struct moo_error **err)
 {
 	struct moo_spec *spec = NULL;
 	struct moo__ignore *ig = NULL;

@@ -254,7 +254,7 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		}
 	}
 	p->runtime = moo__strdup(moo__engine_name(engine));
-	moo_host_facts_to_json(facts, &fj);
+	moo_host_facts_to_json(&fj, facts);
 	p->host_facts = moo_buf_detach(&fj);
 	p->host = moo__strdup(t->host);
 	p->bundle_sha256 = b->sha256 ? moo__strdup(b->sha256) : NULL;

@@ -558,7 +558,7 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	r = moo__probe(out, t, NULL, err);
 	if (!r && st) {
 		/* a cache that fails is no loss */
-		moo_host_facts_to_json(*out, &json);
+		moo_host_facts_to_json(&json, *out);
 		moo__store_cache_put(st, key.ptr, json.ptr, NULL);
 	}
 done:

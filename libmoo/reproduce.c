@@ -133,7 +133,7 @@ fail:
 	return e;
 }
 
-void moo_replay_run_opts(const struct moo_replay *r, struct moo_run_opts *opts)
+void moo_replay_run_opts(struct moo_run_opts *opts, const struct moo_replay *r)
 {
 	opts->set = (const char *const *)r->set;
 	opts->n_set = r->n_set;

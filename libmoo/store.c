@@ -960,7 +960,7 @@ int moo_store_put_host_facts(struct moo_store *st, const char *name,
 	sqlite3_stmt *q = NULL;
 	int r = 0;
 
-	moo_host_facts_to_json(facts, &json);
+	moo_host_facts_to_json(&json, facts);
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT OR REPLACE INTO hosts (name, facts, fingerprint, checked)"
 			       " VALUES (?1, ?2, ?3, ?4)",

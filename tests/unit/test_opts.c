@@ -77,7 +77,7 @@ static void test_bundle_pack(void **state)
 	po.version = 999;
 	snprintf(zip, sizeof(zip), "%s/out.zip", dir);
 	memset(&pr, 0, sizeof(pr));
-	REFUSED(moo_pack(dir, zip, &po, &pr, &err), "moo_pack_opts");
+	REFUSED(moo_pack(&pr, dir, zip, &po, &err), "moo_pack_opts");
 	assert_int_equal(access(zip, F_OK), -1); /* nothing written */
 }
 

@@ -99,7 +99,7 @@ MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, struct moo_store *st,
 MOO_EXTERN int moo_host_probe_local(struct moo_host_facts **out, struct moo_error **err);
 
 /* Appends the facts as a JSON object. */
-MOO_EXTERN void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out);
+MOO_EXTERN void moo_host_facts_to_json(struct moo_buf *out, const struct moo_host_facts *f);
 
 /* Reads facts back from moo_host_facts_to_json's JSON (as the store keeps them). */
 MOO_EXTERN int moo_host_facts_from_json(struct moo_host_facts **out, const char *text,

@@ -126,7 +126,7 @@ MOO_EXTERN int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t,
 			    struct moo_error **err);
 
 /* moo.lock: the plan as JSON (spec/lockfile.md), ending with a newline. */
-MOO_EXTERN void moo_lock_write(const struct moo_plan *plan, struct moo_buf *out);
+MOO_EXTERN void moo_lock_write(struct moo_buf *out, const struct moo_plan *plan);
 /* moo_lock_write's text written to path, atomically (a reader sees the old lock or the new).
  * MOO_EIO, with the path and a hint, when it cannot be. */
 MOO_EXTERN int moo_lock_save(const struct moo_plan *plan, const char *path, struct moo_error **err);
