@@ -48,7 +48,7 @@ void moo__starting_mark(char **mark, const char *id)
 		free(*mark);
 		*mark = NULL;
 	}
-	if (!id || moo_job_root(&p, NULL)) {
+	if (!id || moo__job_root(&p, NULL)) {
 		moo_buf_dispose(&p);
 		return;
 	}
@@ -71,7 +71,7 @@ static bool starting(const char *id)
 	glob_t g;
 
 	memset(&g, 0, sizeof(g));
-	if (!moo_job_root(&p, NULL)) {
+	if (!moo__job_root(&p, NULL)) {
 		moo_buf_puts(&p, "/staging");
 		moo__sweep_dead(p.ptr, ""); /* a killed moo's mark goes */
 		moo_buf_printf(&p, "/*-%s.starting", id);

@@ -209,7 +209,7 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 	if (!t->ops->exists(t, bdir)) {
 		struct moo_error *perr = NULL;
 
-		if ((r = moo_job_root(&root, err))) {
+		if ((r = moo__job_root(&root, err))) {
 			goto done;
 		}
 		moo_buf_puts(&root, "/staging");
@@ -417,7 +417,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	}
 	/* The plan: the caller's, a lock given as text, else made now (probe, resolve, pin). */
 	if (opts && opts->version >= 5 && opts->plan) {
-		plan = moo_plan_dup(opts->plan);
+		plan = moo__plan_dup(opts->plan);
 		if (!plan) {
 			r = moo__fail(err, MOO_EARG, "the plan names no framework or no runtime");
 			goto done;
@@ -443,7 +443,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	{
 		/* What runs, recorded now: a replayed lock's interpreter and packages must
 		 * still be what the host has. A lock names its command; a new plan does not. */
-		struct moo_plan *moo__now = moo_plan_dup(plan);
+		struct moo_plan *moo__now = moo__plan_dup(plan);
 		bool replayed = plan->command != NULL;
 
 		r = moo__now ? moo__runtime_record(moo__now, &rt, t, st, err) : MOO_EARG;
@@ -558,7 +558,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto staged_remote;
 	}
 	/* Stage: extract here, then hand the tree to the host's work/. */
-	r = moo_job_root(&stage_root, err);
+	r = moo__job_root(&stage_root, err);
 	if (r) {
 		goto done;
 	}

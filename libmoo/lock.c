@@ -230,7 +230,7 @@ done:
 	return r;
 }
 
-struct moo_plan *moo_plan_dup(const struct moo_plan *plan)
+struct moo_plan *moo__plan_dup(const struct moo_plan *plan)
 {
 	struct moo_buf b = MOO_BUF_INIT;
 	struct moo_plan *p = NULL;

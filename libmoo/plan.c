@@ -92,7 +92,7 @@ static int pin_image(struct moo_plan *p, struct moo__transport *t, const struct 
 		return 0;
 	}
 	if (strncmp(image, "localhost/", 10)) {
-		r = moo_plan_pin(p, tbl, &rerr);
+		r = moo__plan_pin(p, tbl, &rerr);
 		if (!r) {
 			return 0;
 		}
@@ -226,7 +226,7 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		    (r = moo__runtime_preflight(&need, facts, err))) {
 			goto done;
 		}
-		if (!(o && o->offline) && (r = moo_plan_pin(p, tbl, err))) {
+		if (!(o && o->offline) && (r = moo__plan_pin(p, tbl, err))) {
 			goto done;
 		}
 	} else {

@@ -63,7 +63,7 @@ static int published_job(const char *ref, struct moo_job **out, struct moo_error
 {
 	struct moo_buf lock = MOO_BUF_INIT, params = MOO_BUF_INIT;
 	struct moo_job *j;
-	int r = moo_publish_read(&lock, &params, ref, err);
+	int r = moo__publish_read(&lock, &params, ref, err);
 
 	if (r) {
 		moo_buf_dispose(&lock);
@@ -108,7 +108,7 @@ int moo_replay_open(struct moo_replay **out, struct moo_store *st, const char *r
 		moo__warn(MOO_EIO, "job %s has no moo.lock; going by its record", r->job->id);
 		r->bundle_sha256 = r->job->source_sha256;
 	}
-	if (!r->bundle_sha256 || moo_job_root(&zip, NULL)) {
+	if (!r->bundle_sha256 || moo__job_root(&zip, NULL)) {
 		struct moo_error *x =
 			moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
 				       "job %s does not record its bundle", r->job->id);

@@ -142,9 +142,6 @@ struct moo_run_opts {
 			false, NULL, NULL, 0, false                                              \
 	}
 
-/* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
-MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
-
 /*
  * Starts the bundle as a new job on opts->host (this machine when NULL) as opts->plan says
  * (version 5; without one, a plan is made here: moo_plan_make, which decides the runtime,

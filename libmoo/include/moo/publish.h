@@ -68,24 +68,6 @@ MOO_EXTERN int moo_publish(struct moo_publication *out, struct moo_store *st,
 			   struct moo_error **err);
 
 /*
- * Materializes a published model, "REPO@TAG" (the last '@' splits), into dest (which must
- * not exist): the model folder the tag's commit holds, found by its moo.lock (the only
- * model folder of the commit's change, else the one named in the tag's message). lock,
- * when not NULL, gets the folder's moo.lock text. accept_new_host_key as for moo_publish.
- * Git LFS pointers that the commit's .gitattributes route to LFS are replaced by their
- * objects (batch download, or the repository's own lfs/objects), checked by sha256.
- */
-MOO_EXTERN int moo_publish_checkout(struct moo_buf *lock, const char *ref, const char *dest,
-				    bool accept_new_host_key, struct moo_error **err);
-
-/*
- * The moo.lock and params.json (empty when the folder has none) of a published model,
- * "REPO@TAG", read through a temporary checkout (moo reproduce REPO@TAG).
- */
-MOO_EXTERN int moo_publish_read(struct moo_buf *lock, struct moo_buf *params, const char *ref,
-				struct moo_error **err);
-
-/*
  * A published model, "REPO@TAG", to serve (moo serve REPO@TAG): the tag's model folder
  * checked out into a temporary folder (m->tmp_dir), the predictor from the bundle its
  * moo.lock names (from this machine's bundle store, checked by sha256: MOO_ENOTFOUND when

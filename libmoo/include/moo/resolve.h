@@ -114,17 +114,6 @@ MOO_EXTERN int moo_resolve(struct moo_plan **out, const struct moo_images *t,
 			   const struct moo_spec *spec, const struct moo_resolve_opts *opts,
 			   struct moo_error **err);
 
-/*
- * Pins plan->image: asks its registry (or mirror) over the OCI distribution API for the
- * manifest, computes its sha256 from the bytes received, and for an index picks the
- * host's platform (plan->platform). Sets digest, platform_digest and archs. MOO_ENET
- * when the registry cannot be reached or answers wrongly (a digest header that does not
- * match the bytes), MOO_ERESOLVE when the image has no manifest for the host's platform
- * or does not exist.
- */
-MOO_EXTERN int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t,
-			    struct moo_error **err);
-
 /* moo.lock: the plan as JSON (spec/lockfile.md), ending with a newline. */
 MOO_EXTERN void moo_lock_write(struct moo_buf *out, const struct moo_plan *plan);
 /* moo_lock_write's text written to path, atomically (a reader sees the old lock or the new).
@@ -139,9 +128,6 @@ MOO_EXTERN int moo_lock_parse(struct moo_plan **out, const char *text, size_t le
 			      struct moo_error **err);
 
 MOO_EXTERN void moo_plan_free(struct moo_plan *plan);
-
-/* A deep copy of plan (through its lock text). Caller frees. */
-MOO_EXTERN struct moo_plan *moo_plan_dup(const struct moo_plan *plan);
 
 /* "linux/amd64" for uname -m's "x86_64" (and arm64, arm/v7, ppc64le, s390x, 386, riscv64). */
 MOO_EXTERN const char *moo_platform_for_arch(const char *uname_m);
