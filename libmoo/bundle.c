@@ -1143,6 +1143,9 @@ int moo_bundle_extract(const struct moo_bundle *b, const char *dest,
 	struct scan s;
 	int r;
 
+	if ((r = MOO__OPTS_VERSION(opts, MOO_BUNDLE_OPTS_VERSION, "moo_bundle_opts", err))) {
+		return r;
+	}
 	scan_init(&s, b->zip_path, b->source ? b->source : b->zip_path, opts, &local);
 	if (lstat(dest, &st) == 0) {
 		e = moo__error_add(&local, MOO_EEXIST, MOO_SEV_ERROR, "'%s' exists already", dest);

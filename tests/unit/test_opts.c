@@ -79,6 +79,16 @@ static void test_bundle_pack(void **state)
 	memset(&pr, 0, sizeof(pr));
 	REFUSED(moo_pack(&pr, dir, zip, &po, &err), "moo_pack_opts");
 	assert_int_equal(access(zip, F_OK), -1); /* nothing written */
+	{
+		struct moo_bundle fake;
+		char dest[200];
+
+		memset(&fake, 0, sizeof(fake));
+		fake.zip_path = zip;
+		snprintf(dest, sizeof(dest), "%s/extracted", dir);
+		REFUSED(moo_bundle_extract(&fake, dest, &bo, &err), "moo_bundle_opts");
+		assert_int_equal(access(dest, F_OK), -1);
+	}
 }
 
 static void test_connect(void **state)
