@@ -40,7 +40,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 			size_t n = 0;
 
 			/* every point still queued or running, and nothing more is started */
-			r = moo_sweep_cancel(st, sweep, &n, &err);
+			r = moo_sweep_cancel(&n, st, sweep, &err);
 			if (r) {
 				r = print_errors(err);
 				moo_error_free(err);
@@ -58,7 +58,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 			worst = worst ? worst : r;
 			continue;
 		}
-		r = moo_job_cancel(st, job, (double)grace, &was_running, &err);
+		r = moo_job_cancel(&was_running, st, job, (double)grace, &err);
 		if (r) {
 			r = print_errors(err);
 			moo_error_free(err);

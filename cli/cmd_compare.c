@@ -231,7 +231,7 @@ static void print_params(struct moo_job **jobs, size_t n)
 		abort();
 	}
 	for (i = 0; i < n; i++) {
-		if (moo_job_params(jobs[i], &kvs[i], &nk[i], NULL)) {
+		if (moo_job_params(&kvs[i], &nk[i], jobs[i], NULL)) {
 			kvs[i] = NULL, nk[i] = 0;
 		}
 	}

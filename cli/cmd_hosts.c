@@ -113,7 +113,7 @@ static json_t *seen_json(const struct moo_host_seen *s)
 	if (!s) {
 		return json_null();
 	}
-	moo_host_facts_to_json(s->facts, &b);
+	moo_host_facts_to_json(&b, s->facts);
 	j = json_loads(b.ptr, 0, NULL);
 	moo_buf_dispose(&b);
 	return j ? j : json_null();
@@ -367,34 +367,26 @@ static int do_check(const struct cmd *self, const char *host)
 {
 	struct moo_connect_opts o = MOO_CONNECT_OPTS_INIT;
 	struct moo_host_facts *f = NULL;
+	struct moo_store *st = NULL;
 	struct moo_error *err = NULL;
+	int r;
 
 	(void)self;
 	o.accept_new_host_key = accept_new;
 	o.timeout_s = (int)timeout_s;
-	if (moo_host_probe(&f, host, root, &o, &err)) {
-		return fail(err);
+	if ((r = open_store(&st)) >= 0) {
+		return r;
 	}
-	{
-		struct moo_store *st = NULL;
-		int r = open_store(&st);
-
-		if (r >= 0) {
-			moo_host_facts_free(f);
-			return r;
-		}
-		r = moo_store_put_host_facts(st, host, f, &err);
-		moo_store_close(st);
-		if (r) {
-			moo_host_facts_free(f);
-			return fail(err);
-		}
+	r = moo_host_probe(&f, st, host, root, &o, &err);
+	moo_store_close(st);
+	if (r) {
+		return fail(err);
 	}
 	if (json) {
 		struct moo_buf b = MOO_BUF_INIT;
 		json_t *j;
 
-		moo_host_facts_to_json(f, &b);
+		moo_host_facts_to_json(&b, f);
 		j = json_loads(b.ptr, 0, NULL);
 		if (j) {
 			json_object_set_new(j, "name", json_string(host));

@@ -30,7 +30,7 @@ static json_t *bundle_json(const struct moo_bundle *b)
 	json_t *o = json_object(), *files = json_array();
 	size_t i;
 
-	moo_spec_to_json(b->spec, &spec);
+	moo_spec_to_json(&spec, b->spec);
 	json_object_set_new(o, "source", json_string(b->source));
 	json_object_set_new(o, "sha256", json_string(b->sha256));
 	json_object_set_new(o, "size", json_integer((json_int_t)b->size));

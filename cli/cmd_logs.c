@@ -42,7 +42,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 		struct moo_buf tail = MOO_BUF_INIT;
 		uint64_t end = 0;
 
-		r = moo_job_log_tail(job, (size_t)tail_lines, &tail, &end, &err);
+		r = moo_job_log_tail(&tail, &end, job, (size_t)tail_lines, &err);
 		if (r) {
 			r = print_errors(err);
 			moo_buf_dispose(&tail);

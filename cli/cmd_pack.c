@@ -76,7 +76,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	po.progress = progress_cb;
 	po.progress_data = (void *)"packing";
-	r = moo_pack(dir, out, &po, &res, &err);
+	r = moo_pack(&res, dir, out, &po, &err);
 	progress_end();
 	if (r) {
 		r = print_errors(err);

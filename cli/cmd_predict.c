@@ -98,7 +98,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		}
 		for (;;) {
 			char *why = NULL;
-			enum moo_server_state s = moo_server_state(srv, &why);
+			enum moo_server_state s = moo_server_state(&why, srv);
 			struct timespec ts = {0, 20 * 1000 * 1000};
 
 			if (s == MOO_SERVER_FAILED) {
@@ -145,10 +145,10 @@ static int run(const struct cmd *self, int argc, char **argv)
 				goto done;
 			}
 		}
-		r = is_url ? moo_predict_url(target, type, body.ptr ? body.ptr : "", body.len,
-					     &status, &ans, &err)
-			   : moo_server_call(srv, "/invocations", type, body.ptr ? body.ptr : "",
-					     body.len, &status, &ans, &err);
+		r = is_url ? moo_predict_url(&ans, &status, target, type, body.ptr ? body.ptr : "",
+					     body.len, &err)
+			   : moo_server_call(&ans, &status, srv, "/invocations", type,
+					     body.ptr ? body.ptr : "", body.len, &err);
 		moo_buf_dispose(&body);
 		if (r < 0) {
 			moo_buf_dispose(&ans);

@@ -99,7 +99,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (on) {
 		size_t n_new = 0;
 
-		r = moo_job_import_all(st, on, &n_new, &err);
+		r = moo_job_import_all(&n_new, st, on, &err);
 		if (r) {
 			r = print_errors(err);
 			goto done;

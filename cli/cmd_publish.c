@@ -86,7 +86,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	po.accept_new_host_key = accept_new;
 	po.allow_large_files = allow_large;
 	po.max_file_size = max_mb > 0 ? (uint64_t)max_mb * 1000 * 1000 : 0;
-	r = moo_publish(st, job, &po, &p, &err);
+	r = moo_publish(&p, st, job, &po, &err);
 	if (json) {
 		json_t *o = json_object();
 

@@ -135,7 +135,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		goto fail;
 	}
 	plan->command = moo_buf_detach(&cmd);
-	moo_lock_write(plan, &lock);
+	moo_lock_write(&lock, plan);
 	if (output && !strcmp(output, "-")) {
 		lock_path = NULL;
 	} else if (output) {

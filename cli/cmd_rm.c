@@ -30,7 +30,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 			worst = worst ? worst : r;
 			continue;
 		}
-		r = force ? moo_job_cancel(st, job, 5, &was_running, &err) : 0;
+		r = force ? moo_job_cancel(&was_running, st, job, 5, &err) : 0;
 		if (r == MOO_ENOTFOUND && job->host && strcmp(job->host, "local")) {
 			/* its host is not known any more: moo_job_remove forgets it */
 			moo_error_free(err);

@@ -191,7 +191,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		moo_server_url(srv), workers, workers == 1 ? "" : "s");
 	while (!stop) {
 		char *why = NULL;
-		enum moo_server_state s = moo_server_state(srv, &why);
+		enum moo_server_state s = moo_server_state(&why, srv);
 		struct timespec ts = {0, 50 * 1000 * 1000};
 
 		if (s != last) {

@@ -32,7 +32,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 		restore = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	r = moo_job_shell(ctx->job, (const char *const *)argv + 1, (size_t)npos - 1, pty, &status,
+	r = moo_job_shell(&status, ctx->job, (const char *const *)argv + 1, (size_t)npos - 1, pty,
 			  &err);
 	if (restore) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);

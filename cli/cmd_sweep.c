@@ -190,7 +190,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 		r = moo_bundle_open(&b, npos ? argv[0] : ".", &bo, &err);
 		progress_end();
 		if (!r) {
-			r = moo_sweep_run(st, b, &so, &id, &err);
+			r = moo_sweep_run(&id, st, b, &so, &err);
 		}
 	}
 	sigaction(SIGINT, &old_int, NULL);

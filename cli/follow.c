@@ -102,7 +102,7 @@ int attend_job(struct moo_store *st, struct moo_job *job, bool detach, bool json
 		struct moo_buf tail = MOO_BUF_INIT;
 
 		if (tail_lines > 0 &&
-		    !moo_job_log_tail(job, (size_t)tail_lines, &tail, NULL, NULL) && tail.len) {
+		    !moo_job_log_tail(&tail, NULL, job, (size_t)tail_lines, NULL) && tail.len) {
 			fprintf(stderr, "moo: the last lines of its log (%s/process.log):\n",
 				job->dir);
 			fputs(tail.ptr, stderr);

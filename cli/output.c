@@ -688,7 +688,7 @@ void print_job_detail(const struct moo_job *j)
 		       esc(json_string_value(json_object_get(spec, "entry_point"))));
 	}
 	printf("params:    ");
-	if (!moo_job_params(j, &kvs, &n_kvs, NULL) && n_kvs) {
+	if (!moo_job_params(&kvs, &n_kvs, j, NULL) && n_kvs) {
 		for (i = 0; i < n_kvs; i++) { /* as --set takes them: "007" is text */
 			bool q = kvs[i].quoted && moo_param_typed(kvs[i].value);
 

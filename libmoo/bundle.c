@@ -1017,7 +1017,7 @@ static int get_zip(struct moo_bundle *b, const char *source, const struct moo_bu
 		tmp = moo__printf("%s/pack-%ld.zip", dir, (long)getpid());
 		po.progress = o ? o->progress : NULL;
 		po.progress_data = o ? o->progress_data : NULL;
-		r = moo__pack(source, tmp, &po, &res, &b->packed, err);
+		r = moo__pack(&res, &b->packed, source, tmp, &po, err);
 		if (!r) {
 			memcpy(hex, res.sha256, sizeof(hex));
 			b->size = res.size;
@@ -1217,6 +1217,9 @@ int moo_bundle_extract(const struct moo_bundle *b, const char *dest,
 	struct scan s;
 	int r;
 
+	if ((r = MOO__OPTS_VERSION(opts, MOO_BUNDLE_OPTS_VERSION, "moo_bundle_opts", err))) {
+		return r;
+	}
 	scan_init(&s, b->zip_path, b->source ? b->source : b->zip_path, opts, &local);
 	if (lstat(dest, &st) == 0) {
 		e = moo__error_add(&local, MOO_EEXIST, MOO_SEV_ERROR, "'%s' exists already", dest);

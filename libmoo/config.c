@@ -626,7 +626,7 @@ static void put_string(struct moo_buf *out, const char *key, const char *s)
 	json_decref(j);
 }
 
-void moo_config_to_yaml(const struct moo_config *cfg, struct moo_buf *out)
+void moo_config_to_yaml(struct moo_buf *out, const struct moo_config *cfg)
 {
 	size_t i;
 
@@ -677,7 +677,7 @@ int moo_config_save(const struct moo_config *cfg, struct moo_error **err)
 				"write them in block style, one key a line");
 		goto done;
 	}
-	moo_config_to_yaml(cfg, &b);
+	moo_config_to_yaml(&b, cfg);
 	r = moo__write_file_atomic(cfg->path, b.ptr, b.len, 0600, true, err);
 done:
 	free(dir);

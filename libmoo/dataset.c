@@ -660,7 +660,7 @@ int moo__dataset_place(struct moo__transport *t, const struct moo_bundle *b, con
 	if (kind == K_NONE) {
 		goto done;
 	}
-	if ((r = moo_job_root(&lroot, err))) {
+	if ((r = moo__job_root(&lroot, err))) {
 		goto done;
 	}
 	if (kind == K_LOCAL) {

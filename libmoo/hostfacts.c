@@ -13,7 +13,7 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out)
+void moo_host_facts_to_json(struct moo_buf *out, const struct moo_host_facts *f)
 {
 	json_t *o = json_object(), *a;
 	char *s;

@@ -132,8 +132,8 @@ struct moo__packed {
 };
 struct moo_pack_opts;
 struct moo_pack_result;
-int moo__pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
-	      struct moo_pack_result *result, struct moo__packed **packed, struct moo_error **err);
+int moo__pack(struct moo_pack_result *result, struct moo__packed **packed, const char *dir,
+	      const char *out_zip, const struct moo_pack_opts *opts, struct moo_error **err);
 void moo__packed_free(struct moo__packed *p); /* NULL-safe */
 int moo__supervise_start(const char *dir, const char *out, const char *command, const char *log,
 			 pid_t *pid, struct moo_error **err);
@@ -178,4 +178,41 @@ int moo__store_cache_put(struct moo_store *st, const char *key, const char *valu
 
 /* probe.c: appends the probe script moo runs on a host (POSIX sh; $1 is the moo root or empty). */
 void moo__host_probe_script(struct moo_buf *out);
+
+/* Helpers only libmoo calls, exported before 1.0 (#11) and internal since. */
+/* transport_local.c: appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
+int moo__job_root(struct moo_buf *out, struct moo_error **err);
+/* resolve.c:
+ * pins plan->image: asks its registry (or mirror) over the OCI distribution API for the
+ * manifest, computes its sha256 from the bytes received, and for an index picks the
+ * host's platform (plan->platform). Sets digest, platform_digest and archs. MOO_ENET
+ * when the registry cannot be reached or answers wrongly (a digest header that does not
+ * match the bytes), MOO_ERESOLVE when the image has no manifest for the host's platform
+ * or does not exist.
+ */
+int moo__plan_pin(struct moo_plan *plan, const struct moo_images *t, struct moo_error **err);
+/* lock.c: a deep copy of plan (through its lock text). Caller frees. */
+struct moo_plan *moo__plan_dup(const struct moo_plan *plan);
+/* publish.c:
+ * materializes a published model, "REPO@TAG" (the last '@' splits), into dest (which must
+ * not exist): the model folder the tag's commit holds, found by its moo.lock (the only
+ * model folder of the commit's change, else the one named in the tag's message). lock,
+ * when not NULL, gets the folder's moo.lock text. accept_new_host_key as for moo_publish.
+ * Git LFS pointers that the commit's .gitattributes route to LFS are replaced by their
+ * objects (batch download, or the repository's own lfs/objects), checked by sha256.
+ */
+int moo__publish_checkout(struct moo_buf *lock, const char *ref, const char *dest,
+			  bool accept_new_host_key, struct moo_error **err);
+/* publish.c:
+ * the moo.lock and params.json (empty when the folder has none) of a published model,
+ * "REPO@TAG", read through a temporary checkout (moo reproduce REPO@TAG).
+ */
+int moo__publish_read(struct moo_buf *lock, struct moo_buf *params, const char *ref,
+		      struct moo_error **err);
+/* store.c: records a publication (moo_publish). */
+int moo__store_add_publication(struct moo_store *st, const struct moo_publication *p,
+			       struct moo_error **err);
+/* store.c: appends the path the store is at by default (moo/store.h: $MOO_HOME/moo.db, else
+ * $XDG_DATA_HOME/moo/moo.db) to out. */
+int moo__store_default_path(struct moo_buf *out, struct moo_error **err);
 #endif

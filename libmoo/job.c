@@ -48,7 +48,7 @@ void moo__starting_mark(char **mark, const char *id)
 		free(*mark);
 		*mark = NULL;
 	}
-	if (!id || moo_job_root(&p, NULL)) {
+	if (!id || moo__job_root(&p, NULL)) {
 		moo_buf_dispose(&p);
 		return;
 	}
@@ -71,7 +71,7 @@ static bool starting(const char *id)
 	glob_t g;
 
 	memset(&g, 0, sizeof(g));
-	if (!moo_job_root(&p, NULL)) {
+	if (!moo__job_root(&p, NULL)) {
 		moo_buf_puts(&p, "/staging");
 		moo__sweep_dead(p.ptr, ""); /* a killed moo's mark goes */
 		moo_buf_printf(&p, "/*-%s.starting", id);
@@ -464,7 +464,7 @@ done:
  * bare pid. A running job's supervisor records the end (exit); a lost job (its supervisor
  * gone) whose processes still ran is marked cancelled here.
  */
-int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace, bool *was_running,
+int moo_job_cancel(bool *was_running, struct moo_store *st, struct moo_job *job, double grace,
 		   struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
@@ -656,7 +656,7 @@ done:
 	return r;
 }
 
-int moo_job_import(struct moo_store *st, const char *host, const char *id, struct moo_job **out,
+int moo_job_import(struct moo_job **out, struct moo_store *st, const char *host, const char *id,
 		   struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
@@ -686,7 +686,7 @@ int moo_job_find(struct moo_job **out, struct moo_store *st, const char *ref, co
 
 	if (r == MOO_ENOTFOUND && host) {
 		/* a job another client started there: read its record from the host */
-		return moo_job_import(st, host, ref, out, err);
+		return moo_job_import(out, st, host, ref, err);
 	}
 	if (r && host) {
 		r = moo_store_get_job(out, st, ref, err);
@@ -709,7 +709,7 @@ int moo_job_find(struct moo_job **out, struct moo_store *st, const char *ref, co
 	return r;
 }
 
-int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
+int moo_job_import_all(size_t *n_new, struct moo_store *st, const char *host,
 		       struct moo_error **err)
 {
 	struct moo__transport *t = NULL;

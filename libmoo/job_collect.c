@@ -28,7 +28,7 @@ char *moo__results_dir(const struct moo_job *job)
 	struct moo_buf p = MOO_BUF_INIT;
 	char *slash, *dir = NULL;
 
-	if (!moo_store_default_path(&p, NULL) && p.ptr) {
+	if (!moo__store_default_path(&p, NULL) && p.ptr) {
 		slash = strrchr(p.ptr, '/');
 		if (slash) {
 			*slash = '\0';

@@ -215,7 +215,7 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 	if (!t->ops->exists(t, bdir)) {
 		struct moo_error *perr = NULL;
 
-		if ((r = moo_job_root(&root, err))) {
+		if ((r = moo__job_root(&root, err))) {
 			goto done;
 		}
 		moo_buf_puts(&root, "/staging");
@@ -423,7 +423,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	}
 	/* The plan: the caller's, a lock given as text, else made now (probe, resolve, pin). */
 	if (opts && opts->version >= 5 && opts->plan) {
-		plan = moo_plan_dup(opts->plan);
+		plan = moo__plan_dup(opts->plan);
 		if (!plan) {
 			r = moo__fail(err, MOO_EARG, "the plan names no framework or no runtime");
 			goto done;
@@ -449,7 +449,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	{
 		/* What runs, recorded now: a replayed lock's interpreter and packages must
 		 * still be what the host has. A lock names its command; a new plan does not. */
-		struct moo_plan *moo__now = moo_plan_dup(plan);
+		struct moo_plan *moo__now = moo__plan_dup(plan);
 		bool replayed = plan->command != NULL;
 
 		r = moo__now ? moo__runtime_record(moo__now, &rt, t, st, err) : MOO_EARG;
@@ -473,7 +473,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 			if (r) {
 				goto done;
 			}
-			moo_host_facts_to_json(f, &fj);
+			moo_host_facts_to_json(&fj, f);
 			moo_host_facts_free(f);
 			free(plan->host_facts);
 			plan->host_facts = moo_buf_detach(&fj);
@@ -495,7 +495,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	job->name = opts && opts->name ? moo__strdup(opts->name) : NULL;
 	job->source = moo__strdup(b->source ? b->source : "");
 	job->source_sha256 = b->sha256 ? moo__strdup(b->sha256) : NULL;
-	moo_spec_to_json(spec, &spec_json);
+	moo_spec_to_json(&spec_json, spec);
 	job->spec_json = moo_buf_detach(&spec_json);
 	job->params_json = moo__params_to_json(&params);
 	job->host = moo__strdup(slurm_args.ptr ? opts->host : t->host);
@@ -564,7 +564,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto staged_remote;
 	}
 	/* Stage: extract here, then hand the tree to the host's work/. */
-	r = moo_job_root(&stage_root, err);
+	r = moo__job_root(&stage_root, err);
 	if (r) {
 		goto done;
 	}
@@ -645,7 +645,7 @@ staged_remote:
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			plan->created = moo__strdup(when);
 		}
-		moo_lock_write(plan, &lock);
+		moo_lock_write(&lock, plan);
 		if (ds.dir) { /* the data it ran on, after the bundle */
 			char *with = moo__dataset_lock(lock.ptr, spec->dataset.name, &ds);
 

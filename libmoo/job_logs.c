@@ -242,7 +242,7 @@ static uint64_t log_size(struct moo__transport *t, const char *path)
 	return size;
 }
 
-int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out, uint64_t *end,
+int moo_job_log_tail(struct moo_buf *out, uint64_t *end, const struct moo_job *job, size_t n,
 		     struct moo_error **err)
 {
 	struct moo__transport *t = NULL;

@@ -262,7 +262,7 @@ void moo_job_params_free(struct moo_kv *kvs, size_t n)
 	free(kvs);
 }
 
-int moo_job_params(const struct moo_job *job, struct moo_kv **out, size_t *n,
+int moo_job_params(struct moo_kv **out, size_t *n, const struct moo_job *job,
 		   struct moo_error **err)
 {
 	const char *text = job->params_json ? job->params_json : "{}", *p = text;

@@ -35,7 +35,7 @@ static json_t *strv_json(char *const *v, size_t n)
 	return a;
 }
 
-void moo_lock_write(const struct moo_plan *p, struct moo_buf *out)
+void moo_lock_write(struct moo_buf *out, const struct moo_plan *p)
 {
 	json_t *o = json_object(), *b = json_object(), *fw = json_object(), *img = json_object();
 	json_t *host = json_object(), *facts = NULL;
@@ -230,12 +230,12 @@ done:
 	return r;
 }
 
-struct moo_plan *moo_plan_dup(const struct moo_plan *plan)
+struct moo_plan *moo__plan_dup(const struct moo_plan *plan)
 {
 	struct moo_buf b = MOO_BUF_INIT;
 	struct moo_plan *p = NULL;
 
-	moo_lock_write(plan, &b);
+	moo_lock_write(&b, plan);
 	if (moo_lock_parse(&p, b.ptr, b.len, "plan", NULL)) {
 		p = NULL;
 	}
@@ -248,7 +248,7 @@ int moo_lock_save(const struct moo_plan *plan, const char *path, struct moo_erro
 	struct moo_buf b = MOO_BUF_INIT;
 	int r;
 
-	moo_lock_write(plan, &b);
+	moo_lock_write(&b, plan);
 	r = moo__write_file_atomic(path, b.ptr, b.len, 0644, false, err);
 	if (r && err && *err) {
 		struct moo_error *e = *err;

@@ -797,14 +797,14 @@ void moo__packed_free(struct moo__packed *p)
 	}
 }
 
-int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
-	     struct moo_pack_result *result, struct moo_error **err)
+int moo_pack(struct moo_pack_result *result, const char *dir, const char *out_zip,
+	     const struct moo_pack_opts *opts, struct moo_error **err)
 {
-	return moo__pack(dir, out_zip, opts, result, NULL, err);
+	return moo__pack(result, NULL, dir, out_zip, opts, err);
 }
 
-int moo__pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
-	      struct moo_pack_result *result, struct moo__packed **packed, struct moo_error **err)
+int moo__pack(struct moo_pack_result *result, struct moo__packed **packed, const char *dir,
+	      const char *out_zip, const struct moo_pack_opts *opts, struct moo_error **err)
 {
 	struct moo_spec *spec = NULL;
 	struct moo__ignore *ig = NULL;

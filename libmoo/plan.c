@@ -92,7 +92,7 @@ static int pin_image(struct moo_plan *p, struct moo__transport *t, const struct 
 		return 0;
 	}
 	if (strncmp(image, "localhost/", 10)) {
-		r = moo_plan_pin(p, tbl, &rerr);
+		r = moo__plan_pin(p, tbl, &rerr);
 		if (!r) {
 			return 0;
 		}
@@ -226,7 +226,7 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		    (r = moo__runtime_preflight(&need, facts, err))) {
 			goto done;
 		}
-		if (!(o && o->offline) && (r = moo_plan_pin(p, tbl, err))) {
+		if (!(o && o->offline) && (r = moo__plan_pin(p, tbl, err))) {
 			goto done;
 		}
 	} else {
@@ -254,7 +254,7 @@ int moo__plan_make(struct moo_plan **out, struct moo__transport *t, struct moo_s
 		}
 	}
 	p->runtime = moo__strdup(moo__engine_name(engine));
-	moo_host_facts_to_json(facts, &fj);
+	moo_host_facts_to_json(&fj, facts);
 	p->host_facts = moo_buf_detach(&fj);
 	p->host = moo__strdup(t->host);
 	p->bundle_sha256 = b->sha256 ? moo__strdup(b->sha256) : NULL;

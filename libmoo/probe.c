@@ -479,10 +479,11 @@ done:
 	return r;
 }
 
-int moo_host_probe(struct moo_host_facts **out, const char *host, const char *root,
-		   const struct moo_connect_opts *opts, struct moo_error **err)
+int moo_host_probe(struct moo_host_facts **out, struct moo_store *st, const char *host,
+		   const char *root, const struct moo_connect_opts *opts, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
+	struct moo_host_facts *f = NULL;
 	int r;
 
 	if ((r = MOO__OPTS_VERSION(opts, MOO_CONNECT_OPTS_VERSION, "moo_connect_opts", err))) {
@@ -491,11 +492,19 @@ int moo_host_probe(struct moo_host_facts **out, const char *host, const char *ro
 	if ((r = moo__transport_open_opts(&t, host, opts, err))) {
 		return r;
 	}
-	if (!(r = moo__probe(out, t, root, err))) {
-		moo__transport_describe(t, &(*out)->key, &(*out)->connect_s, &(*out)->auth_s);
+	if (!(r = moo__probe(&f, t, root, err))) {
+		moo__transport_describe(t, &f->key, &f->connect_s, &f->auth_s);
 	}
 	moo__transport_close(t);
-	return r;
+	if (!r && st) {
+		r = moo_store_put_host_facts(st, host, f, err);
+	}
+	if (r) {
+		moo_host_facts_free(f);
+		return r;
+	}
+	*out = f;
+	return 0;
 }
 
 int moo_host_probe_local(struct moo_host_facts **out, struct moo_error **err)
@@ -549,7 +558,7 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	r = moo__probe(out, t, NULL, err);
 	if (!r && st) {
 		/* a cache that fails is no loss */
-		moo_host_facts_to_json(*out, &json);
+		moo_host_facts_to_json(&json, *out);
 		moo__store_cache_put(st, key.ptr, json.ptr, NULL);
 	}
 done:

@@ -11,7 +11,7 @@
  * Decisions (also in moo-publish(1)):
  * - an alias is a branch, refs/heads/<alias>, force-moved to the published commit: tags
  *   are never moved, so a movable name cannot be one;
- * - the commit and the tag carry "Moo-Job:" and "Moo-Path:" trailers; moo_publish_checkout
+ * - the commit and the tag carry "Moo-Job:" and "Moo-Path:" trailers; moo__publish_checkout
  *   finds the model folder of a tag by its Moo-Path;
  * - the files moo writes (README.md, metadata.yaml, params.json, process.log; moo.lock
  *   when the result has none) win over result files of the same name;
@@ -386,7 +386,7 @@ static int build_folder(struct folder *f, const struct moo_job *job, const char 
 		json_decref(pj);
 		folder_put(f, "params.json", &b);
 	}
-	if ((r = moo_job_log_tail(job, SIZE_MAX, &b, NULL, err))) {
+	if ((r = moo_job_log_tail(&b, NULL, job, SIZE_MAX, err))) {
 		goto done;
 	}
 	folder_put(f, "process.log", &b);
@@ -1488,8 +1488,8 @@ static bool valid_ref_part(const char *kind, const char *name, struct moo_error 
 	return ok;
 }
 
-int moo_publish(struct moo_store *st, const struct moo_job *job, const struct moo_publish_opts *o,
-		struct moo_publication *out, struct moo_error **err)
+int moo_publish(struct moo_publication *out, struct moo_store *st, const struct moo_job *job,
+		const struct moo_publish_opts *o, struct moo_error **err)
 {
 	struct ctx c;
 	struct folder f = {NULL, 0};
@@ -1831,7 +1831,7 @@ int moo_publish(struct moo_store *st, const struct moo_job *job, const struct mo
 	p.n_files = f.n;
 	/* Recorded when something remote changed: publishing again adds no row. */
 	if (!o->dry_run && st && (p.new_commit || p.new_tag || moved_alias) &&
-	    (r = moo_store_add_publication(st, &p, err))) {
+	    (r = moo__store_add_publication(st, &p, err))) {
 		goto done;
 	}
 	*out = p;
@@ -1965,8 +1965,8 @@ static int write_tree(git_repository *repo, git_tree *tree, const char *dest, co
 	return r;
 }
 
-int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host_key,
-			 struct moo_buf *lock, struct moo_error **err)
+int moo__publish_checkout(struct moo_buf *lock, const char *ref, const char *dest,
+			  bool accept_new_host_key, struct moo_error **err)
 {
 	const char *at = ref ? strrchr(ref, '@') : NULL;
 	char *repo = NULL, *spec = NULL, *path = NULL;
@@ -2070,8 +2070,8 @@ done:
 	return r;
 }
 
-int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *params,
-		     struct moo_error **err)
+int moo__publish_read(struct moo_buf *lock, struct moo_buf *params, const char *ref,
+		      struct moo_error **err)
 {
 	const char *tmpdir = getenv("TMPDIR");
 	char *tmp = moo__printf("%s/moo-model-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
@@ -2083,7 +2083,7 @@ int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *para
 		goto done;
 	}
 	dest = moo__path_join(tmp, "model");
-	if ((r = moo_publish_checkout(ref, dest, false, lock, err))) {
+	if ((r = moo__publish_checkout(lock, ref, dest, false, err))) {
 		goto done;
 	}
 	pp = moo__path_join(dest, "params.json");
@@ -2121,12 +2121,12 @@ int moo_publish_serve_model(struct moo_serve_model **out, const char *ref, bool 
 	}
 	model = moo__path_join(tmp, "model");
 	work = moo__path_join(tmp, "work");
-	if ((r = moo_publish_checkout(ref, model, accept_new_host_key, &lock, err)) ||
+	if ((r = moo__publish_checkout(&lock, ref, model, accept_new_host_key, err)) ||
 	    (r = moo_lock_parse(&plan, lock.ptr ? lock.ptr : "", lock.len, "moo.lock", err))) {
 		goto done;
 	}
 	/* The code: the bundle the lock names, from this machine's store (as moo reproduce). */
-	if (!plan->bundle_sha256 || (r = moo_job_root(&zip, err))) {
+	if (!plan->bundle_sha256 || (r = moo__job_root(&zip, err))) {
 		r = moo__fail(err, MOO_ENOTFOUND, "the moo.lock of '%s' names no bundle", ref);
 		goto done;
 	}

@@ -45,7 +45,7 @@ static void params_as_sets(const struct moo_job *job, struct moo_replay *r)
 	struct moo_kv *kvs = NULL;
 	size_t n = 0, i;
 
-	if (moo_job_params(job, &kvs, &n, NULL)) {
+	if (moo_job_params(&kvs, &n, job, NULL)) {
 		n = 0;
 	}
 	r->set = moo__calloc(n + 1, sizeof(char *));
@@ -63,7 +63,7 @@ static int published_job(const char *ref, struct moo_job **out, struct moo_error
 {
 	struct moo_buf lock = MOO_BUF_INIT, params = MOO_BUF_INIT;
 	struct moo_job *j;
-	int r = moo_publish_read(ref, &lock, &params, err);
+	int r = moo__publish_read(&lock, &params, ref, err);
 
 	if (r) {
 		moo_buf_dispose(&lock);
@@ -108,7 +108,7 @@ int moo_replay_open(struct moo_replay **out, struct moo_store *st, const char *r
 		moo__warn(MOO_EIO, "job %s has no moo.lock; going by its record", r->job->id);
 		r->bundle_sha256 = r->job->source_sha256;
 	}
-	if (!r->bundle_sha256 || moo_job_root(&zip, NULL)) {
+	if (!r->bundle_sha256 || moo__job_root(&zip, NULL)) {
 		struct moo_error *x =
 			moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
 				       "job %s does not record its bundle", r->job->id);
@@ -133,7 +133,7 @@ fail:
 	return e;
 }
 
-void moo_replay_run_opts(const struct moo_replay *r, struct moo_run_opts *opts)
+void moo_replay_run_opts(struct moo_run_opts *opts, const struct moo_replay *r)
 {
 	opts->set = (const char *const *)r->set;
 	opts->n_set = r->n_set;

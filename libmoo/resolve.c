@@ -451,7 +451,7 @@ int moo_resolve(struct moo_plan **out, const struct moo_images *t, const struct 
 	return 0;
 }
 
-int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t, struct moo_error **err)
+int moo__plan_pin(struct moo_plan *plan, const struct moo_images *t, struct moo_error **err)
 {
 	struct moo__pinned pin = {0};
 	const char *platform = plan->platform ? plan->platform : "linux/amd64";

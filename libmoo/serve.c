@@ -1429,7 +1429,7 @@ static enum MHD_Result ready_answer(struct req *q)
 	struct moo_server *s = q->srv;
 	enum MHD_Result r;
 	char *why = NULL;
-	enum moo_server_state st = moo_server_state(s, &why);
+	enum moo_server_state st = moo_server_state(&why, s);
 
 	if (st == MOO_SERVER_READY) {
 		r = reply(q, 200, "{\"ready\":true}", NULL);
@@ -1466,11 +1466,11 @@ static enum MHD_Result enqueue(struct req *q)
 {
 	struct moo_server *s = q->srv;
 	const char *refuse = NULL;
-	enum moo_server_state st = moo_server_state(s, NULL);
+	enum moo_server_state st = moo_server_state(NULL, s);
 	char *why = NULL;
 
 	if (st == MOO_SERVER_FAILED) {
-		moo_server_state(s, &why);
+		moo_server_state(&why, s);
 		refuse = why;
 	} else if (st == MOO_SERVER_LOADING) {
 		why = link_wait(s);
@@ -1844,7 +1844,7 @@ const char *moo_server_url(const struct moo_server *s)
 	return s->url;
 }
 
-enum moo_server_state moo_server_state(struct moo_server *s, char **why)
+enum moo_server_state moo_server_state(char **why, struct moo_server *s)
 {
 	enum moo_server_state st;
 
@@ -1867,9 +1867,8 @@ static void wake(struct moo_server *s)
 	(void)k;
 }
 
-int moo_server_call(struct moo_server *s, const char *path, const char *content_type,
-		    const void *body, size_t len, int *status, struct moo_buf *out,
-		    struct moo_error **err)
+int moo_server_call(struct moo_buf *out, int *status, struct moo_server *s, const char *path,
+		    const char *content_type, const void *body, size_t len, struct moo_error **err)
 {
 	struct req *q = req_new(s, path, content_type, NULL);
 
@@ -1924,8 +1923,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *out)
 	return size * n;
 }
 
-int moo_predict_url(const char *url, const char *content_type, const void *body, size_t len,
-		    int *status, struct moo_buf *out, struct moo_error **err)
+int moo_predict_url(struct moo_buf *out, int *status, const char *url, const char *content_type,
+		    const void *body, size_t len, struct moo_error **err)
 {
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;

@@ -162,8 +162,8 @@ static int local_shell(const struct moo_job *job, const char *const *argv, size_
 	return 0;
 }
 
-int moo_job_shell(const struct moo_job *job, const char *const *argv, size_t argc, bool pty,
-		  int *status, struct moo_error **err)
+int moo_job_shell(int *status, const struct moo_job *job, const char *const *argv, size_t argc,
+		  bool pty, struct moo_error **err)
 {
 	struct moo__transport *t = NULL;
 	int r;

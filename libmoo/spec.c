@@ -1227,7 +1227,7 @@ static json_t *kvs_json(const struct moo_kv *kv, size_t n)
 	return o;
 }
 
-void moo_spec_to_json(const struct moo_spec *s, struct moo_buf *out)
+void moo_spec_to_json(struct moo_buf *out, const struct moo_spec *s)
 {
 	json_t *o = json_object(), *fw = json_object(), *rt = json_object(), *m = json_object();
 	json_t *res = json_object(), *req = json_array();

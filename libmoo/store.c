@@ -131,7 +131,7 @@ static int exec_sql(struct moo_store *st, const char *sql, const char *what, str
 	return 0;
 }
 
-int moo_store_default_path(struct moo_buf *out, struct moo_error **err)
+int moo__store_default_path(struct moo_buf *out, struct moo_error **err)
 {
 	const char *home = getenv("MOO_HOME"), *xdg = getenv("XDG_DATA_HOME");
 	const char *user = getenv("HOME");
@@ -244,7 +244,7 @@ int moo_store_open(struct moo_store **out, const char *path, struct moo_error **
 	if (path) {
 		moo_buf_puts(&p, path);
 	} else {
-		r = moo_store_default_path(&p, err);
+		r = moo__store_default_path(&p, err);
 		if (r) {
 			goto done;
 		}
@@ -960,7 +960,7 @@ int moo_store_put_host_facts(struct moo_store *st, const char *name,
 	sqlite3_stmt *q = NULL;
 	int r = 0;
 
-	moo_host_facts_to_json(facts, &json);
+	moo_host_facts_to_json(&json, facts);
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT OR REPLACE INTO hosts (name, facts, fingerprint, checked)"
 			       " VALUES (?1, ?2, ?3, ?4)",
@@ -1076,8 +1076,8 @@ void moo_host_seen_free(struct moo_host_seen *v, size_t n)
 
 /* ---- publications (moo publish, moo models) -------------------------------------- */
 
-int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
-			      struct moo_error **err)
+int moo__store_add_publication(struct moo_store *st, const struct moo_publication *p,
+			       struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
 	int r = 0;

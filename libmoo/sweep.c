@@ -895,8 +895,8 @@ static bool start_failed(struct moo_store *st, const char *id, int r)
 	return gone;
 }
 
-int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b, const struct moo_sweep_opts *o,
-		  char **id_out, struct moo_error **err)
+int moo_sweep_run(char **id_out, struct moo_store *st, const struct moo_bundle *b,
+		  const struct moo_sweep_opts *o, struct moo_error **err)
 {
 	struct run rn;
 	json_t *opts = json_object(), *hosts = json_array(), *set = json_array();
@@ -1048,7 +1048,7 @@ char *moo_sweep_find(struct moo_store *st, const char *ref)
 	return id;
 }
 
-int moo_sweep_cancel(struct moo_store *st, const char *ref, size_t *n, struct moo_error **err)
+int moo_sweep_cancel(size_t *n, struct moo_store *st, const char *ref, struct moo_error **err)
 {
 	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
 	struct moo_job **jobs = NULL;
@@ -1072,7 +1072,7 @@ int moo_sweep_cancel(struct moo_store *st, const char *ref, size_t *n, struct mo
 	for (i = 0; i < n_jobs && !r; i++) {
 		bool was = false;
 
-		r = moo_job_cancel(st, jobs[i], 5.0, &was, err);
+		r = moo_job_cancel(&was, st, jobs[i], 5.0, err);
 		*n += was;
 	}
 done:

@@ -449,8 +449,8 @@ int moo__transport_local_open(struct moo__transport **out, struct moo_error **er
 	return 0;
 }
 
-/* moo_job_root (job.h): this machine's job directory root, as its transport has it. */
-int moo_job_root(struct moo_buf *out, struct moo_error **err)
+/* moo__job_root (job.h): this machine's job directory root, as its transport has it. */
+int moo__job_root(struct moo_buf *out, struct moo_error **err)
 {
 	char *root = local_root(err);
 

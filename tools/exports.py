@@ -20,7 +20,9 @@ import sys
 # Helpers that were exported by mistake and made internal (moo__, libmoo/internal.h) before
 # 1.0 (issue 11): exporting one again under its old name fails check 2.
 INTERNAL = {"moo_suggest", "moo_edit_distance", "moo_store_cache_get", "moo_store_cache_put",
-            "moo_host_probe_script", "moo_lock_local"}
+            "moo_host_probe_script", "moo_lock_local", "moo_job_root", "moo_plan_pin",
+            "moo_plan_dup", "moo_publish_checkout", "moo_publish_read",
+            "moo_store_add_publication", "moo_store_default_path"}
 
 
 def exported(so):

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (moo_config_parse(&cfg, (const char *)data, size, "config.yaml", &err) == 0) {
-		moo_config_to_yaml(cfg, &out);
+		moo_config_to_yaml(&out, cfg);
 		moo_config_free(cfg);
 	}
 	moo_error_free(err);
@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct moo_resolve_opts o = MOO_RESOLVE_OPTS_INIT;
 
 		if (moo_resolve(&plan, t, spec, &o, &err) == 0) {
-			moo_lock_write(plan, &out);
+			moo_lock_write(&out, plan);
 			moo_plan_free(plan);
 			plan = NULL;
 		}
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	moo_error_free(err);
 	err = NULL;
 	if (moo_lock_parse(&plan, (const char *)data, size, "moo.lock", &err) == 0) {
-		moo_lock_write(plan, &out);
+		moo_lock_write(&out, plan);
 		moo_plan_free(plan);
 	}
 	moo_error_free(err);

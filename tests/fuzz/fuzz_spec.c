@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (moo_spec_parse(&spec, (const char *)data, size, "fuzz.yaml", &err) == 0) {
 		struct moo_buf json = MOO_BUF_INIT;
 
-		moo_spec_to_json(spec, &json);
+		moo_spec_to_json(&json, spec);
 		moo_buf_dispose(&json);
 		moo_spec_free(spec);
 	}

@@ -101,11 +101,11 @@ static void test_pack_open_extract(void **state)
 
 	(void)state;
 	make_project();
-	assert_int_equal(moo_pack(dir, zip, NULL, &res, &err), 0);
+	assert_int_equal(moo_pack(&res, dir, zip, NULL, &err), 0);
 	assert_null(err);
 	assert_int_equal(res.n_files, 2);
 	put("p/train.py", "print(1)\n"); /* a new mtime */
-	assert_int_equal(moo_pack(dir, zip2, NULL, &res2, NULL), 0);
+	assert_int_equal(moo_pack(&res2, dir, zip2, NULL, NULL), 0);
 	assert_string_equal(res.sha256, res2.sha256);
 	assert_int_equal(moo_bundle_open(&b, zip, NULL, &err), 0);
 	assert_string_equal(b->sha256, res.sha256);

@@ -174,7 +174,7 @@ static void test_slurm(void **state)
 	assert_string_equal(cfg->slurm[1], "30");
 	assert_null(cfg->slurm[2]);
 	assert_string_equal(cfg->slurm[4], "high");
-	moo_config_to_yaml(cfg, &out);
+	moo_config_to_yaml(&out, cfg);
 	assert_non_null(strstr(out.ptr, "partition: gpu"));
 	moo_buf_dispose(&out);
 	moo_config_free(cfg);

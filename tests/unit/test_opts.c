@@ -77,8 +77,18 @@ static void test_bundle_pack(void **state)
 	po.version = 999;
 	snprintf(zip, sizeof(zip), "%s/out.zip", dir);
 	memset(&pr, 0, sizeof(pr));
-	REFUSED(moo_pack(dir, zip, &po, &pr, &err), "moo_pack_opts");
+	REFUSED(moo_pack(&pr, dir, zip, &po, &err), "moo_pack_opts");
 	assert_int_equal(access(zip, F_OK), -1); /* nothing written */
+	{
+		struct moo_bundle fake;
+		char dest[200];
+
+		memset(&fake, 0, sizeof(fake));
+		fake.zip_path = zip;
+		snprintf(dest, sizeof(dest), "%s/extracted", dir);
+		REFUSED(moo_bundle_extract(&fake, dest, &bo, &err), "moo_bundle_opts");
+		assert_int_equal(access(dest, F_OK), -1);
+	}
 }
 
 static void test_connect(void **state)
@@ -92,7 +102,7 @@ static void test_connect(void **state)
 	o.version = 999;
 	memset(&k, 0, sizeof(k));
 	REFUSED(moo_host_trust(&k, "nowhere.invalid", &o, &err), "moo_connect_opts");
-	REFUSED(moo_host_probe(&f, "nowhere.invalid", NULL, &o, &err), "moo_connect_opts");
+	REFUSED(moo_host_probe(&f, NULL, "nowhere.invalid", NULL, &o, &err), "moo_connect_opts");
 	assert_null(f);
 }
 
@@ -138,14 +148,14 @@ static void test_store_sweep_publish_serve(void **state)
 	REFUSED(moo_store_list_jobs(&jobs, &n, st, &f, &err), "moo_job_filter");
 	memset(&b, 0, sizeof(b));
 	so.version = 999;
-	REFUSED(moo_sweep_run(st, &b, &so, &id, &err), "moo_sweep_opts");
+	REFUSED(moo_sweep_run(&id, st, &b, &so, &err), "moo_sweep_opts");
 	assert_null(id);
 	REFUSED(moo_sweep_resume(st, "moo-sweep-none", &so, &err), "moo_sweep_opts");
 	memset(&job, 0, sizeof(job));
 	pub.version = 999;
 	pub.repo = dir;
 	memset(&out, 0, sizeof(out));
-	REFUSED(moo_publish(st, &job, &pub, &out, &err), "moo_publish_opts");
+	REFUSED(moo_publish(&out, st, &job, &pub, &err), "moo_publish_opts");
 	memset(&m, 0, sizeof(m));
 	sv.version = 999;
 	REFUSED(moo_server_start(&server, &m, &sv, &err), "moo_serve_opts");

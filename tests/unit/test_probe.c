@@ -92,7 +92,7 @@ static void test_h100_fixture(void **state)
 	assert_int_equal(f->n_engines, 0);
 	assert_int_equal(f->n_pythons, 1);
 	assert_string_equal(f->pythons[0].version, "3.12.3");
-	moo_host_facts_to_json(f, &json);
+	moo_host_facts_to_json(&json, f);
 	assert_non_null(strstr(json.ptr, "\"compute_cap\": \"9.0\""));
 	assert_non_null(strstr(json.ptr, "\"cuda_version\": \"13.0\""));
 	moo_host_facts_free(f);

@@ -304,7 +304,7 @@ static void test_config_keeps_sections(void **state)
 	h.name = "gpu1";
 	h.address = "10.0.0.7";
 	assert_int_equal(moo_config_add_host(cfg, &h, NULL), 0);
-	moo_config_to_yaml(cfg, &out);
+	moo_config_to_yaml(&out, cfg);
 	/* 'moo hosts add' rewrites the file: the images and registries stay as written. */
 	assert_non_null(strstr(out.ptr, strstr(cfg_text, "images:")));
 	assert_non_null(strstr(out.ptr, "gpu1:"));
@@ -333,11 +333,11 @@ static void test_lock_round_trip(void **state)
 	p->host = moo__strdup("local");
 	p->host_facts = moo__strdup("{\"arch\": \"x86_64\"}");
 	p->created = moo__strdup("2026-11-23T12:00:00Z");
-	moo_lock_write(p, &a);
+	moo_lock_write(&a, p);
 	assert_int_equal(moo_lock_parse(&q, a.ptr, a.len, "moo.lock", &err), 0);
 	assert_string_equal(q->digest, p->digest);
 	assert_string_equal(q->requirements[0], "scikit-learn==1.2.1");
-	moo_lock_write(q, &b);
+	moo_lock_write(&b, q);
 	assert_string_equal(a.ptr, b.ptr);
 	moo_plan_free(q);
 	q = NULL;

@@ -125,7 +125,7 @@ static void test_full(void **state)
 	assert_true(s->resources.memory == 4ull << 30);
 	assert_string_equal(s->inference_entry_point, "predict.py");
 	assert_string_equal(s->env[0].key, "OMP_NUM_THREADS");
-	moo_spec_to_json(s, &j);
+	moo_spec_to_json(&j, s);
 	assert_non_null(strstr(j.ptr, "\"tag\":\"5\""));
 	assert_non_null(strstr(j.ptr, "\"seed\":7"));
 	assert_non_null(strstr(j.ptr, "\"memory\":4294967296"));

@@ -60,7 +60,7 @@ MOO_EXTERN int moo_config_parse(struct moo_config **out, const char *data, size_
 MOO_EXTERN int moo_config_save(const struct moo_config *cfg, struct moo_error **err);
 
 /* Appends the configuration as YAML, the form moo_config_save writes. */
-MOO_EXTERN void moo_config_to_yaml(const struct moo_config *cfg, struct moo_buf *out);
+MOO_EXTERN void moo_config_to_yaml(struct moo_buf *out, const struct moo_config *cfg);
 
 /* The entry named name (borrowed), or NULL. */
 MOO_EXTERN const struct moo_host_entry *moo_config_host(const struct moo_config *cfg,

@@ -4,6 +4,8 @@
 #include "moo/error.h"
 #include "moo/buf.h"
 
+struct moo_store; /* moo/store.h */
+
 /*
  * Hosts reached over SSH, named by moo's inventory (moo-config(5)), ~/.ssh/config or
  * [user@]host[:port]; and what moo learns about them.
@@ -84,17 +86,20 @@ MOO_EXTERN int moo_host_facts_parse(struct moo_host_facts **out, const char *tex
 				    struct moo_error **err);
 
 /*
- * Connects to host, checks its key, runs the probe on its remote sh. root: the moo root to
- * report the free disk of (NULL: the inventory's, else $MOO_ROOT there, else ~/.moo).
+ * Connects to host, checks its key, runs the probe on its remote sh and, when st is not
+ * NULL, records the facts in the store as the host's last seen ('moo hosts ls'). root: the
+ * moo root to report the free disk of (NULL: the inventory's, else $MOO_ROOT there, else
+ * ~/.moo). On success *out is the caller's (moo_host_facts_free); on failure it is untouched.
  */
-MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, const char *host, const char *root,
-			      const struct moo_connect_opts *opts, struct moo_error **err);
+MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, struct moo_store *st, const char *host,
+			      const char *root, const struct moo_connect_opts *opts,
+			      struct moo_error **err);
 
 /* The same facts of this machine: the probe script under a local sh. */
 MOO_EXTERN int moo_host_probe_local(struct moo_host_facts **out, struct moo_error **err);
 
 /* Appends the facts as a JSON object. */
-MOO_EXTERN void moo_host_facts_to_json(const struct moo_host_facts *f, struct moo_buf *out);
+MOO_EXTERN void moo_host_facts_to_json(struct moo_buf *out, const struct moo_host_facts *f);
 
 /* Reads facts back from moo_host_facts_to_json's JSON (as the store keeps them). */
 MOO_EXTERN int moo_host_facts_from_json(struct moo_host_facts **out, const char *text,

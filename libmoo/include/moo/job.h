@@ -142,9 +142,6 @@ struct moo_run_opts {
 			false, NULL, NULL, 0, false                                              \
 	}
 
-/* Appends this machine's job root ($MOO_ROOT, else $HOME/.moo) to out. */
-MOO_EXTERN int moo_job_root(struct moo_buf *out, struct moo_error **err);
-
 /*
  * Starts the bundle as a new job on opts->host (this machine when NULL) as opts->plan says
  * (version 5; without one, a plan is made here: moo_plan_make, which decides the runtime,
@@ -196,16 +193,16 @@ MOO_EXTERN int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t 
  * Appends the last (at most) n lines of process.log to out; *end (when not NULL) gets
  * the log's size as read, the offset to follow on from.
  */
-MOO_EXTERN int moo_job_log_tail(const struct moo_job *job, size_t n, struct moo_buf *out,
-				uint64_t *end, struct moo_error **err);
+MOO_EXTERN int moo_job_log_tail(struct moo_buf *out, uint64_t *end, const struct moo_job *job,
+				size_t n, struct moo_error **err);
 
 /*
  * Cancels a running job: SIGTERM to its whole process group (children and
  * grandchildren), SIGKILL after grace seconds, then waits for the supervisor's record.
  * Status cancelled. A job that has ended already is left as it is (*was_running false).
  */
-MOO_EXTERN int moo_job_cancel(struct moo_store *st, struct moo_job *job, double grace,
-			      bool *was_running, struct moo_error **err);
+MOO_EXTERN int moo_job_cancel(bool *was_running, struct moo_store *st, struct moo_job *job,
+			      double grace, struct moo_error **err);
 
 /*
  * Copies a finished job's result folder to dest (which must not exist) and checks every
@@ -218,8 +215,8 @@ MOO_EXTERN int moo_job_fetch(const struct moo_job *job, const char *dest, struct
  * (then refreshed). MOO_ENOTFOUND when the host has no such job; MOO_EARG for an id
  * that is not moo-job-XXXXXX.
  */
-MOO_EXTERN int moo_job_import(struct moo_store *st, const char *host, const char *id,
-			      struct moo_job **out, struct moo_error **err);
+MOO_EXTERN int moo_job_import(struct moo_job **out, struct moo_store *st, const char *host,
+			      const char *id, struct moo_error **err);
 
 /*
  * The job ref names (moo_store_get_job: an id, a unique prefix, a name). host (a verb's
@@ -231,7 +228,7 @@ MOO_EXTERN int moo_job_find(struct moo_job **out, struct moo_store *st, const ch
 			    const char *host, bool refresh, struct moo_error **err);
 
 /* Records every job under host's jobs/ that the store does not know; *n_new how many. */
-MOO_EXTERN int moo_job_import_all(struct moo_store *st, const char *host, size_t *n_new,
+MOO_EXTERN int moo_job_import_all(size_t *n_new, struct moo_store *st, const char *host,
 				  struct moo_error **err);
 
 /*
@@ -240,7 +237,7 @@ MOO_EXTERN int moo_job_import_all(struct moo_store *st, const char *host, size_t
  * "VALUE" when moo_param_typed would take it for a number or boolean. Free *out with
  * moo_job_params_free.
  */
-MOO_EXTERN int moo_job_params(const struct moo_job *job, struct moo_kv **out, size_t *n,
+MOO_EXTERN int moo_job_params(struct moo_kv **out, size_t *n, const struct moo_job *job,
 			      struct moo_error **err);
 MOO_EXTERN void moo_job_params_free(struct moo_kv *kvs, size_t n);
 /* Whether an unquoted parameter value reads as a number (JSON's form) or a boolean. */

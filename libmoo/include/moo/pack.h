@@ -35,6 +35,6 @@ struct moo_pack_result {
  * links and special files (MOO_EBUNDLE). out_zip is written to a temporary file and
  * renamed; on failure it is left as it was. result may be NULL.
  */
-MOO_EXTERN int moo_pack(const char *dir, const char *out_zip, const struct moo_pack_opts *opts,
-			struct moo_pack_result *result, struct moo_error **err);
+MOO_EXTERN int moo_pack(struct moo_pack_result *result, const char *dir, const char *out_zip,
+			const struct moo_pack_opts *opts, struct moo_error **err);
 #endif

@@ -63,27 +63,9 @@ struct moo_publication {
  * publication is recorded in st (unless dry_run) and *out is the caller's
  * (moo_publication_dispose).
  */
-MOO_EXTERN int moo_publish(struct moo_store *st, const struct moo_job *job,
-			   const struct moo_publish_opts *opts, struct moo_publication *out,
+MOO_EXTERN int moo_publish(struct moo_publication *out, struct moo_store *st,
+			   const struct moo_job *job, const struct moo_publish_opts *opts,
 			   struct moo_error **err);
-
-/*
- * Materializes a published model, "REPO@TAG" (the last '@' splits), into dest (which must
- * not exist): the model folder the tag's commit holds, found by its moo.lock (the only
- * model folder of the commit's change, else the one named in the tag's message). lock,
- * when not NULL, gets the folder's moo.lock text. accept_new_host_key as for moo_publish.
- * Git LFS pointers that the commit's .gitattributes route to LFS are replaced by their
- * objects (batch download, or the repository's own lfs/objects), checked by sha256.
- */
-MOO_EXTERN int moo_publish_checkout(const char *ref, const char *dest, bool accept_new_host_key,
-				    struct moo_buf *lock, struct moo_error **err);
-
-/*
- * The moo.lock and params.json (empty when the folder has none) of a published model,
- * "REPO@TAG", read through a temporary checkout (moo reproduce REPO@TAG).
- */
-MOO_EXTERN int moo_publish_read(const char *ref, struct moo_buf *lock, struct moo_buf *params,
-				struct moo_error **err);
 
 /*
  * A published model, "REPO@TAG", to serve (moo serve REPO@TAG): the tag's model folder

@@ -37,7 +37,7 @@ MOO_EXTERN int moo_replay_open(struct moo_replay **out, struct moo_store *st, co
  * nothing resolved again), the lock (its dataset) and the parameters. opts->host is set to
  * the job's host unless the caller set one. The pointers are borrowed from r.
  */
-MOO_EXTERN void moo_replay_run_opts(const struct moo_replay *r, struct moo_run_opts *opts);
+MOO_EXTERN void moo_replay_run_opts(struct moo_run_opts *opts, const struct moo_replay *r);
 
 MOO_EXTERN void moo_replay_free(struct moo_replay *r);
 #endif

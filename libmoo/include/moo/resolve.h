@@ -7,19 +7,13 @@
 #include "moo/host.h"
 #include "moo/bundle.h"
 #include "moo/store.h"
+#include "moo/images.h"
 
 /*
  * resolve: a spec's framework, version, Python and accelerator, and the facts of a host,
- * to one pinned container image and the requirements layer on top of it (a plan); and
- * moo.lock, the plan written down (spec/lockfile.md).
- *
- * The table is spec/images.yaml, built into the library, after config.yaml's own
- * 'images:' entries; config.yaml's 'registries:' maps a registry to a mirror and marks
- * plain-HTTP ones (moo-config(5)).
+ * to one pinned container image and the requirements layer on top of it (a plan).
+ * The table is moo/images.h's; moo.lock is moo/lock.h's.
  */
-
-/* The table: the built-in entries and config.yaml's, and the registry settings. Opaque. */
-struct moo_images;
 
 /*
  * What a runtime needs to run a job: the image to pull (by digest once pinned), the
@@ -79,20 +73,6 @@ struct moo_plan {
 /* The reference to run: "pull@digest" when pinned, else "pull". Caller frees. */
 MOO_EXTERN char *moo_plan_ref(const struct moo_plan *plan);
 
-/*
- * Loads the built-in table and the 'images:' and 'registries:' sections of config.yaml
- * (path NULL: moo_config_path; a missing file adds nothing). Problems name the file,
- * line and column.
- */
-MOO_EXTERN int moo_images_load(struct moo_images **out, const char *config_path,
-			       struct moo_error **err);
-
-/* The same with config.yaml's text in memory (NULL: none); name is used in diagnostics. */
-MOO_EXTERN int moo_images_parse(struct moo_images **out, const char *config, size_t len,
-				const char *name, struct moo_error **err);
-
-MOO_EXTERN void moo_images_free(struct moo_images *t);
-
 struct moo_resolve_opts {
 	unsigned version; /* MOO_RESOLVE_OPTS_VERSION */
 	int accelerator;  /* enum moo_accel, or -1 for the spec's */
@@ -114,35 +94,5 @@ MOO_EXTERN int moo_resolve(struct moo_plan **out, const struct moo_images *t,
 			   const struct moo_spec *spec, const struct moo_resolve_opts *opts,
 			   struct moo_error **err);
 
-/*
- * Pins plan->image: asks its registry (or mirror) over the OCI distribution API for the
- * manifest, computes its sha256 from the bytes received, and for an index picks the
- * host's platform (plan->platform). Sets digest, platform_digest and archs. MOO_ENET
- * when the registry cannot be reached or answers wrongly (a digest header that does not
- * match the bytes), MOO_ERESOLVE when the image has no manifest for the host's platform
- * or does not exist.
- */
-MOO_EXTERN int moo_plan_pin(struct moo_plan *plan, const struct moo_images *t,
-			    struct moo_error **err);
-
-/* moo.lock: the plan as JSON (spec/lockfile.md), ending with a newline. */
-MOO_EXTERN void moo_lock_write(const struct moo_plan *plan, struct moo_buf *out);
-/* moo_lock_write's text written to path, atomically (a reader sees the old lock or the new).
- * MOO_EIO, with the path and a hint, when it cannot be. */
-MOO_EXTERN int moo_lock_save(const struct moo_plan *plan, const char *path, struct moo_error **err);
-
-/*
- * Reads a moo.lock (version 1 or 2) into a plan, the way moo reproduce and moo serve replay
- * it; name is used in diagnostics. MOO_ESPEC when it is not a lock.
- */
-MOO_EXTERN int moo_lock_parse(struct moo_plan **out, const char *text, size_t len, const char *name,
-			      struct moo_error **err);
-
 MOO_EXTERN void moo_plan_free(struct moo_plan *plan);
-
-/* A deep copy of plan (through its lock text). Caller frees. */
-MOO_EXTERN struct moo_plan *moo_plan_dup(const struct moo_plan *plan);
-
-/* "linux/amd64" for uname -m's "x86_64" (and arm64, arm/v7, ppc64le, s390x, 386, riscv64). */
-MOO_EXTERN const char *moo_platform_for_arch(const char *uname_m);
 #endif

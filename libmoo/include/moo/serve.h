@@ -104,22 +104,22 @@ MOO_EXTERN int moo_server_start(struct moo_server **out, const struct moo_serve_
 MOO_EXTERN const char *moo_server_url(const struct moo_server *s);
 
 /* The state; *why (when not NULL) gets the last line of load()'s traceback, or NULL. */
-MOO_EXTERN enum moo_server_state moo_server_state(struct moo_server *s, char **why);
+MOO_EXTERN enum moo_server_state moo_server_state(char **why, struct moo_server *s);
 
 /*
  * One request without HTTP (moo predict JOB): path as in a URL ("/invocations"), waits for
  * the answer: *status the HTTP status, out its JSON body.
  */
-MOO_EXTERN int moo_server_call(struct moo_server *s, const char *path, const char *content_type,
-			       const void *body, size_t len, int *status, struct moo_buf *out,
-			       struct moo_error **err);
+MOO_EXTERN int moo_server_call(struct moo_buf *out, int *status, struct moo_server *s,
+			       const char *path, const char *content_type, const void *body,
+			       size_t len, struct moo_error **err);
 
 /*
  * POSTs body to url (moo predict URL): a URL without a path gets /invocations. *status the
  * HTTP status, out the answer. MOO_ENET when no answer came (connect timeout 10 s).
  */
-MOO_EXTERN int moo_predict_url(const char *url, const char *content_type, const void *body,
-			       size_t len, int *status, struct moo_buf *out,
+MOO_EXTERN int moo_predict_url(struct moo_buf *out, int *status, const char *url,
+			       const char *content_type, const void *body, size_t len,
 			       struct moo_error **err);
 
 /* Stops listening, ends the workers (EOF, then SIGKILL after 2 s). NULL-safe. */

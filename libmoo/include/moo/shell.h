@@ -11,6 +11,6 @@
  * one command). pty: ask for a terminal (give it when stdin is one; the caller puts its
  * terminal in raw mode). *status gets the exit status (128 + N for signal N).
  */
-MOO_EXTERN int moo_job_shell(const struct moo_job *job, const char *const *argv, size_t argc,
-			     bool pty, int *status, struct moo_error **err);
+MOO_EXTERN int moo_job_shell(int *status, const struct moo_job *job, const char *const *argv,
+			     size_t argc, bool pty, struct moo_error **err);
 #endif

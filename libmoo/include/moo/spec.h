@@ -111,7 +111,7 @@ MOO_EXTERN int moo_spec_check_tree(const struct moo_spec *spec, const char *dir,
 				   struct moo_error **err);
 
 /* Appends the spec as a JSON object (the shape of metadata.schema.json, defaults filled). */
-MOO_EXTERN void moo_spec_to_json(const struct moo_spec *spec, struct moo_buf *out);
+MOO_EXTERN void moo_spec_to_json(struct moo_buf *out, const struct moo_spec *spec);
 
 /* "cpu", "gpu" or "npu". */
 MOO_EXTERN const char *moo_accel_name(enum moo_accel a);

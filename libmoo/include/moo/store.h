@@ -32,9 +32,6 @@ struct moo_job_filter {
 		MOO_JOB_FILTER_VERSION, 0, NULL, 0, NULL, NULL \
 	}
 
-/* Appends the path the store is at by default (see above) to out. */
-MOO_EXTERN int moo_store_default_path(struct moo_buf *out, struct moo_error **err);
-
 /*
  * Opens (creating it and its folder when missing) and migrates the store at path, or at
  * the default path when path is NULL. On success *out is the caller's.
@@ -96,9 +93,7 @@ MOO_EXTERN int moo_store_list_hosts(struct moo_host_seen **out, size_t *n, struc
 MOO_EXTERN void moo_host_seen_dispose(struct moo_host_seen *h);
 MOO_EXTERN void moo_host_seen_free(struct moo_host_seen *v, size_t n);
 
-/* Records a publication; lists them, newest first (moo_publications_free). */
-MOO_EXTERN int moo_store_add_publication(struct moo_store *st, const struct moo_publication *p,
-					 struct moo_error **err);
+/* Lists the publications, newest first (moo_publications_free). */
 MOO_EXTERN int moo_store_list_publications(struct moo_publication **out, size_t *n,
 					   struct moo_store *st, struct moo_error **err);
 

@@ -62,8 +62,8 @@ struct moo_sweep_opts {
  * so it is there even when the run fails. Returns 0 when every point succeeded, MOO_EJOB
  * when one did not, MOO_EINTR when stopped (moo_sweep_resume goes on).
  */
-MOO_EXTERN int moo_sweep_run(struct moo_store *st, const struct moo_bundle *b,
-			     const struct moo_sweep_opts *opts, char **id, struct moo_error **err);
+MOO_EXTERN int moo_sweep_run(char **id, struct moo_store *st, const struct moo_bundle *b,
+			     const struct moo_sweep_opts *opts, struct moo_error **err);
 
 /*
  * Runs the points of a recorded sweep that have not succeeded (waiting for those that
@@ -74,7 +74,7 @@ MOO_EXTERN int moo_sweep_resume(struct moo_store *st, const char *id,
 				const struct moo_sweep_opts *opts, struct moo_error **err);
 
 /* Cancels every point still queued or running; *n how many. MOO_ENOTFOUND: no such sweep. */
-MOO_EXTERN int moo_sweep_cancel(struct moo_store *st, const char *id, size_t *n,
+MOO_EXTERN int moo_sweep_cancel(size_t *n, struct moo_store *st, const char *id,
 				struct moo_error **err);
 
 /* The full id of a recorded sweep named by id ("moo-sweep-" may be left out), or NULL. */

@@ -1,6 +1,6 @@
-/* runtime.c: the plan of a run (host probed, runtime chosen, image pinned, preflight). */
-#ifndef MOO_API_RUNTIME_H
-#define MOO_API_RUNTIME_H
+/* plan.c: the plan of a run (host probed, runtime chosen, image pinned, preflight). */
+#ifndef MOO_PLAN_H
+#define MOO_PLAN_H
 #include "moo/common.h"
 #include "moo/error.h"
 #include "moo/bundle.h"
