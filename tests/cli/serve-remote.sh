@@ -73,7 +73,7 @@ def predict(model, request):
 EOF
 printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: times\nentry_point: train.py\noutput_folder: training_result\ninference:\n  entry_point: predict.py\n' >"$P/metadata.yaml"
 
-plan 23
+plan 24
 
 expect_exit "a job trained on the host" 0 "$MOO" run --on h1 --json "$P"
 job=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq "d['id']")
@@ -178,6 +178,14 @@ case $(printf '%s' "$body" | jq "d['cwd']") in
 "$R"/serve/*) ok "... from the copy staged under the host's MOO_ROOT/serve" ;;
 *) not_ok "... staged on the host" "$body" ;;
 esac
+stop_serve
+
+# ---- more workers than sshd's MaxSessions (default 10) lets one session open: said, not silent --
+start_serve many "$P" --on h1 --workers 10
+wait_ready
+i=0
+until grep -q "MaxSessions" "$T/many.err" || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+contains "workers the host refuses (sshd's MaxSessions) are reported" "$(cat "$T/many.err")" "refused a channel for a worker"
 stop_serve
 
 # ---- a worker still in load() when moo serve stops: ended too, not left to finish on the host --
