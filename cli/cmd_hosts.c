@@ -265,6 +265,24 @@ static size_t live_jobs(const char *name)
 	return n;
 }
 
+/* Forgets what 'moo hosts check' recorded of name: 0, or MOO_ENOTFOUND when nothing was. */
+static int forget_facts(const char *name)
+{
+	struct moo_store *st = NULL;
+	struct moo_error *err = NULL;
+	int r;
+
+	if (open_store(&st) >= 0) {
+		return MOO_ENOTFOUND;
+	}
+	if ((r = moo_store_remove_host_facts(st, name, &err)) && r != MOO_ENOTFOUND) {
+		print_errors(err);
+	}
+	moo_error_free(err);
+	moo_store_close(st);
+	return r;
+}
+
 static int do_rm(const struct cmd *self, const char *name)
 {
 	struct moo_config *cfg = NULL;
@@ -284,10 +302,21 @@ static int do_rm(const struct cmd *self, const char *name)
 		moo_config_free(cfg);
 		return EXIT_USAGE;
 	}
-	if (moo_config_remove_host(cfg, name, &err) || moo_config_save(cfg, &err)) {
+	if (moo_config_remove_host(cfg, name, &err)) {
+		moo_config_free(cfg);
+		/* a host only checked (user@address:port, a Host of ~/.ssh/config), as ls lists */
+		if (forget_facts(name) == 0) {
+			moo_error_free(err);
+			printf("forgot host '%s' (checked, not in the inventory)\n", name);
+			return EXIT_OK;
+		}
+		return fail(err);
+	}
+	if (moo_config_save(cfg, &err)) {
 		moo_config_free(cfg);
 		return fail(err);
 	}
+	forget_facts(name); /* a new host of that name is not shown what this one was */
 	printf("removed host '%s' from %s\n", name, cfg->path);
 	moo_config_free(cfg);
 	return EXIT_OK;

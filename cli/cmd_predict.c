@@ -150,20 +150,11 @@ static int run(const struct cmd *self, int argc, char **argv)
 			   : moo_server_call(&ans, &status, srv, "/invocations", type,
 					     body.ptr ? body.ptr : "", body.len, &err);
 		moo_buf_dispose(&body);
-		if (r < 0) {
+		if (r < 0) { /* no answer: under --json, {"error": …} as every verb (moo(1)) */
 			moo_buf_dispose(&ans);
-			if (json) {
-				json_t *e = errors_to_json(err);
-
-				print_json(json_pack("{sbso}", "ok", 0, "errors", e));
-				moo_error_free(err);
-				err = NULL;
+			r = print_errors(err);
+			if (r == EXIT_INVALID || r == EXIT_RESOLVE) {
 				r = EXIT_HOST;
-			} else {
-				r = print_errors(err);
-				if (r == EXIT_INVALID || r == EXIT_RESOLVE) {
-					r = EXIT_HOST;
-				}
 			}
 			goto done;
 		}

@@ -131,7 +131,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 	print_errors(err); /* warnings: a GPU asked of a host without one */
 	moo_error_free(err);
 	err = NULL;
-	if ((r = moo_plan_command(&cmd, plan, b->spec, runtime, NULL, &err))) {
+	/* the command of the runtime the plan chose (the lock's), as moo run would start it */
+	if ((r = moo_plan_command(&cmd, plan, b->spec, runtime ? runtime : plan->runtime, NULL,
+				  &err))) {
 		goto fail;
 	}
 	plan->command = moo_buf_detach(&cmd);

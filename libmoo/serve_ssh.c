@@ -224,7 +224,13 @@ static void *link_main(void *arg)
 			start = c->next;
 			if (l->t && !chan_start(l, c) &&
 			    ssh_is_connected(moo__transport_ssh_session(l->t)->session)) {
-				chan_end(c, 255); /* refused (sshd's MaxSessions): it never runs */
+				/* refused (sshd's MaxSessions): never run, never retried */
+				moo__warn(MOO_EHOST,
+					  "host '%s' refused a channel for a worker (sshd's "
+					  "MaxSessions, default 10, allows 8): serving with one "
+					  "worker fewer",
+					  l->host);
+				chan_end(c, 255);
 				continue;
 			}
 			if (!l->t || !c->ch) {

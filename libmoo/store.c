@@ -981,6 +981,25 @@ done:
 	return r;
 }
 
+int moo_store_remove_host_facts(struct moo_store *st, const char *name, struct moo_error **err)
+{
+	sqlite3_stmt *q = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM hosts WHERE name = ?1", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		return db_fail(st, err, "forget a host");
+	}
+	bind_text(q, 1, name);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = db_fail(st, err, "forget a host");
+	} else if (!sqlite3_changes(st->db)) {
+		r = MOO_ENOTFOUND; /* never checked */
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
 /* One hosts row (name, facts, checked) into a moo_host_seen. */
 static int row_host(sqlite3_stmt *q, struct moo_host_seen *h, struct moo_error **err)
 {

@@ -11,8 +11,10 @@
 # The predictor's own prints go to stderr: stdout carries frames only.
 import json
 import os
+import select
 import struct
 import sys
+import threading
 import traceback
 
 _IN = sys.stdin.buffer
@@ -214,7 +216,20 @@ def _last_line(exc):
     return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
 
 
+def _watch_input():
+    """Ends the worker once moo has closed its input (moo serve stopped, or the SSH session
+    of a worker on a host is gone), even while load() or predict() runs and nothing reads
+    it: the end of a pipe or socket is a POLLHUP, reported whatever the mask."""
+    p = select.poll()
+    p.register(0, 0)
+    while True:
+        for _, ev in p.poll():
+            if ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                os._exit(0)
+
+
 def main():
+    threading.Thread(target=_watch_input, daemon=True).start()
     entry, model_dir = sys.argv[1], sys.argv[2]
     model_name = sys.argv[3] if len(sys.argv) > 3 else "model"
     sys.path.insert(0, os.getcwd())

@@ -5,7 +5,7 @@
 . "$MOO_SRC/tests/lib/sshd.sh"
 TOOL=$MOO_BUILD/tests/cli/ssh-tool
 CFG=$XDG_CONFIG_HOME/moo/config.yaml
-plan 37
+plan 41
 
 expect_exit "ls with no config.yaml" 0 "$MOO" hosts ls
 contains "... says how to add one" "$out" "moo hosts add"
@@ -119,4 +119,11 @@ if [ "$(head -c 1000000 "$f" | tr -d '\0' | wc -c)" = 0 ] &&
 else not_ok "collect resumes a partial file" "$(cat "$T/rt.err"; ls -la "$T/cache-root/up/sub dir")"; fi
 expect_exit "rm h1" 0 "$MOO" hosts rm h1
 expect_exit "rm h1 again: exit 2" 2 "$MOO" hosts rm h1
+expect_exit "ls after rm" 0 "$MOO" hosts ls
+if printf '%s\n' "$out" | grep -q "^h1 "; then not_ok "... no longer lists h1, nor what it was seen as" "$out"
+else ok "... no longer lists h1, nor what it was seen as"; fi
+expect_exit "rm of a host ls lists only as checked (user@address:port)" 0 "$MOO" hosts rm "root@127.0.0.1:$SSHD_PORT"
+"$MOO" hosts ls >"$T/ls.out" 2>&1
+if grep -q "^root@127.0.0.1:$SSHD_PORT " "$T/ls.out"; then not_ok "... forgets it" "$(cat "$T/ls.out")"
+else ok "... forgets it"; fi
 done_testing

@@ -4,7 +4,7 @@
 M=$MOO_BUILD/man
 pages=$(ls "$M"/*.[15] 2>/dev/null)
 verbs=$("$MOO" --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p')
-plan $(( 2 * $(echo "$pages" | wc -w) + 4 * $(echo "$verbs" | wc -w) + 2 ))
+plan $(( 2 * $(echo "$pages" | wc -w) + 4 * $(echo "$verbs" | wc -w) + 3 ))
 
 if [ -z "$pages" ]; then not_ok "man pages were built (scdoc missing?)"; else ok "man pages were built"; fi
 for p in $pages; do
@@ -43,4 +43,13 @@ txt=$(MANWIDTH=200 man -l "$M/moo.1" 2>/dev/null)
 missing=
 for v in $verbs; do printf '%s' "$txt" | grep -q "moo-$v" || missing="$missing $v"; done
 if [ -z "$missing" ]; then ok "moo(1) names every verb's page"; else not_ok "moo(1) names every verb's page" "missing:$missing"; fi
+# the diagnostic codes moo(1) JSON names are those --json prints (libmoo's moo_code_name,
+# or the CLI's own, named by the exit status)
+codes=$(sed -n '/^# JSON/,/^# [A-Z]/p' "$MOO_SRC/man/moo.1.scd" | tr '\n' ' ' |
+	sed -n 's/.*\*code\*\(.*\)\*file\*.*/\1/p' | grep -o '"[a-zA-Z-]*"' | tr -d '"')
+unknown=
+for c in $codes; do
+	grep -q "return \"$c\";" "$MOO_SRC/libmoo/error.c" "$MOO_SRC/cli/output.c" || unknown="$unknown $c"
+done
+if [ -n "$codes" ] && [ -z "$unknown" ]; then ok "moo(1) JSON names only the codes --json prints"; else not_ok "moo(1) JSON names only the codes --json prints" "codes:$codes; unknown:$unknown"; fi
 done_testing

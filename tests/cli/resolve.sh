@@ -32,6 +32,11 @@ c=$(cmd_of docker --accelerator gpu)
 contains "and on docker --gpus" "$c" "--gpus '\"device=0\"'"
 c=$(cmd_of host --accelerator gpu)
 contains "and on the host CUDA_VISIBLE_DEVICES" "$c" "'CUDA_VISIBLE_DEVICES=0'"
+# without --runtime the command is that of the runtime the lock records (moo run's choice:
+# host when no --image is given), not an engine's the job would never run under
+check "without --runtime, the command runs the lock's runtime" sh -c "'$MOO' resolve --offline -o - --json '$EX' |
+	$PY -c 'import json,sys; d=json.load(sys.stdin); rt=d[\"runtime\"]; c=d[\"command\"]
+sys.exit(not (c.startswith(\"env \") if rt == \"host\" else c.startswith(\"\x27%s\x27 \" % rt)))'"
 expect_exit "an unknown runtime is exit 5" 5 "$MOO" resolve --offline --runtime rkt -o - "$EX"
 contains "naming it" "$err" "unknown runtime 'rkt'"
 contains "and the ones there are" "$err" "hint: choose docker, podman, apptainer or host"

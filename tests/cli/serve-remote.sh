@@ -73,7 +73,7 @@ def predict(model, request):
 EOF
 printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: times\nentry_point: train.py\noutput_folder: training_result\ninference:\n  entry_point: predict.py\n' >"$P/metadata.yaml"
 
-plan 22
+plan 24
 
 expect_exit "a job trained on the host" 0 "$MOO" run --on h1 --json "$P"
 job=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq "d['id']")
@@ -179,4 +179,36 @@ case $(printf '%s' "$body" | jq "d['cwd']") in
 *) not_ok "... staged on the host" "$body" ;;
 esac
 stop_serve
+
+# ---- more workers than sshd's MaxSessions (default 10) lets one session open: said, not silent --
+start_serve many "$P" --on h1 --workers 10
+wait_ready
+i=0
+until grep -q "MaxSessions" "$T/many.err" || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+contains "workers the host refuses (sshd's MaxSessions) are reported" "$(cat "$T/many.err")" "refused a channel for a worker"
+stop_serve
+
+# ---- a worker still in load() when moo serve stops: ended too, not left to finish on the host --
+S=$T/slowload
+mkdir -p "$S/training_result"
+cp "$P/metadata.yaml" "$P/train.py" "$S/"
+cat >"$S/predict.py" <<EOF
+import os, time
+def load(model_dir):
+    open("$T/slowload.pid", "w").write(str(os.getpid()))
+    time.sleep(120)
+def predict(model, request):
+    return {}
+EOF
+start_serve slow "$S" --on h1
+i=0
+until [ -s "$T/slowload.pid" ] || [ $i -gt 300 ]; do sleep 0.1; i=$((i + 1)); done
+p4=$(cat "$T/slowload.pid" 2>/dev/null)
+stop_serve
+i=0
+while [ -n "$p4" ] && kill -0 "$p4" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -n "$p4" ] && ! kill -0 "$p4" 2>/dev/null; then ok "stopping moo serve ends a worker on the host still in load()"; else
+	not_ok "stopping moo serve ends a worker on the host still in load()" "pid '$p4': $(ps -o pid,args -p "${p4:-0}" | cut -c1-80)"
+	[ -n "$p4" ] && kill "$p4" 2>/dev/null
+fi
 done_testing

@@ -81,6 +81,10 @@ struct moo_host_seen {
 /* Records (replacing what was there) the facts a check of the host named name found. */
 MOO_EXTERN int moo_store_put_host_facts(struct moo_store *st, const char *name,
 					const struct moo_host_facts *facts, struct moo_error **err);
+/* Forgets the facts recorded for name (moo hosts rm). MOO_ENOTFOUND, with no error added,
+ * when there were none. */
+MOO_EXTERN int moo_store_remove_host_facts(struct moo_store *st, const char *name,
+					   struct moo_error **err);
 /*
  * The facts last recorded for name, and when. MOO_ENOTFOUND, with no error added, when the
  * host was never checked. On success *out is the caller's (moo_host_seen_dispose).
