@@ -862,3 +862,28 @@ done:
 	moo_host_facts_free(own);
 	return r;
 }
+
+int moo_plan_lock(struct moo_plan **out, const struct moo_bundle *b,
+		  const struct moo_plan_opts *opts, const char *lock_path, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	struct moo_plan *plan = NULL;
+	int r;
+
+	if ((r = moo_plan_make(&plan, b, opts, err))) {
+		return r;
+	}
+	if ((r = moo_plan_command(&cmd, plan, b->spec, opts ? opts->runtime : NULL, NULL, err))) {
+		goto fail;
+	}
+	plan->command = moo_buf_detach(&cmd);
+	if (lock_path && (r = moo_lock_save(plan, lock_path, err))) {
+		goto fail;
+	}
+	*out = plan;
+	return 0;
+fail:
+	moo_buf_dispose(&cmd);
+	moo_plan_free(plan);
+	return r;
+}

@@ -7,6 +7,7 @@
 #include "moo/bundle.h"
 #include "moo/store.h"
 #include "moo/resolve.h"
+#include "moo/plan.h"
 
 /* The job as a value (jobrec.c): what the store records of it, its status names. */
 enum moo_job_status {
@@ -263,4 +264,14 @@ MOO_EXTERN void moo_job_parse_metrics(struct moo_job *job, const char *text, siz
 MOO_EXTERN int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan,
 				const struct moo_spec *spec, const char *runtime,
 				const struct moo_host_facts *facts, struct moo_error **err);
+
+/*
+ * The plan and the lock moo resolve makes: moo_plan_make's plan (opts as there), with the
+ * command line the runtime would run (plan->command, moo_plan_command's with opts->runtime),
+ * saved as moo.lock at lock_path unless it is NULL. On success *out is the caller's
+ * (moo_plan_free) and err may hold moo_plan_make's warnings; on failure *out is untouched.
+ */
+MOO_EXTERN int moo_plan_lock(struct moo_plan **out, const struct moo_bundle *b,
+			     const struct moo_plan_opts *opts, const char *lock_path,
+			     struct moo_error **err);
 #endif
