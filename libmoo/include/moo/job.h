@@ -65,6 +65,13 @@ MOO_EXTERN int moo_job_status_parse(const char *name);
 /* True for succeeded, failed, cancelled and lost. */
 MOO_EXTERN bool moo_job_status_done(enum moo_job_status s);
 
+/*
+ * The last value of each metric name of job, in first-seen order: at most max pointers
+ * into job->metrics (borrowed) in out. Returns how many.
+ */
+MOO_EXTERN size_t moo_job_final_metrics(const struct moo_metric **out, size_t max,
+					const struct moo_job *job);
+
 MOO_EXTERN void moo_job_free(struct moo_job *job);
 MOO_EXTERN void moo_jobs_free(struct moo_job **jobs, size_t n);
 
