@@ -384,7 +384,9 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	int r, status, tries;
 
 	memset(&rt, 0, sizeof(rt));
-	if ((r = MOO__OPTS_VERSION(opts, MOO_RUN_OPTS_VERSION, "moo_run_opts", err))) {
+	if ((r = MOO__OPTS_VERSION(opts, MOO_RUN_OPTS_VERSION, "moo_run_opts", err)) ||
+	    (opts && opts->version >= 6 &&
+	     (r = MOO__OPTS_VERSION(opts->slurm, MOO_SLURM_OPTS_VERSION, "moo_slurm_opts", err)))) {
 		return r;
 	}
 	memset(&ds, 0, sizeof(ds));

@@ -96,6 +96,7 @@ MOO_EXTERN void moo_jobs_free(struct moo_job **jobs, size_t n);
  * Slurm's own. Each is passed to sbatch as the option of its name.
  */
 struct moo_slurm_opts {
+	unsigned version; /* MOO_SLURM_OPTS_VERSION */
 	const char *partition;
 	const char *time; /* sbatch --time: "30", "1:00:00", "2-00:00:00" */
 	const char *gres; /* "gpu:2"; default: gpu:COUNT from the spec's resources */
@@ -103,6 +104,11 @@ struct moo_slurm_opts {
 	const char *qos;
 	const char *constraint;
 };
+#define MOO_SLURM_OPTS_VERSION 1
+#define MOO_SLURM_OPTS_INIT                                                \
+	{                                                                  \
+		MOO_SLURM_OPTS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL \
+	}
 
 struct moo_run_opts {
 	unsigned version;       /* MOO_RUN_OPTS_VERSION */
