@@ -157,8 +157,6 @@ void format_duration(char *out, size_t len, double seconds);
 void job_outcome(const struct moo_job *j, char *out, size_t len);
 /* The job as a JSON object (jansson json_t *); full adds the command, params and spec. */
 void *job_to_json(const struct moo_job *j, bool full);
-/* The last value of each metric name, first-seen order; returns how many (at most max). */
-size_t final_metrics(const struct moo_job *j, const struct moo_metric **out, size_t max);
 /* problems: NULL, or per job why it could not be looked at now (STATUS 'unknown'). */
 void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n);
 void print_job_status(const struct moo_job *j);

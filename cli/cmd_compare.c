@@ -321,7 +321,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 		for (i = 0; i < n; i++) {
 			const struct moo_metric *fm[MAX_METRICS];
 			json_t *x = json_object();
-			size_t nm = final_metrics(jobs[i], fm, MAX_METRICS);
+			size_t nm = moo_job_final_metrics(fm, MAX_METRICS, jobs[i]);
 
 			for (k = 0; k < nm; k++) {
 				json_object_set_new(x, fm[k]->name, json_real(fm[k]->value));
@@ -352,7 +352,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 		printf("%-16.16s", esc(names[k]));
 		for (i = 0; i < n; i++) {
 			const struct moo_metric *fm[MAX_METRICS];
-			size_t nm = final_metrics(jobs[i], fm, MAX_METRICS), m;
+			size_t nm = moo_job_final_metrics(fm, MAX_METRICS, jobs[i]), m;
 			char v[32] = "-";
 
 			for (m = 0; m < nm; m++) {

@@ -41,8 +41,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 	ro.name = name;
 	ro.allow_drift = allow_drift;
 	ro.host = on;
-	moo_replay_run_opts(&ro, old);
-	if ((r = moo_job_start(&job, ctx->st, old->bundle, &ro, &err))) {
+	if ((r = moo_replay_start(&job, ctx->st, old, &ro, &err))) {
 		r = print_errors(err);
 		goto done;
 	}

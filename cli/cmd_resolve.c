@@ -80,17 +80,36 @@ static void print_human(const struct moo_plan *p, const char *lock)
 	free(ref);
 }
 
+/* Where moo.lock goes: -o FILE ('-': nowhere), else the project folder's, else ./moo.lock. */
+static char *lock_path_of(const char *source)
+{
+	struct stat st;
+	size_t n;
+	char *p;
+
+	if (output) {
+		return strcmp(output, "-") ? strdup(output) : NULL;
+	}
+	if (stat(source, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		return strdup("moo.lock");
+	}
+	n = strlen(source);
+	p = malloc(n + sizeof("/moo.lock"));
+	snprintf(p, n + sizeof("/moo.lock"), "%s%smoo.lock", source,
+		 n && source[n - 1] == '/' ? "" : "/");
+	return p;
+}
+
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
-	struct moo_resolve_opts ro = MOO_RESOLVE_OPTS_INIT;
+	struct moo_plan_opts po = MOO_PLAN_OPTS_INIT;
 	struct moo_bundle *b = NULL;
 	struct moo_plan *plan = NULL;
 	struct moo_error *err = NULL;
-	struct moo_buf lock = MOO_BUF_INIT, cmd = MOO_BUF_INIT;
+	struct moo_buf lock = MOO_BUF_INIT;
 	char *lock_path = NULL;
 	const char *source;
-	struct stat st;
 	int npos, r;
 
 	r = opt_parse(self, opts, argc, argv, &npos, 0, 1);
@@ -99,11 +118,11 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	if (accelerator) {
 		if (!strcmp(accelerator, "cpu")) {
-			ro.accelerator = MOO_ACCEL_CPU;
+			po.accelerator = MOO_ACCEL_CPU;
 		} else if (!strcmp(accelerator, "gpu")) {
-			ro.accelerator = MOO_ACCEL_GPU;
+			po.accelerator = MOO_ACCEL_GPU;
 		} else if (!strcmp(accelerator, "npu")) {
-			ro.accelerator = MOO_ACCEL_NPU;
+			po.accelerator = MOO_ACCEL_NPU;
 		} else {
 			return usage_error(self, "use cpu, gpu or npu", "unknown accelerator '%s'",
 					   accelerator);
@@ -113,51 +132,25 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if ((r = moo_bundle_open(&b, source, &bo, &err))) {
 		goto fail;
 	}
-	{
-		/* the plan moo run makes, with the image resolved whatever the runtime */
-		struct moo_plan_opts po = MOO_PLAN_OPTS_INIT;
-
-		po.host = on;
-		po.runtime = runtime;
-		po.accelerator = ro.accelerator;
-		po.offline = offline;
-		po.accept_new_host_key = accept_new;
-		po.resolve_image = true;
-		po.no_preflight = true;
-		if ((r = moo_plan_make(&plan, b, &po, &err))) {
-			goto fail;
-		}
+	/* the plan moo run makes, with the image resolved whatever the runtime */
+	po.host = on;
+	po.runtime = runtime;
+	po.offline = offline;
+	po.accept_new_host_key = accept_new;
+	po.resolve_image = true;
+	po.no_preflight = true;
+	lock_path = lock_path_of(source);
+	if ((r = moo_plan_lock(&plan, b, &po, lock_path, &err))) {
+		goto fail;
 	}
 	print_errors(err); /* warnings: a GPU asked of a host without one */
 	moo_error_free(err);
 	err = NULL;
-	/* the command of the runtime the plan chose (the lock's), as moo run would start it */
-	if ((r = moo_plan_command(&cmd, plan, b->spec, runtime ? runtime : plan->runtime, NULL,
-				  &err))) {
-		goto fail;
-	}
-	plan->command = moo_buf_detach(&cmd);
-	moo_lock_write(&lock, plan);
-	if (output && !strcmp(output, "-")) {
-		lock_path = NULL;
-	} else if (output) {
-		lock_path = strdup(output);
-	} else if (stat(source, &st) == 0 && S_ISDIR(st.st_mode)) {
-		size_t n = strlen(source);
-
-		lock_path = malloc(n + sizeof("/moo.lock"));
-		snprintf(lock_path, n + sizeof("/moo.lock"), "%s%smoo.lock", source,
-			 n && source[n - 1] == '/' ? "" : "/");
-	} else {
-		lock_path = strdup("moo.lock");
-	}
-	if (lock_path && (r = moo_lock_save(plan, lock_path, &err))) {
-		r = print_errors(err);
-		goto done;
-	}
 	if (json) {
-		json_t *o = json_loads(lock.ptr, 0, NULL);
+		json_t *o;
 
+		moo_lock_write(&lock, plan);
+		o = json_loads(lock.ptr, 0, NULL);
 		json_object_set_new(o, "lock_file",
 				    lock_path ? json_string(lock_path) : json_null());
 		print_json(o);
@@ -181,7 +174,6 @@ fail:
 done:
 	moo_error_free(err);
 	moo_buf_dispose(&lock);
-	moo_buf_dispose(&cmd);
 	free(lock_path);
 	moo_plan_free(plan);
 	moo_bundle_free(b);

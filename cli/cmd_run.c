@@ -8,7 +8,7 @@
 
 static bool detach, json, accept_new;
 static const char *name, *on, *runtime, *image;
-static struct moo_slurm_opts slurm;
+static struct moo_slurm_opts slurm = MOO_SLURM_OPTS_INIT;
 static struct strlist sets;
 static long tail_lines = 20;
 

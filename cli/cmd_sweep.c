@@ -10,7 +10,7 @@ static bool detach, json, accept_new;
 static const char *on, *grid_file, *resume, *runtime, *image;
 static struct strlist grids, sets;
 static long random_n, max_parallel, per_host, retries, seed;
-static struct moo_slurm_opts slurm;
+static struct moo_slurm_opts slurm = MOO_SLURM_OPTS_INIT;
 static volatile sig_atomic_t interrupted;
 
 static const struct opt opts[] = {

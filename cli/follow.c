@@ -64,7 +64,7 @@ static void summary(const struct moo_job *job)
 {
 	const struct moo_metric *fm[16];
 	char dur[32], outcome[160];
-	size_t i, n = final_metrics(job, fm, 16);
+	size_t i, n = moo_job_final_metrics(fm, 16, job);
 
 	format_duration(dur, sizeof(dur), job->ended - job->started);
 	job_outcome(job, outcome, sizeof(outcome));

@@ -573,25 +573,6 @@ void *job_to_json(const struct moo_job *j, bool full)
 	return o;
 }
 
-/* The last value of each metric name, in first-seen order. */
-size_t final_metrics(const struct moo_job *j, const struct moo_metric **out, size_t max)
-{
-	size_t n = 0, i, k;
-
-	for (i = 0; i < j->n_metrics; i++) {
-		for (k = 0; k < n; k++) {
-			if (!strcmp(out[k]->name, j->metrics[i].name)) {
-				out[k] = &j->metrics[i];
-				break;
-			}
-		}
-		if (k == n && n < max) {
-			out[n++] = &j->metrics[i];
-		}
-	}
-	return n;
-}
-
 static const char *status_color(enum moo_job_status s)
 {
 	switch (s) {
@@ -615,7 +596,7 @@ void print_job_table(struct moo_job **jobs, const char *const *problems, size_t 
 		const struct moo_job *j = jobs[i];
 		const struct moo_metric *fm[8];
 		char created[32], dur[32], outcome[160];
-		size_t k, nm = final_metrics(j, fm, 8);
+		size_t k, nm = moo_job_final_metrics(fm, 8, j);
 
 		format_time(created, sizeof(created), j->created);
 		format_duration(dur, sizeof(dur), job_elapsed(j));

@@ -390,7 +390,9 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	int r, status, tries;
 
 	memset(&rt, 0, sizeof(rt));
-	if ((r = MOO__OPTS_VERSION(opts, MOO_RUN_OPTS_VERSION, "moo_run_opts", err))) {
+	if ((r = MOO__OPTS_VERSION(opts, MOO_RUN_OPTS_VERSION, "moo_run_opts", err)) ||
+	    (opts && opts->version >= 6 &&
+	     (r = MOO__OPTS_VERSION(opts->slurm, MOO_SLURM_OPTS_VERSION, "moo_slurm_opts", err)))) {
 		return r;
 	}
 	memset(&ds, 0, sizeof(ds));
@@ -866,5 +868,33 @@ done:
 	free(job.dir);
 	free(ref);
 	moo_host_facts_free(own);
+	return r;
+}
+
+int moo_plan_lock(struct moo_plan **out, const struct moo_bundle *b,
+		  const struct moo_plan_opts *opts, const char *lock_path, struct moo_error **err)
+{
+	struct moo_buf cmd = MOO_BUF_INIT;
+	struct moo_plan *plan = NULL;
+	int r;
+
+	if ((r = moo_plan_make(&plan, b, opts, err))) {
+		return r;
+	}
+	/* the command of the runtime the plan chose (the lock's), as moo run would start it */
+	if ((r = moo_plan_command(&cmd, plan, b->spec,
+				  opts && opts->runtime ? opts->runtime : plan->runtime, NULL,
+				  err))) {
+		goto fail;
+	}
+	plan->command = moo_buf_detach(&cmd);
+	if (lock_path && (r = moo_lock_save(plan, lock_path, err))) {
+		goto fail;
+	}
+	*out = plan;
+	return 0;
+fail:
+	moo_buf_dispose(&cmd);
+	moo_plan_free(plan);
 	return r;
 }

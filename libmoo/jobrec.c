@@ -72,3 +72,21 @@ void moo_jobs_free(struct moo_job **jobs, size_t n)
 	}
 	free(jobs);
 }
+
+size_t moo_job_final_metrics(const struct moo_metric **out, size_t max, const struct moo_job *j)
+{
+	size_t n = 0, i, k;
+
+	for (i = 0; i < j->n_metrics; i++) {
+		for (k = 0; k < n; k++) {
+			if (!strcmp(out[k]->name, j->metrics[i].name)) {
+				out[k] = &j->metrics[i];
+				break;
+			}
+		}
+		if (k == n && n < max) {
+			out[n++] = &j->metrics[i];
+		}
+	}
+	return n;
+}

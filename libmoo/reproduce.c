@@ -3,6 +3,7 @@
  * folder's, its job directory's, or a published model's), its bundle by sha256 from this
  * machine's bundles/, its training parameters — as the options of a new moo_job_start.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -133,15 +134,42 @@ fail:
 	return e;
 }
 
-void moo_replay_run_opts(struct moo_run_opts *opts, const struct moo_replay *r)
+/* How much of a struct moo_run_opts each version has: an older caller's is read as it was. */
+static size_t run_opts_size(unsigned version)
 {
-	opts->set = (const char *const *)r->set;
-	opts->n_set = r->n_set;
-	opts->plan = r->plan; /* the lock is the plan: the same runtime, image digest, packages */
-	opts->lock = r->lock; /* and its dataset: the bytes the job ran on */
-	if (!opts->host) {
-		opts->host = r->job->host;
+	switch (version) {
+	case 1: return offsetof(struct moo_run_opts, host);
+	case 2: return offsetof(struct moo_run_opts, runtime);
+	case 3: return offsetof(struct moo_run_opts, no_wait);
+	case 4: return offsetof(struct moo_run_opts, plan);
+	case 5: return offsetof(struct moo_run_opts, slurm);
+	default: return sizeof(struct moo_run_opts);
 	}
+}
+
+int moo_replay_start(struct moo_job **out, struct moo_store *st, const struct moo_replay *r,
+		     const struct moo_run_opts *opts, struct moo_error **err)
+{
+	struct moo_run_opts o = MOO_RUN_OPTS_INIT;
+	int ret;
+
+	if ((ret = MOO__OPTS_VERSION(opts, MOO_RUN_OPTS_VERSION, "moo_run_opts", err))) {
+		return ret;
+	}
+	if (opts) {
+		memcpy(&o, opts, run_opts_size(opts->version));
+		o.version = MOO_RUN_OPTS_VERSION;
+	}
+	/* the lock is the plan: the same runtime, image digest, packages; its dataset; the
+	 * job's parameters; its host unless the caller names another */
+	o.set = (const char *const *)r->set;
+	o.n_set = r->n_set;
+	o.plan = r->plan;
+	o.lock = r->lock;
+	if (!o.host) {
+		o.host = r->job->host;
+	}
+	return moo_job_start(out, st, r->bundle, &o, err);
 }
 
 void moo_replay_free(struct moo_replay *r)

@@ -43,7 +43,8 @@ int moo__slurm_args(struct moo_buf *out, const struct moo_slurm_opts *opts,
 	size_t i;
 	int r;
 
-	if ((r = moo_config_load(&cfg, NULL, err))) {
+	if ((r = MOO__OPTS_VERSION(opts, MOO_SLURM_OPTS_VERSION, "moo_slurm_opts", err)) ||
+	    (r = moo_config_load(&cfg, NULL, err))) {
 		return r;
 	}
 	if (opts) {

@@ -746,6 +746,7 @@ static int run_sweep(struct run *rn, struct moo_error **err)
 	rn->p = moo__calloc(rn->n, sizeof(*rn->p));
 	rn->max_parallel = (size_t)json_integer_value(json_object_get(rn->opts, "max_parallel"));
 	rn->retries = (unsigned)json_integer_value(json_object_get(rn->opts, "retries"));
+	rn->so.version = MOO_SLURM_OPTS_VERSION;
 	rn->so.partition = opt_str(rn->opts, "partition");
 	rn->so.time = opt_str(rn->opts, "time");
 	rn->so.gres = opt_str(rn->opts, "gres");
@@ -910,7 +911,8 @@ int moo_sweep_run(char **id_out, struct moo_store *st, const struct moo_bundle *
 		r = moo__fail(err, MOO_EARG, "moo_sweep_run: no options");
 		goto done;
 	}
-	if ((r = moo__opts_version(o->version, MOO_SWEEP_OPTS_VERSION, "moo_sweep_opts", err))) {
+	if ((r = moo__opts_version(o->version, MOO_SWEEP_OPTS_VERSION, "moo_sweep_opts", err)) ||
+	    (r = MOO__OPTS_VERSION(o->slurm, MOO_SLURM_OPTS_VERSION, "moo_slurm_opts", err))) {
 		goto done;
 	}
 	seed = o->seed ? o->seed : (uint64_t)(now() * 1e6);

@@ -22,7 +22,7 @@ import sys
 INTERNAL = {"moo_suggest", "moo_edit_distance", "moo_store_cache_get", "moo_store_cache_put",
             "moo_host_probe_script", "moo_lock_local", "moo_job_root", "moo_plan_pin",
             "moo_plan_dup", "moo_publish_checkout", "moo_publish_read",
-            "moo_store_add_publication", "moo_store_default_path"}
+            "moo_store_add_publication", "moo_store_default_path", "moo_replay_run_opts"}
 
 
 def exported(so):

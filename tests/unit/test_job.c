@@ -1,4 +1,5 @@
-/* job.c: metric lines, and the supervisor command line quoting hostile values. */
+/* job.c: metric lines and their last values, and the supervisor command line quoting hostile
+ * values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,30 @@ static void test_metrics(void **state)
 		}
 		free(j.metrics);
 	}
+}
+
+/* The last value of each metric, in first-seen order, at most max of them. */
+static void test_final_metrics(void **state)
+{
+	struct moo_metric m[] = {
+		{"loss", 1, 1, false}, {"acc", 0.5, 1, false}, {"loss", 0.5, 2, false},
+		{"mae", 3, -1, false}, {"acc", 0.9, 2, false},
+	};
+	const struct moo_metric *fm[4];
+	struct moo_job j;
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	j.metrics = m;
+	j.n_metrics = sizeof(m) / sizeof(m[0]);
+	assert_int_equal(moo_job_final_metrics(fm, 4, &j), 3);
+	assert_ptr_equal(fm[0], &m[2]);
+	assert_ptr_equal(fm[1], &m[4]);
+	assert_ptr_equal(fm[2], &m[3]);
+	assert_int_equal(moo_job_final_metrics(fm, 1, &j), 1);
+	assert_ptr_equal(fm[0], &m[2]);
+	j.n_metrics = 0;
+	assert_int_equal(moo_job_final_metrics(fm, 4, &j), 0);
 }
 
 static void count_warning(const struct moo_error *w, void *data)
@@ -113,6 +138,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_metric_steps),
+		cmocka_unit_test(test_final_metrics),
 		cmocka_unit_test(test_up_times),
 	};
 

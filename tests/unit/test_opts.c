@@ -126,6 +126,16 @@ static void test_plan_resolve_run(void **state)
 	run.version = 999;
 	REFUSED(moo_job_start(&j, st, &b, &run, &err), "moo_run_opts");
 	assert_null(j);
+	{
+		struct moo_slurm_opts sl = MOO_SLURM_OPTS_INIT;
+
+		sl.version = 999;
+		run.version = MOO_RUN_OPTS_VERSION;
+		run.host = "slurm:nowhere.invalid";
+		run.slurm = &sl;
+		REFUSED(moo_job_start(&j, st, &b, &run, &err), "moo_slurm_opts");
+		assert_null(j);
+	}
 }
 
 static void test_store_sweep_publish_serve(void **state)
@@ -151,6 +161,16 @@ static void test_store_sweep_publish_serve(void **state)
 	REFUSED(moo_sweep_run(&id, st, &b, &so, &err), "moo_sweep_opts");
 	assert_null(id);
 	REFUSED(moo_sweep_resume(st, "moo-sweep-none", &so, &err), "moo_sweep_opts");
+	{
+		struct moo_slurm_opts sl = MOO_SLURM_OPTS_INIT;
+
+		sl.version = 999;
+		so.version = MOO_SWEEP_OPTS_VERSION;
+		so.slurm = &sl;
+		REFUSED(moo_sweep_run(&id, st, &b, &so, &err), "moo_slurm_opts");
+		assert_null(id);
+		so.version = 999;
+	}
 	memset(&job, 0, sizeof(job));
 	pub.version = 999;
 	pub.repo = dir;

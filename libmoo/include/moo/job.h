@@ -7,6 +7,7 @@
 #include "moo/bundle.h"
 #include "moo/store.h"
 #include "moo/resolve.h"
+#include "moo/plan.h"
 
 /* The job as a value (jobrec.c): what the store records of it, its status names. */
 enum moo_job_status {
@@ -64,6 +65,13 @@ MOO_EXTERN int moo_job_status_parse(const char *name);
 /* True for succeeded, failed, cancelled and lost. */
 MOO_EXTERN bool moo_job_status_done(enum moo_job_status s);
 
+/*
+ * The last value of each metric name of job, in first-seen order: at most max pointers
+ * into job->metrics (borrowed) in out. Returns how many.
+ */
+MOO_EXTERN size_t moo_job_final_metrics(const struct moo_metric **out, size_t max,
+					const struct moo_job *job);
+
 MOO_EXTERN void moo_job_free(struct moo_job *job);
 MOO_EXTERN void moo_jobs_free(struct moo_job **jobs, size_t n);
 
@@ -88,6 +96,7 @@ MOO_EXTERN void moo_jobs_free(struct moo_job **jobs, size_t n);
  * Slurm's own. Each is passed to sbatch as the option of its name.
  */
 struct moo_slurm_opts {
+	unsigned version; /* MOO_SLURM_OPTS_VERSION */
 	const char *partition;
 	const char *time; /* sbatch --time: "30", "1:00:00", "2-00:00:00" */
 	const char *gres; /* "gpu:2"; default: gpu:COUNT from the spec's resources */
@@ -95,6 +104,11 @@ struct moo_slurm_opts {
 	const char *qos;
 	const char *constraint;
 };
+#define MOO_SLURM_OPTS_VERSION 1
+#define MOO_SLURM_OPTS_INIT                                                \
+	{                                                                  \
+		MOO_SLURM_OPTS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL \
+	}
 
 struct moo_run_opts {
 	unsigned version;       /* MOO_RUN_OPTS_VERSION */
@@ -263,4 +277,14 @@ MOO_EXTERN void moo_job_parse_metrics(struct moo_job *job, const char *text, siz
 MOO_EXTERN int moo_plan_command(struct moo_buf *out, const struct moo_plan *plan,
 				const struct moo_spec *spec, const char *runtime,
 				const struct moo_host_facts *facts, struct moo_error **err);
+
+/*
+ * The plan and the lock moo resolve makes: moo_plan_make's plan (opts as there), with the
+ * command line the runtime would run (plan->command, moo_plan_command's with opts->runtime),
+ * saved as moo.lock at lock_path unless it is NULL. On success *out is the caller's
+ * (moo_plan_free) and err may hold moo_plan_make's warnings; on failure *out is untouched.
+ */
+MOO_EXTERN int moo_plan_lock(struct moo_plan **out, const struct moo_bundle *b,
+			     const struct moo_plan_opts *opts, const char *lock_path,
+			     struct moo_error **err);
 #endif

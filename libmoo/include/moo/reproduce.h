@@ -33,11 +33,15 @@ MOO_EXTERN int moo_replay_open(struct moo_replay **out, struct moo_store *st, co
 			       struct moo_error **err);
 
 /*
- * Fills the fields of opts that replay r: the plan (same runtime, image digest, packages;
- * nothing resolved again), the lock (its dataset) and the parameters. opts->host is set to
- * the job's host unless the caller set one. The pointers are borrowed from r.
+ * Starts r again as a new job of st, replaying it: moo_job_start with r's bundle, its plan
+ * (the same runtime, image digest and packages; nothing resolved again), its lock (its
+ * dataset) and its parameters. opts (NULL: the defaults) gives what the new run may change:
+ * name, host (NULL: the job's own), allow_drift, no_wait; its set, plan and lock are
+ * replaced by r's. *out as moo_job_start's.
  */
-MOO_EXTERN void moo_replay_run_opts(struct moo_run_opts *opts, const struct moo_replay *r);
+MOO_EXTERN int moo_replay_start(struct moo_job **out, struct moo_store *st,
+				const struct moo_replay *r, const struct moo_run_opts *opts,
+				struct moo_error **err);
 
 MOO_EXTERN void moo_replay_free(struct moo_replay *r);
 #endif
