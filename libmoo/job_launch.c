@@ -203,7 +203,7 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 			const struct moo_job *job, uint64_t *sent, struct moo_error **err)
 {
 	char *bdir = moo__printf("%s/bundles/%s", t->root, b->sha256);
-	char *parent = moo__path_join(t->root, "bundles"), *stage = NULL;
+	char *parent = moo__path_join(t->root, "bundles"), *stage = NULL, *outdir_path = NULL;
 	struct moo_buf root = MOO_BUF_INIT, cmd = MOO_BUF_INIT, errout = MOO_BUF_INIT;
 	int r, status = -1;
 
@@ -260,14 +260,16 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 		moo_buf_shquote(&cmd, in);
 		moo_buf_putc(&cmd, ' ');
 		moo_buf_shquote(&cmd, meta);
-		moo_buf_puts(&cmd, " && mkdir -p -- ");
-		moo_buf_shquote(&cmd, outdir);
 		free(work);
 		free(meta);
 		free(in);
-		free(outdir);
+		outdir_path = outdir;
 	}
 	if ((r = t->ops->exec(t, cmd.ptr, NULL, &errout, &status, err))) {
+		goto done;
+	}
+	/* the output folder over SFTP where it can be (a program less on the host) */
+	if (!status && (r = t->ops->mkdir_p(t, outdir_path, err))) {
 		goto done;
 	}
 	if (status) {
@@ -289,6 +291,7 @@ done:
 	free(bdir);
 	free(parent);
 	free(stage);
+	free(outdir_path);
 	return r;
 }
 
