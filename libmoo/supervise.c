@@ -497,43 +497,113 @@ struct job {
 	size_t nvars; /* leading NAME=VALUE words of an 'env' command, exported by the child */
 };
 
-/* The job's process: its own session, in work/, with what supervisor.sh's child has. */
-static void run_job(const struct job *j, const char *cg)
+/* Sets NAME=VALUE (entry, which the array keeps) in env, replacing one of the same name. */
+static void env_put(struct words *env, char *entry)
 {
-	char **argv = j->argv.v;
-	char cwd[4096];
+	size_t n = strcspn(entry, "=") + 1;
 
-	setenv("MOO_JOB_ID", j->id, 1);
-	if (cg) {
-		char *procs = moo__printf("%s/cgroup.procs", cg);
-		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	for (size_t i = 0; i < env->n; i++) {
+		if (!strncmp(env->v[i], entry, n)) {
+			free(env->v[i]);
+			env->v[i] = entry;
+			return;
+		}
+	}
+	env->v = moo__realloc(env->v, (env->n + 2) * sizeof(*env->v));
+	env->v[env->n++] = entry;
+	env->v[env->n] = NULL;
+}
 
-		if (fd >= 0) {
+/* What execvp would run for name under the PATH of env; NULL when none is found. */
+static char *find_program(const char *name, const struct words *env)
+{
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+
+	if (strchr(name, '/')) {
+		return moo__strdup(name);
+	}
+	for (size_t i = 0; i < env->n; i++) {
+		if (!strncmp(env->v[i], "PATH=", 5)) {
+			path = env->v[i] + 5;
+		}
+	}
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		char *full = moo__printf("%.*s%s%s", (int)n, path, n ? "/" : "", name);
+		struct stat st;
+
+		if (!stat(full, &st) && S_ISREG(st.st_mode) && !access(full, X_OK)) {
+			return full;
+		}
+		free(full);
+		path += n + (path[n] == ':');
+	}
+	return NULL;
+}
+
+/* vfork, and in the child: into the cgroup (procs, when not NULL), work/, a session of its
+ * own, exec. Only system calls in the child, and no variable of the caller's written. */
+__attribute__((noinline)) static pid_t vfork_exec(const char *procs, const char *prog, char **argv,
+						  char **envp, const char *msg)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0) {
+		int fd, e;
+
+		if (procs && (fd = open(procs, O_WRONLY | O_CLOEXEC)) >= 0) {
 			(void)!write(fd, "0\n", 2);
 			close(fd);
 		}
-		free(procs);
-	}
-	if (chdir("work") < 0) {
-		_exit(1);
-	}
-	if (getenv("PWD") && getcwd(cwd, sizeof(cwd))) {
-		setenv("PWD", cwd, 1);
-	}
-	setsid();
-	if (j->nvars) {
-		argv++;
-		for (size_t i = 0; i < j->nvars; i++, argv++) {
-			char *eq = strchr(*argv, '=');
-
-			*eq = '\0';
-			setenv(*argv, eq + 1, 1);
-			*eq = '=';
+		if (chdir("work") < 0) {
+			_exit(1);
 		}
+		setsid();
+		if (prog) {
+			execve(prog, argv, envp);
+		}
+		e = prog ? errno : ENOENT;
+		(void)!write(2, msg, strlen(msg));
+		(void)!write(2, strerror(e), strlen(strerror(e)));
+		(void)!write(2, "\n", 1);
+		_exit(e == ENOENT ? 127 : 126);
 	}
-	execvp(argv[0], argv);
-	dprintf(2, "moo-supervisor: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	return pid;
+}
+
+/*
+ * Starts the job: its own session, in work/, in the cgroup, with what supervisor.sh's child
+ * has (MOO_JOB_ID, the command's NAME=VALUE words, PWD). Everything is made ready first;
+ * the child is vfork'ed and makes only system calls (no copy of this process's pages).
+ */
+static pid_t start_job(const struct job *j, const char *cg)
+{
+	struct words env = {0};
+	char **argv = j->argv.v + (j->nvars ? 1 + j->nvars : 0), *prog, *procs = NULL;
+	char cwd[4096], *msg;
+	pid_t pid;
+
+	for (char **e = environ; *e; e++) {
+		env_put(&env, moo__strdup(*e));
+	}
+	env_put(&env, moo__printf("MOO_JOB_ID=%s", j->id));
+	if (getenv("PWD") && getcwd(cwd, sizeof(cwd))) {
+		env_put(&env, moo__printf("PWD=%s/work", cwd));
+	}
+	for (size_t i = 0; i < j->nvars; i++) {
+		env_put(&env, moo__strdup(j->argv.v[1 + i]));
+	}
+	prog = find_program(argv[0], &env);
+	if (cg) {
+		procs = moo__printf("%s/cgroup.procs", cg);
+	}
+	msg = moo__printf("moo-supervisor: cannot run %s: ", argv[0]);
+	pid = vfork_exec(procs, prog, argv, env.v, msg);
+	free(msg);
+	free(procs);
+	free(prog);
+	words_free(&env);
+	return pid;
 }
 
 /* What the job put in place of a file the supervisor writes goes first (supervisor.sh). */
@@ -580,10 +650,7 @@ static void supervise(const struct job *j)
 	moo_error_free(e);
 	free(s);
 	cg = make_cgroup(j->id);
-	child = fork();
-	if (child == 0) {
-		run_job(j, cg);
-	}
+	child = start_job(j, cg);
 	now(started, sizeof(started));
 	starttime(getpid(), pid_start, sizeof(pid_start));
 	starttime(child, pgid_start, sizeof(pgid_start));
@@ -712,14 +779,17 @@ int moo__supervise_start(const char *dir, const char *out, const char *command, 
 		goto done;
 	}
 	if (p == 0) {
+		static const int ours[] = {SIGTERM, SIGALRM, SIGPIPE, SIGCHLD};
 		struct sigaction sa = {0};
 		sigset_t none;
 		int fd;
 
 		setsid();
+		/* what moo set goes back to the default (what moo's caller ignored stays ignored,
+		 * as it did for supervisor.sh) */
 		sa.sa_handler = SIG_DFL;
-		for (int sig = 1; sig < NSIG; sig++) {
-			sigaction(sig, &sa, NULL);
+		for (size_t k = 0; k < sizeof(ours) / sizeof(ours[0]); k++) {
+			sigaction(ours[k], &sa, NULL);
 		}
 		/* supervisor.sh's trap '' HUP INT; its job, an asynchronous list, also ignores
 		 * INT and QUIT: so does the job here */
