@@ -1,4 +1,5 @@
 /* moo predict: one prediction from a job's model or a moo serve endpoint, for scripts. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static int slurp(FILE *f, const char *name, struct moo_buf *out)
 		moo_buf_add(out, chunk, k);
 	}
 	if (ferror(f)) {
-		print_error_msg(NULL, "cannot read '%s'", name);
+		print_error_msg(NULL, "cannot read '%s': %s", name, strerror(errno));
 		return EXIT_LOCAL;
 	}
 	return -1;
@@ -128,7 +129,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 			FILE *f = fopen(name, "rb");
 
 			if (!f) {
-				print_error_msg(NULL, "cannot open '%s'", name);
+				print_error_msg(NULL, "cannot open '%s': %s", name,
+						strerror(errno));
 				r = EXIT_LOCAL;
 				goto done;
 			}

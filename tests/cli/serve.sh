@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 50
+plan 52
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -162,6 +162,8 @@ contains "moo predict prints the answer" "$out" '"predictions": [[1]]'
 expect_exit "moo predict URL: an error answer exits 1" 1 "$MOO" predict "$URL" -d '{"instances": [1'
 contains "moo predict names the error" "$err" 'HTTP 400: malformed JSON'
 stop_serve
+expect_exit "moo predict of a file that is not there: exit 6" 6 "$MOO" predict "$URL" "$T/no-such.json"
+contains "... saying why" "$err" "cannot open '$T/no-such.json': No such file or directory"
 expect_exit "moo predict --json URL with nothing answering: exit 4" 4 "$MOO" predict --json "$URL" -d '{}'
 check "and the failure as moo(1) JSON has it: one {\"error\": …} document" sh -c "printf '%s' \"\$1\" |
 	$PY -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not (list(d) == [\"error\"] and d[\"error\"][\"code\"] == \"network\"))'" - "$out"
