@@ -10,7 +10,8 @@
 #include "cli.h"
 
 static const char *on, *bind_addr, *max_body_s;
-static long port = 8080, workers = 1, batch_max = 1, batch_wait_ms = 5, queue_max, timeout_s = 30;
+static long port = 8080, workers = 1, batch_max = 1, batch_wait_ms = 5, queue_max = -1,
+	    timeout_s = 30;
 static bool wait_ready, json;
 
 static const struct opt opts[] = {
@@ -154,7 +155,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (batch_max < 1 || batch_max > 4096 || batch_wait_ms < 0 || batch_wait_ms > 60000) {
 		return usage_error(self, NULL, "--batch-max 1..4096, --batch-wait-ms 0..60000");
 	}
-	if (queue_max < 0 || timeout_s < 1) {
+	if (queue_max == 0 || queue_max < -1 || timeout_s < 1) { /* -1: not given */
 		return usage_error(self, NULL, "--queue-max and --timeout must be positive");
 	}
 	so.bind = bind_addr;
@@ -162,7 +163,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	so.workers = (unsigned)workers;
 	so.batch_max = (unsigned)batch_max;
 	so.batch_wait_ms = (unsigned)batch_wait_ms;
-	so.queue_max = (unsigned)queue_max;
+	so.queue_max = queue_max > 0 ? (unsigned)queue_max : 0; /* 0: 64 per worker */
 	so.timeout_s = (unsigned)timeout_s;
 	if (max_body_s) {
 		so.max_body = parse_size(max_body_s);

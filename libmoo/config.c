@@ -6,6 +6,8 @@
  * back whole and atomically, every string as a double-quoted YAML scalar.
  */
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -735,6 +737,26 @@ int moo_config_add_host(struct moo_config *cfg, const struct moo_host_entry *h,
 	    (h->root && !path_ok(h->root))) {
 		return moo__fail(err, MOO_EARG,
 				 "a path must not be empty or hold control characters");
+	}
+	if (h->key) { /* a key that cannot be read would be passed over at each login */
+		const char *home = getenv("HOME");
+		char *kp = !strncmp(h->key, "~/", 2) && home ? moo__printf("%s%s", home, h->key + 1)
+							     : moo__strdup(h->key);
+		struct stat st;
+		int bad = stat(kp, &st) < 0      ? errno
+			  : !S_ISREG(st.st_mode) ? EISDIR
+			  : access(kp, R_OK) < 0 ? errno
+						 : 0;
+
+		free(kp);
+		if (bad) {
+			e = moo__error_add(err, MOO_ENOTFOUND, MOO_SEV_ERROR,
+					   "the key '%s' cannot be read", h->key);
+			moo__error_cause(e, strerror(bad));
+			moo__error_hint(e, "give the path of a private key, or leave --key out to "
+					   "log in with ssh's config and agent");
+			return MOO_ENOTFOUND;
+		}
 	}
 	if (h->runtime && !runtime_ok(h->runtime)) {
 		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "unknown runtime '%s'",

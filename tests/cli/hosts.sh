@@ -5,7 +5,7 @@
 . "$MOO_SRC/tests/lib/sshd.sh"
 TOOL=$MOO_BUILD/tests/cli/ssh-tool
 CFG=$XDG_CONFIG_HOME/moo/config.yaml
-plan 41
+plan 44
 
 expect_exit "ls with no config.yaml" 0 "$MOO" hosts ls
 contains "... says how to add one" "$out" "moo hosts add"
@@ -19,9 +19,14 @@ contains "... naming config.yaml:line:col and the nearest key" "$err" "config.ya
 contains "... with a hint" "$err" "did you mean 'address'?"
 contains "... and every problem" "$err" "config.yaml:4:11: error: 'hosts.h1.port' is out of range"
 rm -f "$CFG"
+expect_exit "add with a key file that is not there: exit 2" 2 \
+	"$MOO" hosts add hk --address 127.0.0.1 --key "$T/no-such-key"
+contains "... naming the key and why" "$err" "the key '$T/no-such-key' cannot be read"
+[ -f "$CFG" ] && grep -q hk "$CFG" && not_ok "... and nothing is added" "$(cat "$CFG")" ||
+	ok "... and nothing is added"
 
 if ! sshd_setup || ! sshd_start; then
-	for i in $(seq 10 33); do skip "sshd test $i" "no sshd (apt-get install openssh-server)"; done
+	for i in $(seq 13 44); do skip "sshd test $i" "no sshd (apt-get install openssh-server)"; done
 	exit 0
 fi
 expect_exit "add a host" 0 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root \

@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 52
+plan 53
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -186,6 +186,7 @@ expect_exit "moo serve ZIP: served from the extracted bundle" 0 "$MOO" predict "
 contains "its answer" "$out" '{"predictions": [4]'
 stop_serve
 expect_exit "--max-body that is not a size is a usage error" 2 "$MOO" serve "$FX/echo" --max-body 12Q
+expect_exit "--queue-max 0 is a usage error, not the default" 2 "$MOO" serve "$FX/echo" --queue-max 0
 expect_exit "a folder whose spec has no inference.entry_point is refused (exit 3)" 3 "$MOO" serve "$MOO_SRC/examples/fails"
 
 # ---- a load() that fails ------------------------------------------------------------------------
