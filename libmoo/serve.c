@@ -990,8 +990,6 @@ static void write_req(struct worker *w, struct req *q)
 	put_jstr(&h, q->path);
 	moo_buf_puts(&h, ",\"content_type\":");
 	put_jstr(&h, q->ctype);
-	moo_buf_puts(&h, ",\"id\":");
-	put_jstr(&h, q->id);
 	if (q->spool_path && !w->srv->link) {
 		moo_buf_puts(&h, ",\"body_file\":");
 		put_jstr(&h, q->spool_path);

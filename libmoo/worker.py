@@ -15,36 +15,69 @@ import select
 import struct
 import sys
 import threading
+import time
 import traceback
 
-_IN = sys.stdin.buffer
-_OUT = os.fdopen(os.dup(1), "wb", buffering=0)
+_IN = 0
+_OUT = os.dup(1)
 os.dup2(2, 1)
 sys.stdout = sys.stderr
+_U32 = struct.Struct(">I")
+
+# Input is read in large pieces and cut into frames here. Answers wait in _pending and go
+# out in one write when no whole frame is left to read (moo writes requests in groups) or
+# after _HOLD_N of them, but only while predict() has been quick: once a call takes _QUICK
+# seconds or more, every answer goes out as soon as it is made for the next _QUIET calls.
+# (One slow call after a quick run delays the few answers made just before it.)
+_buf = bytearray()
+_pos = 0
+_pending = []
+_QUICK = 0.0001
+_QUIET = 64
+_HOLD_N = 8
+_hold_off = _QUIET
 
 
-def _read_exact(n):
-    parts = []
-    while n:
-        b = _IN.read(n)
-        if not b:
-            raise EOFError
-        parts.append(b)
-        n -= len(b)
-    return b"".join(parts)
+def _flush():
+    global _pending
+    if not _pending:
+        return
+    data = memoryview(b"".join(_pending))
+    _pending = []
+    while data:
+        data = data[os.write(_OUT, data):]
 
 
 def _frame():
-    (n,) = struct.unpack(">I", _read_exact(4))
-    return _read_exact(n)
+    global _buf, _pos
+    while True:
+        have = len(_buf) - _pos
+        if have >= 4:
+            (n,) = _U32.unpack_from(_buf, _pos)
+            if have - 4 >= n:
+                start = _pos + 4
+                _pos = start + n
+                with memoryview(_buf) as m:
+                    return bytes(m[start:_pos])
+            want = n + 4 - have
+        else:
+            want = 4 - have
+        _flush()  # nothing more to answer until more arrives
+        if _pos:
+            del _buf[:_pos]
+            _pos = 0
+        b = os.read(_IN, min(max(want, 1 << 16), 1 << 22))
+        if not b:
+            raise EOFError
+        _buf += b
 
 
-def _send(chunks):
-    out = []
+def _send(chunks, now=True):
     for c in chunks:
-        out.append(struct.pack(">I", len(c)))
-        out.append(c)
-    _OUT.write(b"".join(out))
+        _pending.append(_U32.pack(len(c)))
+        _pending.append(c)
+    if now or len(_pending) >= 4 * _HOLD_N:
+        _flush()
 
 
 # Bodies read as JSON: curl -d sends form-urlencoded, fetch() of a string text/plain.
@@ -196,7 +229,7 @@ def _answer(head, req, result, model_name):
         if isinstance(req, dict) and "id" in req:
             out["id"] = req["id"]
         doc = out
-    return json.dumps(doc, default=_default).encode()
+    return _encode(doc).encode()
 
 
 def _default(o):
@@ -205,6 +238,23 @@ def _default(o):
     if isinstance(o, bytes):
         return o.decode("utf-8", "replace")
     raise TypeError("%s is not JSON" % type(o).__name__)
+
+
+_encode = json.JSONEncoder(default=_default).encode  # json.dumps(doc, default=_default)
+_heads = {}
+
+
+def _head(raw):
+    """A header frame read as JSON. Headers repeat (moo puts no per-request value in one
+    without a body_file), so the last few are kept, read-only, by their bytes."""
+    h = _heads.get(raw)
+    if h is None:
+        h = json.loads(raw)
+        if "body_file" not in h:
+            if len(_heads) >= 64:
+                _heads.clear()
+            _heads[raw] = h
+    return h
 
 
 def _error(status, msg):
@@ -229,6 +279,7 @@ def _watch_input():
 
 
 def main():
+    global _hold_off
     threading.Thread(target=_watch_input, daemon=True).start()
     entry, model_dir = sys.argv[1], sys.argv[2]
     model_name = sys.argv[3] if len(sys.argv) > 3 else "model"
@@ -257,7 +308,7 @@ def main():
         return 0
     while True:
         try:
-            head = json.loads(_frame())
+            head = _head(_frame())
             body = _frame()
         except (EOFError, OSError):
             return 0
@@ -265,7 +316,7 @@ def main():
         if "batch" in head:
             msgs = []
             for _ in range(head["batch"]):
-                h = json.loads(_frame())
+                h = _head(_frame())
                 msgs.append((h, _frame()))
         reqs, out = [], [None] * len(msgs)
         for i, (h, b) in enumerate(msgs):
@@ -288,18 +339,24 @@ def main():
                 for i, _ in reqs:
                     out[i] = _error(500, "predict_batch failed: " + _last_line(e))
         else:
-            # One by one, each answer sent as soon as it is made (moo delivers it at once).
+            # One by one: each answer goes out as soon as it is made (moo delivers it at
+            # once), but while predict() is quick a few are written at once (_QUICK).
             try:
                 for i, (h, b) in enumerate(msgs):
                     if out[i] is None:
                         r = reqs_by_i[i]
                         try:
+                            t0 = time.perf_counter()
                             out[i] = [_OK, _answer(h, r, predict(model, r), model_name)]
+                            if time.perf_counter() - t0 >= _QUICK:
+                                _hold_off = _QUIET
+                            elif _hold_off:
+                                _hold_off -= 1
                         except Exception as e:
                             traceback.print_exc()
                             sys.stderr.flush()
                             out[i] = _error(500, "predict failed: " + _last_line(e))
-                    _send(out[i])
+                    _send(out[i], _hold_off > 0)
             except OSError:
                 return 0
             continue

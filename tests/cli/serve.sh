@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 53
+plan 54
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -133,6 +133,10 @@ contains "its traceback is in moo's output" "$(cat "$T/echo.err")" 'ValueError: 
 req POST /invocations $J -d '{"instances": [9]}'
 contains "the worker lives on" "$code" 200
 check "workers killed mid-request: 5xx JSON, then a restarted worker answers" $PY "$CLIENT" kill "$URL" "$SPID"
+stop_serve
+start_serve quick "$FX/echo" --workers 1
+wait_ready
+check "quick predicts: answered at once one after another, each its own when many at once" $PY "$CLIENT" quick "$URL"
 stop_serve
 
 # ---- bad and heavy traffic ---------------------------------------------------------------------

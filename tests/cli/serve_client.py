@@ -144,6 +144,34 @@ def check_batch(url):
         fail("wanted 240 answers in batches of 2..8")
 
 
+def check_quick(url):
+    """Quick predicts one after another (each answered at once: a worker holds an answer only
+    while more requests wait to be read), then from 16 clients at once (a worker writes its
+    answers a few at a time): every answer is its own."""
+    bad = []
+    t0 = time.time()
+    for j in range(200):
+        st, doc, _ = post(url + "/invocations", {"instances": [j]}, timeout=5)
+        if st != 200 or doc["predictions"] != [j]:
+            fail("request %d of 200 one after another: %s %r" % (j, st, doc))
+    print("200 one after another in %.2f s" % (time.time() - t0))
+
+    def client(k):
+        for j in range(25):
+            st, doc, _ = post(url + "/invocations", {"instances": [k, j]})
+            if st != 200 or doc["predictions"] != [k, j]:
+                bad.append((k, j, st, doc))
+
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    print("then 400 from 16 clients at once, %d wrong" % len(bad))
+    if bad:
+        fail("wanted every answer right: %r" % bad[:3])
+
+
 def check_rss(url):
     pid = int(sys.argv[3])
     size = int(sys.argv[4])
