@@ -105,7 +105,7 @@ static void test_add_save_load(void **state)
 	struct moo_config *cfg = NULL, *back = NULL;
 	struct moo_host_entry h = {0};
 	struct moo_error *err = NULL;
-	char *path;
+	char *path, cwd[4096];
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -116,6 +116,15 @@ static void test_add_save_load(void **state)
 	h.address = "127.0.0.1";
 	h.port = 22022;
 	h.root = "/r/it's \"q\" #x: y $(touch M)\\ é";
+	/* a key must be a readable file: one named like a YAML list item, here */
+	assert_int_equal(getcwd(cwd, sizeof(cwd)) != NULL, 1);
+	assert_int_equal(chdir(dir), 0);
+	{
+		FILE *f = fopen("- not: a list", "w");
+
+		assert_non_null(f);
+		fclose(f);
+	}
 	h.key = "- not: a list";
 	assert_int_equal(moo_config_add_host(cfg, &h, NULL), 0);
 	assert_int_equal(moo_config_add_host(cfg, &h, &err), MOO_EEXIST);
@@ -133,6 +142,7 @@ static void test_add_save_load(void **state)
 	h.runtime = NULL;
 	h.root = NULL;
 	h.key = NULL;
+	assert_int_equal(chdir(cwd), 0);
 	h.port = 0;
 	assert_int_equal(moo_config_add_host(cfg, &h, NULL), 0);
 	assert_int_equal(moo_config_save(cfg, NULL), 0);
@@ -153,6 +163,9 @@ static void test_add_save_load(void **state)
 	free(path);
 	path = moo__printf("%s/sub", dir);
 	rmdir(path);
+	free(path);
+	path = moo__printf("%s/- not: a list", dir);
+	unlink(path);
 	rmdir(dir);
 	free(path);
 }
