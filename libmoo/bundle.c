@@ -360,24 +360,6 @@ static int make_parents(struct scan *s, const char *rel)
 	return r;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			return -1;
-		}
-		p += n, len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Inflates one entry, counting what comes out against the caps, into fd when >= 0. */
 static int copy_data(struct scan *s, struct archive *a, const char *raw, const char *rel, int fd,
 		     bool is_spec, char *buf, uint64_t *n_out)
@@ -421,7 +403,7 @@ static int copy_data(struct scan *s, struct archive *a, const char *raw, const c
 		if (is_spec && s->spec_text.len <= MOO_SPEC_MAX_BYTES) {
 			moo_buf_add(&s->spec_text, buf, (size_t)got);
 		}
-		if (fd >= 0 && write_all(fd, buf, (size_t)got) < 0) {
+		if (fd >= 0 && moo__write_all(fd, buf, (size_t)got) < 0) {
 			return moo__fail_errno(s->err, MOO_EIO, "cannot write '%s/%s'", s->dest,
 					       rel);
 		}
@@ -769,7 +751,7 @@ static size_t dl_write(char *data, size_t size, size_t n, void *p)
 		d->too_big = true;
 		return 0;
 	}
-	if (write_all(d->fd, data, len) < 0) {
+	if (moo__write_all(d->fd, data, len) < 0) {
 		d->werr = errno ? errno : EIO;
 		return 0;
 	}
@@ -1196,7 +1178,7 @@ static bool stage_packed(const struct moo_bundle *b, int dest_fd)
 			}
 			crc = (uint32_t)crc32(crc, (const unsigned char *)buf, (uInt)got);
 			n += (uint64_t)got;
-			ok = n <= p->v[i].size && !write_all(out, buf, (size_t)got);
+			ok = n <= p->v[i].size && !moo__write_all(out, buf, (size_t)got);
 		}
 		ok = ok && n == p->v[i].size && crc == p->v[i].crc;
 		if (out >= 0 && close(out) < 0) {

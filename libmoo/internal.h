@@ -57,6 +57,8 @@ int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo
  * new one, never a part. durable: fsync before the rename, so it also survives a power cut
  * (each fsync costs milliseconds: only for files a user cannot recreate, like config.yaml).
  */
+/* Writes all len bytes to fd (again after EINTR); -1 with errno when it cannot. */
+int moo__write_all(int fd, const void *data, size_t len);
 int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode, bool durable,
 			   struct moo_error **err);
 /* mkdir -p. */

@@ -33,23 +33,6 @@ static void shell_line(struct moo_buf *cmd, const struct moo_job *job, const cha
 	free(work);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int remote_shell(struct moo__transport *t, const struct moo_job *job,
 			const char *const *argv, size_t argc, bool pty, int *status,
 			struct moo_error **err)
@@ -90,7 +73,8 @@ static int remote_shell(struct moo__transport *t, const struct moo_job *job,
 		for (stream = 0; stream < 2; stream++) {
 			while ((n = ssh_channel_read_nonblocking(ch, buf, sizeof(buf), stream)) >
 			       0) {
-				write_all(stream ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)n);
+				moo__write_all(stream ? STDERR_FILENO : STDOUT_FILENO, buf,
+					       (size_t)n);
 				got = 1;
 			}
 			if (n == SSH_ERROR) {

@@ -115,24 +115,6 @@ static bool var_name(const char *s, size_t n)
 	return true;
 }
 
-/* Writes all of len bytes; false on an error. */
-static bool write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			return false;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* The first line of a small file into buf (its newline dropped); false when unreadable. */
 static bool read_line(const char *path, char *buf, size_t size)
 {
@@ -624,7 +606,7 @@ static void write_file(const char *path, const char *s)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
 
 	if (fd >= 0) {
-		(void)write_all(fd, s, strlen(s));
+		(void)moo__write_all(fd, s, strlen(s));
 		close(fd);
 	}
 }
@@ -667,7 +649,7 @@ static void supervise(const struct job *j)
 		memset(room, ' ', sizeof(room));
 		fd = open("exit.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
 		if (fd >= 0) {
-			(void)write_all(fd, room, sizeof(room));
+			(void)moo__write_all(fd, room, sizeof(room));
 			close(fd);
 		}
 	}

@@ -982,25 +982,6 @@ struct req {
 	uint32_t id, len;
 };
 
-/* Writes all of buf; -1 with errno (ENOSPC, not a short count) when it cannot. */
-static int write_full(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			errno = n ? errno : EIO;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Downloads remote (size bytes) to local, resuming from local.moo-part when there is one:
  * reads pipelined, READ_DEPTH requests of READ_CHUNK in flight, every returned length
@@ -1081,7 +1062,7 @@ static int get_file(struct moo__transport *t, const char *remote, const char *lo
 		}
 		/* zeros are a hole: a sparse result stays sparse (ftruncate below) */
 		if (moo__all_zero(buf, (size_t)got) ? lseek(fd, got, SEEK_CUR) < 0
-						    : write_full(fd, buf, (size_t)got) < 0) {
+						    : moo__write_all(fd, buf, (size_t)got) < 0) {
 			/* this disk is full (or failing): a part kept to resume would keep it
 			 * full */
 			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", part);

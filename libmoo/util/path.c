@@ -54,11 +54,30 @@ int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo
 	return r;
 }
 
+int moo__write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			errno = n ? errno : EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int moo__write_file_atomic(const char *path, const void *data, size_t len, int mode, bool durable,
 			   struct moo_error **err)
 {
 	char *tmp = moo__printf("%s.tmp.%ld", path, (long)getpid());
-	const char *p = data;
 	int fd = -1, r;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -66,18 +85,9 @@ int moo__write_file_atomic(const char *path, const void *data, size_t len, int m
 		r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", tmp);
 		goto done;
 	}
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", tmp);
-			goto done;
-		}
-		p += n;
-		len -= (size_t)n;
+	if (moo__write_all(fd, data, len) < 0) {
+		r = moo__fail_errno(err, MOO_EIO, "cannot write '%s'", tmp);
+		goto done;
 	}
 	if ((durable && fsync(fd) < 0) || close(fd) < 0) {
 		fd = -1;
