@@ -805,21 +805,31 @@ int moo__store_sweep_get(struct moo_store *st, const char *id, char **source, ch
 	return r;
 }
 
-int moo__store_sweep_remove(struct moo_store *st, const char *id, struct moo_error **err)
+/* sql, a DELETE of the rows whose key is ?1, run for key; MOO_ENOTFOUND when none was. */
+static int delete_by_key(struct moo_store *st, const char *sql, const char *key, const char *what,
+			 struct moo_error **err)
 {
 	sqlite3_stmt *q = NULL;
 	int r = 0;
 
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM sweeps WHERE id = ?1", -1, &q, NULL) !=
-	    SQLITE_OK) {
-		return db_fail(st, err, "forget a sweep");
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		return db_fail(st, err, what);
 	}
-	bind_text(q, 1, id);
+	bind_text(q, 1, key);
 	if (sqlite3_step(q) != SQLITE_DONE) {
-		r = db_fail(st, err, "forget a sweep");
+		r = db_fail(st, err, what);
+	} else if (!sqlite3_changes(st->db)) {
+		r = MOO_ENOTFOUND;
 	}
 	sqlite3_finalize(q);
 	return r;
+}
+
+int moo__store_sweep_remove(struct moo_store *st, const char *id, struct moo_error **err)
+{
+	int r = delete_by_key(st, "DELETE FROM sweeps WHERE id = ?1", id, "forget a sweep", err);
+
+	return r == MOO_ENOTFOUND ? 0 : r;
 }
 
 /* "SWEEP:N": the newest job of point N of the sweep (a retried point has several). */
@@ -983,21 +993,8 @@ done:
 
 int moo_store_remove_host_facts(struct moo_store *st, const char *name, struct moo_error **err)
 {
-	sqlite3_stmt *q = NULL;
-	int r = 0;
-
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM hosts WHERE name = ?1", -1, &q, NULL) !=
-	    SQLITE_OK) {
-		return db_fail(st, err, "forget a host");
-	}
-	bind_text(q, 1, name);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		r = db_fail(st, err, "forget a host");
-	} else if (!sqlite3_changes(st->db)) {
-		r = MOO_ENOTFOUND; /* never checked */
-	}
-	sqlite3_finalize(q);
-	return r;
+	/* MOO_ENOTFOUND: never checked */
+	return delete_by_key(st, "DELETE FROM hosts WHERE name = ?1", name, "forget a host", err);
 }
 
 /* One hosts row (name, facts, checked) into a moo_host_seen. */
