@@ -302,6 +302,7 @@ static int do_rm(const struct cmd *self, const char *name)
 		moo_config_free(cfg);
 		return EXIT_USAGE;
 	}
+	moo_host_disconnect(name); /* its kept connection, while its entry still names it */
 	if (moo_config_remove_host(cfg, name, &err)) {
 		moo_config_free(cfg);
 		/* a host only checked (user@address:port, a Host of ~/.ssh/config), as ls lists */

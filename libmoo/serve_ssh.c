@@ -209,7 +209,7 @@ static void *link_main(void *arg)
 		if (!l->t) {
 			struct moo_error *err = NULL;
 
-			if (moo__transport_open(&l->t, l->host, &err) < 0) {
+			if (moo__transport_open_flags(&l->t, l->host, MOO__SSH_DIRECT, &err) < 0) {
 				set_why(l, err);
 				l->t = NULL;
 			} else {
@@ -326,7 +326,7 @@ int moo__serve_link_open(struct moo__serve_link **out, const char *host, struct 
 	struct moo__serve_link *l = moo__calloc(1, sizeof(*l));
 	int r;
 
-	r = moo__transport_open(&l->t, host, err);
+	r = moo__transport_open_flags(&l->t, host, MOO__SSH_DIRECT, err);
 	if (r < 0) {
 		free(l);
 		return r;

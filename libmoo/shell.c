@@ -155,7 +155,8 @@ int moo_job_shell(int *status, const struct moo_job *job, const char *const *arg
 	if (!job->dir) {
 		return moo__fail(err, MOO_EARG, "job '%s' has no folder", job->id);
 	}
-	r = moo__transport_open(&t, job->host ? job->host : "local", err);
+	/* a session of its own: its channel is driven here, not by a kept connection's master */
+	r = moo__transport_open_flags(&t, job->host ? job->host : "local", MOO__SSH_DIRECT, err);
 	if (r) {
 		return r;
 	}

@@ -54,6 +54,7 @@ enum moo__ssh_flags {
 	MOO__SSH_ACCEPT_NEW = 1 << 0, /* append an unknown host key to known_hosts */
 	MOO__SSH_NO_AUTH = 1 << 1,    /* stop after the host key check (moo hosts trust) */
 	MOO__SSH_EAGER = 1 << 2,      /* the sh will be needed: start it with SFTP, in parallel */
+	MOO__SSH_DIRECT = 1 << 3,     /* a session of this process's own: no kept connection */
 };
 
 /*
@@ -89,6 +90,22 @@ int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsig
 			    int timeout_s, struct moo_error **err);
 /* The session under an SSH transport (borrowed), for callers that need more. */
 struct moo__ssh *moo__transport_ssh_session(struct moo__transport *t);
+
+/*
+ * Kept connections (transport_mux.c), as OpenSSH's ControlPersist: a command's SSH session
+ * outlives it in a master process that later commands reach over a unix socket.
+ * moo__mux_open: a transport through host's master; MOO_ENOTFOUND (no error added) when
+ * there is none to use. moo__mux_handoff, at exit: forks the master for t's session (true:
+ * t is the master's now and must not be closed). moo__mux_stop: asks host's master to end.
+ */
+int moo__mux_open(struct moo__transport **out, const char *host, struct moo_error **err);
+bool moo__mux_handoff(struct moo__transport *t);
+void moo__mux_stop(const char *host);
+bool moo__transport_is_mux(const struct moo__transport *t);
+bool moo__mux_alive(struct moo__transport *t);
+void moo__mux_describe(struct moo__transport *t, struct moo_host_key *key);
+/* $MOO_SSH_PERSIST: seconds a master waits for the next command (0: none is kept). */
+double moo__mux_persist_s(void);
 
 /*
  * moo serve's workers on a host (serve_ssh.c): exec channels of the host's one session,

@@ -11,6 +11,10 @@
 static struct moo__transport **cache;
 static size_t n_cache;
 
+/* handed to a master at exit (transport_mux.c): kept reachable, never closed here */
+static struct moo__transport **kept;
+static size_t n_kept;
+
 static void really_close(struct moo__transport *t)
 {
 	t->ops->close(t);
@@ -38,6 +42,11 @@ void moo__transport_close_all(void)
 		struct moo__transport *t = cache[--n_cache];
 
 		t->cached = false;
+		if (moo__mux_handoff(t)) {
+			MOO_GROW(kept, n_kept);
+			kept[n_kept++] = t;
+			continue;
+		}
 		really_close(t);
 	}
 	free(cache);
@@ -59,10 +68,13 @@ static int open_host(struct moo__transport **out, const char *host, unsigned fla
 		return moo__transport_local_open(out, err);
 	}
 	for (i = 0; i < n_cache; i++) {
-		if (strcmp(cache[i]->host, host)) {
+		bool mux = moo__transport_is_mux(cache[i]);
+
+		if (strcmp(cache[i]->host, host) || (mux && (flags & MOO__SSH_DIRECT))) {
 			continue;
 		}
-		if (moo__ssh_alive(moo__transport_ssh_session(cache[i]))) {
+		if (mux ? moo__mux_alive(cache[i])
+			: moo__ssh_alive(moo__transport_ssh_session(cache[i]))) {
 			*out = cache[i];
 			return 0;
 		}
@@ -71,7 +83,13 @@ static int open_host(struct moo__transport **out, const char *host, unsigned fla
 		really_close(t);
 		break;
 	}
-	r = moo__transport_ssh_open(&t, host, flags, timeout_s, err);
+	/* a kept connection (transport_mux.c), unless this one must check or do more */
+	r = flags & (MOO__SSH_ACCEPT_NEW | MOO__SSH_NO_AUTH | MOO__SSH_DIRECT) || timeout_s
+		    ? MOO_ENOTFOUND
+		    : moo__mux_open(&t, host, err);
+	if (r == MOO_ENOTFOUND) {
+		r = moo__transport_ssh_open(&t, host, flags, timeout_s, err);
+	}
 	if (r) {
 		return r;
 	}
@@ -105,6 +123,10 @@ void moo__transport_describe(struct moo__transport *t, struct moo_host_key *key,
 	const struct moo__ssh *c;
 
 	if (!moo__transport_is_remote(t) || !t->impl) {
+		return;
+	}
+	if (moo__transport_is_mux(t)) {
+		moo__mux_describe(t, key);
 		return;
 	}
 	c = moo__transport_ssh_session(t);

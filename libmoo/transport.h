@@ -82,6 +82,7 @@ struct moo__transport {
 	char *root; /* the job directory root on the host: $MOO_ROOT, else ~/.moo */
 	void *impl;
 	bool cached; /* held by the per-process cache: moo__transport_close leaves it open */
+	bool no_persist; /* opened MOO__SSH_DIRECT: never handed to a master (transport_mux.c) */
 };
 
 /*
@@ -116,6 +117,8 @@ int moo__transport_reopen(struct moo__transport **t, struct moo_error **err);
  */
 void moo__transfer_begin(bool upload, uint64_t total);
 void moo__transfer_progress(bool upload, uint64_t bytes);
+/* This thread's begin and progress go to fn instead (NULL: back to the callback). */
+void moo__transfer_forward(void (*fn)(bool upload, bool begin, uint64_t n, void *arg), void *arg);
 
 /* "a FIFO", "a folder"…: what a file of that st_mode is, for an error naming it. */
 const char *moo__file_kind(unsigned mode);

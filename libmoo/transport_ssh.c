@@ -35,7 +35,7 @@ static struct moo__ssh *sess(struct moo__transport *t)
 
 struct moo__ssh *moo__transport_ssh_session(struct moo__transport *t)
 {
-	return sess(t);
+	return moo__transport_is_mux(t) ? NULL : sess(t);
 }
 
 /* Runs a command built by the caller; a non-zero status becomes MOO_EIO with its stderr. */
@@ -1245,6 +1245,7 @@ int moo__transport_ssh_open(struct moo__transport **out, const char *host, unsig
 	t->host = moo__strdup(host);
 	t->root = moo_buf_detach(&root);
 	t->impl = c;
+	t->no_persist = (flags & (MOO__SSH_DIRECT | MOO__SSH_NO_AUTH)) != 0;
 	c = NULL;
 	*out = t;
 	r = 0;

@@ -7,6 +7,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/moo-test.XXXXXX")
 export MOO_HOME="$T/home" XDG_DATA_HOME="$T/data" XDG_CONFIG_HOME="$T/config" MOO_ROOT="$T/root"
 export XDG_CACHE_HOME="$T/cache" # the scans of bundles (bundle.c) stay in the test
 export NO_COLOR=1
+# No SSH connection kept between commands (transport_mux.c) unless a test asks for it:
+# tests that cut links or change host keys check what one command does on its own;
+# persist.sh and remote-kept (remote.sh again, with it on) check the kept connections.
+export MOO_SSH_PERSIST="${MOO_SSH_PERSIST:-0}"
 _n=0
 _failed=0
 PY=/usr/bin/python3

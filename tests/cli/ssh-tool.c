@@ -190,7 +190,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	t0 = now();
-	if (moo__transport_ssh_open(&t, argv[1], flags, 0, &err)) {
+	/* MOO_TOOL_KEPT: as moo's verbs open a host, through its kept connection if any */
+	if (getenv("MOO_TOOL_KEPT") ? moo__transport_open_flags(&t, argv[1], flags, &err)
+				    : moo__transport_ssh_open(&t, argv[1], flags, 0, &err)) {
 		return fail(err);
 	}
 	t0 = now() - t0;

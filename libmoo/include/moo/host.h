@@ -95,6 +95,12 @@ MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, struct moo_store *st,
 			      const char *root, const struct moo_connect_opts *opts,
 			      struct moo_error **err);
 
+/*
+ * Ends the connection moo keeps open to host between commands ($MOO_SSH_PERSIST,
+ * moo(1)), when there is one: for a host about to be removed or changed.
+ */
+MOO_EXTERN void moo_host_disconnect(const char *host);
+
 /* The same facts of this machine: the probe script under a local sh. */
 MOO_EXTERN int moo_host_probe_local(struct moo_host_facts **out, struct moo_error **err);
 

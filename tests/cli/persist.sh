@@ -1,0 +1,147 @@
+#!/bin/sh
+# Kept SSH connections (libmoo/transport_mux.c; MOO_SSH_PERSIST in moo(1)) against a real
+# sshd on loopback: a command's connection outlives it in a master process, the next
+# commands log in no more, and what they do through it is what they did directly; the
+# master's folder, its end after the idle time, a master killed, a link cut under it, a
+# host key changed under it, a long command beside a short one, 'hosts rm'.
+. "$MOO_SRC/tests/cli/lib.sh"
+. "$MOO_SRC/tests/lib/sshd.sh"
+export MOO_PYTHON=/usr/bin/python3 MOO_SSH_PERSIST=60
+TOOL=$(dirname "$MOO")/../tests/cli/ssh-tool
+
+if ! sshd_setup || ! sshd_start; then
+	echo "1..0 # SKIP no sshd (apt-get install openssh-server)"
+	exit 0
+fi
+cp "$SSHD_KH" "$MOO_KNOWN_HOSTS"
+R=$T/remote
+mkdir -p "$R"
+"$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
+RUN=$MOO_HOME/run
+
+# masters: the pids of this test's masters (their MOO_HOME is this test's)
+masters() {
+	for _p in $(pgrep -x moo-ssh-keep); do
+		tr '\0' '\n' <"/proc/$_p/environ" 2>/dev/null | grep -qx "MOO_HOME=$MOO_HOME" && echo "$_p"
+	done
+}
+trap 'for p in $(masters); do kill -KILL "$p"; done; kill_jobs "$R"/jobs/*/state; sshd_stop; cleanup_dirs' EXIT
+logins() { grep -c "Accepted publickey" "$SSHD_DIR/sshd.log"; }
+sessions_kill() {
+	_p=$(cat "$SSHD_DIR/sshd.pid")
+	for c in $(ps -o pid= --ppid "$_p"); do kill -KILL "$c" 2>/dev/null; done
+}
+# wait_gone PID: up to 10 s
+wait_gone() {
+	_i=0
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt 200 ]; do sleep 0.05; _i=$((_i + 1)); done
+	! kill -0 "$1" 2>/dev/null
+}
+project() {
+	mkdir -p "$1"
+	cat >"$1/train.py"
+	printf 'framework: {name: python, version: "3", runtime: python3}\nmodel: {name: t}\nentry_point: train.py\noutput_folder: training_result\n' >"$1/metadata.yaml"
+}
+project "$T/p" <<'EOF'
+import os, sys
+out = os.environ["MOO_OUTPUT_DIR"]
+open(os.path.join(out, "model.txt"), "w").write("weights of %s\n" % sys.argv[0])
+print("trained once")
+EOF
+
+plan 35
+
+# ---- the first command leaves a master; the next ones log in no more ----------------------
+n0=$(logins)
+expect_exit "run --on h1: the job runs (exit 0)" 0 "$MOO" run --on h1 "$T/p"
+id1=$(ls "$R/jobs")
+m1=$(masters)
+[ -n "$m1" ] && [ "$(echo "$m1" | wc -l)" = 1 ] && ok "... and one master (moo-ssh-keep) holds its connection" ||
+	not_ok "... one master holds its connection" "masters: $m1; $(ps -eo pid,comm,args | grep moo)"
+[ "$(stat -c '%a %U' "$RUN")" = "700 $(id -un)" ] && ok "... its folder $RUN is 0700 and this user's" ||
+	not_ok "... its folder is 0700 and this user's" "$(stat -c '%a %U' "$RUN")"
+sock=$(ls "$RUN")
+[ -S "$RUN/$sock" ] && ok "... where its socket is" || not_ok "... where its socket is" "$(ls -la "$RUN")"
+n1=$(logins)
+expect_exit "run --on h1 again (exit 0)" 0 "$MOO" run --on h1 --json "$T/p"
+id2=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq 'd["id"]')
+[ "$(logins)" = "$n1" ] && [ "$n1" = $((n0 + 1)) ] && ok "... through the master: no new login on the host" ||
+	not_ok "... no new login" "logins before $n0, after the first run $n1, now $(logins)"
+[ "$(cat "$T/home/results/$id2/training_result/model.txt" 2>/dev/null)" = "weights of train.py" ] &&
+	ok "... its result arrives (collect through the master)" || not_ok "... its result arrives" "$(ls -R "$T/home/results" | head -20)"
+expect_exit "logs of the second job through the master" 0 "$MOO" logs "$id2"
+[ "$out" = "$(cat "$R/jobs/$id2/process.log")" ] && [ -n "$out" ] && ok "... the host's process.log, byte for byte" ||
+	not_ok "... the host's process.log" "$out"
+expect_exit "status --json of the first job" 0 "$MOO" status --json "$id1"
+[ "$(printf '%s' "$out" | jq 'd["status"]')" = succeeded ] && ok "... succeeded" || not_ok "... succeeded" "$out"
+
+# a new bundle of 3 MiB: the upload goes through the master, and arrives whole
+project "$T/big" <<'EOF'
+import hashlib, os
+h = hashlib.sha256(open("blob.bin", "rb").read()).hexdigest()
+open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "sum.txt"), "w").write(h + "\n")
+EOF
+head -c 3145728 /dev/urandom >"$T/big/blob.bin"
+expect_exit "run --on h1 a new 3 MiB bundle through the master" 0 "$MOO" run --on h1 --json "$T/big"
+idb=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq 'd["id"]')
+[ "$(cat "$T/home/results/$idb/training_result/sum.txt")" = "$(sha256sum <"$T/big/blob.bin" | cut -d' ' -f1)" ] &&
+	ok "... the job read the bytes sent" || not_ok "... the job read the bytes sent" "$(cat "$T/home/results/$idb/training_result/sum.txt" 2>&1)"
+[ "$(logins)" = "$n1" ] && ok "... still no new login" || not_ok "... still no new login" "$n1 -> $(logins)"
+
+# ---- a long command does not hold up another: a second session is made for it --------------
+MOO_TOOL_KEPT=1 "$TOOL" h1 exec "sleep 4; echo slept" >"$T/long.out" 2>&1 &
+lp=$!
+_i=0
+while ! pgrep -f "sleep 4; echo slept" >/dev/null && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+expect_exit "status while another command's 4 s command runs through the master" 0 "$MOO" status "$id1"
+kill -0 "$lp" 2>/dev/null && ok "... answered before that command ended" || not_ok "... answered before it ended" "$(cat "$T/long.out")"
+wait "$lp"
+grep -qx slept "$T/long.out" && ok "... which ends with its own output" || not_ok "... which ends with its output" "$(cat "$T/long.out")"
+
+# ---- a link cut under the master: the next command gets a new one ------------------------------
+sessions_kill
+n2=$(logins)
+expect_exit "the host's sessions killed: one command through the master works (exit 0)" 0 env MOO_TOOL_KEPT=1 "$TOOL" h1 exec "echo still here"
+contains "... with its output (no 'lost the connection')" "$out" "still here"
+expect_exit "... status through the master (exit 0)" 0 "$MOO" status "$id1"
+expect_exit "... and run --on h1 (exit 0)" 0 "$MOO" run --on h1 "$T/p"
+[ "$(logins)" -gt "$n2" ] && ok "... the master connected again" || not_ok "... the master connected again" "$n2 -> $(logins)"
+[ "$(masters)" = "$m1" ] && ok "... the same master" || not_ok "... the same master" "$m1 -> $(masters)"
+
+# ---- a host key changed under the master is refused as on any connection ----------------------
+sessions_kill
+sshd_stop
+sshd_new_host_key
+sshd_start
+expect_exit "host key changed, link cut: run --on h1 through the master refuses (exit 4)" 4 "$MOO" run --on h1 "$T/p"
+contains "... naming the changed key" "$err" "host key"
+cp "$SSHD_KH" "$MOO_KNOWN_HOSTS" # the user accepts the new key
+
+# ---- a master killed: its socket is left; the next command connects and makes another ------
+kill -KILL "$m1"
+wait_gone "$m1"
+[ -S "$RUN/$sock" ] && ok "master killed: its socket is left" || not_ok "master killed: its socket is left" "$(ls -la "$RUN")"
+expect_exit "run --on h1 with a dead master's socket (exit 0)" 0 "$MOO" run --on h1 "$T/p"
+m2=$(masters)
+[ -n "$m2" ] && [ "$m2" != "$m1" ] && ok "... and a new master replaces it" || not_ok "... a new master" "$m1 -> $m2"
+
+# ---- its folder opened to others: no master is used or made ----------------------------------
+chmod 755 "$RUN"
+n3=$(logins)
+expect_exit "run folder 0755: run --on h1 connects itself (exit 0)" 0 "$MOO" run --on h1 "$T/p"
+[ "$(logins)" = $((n3 + 1)) ] && ok "... with a login of its own (the master is not trusted)" || not_ok "... a login of its own" "$n3 -> $(logins)"
+chmod 700 "$RUN"
+
+# ---- hosts rm ends the host's master; an idle master ends by itself ------------------------
+expect_exit "hosts rm h1" 0 "$MOO" hosts rm h1
+wait_gone "$m2" && [ ! -e "$RUN/$sock" ] && ok "... ends its master and removes its socket" ||
+	not_ok "... ends its master" "$(masters); $(ls -la "$RUN")"
+"$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
+MOO_SSH_PERSIST=1 "$MOO" run --on h1 "$T/p" >/dev/null 2>&1
+m3=$(masters)
+[ -n "$m3" ] && ok "MOO_SSH_PERSIST=1: a master" || not_ok "MOO_SSH_PERSIST=1: a master" "none"
+wait_gone "$m3" && [ -z "$(ls "$RUN")" ] && ok "... that ends after a second alone, its socket removed" ||
+	not_ok "... ends after a second" "$(masters); $(ls -la "$RUN")"
+MOO_SSH_PERSIST=0 "$MOO" run --on h1 "$T/p" >/dev/null 2>&1
+[ -z "$(masters)" ] && ok "MOO_SSH_PERSIST=0: no master is left" || not_ok "MOO_SSH_PERSIST=0: no master" "$(masters)"
+done_testing
