@@ -81,7 +81,7 @@ struct moo__transport {
 	char *host; /* "local", or the name an SSH host was given by */
 	char *root; /* the job directory root on the host: $MOO_ROOT, else ~/.moo */
 	void *impl;
-	bool cached; /* held by the per-process cache: moo__transport_close leaves it open */
+	bool cached;     /* held by the per-process cache: moo__transport_close leaves it open */
 	bool no_persist; /* opened MOO__SSH_DIRECT: never handed to a master (transport_mux.c) */
 };
 

@@ -850,26 +850,13 @@ static void answer(struct master *m, int fd, char type, struct rd *rd, struct mo
 	case 'r':
 		r = t->ops->read_file(t, a, u, v > SIZE_MAX ? SIZE_MAX : (size_t)v, &out, &err);
 		break;
-	case 's':
-		r = t->ops->file_size(t, a, &u, &err);
-		break;
-	case 'w':
-		r = t->ops->write_file(t, a, out.ptr, out.len, (int)mode, &err);
-		break;
-	case 'e':
-		r = t->ops->exists(t, a);
-		break;
-	case 'm':
-		r = t->ops->mkdir_p(t, a, &err);
-		break;
-	case 'p':
-		r = t->ops->put(t, a, b2, u != 0, &err);
-		break;
-	case 'c':
-		r = t->ops->collect(t, a, b2, &local, &err);
-		break;
-	default:
-		r = moo__fail(&err, MOO_EIO, "moo's master got an unknown request");
+	case 's': r = t->ops->file_size(t, a, &u, &err); break;
+	case 'w': r = t->ops->write_file(t, a, out.ptr, out.len, (int)mode, &err); break;
+	case 'e': r = t->ops->exists(t, a); break;
+	case 'm': r = t->ops->mkdir_p(t, a, &err); break;
+	case 'p': r = t->ops->put(t, a, b2, u != 0, &err); break;
+	case 'c': r = t->ops->collect(t, a, b2, &local, &err); break;
+	default: r = moo__fail(&err, MOO_EIO, "moo's master got an unknown request");
 	}
 	moo__transfer_forward(NULL, NULL);
 	give(m, t);
@@ -885,15 +872,9 @@ reply:
 			w_bytes(ans, out.ptr, out.len);
 			w_bytes(ans, errout.ptr, errout.len);
 			break;
-		case 'r':
-			w_bytes(ans, out.ptr, out.len);
-			break;
-		case 's':
-			w_u64(ans, u);
-			break;
-		case 'c':
-			w_str(ans, local);
-			break;
+		case 'r': w_bytes(ans, out.ptr, out.len); break;
+		case 's': w_u64(ans, u); break;
+		case 'c': w_str(ans, local); break;
 		}
 	}
 	moo_error_free(err);
@@ -1088,12 +1069,12 @@ bool moo__mux_handoff(struct moo__transport *t)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct master m = {0};
-	struct moo_host_key key = {0};
+	struct moo__ssh *c = moo__transport_ssh_session(t);
 	pid_t pid;
 
-	if (!t->ops || moo__transport_is_mux(t) || t->no_persist || moo__mux_persist_s() <= 0 ||
-	    !moo__ssh_alive(moo__transport_ssh_session(t)) || !single_threaded() ||
-	    sock_path(t->host, path, sizeof(path)) || (m.lfd = listen_at(path, &m.ino)) < 0) {
+	if (!c || t->no_persist || moo__mux_persist_s() <= 0 || !moo__ssh_alive(c) ||
+	    !single_threaded() || sock_path(t->host, path, sizeof(path)) ||
+	    (m.lfd = listen_at(path, &m.ino)) < 0) {
 		return false;
 	}
 	fflush(NULL);
@@ -1114,17 +1095,16 @@ bool moo__mux_handoff(struct moo__transport *t)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
-	quiet_fds(m.lfd, ssh_get_fd(moo__transport_ssh_session(t)->session));
+	quiet_fds(m.lfd, ssh_get_fd(c->session));
 	moo_set_transfer_progress(NULL);
 	m.host = moo__strdup(t->host); /* t may be closed and freed while the master lives */
 	m.root = moo__strdup(t->root);
 	m.path = path;
 	m.persist = moo__mux_persist_s();
-	moo__transport_describe(t, &key, NULL, NULL);
-	m.display = key.display;
-	m.fingerprint = key.fingerprint;
-	m.key_type = key.type;
-	m.known_hosts = key.known_hosts;
+	m.display = c->display ? moo__strdup(c->display) : NULL;
+	m.fingerprint = c->fingerprint ? moo__strdup(c->fingerprint) : NULL;
+	m.key_type = c->key_type ? moo__strdup(c->key_type) : NULL;
+	m.known_hosts = c->known_hosts ? moo__strdup(c->known_hosts) : NULL;
 	pthread_mutex_init(&m.mu, NULL);
 	t->cached = false;
 	m.idle[m.n_idle++] = t;

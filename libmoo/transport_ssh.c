@@ -33,9 +33,11 @@ static struct moo__ssh *sess(struct moo__transport *t)
 	return t->impl;
 }
 
+static const struct moo__transport_ops ssh_ops;
+
 struct moo__ssh *moo__transport_ssh_session(struct moo__transport *t)
 {
-	return moo__transport_is_mux(t) ? NULL : sess(t);
+	return t && t->ops == &ssh_ops ? sess(t) : NULL;
 }
 
 /* Runs a command built by the caller; a non-zero status becomes MOO_EIO with its stderr. */

@@ -27,10 +27,6 @@ masters() {
 }
 trap 'for p in $(masters); do kill -KILL "$p"; done; kill_jobs "$R"/jobs/*/state; sshd_stop; cleanup_dirs' EXIT
 logins() { grep -c "Accepted publickey" "$SSHD_DIR/sshd.log"; }
-sessions_kill() {
-	_p=$(cat "$SSHD_DIR/sshd.pid")
-	for c in $(ps -o pid= --ppid "$_p"); do kill -KILL "$c" 2>/dev/null; done
-}
 # wait_gone PID: up to 10 s
 wait_gone() {
 	_i=0
@@ -99,7 +95,7 @@ wait "$lp"
 grep -qx slept "$T/long.out" && ok "... which ends with its own output" || not_ok "... which ends with its output" "$(cat "$T/long.out")"
 
 # ---- a link cut under the master: the next command gets a new one ------------------------------
-sessions_kill
+sshd_cut
 n2=$(logins)
 expect_exit "the host's sessions killed: one command through the master works (exit 0)" 0 env MOO_TOOL_KEPT=1 "$TOOL" h1 exec "echo still here"
 contains "... with its output (no 'lost the connection')" "$out" "still here"
@@ -109,7 +105,7 @@ expect_exit "... and run --on h1 (exit 0)" 0 "$MOO" run --on h1 "$T/p"
 [ "$(masters)" = "$m1" ] && ok "... the same master" || not_ok "... the same master" "$m1 -> $(masters)"
 
 # ---- a host key changed under the master is refused as on any connection ----------------------
-sessions_kill
+sshd_cut
 sshd_stop
 sshd_new_host_key
 sshd_start

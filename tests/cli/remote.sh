@@ -41,11 +41,6 @@ project() {
 }
 # alive PID: a process that runs (a zombie waiting for its reaper does not)
 alive() { [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" | grep -q '^Z'; }
-# sessions_kill: ends the sshd sessions this test's sshd started (a cut connection)
-sessions_kill() {
-	_p=$(cat "$SSHD_DIR/sshd.pid")
-	for c in $(ps -o pid= --ppid "$_p"); do kill -KILL "$c" 2>/dev/null; done
-}
 
 # ---- the sklearn example end to end, as root ------------------------------------------
 expect_exit "run --on h1: the sklearn example trains on the host" 0 "$MOO" run --on h1 --json "$EX"
@@ -157,8 +152,8 @@ MOO_RECONNECT_S=30 "$MOO" logs -f "$idr" >"$T/r1" 2>"$T/r1.err" &
 fp=$!
 _i=0
 while [ ! -s "$T/r1" ] && [ $_i -lt 400 ]; do sleep 0.05; _i=$((_i + 1)); done
+sshd_cut
 sshd_stop
-sessions_kill
 sleep 1.5
 sshd_start
 wait "$fp"
@@ -172,8 +167,8 @@ else not_ok "... every line once" "$(cat "$T/r1")"; fi
 expect_exit "run -d the 40-line job once more" 0 "$MOO" run --on h1 -d "$T/p-lines"
 idu=$out
 sleep 0.5
+sshd_cut
 sshd_stop
-sessions_kill
 MOO_RECONNECT_S=1 "$MOO" logs -f "$idu" >"$T/u1" 2>"$T/u1.err"
 rc=$?
 [ "$rc" = 4 ] && ok "logs -f with sshd down: exit 4" || not_ok "logs -f with sshd down: exit 4" "exit $rc: $(cat "$T/u1.err")"

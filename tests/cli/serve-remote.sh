@@ -23,10 +23,6 @@ stop_serve() {
 }
 trap 'stop_serve; sshd_stop; cleanup_dirs' EXIT
 
-# sessions_kill: ends the sshd sessions of this test's sshd (a cut connection)
-sessions_kill() {
-	for c in $(ps -o pid= --ppid "$(cat "$SSHD_DIR/sshd.pid")"); do kill -KILL "$c" 2>/dev/null; done
-}
 # listeners PID...: the TCP ports those processes listen on, one a line
 listeners() {
 	_re=$(echo "$@" | tr ' ' '|')
@@ -118,7 +114,7 @@ curl -s -o "$T/cut.body" -D "$T/cut.h" -w '%{http_code}' --max-time 30 $J \
 cpid=$!
 sleep 0.8
 t0=$(date +%s)
-sessions_kill
+sshd_cut
 wait $cpid
 t1=$(date +%s)
 contains "a request in flight when the connection is killed gets 503" "$(cat "$T/cut.code") $(cat "$T/cut.body")" \

@@ -86,6 +86,15 @@ sshd_stop() {
 
 sshd_restart() { sshd_stop && sshd_start; }
 
+# sshd_cut: kills the sshd processes that hold this sshd's connections (a cut link), found
+# by the port they are connected on: a session outlives its listener, and its parent is not
+# always the listener that the pid file names.
+sshd_cut() {
+	for _c in $(ss -Htnp state established "( sport = :$SSHD_PORT )" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+		kill -KILL "$_c" 2>/dev/null
+	done
+}
+
 # sshd_new_host_key [TYPE]: a new host key (the host "was reinstalled"); restart to use it.
 sshd_new_host_key() {
 	rm -f "$SSHD_DIR/host_key" "$SSHD_DIR/host_key.pub"
