@@ -180,6 +180,7 @@ int main(int argc, char **argv)
 		return unknown_command(argv[1]);
 	}
 	moo_set_transfer_progress(progress_cb); /* a bar on a terminal only */
+	moo_keep_connections(true);             /* moo-hosts(1), KEPT CONNECTIONS */
 	moo_set_warning_cb(print_warning_cb, NULL);
 	catch_interrupts();
 	{

@@ -55,12 +55,22 @@
 
 /* ---- settings and the socket's path -------------------------------------------------- */
 
+static bool keep_on;
+
+void moo_keep_connections(bool on)
+{
+	keep_on = on;
+}
+
 double moo__mux_persist_s(void)
 {
 	const char *v = getenv("MOO_SSH_PERSIST");
 	char *end;
 	double s;
 
+	if (!keep_on) {
+		return 0;
+	}
 	if (!v || !*v) {
 		return PERSIST_DEFAULT_S;
 	}

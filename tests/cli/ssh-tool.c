@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 	}
 	t0 = now();
 	/* MOO_TOOL_KEPT: as moo's verbs open a host, through its kept connection if any */
+	moo_keep_connections(getenv("MOO_TOOL_KEPT") != NULL);
 	if (getenv("MOO_TOOL_KEPT") ? moo__transport_open_flags(&t, argv[1], flags, &err)
 				    : moo__transport_ssh_open(&t, argv[1], flags, 0, &err)) {
 		return fail(err);

@@ -96,6 +96,15 @@ MOO_EXTERN int moo_host_probe(struct moo_host_facts **out, struct moo_store *st,
 			      struct moo_error **err);
 
 /*
+ * Keeps SSH connections open between commands (moo-hosts(1), KEPT CONNECTIONS): when on,
+ * a host's connection is reached through the process that keeps it, and at exit this
+ * process forks one for each connection it made. Off until called: a program that links
+ * libmoo does not leave processes behind unless it asks (moo(1) asks). $MOO_SSH_PERSIST=0
+ * keeps it off whatever the call.
+ */
+MOO_EXTERN void moo_keep_connections(bool on);
+
+/*
  * Ends the connection moo keeps open to host between commands ($MOO_SSH_PERSIST,
  * moo(1)), when there is one: for a host about to be removed or changed.
  */
