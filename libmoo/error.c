@@ -11,9 +11,17 @@ void moo_set_interrupt_flag(const volatile sig_atomic_t *flag)
 	interrupt_flag = flag;
 }
 
+/* this thread's work was abandoned by whoever asked for it (transport_mux.c's master) */
+static __thread bool thread_interrupted;
+
+void moo__set_thread_interrupted(bool on)
+{
+	thread_interrupted = on;
+}
+
 bool moo__interrupted(void)
 {
-	return interrupt_flag && *interrupt_flag;
+	return thread_interrupted || (interrupt_flag && *interrupt_flag);
 }
 
 static moo_warning_cb warning_cb;

@@ -45,6 +45,8 @@ int moo__opts_version(unsigned version, unsigned known, const char *type, struct
 int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* True once the flag of moo_set_interrupt_flag is set: stop, clean up, MOO_EINTR. */
 bool moo__interrupted(void);
+/* This thread alone reads as interrupted (on) or not (off): a client that went away. */
+void moo__set_thread_interrupted(bool on);
 /* Hands a warning to the callback of moo_set_warning_cb (or drops it). */
 void moo__warn(int code, const char *fmt, ...) MOO_PRINTF(2, 3);
 /* The first error (not warning) of a chain's code, or 0. */

@@ -321,12 +321,16 @@ static int send_frame(int fd, const struct moo_buf *b)
 	return r;
 }
 
+/* -1 at EOF or on an error, -2 when moo was interrupted (Ctrl-C) while it waited */
 static int read_full(int fd, void *p, size_t n)
 {
 	while (n) {
 		ssize_t k = read(fd, p, n);
 
 		if (k < 0 && errno == EINTR) {
+			if (moo__interrupted()) {
+				return -2;
+			}
 			continue;
 		}
 		if (k <= 0) {
@@ -338,24 +342,25 @@ static int read_full(int fd, void *p, size_t n)
 	return 0;
 }
 
-/* One frame into out (reset first); -1 at EOF or on an error. */
+/* One frame into out (reset first); read_full's -1 or -2 when there is none. */
 static int recv_frame(int fd, struct moo_buf *out)
 {
 	unsigned char h[8];
 	struct rd r = {h, 8, false};
 	char chunk[65536];
 	uint64_t n;
+	int e;
 
 	moo_buf_reset(out);
-	if (read_full(fd, h, 8)) {
-		return -1;
+	if ((e = read_full(fd, h, 8))) {
+		return e;
 	}
 	n = r_u64(&r);
 	while (n) {
 		size_t k = n < sizeof(chunk) ? (size_t)n : sizeof(chunk);
 
-		if (read_full(fd, chunk, k)) {
-			return -1;
+		if ((e = read_full(fd, chunk, k))) {
+			return e;
 		}
 		moo_buf_add(out, chunk, k);
 		n -= k;
@@ -397,7 +402,13 @@ static int call(struct moo__transport *t, struct moo_buf *req, struct rd *rd,
 		goto gone;
 	}
 	for (;;) {
-		if (recv_frame(m->fd, &m->in) || !m->in.len) {
+		if ((r = recv_frame(m->fd, &m->in)) == -2) {
+			/* the master sees us go: a transfer it runs for us stops, as ours would */
+			close(m->fd);
+			m->fd = -1;
+			return moo__fail(err, MOO_EINTR, "interrupted");
+		}
+		if (r || !m->in.len) {
 			goto gone;
 		}
 		rd->p = (const unsigned char *)m->in.ptr + 1;
@@ -753,6 +764,7 @@ static double now_s(void)
 static bool peer_gone(struct moo__transport *t)
 {
 	struct moo__ssh *c = moo__transport_ssh_session(t);
+	ssize_t n;
 	char x;
 	int fd;
 
@@ -760,7 +772,12 @@ static bool peer_gone(struct moo__transport *t)
 		return true;
 	}
 	fd = ssh_get_fd(c->session);
-	return fd < 0 || recv(fd, &x, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	if (fd < 0) {
+		return true;
+	}
+	n = recv(fd, &x, 1, MSG_PEEK | MSG_DONTWAIT);
+	/* EOF, or reset (a peer killed with data unread) */
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 static int take(struct master *m, struct moo__transport **out, struct moo_error **err)
@@ -810,7 +827,9 @@ static void forward_progress(bool upload, bool begin, uint64_t n, void *arg)
 	w_u8(&b, begin ? 'B' : 'P');
 	w_u8(&b, upload);
 	w_u64(&b, n);
-	(void)send_frame(*(int *)arg, &b);
+	if (send_frame(*(int *)arg, &b)) {
+		moo__set_thread_interrupted(true); /* the client is gone: the transfer stops */
+	}
 	moo_buf_dispose(&b);
 }
 
@@ -869,6 +888,7 @@ static void answer(struct master *m, int fd, char type, struct rd *rd, struct mo
 	default: r = moo__fail(&err, MOO_EIO, "moo's master got an unknown request");
 	}
 	moo__transfer_forward(NULL, NULL);
+	moo__set_thread_interrupted(false);
 	give(m, t);
 reply:
 	moo_buf_reset(ans);

@@ -45,7 +45,7 @@ open(os.path.join(out, "model.txt"), "w").write("weights of %s\n" % sys.argv[0])
 print("trained once")
 EOF
 
-plan 35
+plan 40
 
 # ---- the first command leaves a master; the next ones log in no more ----------------------
 n0=$(logins)
@@ -83,6 +83,34 @@ idb=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq 'd["id"]')
 [ "$(cat "$T/home/results/$idb/training_result/sum.txt")" = "$(sha256sum <"$T/big/blob.bin" | cut -d' ' -f1)" ] &&
 	ok "... the job read the bytes sent" || not_ok "... the job read the bytes sent" "$(cat "$T/home/results/$idb/training_result/sum.txt" 2>&1)"
 [ "$(logins)" = "$n1" ] && ok "... still no new login" || not_ok "... still no new login" "$n1 -> $(logins)"
+
+# ---- Ctrl-C mid-upload through the master: the upload stops there too ----------------------
+mkdir -p "$T/huge"
+cp "$T/big/metadata.yaml" "$T/big/train.py" "$T/huge/"
+head -c 402653184 /dev/urandom >"$T/huge/blob.bin"
+"$MOO" run --on h1 "$T/huge" >"$T/huge.out" 2>&1 &
+hp=$!
+_i=0
+while ! ls -a "$R"/bundles/ 2>/dev/null | grep -q 'moo-tmp-' && [ $_i -lt 3000 ]; do sleep 0.02; _i=$((_i + 1)); done
+kill -TERM "$hp" # as Ctrl-C: moo takes both alike (sh starts a background job with SIGINT ignored)
+wait "$hp"
+rc=$?
+[ "$rc" = 130 ] && ok "interrupted (SIGTERM) mid-upload through the master: exit 130" || not_ok "Ctrl-C mid-upload: exit 130" "exit $rc: $(cat "$T/huge.out")"
+# what is on the host now, and half a second later: the master writes no more after moo left
+tmpsize() { du -sb "$R"/bundles/*moo-tmp-* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+s1=$(tmpsize)
+sleep 0.5
+s2=$(tmpsize)
+[ "$s2" -le "$s1" ] && ok "... the master writes no more of it once moo is gone" ||
+	not_ok "... the master writes no more of it" "$s1 then $s2 bytes"
+_i=0
+while ls -a "$R"/bundles/ | grep -q 'moo-tmp-' && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+if ! ls -a "$R"/bundles/ | grep -q 'moo-tmp-' && [ "$(ls "$R"/bundles/ | wc -l)" = 2 ]; then
+	ok "... and removes what it had sent (no bundle, no temporary file)"
+else not_ok "... and removes what it had sent" "$(ls -la "$R"/bundles/)"; fi
+rm -rf "$T/huge"
+expect_exit "... and serves the next command (exit 0)" 0 "$MOO" run --on h1 "$T/p"
+[ "$(logins)" = "$n1" ] && ok "... still with no new login" || not_ok "... still no new login" "$n1 -> $(logins)"
 
 # ---- a long command does not hold up another: a second session is made for it --------------
 MOO_TOOL_KEPT=1 "$TOOL" h1 exec "sleep 4; echo slept" >"$T/long.out" 2>&1 &
