@@ -83,7 +83,9 @@ def predict_batch(model, requests):
 EOT
 # A small real model: scikit-learn's MLPClassifier, 64 -> 256 -> 256 -> 10, trained (one
 # epoch) on random data and pickled; every server loads the same file.
-$PY - "$T/mlp/model.pkl" <<'EOT'
+SK=1
+$PY -c 'import sklearn' 2>/dev/null || { SK=; echo "bench: no scikit-learn here (python3-sklearn): the MLP set is skipped" >&2; }
+[ -z "$SK" ] || $PY - "$T/mlp/model.pkl" <<'EOT'
 import pickle, sys, warnings
 import numpy as np
 from sklearn.neural_network import MLPClassifier
@@ -164,6 +166,38 @@ EOT
 
 stop_all() { for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; PIDS=; }
 
+# settle: until the servers' processes (this script's descendants) are idle, so that no
+# server is measured while another's workers still import their model (up to 30 s)
+settle() {
+	$PY - $$ <<'EOT'
+import os, sys, time
+def ticks(root):
+    kids, total = {}, {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kids.setdefault(int(f[1]), []).append(int(p))
+            total[int(p)] = int(f[11]) + int(f[12])
+    todo, n = [root], 0
+    while todo:
+        p = todo.pop()
+        n += total.get(p, 0)
+        todo += kids.get(p, [])
+    return n
+root, end = int(sys.argv[1]), time.time() + 30
+prev = ticks(root)
+while time.time() < end:
+    time.sleep(0.5)
+    now = ticks(root)
+    if now - prev < 5:
+        break
+    prev = now
+EOT
+}
+
 # run_set MODEL [moo serve options]: the three servers up at once, then ROUNDS rounds of one
 # wrk run each, interleaved, so drift in the machine's load hits all alike; medians reported.
 run_set() {
@@ -178,6 +212,8 @@ run_set() {
 	p3=$(free_port)
 	(cd "$T/$m" && exec gunicorn -w 2 -b "127.0.0.1:$p3" --log-level warning app_flask:app) &
 	PIDS="$PIDS $!"
+	for u in "$p1" "$p2" "$p3"; do wait_up "http://127.0.0.1:$u" "$T/$m/body.json"; done
+	settle
 	r=0
 	while [ $r -lt "$ROUNDS" ]; do
 		bench "moo-serve${1:+(batching)}" "http://127.0.0.1:$p1" "$T/$m/body.json"
@@ -217,7 +253,7 @@ if want np; then
 	run_set np --batch-max 8 --batch-wait-ms 2
 	report "numpy model, a 64x10 matmul (~2 us a call: HTTP-bound, batching cannot help); moo --batch-max 8 --batch-wait-ms 2"
 fi
-if want mlp; then
+if want mlp && [ -n "$SK" ]; then
 	run_set mlp --batch-max 8 --batch-wait-ms 2
 	report "scikit-learn MLPClassifier 64-256-256-10 (~80 us a call of 1 row, ~40 us a row in 8); moo --batch-max 8 --batch-wait-ms 2"
 fi
