@@ -2,9 +2,16 @@
 # moo serve against FastAPI on uvicorn (uvloop + httptools: what pip install "uvicorn[standard]"
 # gives) and Flask under gunicorn, side by side in one run, the same predictor behind each.
 #   bench/serve.sh [MOO] [SECONDS] [ROUNDS]   (build/cli/moo, 5 s per run, 3 rounds)
+#   BENCH_ONLY=echo|np|mlp runs one of the three sets below.
 # 2 workers each, wrk -t2 -c32, POST of a small JSON body. Prints req/s, p50 and p99 of each
-# and the ratios against uvicorn (goals: >= 1.5x its req/s, <= 0.5x its p99); then the same
-# with a numpy model, moo batching with predict_batch (goal >= 3x uvicorn's req/s).
+# and the ratios against uvicorn, for three predictors:
+#   echo  returns its input: HTTP alone (goals: >= 1.5x uvicorn's req/s, <= 0.5x its p99);
+#   np    a 64x10 numpy matmul, ~2 us a call: still HTTP-bound, batching has nothing to save;
+#   mlp   a small real model, scikit-learn's MLPClassifier 64-256-256-10 (~80 us a call of
+#         one row, ~40 us a row in a call of 8), so that batching has something to save
+#         (goal: >= 3x uvicorn's req/s).
+# moo serves np and mlp with predict_batch, --batch-max 8 --batch-wait-ms 2; FastAPI and
+# Flask call predict() once a request.
 set -eu
 MOO=${1:-build/cli/moo}
 D=${2:-5}
@@ -18,7 +25,7 @@ export MOO_HOME="$T/home" MOO_ROOT="$T/root" XDG_DATA_HOME="$T/data" MOO_PYTHON=
 
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-mkdir "$T/echo" "$T/np"
+mkdir "$T/echo" "$T/np" "$T/mlp"
 cat >"$T/echo/predict.py" <<'EOT'
 def load(model_dir):
     return None
@@ -50,7 +57,45 @@ def predict_batch(model, requests):
         i += len(r)
     return res
 EOT
-for m in echo np; do
+cat >"$T/mlp/predict.py" <<'EOT'
+import pickle
+
+import numpy as np
+
+
+def load(model_dir):
+    with open(model_dir + "/model.pkl", "rb") as f:
+        return pickle.load(f)
+
+
+def predict(model, request):
+    return {"predictions": model.predict(np.asarray(request["instances"], dtype=float)).tolist()}
+
+
+def predict_batch(model, requests):
+    rows = [np.asarray(r["instances"], dtype=float) for r in requests]
+    out = model.predict(np.concatenate(rows)).tolist()
+    res, i = [], 0
+    for r in rows:
+        res.append({"predictions": out[i:i + len(r)]})
+        i += len(r)
+    return res
+EOT
+# A small real model: scikit-learn's MLPClassifier, 64 -> 256 -> 256 -> 10, trained (one
+# epoch) on random data and pickled; every server loads the same file.
+SK=1
+$PY -c 'import sklearn' 2>/dev/null || { SK=; echo "bench: no scikit-learn here (python3-sklearn): the MLP set is skipped" >&2; }
+[ -z "$SK" ] || $PY - "$T/mlp/model.pkl" <<'EOT'
+import pickle, sys, warnings
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+warnings.filterwarnings("ignore")
+x = np.random.default_rng(0).standard_normal((1000, 64))
+m = MLPClassifier((256, 256), random_state=0).partial_fit(x, x[:, :10].argmax(1), classes=list(range(10)))
+with open(sys.argv[1], "wb") as f:
+    pickle.dump(m, f)
+EOT
+for m in echo np mlp; do
 	cat >"$T/$m/metadata.yaml" <<EOT
 framework: {name: sklearn, version: "1.2", runtime: python3}
 model: {name: $m}
@@ -85,6 +130,7 @@ done
 
 echo '{"instances": [[1.0, 2.0, 3.0, 4.0]]}' >"$T/echo/body.json"
 $PY -c 'import json; print(json.dumps({"instances": [[float(i % 17) for i in range(64)]]}))' >"$T/np/body.json"
+cp "$T/np/body.json" "$T/mlp/body.json"
 
 # wait_up URL: until a POST answers 200
 wait_up() {
@@ -120,6 +166,38 @@ EOT
 
 stop_all() { for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; PIDS=; }
 
+# settle: until the servers' processes (this script's descendants) are idle, so that no
+# server is measured while another's workers still import their model (up to 30 s)
+settle() {
+	$PY - $$ <<'EOT'
+import os, sys, time
+def ticks(root):
+    kids, total = {}, {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kids.setdefault(int(f[1]), []).append(int(p))
+            total[int(p)] = int(f[11]) + int(f[12])
+    todo, n = [root], 0
+    while todo:
+        p = todo.pop()
+        n += total.get(p, 0)
+        todo += kids.get(p, [])
+    return n
+root, end = int(sys.argv[1]), time.time() + 30
+prev = ticks(root)
+while time.time() < end:
+    time.sleep(0.5)
+    now = ticks(root)
+    if now - prev < 5:
+        break
+    prev = now
+EOT
+}
+
 # run_set MODEL [moo serve options]: the three servers up at once, then ROUNDS rounds of one
 # wrk run each, interleaved, so drift in the machine's load hits all alike; medians reported.
 run_set() {
@@ -134,6 +212,8 @@ run_set() {
 	p3=$(free_port)
 	(cd "$T/$m" && exec gunicorn -w 2 -b "127.0.0.1:$p3" --log-level warning app_flask:app) &
 	PIDS="$PIDS $!"
+	for u in "$p1" "$p2" "$p3"; do wait_up "http://127.0.0.1:$u" "$T/$m/body.json"; done
+	settle
 	r=0
 	while [ $r -lt "$ROUNDS" ]; do
 		bench "moo-serve${1:+(batching)}" "http://127.0.0.1:$p1" "$T/$m/body.json"
@@ -164,7 +244,16 @@ EOT
 }
 
 : >"$T/results"
-[ "${BENCH_ONLY:-}" = np ] || run_set echo
-[ "${BENCH_ONLY:-}" = np ] || report "echo predictor"
-run_set np --batch-max 8 --batch-wait-ms 2
-report "numpy model (64x10 matmul); moo batching with predict_batch"
+want() { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = "$1" ]; }
+if want echo; then
+	run_set echo
+	report "echo predictor"
+fi
+if want np; then
+	run_set np --batch-max 8 --batch-wait-ms 2
+	report "numpy model, a 64x10 matmul (~2 us a call: HTTP-bound, batching cannot help); moo --batch-max 8 --batch-wait-ms 2"
+fi
+if want mlp && [ -n "$SK" ]; then
+	run_set mlp --batch-max 8 --batch-wait-ms 2
+	report "scikit-learn MLPClassifier 64-256-256-10 (~80 us a call of 1 row, ~40 us a row in 8); moo --batch-max 8 --batch-wait-ms 2"
+fi
