@@ -310,13 +310,31 @@ static void r_errors(struct rd *r, struct moo_error **err)
 	}
 }
 
+/* All n bytes to the socket fd; a peer gone is -1 (EPIPE), never SIGPIPE. */
+static int send_all(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k <= 0) {
+			return -1;
+		}
+		p = (const char *)p + k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 static int send_frame(int fd, const struct moo_buf *b)
 {
 	struct moo_buf head = MOO_BUF_INIT;
 	int r;
 
 	w_u64(&head, b->len);
-	r = moo__write_all(fd, head.ptr, head.len) || moo__write_all(fd, b->ptr, b->len) ? -1 : 0;
+	r = send_all(fd, head.ptr, head.len) || send_all(fd, b->ptr, b->len) ? -1 : 0;
 	moo_buf_dispose(&head);
 	return r;
 }
@@ -1121,6 +1139,9 @@ bool moo__mux_handoff(struct moo__transport *t)
 	/* the master */
 	setsid();
 	prctl(PR_SET_NAME, "moo-ssh-keep");
+	if (chdir("/")) { /* the command's folder is not held */
+		_exit(1);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
