@@ -113,7 +113,10 @@ int moo__transport_open_flags(struct moo__transport **out, const char *host, uns
 int moo__transport_open_opts(struct moo__transport **out, const char *host,
 			     const struct moo_connect_opts *opts, struct moo_error **err)
 {
-	return open_host(out, host, opts && opts->accept_new_host_key ? MOO__SSH_ACCEPT_NEW : 0,
+	/* the probe ('moo hosts check') times a connection: one of its own, never a kept one */
+	return open_host(out, host,
+			 (opts && opts->accept_new_host_key ? MOO__SSH_ACCEPT_NEW : 0) |
+				 MOO__SSH_DIRECT,
 			 opts ? opts->timeout_s : 0, err);
 }
 

@@ -401,8 +401,13 @@ static struct mux *mx(struct moo__transport *t)
 
 static int lost(struct moo__transport *t, struct moo_error **err)
 {
-	return moo__fail(err, MOO_EHOST,
-			 "lost moo's kept connection to '%s' (its master process ended)", t->host);
+	moo__error_hint(moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+				       "lost moo's kept connection to '%s' (its moo-ssh-keep "
+				       "process ended)",
+				       t->host),
+			"run the command again (it connects anew), or set MOO_SSH_PERSIST=0 to "
+			"connect every time (moo-hosts(1), KEPT CONNECTIONS)");
+	return MOO_EHOST;
 }
 
 /*

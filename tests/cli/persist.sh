@@ -45,7 +45,7 @@ open(os.path.join(out, "model.txt"), "w").write("weights of %s\n" % sys.argv[0])
 print("trained once")
 EOF
 
-plan 40
+plan 42
 
 # ---- the first command leaves a master; the next ones log in no more ----------------------
 n0=$(logins)
@@ -84,7 +84,14 @@ idb=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq 'd["id"]')
 	ok "... the job read the bytes sent" || not_ok "... the job read the bytes sent" "$(cat "$T/home/results/$idb/training_result/sum.txt" 2>&1)"
 [ "$(logins)" = "$n1" ] && ok "... still no new login" || not_ok "... still no new login" "$n1 -> $(logins)"
 
-# ---- Ctrl-C mid-upload through the master: the upload stops there too ----------------------
+# ---- hosts check times a connection of its own, master or not ------------------------------
+nc=$(logins)
+expect_exit "hosts check h1 with a master up (exit 0)" 0 "$MOO" hosts check h1
+[ "$(logins)" = $((nc + 1)) ] && ok "... logs in itself: what it times is a real connection" ||
+	not_ok "... logs in itself" "$nc -> $(logins): $out"
+n1=$(logins)
+
+# ---- interrupted mid-upload through the master: the upload stops there too ----------------------
 mkdir -p "$T/huge"
 cp "$T/big/metadata.yaml" "$T/big/train.py" "$T/huge/"
 head -c 402653184 /dev/urandom >"$T/huge/blob.bin"
