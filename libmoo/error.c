@@ -33,19 +33,37 @@ void moo_set_warning_cb(moo_warning_cb cb, void *cb_data)
 	warning_data = cb_data;
 }
 
-void moo__warn(int code, const char *fmt, ...)
+static void vwarn(int code, const char *hint, const char *fmt, va_list ap)
 {
 	struct moo_error *e = NULL;
-	va_list ap;
 
 	if (!warning_cb) {
 		return;
 	}
-	va_start(ap, fmt);
 	moo__error_vadd(&e, code, MOO_SEV_WARNING, fmt, ap);
-	va_end(ap);
+	if (hint) {
+		moo__error_hint(e, "%s", hint);
+	}
 	warning_cb(e, warning_data);
 	moo_error_free(e);
+}
+
+void moo__warn(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(code, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void moo__warn_hint(int code, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(code, hint, fmt, ap);
+	va_end(ap);
 }
 
 void moo_error_free(struct moo_error *err)

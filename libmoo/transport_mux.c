@@ -92,8 +92,14 @@ static void hash_str(struct moo__sha256 *h, const char *s)
  * inventory entry or name that resolves, a folder that is not this user's alone, a path
  * too long for a unix socket).
  */
-static int sock_path(const char *host, char *out, size_t len)
+/*
+ * The socket of host's master, in out. -1 where there is none to be had: keeping is then
+ * off, and where warn, the user is told why once (a run/ folder others can reach, a path
+ * too long for a socket).
+ */
+static int sock_path(const char *host, char *out, size_t len, bool warn)
 {
+	static bool warned;
 	struct moo__ssh_target tg = {0};
 	struct moo_buf dir = MOO_BUF_INIT;
 	struct moo__sha256 *h;
@@ -124,6 +130,16 @@ static int sock_path(const char *host, char *out, size_t len)
 	}
 	if (lstat(dir.ptr, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077)) {
+		if (warn && !warned && !lstat(dir.ptr, &st)) {
+			warned = true;
+			moo__warn_hint(MOO_EHOST,
+				       "chmod 700 it (and own it), or set MOO_SSH_PERSIST=0 to "
+				       "connect anew each time without this warning",
+				       "SSH connections are not kept: '%s' is %s (mode %03o, "
+				       "owner uid %u); moo keeps them only in a folder of yours alone",
+				       dir.ptr, S_ISDIR(st.st_mode) ? "a folder others can reach" : "not a folder",
+				       (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
+		}
 		goto done;
 	}
 	h = moo__sha256_new();
@@ -142,6 +158,14 @@ static int sock_path(const char *host, char *out, size_t len)
 	moo__sha256_free(h);
 	if (snprintf(out, len, "%s/ssh-%.16s", dir.ptr, hex) < (int)len) {
 		r = 0;
+	} else if (warn && !warned) {
+		warned = true;
+		moo__warn_hint(MOO_EHOST,
+			       "set MOO_HOME to a shorter folder, or MOO_SSH_PERSIST=0 to connect "
+			       "anew each time without this warning",
+			       "SSH connections are not kept: a socket in '%s' would be longer than "
+			       "the %zu bytes a socket's path may have",
+			       dir.ptr, len - 1);
 	}
 done:
 	moo__ssh_target_dispose(&tg);
@@ -390,6 +414,7 @@ static int recv_frame(int fd, struct moo_buf *out)
 
 struct mux {
 	int fd;
+	bool interrupted; /* fd was closed at Ctrl-C: later calls say so, not "lost" */
 	char *display, *fingerprint, *key_type, *known_hosts;
 	struct moo_buf in;
 };
@@ -421,6 +446,9 @@ static int call(struct moo__transport *t, struct moo_buf *req, struct rd *rd,
 	struct mux *m = mx(t);
 	int r;
 
+	if (m->fd < 0 && m->interrupted) {
+		return moo__fail(err, MOO_EINTR, "interrupted while waiting on '%s'", t->host);
+	}
 	if (m->fd < 0 || send_frame(m->fd, req)) {
 		goto gone;
 	}
@@ -429,7 +457,8 @@ static int call(struct moo__transport *t, struct moo_buf *req, struct rd *rd,
 			/* the master sees us go: a transfer it runs for us stops, as ours would */
 			close(m->fd);
 			m->fd = -1;
-			return moo__fail(err, MOO_EINTR, "interrupted");
+			m->interrupted = true;
+			return moo__fail(err, MOO_EINTR, "interrupted while waiting on '%s'", t->host);
 		}
 		if (r || !m->in.len) {
 			goto gone;
@@ -711,7 +740,7 @@ int moo__mux_open(struct moo__transport **out, const char *host, struct moo_erro
 	char *version;
 	int fd, r;
 
-	if (moo__mux_persist_s() <= 0 || sock_path(host, path, sizeof(path)) ||
+	if (moo__mux_persist_s() <= 0 || sock_path(host, path, sizeof(path), true) ||
 	    (fd = dial(path)) < 0) {
 		return MOO_ENOTFOUND;
 	}
@@ -989,6 +1018,15 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
+/* SIGTERM or SIGINT to a master: it ends as at its idle time, its socket removed */
+static volatile sig_atomic_t master_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	master_stop = 1;
+}
+
 static void serve(struct master *m)
 {
 	pthread_attr_t attr;
@@ -1003,7 +1041,7 @@ static void serve(struct master *m)
 		int fd;
 
 		pthread_mutex_lock(&m->mu);
-		done = m->quit || (!m->clients && now_s() - m->last > m->persist);
+		done = m->quit || master_stop || (!m->clients && now_s() - m->last > m->persist);
 		pthread_mutex_unlock(&m->mu);
 		/* another master took the path (ours was removed): end */
 		if (done || stat(m->path, &st) || st.st_ino != m->ino) {
@@ -1126,7 +1164,7 @@ bool moo__mux_handoff(struct moo__transport *t)
 	pid_t pid;
 
 	if (!c || t->no_persist || moo__mux_persist_s() <= 0 || !moo__ssh_alive(c) ||
-	    !single_threaded() || sock_path(t->host, path, sizeof(path)) ||
+	    !single_threaded() || sock_path(t->host, path, sizeof(path), true) ||
 	    (m.lfd = listen_at(path, &m.ino)) < 0) {
 		return false;
 	}
@@ -1148,8 +1186,8 @@ bool moo__mux_handoff(struct moo__transport *t)
 		_exit(1);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
 	signal(SIGHUP, SIG_IGN);
 	quiet_fds(m.lfd, ssh_get_fd(c->session));
 	moo_set_transfer_progress(NULL);
@@ -1185,7 +1223,7 @@ void moo__mux_stop(const char *host)
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int fd;
 
-	if (!sock_path(host, path, sizeof(path)) && (fd = dial(path)) >= 0) {
+	if (!sock_path(host, path, sizeof(path), false) && (fd = dial(path)) >= 0) {
 		send_quit(fd);
 		close(fd);
 	}

@@ -45,7 +45,7 @@ open(os.path.join(out, "model.txt"), "w").write("weights of %s\n" % sys.argv[0])
 print("trained once")
 EOF
 
-plan 42
+plan 49
 
 # ---- the first command leaves a master; the next ones log in no more ----------------------
 n0=$(logins)
@@ -142,6 +142,16 @@ expect_exit "... and run --on h1 (exit 0)" 0 "$MOO" run --on h1 "$T/p"
 # ---- a host key changed under the master is refused as on any connection ----------------------
 sshd_cut
 sshd_stop
+# the host down: the master tries it again for seconds; Ctrl-C then is an interrupt (130)
+"$MOO" run --on h1 "$T/p" >"$T/down.out" 2>&1 &
+dp=$!
+sleep 1
+kill -TERM "$dp"
+wait "$dp"
+rc=$?
+[ "$rc" = 130 ] && grep -q "interrupted while waiting on 'h1'" "$T/down.out" &&
+	ok "host down, interrupted while the master tries it: exit 130, 'interrupted while waiting on'" ||
+	not_ok "host down, interrupted: exit 130" "exit $rc: $(cat "$T/down.out")"
 sshd_new_host_key
 sshd_start
 expect_exit "host key changed, link cut: run --on h1 through the master refuses (exit 4)" 4 "$MOO" run --on h1 "$T/p"
@@ -161,7 +171,26 @@ chmod 755 "$RUN"
 n3=$(logins)
 expect_exit "run folder 0755: run --on h1 connects itself (exit 0)" 0 "$MOO" run --on h1 "$T/p"
 [ "$(logins)" = $((n3 + 1)) ] && ok "... with a login of its own (the master is not trusted)" || not_ok "... a login of its own" "$n3 -> $(logins)"
+contains "... and says why, once, with what to do" "$err" "not kept: '$RUN' is a folder others can reach (mode 755"
+[ "$(grep -c "not kept" "$T/.err")" = 1 ] && ok "... once" || not_ok "... once" "$(cat "$T/err")"
 chmod 700 "$RUN"
+
+# ---- a MOO_HOME too deep for a socket's path: said, and the job runs all the same -------------
+deep=$T/$(printf 'd%.0s' $(seq 1 90))
+mkdir -p "$deep"
+cp -r "$MOO_HOME/." "$deep/"
+rm -rf "$deep/run"
+expect_exit "MOO_HOME of ${#deep} bytes: run --on h1 (exit 0)" 0 env MOO_HOME="$deep" "$MOO" run --on h1 "$T/p"
+contains "... saying connections are not kept, and why" "$err" "longer than the 107 bytes"
+
+# ---- a master ended by SIGTERM removes its socket; the next command makes another ------------
+m2b=$(masters)
+kill -TERM "$m2b"
+wait_gone "$m2b" && [ ! -e "$RUN/$sock" ] && ok "master ended by SIGTERM: its socket is removed" ||
+	not_ok "master ended by SIGTERM: its socket is removed" "$(masters); $(ls -la "$RUN")"
+"$MOO" run --on h1 "$T/p" >/dev/null 2>&1
+m2=$(masters)
+[ -n "$m2" ] && ok "... and the next command leaves a new master" || not_ok "... a new master" "none"
 
 # ---- hosts rm ends the host's master; an idle master ends by itself ------------------------
 expect_exit "hosts rm h1" 0 "$MOO" hosts rm h1
