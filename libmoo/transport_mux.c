@@ -132,13 +132,15 @@ static int sock_path(const char *host, char *out, size_t len, bool warn)
 	    (st.st_mode & 077)) {
 		if (warn && !warned && !lstat(dir.ptr, &st)) {
 			warned = true;
-			moo__warn_hint(MOO_EHOST,
-				       "chmod 700 it (and own it), or set MOO_SSH_PERSIST=0 to "
-				       "connect anew each time without this warning",
-				       "SSH connections are not kept: '%s' is %s (mode %03o, "
-				       "owner uid %u); moo keeps them only in a folder of yours alone",
-				       dir.ptr, S_ISDIR(st.st_mode) ? "a folder others can reach" : "not a folder",
-				       (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
+			moo__warn_hint(
+				MOO_EHOST,
+				"chmod 700 it (and own it), or set MOO_SSH_PERSIST=0 to "
+				"connect anew each time without this warning",
+				"SSH connections are not kept: '%s' is %s (mode %03o, "
+				"owner uid %u); moo keeps them only in a folder of yours alone",
+				dir.ptr,
+				S_ISDIR(st.st_mode) ? "a folder others can reach" : "not a folder",
+				(unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
 		}
 		goto done;
 	}
@@ -160,12 +162,13 @@ static int sock_path(const char *host, char *out, size_t len, bool warn)
 		r = 0;
 	} else if (warn && !warned) {
 		warned = true;
-		moo__warn_hint(MOO_EHOST,
-			       "set MOO_HOME to a shorter folder, or MOO_SSH_PERSIST=0 to connect "
-			       "anew each time without this warning",
-			       "SSH connections are not kept: a socket in '%s' would be longer than "
-			       "the %zu bytes a socket's path may have",
-			       dir.ptr, len - 1);
+		moo__warn_hint(
+			MOO_EHOST,
+			"set MOO_HOME to a shorter folder, or MOO_SSH_PERSIST=0 to connect "
+			"anew each time without this warning",
+			"SSH connections are not kept: a socket in '%s' would be longer than "
+			"the %zu bytes a socket's path may have",
+			dir.ptr, len - 1);
 	}
 done:
 	moo__ssh_target_dispose(&tg);
@@ -458,7 +461,8 @@ static int call(struct moo__transport *t, struct moo_buf *req, struct rd *rd,
 			close(m->fd);
 			m->fd = -1;
 			m->interrupted = true;
-			return moo__fail(err, MOO_EINTR, "interrupted while waiting on '%s'", t->host);
+			return moo__fail(err, MOO_EINTR, "interrupted while waiting on '%s'",
+					 t->host);
 		}
 		if (r || !m->in.len) {
 			goto gone;
