@@ -65,6 +65,26 @@ static bool word_ok(const char *s)
 	return true;
 }
 
+/*
+ * A host name (letters, digits, '-', '_', '.'), an IPv4 address or an IPv6 one (with ':',
+ * a '%zone', in [] or not): what ssh and getaddrinfo take. Anything else (';', '$', a
+ * space, quotes) is refused rather than passed on to ssh_config or a shell.
+ */
+static bool address_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (!n || *s == '-' || *s == '.' || n > 253) {
+		return false;
+	}
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:%") >=
+	       n;
+}
+
 static bool path_ok(const char *s)
 {
 	if (!*s) {
@@ -123,7 +143,7 @@ static void h_address(struct cctx *c, const struct moo__ynode *v, const char *wh
 {
 	const char *s = need_string(c, v, where);
 
-	if (s && !word_ok(s)) {
+	if (s && !address_ok(s)) {
 		moo__error_hint(
 			cerr(c, v, "'%s' is not a host name or address: '%s'", where, s),
 			"write a name like 'gpu1.example.org' or an address like '10.0.0.7'");
@@ -720,7 +740,7 @@ int moo_config_add_host(struct moo_config *cfg, const struct moo_host_entry *h,
 				"'.'");
 		return MOO_EARG;
 	}
-	if (!h->address || !word_ok(h->address)) {
+	if (!h->address || !address_ok(h->address)) {
 		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "invalid address '%s'",
 				   h->address ? h->address : "");
 		moo__error_hint(e, "write a name like 'gpu1.example.org' or an address like "

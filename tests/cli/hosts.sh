@@ -5,12 +5,20 @@
 . "$MOO_SRC/tests/lib/sshd.sh"
 TOOL=$MOO_BUILD/tests/cli/ssh-tool
 CFG=$XDG_CONFIG_HOME/moo/config.yaml
-plan 44
+plan 52
 
 expect_exit "ls with no config.yaml" 0 "$MOO" hosts ls
 contains "... says how to add one" "$out" "moo hosts add"
 expect_exit "add needs --address" 2 "$MOO" hosts add h1
 expect_exit "a bad host name is a usage error" 2 "$MOO" hosts add 'a/b' --address 127.0.0.1
+for a in 'a;b' '-oProxyCommand=touch x' 'h$(id)' "h'q"; do
+	expect_exit "address '$a' is refused (exit 2)" 2 "$MOO" hosts add hx --address "$a"
+done
+contains "... naming it, with an example" "$err" "invalid address"
+[ ! -e "$XDG_CONFIG_HOME/moo/config.yaml" ] || ! grep -q hx "$XDG_CONFIG_HOME/moo/config.yaml" &&
+	ok "... and nothing is saved" || not_ok "... nothing is saved" "$(cat "$XDG_CONFIG_HOME/moo/config.yaml")"
+expect_exit "an IPv6 address with a zone is taken" 0 "$MOO" hosts add h6 --address '[fe80::1%lo]'
+expect_exit "... and removed" 0 "$MOO" hosts rm h6
 expect_exit "an option of another subcommand is refused" 2 "$MOO" hosts ls --address x
 printf 'hosts:\n  h1:\n    adress: 127.0.0.1\n    port: 99999\n' >"$T/bad.yaml"
 mkdir -p "$XDG_CONFIG_HOME/moo" && cp "$T/bad.yaml" "$CFG"
