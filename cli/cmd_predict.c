@@ -120,12 +120,13 @@ static int run(const struct cmd *self, int argc, char **argv)
 	for (i = 0; i < n_calls; i++) {
 		struct moo_buf body = MOO_BUF_INIT, ans = MOO_BUF_INIT;
 		const char *type = "application/json";
-		const char *name = npos > 1 ? argv[i + 1] : "-";
+		/* what --json's "input" and an error name: the file, "-d" or "-" (stdin) */
+		const char *name = data ? "-d" : npos > 1 ? argv[i + 1] : "-";
 		int status = 0;
 
 		if (data) {
 			moo_buf_puts(&body, data);
-		} else if (npos > 1 && strcmp(name, "-")) {
+		} else if (npos > 1 && strcmp(argv[i + 1], "-")) {
 			FILE *f = fopen(name, "rb");
 
 			if (!f) {

@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 54
+plan 56
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -165,6 +165,9 @@ expect_exit "moo predict URL -d: the answer, exit 0" 0 "$MOO" predict "$URL" -d 
 contains "moo predict prints the answer" "$out" '"predictions": [[1]]'
 expect_exit "moo predict URL: an error answer exits 1" 1 "$MOO" predict "$URL" -d '{"instances": [1'
 contains "moo predict names the error" "$err" 'HTTP 400: malformed JSON'
+expect_exit "moo predict --json URL -d: exit 0" 0 "$MOO" predict --json "$URL" -d '{"instances": [[2]]}'
+[ "$(printf '%s' "$out" | $PY -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; print(r["input"], r["status"], r["answer"]["predictions"])')" = "-d 200 [[2]]" ] &&
+	ok "... its input labelled -d, with status and answer" || not_ok "... input labelled -d" "$out"
 stop_serve
 expect_exit "moo predict of a file that is not there: exit 6" 6 "$MOO" predict "$URL" "$T/no-such.json"
 contains "... saying why" "$err" "cannot open '$T/no-such.json': No such file or directory"
