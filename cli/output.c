@@ -36,7 +36,8 @@ int exit_code_for(int code)
 
 bool json_mode;
 static bool json_printed;
-static json_t *json_error; /* the first error rendered under --json */
+static json_t *json_error;  /* the first error rendered under --json */
+static json_t *json_errors; /* and all of them, in order (a refusal may list several) */
 
 /* One diagnostic as validate --json gives it; a place that is not known is null. */
 static json_t *diag_json(const struct moo_error *e)
@@ -86,12 +87,19 @@ int json_finish(int code)
 			/* a message of the CLI's own has no library code: name it by the exit */
 			json_object_set_new(json_error, "code", json_string(exit_code_name(code)));
 		}
-		json_object_set_new(o, "error", json_error);
-		json_error = NULL;
+		json_object_set(o, "error", json_error);
+		if (!json_errors) {
+			json_errors = json_array();
+			json_array_append(json_errors, json_error);
+		}
+		json_object_set_new(o, "errors", json_errors);
+		json_errors = NULL;
 		print_json(o);
 	}
 	json_decref(json_error);
+	json_decref(json_errors);
 	json_error = NULL;
+	json_errors = NULL;
 	return code;
 }
 
@@ -155,8 +163,16 @@ static void print_one(const struct moo_error *e, bool color)
 	const char *off = color ? "\033[0m" : "";
 	bool warn = e->severity == MOO_SEV_WARNING;
 
-	if (json_mode && !warn && !json_error) {
-		json_error = diag_json(e);
+	if (json_mode && !warn) {
+		json_t *d = diag_json(e);
+
+		if (!json_error) {
+			json_error = json_incref(d);
+		}
+		if (!json_errors) {
+			json_errors = json_array();
+		}
+		json_array_append_new(json_errors, d);
 	}
 
 	/* With a place in a file: "file:line:col: error: …", the form editors and compilers

@@ -110,6 +110,12 @@ MOO_PYTHON="$T/venv/bin/python" "$MOO" reproduce "$vj" >out 2>err
 check "reproducing it after the package went is refused with exit 5" [ $? -eq 5 ]
 check "naming the package that is gone" grep -q "package 'moofake' 1.0 is in the lock but not installed" err
 check "and how to run anyway" grep -q -- "--allow-drift" err
+MOO_PYTHON="$T/venv/bin/python" "$MOO" reproduce --json "$vj" >out 2>err
+check "--json: the refusal's document lists the difference in errors" "$MOO_PYTHON" -c '
+import json, sys
+d = json.load(open("out"))
+assert d["error"]["code"] == "resolve", d
+assert any("moofake" in e["message"] for e in d["errors"]), d' 
 before=$(ls "$MOO_ROOT/jobs" | wc -l)
 MOO_PYTHON="$T/venv/bin/python" "$MOO" reproduce "$vj" >out 2>err
 check "nothing is created by a refused reproduce" [ "$(ls "$MOO_ROOT/jobs" | wc -l)" -eq "$before" ]
