@@ -149,7 +149,7 @@ expect_exit "rm once the job ended" 0 "$MOO" datasets rm "$psha"
 if [ ! -e "$MOO_ROOT/datasets/$psha" ]; then ok "... it is gone"; else not_ok "... gone"; fi
 expect_exit "rm of an unknown dataset (exit 2)" 2 "$MOO" datasets rm deadbeefdeadbeef
 expect_exit "rm --json of an unknown dataset: one JSON document" 2 "$MOO" datasets rm --json deadbeefdeadbeef
-if printf '%s' "$out" | jq "list(d) == ['error'] and 'no dataset' in d['error']['message']" | grep -qx True; then ok "... saying what is wrong"; else not_ok "... json" "$out"; fi
+if printf '%s' "$out" | jq "list(d) == ['error', 'errors'] and d['errors'] == [d['error']] and 'no dataset' in d['error']['message']" | grep -qx True; then ok "... saying what is wrong"; else not_ok "... json" "$out"; fi
 expect_exit "an unknown subcommand (exit 2)" 2 "$MOO" datasets frob
 
 # ---- a description is left alone --------------------------------------------------------------

@@ -201,7 +201,7 @@ d = json.loads(text)  # the whole of stdout: one document
 T = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 JOB = "id name status host created started ended exit_code signal source source_sha256 dir result_path bytes_sent metrics".split()
 shapes = {
-    "error": ["error"],
+    "error": ["error", "errors"],
     "job": JOB, "full": JOB + "pid command output_folder params spec lock".split(),
     "validate": ["path", "valid", "diagnostics"],
     "inspect": "source sha256 size prefix spec files bytes valid".split(),
@@ -231,6 +231,7 @@ if want == "error":
         assert k in e, (verb, "error lacks", k)
     assert e["line"] is None or e["line"] > 0, e
     assert e["severity"] == "error" and e["message"], e
+    assert d["errors"][0] == e, (verb, "errors[0] is not error", d)
 # no float artefacts anywhere: no number with 16 or more significant digits
 assert not re.search(r"\d\.\d{15,}|\d{10}\.\d{6,}", text), (verb, re.findall(r"[\d.]{17,}", text))
 EOT
