@@ -354,8 +354,9 @@ int moo__job_group(struct moo__transport *t, const struct moo_job *job, const ch
 
 /*
  * killtree.sh on the host: sig to the job's processes (its group, its session and their
- * descendants, or its cgroup). *status: 0 signalled, 1 none left, 3 the group is not the
- * job's (its leader's start time changed since it was checked).
+ * descendants, or its cgroup). *status: 0 signalled, 1 none left (and the job's cgroup, now
+ * empty, is removed), 3 the group is not the job's (its leader's start time changed since
+ * it was checked).
  */
 int moo__signal_tree(struct moo__transport *t, const struct moo_job *job, const char *state,
 		     long pgid, const char *sig, int *status, struct moo_error **err)
@@ -379,6 +380,13 @@ int moo__signal_tree(struct moo__transport *t, const struct moo_job *job, const 
 	moo_buf_printf(&c, "\nkilltree %s %ld %llu ", sig, pgid,
 		       (unsigned long long)moo__kv_int(state, "pgid_start", 0));
 	moo_buf_shquote(&c, cg ? cg : "");
+	if (cg) {
+		/* nothing of the job left: its cgroup goes too (a lost job's supervisor, which
+		 * removes it at the end, is gone); one with processes in it is not removed */
+		moo_buf_puts(&c, "\n_s=$?\n[ $_s = 1 ] && rmdir -- ");
+		moo_buf_shquote(&c, cg);
+		moo_buf_puts(&c, " 2>/dev/null\nexit $_s");
+	}
 	r = t->ops->exec(t, c.ptr, NULL, NULL, status, err);
 done:
 	moo_buf_dispose(&c);

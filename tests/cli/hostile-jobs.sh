@@ -163,6 +163,13 @@ for h in $hosts; do
 	contains "... saying it cancelled it" "$out" "$id cancelled"
 	until_ok 5 eval "! alive $g" && ok "... its entry point is gone" || not_ok "... its entry point is gone"
 	[ "$(status_of "$id")" = cancelled ] && ok "... and it shows cancelled" || not_ok "... cancelled" "$(status_of "$id")"
+	lcg=$(st "$id" cgroup)
+	if [ -n "$lcg" ]; then
+		[ ! -e "$lcg" ] && ok "... and its cgroup is removed (its supervisor could not)" ||
+			not_ok "... its cgroup is removed" "$lcg: $(cat "$lcg/cgroup.procs" 2>&1)"
+	else
+		skip "... and its cgroup is removed" "no cgroup v2 the supervisor may write here"
+	fi
 	expect_exit "$h: then moo rm removes it" 0 "$MOO" rm "$id"
 	start "$on" "$T/sleeper"
 	g=$(st "$id" pgid)
@@ -171,6 +178,19 @@ for h in $hosts; do
 	expect_exit "$h: moo rm -f of a lost job that runs: cancels it first, then removes it" 0 "$MOO" rm -f "$id"
 	until_ok 5 eval "! alive $g" && ok "... its entry point is gone" || not_ok "... its entry point is gone"
 	[ ! -e "$(dir_of "$id")" ] && ok "... and its folder" || not_ok "... and its folder"
+	start "$on" "$T/sleeper"
+	g=$(st "$id" pgid)
+	lcg=$(st "$id" cgroup)
+	kill -KILL "$(st "$id" pid)"
+	kill -KILL -- "-$g"
+	until_ok 10 is_status "$id" lost
+	expect_exit "$h: moo cancel of a lost job of which nothing runs (exit 0)" 0 "$MOO" cancel "$id"
+	if [ -n "$lcg" ]; then
+		until_ok 5 test ! -e "$lcg" && ok "... removes the cgroup its dead supervisor left" ||
+			not_ok "... removes the cgroup left" "$lcg: $(cat "$lcg/cgroup.procs" 2>&1)"
+	else
+		skip "... removes the cgroup left" "no cgroup v2 the supervisor may write here"
+	fi
 
 	# ---- 13.1 over SFTP: a pgid forged to another session leader, its start time too --------
 	# (pgid=1 is tried only inside a pid namespace, below: here a kill could reach the user)
