@@ -285,7 +285,12 @@ alive "$victim" && say ok "... the other process still lives" || say not "... th
 kill "$victim"
 EOF
 if unshare --pid --fork --mount-proc true 2>/dev/null; then
-	unshare --pid --fork --mount-proc sh "$T/inner.sh" "$T/sleeper" >"$T/inner.out" 2>&1
+	# a TMPDIR of its own: a moo in another PID namespace sees no process of the host, so
+	# its sweep of killed moos' folders (moo__sweep_tmp) would take every moo-bundle-PID-*
+	# in /tmp for dead, those of tests running beside this one included
+	mkdir -p "$T/tmp-pidns"
+	TMPDIR="$T/tmp-pidns" unshare --pid --fork --mount-proc sh "$T/inner.sh" "$T/sleeper" \
+		>"$T/inner.out" 2>&1
 	while IFS= read -r l; do
 		case $l in
 		ok:*) ok "unshare --pid: ${l#ok:}" ;;
