@@ -228,7 +228,10 @@ for h in $hosts; do
 	fpid=$!
 	until_ok 20 grep -q "before 2" "$T/f.out"
 	: >"$d/process.log"
-	sleep 1.5 # moo looks at the log's size once a second
+	# moo looks at the log's size once a second and says so only when it ends, so there is
+	# no sign to wait for: 3 s, as one look can take more than a second when the tests run
+	# side by side under ASan (1.5 s missed the cut once there)
+	sleep 3
 	touch "$d/work/training_result/go"
 	until_ok 20 eval "! kill -0 $fpid"
 	wait "$fpid"
