@@ -248,7 +248,10 @@ for h in $hosts; do
 	fpid=$!
 	until_ok 20 grep -q "before 2" "$T/f.out"
 	: >"$d/process.log"
-	sleep 1.5 # moo looks at the log's size once a second
+	# moo looks at the log's size once a second and says so only when it ends, so there is
+	# no sign to wait for: 3 s, as one look can take more than a second when the tests run
+	# side by side under ASan (1.5 s missed the cut once there)
+	sleep 3
 	touch "$d/work/training_result/go"
 	until_ok 20 eval "! kill -0 $fpid"
 	wait "$fpid"
@@ -305,7 +308,12 @@ alive "$victim" && say ok "... the other process still lives" || say not "... th
 kill "$victim"
 EOF
 if unshare --pid --fork --mount-proc true 2>/dev/null; then
-	unshare --pid --fork --mount-proc sh "$T/inner.sh" "$T/sleeper" >"$T/inner.out" 2>&1
+	# a TMPDIR of its own: a moo in another PID namespace sees no process of the host, so
+	# its sweep of killed moos' folders (moo__sweep_tmp) would take every moo-bundle-PID-*
+	# in /tmp for dead, those of tests running beside this one included
+	mkdir -p "$T/tmp-pidns"
+	TMPDIR="$T/tmp-pidns" unshare --pid --fork --mount-proc sh "$T/inner.sh" "$T/sleeper" \
+		>"$T/inner.out" 2>&1
 	while IFS= read -r l; do
 		case $l in
 		ok:*) ok "unshare --pid: ${l#ok:}" ;;
