@@ -33,12 +33,12 @@ void moo_set_warning_cb(moo_warning_cb cb, void *cb_data)
 	warning_data = cb_data;
 }
 
-static void vwarn(int code, const char *hint, const char *fmt, va_list ap)
+static bool vwarn(int code, const char *hint, const char *fmt, va_list ap)
 {
 	struct moo_error *e = NULL;
 
 	if (!warning_cb) {
-		return;
+		return false;
 	}
 	moo__error_vadd(&e, code, MOO_SEV_WARNING, fmt, ap);
 	if (hint) {
@@ -46,6 +46,7 @@ static void vwarn(int code, const char *hint, const char *fmt, va_list ap)
 	}
 	warning_cb(e, warning_data);
 	moo_error_free(e);
+	return true;
 }
 
 void moo__warn(int code, const char *fmt, ...)
@@ -57,13 +58,15 @@ void moo__warn(int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-void moo__warn_hint(int code, const char *hint, const char *fmt, ...)
+bool moo__warn_hint(int code, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
+	bool told;
 
 	va_start(ap, fmt);
-	vwarn(code, hint, fmt, ap);
+	told = vwarn(code, hint, fmt, ap);
 	va_end(ap);
+	return told;
 }
 
 void moo_error_free(struct moo_error *err)

@@ -49,8 +49,8 @@ bool moo__interrupted(void);
 void moo__set_thread_interrupted(bool on);
 /* Hands a warning to the callback of moo_set_warning_cb (or drops it). */
 void moo__warn(int code, const char *fmt, ...) MOO_PRINTF(2, 3);
-/* the same, with a hint (what to do about it) */
-void moo__warn_hint(int code, const char *hint, const char *fmt, ...) MOO_PRINTF(3, 4);
+/* the same, with a hint (what to do about it); false where no one listens (no callback) */
+bool moo__warn_hint(int code, const char *hint, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* The first error (not warning) of a chain's code, or 0. */
 int moo__error_code(const struct moo_error *err);
 

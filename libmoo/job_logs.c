@@ -50,22 +50,26 @@ static int reconnect(struct moo__transport **t, const char *host, const volatile
 
 /*
  * A log cut shorter than the offset followed (truncated while the job runs): the offset
- * goes to its new end, with a warning, so what is written after is not lost.
+ * goes to its new end, with a warning, so what is written after is not lost. The warning
+ * is given when the cut is seen (the warning callback), else at the end in warn.
  */
 static void log_shrunk(struct moo__transport *t, const struct moo_job *job, const char *log,
 		       uint64_t *off, struct moo_error **warn)
 {
+	static const char hint[] = "what was written between the two is lost: the job truncated "
+				   "its process.log";
+	static const char fmt[] = "the log of '%s' was cut from %llu to %llu bytes while it was "
+				  "followed; following on from its new end";
 	uint64_t size = 0;
 
 	if (t->ops->file_size && !t->ops->file_size(t, log, &size, NULL) && size < *off) {
-		struct moo_error *e = moo__error_add(
-			warn, MOO_EIO, MOO_SEV_WARNING,
-			"the log of '%s' was cut from %llu to %llu bytes while it was followed; "
-			"following on from its new end",
-			job->id, (unsigned long long)*off, (unsigned long long)size);
-
-		moo__error_hint(e, "what was written between the two is lost: the job truncated "
-				   "its process.log");
+		if (!moo__warn_hint(MOO_EIO, hint, fmt, job->id, (unsigned long long)*off,
+				    (unsigned long long)size)) {
+			moo__error_hint(moo__error_add(warn, MOO_EIO, MOO_SEV_WARNING, fmt, job->id,
+						       (unsigned long long)*off,
+						       (unsigned long long)size),
+					"%s", hint);
+		}
 		*off = size;
 	}
 }

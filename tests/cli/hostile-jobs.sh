@@ -248,10 +248,10 @@ for h in $hosts; do
 	fpid=$!
 	until_ok 20 grep -q "before 2" "$T/f.out"
 	: >"$d/process.log"
-	# moo looks at the log's size once a second and says so only when it ends, so there is
-	# no sign to wait for: 3 s, as one look can take more than a second when the tests run
-	# side by side under ASan (1.5 s missed the cut once there)
-	sleep 3
+	# moo looks at the log's size once a second, and says so when it sees the cut: the job
+	# writes on once moo has seen it
+	until_ok 30 grep -q "was cut from" "$T/f.err" && ok "$h: the cut is said while moo follows" ||
+		not_ok "$h: the cut is said while moo follows" "$(cat "$T/f.err")"
 	touch "$d/work/training_result/go"
 	until_ok 20 eval "! kill -0 $fpid"
 	wait "$fpid"
