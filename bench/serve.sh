@@ -12,18 +12,18 @@
 #         (goal: >= 3x uvicorn's req/s);
 #   forest  a plain numpy random forest, 100 trees of depth 8 over 64 features, 10 classes
 #         (the shape of scikit-learn's RandomForestClassifier(100, max_depth=8)), predicted as
-#         scikit-learn predicts a forest: tree by tree, all rows at once. A call costs ~2.9 ms
-#         for 1 row and ~3.1 ms for 8 (~3.9 ms for 32; a micro-benchmark on the 2-core
-#         machine at load 56 — quieter, all are lower): its cost is the call's, not the rows'
+#         scikit-learn predicts a forest: tree by tree, all rows at once. A call costs 2.64 ms
+#         for 1 row, 2.80 ms for 8, 2.90 ms for 32 (a micro-benchmark, best of 5, on the
+#         2-core machine at load 0.3): its cost is the call's, not the rows'
 #         (goal: >= 3x uvicorn's req/s).
 # moo serves np, mlp and forest with predict_batch, --batch-max 8 --batch-wait-ms 2; FastAPI
 # and Flask call predict() once a request, as their users would (they have no batching).
 # Only the forest set shows what batching gives: it is a model whose call costs far more
 # than its rows. echo and np are HTTP-bound and mlp half per-row cost; all are reported.
 # A dense numpy net (784-1024-1024-10 float32, the MNIST-sized MLP) does not make that case
-# here: Debian's numpy on the reference BLAS computes row by row (2.2 ms for 1 row, 11.6 ms
-# for 8), and on OpenBLAS 0.3.21 one row goes by gemv and 8 by gemm, which packs the weights
-# every call (0.13 against 1.14 ms).
+# here: Debian's numpy on the reference BLAS computes row by row (0.60 ms for 1 row, 4.65 ms
+# for 8), and on OpenBLAS 0.3.21 one row goes by gemv and 8 by gemm, which copies (packs) the
+# weights on every call (0.12 against 0.71 ms; same micro-benchmark, same load).
 set -eu
 MOO=${1:-build/cli/moo}
 D=${2:-5}
@@ -315,5 +315,5 @@ if want mlp && [ -n "$SK" ]; then
 fi
 if want forest; then
 	run_set forest --batch-max 8 --batch-wait-ms 2
-	report "numpy random forest, 100 trees of depth 8 (~2.9 ms a call of 1 row, ~3.1 ms of 8: batching's case, goal >= 3x); moo --batch-max 8 --batch-wait-ms 2"
+	report "numpy random forest, 100 trees of depth 8 (~2.6 ms a call of 1 row, ~2.8 ms of 8: batching's case, goal >= 3x); moo --batch-max 8 --batch-wait-ms 2"
 fi
