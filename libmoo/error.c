@@ -34,6 +34,9 @@ void moo_set_warning_cb(moo_warning_cb cb, void *cb_data)
 }
 
 static bool vwarn(int code, const char *hint, const char *fmt, va_list ap)
+	MOO_PRINTF(3, 0);
+
+static bool vwarn(int code, const char *hint, const char *fmt, va_list ap)
 {
 	struct moo_error *e = NULL;
 
