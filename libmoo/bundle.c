@@ -938,7 +938,7 @@ static int work_dir(const struct moo_bundle_opts *o, char **dir, char **owned,
 		    struct moo_error **err)
 {
 	const char *tmpdir = getenv("TMPDIR");
-	char *t;
+	char *t, tag[48];
 
 	if (o && o->cache_dir) {
 		*dir = moo__strdup(o->cache_dir);
@@ -947,8 +947,8 @@ static int work_dir(const struct moo_bundle_opts *o, char **dir, char **owned,
 	/* named by our pid, so the next moo removes it if we are killed (a partial download,
 	 * a half-written zip) */
 	moo__sweep_tmp();
-	t = moo__printf("%s/moo-bundle-%ld-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp",
-			(long)getpid());
+	moo__owner_tag(tag, sizeof(tag));
+	t = moo__printf("%s/moo-bundle-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", tag);
 	if (!mkdtemp(t)) {
 		int r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", t);
 

@@ -144,12 +144,22 @@ void moo__packed_free(struct moo__packed *p); /* NULL-safe */
 int moo__supervise_start(const char *dir, const char *out, const char *command, const char *log,
 			 pid_t *pid, struct moo_error **err);
 /*
- * Removes what a killed moo left in dir: each entry named prefix + PID + '-' + anything,
- * owned by this user, whose PID is no running process. Temporary names carry the pid of
- * their maker for this (moo__pid_prefix).
+ * "PID.NS": this process as the maker of a temporary name — its pid and the inode number of
+ * its pid namespace, so that a moo in another namespace sharing the folder (a container, an
+ * 'unshare --pid') never takes a live maker for a dead one.
+ */
+void moo__owner_tag(char *out, size_t len);
+/*
+ * Whether the maker named at s ("PID.NS-…", or the older "PID-…") is provably gone: a pid
+ * of this pid namespace that no process holds. One of another namespace is never gone.
+ */
+bool moo__owner_gone(const char *s);
+/*
+ * Removes what a killed moo left in dir: each entry named prefix + moo__owner_tag + '-' +
+ * anything, owned by this user, whose maker is gone (moo__owner_gone).
  */
 void moo__sweep_dead(const char *dir, const char *prefix);
-/* moo__sweep_dead of $TMPDIR (else /tmp): the moo-bundle-PID-* folders of killed moos. */
+/* moo__sweep_dead of $TMPDIR (else /tmp): the moo-bundle-PID.NS-* folders of killed moos. */
 void moo__sweep_tmp(void);
 
 /* pack.c: .mooignore (gitignore syntax: '#', '!', trailing '/', anchored '/', *, ?, [], **). */

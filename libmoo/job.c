@@ -33,7 +33,7 @@ void moo_job_defer_results(bool defer)
 }
 
 /*
- * <root>/staging/PID-ID.starting on this machine, while moo_job_start stages job ID: a
+ * <root>/staging/PID.NS-ID.starting (moo__owner_tag) on this machine, while moo_job_start stages job ID: a
  * queued job with no command and no such file of a running moo never started (refresh).
  * starting_mark(&mark, id) makes it (replacing the last), starting_mark(&mark, NULL)
  * removes it.
@@ -41,6 +41,7 @@ void moo_job_defer_results(bool defer)
 void moo__starting_mark(char **mark, const char *id)
 {
 	struct moo_buf p = MOO_BUF_INIT;
+	char tag[48];
 	int fd;
 
 	if (*mark) {
@@ -54,7 +55,8 @@ void moo__starting_mark(char **mark, const char *id)
 	}
 	moo_buf_puts(&p, "/staging");
 	moo__mkdir_p(p.ptr, 0700, NULL);
-	moo_buf_printf(&p, "/%ld-%s.starting", (long)getpid(), id);
+	moo__owner_tag(tag, sizeof(tag));
+	moo_buf_printf(&p, "/%s-%s.starting", tag, id);
 	fd = open(p.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		close(fd);

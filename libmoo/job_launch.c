@@ -205,6 +205,7 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 	char *bdir = moo__printf("%s/bundles/%s", t->root, b->sha256);
 	char *parent = moo__path_join(t->root, "bundles"), *stage = NULL, *outdir_path = NULL;
 	struct moo_buf root = MOO_BUF_INIT, cmd = MOO_BUF_INIT, errout = MOO_BUF_INIT;
+	char tag[48];
 	int r, status = -1;
 
 	*sent = 0;
@@ -223,7 +224,8 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 			goto done;
 		}
 		moo__sweep_dead(root.ptr, ""); /* what a killed moo left */
-		stage = moo__printf("%s/%ld-%s.up", root.ptr, (long)getpid(), job->id);
+		moo__owner_tag(tag, sizeof(tag));
+		stage = moo__printf("%s/%s-%s.up", root.ptr, tag, job->id);
 		if ((r = moo_bundle_extract(b, stage, NULL, err))) {
 			free(stage);
 			stage = NULL;
@@ -384,7 +386,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct moo__dataset ds;
 	struct moo_plan *plan = NULL;
 	struct moo_buf lock = MOO_BUF_INIT;
-	char *stage = NULL, *path = NULL, *jobs_dir = NULL, *mark = NULL;
+	char *stage = NULL, *path = NULL, *jobs_dir = NULL, *mark = NULL, tag[48];
 	const struct moo_spec *spec = b->spec;
 	struct moo_spec slurm_spec;
 	struct moo_buf slurm_args = MOO_BUF_INIT;
@@ -579,7 +581,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 	moo__sweep_dead(stage_root.ptr, ""); /* what a killed moo left: named by its pid */
-	stage = moo__printf("%s/%ld-%s", stage_root.ptr, (long)getpid(), job->id);
+	moo__owner_tag(tag, sizeof(tag));
+	stage = moo__printf("%s/%s-%s", stage_root.ptr, tag, job->id);
 	r = moo_bundle_extract(b, stage, NULL, err);
 	if (r) {
 		goto done;

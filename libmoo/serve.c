@@ -215,7 +215,7 @@ int moo_serve_model_place(struct moo_serve_model *m, const char *host, struct mo
 		goto done;
 	}
 	moo__transport_sweep(t, dir);
-	moo__client_tag(tag, sizeof(tag), (long)getpid());
+	moo__client_tag(tag, sizeof(tag), true);
 	dst = moo__printf("%s/model.moo-tmp-%s%lx", dir, tag, (unsigned long)time(NULL));
 	r = t->ops->put(t, m->code_dir, dst, false, err);
 	if (r < 0) {

@@ -128,10 +128,10 @@ static inline bool moo__transport_is_remote(const struct moo__transport *t)
 	return t && strcmp(t->host, "local") != 0;
 }
 /*
- * "HOST-PID-": this machine's name (letters, digits, '.' only) and a pid, as temporary
- * names on a host carry them.
+ * "HOST-PID.NS-": this machine's name (letters, digits, '.' only) and this process
+ * (moo__owner_tag), as temporary names on a host carry them; "HOST-" without owner.
  */
-void moo__client_tag(char *out, size_t len, long pid);
+void moo__client_tag(char *out, size_t len, bool owner);
 /*
  * On an SSH host, removes the temporary files and folders in dir (".moo-tmp-" names)
  * that this machine's moo left when it was killed: those of a pid no longer running.

@@ -221,7 +221,7 @@ static char *temp_name(const char *dst)
 	size_t n = strlen(dst);
 
 	moo__random_hex(hex);
-	moo__client_tag(tag, sizeof(tag), (long)getpid());
+	moo__client_tag(tag, sizeof(tag), true);
 	while (n > 1 && dst[n - 1] == '/') {
 		n--;
 	}
@@ -912,9 +912,9 @@ done:
 	return r;
 }
 
-void moo__client_tag(char *out, size_t len, long pid)
+void moo__client_tag(char *out, size_t len, bool owner)
 {
-	char host[64] = "";
+	char host[64] = "", who[48] = "";
 	size_t i, k = 0;
 
 	gethostname(host, sizeof(host) - 1);
@@ -924,7 +924,10 @@ void moo__client_tag(char *out, size_t len, long pid)
 		}
 	}
 	host[k] = '\0';
-	snprintf(out, len, "%s-%ld-", k ? host : "host", pid);
+	if (owner) {
+		moo__owner_tag(who, sizeof(who));
+	}
+	snprintf(out, len, "%s-%s%s", k ? host : "host", who, owner ? "-" : "");
 }
 
 void moo__transport_sweep(struct moo__transport *t, const char *dir)
@@ -937,9 +940,8 @@ void moo__transport_sweep(struct moo__transport *t, const char *dir)
 	if (!moo__transport_is_remote(t)) {
 		return;
 	}
-	moo__client_tag(tag, sizeof(tag), 0);
-	n = strlen(tag) - 2; /* "HOST-" */
-	tag[n] = '\0';
+	moo__client_tag(tag, sizeof(tag), false);
+	n = strlen(tag);
 	moo_buf_puts(&cmd, "cd -- ");
 	moo_buf_shquote(&cmd, dir);
 	moo_buf_puts(&cmd, " 2>/dev/null && for f in *.moo-tmp-");
@@ -953,17 +955,9 @@ void moo__transport_sweep(struct moo__transport *t, const char *dir)
 	moo_buf_puts(&rm, " && rm -rf --");
 	for (line = strtok_r(out.ptr, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		const char *p = strstr(line, ".moo-tmp-");
-		char *end;
-		long pid;
 
-		if (!p || strncmp(p + 9, tag, n)) {
-			continue;
-		}
-		errno = 0;
-		pid = strtol(p + 9 + n, &end, 10);
-		if (errno || *end != '-' || pid <= 0 || pid == (long)getpid() ||
-		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
-			continue; /* that moo may still be at it */
+		if (!p || strncmp(p + 9, tag, n) || !moo__owner_gone(p + 9 + n)) {
+			continue; /* another machine's, or that moo may still be at it */
 		}
 		moo_buf_putc(&rm, ' ');
 		moo_buf_shquote(&rm, line);

@@ -318,6 +318,45 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+/* The inode number of this process's pid namespace; 0 where /proc cannot tell. */
+static unsigned long pid_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+void moo__owner_tag(char *out, size_t len)
+{
+	snprintf(out, len, "%ld.%lu", (long)getpid(), pid_ns());
+}
+
+bool moo__owner_gone(const char *s)
+{
+	unsigned long ns;
+	char *end;
+	long pid;
+
+	if (!isdigit((unsigned char)*s)) {
+		return false;
+	}
+	errno = 0;
+	pid = strtol(s, &end, 10);
+	if (errno || pid <= 0 || pid == (long)getpid()) {
+		return false;
+	}
+	if (*end == '.') { /* a maker of another pid namespace cannot be judged from here */
+		if (!isdigit((unsigned char)end[1])) {
+			return false;
+		}
+		ns = strtoul(end + 1, &end, 10);
+		if (errno || ns != pid_ns()) {
+			return false;
+		}
+	}
+	return *end == '-' && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 void moo__sweep_dead(const char *dir, const char *prefix)
 {
 	size_t n = strlen(prefix);
@@ -325,17 +364,10 @@ void moo__sweep_dead(const char *dir, const char *prefix)
 	DIR *d = opendir(dir);
 
 	while (d && (de = readdir(d))) {
-		char *end, *path;
 		struct stat st;
-		long pid;
+		char *path;
 
-		if (strncmp(de->d_name, prefix, n) || !isdigit((unsigned char)de->d_name[n])) {
-			continue;
-		}
-		errno = 0;
-		pid = strtol(de->d_name + n, &end, 10);
-		if (errno || *end != '-' || pid <= 0 || pid == (long)getpid() ||
-		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+		if (strncmp(de->d_name, prefix, n) || !moo__owner_gone(de->d_name + n)) {
 			continue; /* its maker may still be at it */
 		}
 		path = moo__path_join(dir, de->d_name);

@@ -308,11 +308,9 @@ alive "$victim" && say ok "... the other process still lives" || say not "... th
 kill "$victim"
 EOF
 if unshare --pid --fork --mount-proc true 2>/dev/null; then
-	# a TMPDIR of its own: a moo in another PID namespace sees no process of the host, so
-	# its sweep of killed moos' folders (moo__sweep_tmp) would take every moo-bundle-PID-*
-	# in /tmp for dead, those of tests running beside this one included
-	mkdir -p "$T/tmp-pidns"
-	TMPDIR="$T/tmp-pidns" unshare --pid --fork --mount-proc sh "$T/inner.sh" "$T/sleeper" \
+	# the TMPDIR of the tests running beside this one: a moo in another PID namespace sees
+	# none of their processes, and must not sweep their folders for dead (moo__owner_gone)
+	unshare --pid --fork --mount-proc sh "$T/inner.sh" "$T/sleeper" \
 		>"$T/inner.out" 2>&1
 	while IFS= read -r l; do
 		case $l in

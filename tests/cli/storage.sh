@@ -198,6 +198,25 @@ interrupt KILL "$T/tmp/moo-bundle-*/pack-*"
 $TD "$MOO" ps >/dev/null
 $TD "$MOO" inspect "$EX" >/dev/null 2>&1
 no_tmp "SIGKILL while packing: the next moo removes the temporary zip"
+# A moo in another PID namespace that shares TMPDIR (a container, 'unshare --pid') sees
+# none of this one's processes: it must leave a live packer's folder alone, not take its
+# pid for dead.
+if unshare --pid --fork --mount-proc true 2>/dev/null; then
+	rm -rf "$T/tmp" && mkdir "$T/tmp"
+	$TD "$MOO" run -d "$BIG" >"$T/ns.out" 2>"$T/ns.err" &
+	_p=$!
+	_i=0
+	while ! ls $T/tmp/moo-bundle-*/pack-* >/dev/null 2>&1 && [ $_i -lt 3000 ]; do sleep 0.02; _i=$((_i + 1)); done
+	$TD unshare --pid --fork --mount-proc "$MOO" inspect "$EX" >/dev/null 2>&1
+	[ -n "$(ls $T/tmp/moo-bundle-* 2>/dev/null)" ] &&
+		ok "a moo in another PID namespace leaves a live packer's folder alone" ||
+		not_ok "a moo in another PID namespace leaves a live packer's folder alone" "$(ls -A "$T/tmp")"
+	wait $_p
+	rc=$?
+	[ $rc = 0 ] && ok "... and that run succeeds" || not_ok "... and that run succeeds" "exit $rc: $(cat "$T/ns.err")"
+else
+	skip "a moo in another PID namespace" "unshare --pid --fork --mount-proc is not permitted here"
+fi
 interrupt KILL "$MOO_ROOT/staging/*-moo-job-*.tmp-*"
 expect_exit "SIGKILL while staging: ps" 0 $TD "$MOO" ps -a
 case $out in
