@@ -33,8 +33,7 @@ void moo_set_warning_cb(moo_warning_cb cb, void *cb_data)
 	warning_data = cb_data;
 }
 
-static bool vwarn(int code, const char *hint, const char *fmt, va_list ap)
-	MOO_PRINTF(3, 0);
+static bool vwarn(int code, const char *hint, const char *fmt, va_list ap) MOO_PRINTF(3, 0);
 
 static bool vwarn(int code, const char *hint, const char *fmt, va_list ap)
 {

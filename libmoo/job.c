@@ -33,8 +33,8 @@ void moo_job_defer_results(bool defer)
 }
 
 /*
- * <root>/staging/PID.NS-ID.starting (moo__owner_tag) on this machine, while moo_job_start stages job ID: a
- * queued job with no command and no such file of a running moo never started (refresh).
+ * <root>/staging/PID.NS-ID.starting (moo__owner_tag) on this machine, while moo_job_start stages
+ * job ID: a queued job with no command and no such file of a running moo never started (refresh).
  * starting_mark(&mark, id) makes it (replacing the last), starting_mark(&mark, NULL)
  * removes it.
  */

@@ -58,15 +58,16 @@ static void log_shrunk(struct moo__transport *t, const struct moo_job *job, cons
 {
 	static const char hint[] = "what was written between the two is lost: the job truncated "
 				   "its process.log";
-#define CUT_FMT "the log of '%s' was cut from %llu to %llu bytes while it was followed; " \
-		"following on from its new end"
+#define CUT_FMT                                                                   \
+	"the log of '%s' was cut from %llu to %llu bytes while it was followed; " \
+	"following on from its new end"
 	uint64_t size = 0;
 
 	if (t->ops->file_size && !t->ops->file_size(t, log, &size, NULL) && size < *off) {
 		if (!moo__warn_hint(MOO_EIO, hint, CUT_FMT, job->id, (unsigned long long)*off,
 				    (unsigned long long)size)) {
-			moo__error_hint(moo__error_add(warn, MOO_EIO, MOO_SEV_WARNING, CUT_FMT, job->id,
-						       (unsigned long long)*off,
+			moo__error_hint(moo__error_add(warn, MOO_EIO, MOO_SEV_WARNING, CUT_FMT,
+						       job->id, (unsigned long long)*off,
 						       (unsigned long long)size),
 					"%s", hint);
 		}
