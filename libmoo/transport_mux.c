@@ -1160,6 +1160,38 @@ static int listen_at(const char *path, ino_t *ino)
 	return fd;
 }
 
+/*
+ * What ps -f and pgrep -f show of the master: "moo-ssh-keep HOST", written over the argv of
+ * the command that forked it (the span /proc/self/stat gives as arg_start and arg_end; it
+ * cannot grow), so that a user does not take a kept connection for a 'moo run' that never
+ * ended. The master reads nothing of that argv any more.
+ */
+static void set_title(const char *host)
+{
+	unsigned long start = 0, end = 0;
+	char buf[2048], *p;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), i;
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (n <= 0) {
+		return;
+	}
+	buf[n] = '\0';
+	p = strrchr(buf, ')');          /* the name before it may hold anything */
+	for (i = 2; p && i < 48; i++) { /* to field 48, arg_start (proc(5)) */
+		p = strchr(p + 1, ' ');
+	}
+	if (!p || sscanf(p + 1, "%lu %lu", &start, &end) != 2 || !start || end <= start ||
+	    end - start > (1ul << 20)) {
+		return;
+	}
+	memset((char *)start, 0, end - start);
+	snprintf((char *)start, end - start, "moo-ssh-keep %s", host);
+}
+
 bool moo__mux_handoff(struct moo__transport *t)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -1196,6 +1228,7 @@ bool moo__mux_handoff(struct moo__transport *t)
 	quiet_fds(m.lfd, ssh_get_fd(c->session));
 	moo_set_transfer_progress(NULL);
 	m.host = moo__strdup(t->host); /* t may be closed and freed while the master lives */
+	set_title(m.host);
 	m.root = moo__strdup(t->root);
 	m.path = path;
 	m.persist = moo__mux_persist_s();

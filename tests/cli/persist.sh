@@ -45,7 +45,7 @@ open(os.path.join(out, "model.txt"), "w").write("weights of %s\n" % sys.argv[0])
 print("trained once")
 EOF
 
-plan 49
+plan 50
 
 # ---- the first command leaves a master; the next ones log in no more ----------------------
 n0=$(logins)
@@ -56,6 +56,9 @@ m1=$(masters)
 	not_ok "... one master holds its connection" "masters: $m1; $(ps -eo pid,comm,args | grep moo)"
 [ "$(stat -c '%a %U' "$RUN")" = "700 $(id -un)" ] && ok "... its folder $RUN is 0700 and this user's" ||
 	not_ok "... its folder is 0700 and this user's" "$(stat -c '%a %U' "$RUN")"
+args=$(ps -o args= -p "$m1" 2>/dev/null)
+[ "$args" = "moo-ssh-keep h1" ] && ok "... shown by ps as moo-ssh-keep h1, not as the command that made it" ||
+	not_ok "... shown by ps as moo-ssh-keep h1" "$args"
 sock=$(ls "$RUN")
 [ -S "$RUN/$sock" ] && ok "... where its socket is" || not_ok "... where its socket is" "$(ls -la "$RUN")"
 n1=$(logins)
