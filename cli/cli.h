@@ -97,6 +97,10 @@ int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...) M
  */
 const char *moo__suggest(const char *word, const char *const *candidates, size_t n);
 
+/* main.c: the flag SIGINT and SIGTERM set (moo_set_interrupt_flag), and the end of the grace
+ * period armed by the first of them, once a verb has answered the signal itself. */
+const volatile sig_atomic_t *interrupt_flag(void);
+void interrupt_answered(void);
 /* output.c */
 int exit_code_for(int moo_code);
 bool color_on(FILE *f);
@@ -117,6 +121,8 @@ void *errors_to_json(const struct moo_error *err);
  */
 extern bool json_mode;
 int json_finish(int code);
+/* A member json_finish puts in its failure document beside "error" (a json_t *, taken). */
+void json_failure_member(const char *key, void *value);
 /* Prints a JSON value on stdout, indented, followed by a newline, and frees it. */
 void print_json(void *json);
 /* A moo_progress_cb whose data is a short label: a bar on stderr when it is a terminal. */

@@ -5,14 +5,6 @@
 #include <unistd.h>
 #include "cli.h"
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
 static void to_stdout(const char *data, size_t len, void *cb_data)
 {
 	FILE *f = json_mode ? stderr : stdout; /* --json: stdout is for the document */
@@ -25,29 +17,32 @@ static void to_stdout(const char *data, size_t len, void *cb_data)
 
 int follow_job(struct moo_store *st, struct moo_job *job, uint64_t offset, bool follow)
 {
-	struct sigaction sa, old_int, old_term;
 	struct moo_error *err = NULL;
 	int r;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal; /* no SA_RESTART: the poll's sleep ends at once */
-	sigemptyset(&sa.sa_mask);
-	interrupted = 0;
-	if (follow) {
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
-	}
-	r = moo_job_logs(st, job, &offset, follow, to_stdout, NULL, &interrupted, &err);
-	if (follow) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-	}
-	if (r == MOO_EINTR) {
+	/*
+	 * main's flag (no SA_RESTART: the poll's sleep ends at once), so that a signal that came
+	 * while the job was being started, before the log is followed, detaches at once too.
+	 */
+	r = moo_job_logs(st, job, &offset, follow, to_stdout, NULL, interrupt_flag(), &err);
+	if (r == MOO_EINTR || (r && *interrupt_flag())) {
+		char msg[160], hint[192];
+
+		interrupt_answered();
 		moo_error_free(err);
-		fprintf(stderr,
-			"\nmoo: detached from %s; it goes on running.\n"
-			"moo: reattach with: moo logs -f --offset %llu %s\n",
-			job->id, (unsigned long long)offset, job->id);
+		snprintf(msg, sizeof(msg), "detached from %s; it goes on running", job->id);
+		snprintf(hint, sizeof(hint), "reattach with: moo logs -f --offset %llu %s",
+			 (unsigned long long)offset, job->id);
+		if (json_mode) {
+			struct moo_error e = {.code = MOO_EINTR, .severity = MOO_SEV_ERROR};
+
+			e.message = msg;
+			e.hint = hint;
+			json_failure_member("job", job_to_json(job, true));
+			print_errors(&e);
+		} else {
+			fprintf(stderr, "\nmoo: %s.\nmoo: %s\n", msg, hint);
+		}
 		return EXIT_INTERRUPTED;
 	}
 	if (r) {

@@ -23,6 +23,17 @@ static void on_interrupt(int sig)
 	alarm(INTERRUPT_GRACE_S);
 }
 
+const volatile sig_atomic_t *interrupt_flag(void)
+{
+	return &interrupted;
+}
+
+/* The signal has been answered (follow_job detached): no forced end INTERRUPT_GRACE_S later. */
+void interrupt_answered(void)
+{
+	alarm(0);
+}
+
 static void catch_interrupts(void)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGALRM};

@@ -36,8 +36,17 @@ int exit_code_for(int code)
 
 bool json_mode;
 static bool json_printed;
-static json_t *json_error;  /* the first error rendered under --json */
-static json_t *json_errors; /* and all of them, in order (a refusal may list several) */
+static json_t *json_error;   /* the first error rendered under --json */
+static json_t *json_errors;  /* and all of them, in order (a refusal may list several) */
+static json_t *json_members; /* what else the failure document holds (json_failure_member) */
+
+void json_failure_member(const char *key, void *value)
+{
+	if (!json_members) {
+		json_members = json_object();
+	}
+	json_object_set_new(json_members, key, value);
+}
 
 /* One diagnostic as validate --json gives it; a place that is not known is null. */
 static json_t *diag_json(const struct moo_error *e)
@@ -73,7 +82,7 @@ static const char *exit_code_name(int code)
 int json_finish(int code)
 {
 	if (json_mode && !json_printed) {
-		json_t *o = json_object();
+		json_t *o = json_members ? json_members : json_object();
 
 		if (!json_error) {
 			struct moo_error e = {.severity = MOO_SEV_ERROR, .code = MOO_EIO};
@@ -94,8 +103,11 @@ int json_finish(int code)
 		}
 		json_object_set_new(o, "errors", json_errors);
 		json_errors = NULL;
+		json_members = NULL;
 		print_json(o);
 	}
+	json_decref(json_members);
+	json_members = NULL;
 	json_decref(json_error);
 	json_decref(json_errors);
 	json_error = NULL;
