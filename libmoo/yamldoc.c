@@ -297,6 +297,26 @@ static struct moo__ynode *build_tree(struct moo__ydoc *p, const char *data, size
 				failed = true;
 				break;
 			}
+			/* Run into the end of the file: what was never closed (a quote, a [ or
+			 * a {) is named where it opened, not past the last line. */
+			if (at >= len && yp.context) {
+				const char *what =
+					strstr(yp.context, "quoted scalar")   ? "a quoted string"
+					: strstr(yp.context, "flow mapping")  ? "a { } mapping"
+					: strstr(yp.context, "flow sequence") ? "a [ ] list"
+									      : NULL;
+
+				e = diag_at(p->diags, p->file, (int)yp.context_mark.line + 1,
+					    (int)yp.context_mark.column + 1, MOO_SEV_ERROR,
+					    "invalid YAML: the file ends inside %s that starts "
+					    "here%s%s",
+					    what ? what : "what", what ? "" : " ",
+					    what ? "" : yp.context);
+				moo__error_hint(
+					e, "close it (a quote, ']' or '}') where it should end");
+				failed = true;
+				break;
+			}
 			e = diag_at(p->diags, p->file, (int)yp.problem_mark.line + 1,
 				    (int)yp.problem_mark.column + 1, MOO_SEV_ERROR,
 				    "invalid YAML: %s%s%s",

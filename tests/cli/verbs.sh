@@ -108,6 +108,9 @@ done
 mkdir -p tabbed && printf 'framework:\n\tname: python\n' >tabbed/metadata.yaml
 expect "a tab in YAML is invalid (3)" 3 "$MOO" validate tabbed
 check "the error names the tab" grep -q "metadata.yaml:2:1: error: invalid YAML: a tab" err
+mkdir -p unclosed && printf 'framework:\n  name: sklearn\n  version: "1.2\n  runtime: python3\nmodel:\n  name: x\nentry_point: train.py\n' >unclosed/metadata.yaml
+expect "a quote never closed is invalid (3)" 3 "$MOO" validate unclosed
+check "the error names where the quote opens, not a line past the end" grep -q "metadata.yaml:3:12: error: invalid YAML: the file ends inside a quoted string" err
 mkdir -p nullp && printf 'framework:\n  name: python\n  version: "3"\n  runtime: python3\nmodel:\n  name: x\nentry_point: train.py\ntraining_params:\n  alpha:\n' >nullp/metadata.yaml
 touch nullp/train.py
 expect "a parameter without a value is invalid (3)" 3 "$MOO" validate nullp
