@@ -1,10 +1,11 @@
 /* moo logs: print a job's process.log, or follow it. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli.h"
 
 static bool follow;
-static long tail_lines = -1, offset = 0;
+static long tail_lines = LONG_MIN, offset = 0; /* LONG_MIN: no --tail */
 
 static const char *on;
 
@@ -23,7 +24,10 @@ static int check(const struct cmd *self)
 	if (offset < 0) {
 		return usage_error(self, NULL, "option '--offset' needs a number of 0 or more");
 	}
-	if (tail_lines >= 0 && offset) {
+	if (tail_lines != LONG_MIN && tail_lines < 0) {
+		return usage_error(self, NULL, "option '--tail' needs a number of 0 or more");
+	}
+	if (tail_lines != LONG_MIN && offset) {
 		return usage_error(self, NULL,
 				   "options '--tail' and '--offset' exclude each other");
 	}
@@ -38,7 +42,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 	int r;
 
 	(void)self;
-	if (tail_lines >= 0) {
+	if (tail_lines != LONG_MIN) {
 		struct moo_buf tail = MOO_BUF_INIT;
 		uint64_t end = 0;
 

@@ -159,7 +159,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
-		if (!strcmp(argv[2], "help")) {
+		if (!strcmp(argv[2], "help") || !strcmp(argv[2], "--help") ||
+		    !strcmp(argv[2], "-h")) {
 			printf("usage: moo help [COMMAND]\n\nShow the help of moo, or of one "
 			       "command "
 			       "(the same as 'moo COMMAND --help').\n");

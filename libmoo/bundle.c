@@ -1057,6 +1057,7 @@ int moo_bundle_open(struct moo_bundle **out, const char *source, const struct mo
 {
 	struct moo_bundle *b = moo__calloc(1, sizeof(*b));
 	struct moo_error *local = NULL, *e;
+	char *folder = NULL;
 	struct scan s;
 	int r;
 
@@ -1064,6 +1065,9 @@ int moo_bundle_open(struct moo_bundle **out, const char *source, const struct mo
 		free(b);
 		*out = NULL;
 		return r;
+	}
+	if (!is_url(source) && (folder = moo__spec_folder(source))) {
+		source = folder;
 	}
 	scan_init(&s, NULL, source, opts, &local);
 	b->source = moo__strdup(source);
@@ -1110,6 +1114,7 @@ int moo_bundle_open(struct moo_bundle **out, const char *source, const struct mo
 done:
 	scan_dispose(&s);
 	moo_bundle_free(b);
+	free(folder);
 	if (local) {
 		if (err) {
 			*err = local;

@@ -159,6 +159,11 @@ bool moo__owner_gone(const char *s);
  * anything, owned by this user, whose maker is gone (moo__owner_gone).
  */
 void moo__sweep_dead(const char *dir, const char *prefix);
+/*
+ * The folder of a project named by its metadata.yaml ("p/metadata.yaml" is "p"), so that
+ * every verb takes either, as moo validate does; NULL when path names no such file.
+ */
+char *moo__spec_folder(const char *path);
 /* moo__sweep_dead of $TMPDIR (else /tmp): the moo-bundle-PID.NS-* folders of killed moos. */
 void moo__sweep_tmp(void);
 

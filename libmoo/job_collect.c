@@ -220,7 +220,12 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 
 		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR, "job '%s' has no result (%s)",
 				   job->id, moo_job_status_name(job->status));
-		moo__error_hint(e, "wait for it: moo logs -f %s", job->id);
+		if (moo_job_status_done(job->status)) { /* ended with none: what the log says */
+			moo__error_hint(e, "it ended %s with no result: see why with moo logs %s",
+					moo_job_status_name(job->status), job->id);
+		} else {
+			moo__error_hint(e, "wait for it: moo logs -f %s", job->id);
+		}
 		r = MOO_EARG;
 		goto done;
 	}

@@ -812,7 +812,7 @@ int moo__pack(struct moo_pack_result *result, struct moo__packed **packed, const
 	struct walk wk = {0};
 	struct zw w = {0};
 	struct stat st;
-	char *tmp = NULL, hex[MOO__SHA256_HEX];
+	char *tmp = NULL, *folder = NULL, hex[MOO__SHA256_HEX];
 	bool z6 = false, z1 = false;
 	size_t i;
 	int r;
@@ -821,6 +821,9 @@ int moo__pack(struct moo_pack_result *result, struct moo__packed **packed, const
 		return r;
 	}
 	w.fd = -1;
+	if ((folder = moo__spec_folder(dir))) {
+		dir = folder;
+	}
 	/* the files it names are checked with the rest: every problem at once, as validate */
 	r = moo_spec_load_tree(&spec, dir, dir, &local);
 	if (!r) {
@@ -955,6 +958,7 @@ done:
 	free(wk.items);
 	moo__ignore_free(ig);
 	moo_spec_free(spec);
+	free(folder);
 	if (local) {
 		if (err) {
 			*err = local;

@@ -381,6 +381,18 @@ void moo__sweep_dead(const char *dir, const char *prefix)
 	}
 }
 
+char *moo__spec_folder(const char *path)
+{
+	size_t n = strlen(path);
+	struct stat st;
+
+	if (n < 13 || strcmp(path + n - 13, "metadata.yaml") || (n > 13 && path[n - 14] != '/') ||
+	    stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return NULL;
+	}
+	return n == 13 ? moo__strdup(".") : moo__strndup(path, n > 14 ? n - 14 : 1);
+}
+
 void moo__sweep_tmp(void)
 {
 	const char *tmpdir = getenv("TMPDIR");

@@ -37,7 +37,7 @@ raw_free() {
 	esac
 }
 
-plan 63
+plan 65
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -228,6 +228,8 @@ left=$(ls -A "$MOO_ROOT/staging" | grep -v '^$')
 [ -z "$left" ] && ok "... its staging folder removed" || not_ok "... staging removed" "$left"
 id=$(printf '%s' "$out" | sed -n 's/^\(moo-job-[a-z0-9]*\) .*never started.*/\1/p' | head -1)
 [ -n "$id" ] && [ ! -e "$MOO_ROOT/jobs/$id" ] && ok "... and its job folder" || not_ok "... and its job folder" "$(ls "$MOO_ROOT/jobs")"
+expect_exit "... moo fetch of it: exit 2" 2 $TD "$MOO" fetch "$id" -o "$T/never"
+contains "... its hint points at the log, not at waiting for it" "$err" "hint: it ended failed with no result: see why with moo logs $id"
 no_tmp "... and its zip"
 
 project "$T/p-esc" <<'PY'

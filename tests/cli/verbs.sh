@@ -117,6 +117,15 @@ expect "a parameter without a value is invalid (3)" 3 "$MOO" validate nullp
 check "the error names the parameter" grep -q "metadata.yaml:9:3: error: parameter 'training_params.alpha' has no value" err
 expect "moo help help" 0 "$MOO" help help
 check "says what help does" grep -q "usage: moo help" out
+expect "moo help --help" 0 "$MOO" help --help
+check "... is help's usage" grep -q "usage: moo help" out
+expect "moo help -h" 0 "$MOO" help -h
+expect "moo logs -n -5: a negative count is refused (2)" 2 "$MOO" logs -n -5 "$fid"
+check "... naming the option" grep -q "option '--tail' needs a number of 0 or more" err
+expect "moo pack DIR/metadata.yaml packs DIR (0)" 0 "$MOO" pack "$SRCDIR/examples/sklearn-diabetes/metadata.yaml" -o m1.zip
+"$MOO" pack "$SRCDIR/examples/sklearn-diabetes" -o m2.zip >/dev/null 2>&1
+check "... the same bundle as of DIR" cmp -s m1.zip m2.zip
+expect "moo run -d DIR/metadata.yaml runs DIR (0)" 0 "$MOO" run -d "$SRCDIR/examples/sklearn-diabetes/metadata.yaml"
 
 # 8. Metrics while it runs; compare shows the parameters that differ
 mkdir -p slow
