@@ -163,6 +163,14 @@ void format_duration(char *out, size_t len, double seconds);
 void job_outcome(const struct moo_job *j, char *out, size_t len);
 /* The job as a JSON object (jansson json_t *); full adds the command, params and spec. */
 void *job_to_json(const struct moo_job *j, bool full);
+/*
+ * A parameter's value as JSON (jansson json_t *), with the text it was given, as the job's
+ * params.json has it: a number written as typed (1.10 stays 1.10, 1.00 is not 1.0; written
+ * so by print_json only), true or false a boolean, anything else a string.
+ */
+void *param_to_json(const struct moo_kv *kv);
+/* The job's parameters so, as one object in their order ({} when they cannot be read). */
+void *params_to_json(const struct moo_job *j);
 /* problems: NULL, or per job why it could not be looked at now (STATUS 'unknown'). */
 void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n);
 void print_job_status(const struct moo_job *j);

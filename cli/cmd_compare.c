@@ -128,10 +128,7 @@ static int compare_sweep(struct moo_store *st, const char *id)
 		for (i = 0; i < n; i++) {
 			json_t *x = job_to_json(jobs[i], false);
 
-			json_object_set_new(x, "params",
-					    jobs[i]->params_json
-						    ? json_loads(jobs[i]->params_json, 0, NULL)
-						    : json_object());
+			json_object_set_new(x, "params", params_to_json(jobs[i]));
 			json_array_append_new(a, x);
 		}
 		print_json(a);

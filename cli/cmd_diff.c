@@ -22,7 +22,8 @@ struct side {
 	struct moo_job *job;
 	struct moo_plan *lock; /* NULL when the job has none */
 	struct moo_host_facts *facts;
-	json_t *params;
+	struct moo_kv *params; /* each with the text it was given */
+	size_t n_params;
 };
 
 /* The differences as {what: {"a": …, "b": …}}, packages as {added, removed, changed}. */
@@ -80,41 +81,58 @@ static void load(struct side *s)
 		s->facts = NULL;
 	}
 	moo_error_free(err);
-	s->params = json_loads(s->job->params_json ? s->job->params_json : "{}", 0, NULL);
-	if (!json_is_object(s->params)) {
-		json_decref(s->params);
-		s->params = json_object();
+	if (moo_job_params(&s->params, &s->n_params, s->job, NULL)) {
+		s->params = NULL;
+		s->n_params = 0;
 	}
+}
+
+static const struct moo_kv *param_of(const struct side *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_params; i++) {
+		if (!strcmp(s->params[i].key, key)) {
+			return &s->params[i];
+		}
+	}
+	return NULL;
+}
+
+/* The same value only when the same text, and text both or neither: 1 is not 1.0. */
+static bool same_param(const struct moo_kv *x, const struct moo_kv *y)
+{
+	return x && y && x->quoted == y->quoted && !strcmp(x->value, y->value);
+}
+
+static void param_differs(json_t *params, const char *key, const struct moo_kv *x,
+			  const struct moo_kv *y)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "a", x ? param_to_json(x) : json_null());
+	json_object_set_new(o, "b", y ? param_to_json(y) : json_null());
+	json_object_set_new(params, key, o);
 }
 
 static json_t *diff(struct side *a, struct side *b)
 {
-	json_t *d = json_object(), *params = json_object(), *pk, *v;
+	json_t *d = json_object(), *params = json_object(), *pk;
 	const struct moo_plan *la = a->lock, *lb = b->lock;
 	char *ia = image_of(la), *ib = image_of(lb);
-	const char *k;
+	size_t i;
 
 	differ(d, "bundle", a->job->source_sha256, b->job->source_sha256);
-	json_object_foreach(a->params, k, v)
-	{
-		json_t *w = json_object_get(b->params, k);
+	for (i = 0; i < a->n_params; i++) {
+		const struct moo_kv *x = &a->params[i], *y = param_of(b, x->key);
 
-		if (!w || !json_equal(v, w)) {
-			json_t *o = json_object();
-
-			json_object_set(o, "a", v);
-			json_object_set(o, "b", w ? w : json_null());
-			json_object_set_new(params, k, o);
+		if (!same_param(x, y)) {
+			param_differs(params, x->key, x, y);
 		}
 	}
-	json_object_foreach(b->params, k, v)
-	{
-		if (!json_object_get(a->params, k)) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "a", json_null());
-			json_object_set(o, "b", v);
-			json_object_set_new(params, k, o);
+	for (i = 0; i < b->n_params; i++) {
+		if (!param_of(a, b->params[i].key)) {
+			param_differs(params, b->params[i].key, NULL, &b->params[i]);
 		}
 	}
 	if (json_object_size(params)) {
@@ -151,23 +169,23 @@ static json_t *diff(struct side *a, struct side *b)
 	return d;
 }
 
+/* A difference's side: its text, or (none). */
 static void print_value(json_t *v)
 {
-	if (json_is_string(v)) {
-		fputs(json_string_value(v), stdout);
-	} else if (json_is_null(v)) {
+	fputs(json_is_string(v) ? json_string_value(v) : "(none)", stdout);
+}
+
+/* As moo show and --set write it: "12" in quotes is text, (none) when the job has none. */
+static void print_param(const struct side *s, const char *key)
+{
+	const struct moo_kv *kv = param_of(s, key);
+	bool q = kv && kv->quoted && moo_param_typed(kv->value);
+
+	if (!kv) {
 		fputs("(none)", stdout);
-	} else if (json_is_real(v)) { /* 0.1, not json_dumps' 0.10000000000000001 */
-		char num[40];
-
-		format_number(num, sizeof(num), json_real_value(v));
-		fputs(num, stdout);
-	} else {
-		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-
-		fputs(s ? s : "?", stdout);
-		free(s);
+		return;
 	}
+	printf("%s%s%s", q ? "\"" : "", esc(kv->value), q ? "\"" : "");
 }
 
 static void print_human(json_t *d, const struct side *a, const struct side *b)
@@ -192,10 +210,10 @@ static void print_human(json_t *d, const struct side *a, const struct side *b)
 
 			json_object_foreach(v, p, x)
 			{
-				printf("%-12s %s: ", "parameter", p);
-				print_value(json_object_get(x, "a"));
+				printf("%-12s %s: ", "parameter", esc(p));
+				print_param(a, p);
 				fputs(" -> ", stdout);
-				print_value(json_object_get(x, "b"));
+				print_param(b, p);
 				putchar('\n');
 			}
 		} else if (!strcmp(k, "packages")) {
@@ -263,7 +281,7 @@ fail: /* under --json, main's json_finish prints {"error": …} with the first e
 	for (i = 0; i < 2; i++) {
 		moo_plan_free(s[i].lock);
 		moo_host_facts_free(s[i].facts);
-		json_decref(s[i].params);
+		moo_job_params_free(s[i].params, s[i].n_params);
 		moo_job_free(s[i].job);
 	}
 	return r;

@@ -279,7 +279,89 @@ void format_number(char *out, size_t len, double v)
 	}
 }
 
-/* As jansson's JSON_INDENT(2) writes it, but reals in the shortest form that reads back. */
+/*
+ * Numbers written as they were given (a parameter's 1.10, 1.00, 1e3): jansson has no such
+ * value, so each is a string holding the number's text, registered here, that dump_json
+ * writes bare. The registry holds a reference, so no other string can take its address
+ * while it is registered; print_json empties it (a number printed later is a string).
+ */
+static struct {
+	json_t **v;
+	size_t n, cap;
+} number_texts;
+
+static bool is_number_text(const json_t *j)
+{
+	size_t i;
+
+	for (i = 0; i < number_texts.n; i++) {
+		if (number_texts.v[i] == j) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* text is a JSON number (moo_param_typed and not a boolean). */
+static json_t *number_text(const char *text)
+{
+	json_t *j = json_string(text);
+
+	if (!j) {
+		return NULL;
+	}
+	if (number_texts.n == number_texts.cap) {
+		size_t cap = number_texts.cap ? 2 * number_texts.cap : 16;
+		json_t **v = realloc(number_texts.v, cap * sizeof(*v));
+
+		if (!v) {
+			abort();
+		}
+		number_texts.v = v;
+		number_texts.cap = cap;
+	}
+	number_texts.v[number_texts.n++] = json_incref(j);
+	return j;
+}
+
+void *param_to_json(const struct moo_kv *kv)
+{
+	json_t *v;
+
+	if (kv->quoted) {
+		v = json_string(kv->value);
+	} else if (!strcmp(kv->value, "true") || !strcmp(kv->value, "false")) {
+		v = json_boolean(kv->value[0] == 't');
+	} else if (moo_param_typed(kv->value)) {
+		v = number_text(kv->value);
+	} else { /* an old record's null or nested value, as JSON */
+		v = json_loads(kv->value, JSON_DECODE_ANY, NULL);
+	}
+	if (!v) {
+		v = json_string(kv->value);
+	}
+	return v ? v : json_null();
+}
+
+void *params_to_json(const struct moo_job *j)
+{
+	json_t *o = json_object();
+	struct moo_kv *kvs = NULL;
+	size_t i, n = 0;
+
+	if (!moo_job_params(&kvs, &n, j, NULL)) {
+		for (i = 0; i < n; i++) {
+			json_object_set_new(o, kvs[i].key, param_to_json(&kvs[i]));
+		}
+	}
+	moo_job_params_free(kvs, n);
+	return o;
+}
+
+/*
+ * As jansson's JSON_INDENT(2) writes it, but reals in the shortest form that reads back
+ * and a number_text as its text.
+ */
 static void dump_json(const json_t *j, int depth, FILE *f)
 {
 	const char *k;
@@ -324,6 +406,13 @@ static void dump_json(const json_t *j, int depth, FILE *f)
 		/* still a real to a reader: 3 becomes 3.0 */
 		fprintf(f, "%s%s", num, strpbrk(num, ".eu") ? "" : ".0");
 		break;
+	case JSON_STRING:
+		if (is_number_text(j)) {
+			fputs(json_string_value(j), f);
+			break;
+		}
+		json_dumpf(j, f, JSON_ENCODE_ANY);
+		break;
 	default: json_dumpf(j, f, JSON_ENCODE_ANY); break;
 	}
 }
@@ -334,6 +423,9 @@ void print_json(void *json)
 	dump_json(json, 0, stdout);
 	fputc('\n', stdout);
 	json_decref(json);
+	while (number_texts.n) {
+		json_decref(number_texts.v[--number_texts.n]);
+	}
 }
 
 /* Progress bars: drawn on stderr, only when it is a terminal, at most ~10 times a second. */
@@ -575,12 +667,11 @@ void *job_to_json(const struct moo_job *j, bool full)
 	json_object_set_new(o, "bytes_sent", json_integer((json_int_t)j->bytes_sent));
 	if (full) {
 		json_t *spec = j->spec_json ? json_loads(j->spec_json, 0, NULL) : NULL;
-		json_t *params = j->params_json ? json_loads(j->params_json, 0, NULL) : NULL;
 
 		json_object_set_new(o, "pid", j->pid ? json_integer(j->pid) : json_null());
 		json_object_set_new(o, "command", json_or_null(j->command));
 		json_object_set_new(o, "output_folder", json_or_null(j->output_folder));
-		json_object_set_new(o, "params", params ? params : json_object());
+		json_object_set_new(o, "params", params_to_json(j));
 		json_object_set_new(o, "spec", spec ? spec : json_null());
 		json_object_set_new(o, "lock",
 				    j->lock ? json_loads(j->lock, 0, NULL) : json_null());

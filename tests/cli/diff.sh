@@ -1,7 +1,7 @@
 #!/bin/sh
 # moo diff: two runs that differ in a parameter and in their interpreter's packages show
-# exactly that (human and --json); a job against itself shows no differences; an unknown
-# job is exit 2 with one JSON document.
+# exactly that (human and --json); parameters compare and show by the text they were given;
+# a job against itself shows no differences; an unknown job is exit 2 with one JSON document.
 . "$MOO_SRC/tests/cli/job-lib.sh"
 cd "$T" || exit 1
 
@@ -37,6 +37,27 @@ assert "bundle" not in x and "host" not in x, x' out.json
 check "a job against itself: no differences" grep -q '^no differences$' out
 "$MOO" diff --json "$a" "$a" >out.json 2>err
 check "and 'same': true" "$MOO_PYTHON" -c 'import json,sys; assert json.load(open(sys.argv[1]))["same"] is True' out.json
+
+# Parameters differ by the text they were given: 1.10 stays 1.10, 1 is not 1.0, nor 1.0 1.00.
+run_alpha() { "$MOO" run -d --set "training_params.alpha=$1" "$SRCDIR/examples/sklearn-diabetes"; }
+p110=$(run_alpha 1.10) p1=$(run_alpha 1) p10=$(run_alpha 1.0) p100=$(run_alpha 1.00)
+for j in "$p110" "$p1" "$p10" "$p100"; do wait_status "$j" succeeded 60; done
+"$MOO" diff "$a" "$p110" >out 2>err
+check "1.10 is shown as given" grep -q '^parameter    alpha: 0.25 -> 1.10$' out
+"$MOO" diff --json "$a" "$p110" >out.json 2>err
+check "and in --json, a number written 1.10" grep -q '"b": 1.10$' out.json
+"$MOO" diff "$p1" "$p10" >out 2>err
+check "1 and 1.0 differ, each shown as given" grep -q '^parameter    alpha: 1 -> 1.0$' out
+"$MOO" diff "$p10" "$p100" >out 2>err
+check "1.0 and 1.00 differ (the entry point got different argv)" \
+	grep -q '^parameter    alpha: 1.0 -> 1.00$' out
+"$MOO" diff --json "$p10" "$p100" >out.json 2>err
+check "and --json says they are not the same, with each text" "$MOO_PYTHON" -c '
+import decimal, json, sys
+d = json.load(open(sys.argv[1]), parse_float=decimal.Decimal)
+assert d["same"] is False, d
+x = d["differences"]["parameters"]["alpha"]
+assert (str(x["a"]), str(x["b"])) == ("1.0", "1.00"), x' out.json
 
 "$MOO" diff --json "$a" moo-job-nosuch >out.json 2>err
 check "an unknown job is exit 2" [ $? -eq 2 ]

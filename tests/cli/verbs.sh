@@ -61,6 +61,13 @@ check "params.json keeps the text; 007 and \"12\" are strings" \
 	grep -q '^json {"alpha":0.3,"tag":"007","ver":1.10,"big":1e3,"s":"12"}$' out
 check "show keeps the text" sh -c "'$MOO' show '$id' | grep -q 'params:     alpha=0.3 tag=007 ver=1.10 big=1e3 s=\"12\"$'"
 check "show --json: numbers in their shortest form" sh -c "'$MOO' show --json '$id' | grep -q '\"alpha\": 0.3,'"
+"$MOO" show --json "$id" >out.json 2>err
+check "show --json keeps the text: ver 1.10 and big 1e3 numbers written so" \
+	sh -c "grep -q '\"ver\": 1.10,\$' out.json && grep -q '\"big\": 1e3,\$' out.json"
+check "and 007 and \"12\" strings" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["params"]
+assert d == {"alpha": 0.3, "tag": "007", "ver": 1.1, "big": 1000.0, "s": "12"}, d' out.json
 "$MOO" reproduce "$id" >out 2>err
 check "reproduce passes the same argv" grep -q '^argv --alpha 0.3 --tag 007 --ver 1.10 --big 1e3 --s 12$' out
 check "and the same params.json" \
