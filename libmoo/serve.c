@@ -119,18 +119,15 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 	int r;
 
 	if (!is_dir(source)) {
-		/* A ZIP (or URL): checked, then extracted to a folder of our own. */
-		const char *tmp = getenv("TMPDIR");
-
+		/* A ZIP (or URL): checked, then extracted to a folder of our own, named by our
+		 * pid so that the next moo removes it if we are killed. */
 		r = moo_bundle_open(&b, source, NULL, err);
 		if (r < 0) {
 			goto done;
 		}
-		m->tmp_dir = moo__printf("%s/moo-serve-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(m->tmp_dir)) {
-			free(m->tmp_dir);
-			m->tmp_dir = NULL;
-			r = moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+		m->tmp_dir = moo__tmp_dir("moo-serve-", err);
+		if (!m->tmp_dir) {
+			r = MOO_EIO;
 			goto done;
 		}
 		m->code_dir = moo__path_join(m->tmp_dir, "model");

@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 56
+plan 58
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -188,10 +188,19 @@ stop_serve
 
 # ---- a ZIP bundle; usage errors --------------------------------------------------------------------
 "$MOO" pack "$FX/echo" -o "$T/echo.zip" >/dev/null 2>&1
+export TMPDIR="$T/tmp" # the extracted bundles, to see them go
+mkdir -p "$TMPDIR"
+start_serve killed "$T/echo.zip" --wait-ready
+killed=$(ls -d "$TMPDIR"/moo-serve-*/model 2>/dev/null)
+kill -KILL "$SPID" && wait "$SPID" 2>/dev/null
+SPID=
 start_serve zip "$T/echo.zip" --wait-ready
 expect_exit "moo serve ZIP: served from the extracted bundle" 0 "$MOO" predict "$URL" -d '{"instances": [4]}'
 contains "its answer" "$out" '{"predictions": [4]'
+check "a moo serve ZIP killed by SIGKILL: the next moo removes its folder" \
+	sh -c "[ -n '$killed' ] && [ ! -e '$(dirname "${killed:-.}")' ]"
 stop_serve
+check "... and moo serve removes its own when it stops" sh -c "! ls -d '$TMPDIR'/moo-serve-* 2>/dev/null"
 expect_exit "--max-body that is not a size is a usage error" 2 "$MOO" serve "$FX/echo" --max-body 12Q
 expect_exit "--queue-max 0 is a usage error, not the default" 2 "$MOO" serve "$FX/echo" --queue-max 0
 expect_exit "a folder whose spec has no inference.entry_point is refused (exit 3)" 3 "$MOO" serve "$MOO_SRC/examples/fails"
