@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 58
+plan 60
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -130,6 +130,10 @@ contains "/ is the page" "$code $body" '200 <!doctype html>'
 req POST /invocations $J -d '{"raise": "bad input x"}'
 contains "an exception in predict is a 500 naming it" "$code $body" '500 {"error": "predict failed: ValueError: bad input x"}'
 contains "its traceback is in moo's output" "$(cat "$T/echo.err")" 'ValueError: bad input x'
+req POST /invocations $J -d '{"raise": "Expected 2D array, got 1D array instead:\narray=[].\nReshape your data"}'
+contains "an exception of several lines: its type and first line" "$code $body" '500 {"error": "predict failed: ValueError: Expected 2D array, got 1D array instead: ..."}'
+req POST /invocations -H 'Content-Type: text/csv' --data-binary ''
+contains "an empty CSV body is 400" "$code $body" '400 {"error": "the CSV body holds no rows"}'
 req POST /invocations $J -d '{"instances": [9]}'
 contains "the worker lives on" "$code" 200
 check "workers killed mid-request: 5xx JSON, then a restarted worker answers" $PY "$CLIENT" kill "$URL" "$SPID"
