@@ -77,6 +77,7 @@ void moo_serve_model_free(struct moo_serve_model *m)
 	free(m->host);
 	free(m->tmp_dir);
 	free(m->host_tmp_dir);
+	free(m->spec_name);
 	free(m);
 }
 
@@ -85,6 +86,27 @@ static bool is_dir(const char *p)
 	struct stat st;
 
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The spec of a folder served (m->code_dir's metadata.yaml), named in messages as
+ * m->spec_name says (a ZIP's, not the temporary folder it was extracted to).
+ */
+static int load_spec(struct moo_spec **spec, const struct moo_serve_model *m,
+		     struct moo_error **err)
+{
+	struct moo_buf text = MOO_BUF_INIT;
+	char *path = moo__path_join(m->code_dir, "metadata.yaml");
+	int r;
+
+	if (!m->spec_name) {
+		r = moo_spec_load(spec, path, err);
+	} else if (!(r = moo__read_file(path, MOO_SPEC_MAX_BYTES, &text, err))) {
+		r = moo_spec_parse(spec, text.ptr ? text.ptr : "", text.len, m->spec_name, err);
+	}
+	moo_buf_dispose(&text);
+	free(path);
+	return r;
 }
 
 static int spec_model(struct moo_serve_model *m, const struct moo_spec *spec,
@@ -115,7 +137,7 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 	struct moo__transport *t = NULL;
 	struct moo__interp interp = {0};
 	struct moo_buf cmd = MOO_BUF_INIT;
-	char *path = NULL, *outdir = NULL;
+	char *outdir = NULL;
 	int r;
 
 	if (!is_dir(source)) {
@@ -135,6 +157,7 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 		if (r < 0) {
 			goto done;
 		}
+		m->spec_name = moo__printf("%s/metadata.yaml", source); /* as the bundle's errors */
 	} else {
 		m->code_dir = realpath(source, NULL);
 		if (!m->code_dir) {
@@ -142,8 +165,7 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 			goto done;
 		}
 	}
-	path = moo__path_join(m->code_dir, "metadata.yaml");
-	r = moo_spec_load(&spec, path, err);
+	r = load_spec(&spec, m, err);
 	if (r < 0) {
 		goto done;
 	}
@@ -175,7 +197,6 @@ done:
 	moo__transport_close(t);
 	moo__interp_dispose(&interp);
 	moo_buf_dispose(&cmd);
-	free(path);
 	free(outdir);
 	return r;
 }
@@ -186,7 +207,7 @@ int moo_serve_model_place(struct moo_serve_model *m, const char *host, struct mo
 	struct moo_spec *spec = NULL;
 	struct moo__interp interp = {0};
 	struct moo_buf cmd = MOO_BUF_INIT;
-	char *path = NULL, *dir = NULL, *dst = NULL, tag[96];
+	char *dir = NULL, *dst = NULL, tag[96];
 	size_t cl = strlen(m->code_dir);
 	int r;
 
@@ -194,8 +215,7 @@ int moo_serve_model_place(struct moo_serve_model *m, const char *host, struct mo
 	if (r < 0 || !moo__transport_is_remote(t)) {
 		goto done; /* "local": nothing to place */
 	}
-	path = moo__path_join(m->code_dir, "metadata.yaml");
-	r = moo_spec_load(&spec, path, err);
+	r = load_spec(&spec, m, err);
 	if (r < 0) {
 		goto done;
 	}
@@ -241,7 +261,6 @@ done:
 	moo_spec_free(spec);
 	moo__interp_dispose(&interp);
 	moo_buf_dispose(&cmd);
-	free(path);
 	free(dir);
 	free(dst);
 	return r;

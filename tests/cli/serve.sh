@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 60
+plan 62
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -208,6 +208,9 @@ check "... and moo serve removes its own when it stops" sh -c "! ls -d '$TMPDIR'
 expect_exit "--max-body that is not a size is a usage error" 2 "$MOO" serve "$FX/echo" --max-body 12Q
 expect_exit "--queue-max 0 is a usage error, not the default" 2 "$MOO" serve "$FX/echo" --queue-max 0
 expect_exit "a folder whose spec has no inference.entry_point is refused (exit 3)" 3 "$MOO" serve "$MOO_SRC/examples/fails"
+"$MOO" pack "$MOO_SRC/examples/fails" -o "$T/big.zip" >/dev/null 2>&1
+expect_exit "so is a ZIP's (exit 3)" 3 sh -c 'cd "$1" && exec "$2" serve big.zip --port 0' - "$T" "$MOO"
+contains "... naming the ZIP, not the folder moo extracted it to" "$err" "error: 'big.zip/metadata.yaml' names no inference.entry_point"
 
 # ---- a load() that fails ------------------------------------------------------------------------
 expect_exit "--wait-ready exits 1 when load() fails" 1 "$MOO" serve "$FX/badload" --port 0 --wait-ready

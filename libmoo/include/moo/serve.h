@@ -36,6 +36,9 @@ struct moo_serve_model {
 	char *host;         /* where the workers run: NULL for this machine */
 	char *tmp_dir;      /* removed by moo_serve_model_free (an extracted ZIP), or NULL */
 	char *host_tmp_dir; /* on host: a staged copy moo_serve_model_free removes, or NULL */
+	/* What messages call its metadata.yaml: "big.zip/metadata.yaml" for a ZIP, else NULL
+	 * (the file's path). */
+	char *spec_name;
 };
 
 /*
