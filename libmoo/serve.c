@@ -387,7 +387,35 @@ int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job 
 	int r;
 
 	if (job->status != MOO_JOB_SUCCEEDED || !job->result_path) {
-		r = moo__fail(err, MOO_EJOB, "job '%s' has no result to serve", job->id);
+		static const char *const how[] = {
+			[MOO_JOB_QUEUED] = "it is still queued",
+			[MOO_JOB_RUNNING] = "it is still running",
+			[MOO_JOB_SUCCEEDED] = "it succeeded, but its result is not on this machine",
+			[MOO_JOB_FAILED] = "it failed",
+			[MOO_JOB_CANCELLED] = "it was cancelled",
+			[MOO_JOB_LOST] = "it was lost",
+		};
+		unsigned k = (unsigned)job->status;
+		struct moo_error *e = moo__error_add(
+			err, MOO_EJOB, MOO_SEV_ERROR, "job '%s' has no result to serve: %s%s%s%s",
+			job->id, k < sizeof(how) / sizeof(how[0]) ? how[k] : "?",
+			job->detail ? " (" : "", job->detail ? job->detail : "",
+			job->detail ? ")" : "");
+
+		if (job->status == MOO_JOB_SUCCEEDED) {
+			moo__error_hint(e, "download its result with 'moo fetch %s', then serve it",
+					job->id);
+		} else if (!moo_job_status_done(job->status)) {
+			moo__error_hint(e,
+					"wait for it to succeed ('moo logs -f %s'), then serve it",
+					job->id);
+		} else {
+			moo__error_hint(e,
+					"see why in 'moo logs %s'; serve a job that succeeded "
+					"('moo ps -a')",
+					job->id);
+		}
+		r = MOO_EJOB;
 		goto done;
 	}
 	if (job->host && strcmp(job->host, "local") && strcmp(job->host, "slurm:")) {

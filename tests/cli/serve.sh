@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 62
+plan 66
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -211,6 +211,16 @@ expect_exit "a folder whose spec has no inference.entry_point is refused (exit 3
 "$MOO" pack "$MOO_SRC/examples/fails" -o "$T/big.zip" >/dev/null 2>&1
 expect_exit "so is a ZIP's (exit 3)" 3 sh -c 'cd "$1" && exec "$2" serve big.zip --port 0' - "$T" "$MOO"
 contains "... naming the ZIP, not the folder moo extracted it to" "$err" "error: 'big.zip/metadata.yaml' names no inference.entry_point"
+
+# ---- a job with no result; a folder never trained ---------------------------------------
+"$MOO" run "$MOO_SRC/examples/fails" >"$T/fails.out" 2>&1
+fjob=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) failed.*/\1/p' "$T/fails.out")
+expect_exit "moo serve of a failed job: exit 1" 1 "$MOO" serve "$fjob" --port 0
+contains "... saying it failed, the hint naming its log" "$err" "job '$fjob' has no result to serve: it failed
+hint: see why in 'moo logs $fjob'"
+expect_exit "moo predict of a failed job: exit 1" 1 "$MOO" predict "$fjob" -d '{}'
+contains "... saying it failed, the hint naming its log" "$err" "job '$fjob' has no result to serve: it failed
+hint: see why in 'moo logs $fjob'"
 
 # ---- a load() that fails ------------------------------------------------------------------------
 expect_exit "--wait-ready exits 1 when load() fails" 1 "$MOO" serve "$FX/badload" --port 0 --wait-ready
