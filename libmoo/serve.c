@@ -77,6 +77,7 @@ void moo_serve_model_free(struct moo_serve_model *m)
 	free(m->host);
 	free(m->tmp_dir);
 	free(m->host_tmp_dir);
+	free(m->no_output);
 	free(m->spec_name);
 	free(m);
 }
@@ -175,7 +176,13 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 	}
 	outdir = moo__path_join(m->code_dir,
 				spec->output_folder ? spec->output_folder : "training_result");
-	m->model_dir = moo__strdup(is_dir(outdir) ? outdir : m->code_dir);
+	if (is_dir(outdir)) {
+		m->model_dir = moo__strdup(outdir);
+	} else { /* a folder that holds the model itself, or one not trained (the hint) */
+		m->model_dir = moo__strdup(m->code_dir);
+		m->no_output =
+			moo__strdup(spec->output_folder ? spec->output_folder : "training_result");
+	}
 	/* The interpreter moo run would pick here (host runtime). */
 	r = moo__transport_local_open(&t, err);
 	if (r < 0) {
@@ -1404,7 +1411,7 @@ static enum MHD_Result send_answer(struct req *q)
 	}
 	MHD_add_response_header(resp, "Content-Type", ct);
 	MHD_add_response_header(resp, "X-Request-Id", q->id);
-	if (q->retry || q->status == 503) {
+	if (q->retry) { /* a 503 that will pass: not one of a model that failed to load */
 		MHD_add_response_header(resp, "Retry-After", RETRY_SECS);
 	}
 	r = MHD_queue_response(q->conn, (unsigned)q->status, resp);
@@ -1511,8 +1518,14 @@ static enum MHD_Result enqueue(struct req *q)
 	enum moo_server_state st = moo_server_state(NULL, s);
 	char *why = NULL;
 
-	if (st == MOO_SERVER_FAILED) {
-		moo_server_state(&why, s);
+	if (st == MOO_SERVER_FAILED) { /* for good: the workers are not started again */
+		char *e = NULL;
+
+		moo_server_state(&e, s);
+		why = moo__printf("load() failed: %s; the model is not served (load() is not "
+				  "retried): fix it and serve again",
+				  e ? e : "?");
+		free(e);
 		refuse = why;
 	} else if (st == MOO_SERVER_LOADING) {
 		why = link_wait(s);
@@ -1521,7 +1534,7 @@ static enum MHD_Result enqueue(struct req *q)
 		refuse = "too many requests are waiting: try again shortly";
 	}
 	if (refuse) {
-		q->retry = true;
+		q->retry = st != MOO_SERVER_FAILED;
 		req_answer(q, 503, NULL, refuse);
 		free(why);
 		return send_answer(q);

@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 66
+plan 72
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -47,6 +47,7 @@ req GET /v2/health/live
 contains "live answers 200 while load() runs" "$code $body" '200 {"live":true}'
 req GET /v2/health/ready
 contains "ready answers 503 while load() runs" "$code $body" '503 {"ready":false'
+contains "... with Retry-After: it will pass" "$(cat "$T/h")" 'Retry-After: 1'
 req GET /ping
 contains "SageMaker /ping is 503 while loading" "$code" 503
 wait_ready
@@ -221,6 +222,9 @@ hint: see why in 'moo logs $fjob'"
 expect_exit "moo predict of a failed job: exit 1" 1 "$MOO" predict "$fjob" -d '{}'
 contains "... saying it failed, the hint naming its log" "$err" "job '$fjob' has no result to serve: it failed
 hint: see why in 'moo logs $fjob'"
+cp -r "$MOO_SRC/examples/sklearn-diabetes" "$T/diabetes" && rm -rf "$T/diabetes/training_result"
+expect_exit "moo serve --wait-ready of a folder never trained: exit 1" 1 "$MOO" serve "$T/diabetes" --port 0 --wait-ready
+contains "... the hint says it holds no training_result/ and to train it" "$err" "hint: '$T/diabetes' holds no training_result/, so load() was given the folder itself: train it first ('moo run $T/diabetes')"
 
 # ---- a load() that fails ------------------------------------------------------------------------
 expect_exit "--wait-ready exits 1 when load() fails" 1 "$MOO" serve "$FX/badload" --port 0 --wait-ready
@@ -230,5 +234,9 @@ i=0
 until grep -q 'load() failed' "$T/badload.err" || [ $i -gt 300 ]; do sleep 0.1; i=$((i + 1)); done
 req GET /v2/health/ready
 contains "ready shows load()'s error" "$code $body" '503 {"ready":false,"error":"RuntimeError: weights missing: model.bin"}'
+check "... without Retry-After: load() is not retried" sh -c "! grep -qi '^Retry-After' '$T/h'"
+req POST /invocations $J -d '{"instances": [1]}'
+contains "a request is 503 saying the model failed to load for good" "$code $body" '503 {"error":"load() failed: RuntimeError: weights missing: model.bin; the model is not served (load() is not retried): fix it and serve again"}'
+check "... without Retry-After" sh -c "! grep -qi '^Retry-After' '$T/h'"
 stop_serve
 done_testing
