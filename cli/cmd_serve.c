@@ -139,6 +139,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	struct moo_server *srv = NULL;
 	struct moo_error *err = NULL;
 	enum moo_server_state last = MOO_SERVER_LOADING;
+	struct moo_buf hint = MOO_BUF_INIT;
 	bool printed = false;
 	int npos, r;
 
@@ -183,6 +184,15 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if (m->no_output) { /* load() got the folder itself: most likely one never trained */
+		moo_buf_printf(&hint,
+			       "'%s' holds no %s/, so load() was given the folder itself: train "
+			       "it first ('moo run %s') and serve the job, or serve the folder "
+			       "that holds the model",
+			       argv[0], m->no_output, argv[0]);
+	} else {
+		moo_buf_puts(&hint, "fix load() in the entry point and serve again");
+	}
 	if (!wait_ready && !json) {
 		printf("%s\n", moo_server_url(srv));
 		fflush(stdout);
@@ -200,8 +210,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 				fprintf(stderr, "moo: '%s' is ready at %s\n", m->name,
 					moo_server_url(srv));
 			} else if (s == MOO_SERVER_FAILED) {
-				print_error_msg("fix load() in the entry point and serve again",
-						"load() failed: %s", why ? why : "?");
+				print_error_msg(hint.ptr, "load() failed: %s", why ? why : "?");
 			}
 			if (!printed && s != MOO_SERVER_LOADING) {
 				if (json) {
@@ -213,6 +222,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 
 					if (why && s == MOO_SERVER_FAILED) {
 						json_object_set_new(o, "error", json_string(why));
+						json_object_set_new(o, "hint",
+								    json_string(hint.ptr));
 					}
 					print_json(o);
 				} else if (s == MOO_SERVER_READY) {
@@ -236,6 +247,7 @@ done:
 	moo_server_stop(srv);
 	moo_serve_model_free(m);
 	moo_error_free(err);
+	moo_buf_dispose(&hint);
 	return r;
 }
 

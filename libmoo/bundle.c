@@ -937,8 +937,7 @@ static bool is_url(const char *s)
 static int work_dir(const struct moo_bundle_opts *o, char **dir, char **owned,
 		    struct moo_error **err)
 {
-	const char *tmpdir = getenv("TMPDIR");
-	char *t, tag[48];
+	char *t;
 
 	if (o && o->cache_dir) {
 		*dir = moo__strdup(o->cache_dir);
@@ -946,14 +945,8 @@ static int work_dir(const struct moo_bundle_opts *o, char **dir, char **owned,
 	}
 	/* named by our pid, so the next moo removes it if we are killed (a partial download,
 	 * a half-written zip) */
-	moo__sweep_tmp();
-	moo__owner_tag(tag, sizeof(tag));
-	t = moo__printf("%s/moo-bundle-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", tag);
-	if (!mkdtemp(t)) {
-		int r = moo__fail_errno(err, MOO_EIO, "cannot create '%s'", t);
-
-		free(t);
-		return r;
+	if (!(t = moo__tmp_dir("moo-bundle-", err))) {
+		return MOO_EIO;
 	}
 	*dir = moo__strdup(t);
 	*owned = t;

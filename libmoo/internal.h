@@ -164,8 +164,16 @@ void moo__sweep_dead(const char *dir, const char *prefix);
  * every verb takes either, as moo validate does; NULL when path names no such file.
  */
 char *moo__spec_folder(const char *path);
-/* moo__sweep_dead of $TMPDIR (else /tmp): the moo-bundle-PID.NS-* folders of killed moos. */
+/*
+ * moo__sweep_dead of $TMPDIR (else /tmp): the moo-bundle-, moo-serve-, moo-model- and
+ * moo-publish- PID.NS-* folders of killed moos.
+ */
 void moo__sweep_tmp(void);
+/*
+ * A new folder $TMPDIR/PREFIX + moo__owner_tag + '-' + random (prefix one moo__sweep_tmp
+ * sweeps: "moo-serve-"), after a moo__sweep_tmp; malloc'd, or NULL with *err set.
+ */
+char *moo__tmp_dir(const char *prefix, struct moo_error **err);
 
 /* pack.c: .mooignore (gitignore syntax: '#', '!', trailing '/', anchored '/', *, ?, [], **). */
 struct moo__ignore;

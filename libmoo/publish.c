@@ -1145,18 +1145,14 @@ static void ctx_dispose(struct ctx *c)
 
 static int ctx_open(struct ctx *c, const char *repo, bool accept_new, struct moo_error **err)
 {
-	const char *tmpdir = getenv("TMPDIR");
 	int r;
 
 	memset(c, 0, sizeof(*c));
 	if ((r = remote_parse(&c->rm, repo, accept_new, err))) {
 		return r;
 	}
-	c->tmp = moo__printf("%s/moo-publish-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	if (!mkdtemp(c->tmp)) {
-		free(c->tmp);
-		c->tmp = NULL;
-		return moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+	if (!(c->tmp = moo__tmp_dir("moo-publish-", err))) {
+		return MOO_EIO;
 	}
 	if (git_repository_init(&c->repo, c->tmp, 1) ||
 	    git_remote_create_anonymous(&c->remote, c->repo, c->rm.url)) {
@@ -2073,13 +2069,12 @@ done:
 int moo__publish_read(struct moo_buf *lock, struct moo_buf *params, const char *ref,
 		      struct moo_error **err)
 {
-	const char *tmpdir = getenv("TMPDIR");
-	char *tmp = moo__printf("%s/moo-model-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	char *tmp = moo__tmp_dir("moo-model-", err); /* swept if we are killed */
 	char *dest = NULL, *pp = NULL;
 	int r;
 
-	if (!mkdtemp(tmp)) {
-		r = moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+	if (!tmp) {
+		r = MOO_EIO;
 		goto done;
 	}
 	dest = moo__path_join(tmp, "model");
@@ -2109,15 +2104,13 @@ int moo_publish_serve_model(struct moo_serve_model **out, const char *ref, bool 
 	struct moo_plan *plan = NULL;
 	struct moo_serve_model *m = NULL;
 	struct moo_job job;
-	const char *tmpdir = getenv("TMPDIR");
-	char *tmp = moo__printf("%s/moo-serve-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	char *tmp = moo__tmp_dir("moo-serve-", err); /* swept if we are killed */
 	char *model = NULL, *work = NULL;
 	int r;
 
 	memset(&job, 0, sizeof(job));
-	if (!mkdtemp(tmp)) {
-		free(tmp);
-		return moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+	if (!tmp) {
+		return MOO_EIO;
 	}
 	model = moo__path_join(tmp, "model");
 	work = moo__path_join(tmp, "work");

@@ -77,6 +77,8 @@ void moo_serve_model_free(struct moo_serve_model *m)
 	free(m->host);
 	free(m->tmp_dir);
 	free(m->host_tmp_dir);
+	free(m->no_output);
+	free(m->spec_name);
 	free(m);
 }
 
@@ -85,6 +87,27 @@ static bool is_dir(const char *p)
 	struct stat st;
 
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The spec of a folder served (m->code_dir's metadata.yaml), named in messages as
+ * m->spec_name says (a ZIP's, not the temporary folder it was extracted to).
+ */
+static int load_spec(struct moo_spec **spec, const struct moo_serve_model *m,
+		     struct moo_error **err)
+{
+	struct moo_buf text = MOO_BUF_INIT;
+	char *path = moo__path_join(m->code_dir, "metadata.yaml");
+	int r;
+
+	if (!m->spec_name) {
+		r = moo_spec_load(spec, path, err);
+	} else if (!(r = moo__read_file(path, MOO_SPEC_MAX_BYTES, &text, err))) {
+		r = moo_spec_parse(spec, text.ptr ? text.ptr : "", text.len, m->spec_name, err);
+	}
+	moo_buf_dispose(&text);
+	free(path);
+	return r;
 }
 
 static int spec_model(struct moo_serve_model *m, const struct moo_spec *spec,
@@ -115,22 +138,19 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 	struct moo__transport *t = NULL;
 	struct moo__interp interp = {0};
 	struct moo_buf cmd = MOO_BUF_INIT;
-	char *path = NULL, *outdir = NULL;
+	char *outdir = NULL;
 	int r;
 
 	if (!is_dir(source)) {
-		/* A ZIP (or URL): checked, then extracted to a folder of our own. */
-		const char *tmp = getenv("TMPDIR");
-
+		/* A ZIP (or URL): checked, then extracted to a folder of our own, named by our
+		 * pid so that the next moo removes it if we are killed. */
 		r = moo_bundle_open(&b, source, NULL, err);
 		if (r < 0) {
 			goto done;
 		}
-		m->tmp_dir = moo__printf("%s/moo-serve-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(m->tmp_dir)) {
-			free(m->tmp_dir);
-			m->tmp_dir = NULL;
-			r = moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder");
+		m->tmp_dir = moo__tmp_dir("moo-serve-", err);
+		if (!m->tmp_dir) {
+			r = MOO_EIO;
 			goto done;
 		}
 		m->code_dir = moo__path_join(m->tmp_dir, "model");
@@ -138,6 +158,7 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 		if (r < 0) {
 			goto done;
 		}
+		m->spec_name = moo__printf("%s/metadata.yaml", source); /* as the bundle's errors */
 	} else {
 		m->code_dir = realpath(source, NULL);
 		if (!m->code_dir) {
@@ -145,8 +166,7 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 			goto done;
 		}
 	}
-	path = moo__path_join(m->code_dir, "metadata.yaml");
-	r = moo_spec_load(&spec, path, err);
+	r = load_spec(&spec, m, err);
 	if (r < 0) {
 		goto done;
 	}
@@ -156,7 +176,13 @@ int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 	}
 	outdir = moo__path_join(m->code_dir,
 				spec->output_folder ? spec->output_folder : "training_result");
-	m->model_dir = moo__strdup(is_dir(outdir) ? outdir : m->code_dir);
+	if (is_dir(outdir)) {
+		m->model_dir = moo__strdup(outdir);
+	} else { /* a folder that holds the model itself, or one not trained (the hint) */
+		m->model_dir = moo__strdup(m->code_dir);
+		m->no_output =
+			moo__strdup(spec->output_folder ? spec->output_folder : "training_result");
+	}
 	/* The interpreter moo run would pick here (host runtime). */
 	r = moo__transport_local_open(&t, err);
 	if (r < 0) {
@@ -178,7 +204,6 @@ done:
 	moo__transport_close(t);
 	moo__interp_dispose(&interp);
 	moo_buf_dispose(&cmd);
-	free(path);
 	free(outdir);
 	return r;
 }
@@ -189,7 +214,7 @@ int moo_serve_model_place(struct moo_serve_model *m, const char *host, struct mo
 	struct moo_spec *spec = NULL;
 	struct moo__interp interp = {0};
 	struct moo_buf cmd = MOO_BUF_INIT;
-	char *path = NULL, *dir = NULL, *dst = NULL, tag[96];
+	char *dir = NULL, *dst = NULL, tag[96];
 	size_t cl = strlen(m->code_dir);
 	int r;
 
@@ -197,8 +222,7 @@ int moo_serve_model_place(struct moo_serve_model *m, const char *host, struct mo
 	if (r < 0 || !moo__transport_is_remote(t)) {
 		goto done; /* "local": nothing to place */
 	}
-	path = moo__path_join(m->code_dir, "metadata.yaml");
-	r = moo_spec_load(&spec, path, err);
+	r = load_spec(&spec, m, err);
 	if (r < 0) {
 		goto done;
 	}
@@ -244,7 +268,6 @@ done:
 	moo_spec_free(spec);
 	moo__interp_dispose(&interp);
 	moo_buf_dispose(&cmd);
-	free(path);
 	free(dir);
 	free(dst);
 	return r;
@@ -371,7 +394,35 @@ int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job 
 	int r;
 
 	if (job->status != MOO_JOB_SUCCEEDED || !job->result_path) {
-		r = moo__fail(err, MOO_EJOB, "job '%s' has no result to serve", job->id);
+		static const char *const how[] = {
+			[MOO_JOB_QUEUED] = "it is still queued",
+			[MOO_JOB_RUNNING] = "it is still running",
+			[MOO_JOB_SUCCEEDED] = "it succeeded, but its result is not on this machine",
+			[MOO_JOB_FAILED] = "it failed",
+			[MOO_JOB_CANCELLED] = "it was cancelled",
+			[MOO_JOB_LOST] = "it was lost",
+		};
+		unsigned k = (unsigned)job->status;
+		struct moo_error *e = moo__error_add(
+			err, MOO_EJOB, MOO_SEV_ERROR, "job '%s' has no result to serve: %s%s%s%s",
+			job->id, k < sizeof(how) / sizeof(how[0]) ? how[k] : "?",
+			job->detail ? " (" : "", job->detail ? job->detail : "",
+			job->detail ? ")" : "");
+
+		if (job->status == MOO_JOB_SUCCEEDED) {
+			moo__error_hint(e, "download its result with 'moo fetch %s', then serve it",
+					job->id);
+		} else if (!moo_job_status_done(job->status)) {
+			moo__error_hint(e,
+					"wait for it to succeed ('moo logs -f %s'), then serve it",
+					job->id);
+		} else {
+			moo__error_hint(e,
+					"see why in 'moo logs %s'; serve a job that succeeded "
+					"('moo ps -a')",
+					job->id);
+		}
+		r = MOO_EJOB;
 		goto done;
 	}
 	if (job->host && strcmp(job->host, "local") && strcmp(job->host, "slurm:")) {
@@ -1360,7 +1411,7 @@ static enum MHD_Result send_answer(struct req *q)
 	}
 	MHD_add_response_header(resp, "Content-Type", ct);
 	MHD_add_response_header(resp, "X-Request-Id", q->id);
-	if (q->retry || q->status == 503) {
+	if (q->retry) { /* a 503 that will pass: not one of a model that failed to load */
 		MHD_add_response_header(resp, "Retry-After", RETRY_SECS);
 	}
 	r = MHD_queue_response(q->conn, (unsigned)q->status, resp);
@@ -1467,8 +1518,14 @@ static enum MHD_Result enqueue(struct req *q)
 	enum moo_server_state st = moo_server_state(NULL, s);
 	char *why = NULL;
 
-	if (st == MOO_SERVER_FAILED) {
-		moo_server_state(&why, s);
+	if (st == MOO_SERVER_FAILED) { /* for good: the workers are not started again */
+		char *e = NULL;
+
+		moo_server_state(&e, s);
+		why = moo__printf("load() failed: %s; the model is not served (load() is not "
+				  "retried): fix it and serve again",
+				  e ? e : "?");
+		free(e);
 		refuse = why;
 	} else if (st == MOO_SERVER_LOADING) {
 		why = link_wait(s);
@@ -1477,7 +1534,7 @@ static enum MHD_Result enqueue(struct req *q)
 		refuse = "too many requests are waiting: try again shortly";
 	}
 	if (refuse) {
-		q->retry = true;
+		q->retry = st != MOO_SERVER_FAILED;
 		req_answer(q, 503, NULL, refuse);
 		free(why);
 		return send_answer(q);

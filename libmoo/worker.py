@@ -6,7 +6,7 @@
 #   moo -> worker   a message: header frame (JSON), body frame (raw bytes)
 #                   header {"path", "content_type", "body_file"?, "batch"?}
 #                   {"batch": N} is followed by N messages, answered by N messages
-#   worker -> moo   first {"ready": true} or {"ready": false, "error": "last traceback line"}
+#   worker -> moo   first {"ready": true} or {"ready": false, "error": "Type: message"}
 #                   then per request: header frame {"status", "content_type"}, body frame
 # The predictor's own prints go to stderr: stdout carries frames only.
 import json
@@ -185,7 +185,10 @@ def _request(head, body):
             req["parameters"] = doc["parameters"]
         return req
     if ctype == "text/csv":
-        return {"instances": _csv_rows(body.decode("utf-8", "replace")), "protocol": "csv"}
+        rows = _csv_rows(body.decode("utf-8", "replace"))
+        if not rows:
+            raise BadRequest("the CSV body holds no rows")
+        return {"instances": rows, "protocol": "csv"}
     if ctype in _JSON_TYPES:
         doc = _json_body(body)
         if isinstance(doc, dict):
@@ -262,8 +265,27 @@ def _error(status, msg):
             json.dumps({"error": msg}).encode()]
 
 
-def _last_line(exc):
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+_WHAT_MAX = 300
+
+
+def _what(exc):
+    """The exception as one bounded line: its type and its message's first line, " ..."
+    after it when more lines follow (sklearn's run to several)."""
+    t = type(exc)
+    name = t.__qualname__
+    if t.__module__ not in ("builtins", "__main__"):
+        name = "%s.%s" % (t.__module__, name)
+    try:
+        msg = str(exc)
+    except Exception:
+        msg = ""
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
+    text = name
+    if lines:
+        text += ": " + lines[0] + (" ..." if len(lines) > 1 else "")
+    if len(text) > _WHAT_MAX:
+        text = text[:_WHAT_MAX - 4].rstrip() + " ..."
+    return text
 
 
 def _watch_input():
@@ -296,7 +318,7 @@ def main():
         traceback.print_exc()
         sys.stderr.flush()
         try:
-            _send([json.dumps({"ready": False, "error": _last_line(e)}).encode()])
+            _send([json.dumps({"ready": False, "error": _what(e)}).encode()])
         except OSError:
             pass
         return 1
@@ -337,7 +359,7 @@ def main():
                 traceback.print_exc()
                 sys.stderr.flush()
                 for i, _ in reqs:
-                    out[i] = _error(500, "predict_batch failed: " + _last_line(e))
+                    out[i] = _error(500, "predict_batch failed: " + _what(e))
         else:
             # One by one: each answer goes out as soon as it is made (moo delivers it at
             # once), but while predict() is quick a few are written at once (_QUICK).
@@ -355,7 +377,7 @@ def main():
                         except Exception as e:
                             traceback.print_exc()
                             sys.stderr.flush()
-                            out[i] = _error(500, "predict failed: " + _last_line(e))
+                            out[i] = _error(500, "predict failed: " + _what(e))
                     _send(out[i], _hold_off > 0)
             except OSError:
                 return 0

@@ -395,9 +395,31 @@ char *moo__spec_folder(const char *path)
 
 void moo__sweep_tmp(void)
 {
+	static const char *const prefixes[] = {"moo-bundle-", "moo-serve-", "moo-model-",
+					       "moo-publish-"};
 	const char *tmpdir = getenv("TMPDIR");
+	size_t i;
 
-	moo__sweep_dead(tmpdir && *tmpdir ? tmpdir : "/tmp", "moo-bundle-");
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		moo__sweep_dead(tmpdir && *tmpdir ? tmpdir : "/tmp", prefixes[i]);
+	}
+}
+
+char *moo__tmp_dir(const char *prefix, struct moo_error **err)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char tag[48], *t;
+
+	moo__sweep_tmp(); /* what killed moos left */
+	moo__owner_tag(tag, sizeof(tag));
+	t = moo__printf("%s/%s%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", prefix, tag);
+	if (!mkdtemp(t)) {
+		moo__fail_errno(err, MOO_EIO, "cannot make a temporary folder in '%s'",
+				tmpdir && *tmpdir ? tmpdir : "/tmp");
+		free(t);
+		return NULL;
+	}
+	return t;
 }
 
 int moo__rm_rf(const char *path)

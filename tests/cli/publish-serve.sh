@@ -52,9 +52,15 @@ check "it serves the published model (the tag's model.pkl), from a checkout of i
 check "while it serves, its checkout holds the published model.pkl" sh -c "cmp '$TMPDIR'/moo-serve-*/model/model.pkl '$MOO_ROOT/jobs/$job/work/training_result/model.pkl'"
 stop_serve
 check "the checkout is removed when serve ends" sh -c "! ls -d '$TMPDIR'/moo-serve-* 2>/dev/null"
+serve_url killed "$T/models.git@sklearn-diabetes-1.0"
+killed=$(ls -d "$TMPDIR"/moo-serve-*/model 2>/dev/null)
+kill -KILL "$SPID" && wait "$SPID" 2>/dev/null
+SPID=
 
 "$MOO" serve "$T/models.git@no-such-tag" --port 0 >out 2>err
 check "an unknown tag is exit 2, naming it" sh -c "[ $? -eq 2 ] && grep -q \"no tag 'no-such-tag'\" err"
+check "a moo serve REPO@TAG killed by SIGKILL: the next moo removes its checkout" \
+	sh -c "[ -n '$killed' ] && [ ! -e '$(dirname "${killed:-.}")' ]"
 
 # ---- targets that are not there ---------------------------------------------------------------
 "$MOO" serve /missing.zip --port 0 >out 2>err

@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 56
+plan 72
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -47,6 +47,7 @@ req GET /v2/health/live
 contains "live answers 200 while load() runs" "$code $body" '200 {"live":true}'
 req GET /v2/health/ready
 contains "ready answers 503 while load() runs" "$code $body" '503 {"ready":false'
+contains "... with Retry-After: it will pass" "$(cat "$T/h")" 'Retry-After: 1'
 req GET /ping
 contains "SageMaker /ping is 503 while loading" "$code" 503
 wait_ready
@@ -130,6 +131,10 @@ contains "/ is the page" "$code $body" '200 <!doctype html>'
 req POST /invocations $J -d '{"raise": "bad input x"}'
 contains "an exception in predict is a 500 naming it" "$code $body" '500 {"error": "predict failed: ValueError: bad input x"}'
 contains "its traceback is in moo's output" "$(cat "$T/echo.err")" 'ValueError: bad input x'
+req POST /invocations $J -d '{"raise": "Expected 2D array, got 1D array instead:\narray=[].\nReshape your data"}'
+contains "an exception of several lines: its type and first line" "$code $body" '500 {"error": "predict failed: ValueError: Expected 2D array, got 1D array instead: ..."}'
+req POST /invocations -H 'Content-Type: text/csv' --data-binary ''
+contains "an empty CSV body is 400" "$code $body" '400 {"error": "the CSV body holds no rows"}'
 req POST /invocations $J -d '{"instances": [9]}'
 contains "the worker lives on" "$code" 200
 check "workers killed mid-request: 5xx JSON, then a restarted worker answers" $PY "$CLIENT" kill "$URL" "$SPID"
@@ -188,13 +193,38 @@ stop_serve
 
 # ---- a ZIP bundle; usage errors --------------------------------------------------------------------
 "$MOO" pack "$FX/echo" -o "$T/echo.zip" >/dev/null 2>&1
+export TMPDIR="$T/tmp" # the extracted bundles, to see them go
+mkdir -p "$TMPDIR"
+start_serve killed "$T/echo.zip" --wait-ready
+killed=$(ls -d "$TMPDIR"/moo-serve-*/model 2>/dev/null)
+kill -KILL "$SPID" && wait "$SPID" 2>/dev/null
+SPID=
 start_serve zip "$T/echo.zip" --wait-ready
 expect_exit "moo serve ZIP: served from the extracted bundle" 0 "$MOO" predict "$URL" -d '{"instances": [4]}'
 contains "its answer" "$out" '{"predictions": [4]'
+check "a moo serve ZIP killed by SIGKILL: the next moo removes its folder" \
+	sh -c "[ -n '$killed' ] && [ ! -e '$(dirname "${killed:-.}")' ]"
 stop_serve
+check "... and moo serve removes its own when it stops" sh -c "! ls -d '$TMPDIR'/moo-serve-* 2>/dev/null"
 expect_exit "--max-body that is not a size is a usage error" 2 "$MOO" serve "$FX/echo" --max-body 12Q
 expect_exit "--queue-max 0 is a usage error, not the default" 2 "$MOO" serve "$FX/echo" --queue-max 0
 expect_exit "a folder whose spec has no inference.entry_point is refused (exit 3)" 3 "$MOO" serve "$MOO_SRC/examples/fails"
+"$MOO" pack "$MOO_SRC/examples/fails" -o "$T/big.zip" >/dev/null 2>&1
+expect_exit "so is a ZIP's (exit 3)" 3 sh -c 'cd "$1" && exec "$2" serve big.zip --port 0' - "$T" "$MOO"
+contains "... naming the ZIP, not the folder moo extracted it to" "$err" "error: 'big.zip/metadata.yaml' names no inference.entry_point"
+
+# ---- a job with no result; a folder never trained ---------------------------------------
+"$MOO" run "$MOO_SRC/examples/fails" >"$T/fails.out" 2>&1
+fjob=$(sed -n 's/^moo: job \(moo-job-[a-z0-9]*\) failed.*/\1/p' "$T/fails.out")
+expect_exit "moo serve of a failed job: exit 1" 1 "$MOO" serve "$fjob" --port 0
+contains "... saying it failed, the hint naming its log" "$err" "job '$fjob' has no result to serve: it failed
+hint: see why in 'moo logs $fjob'"
+expect_exit "moo predict of a failed job: exit 1" 1 "$MOO" predict "$fjob" -d '{}'
+contains "... saying it failed, the hint naming its log" "$err" "job '$fjob' has no result to serve: it failed
+hint: see why in 'moo logs $fjob'"
+cp -r "$MOO_SRC/examples/sklearn-diabetes" "$T/diabetes" && rm -rf "$T/diabetes/training_result"
+expect_exit "moo serve --wait-ready of a folder never trained: exit 1" 1 "$MOO" serve "$T/diabetes" --port 0 --wait-ready
+contains "... the hint says it holds no training_result/ and to train it" "$err" "hint: '$T/diabetes' holds no training_result/, so load() was given the folder itself: train it first ('moo run $T/diabetes')"
 
 # ---- a load() that fails ------------------------------------------------------------------------
 expect_exit "--wait-ready exits 1 when load() fails" 1 "$MOO" serve "$FX/badload" --port 0 --wait-ready
@@ -204,5 +234,9 @@ i=0
 until grep -q 'load() failed' "$T/badload.err" || [ $i -gt 300 ]; do sleep 0.1; i=$((i + 1)); done
 req GET /v2/health/ready
 contains "ready shows load()'s error" "$code $body" '503 {"ready":false,"error":"RuntimeError: weights missing: model.bin"}'
+check "... without Retry-After: load() is not retried" sh -c "! grep -qi '^Retry-After' '$T/h'"
+req POST /invocations $J -d '{"instances": [1]}'
+contains "a request is 503 saying the model failed to load for good" "$code $body" '503 {"error":"load() failed: RuntimeError: weights missing: model.bin; the model is not served (load() is not retried): fix it and serve again"}'
+check "... without Retry-After" sh -c "! grep -qi '^Retry-After' '$T/h'"
 stop_serve
 done_testing

@@ -36,14 +36,20 @@ struct moo_serve_model {
 	char *host;         /* where the workers run: NULL for this machine */
 	char *tmp_dir;      /* removed by moo_serve_model_free (an extracted ZIP), or NULL */
 	char *host_tmp_dir; /* on host: a staged copy moo_serve_model_free removes, or NULL */
+	/* What messages call its metadata.yaml: "big.zip/metadata.yaml" for a ZIP, else NULL
+	 * (the file's path). */
+	char *spec_name;
+	/* A folder or ZIP without its spec's output_folder: that folder's name
+	 * ("training_result"; load() gets the folder itself), or NULL. */
+	char *no_output;
 };
 
 /*
  * A model folder with metadata.yaml (whose inference.entry_point is the predictor), or a
  * bundle ZIP (extracted to a temporary folder). model_dir is the folder's output_folder
- * when it exists, else the folder itself. The interpreter is the one moo run would choose
- * on this machine (moo-run(1)). MOO_ESPEC without inference.entry_point; MOO_ERESOLVE when
- * no interpreter has what the spec needs.
+ * when it exists, else the folder itself (no_output then names the output_folder). The
+ * interpreter is the one moo run would choose on this machine (moo-run(1)). MOO_ESPEC
+ * without inference.entry_point; MOO_ERESOLVE when no interpreter has what the spec needs.
  */
 MOO_EXTERN int moo_serve_model_from_dir(struct moo_serve_model **out, const char *source,
 					struct moo_error **err);
