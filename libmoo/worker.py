@@ -148,16 +148,46 @@ def _datatype(flat):
     return "BYTES"
 
 
+def _multipart(head, body):
+    """A multipart/form-data body (curl -F 'file=@PATH', an HTML form): the request of its
+    first file, as if that file had been the body (JSON and CSV read as such, anything else
+    raw), with its "filename" and the form's other fields as "fields"."""
+    from email import policy
+    from email.parser import BytesParser
+    raw = ("Content-Type: %s\r\n\r\n" % head.get("content_type", "")).encode("latin-1", "replace")
+    msg = BytesParser(policy=policy.HTTP).parsebytes(raw + body)
+    if not msg.is_multipart():
+        raise BadRequest("the multipart/form-data body cannot be read (no boundary?)")
+    fields, first = {}, None
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is None:
+            if name:
+                fields[name] = data.decode("utf-8", "replace")
+        elif first is None:
+            ptype = part["Content-Type"] and part.get_content_type() or "application/octet-stream"
+            first = (ptype, part.get_filename(), data)
+    if first is None:
+        raise BadRequest("the multipart/form-data body holds no file: send one with -F 'file=@PATH'")
+    req = _request(dict(head, content_type=first[0], body_file=None), first[2])
+    if isinstance(req, dict):
+        req = dict(req, filename=first[1], fields=fields)
+    return req
+
+
 def _request(head, body):
     """The request predict() gets: {"instances": [...]} for JSON and CSV, else raw bytes."""
     path = head.get("path", "")
     ctype = (head.get("content_type") or "").split(";")[0].strip().lower()
     if head.get("body_file"):
-        if ctype in _JSON_TYPES or ctype == "text/csv":
+        if ctype in _JSON_TYPES or ctype in ("text/csv", "multipart/form-data"):
             with open(head["body_file"], "rb") as f:
                 body = f.read()
         else:
             return {"content_type": ctype, "body_file": head["body_file"]}
+    if ctype == "multipart/form-data":
+        return _multipart(head, body)
     if path.endswith("/infer"):
         doc = _json_body(body)
         if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:

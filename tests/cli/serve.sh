@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 72
+plan 75
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -70,6 +70,15 @@ req POST /invocations -H 'Content-Type: text/csv' --data-binary "$(printf 'a,b\n
 contains "CSV with a header line" "$code $body" '200 {"predictions": [[1.0, 2.0], [3.5, 4.0]]'
 req POST /invocations -H 'Content-Type: image/png' --data-binary 'PNGDATA'
 contains "other types reach predict() as bytes" "$code $body" '"size": 7, "content_type": "image/png"'
+# curl -F: a file in a multipart/form-data body (binary, with CRLFs and a boundary-like line)
+head -c 65536 /dev/urandom >"$T/up.png" && printf '\r\n--x\r\n\r\n' >>"$T/up.png"
+req POST /invocations -F "file=@$T/up.png" -F note=hello
+contains "curl -F file=@PATH: predict() gets the file's bytes, type, name and the other fields" "$code $body" "200 {\"size\": $(stat -c %s "$T/up.png"), \"content_type\": \"image/png\", \"sha256\": \"$(sha256sum "$T/up.png" | cut -d' ' -f1)\", \"filename\": \"up.png\", \"fields\": {\"note\": \"hello\"}}"
+printf '{"instances": [[5, 6]]}' >"$T/in.json"
+req POST /invocations -F "file=@$T/in.json;type=application/json"
+contains "... a JSON file is read as a JSON body" "$code $body" '200 {"predictions": [[5, 6]]'
+req POST /invocations -F note=hello
+contains "... a form with no file is 400, saying how to send one" "$code $body" "400 {\"error\": \"the multipart/form-data body holds no file: send one with -F 'file=@PATH'\"}"
 check "Python urllib: a request, X-Request-Id echoed" $PY "$CLIENT" urllib "$URL"
 req POST /invocations $J -H 'X-Request-Id: trace-42' -d '{"instances": [1]}'
 contains "X-Request-Id echoed (curl)" "$(cat "$T/h")" 'X-Request-Id: trace-42'
