@@ -66,6 +66,19 @@ static void csv_field(const char *s, bool last)
 	putchar(last ? '\n' : ',');
 }
 
+/* The value of a parameter in a list of them, or NULL. */
+static const char *param_of(const struct moo_kv *kvs, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(kvs[i].key, key)) {
+			return kvs[i].value;
+		}
+	}
+	return NULL;
+}
+
 /*
  * moo compare SWEEP: one row per point (its newest job), ranked --by a metric: the
  * parameters the sweep varied and every metric, as a table, CSV or JSON.
@@ -97,19 +110,20 @@ static int compare_sweep(struct moo_store *st, const char *id)
 	}
 	n = k;
 	for (i = 0; i < n; i++) {
-		json_t *p = jobs[i]->params_json ? json_loads(jobs[i]->params_json, 0, NULL) : NULL;
-		const char *key;
-		json_t *v;
+		struct moo_kv *kvs = NULL;
+		size_t nk = 0, j;
 
-		json_object_foreach(p, key, v)
-		{
-			for (m = 0; m < n_params && strcmp(params[m], key); m++) {
+		if (moo_job_params(&kvs, &nk, jobs[i], NULL)) {
+			nk = 0;
+		}
+		for (j = 0; j < nk; j++) {
+			for (m = 0; m < n_params && strcmp(params[m], kvs[j].key); m++) {
 			}
 			if (m == n_params && n_params < MAX_METRICS) {
-				params[n_params++] = strdup(key);
+				params[n_params++] = strdup(kvs[j].key);
 			}
 		}
-		json_decref(p);
+		moo_job_params_free(kvs, nk);
 		for (m = 0; m < jobs[i]->n_metrics; m++) {
 			for (k = 0; k < n_names && strcmp(names[k], jobs[i]->metrics[m].name);
 			     k++) {
@@ -151,8 +165,13 @@ static int compare_sweep(struct moo_store *st, const char *id)
 	}
 	putchar('\n');
 	for (i = 0; i < n; i++) {
-		json_t *p = jobs[i]->params_json ? json_loads(jobs[i]->params_json, 0, NULL) : NULL;
+		struct moo_kv *kvs = NULL;
+		size_t nk = 0;
 		char cell[64];
+
+		if (moo_job_params(&kvs, &nk, jobs[i], NULL)) {
+			nk = 0;
+		}
 
 		if (csv) {
 			snprintf(cell, sizeof(cell), "%zu", i + 1);
@@ -166,17 +185,17 @@ static int compare_sweep(struct moo_store *st, const char *id)
 			       moo_job_status_name(jobs[i]->status));
 		}
 		for (m = 0; m < n_params; m++) {
-			json_t *v = json_object_get(p, params[m]);
-			char *s =
-				v ? json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)) : NULL;
-			const char *t = json_is_string(v) ? json_string_value(v) : s ? s : "";
+			/* as given: 1.10 stays 1.10 (moo-compare(1)) */
+			const char *t = param_of(kvs, nk, params[m]);
 
+			if (!t) {
+				t = "";
+			}
 			if (csv) {
 				csv_field(t, m + 1 == n_params && !n_names);
 			} else {
-				printf(" %-12s", t);
+				printf(" %-12s", esc(t));
 			}
-			free(s);
 		}
 		for (k = 0; k < n_names; k++) {
 			double v = metric_of(jobs[i], names[k]);
@@ -195,26 +214,13 @@ static int compare_sweep(struct moo_store *st, const char *id)
 		if (!csv) {
 			putchar('\n');
 		}
-		json_decref(p);
+		moo_job_params_free(kvs, nk);
 	}
 	for (m = 0; m < n_params; m++) {
 		free(params[m]);
 	}
 	moo_jobs_free(jobs, n);
 	return EXIT_OK;
-}
-
-/* The value of a parameter in a list of them, or NULL. */
-static const char *param_of(const struct moo_kv *kvs, size_t n, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!strcmp(kvs[i].key, key)) {
-			return kvs[i].value;
-		}
-	}
-	return NULL;
 }
 
 /* The parameters whose text differs between the jobs (or that some lack), one row each:

@@ -234,6 +234,26 @@ static size_t last_metrics(const struct moo_job *j, const struct moo_metric **ou
 	return n;
 }
 
+/*
+ * A job's parameters as they were given (1.10 stays 1.10: jansson would write a parsed
+ * 0.1 as 0.10000000000000001), sorted by name: each value as JSON text.
+ */
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct moo_kv *)a)->key, ((const struct moo_kv *)b)->key);
+}
+
+static void param_text(struct moo_buf *b, const struct moo_kv *kv)
+{
+	json_t *v = kv->quoted ? json_string(kv->value) : NULL;
+	char *s = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+	/* unquoted: a number, true, false or an old record's JSON, valid JSON as it is */
+	moo_buf_puts(b, kv->quoted ? (s ? s : "\"\"") : kv->value);
+	free(s);
+	json_decref(v);
+}
+
 /* The model card: Hugging Face front matter, then what made the model. */
 static void model_card(struct moo_buf *b, const struct moo_job *job, json_t *spec, json_t *lock,
 		       const char *name, const char *version)
@@ -241,15 +261,14 @@ static void model_card(struct moo_buf *b, const struct moo_job *job, json_t *spe
 	const struct moo_metric *m[64];
 	size_t nm = last_metrics(job, m, 64), i;
 	json_t *fw = json_object_get(spec, "framework"), *ds = json_object_get(spec, "dataset");
-	json_t *img = json_object_get(lock, "image"),
-	       *params = json_loads(job->params_json ? job->params_json : "{}", 0, NULL);
+	json_t *img = json_object_get(lock, "image");
 	json_t *host = json_object_get(lock, "host"), *facts = json_object_get(host, "facts");
 	const char *fwname = jstr(fw, "name"), *dsname = jstr(ds, "name");
 	const char *task = jstr(spec, "model_architecture");
 	char *specj = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
 	char t0[32], t1[32], t2[32];
-	const char *k;
-	json_t *v;
+	struct moo_kv *kvs = NULL;
+	size_t nk = 0;
 
 	moo_buf_puts(b, "---\nlibrary_name: ");
 	yq(b, fwname ? fwname : "other");
@@ -294,13 +313,16 @@ static void model_card(struct moo_buf *b, const struct moo_job *job, json_t *spe
 		moo_buf_printf(b, "| %s | %.15g |\n", m[i]->name, m[i]->value);
 	}
 	moo_buf_puts(b, "\n## Parameters\n\n| parameter | value |\n| --- | --- |\n");
-	json_object_foreach(params, k, v)
-	{
-		char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-
-		moo_buf_printf(b, "| %s | `%s` |\n", k, s ? s : "");
-		free(s);
+	if (moo_job_params(&kvs, &nk, job, NULL)) {
+		nk = 0;
 	}
+	qsort(kvs, nk, sizeof(*kvs), by_key);
+	for (i = 0; i < nk; i++) {
+		moo_buf_printf(b, "| %s | `", kvs[i].key);
+		param_text(b, &kvs[i]);
+		moo_buf_puts(b, "` |\n");
+	}
+	moo_job_params_free(kvs, nk);
 	moo_buf_puts(b, "\n## Environment\n\n");
 	moo_buf_printf(b, "- bundle sha256: `%s`\n",
 		       job->source_sha256 ? job->source_sha256 : "unknown");
@@ -308,7 +330,7 @@ static void model_card(struct moo_buf *b, const struct moo_job *job, json_t *spe
 		moo_buf_printf(b, "- image: `%s@%s`\n", jstr(img, "reference"),
 			       jstr(img, "digest"));
 	} else {
-		json_t *req = json_object_get(lock, "requirements");
+		json_t *req = json_object_get(lock, "requirements"), *v;
 
 		moo_buf_printf(b, "- interpreter: `%s`\n", job->command ? job->command : "unknown");
 		moo_buf_puts(b, "- packages:");
@@ -331,7 +353,6 @@ static void model_card(struct moo_buf *b, const struct moo_job *job, json_t *spe
 								     : 0.0);
 	moo_buf_printf(b, "\n## Spec\n\n```json\n%s\n```\n", specj ? specj : "{}");
 	free(specj);
-	json_decref(params);
 }
 
 /* The folder's files: the result, then moo's own. */
@@ -378,12 +399,25 @@ static int build_folder(struct folder *f, const struct moo_job *job, const char 
 	folder_put(f, "metadata.yaml", &b);
 	/* the parameters as run, overrides included: what moo reproduce REPO@TAG passes */
 	{
-		json_t *pj = json_loads(job->params_json ? job->params_json : "{}", 0, NULL);
-		char *s = json_dumps(pj ? pj : json_object(), JSON_INDENT(2) | JSON_SORT_KEYS);
+		struct moo_kv *kvs = NULL;
+		size_t nk = 0, i;
 
-		moo_buf_printf(&b, "%s\n", s ? s : "{}");
-		free(s);
-		json_decref(pj);
+		if (moo_job_params(&kvs, &nk, job, NULL)) {
+			nk = 0;
+		}
+		qsort(kvs, nk, sizeof(*kvs), by_key);
+		moo_buf_putc(&b, '{');
+		for (i = 0; i < nk; i++) {
+			json_t *k = json_string(kvs[i].key);
+			char *ks = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
+
+			moo_buf_printf(&b, "%s\n  %s: ", i ? "," : "", ks ? ks : "\"\"");
+			param_text(&b, &kvs[i]);
+			free(ks);
+			json_decref(k);
+		}
+		moo_buf_puts(&b, nk ? "\n}\n" : "}\n");
+		moo_job_params_free(kvs, nk);
 		folder_put(f, "params.json", &b);
 	}
 	if ((r = moo_job_log_tail(&b, NULL, job, SIZE_MAX, err))) {

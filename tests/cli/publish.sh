@@ -37,6 +37,9 @@ dataset:
   name: diabetes
 entry_point: train.py
 output_folder: training_result
+training_params:
+  lr: 0.10
+  opt: adam
 EOT
 	"$MOO" run -d "$T/p-$1-$3"
 }
@@ -92,6 +95,13 @@ assert {m['type']: m['value'] for m in res['metrics']} == {'rmse': 0.25, 'r2': 0
 PYEOF"
 check "and the bundle sha256, parameters, host and times" sh -c \
 	"grep -q \"bundle sha256: \\\`$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["bundle"]["sha256"])' "$MOO_ROOT/jobs/$j1/moo.lock")\" '$card' && grep -q '## Parameters' '$card' && grep -q 'host: .local.' '$card' && grep -q 'started 20' '$card'"
+
+check "params.json holds the parameters as they were written (0.10, not 0.10000000000000001)" \
+	[ "$(cat clone1/models/tiny/1.0/params.json)" = '{
+  "lr": 0.10,
+  "opt": "adam"
+}' ]
+check "... and so does the card's table" grep -qxF '| lr | `0.10` |' "$card"
 
 before=$(git -C "$T/bare.git" for-each-ref)
 "$MOO" publish "$j1" --repo "$T/bare.git" --alias production --json >out 2>err

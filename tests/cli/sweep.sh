@@ -47,6 +47,12 @@ if [ "$(printf '%s\n' "$out" | cut -d, -f1,2,5,6,7)" = "rank,point,lr,batch_size
 expect_exit "... --desc: highest first" 0 "$MOO" compare "$sw" --by mae --desc --json
 if [ "$(printf '%s' "$out" | jq "[j['sweep_index'] for j in d]")" = "[1, 0, 3, 2]" ]; then
 	ok "... ... points 1, 0, 3, 2"; else not_ok "... desc" "$out"; fi
+expect_exit "a sweep whose values are written 0.10 and 123456789.123456789" 0 "$MOO" sweep "$T/p" \
+	--grid training_params.lr=0.10,123456789.123456789 --json
+sw3=$(printf '%s' "$out" | jq "d['sweep']")
+expect_exit "... compare's table" 0 "$MOO" compare "$sw3"
+if [ "$(printf '%s\n' "$out" | awk 'NR > 1 {print $2, $5}')" = "0 0.10
+1 123456789.123456789" ]; then ok "... shows each value as it was written"; else not_ok "... as written" "$out"; fi
 expect_exit "a bad grid is a usage error" 2 "$MOO" sweep "$T/p" --grid lr=1,2
 contains "... naming what may be swept" "$err" "training_params.NAME"
 sweeps() { /usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('$MOO_HOME/moo.db').execute('select count(*) from sweeps').fetchone()[0])"; }
