@@ -543,6 +543,7 @@ struct moo_server {
 	const struct moo__embedded *shim, *page, *openapi;
 	struct moo_serve_opts o;
 	char *spool_dir;
+	bool own_spool; /* spool_dir is ours (moo__tmp_dir): removed with the server */
 	int ep, wake;
 	pthread_t loop;
 	bool loop_started;
@@ -1753,6 +1754,9 @@ static void server_free(struct moo_server *s)
 	free(s->entry_point);
 	free(s->model_dir);
 	free(s->command);
+	if (s->own_spool) {
+		moo__rm_rf(s->spool_dir); /* the workers are gone, and what they left there */
+	}
 	free(s->spool_dir);
 	free(s->host);
 	free(s->load_error);
@@ -1771,7 +1775,6 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	const char *bind_addr;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
-	const char *tmp = getenv("TMPDIR");
 	unsigned i, port;
 	int r;
 
@@ -1801,7 +1804,18 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	if (!s->o.timeout_s) {
 		s->o.timeout_s = 30;
 	}
-	s->spool_dir = moo__strdup(opts->spool_dir ? opts->spool_dir : tmp && *tmp ? tmp : "/tmp");
+	/*
+	 * Bodies over 1 MiB go to a folder of this server's own (0700: the worker's file of a
+	 * multipart upload beside a body cannot be raced by a symlink), swept if moo is killed.
+	 */
+	if (opts->spool_dir) {
+		s->spool_dir = moo__strdup(opts->spool_dir);
+	} else if ((s->spool_dir = moo__tmp_dir("moo-serve-", err))) {
+		s->own_spool = true;
+	} else {
+		r = MOO_EIO;
+		goto fail;
+	}
 	s->name = moo__strdup(m->name);
 	s->version = m->version ? moo__strdup(m->version) : NULL;
 	s->code_dir = moo__strdup(m->code_dir);

@@ -148,29 +148,119 @@ def _datatype(flat):
     return "BYTES"
 
 
-def _multipart(head, body):
+_PIECE = 1 << 20
+_scratch = []  # files made for requests, removed once predict() is done with them
+
+
+def _drop_scratch():
+    while _scratch:
+        try:
+            os.unlink(_scratch.pop())
+        except OSError:
+            pass
+
+
+def _parts(f, boundary):
+    """The parts of a multipart body read from f piece by piece: (headers, sink) is asked
+    of _part_sink for each, and its bytes are handed to the sink as they come, so that a
+    large file is never held whole. RFC 7578: parts are delimited by CRLF "--" boundary."""
+    from email import policy
+    from email.parser import BytesHeaderParser
+    delim = b"--" + boundary
+    sep = b"\r\n" + delim
+    buf = b"\r\n" + f.read(_PIECE)  # the first delimiter has no CRLF before it
+    i = buf.find(sep)
+    while i < 0:  # a preamble
+        more = f.read(_PIECE)
+        if not more:
+            raise BadRequest("the multipart/form-data body has no part")
+        buf = buf[-len(sep):] + more
+        i = buf.find(sep)
+    buf = buf[i + len(sep):]
+    while True:
+        while len(buf) < 2:
+            more = f.read(_PIECE)
+            if not more:
+                raise BadRequest("the multipart/form-data body ends inside a part")
+            buf += more
+        if buf.startswith(b"--"):
+            return  # the close delimiter
+        i = buf.find(b"\r\n\r\n")
+        while i < 0:
+            if len(buf) > 65536:
+                raise BadRequest("a part of the multipart/form-data body has no end of headers")
+            more = f.read(_PIECE)
+            if not more:
+                raise BadRequest("the multipart/form-data body ends inside a part's headers")
+            buf += more
+            i = buf.find(b"\r\n\r\n")
+        line_end = buf.find(b"\r\n")  # the rest of the delimiter's line (whitespace)
+        headers = BytesHeaderParser(policy=policy.HTTP).parsebytes(buf[line_end + 2:i + 4])
+        sink = yield headers
+        buf = buf[i + 4:]
+        while True:
+            j = buf.find(sep)
+            if j >= 0:
+                sink(buf[:j])
+                buf = buf[j + len(sep):]
+                break
+            keep = len(sep) - 1
+            if len(buf) > keep:
+                sink(buf[:-keep])
+                buf = buf[-keep:]
+            more = f.read(_PIECE)
+            if not more:
+                raise BadRequest("the multipart/form-data body ends inside a part")
+            buf += more
+
+
+def _multipart(head, f, spooled):
     """A multipart/form-data body (curl -F 'file=@PATH', an HTML form): the request of its
     first file, as if that file had been the body (JSON and CSV read as such, anything else
-    raw), with its "filename" and the form's other fields as "fields"."""
-    from email import policy
-    from email.parser import BytesParser
-    raw = ("Content-Type: %s\r\n\r\n" % head.get("content_type", "")).encode("latin-1", "replace")
-    msg = BytesParser(policy=policy.HTTP).parsebytes(raw + body)
-    if not msg.is_multipart():
+    raw), with its "filename" and the form's other fields as "fields". From a body moo
+    spooled (over 1 MiB), a raw file's bytes go to a file of their own beside it, given as
+    body_file and removed once predict() returns: never read whole into memory."""
+    import email.message
+    m = email.message.Message()
+    m["Content-Type"] = head.get("content_type", "")
+    boundary = m.get_param("boundary")
+    if not boundary or not isinstance(boundary, str):
         raise BadRequest("the multipart/form-data body cannot be read (no boundary?)")
-    fields, first = {}, None
-    for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
-        if part.get_filename() is None:
-            if name:
-                fields[name] = data.decode("utf-8", "replace")
-        elif first is None:
-            ptype = part["Content-Type"] and part.get_content_type() or "application/octet-stream"
-            first = (ptype, part.get_filename(), data)
+    fields, first, chunks, out = {}, None, [], None
+    parts = _parts(f, boundary.encode("latin-1", "replace"))
+    try:
+        headers = next(parts)
+        while True:
+            name = headers.get_param("name", header="content-disposition")
+            filename = headers.get_filename()
+            chunks = []
+            sink = chunks.append
+            if filename is not None and first is None:
+                ptype = headers["Content-Type"] and headers.get_content_type() or "application/octet-stream"
+                first = [ptype, filename, chunks, None]
+                if spooled and ptype not in _JSON_TYPES and ptype != "text/csv":
+                    first[3] = head["body_file"] + ".part"  # in moo's own 0700 folder
+                    out = os.fdopen(os.open(first[3], os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                            | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "wb")
+                    _scratch.append(first[3])
+                    sink = out.write
+            elif filename is None and name:
+                fields[name] = chunks
+            elif filename is not None:
+                sink = lambda b: None  # a second file: not passed on
+            headers = parts.send(sink)
+    except StopIteration:
+        pass
+    finally:
+        if out is not None:
+            out.close()
     if first is None:
         raise BadRequest("the multipart/form-data body holds no file: send one with -F 'file=@PATH'")
-    req = _request(dict(head, content_type=first[0], body_file=None), first[2])
+    fields = {k: b"".join(v).decode("utf-8", "replace") for k, v in fields.items()}
+    if first[3] is not None:
+        req = {"content_type": first[0], "body_file": first[3]}
+    else:
+        req = _request(dict(head, content_type=first[0], body_file=None), b"".join(first[2]))
     if isinstance(req, dict):
         req = dict(req, filename=first[1], fields=fields)
     return req
@@ -180,14 +270,18 @@ def _request(head, body):
     """The request predict() gets: {"instances": [...]} for JSON and CSV, else raw bytes."""
     path = head.get("path", "")
     ctype = (head.get("content_type") or "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        if head.get("body_file"):
+            with open(head["body_file"], "rb") as f:
+                return _multipart(head, f, True)
+        import io
+        return _multipart(head, io.BytesIO(body), False)
     if head.get("body_file"):
-        if ctype in _JSON_TYPES or ctype in ("text/csv", "multipart/form-data"):
+        if ctype in _JSON_TYPES or ctype == "text/csv":
             with open(head["body_file"], "rb") as f:
                 body = f.read()
         else:
             return {"content_type": ctype, "body_file": head["body_file"]}
-    if ctype == "multipart/form-data":
-        return _multipart(head, body)
     if path.endswith("/infer"):
         doc = _json_body(body)
         if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
@@ -408,10 +502,12 @@ def main():
                             traceback.print_exc()
                             sys.stderr.flush()
                             out[i] = _error(500, "predict failed: " + _what(e))
+                    _drop_scratch()
                     _send(out[i], _hold_off > 0)
             except OSError:
                 return 0
             continue
+        _drop_scratch()
         try:
             _send([c for o in out for c in o])
         except OSError:

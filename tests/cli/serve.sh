@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 75
+plan 79
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -162,10 +162,32 @@ check "a client that sends too slowly gets 408 while others are served" $PY "$CL
 check "a full queue is 503 with Retry-After" $PY "$CLIENT" queue "$URL"
 stop_serve
 
+mkdir -p "$T/spool"
+TMPDIR_WAS=${TMPDIR:-}
+export TMPDIR="$T/spool" # where moo makes its spool folder
 start_serve big "$FX/echo" --max-body 2G
+TMPDIR=$TMPDIR_WAS
 wait_ready
 check "a 1 GiB upload is spooled: moo's RSS stays under 100 MiB" $PY "$CLIENT" rss "$URL" "$SPID" 1073741824
+# 256 MiB in a multipart/form-data body (curl -F): the worker passes the file on as a
+# body_file of its own, its peak RSS far below the file's size, and removes it once answered
+head -c 268435456 /dev/urandom >"$T/big.bin" && printf '\r\n--x\r\n\r\n' >>"$T/big.bin"
+req POST /invocations -F "file=@$T/big.bin;type=application/octet-stream" -F note=big
+if [ "$code" = 200 ] && $PY - "$T/body" "$(stat -c %s "$T/big.bin")" "$(sha256sum "$T/big.bin" | cut -d' ' -f1)" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["size"] == int(sys.argv[2]) and d["sha256"] == sys.argv[3], d
+assert d["filename"] == "big.bin" and d["fields"] == {"note": "big"}, d
+assert d["content_type"] == "application/octet-stream", d
+assert d["peak_rss_kib"] < 64 * 1024, d
+PYEOF
+then ok "curl -F of 256 MiB: predict() gets the exact file as body_file, the worker's RSS under 64 MiB"
+else not_ok "curl -F of 256 MiB" "$code $body"; fi
+rm -f "$T/big.bin"
+check "... and the file it made for it is gone once answered" sh -c "! ls '$T/spool'/moo-serve-*/*.part 2>/dev/null | grep -q ."
+check "... in the spool folder moo made for itself" sh -c "ls -d '$T/spool'/moo-serve-* | grep -q ."
 stop_serve
+check "... which goes when moo serve stops" sh -c "! ls -d '$T/spool'/moo-serve-* 2>/dev/null | grep -q ."
 
 # ---- dynamic batching ---------------------------------------------------------------------------
 start_serve batch "$FX/batch" --workers 2 --batch-max 8 --batch-wait-ms 20

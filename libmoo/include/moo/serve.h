@@ -83,7 +83,8 @@ struct moo_serve_opts {
 	unsigned batch_wait_ms; /* how long a batch waits to fill */
 	unsigned queue_max;     /* requests waiting for a worker before 503; 0: 64 per worker */
 	unsigned timeout_s;     /* a request's headers and body must arrive in this; 0: 30 */
-	const char *spool_dir;  /* where bodies over 1 MiB are spooled; NULL: $TMPDIR or /tmp */
+	const char *spool_dir;  /* where bodies over 1 MiB are spooled; NULL: a folder of its own
+				 * in $TMPDIR or /tmp, removed when the server stops */
 };
 #define MOO_SERVE_OPTS_VERSION 1
 #define MOO_SERVE_OPTS_INIT                                             \
