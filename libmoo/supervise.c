@@ -611,6 +611,41 @@ static void write_file(const char *path, const char *s)
 	}
 }
 
+/*
+ * The output folder is never reached through a symbolic link the job made (to /etc, to /):
+ * a link on its way (work/, or a part of output_folder) is removed, said in the log (our
+ * stdout), and the job has no output folder. The job's processes are gone by now.
+ */
+static void drop_links(const char *out)
+{
+	struct moo_buf p = MOO_BUF_INIT;
+	const char *c = out;
+	struct stat st;
+
+	moo_buf_puts(&p, "work");
+	for (;;) {
+		if (lstat(p.ptr, &st) < 0) {
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			printf("moo: '%s' is a symbolic link, not a folder: removed, not followed "
+			       "(the job has no output folder)\n",
+			       p.ptr);
+			fflush(stdout);
+			unlink(p.ptr);
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) || !*c) {
+			break;
+		}
+		moo_buf_putc(&p, '/');
+		moo_buf_add(&p, c, strcspn(c, "/"));
+		c += strcspn(c, "/");
+		c += *c == '/';
+	}
+	moo_buf_dispose(&p);
+}
+
 /* The supervisor's process, in the job's folder, from its start to its exit file. */
 static void supervise(const struct job *j)
 {
@@ -686,8 +721,9 @@ static void supervise(const struct job *j)
 	clear_place("MANIFEST.sha256", false);
 	clear_place("exit.tmp", true);
 	clear_place("exit", false);
+	drop_links(j->out);
 	s = moo__printf("work/%s", j->out);
-	fd = open(s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	free(s);
 	if (fd >= 0) {
 		manifest_dir(&m, fd, "", 0);

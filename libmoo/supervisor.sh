@@ -170,6 +170,21 @@ done
 # renamed into place after it is complete.
 # A flat folder (the common case) is listed by the shell and hashed by one sha256sum; one
 # with subfolders takes find. Either way the lines read "HASH  ./NAME", symlinks left out.
+# The output folder is never reached through a symbolic link the job made (to /etc, to /):
+# a link on its way (work/, or a part of OUTPUT_FOLDER) is removed, said in the log, and the
+# job has no output folder (supervise.c's drop_links).
+p=work rest=$out
+while [ -d "$p" ] || [ -L "$p" ]; do
+	if [ -L "$p" ]; then
+		printf "moo: '%s' is a symbolic link, not a folder: removed, not followed (the job has no output folder)\n" "$p"
+		rm -f -- "$p"
+		break
+	fi
+	[ -n "$rest" ] || break
+	p=$p/${rest%%/*}
+	case $rest in */*) rest=${rest#*/} ;; *) rest= ;; esac
+done
+
 top=$PWD
 if cd "work/$out" 2>/dev/null; then
 	nested=

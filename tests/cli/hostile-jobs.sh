@@ -101,6 +101,15 @@ os.mkfifo("../MANIFEST.sha256")
 os.mkdir("../exit")
 print("squatted", flush=True)
 EOF
+mkdir -p "$T/secret" && echo s3cret >"$T/secret/key"
+project "$T/linker" <<EOF
+import os, shutil
+# Its output folder made a symbolic link to a folder outside (to /etc, to / would do)
+d = os.environ["MOO_OUTPUT_DIR"]
+shutil.rmtree(d)
+os.symlink("$T/secret", d)
+print("linked", flush=True)
+EOF
 
 hosts=local
 [ -n "$remote" ] && hosts="local h1"
@@ -139,6 +148,17 @@ for h in $hosts; do
 	expect_exit "$h: a job that put FIFOs and a folder where exit and MANIFEST.sha256 go ends (exit 0)" 0 \
 		timeout 60 "$MOO" run $on "$T/squatter"
 	contains "... succeeded" "$err" "succeeded"
+
+	# ---- its output folder a symbolic link: removed, never followed ----------------------
+	lid=$("$MOO" run -d $on "$T/linker")
+	ld=$(dir_of "$lid")
+	until_ok 30 test -e "$ld/exit"
+	"$MOO" status "$lid" >/dev/null 2>&1 # collects it
+	contains "$h: an output folder the job made a symbolic link to a folder outside is not followed" \
+		"$(cat "$ld/process.log")" "moo: 'work/training_result' is a symbolic link, not a folder: removed, not followed"
+	check "... nothing of the folder it named is hashed or copied" \
+		sh -c "[ -e '$ld/MANIFEST.sha256' ] && [ ! -s '$ld/MANIFEST.sha256' ] && ! grep -rqs s3cret '$MOO_HOME/results' '$ld'"
+	check "... and that folder is left as it was" grep -qx s3cret "$T/secret/key"
 
 	# ---- 13.1: an exit file the job writes is not its end --------------------------------
 	printf 'code=0\nended=%s\n' "$(date +%s)" >"$d/exit"
