@@ -106,6 +106,10 @@ int exit_code_for(int moo_code);
 bool color_on(FILE *f);
 /* s with control characters escaped (\e, \xNN): for text from bundles, jobs and hosts. */
 const char *esc(const char *s);
+/* s cut to width columns and padded to them with spaces, counting characters as a terminal
+ * shows them (printf's %-20.20s counts bytes: it cuts a character in two and pads 'ünï'
+ * short); in a ring of 4. */
+const char *cols(const char *s, int width);
 /* Prints a libmoo warning (moo_set_warning_cb). */
 void print_warning_cb(const struct moo_error *w, void *data);
 /* Renders a chain of errors and warnings on stderr; returns the exit code of the first error. */

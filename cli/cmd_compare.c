@@ -342,7 +342,7 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 	putchar('\n');
 	printf("%-16s", "(name)");
 	for (i = 0; i < n; i++) {
-		printf("  %-14.14s", jobs[i]->name ? esc(jobs[i]->name) : "-");
+		printf("  %s", cols(jobs[i]->name ? esc(jobs[i]->name) : "-", 14));
 	}
 	putchar('\n');
 	printf("%-16s", "(status)");

@@ -1,4 +1,6 @@
 /* moo: global options, the verb table, dispatch. */
+#include <langinfo.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +144,15 @@ int main(int argc, char **argv)
 {
 	const struct cmd *cmd;
 
+	/*
+	 * File names are bytes, and a bundle's are UTF-8 (a ZIP's names are converted to the
+	 * locale's characters by libarchive, which in the "C" locale cannot hold 'données'):
+	 * LC_CTYPE is the user's where it is UTF-8, else C.UTF-8. Nothing else of the locale
+	 * is taken: messages stay as written and numbers keep their '.'.
+	 */
+	if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8")) {
+		setlocale(LC_CTYPE, "C.UTF-8");
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

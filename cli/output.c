@@ -1,4 +1,5 @@
 /* The only code that renders errors, tables, progress and JSON. */
+#define _XOPEN_SOURCE 700 /* wcwidth */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 #include <math.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 #include <jansson.h>
 #include "cli.h"
 
@@ -703,6 +705,40 @@ static const char *status_color(enum moo_job_status s)
 	}
 }
 
+const char *cols(const char *s, int width)
+{
+	static struct moo_buf ring[4];
+	static unsigned next;
+	struct moo_buf *b = &ring[next++ % 4];
+	mbstate_t st;
+	int used = 0;
+
+	memset(&st, 0, sizeof(st));
+	moo_buf_reset(b);
+	while (*s) {
+		wchar_t wc;
+		size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+		int w = 1;
+
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			n = 1; /* not a character here: one byte, one column */
+			memset(&st, 0, sizeof(st));
+		} else if ((w = wcwidth(wc)) < 0) {
+			w = 1;
+		}
+		if (used + w > width) {
+			break;
+		}
+		moo_buf_add(b, s, n);
+		used += w;
+		s += n;
+	}
+	while (used++ < width) {
+		moo_buf_putc(b, ' ');
+	}
+	return b->ptr;
+}
+
 /* NAME is 20 wide: a sweep's points, moo-sweep-XXXXXX:N, keep their index up to 999. */
 void print_job_table(struct moo_job **jobs, const char *const *problems, size_t n)
 {
@@ -723,8 +759,8 @@ void print_job_table(struct moo_job **jobs, const char *const *problems, size_t 
 		if (problems && problems[i]) { /* its state could not be read now: why */
 			snprintf(outcome, sizeof(outcome), "%s", problems[i]);
 		}
-		printf("%-14s  %-20.20s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
-		       j->name ? esc(j->name) : "-", color ? status_color(j->status) : "",
+		printf("%-14s  %s  %s%-9s%s  %-19s  %-9s  %-16s ", esc(j->id),
+		       cols(j->name ? esc(j->name) : "-", 20), color ? status_color(j->status) : "",
 		       problems && problems[i] ? "unknown" : moo_job_status_name(j->status),
 		       color ? "\033[0m" : "", created, dur, esc(outcome));
 		for (k = 0; k < nm && k < 3; k++) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # moo pack: a deterministic ZIP that honours .mooignore; moo inspect of folders and ZIPs.
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 33
+plan 39
 
 # zipinfo.py ZIP: one line per entry: name, method, date_time, mode, size
 cat >"$T/zipinfo.py" <<'PYEOF'
@@ -100,4 +100,22 @@ expect_exit "a missing entry point is refused with exit 3" 3 "$MOO" pack "$T/bad
 rm -rf "$T/bad" && cp -R "$p" "$T/bad" && ln -s /etc/passwd "$T/bad/lib/passwd"
 expect_exit "a symbolic link in the tree is refused with exit 3" 3 "$MOO" pack "$T/bad" -o "$T/bad.zip"
 contains "naming it" "$err" "'lib/passwd' is a symbolic link"
+
+# names that are not ASCII, in the "C" locale too (libarchive converts a ZIP's UTF-8 names to
+# the locale's characters: moo takes C.UTF-8 where the user's locale is not UTF-8)
+u=$T/uni && mkdir -p "$u" && cp "$MOO_SRC/templates/sklearn/metadata.yaml" "$MOO_SRC/templates/sklearn/predict.py" "$u/" &&
+	printf 'import os\nos.makedirs("training_result", exist_ok=True)\nprint("ok")\n' >"$u/train.py" &&
+	echo hi >"$u/données.txt"
+expect_exit "LC_ALL=C: a file named données.txt packs" 0 env LC_ALL=C "$MOO" pack "$u" -o "$T/uni.zip"
+expect_exit "... and its ZIP opens" 0 env LC_ALL=C "$MOO" inspect "$T/uni.zip"
+contains "... listing the name as it is" "$out" "données.txt"
+expect_exit "... and runs, here" 0 env LC_ALL=C MOO_PYTHON=/usr/bin/python3 "$MOO" run --name 'ünï→' "$T/uni.zip"
+env LC_ALL=C MOO_PYTHON=/usr/bin/python3 "$MOO" run --name plain "$T/uni.zip" >/dev/null 2>&1
+expect_exit "moo ps lists it" 0 env LC_ALL=C "$MOO" ps -a
+if [ "$(printf '%s\n' "$out" | $PY -c '
+import sys
+rows = sys.stdin.buffer.read().decode().splitlines()[1:]
+print(len(rows), len({l.index("succeeded") for l in rows}))')" = "2 1" ]; then
+	ok "... its name padded by characters: every row's STATUS in one column"
+else not_ok "... padded by characters" "$out"; fi
 done_testing
