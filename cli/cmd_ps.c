@@ -100,7 +100,15 @@ static int run(const struct cmd *self, int argc, char **argv)
 		size_t n_new = 0;
 
 		r = moo_job_import_all(&n_new, st, on, &err);
-		if (r) {
+		if (r == MOO_EHOST) {
+			/* as moo-ps(1) says: its jobs as last seen, with a warning */
+			fprintf(stderr,
+				"moo: warning: cannot reach '%s': %s; its jobs are shown as last "
+				"seen\n",
+				on, err && err->message ? err->message : "unreachable");
+			moo_error_free(err);
+			err = NULL;
+		} else if (r) {
 			r = print_errors(err);
 			goto done;
 		}

@@ -177,6 +177,10 @@ expect_exit "status with sshd down: exit 4" 4 "$MOO" status "$idu"
 expect_exit "ps --json with sshd down lists the job as last seen" 0 "$MOO" ps --json
 [ "$(printf '%s' "$out" | jq "[j['status'] for j in d if j['id'] == '$idu']")" = "['running']" ] &&
 	ok "... running, not failed or lost" || not_ok "... running, not failed" "$out"
+expect_exit "ps -a --on h1 with sshd down: exit 0, as moo-ps(1) says" 0 "$MOO" ps -a --on h1 --json
+[ "$(printf '%s' "$out" | jq "[j['status'] for j in d if j['id'] == '$idu']")" = "['running']" ] &&
+	ok "... its jobs as last seen" || not_ok "... its jobs as last seen" "$out"
+contains "... with a warning" "$err" "warning: cannot reach 'h1'"
 sshd_start
 expect_exit "sshd back: logs -f --offset continues to the end" 0 "$MOO" logs -f --offset "$(wc -c <"$T/u1")" "$idu"
 printf '%s\n' "$out" >"$T/u2"
