@@ -120,6 +120,21 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 	if (r) {
 		goto done;
 	}
+	if (off && t->ops->file_size) {
+		uint64_t size = 0;
+
+		/* an offset past the end is the caller's, not a log the job cut */
+		if (!t->ops->file_size(t, log, &size, NULL) && size < off) {
+			r = MOO_EARG;
+			moo__error_hint(moo__error_add(err, r, MOO_SEV_ERROR,
+						       "offset %llu is past the end of the log of "
+						       "'%s' (%llu bytes)",
+						       (unsigned long long)off, job->id,
+						       (unsigned long long)size),
+					"give an offset moo printed when it detached, or none");
+			goto done;
+		}
+	}
 	for (;;) {
 		size_t cut;
 

@@ -58,6 +58,9 @@ check "it says how to reattach" [ -n "$id" -a -n "$off" ]
 check "the job goes on" [ "$(status_of "$id")" = running ]
 "$MOO" logs -f --offset "$off" "$id" >b
 check "resuming at the offset loses and repeats nothing" sh -c "cat a b | cmp -s - expected"
+"$MOO" logs -f --offset 99999999 "$id" >o 2>e
+check "an offset past the end of the log is a usage error (exit 2)" [ $? -eq 2 ]
+check "... saying so, not that the job cut its log" grep -q "offset 99999999 is past the end of the log of '$id' ([0-9]* bytes)" e
 check "moo logs --tail 2" sh -c "[ \"\$('$MOO' logs --tail 2 '$id' | head -1)\" = 'line 59' ]"
 check "moo logs -n 2 -f of a finished job prints the tail and exits" sh -c "'$MOO' logs -n 2 -f '$id' | tail -1 | grep -qx 'line 60 second half'"
 
