@@ -89,6 +89,9 @@ int opt_parse(const struct cmd *cmd, const struct opt *opts, int argc, char **ar
 void opt_usage(const struct cmd *cmd, const struct opt *opts, FILE *f);
 /* Prints "moo: error: …" and the 'try' line; returns EXIT_USAGE. */
 int usage_error(const struct cmd *cmd, const char *hint, const char *fmt, ...) MOO_PRINTF(3, 4);
+/* -1 when name may be a job's (--name), else usage_error's exit: not empty, no control
+ * character or ':', not beginning like an id (cmd_run.c). */
+int check_job_name(const struct cmd *self, const char *name);
 
 /*
  * "Did you mean": libmoo's internal moo__suggest (util/suggest.c, declared in

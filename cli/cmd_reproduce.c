@@ -33,7 +33,9 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 	const struct moo_plan *plan;
 	int r;
 
-	(void)self;
+	if (name && (r = check_job_name(self, name)) >= 0) {
+		return r;
+	}
 	if ((r = moo_replay_open(&old, ctx->st, ctx->argv[0], &err))) {
 		r = print_errors(err);
 		goto done;

@@ -38,6 +38,26 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
+int check_job_name(const struct cmd *self, const char *job_name)
+{
+	const char *p;
+
+	for (p = job_name; *p && (unsigned char)*p >= 0x20 && *p != 0x7f && *p != ':'; p++) {
+	}
+	if (!*job_name || *p) {
+		return usage_error(
+			self,
+			"a name is one or more characters, none a control character or ':' "
+			"(SWEEP:N names a sweep's point)",
+			"'%s' cannot be a job's name", esc(job_name));
+	}
+	if (!strncmp(job_name, "moo-job-", 8) || !strncmp(job_name, "moo-sweep-", 10)) {
+		return usage_error(self, "names beginning 'moo-job-' or 'moo-sweep-' are ids",
+				   "'%s' cannot be a job's name", job_name);
+	}
+	return -1;
+}
+
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_bundle_opts bo = MOO_BUNDLE_OPTS_INIT;
@@ -56,6 +76,9 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	if (tail_lines < 0) {
 		return usage_error(self, NULL, "option '--tail' needs a number of 0 or more");
+	}
+	if (name && (r = check_job_name(self, name)) >= 0) {
+		return r;
 	}
 	if (runtime && strcmp(runtime, "docker") && strcmp(runtime, "podman") &&
 	    strcmp(runtime, "apptainer") && strcmp(runtime, "host")) {

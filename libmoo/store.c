@@ -655,20 +655,43 @@ int moo_store_get_job(struct moo_job **out, struct moo_store *st, const char *re
 		goto done;
 	}
 	if (strcmp(jobs[0]->id, ref)) {
-		/* Not an exact id: a name picks its newest job; prefixes must be unique. */
-		bool by_name = jobs[0]->name && !strcmp(jobs[0]->name, ref);
+		/*
+		 * Not an exact id: a name picks its newest job (the list is newest first); a
+		 * prefix must be unique; a ref that is both a name and another job's prefix
+		 * is said to be, never settled by which is newer.
+		 */
+		size_t named = n, pfx = n, pfx2 = n;
 
-		for (i = 1; i < n && !by_name; i++) {
-			if (!jobs[i]->name || strcmp(jobs[i]->name, ref)) {
-				struct moo_error *e;
+		for (i = 0; i < n; i++) {
+			if (jobs[i]->name && !strcmp(jobs[i]->name, ref)) {
+				named = named < n ? named : i;
+			} else {
+				pfx2 = pfx < n && pfx2 == n ? i : pfx2;
+				pfx = pfx < n ? pfx : i;
+			}
+		}
+		if (pfx < n && (named < n || pfx2 < n)) {
+			struct moo_error *e;
 
+			if (named < n) {
+				e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+						   "'%s' is the name of '%s' and the start of '%s'",
+						   ref, jobs[named]->id, jobs[pfx]->id);
+			} else {
 				e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
 						   "'%s' matches more than one job ('%s', '%s')",
-						   ref, jobs[0]->id, jobs[i]->id);
-				moo__error_hint(e, "give more of the id");
-				r = MOO_EARG;
-				goto done;
+						   ref, jobs[pfx]->id, jobs[pfx2]->id);
 			}
+			moo__error_hint(e, "give more of the id");
+			r = MOO_EARG;
+			goto done;
+		}
+		i = named < n ? named : pfx;
+		if (i) {
+			struct moo_job *pick = jobs[i];
+
+			jobs[i] = jobs[0];
+			jobs[0] = pick;
 		}
 	}
 	*out = jobs[0];

@@ -304,4 +304,19 @@ j "resolve, no metadata.yaml" 2 resolve-fail resolve --json nospec
 j "hosts check, an unknown host" 2 error hosts check --json nosuch.invalid
 check "the metric value as written, not 45.495100000000001" \
 	sh -c "'$MOO' show --json '$id' | grep -q '\"value\": 45.4951,'"
+
+# 9. Names: none that cannot be reached; a name that is also another job's start is said to be
+for bad in '' 'a:1' "$(printf 'a\tb')" moo-job-abcdef moo-sweep-x; do
+	"$MOO" run --name "$bad" ok >out 2>err
+	rc=$?
+	check "run --name '$bad': a usage error (exit 2), nothing started" sh -c "[ $rc = 2 ] && grep -q 'cannot be a job.s name' err && ! grep -q . out"
+done
+"$MOO" run -d ok >out 2>err && a=$(cat out)
+pre=$(printf '%s' "${a#moo-job-}" | cut -c1-4)
+"$MOO" run -d --name "$pre" ok >/dev/null 2>&1
+"$MOO" status "$pre" >out 2>err
+rc=$?
+check "a name ($pre) that is also the start of another job's id: exit 2" [ "$rc" = 2 ]
+check "... saying it is both" grep -q "'$pre' is the name of 'moo-job-[a-z0-9]*' and the start of '$a'" err
+check "... and the whole id still finds that job" sh -c "'$MOO' status '$a' >/dev/null 2>&1"
 done_testing
