@@ -43,7 +43,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	if (status_filter) {
 		const char *p = status_filter;
 
-		while (*p) {
+		do { /* "" and "a,,b" name no status: refused, not taken for every one */
 			size_t len = strcspn(p, ",");
 			char word[32];
 			int s;
@@ -59,7 +59,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 			}
 			f.status_mask |= 1u << s;
 			p += len + (p[len] == ',');
-		}
+		} while (p[-1] == ',' || *p);
 	}
 	if (limit < -1) {
 		return usage_error(self, NULL, "option '--limit' needs a number of 0 or more");

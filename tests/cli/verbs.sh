@@ -319,4 +319,7 @@ rc=$?
 check "a name ($pre) that is also the start of another job's id: exit 2" [ "$rc" = 2 ]
 check "... saying it is both" grep -q "'$pre' is the name of 'moo-job-[a-z0-9]*' and the start of '$a'" err
 check "... and the whole id still finds that job" sh -c "'$MOO' status '$a' >/dev/null 2>&1"
+for f in '' 'running,'; do
+	check "ps -s '$f' names no status: a usage error (exit 2), not every job" sh -c "'$MOO' ps -s '$f' >/dev/null 2>&1; [ \$? = 2 ]"
+done
 done_testing
