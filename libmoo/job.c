@@ -339,8 +339,9 @@ int moo__refresh(struct moo__transport *t, struct moo_store *st, struct moo_job 
 			r = moo__read_state(t, job, state_path, &state, err);
 		}
 		if (r == MOO_ENOTFOUND) {
-			/* Not started yet; a supervisor that never wrote state is lost. */
-			if (moo__now() - job->created < 60) {
+			/* Not started yet; a supervisor that never wrote state is lost, and so
+			 * at once is a job whose folder is gone (removed by hand). */
+			if (moo__now() - job->created < 60 && t->ops->exists(t, job->dir)) {
 				r = 0;
 				goto done;
 			}

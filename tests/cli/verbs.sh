@@ -319,6 +319,16 @@ rc=$?
 check "a name ($pre) that is also the start of another job's id: exit 2" [ "$rc" = 2 ]
 check "... saying it is both" grep -q "'$pre' is the name of 'moo-job-[a-z0-9]*' and the start of '$a'" err
 check "... and the whole id still finds that job" sh -c "'$MOO' status '$a' >/dev/null 2>&1"
+# 10. A running job whose folder was removed by hand is lost at once (not 'running' for a
+# minute), and moo rm then forgets it
+mkdir -p slow && printf 'import time\nprint("up", flush=True)\ntime.sleep(30)\n' >slow/train.py &&
+	sed 's/name: ok/name: slow/' ok/metadata.yaml >slow/metadata.yaml
+g=$("$MOO" run -d slow)
+wait_status "$g" running 20
+kill -KILL "-$(state_of "$g" pgid)" "$(state_of "$g" pid)" 2>/dev/null
+rm -rf "$MOO_ROOT/jobs/$g"
+check "a job whose folder is gone is lost at once" wait_status "$g" lost 3
+check "... and moo rm forgets it" sh -c "'$MOO' rm '$g' >/dev/null 2>&1 && ! '$MOO' status '$g' >/dev/null 2>&1"
 for f in '' 'running,'; do
 	check "ps -s '$f' names no status: a usage error (exit 2), not every job" sh -c "'$MOO' ps -s '$f' >/dev/null 2>&1; [ \$? = 2 ]"
 done
