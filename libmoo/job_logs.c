@@ -22,29 +22,49 @@
 /* ---- logs ------------------------------------------------------------------------------- */
 
 /*
- * After a lost connection to a remote host: connects again with backoff (0.5 s doubling
- * to 5 s) for up to $MOO_RECONNECT_S seconds (default RECONNECT_S), or until *stop.
+ * A host lost while it is followed: since when (0: it is not lost), and the pause before
+ * the next try. Kept across reconnects until something is read from the host again: a
+ * reconnect that succeeds does not show that the host is back, when it reached the
+ * host's kept connection (transport_mux.c), which answers without the host and then
+ * fails each request with MOO_EHOST. Counted from each reconnect instead, the window
+ * began again every few seconds and moo followed a host that was gone for ever.
  */
-static int reconnect(struct moo__transport **t, const char *host, const volatile sig_atomic_t *stop,
-		     struct moo_error **err)
+struct lost {
+	double since, wait;
+};
+
+/*
+ * After a lost connection to a remote host (*err: why): connects again with backoff
+ * (0.5 s doubling to 5 s) until $MOO_RECONNECT_S seconds (default RECONNECT_S) after the
+ * host was lost, or until *stop. On failure *err holds the last try's errors.
+ */
+static int reconnect(struct moo__transport **t, const char *host, struct lost *lost,
+		     const volatile sig_atomic_t *stop, struct moo_error **err)
 {
 	const char *env = getenv("MOO_RECONNECT_S");
-	double limit = env && *env ? strtod(env, NULL) : RECONNECT_S, t0 = moo__now(), wait = 0.5;
+	double limit = env && *env ? strtod(env, NULL) : RECONNECT_S;
+	int r = MOO_EHOST;
 
+	if (lost->since <= 0) {
+		lost->since = moo__now();
+		lost->wait = 0; /* the first try at once */
+	}
 	for (;;) {
 		struct moo_error *e = NULL;
-		int r = *t ? moo__transport_reopen(t, &e) : moo__transport_open(t, host, &e);
 
-		if (!r) {
-			return 0;
+		if (lost->wait > 0) {
+			if (moo__now() - lost->since + lost->wait > limit || (stop && *stop)) {
+				return r;
+			}
+			moo__nap(lost->wait);
 		}
-		if (r != MOO_EHOST || moo__now() - t0 + wait > limit || (stop && *stop)) {
-			moo__error_append(err, e);
+		lost->wait = lost->wait <= 0 ? 0.5 : lost->wait * 2 > 5 ? 5 : lost->wait * 2;
+		r = *t ? moo__transport_reopen(t, &e) : moo__transport_open(t, host, &e);
+		moo_error_free(*err);
+		*err = e;
+		if (r != MOO_EHOST) {
 			return r;
 		}
-		moo_error_free(e);
-		moo__nap(wait);
-		wait = wait * 2 > 5 ? 5 : wait * 2;
 	}
 }
 
@@ -113,6 +133,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 	char *log = moo__job_file(job, "process.log"), *exit_path = moo__job_file(job, "exit");
 	uint64_t off = *offset;
 	double wait = 0.002, last_check = moo__now(), bad_since = 0;
+	struct lost lost = {0, 0};
 	bool ended = false, idle = false;
 	int r;
 
@@ -140,9 +161,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 
 		if (r == MOO_EHOST && follow && moo__transport_is_remote(t)) {
 			/* Lost the host: reach it again and go on from the same byte. */
-			moo_error_free(lerr);
-			lerr = NULL;
-			r = reconnect(&t, job->host, stop, &lerr);
+			r = reconnect(&t, job->host, &lost, stop, &lerr);
 			if (r) {
 				goto done;
 			}
@@ -169,6 +188,7 @@ int moo_job_logs(struct moo_store *st, struct moo_job *job, uint64_t *offset, bo
 		if (r) {
 			goto done;
 		}
+		lost.since = 0; /* the host answered */
 		cut = b.len;
 		idle = false;
 		if (follow && !ended) {

@@ -45,7 +45,7 @@ open(os.path.join(out, "model.txt"), "w").write("weights of %s\n" % sys.argv[0])
 print("trained once")
 EOF
 
-plan 50
+plan 53
 
 # ---- the first command leaves a master; the next ones log in no more ----------------------
 n0=$(logins)
@@ -141,6 +141,33 @@ expect_exit "... status through the master (exit 0)" 0 "$MOO" status "$id1"
 expect_exit "... and run --on h1 (exit 0)" 0 "$MOO" run --on h1 "$T/p"
 [ "$(logins)" -gt "$n2" ] && ok "... the master connected again" || not_ok "... the master connected again" "$n2 -> $(logins)"
 [ "$(masters)" = "$m1" ] && ok "... the same master" || not_ok "... the same master" "$m1 -> $(masters)"
+
+# ---- the host gone while a job is followed through the master: exit 4, as without one --------
+# The master answers a reconnect without the host, so MOO_RECONNECT_S counts from the loss,
+# not from each reconnect (it began again at each one, and logs -f followed for ever).
+project "$T/slow" <<'EOF'
+import time
+for i in range(120):
+    print("line %d" % i, flush=True)
+    time.sleep(0.25)
+EOF
+expect_exit "run -d a job printing a line every 0.25 s for 30 s" 0 "$MOO" run --on h1 -d "$T/slow"
+ids=$out
+MOO_RECONNECT_S=2 timeout 20 "$MOO" logs -f "$ids" >"$T/s1" 2>"$T/s1.err" &
+fp=$!
+_i=0
+while [ ! -s "$T/s1" ] && [ $_i -lt 400 ]; do sleep 0.05; _i=$((_i + 1)); done
+sshd_stop # the listener first: else the master, quick to connect again, gets a session past the cut
+sshd_cut
+t0=$(date +%s)
+wait "$fp"
+rc=$?
+el=$(($(date +%s) - t0))
+[ "$rc" = 4 ] && [ "$el" -lt 15 ] && ok "sshd gone while logs -f follows through the master (MOO_RECONNECT_S=2): exit 4 after ${el} s" ||
+	not_ok "sshd gone while logs -f follows through the master: exit 4" "exit $rc after $el s (124: still following at 20 s): $(cat "$T/s1.err")"
+contains "... 'host unreachable', as without a master" "$(cat "$T/s1.err")" "host unreachable: "
+sshd_start
+"$MOO" cancel "$ids" >/dev/null 2>&1 # 'hosts rm h1' below wants no job running
 
 # ---- a host key changed under the master is refused as on any connection ----------------------
 sshd_cut
