@@ -168,7 +168,16 @@ void moo__error_cause(struct moo_error *e, const char *cause)
 		return;
 	}
 	free(e->cause);
-	e->cause = cause ? moo__strdup(cause) : NULL;
+	e->cause = NULL;
+	if (cause) {
+		size_t n = strlen(cause);
+
+		/* a library's message may end in a line break (libarchive's do) */
+		while (n && (cause[n - 1] == '\n' || cause[n - 1] == '\r' || cause[n - 1] == ' ')) {
+			n--;
+		}
+		e->cause = moo__strndup(cause, n);
+	}
 }
 
 int moo__fail(struct moo_error **err, int code, const char *fmt, ...)

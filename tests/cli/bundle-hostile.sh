@@ -2,7 +2,7 @@
 # Hostile bundles: every one is refused with exit 3, naming the entry and the rule, and
 # nothing is written: no file outside, no staging folder, no temporary folder.
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 64
+plan 65
 
 mk() { EVIL_ABS="$T/abs-evil.txt" EVIL_DIR="$T/outside" $PY "$MOO_SRC/tests/cli/mkzip.py" "$1" "$T/$1.zip"; }
 mkdir -p "$T/outside" "$T/tmp" "$T/run"
@@ -66,6 +66,11 @@ rc=$? err=$(cat "$T/.err")
 if [ $rc = 3 ]; then ok "bomb past a raised ratio cap: stopped by the byte cap"; else not_ok "bomb past a raised ratio cap: stopped by the byte cap" "exit $rc: $err"; fi
 contains "bomb: the byte cap counts bytes written, not the 4096 declared" "$err" "entry 'weights.bin' refused: the bundle inflates to more than the cap of 50000000 bytes"
 nothing_written "bomb past the byte cap"
+(cd "$T/run" && "$MOO" inspect --max-ratio 100000 --extract "$T/run/work" "$T/liar.zip" >"$T/.out" 2>"$T/.err")
+rc=$? err=$(cat "$T/.err")
+if [ $rc = 3 ] && printf '%s\n' "$err" | grep -q "^$T/liar.zip: error: entry 'weights.bin' refused: its data cannot be read: .*wrong size (read [0-9]*, expected 4096)\$"; then
+	ok "a size the ZIP lies about: refused, the library's reason ending the line (no '\\n')"
+else not_ok "a size the ZIP lies about" "exit $rc: $err"; fi
 
 # a truncated ZIP: the first half of a valid one
 mk valid
