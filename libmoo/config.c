@@ -519,6 +519,7 @@ int moo_config_parse(struct moo_config **out, const char *data, size_t len, cons
 		r = MOO_EARG;
 		goto done;
 	}
+	cfg->aliased = moo__ydoc_has_aliases(doc);
 	if (root && root->kind == MOO_Y_SCALAR && moo__yaml_stype(root) == MOO_S_NULL) {
 		root = NULL;
 	}
@@ -697,6 +698,16 @@ int moo_config_save(const struct moo_config *cfg, struct moo_error **err)
 					       "cannot rewrite",
 					       cfg->path),
 				"write them in block style, one key a line");
+		goto done;
+	}
+	if (cfg->aliased) {
+		r = MOO_EARG;
+		moo__error_hint(
+			moo__error_add(err, r, MOO_SEV_ERROR,
+				       "'%s' uses YAML anchors or aliases (&a, *a), which moo "
+				       "cannot keep when it rewrites the file",
+				       cfg->path),
+			"write the values out in full, then run the command again");
 		goto done;
 	}
 	moo_config_to_yaml(&b, cfg);

@@ -637,6 +637,11 @@ struct moo__ynode *moo__yaml_load(struct moo__ydoc **doc, const char *data, size
 	return build_tree(p, data, len);
 }
 
+bool moo__ydoc_has_aliases(const struct moo__ydoc *doc)
+{
+	return doc && (doc->n_anchors || doc->aliases);
+}
+
 void moo__ydoc_free(struct moo__ydoc *p)
 {
 	size_t i;

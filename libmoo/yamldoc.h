@@ -38,6 +38,8 @@ struct moo__ydoc; /* owns every node */
 struct moo__ynode *moo__yaml_load(struct moo__ydoc **doc, const char *data, size_t len,
 				  const char *file, struct moo_error **diags);
 void moo__ydoc_free(struct moo__ydoc *doc);
+/* Whether the document used an anchor (&a) or an alias (*a) anywhere. */
+bool moo__ydoc_has_aliases(const struct moo__ydoc *doc);
 
 /* The scalar's type under the core schema (plain text) or its explicit tag. */
 enum moo__stype moo__yaml_stype(const struct moo__ynode *n);

@@ -5,7 +5,7 @@
 . "$MOO_SRC/tests/lib/sshd.sh"
 TOOL=$MOO_BUILD/tests/cli/ssh-tool
 CFG=$XDG_CONFIG_HOME/moo/config.yaml
-plan 52
+plan 55
 
 expect_exit "ls with no config.yaml" 0 "$MOO" hosts ls
 contains "... says how to add one" "$out" "moo hosts add"
@@ -139,4 +139,13 @@ expect_exit "rm of a host ls lists only as checked (user@address:port)" 0 "$MOO"
 "$MOO" hosts ls >"$T/ls.out" 2>&1
 if grep -q "^root@127.0.0.1:$SSHD_PORT " "$T/ls.out"; then not_ok "... forgets it" "$(cat "$T/ls.out")"
 else ok "... forgets it"; fi
+# a config.yaml with an anchor and an alias: read, but never rewritten into one that is not
+mkdir -p "$T/acfg/moo" && printf 'hosts:\n  a1: &h\n    address: a1.example.org\nx-copy: *h\n' >"$T/acfg/moo/config.yaml"
+cp "$T/acfg/moo/config.yaml" "$T/acfg.orig"
+expect_exit "hosts add to a config.yaml with anchors and aliases: refused (exit 2)" 2 \
+	env XDG_CONFIG_HOME="$T/acfg" "$MOO" hosts add b1 --address b1.example.org
+contains "... saying why" "$err" "uses YAML anchors or aliases (&a, *a), which moo cannot keep"
+if cmp -s "$T/acfg/moo/config.yaml" "$T/acfg.orig" && env XDG_CONFIG_HOME="$T/acfg" "$MOO" hosts ls >/dev/null 2>&1; then
+	ok "... the file unchanged, and still read"
+else not_ok "... the file unchanged" "$(cat "$T/acfg/moo/config.yaml")"; fi
 done_testing

@@ -29,6 +29,7 @@ struct moo_config {
 	 * as written, which moo_config_save writes back unchanged; NULL when none. */
 	char *kept;
 	bool kept_flow; /* they were in flow style ({…}), which moo_config_save cannot keep */
+	bool aliased;   /* the file used anchors or aliases, which moo_config_save cannot keep */
 	/* 'slurm:' defaults for jobs on "slurm:" hosts (kept with the other sections):
 	 * partition, time, gres, account, qos, constraint; NULL when not given */
 	char *slurm[6];
