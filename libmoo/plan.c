@@ -322,15 +322,25 @@ static const char packages_py[] =
 	"        seen[n.lower().replace('_', '-')] = '%s==%s' % (n, v)\n"
 	"for k in sorted(seen):\n"
 	"    w('pkg %s\\n' % seen[k])\n"
-	"import os\n"
-	"for d in sys.path:\n"
-	"    if d and os.path.isabs(d) and os.path.isdir(d) and '\\n' not in d:\n"
+	"import os, site\n"
+	"ps = list(sys.path)\n"
+	"try:\n"
+	"    if site.ENABLE_USER_SITE is not False:\n"
+	"        ps.append(site.getusersitepackages())\n"
+	"except Exception:\n"
+	"    pass\n"
+	"ps += os.environ.get('PYTHONPATH', '').split(os.pathsep)\n"
+	"for d in dict.fromkeys(ps):\n"
+	"    if d and os.path.isabs(d) and '\\n' not in d:\n"
 	"        w('path %s\\n' % d)\n";
 
 /*
  * The state of what the interpreter imports from: each sys.path folder's modification
  * and change times and inode (installing, removing or upgrading a distribution adds or
- * removes entries in its folder), as one sha256. 0, or -1 when the host cannot be asked.
+ * removes entries in its folder), as one sha256. The folders include those that do not
+ * exist yet but would be imported from once made (the user's site-packages, which a first
+ * 'pip install --user' makes; PYTHONPATH's): their coming changes the state too. 0, or -1
+ * when the host cannot be asked.
  */
 static int site_state(struct moo__transport *t, const char *listing, char hex[MOO__SHA256_HEX])
 {
@@ -398,6 +408,18 @@ int moo__runtime_record(struct moo_plan *p, const struct moo__runtime *rt, struc
 	 * it imports from are as they were (site_state): a stat instead of a Python start.
 	 */
 	moo_buf_printf(&key, "packages\t%s\t%s\t%s", t->host, t->root, rt->interp.path);
+	if (!moo__transport_is_remote(t)) {
+		/* here the job has moo's environment: what moves its imports is in the key */
+		static const char *const vars[] = {"PYTHONPATH", "HOME", "PYTHONUSERBASE",
+						   "PYTHONNOUSERSITE"};
+		size_t v;
+
+		for (v = 0; v < sizeof(vars) / sizeof(vars[0]); v++) {
+			const char *e = getenv(vars[v]);
+
+			moo_buf_printf(&key, "\t%s=%s", vars[v], e ? e : "");
+		}
+	}
 	if (st && moo__store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
 	    cached.len > MOO__SHA256_HEX && cached.ptr[MOO__SHA256_HEX - 1] == '\n' &&
 	    site_state(t, cached.ptr + MOO__SHA256_HEX, state) == 0 &&

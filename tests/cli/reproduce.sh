@@ -122,6 +122,23 @@ check "nothing is created by a refused reproduce" [ "$(ls "$MOO_ROOT/jobs" | wc 
 MOO_PYTHON="$T/venv/bin/python" "$MOO" reproduce --allow-drift "$vj" >out 2>err
 check "--allow-drift runs it all the same" [ $? -eq 0 ]
 
+# A user site-packages made between run and reproduce (a first 'pip install --user'): the
+# package cache must not hide it. Then PYTHONPATH: what it adds is in the lock.
+mkdir -p "$T/h4" "$T/pp/zzpp-1.0.dist-info"
+usite=$(HOME="$T/h4" "$MOO_PYTHON" -c 'import site; print(site.getusersitepackages())')
+uj=$(HOME="$T/h4" "$MOO" run -d "$SRCDIR/examples/sklearn-diabetes")
+wait_status "$uj" succeeded 60
+mkdir -p "$usite/zzfake-1.0.dist-info"
+printf 'Metadata-Version: 2.1\nName: zzfake\nVersion: 1.0\n' >"$usite/zzfake-1.0.dist-info/METADATA"
+HOME="$T/h4" "$MOO" reproduce "$uj" >out 2>err
+check "a user site-packages made after the run: reproduce refuses (exit 5)" [ $? -eq 5 ]
+check "... naming the package in it" grep -q "package 'zzfake' 1.0 is installed but not in the lock" err
+printf 'Metadata-Version: 2.1\nName: zzpp\nVersion: 1.0\n' >"$T/pp/zzpp-1.0.dist-info/METADATA"
+pj2=$(PYTHONPATH="$T/pp" "$MOO" run -d "$SRCDIR/examples/sklearn-diabetes")
+wait_status "$pj2" succeeded 60
+check "a distribution PYTHONPATH adds is in the lock of a job run with it" [ "$(lockf "$MOO_ROOT/jobs/$pj2/moo.lock" \
+	'"zzpp==1.0" in l["interpreter"]["packages"]')" = True ]
+
 # --on another host: the same bundle and parameters, there (a loopback sshd); and a job
 # that ran on a host is reproduced there again from the lock its pulled result carries.
 . "$MOO_SRC/tests/lib/sshd.sh"
