@@ -967,6 +967,14 @@ static int get_zip(struct moo_bundle *b, const char *source, const struct moo_bu
 				    "cannot open '%s'", source);
 		return r;
 	}
+	if (!is_url(source) && !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		/* a FIFO or a device would block the read, or never end */
+		r = MOO_EBUNDLE;
+		moo__error_hint(moo__error_add(err, r, MOO_SEV_ERROR,
+					       "'%s' is neither a folder nor a ZIP file", source),
+				"give a project folder, a bundle ZIP or a URL");
+		return r;
+	}
 	if (!is_url(source) && !S_ISDIR(st.st_mode)) {
 		r = moo__sha256_file(source, hex, &b->size, err);
 		if (!r) {

@@ -20,11 +20,17 @@ int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo
 	int fd, r = 0;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * A FIFO nothing writes to would block open() for ever: opened without waiting, then
+	 * read as usual (a pipe with a writer, <(...), still gives all it writes; one with
+	 * none reads as empty).
+	 */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		return moo__fail_errno(err, errno == ENOENT ? MOO_ENOTFOUND : MOO_EIO,
 				       "cannot open '%s'", path);
 	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # moo pack: a deterministic ZIP that honours .mooignore; moo inspect of folders and ZIPs.
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 39
+plan 43
 
 # zipinfo.py ZIP: one line per entry: name, method, date_time, mode, size
 cat >"$T/zipinfo.py" <<'PYEOF'
@@ -100,6 +100,14 @@ expect_exit "a missing entry point is refused with exit 3" 3 "$MOO" pack "$T/bad
 rm -rf "$T/bad" && cp -R "$p" "$T/bad" && ln -s /etc/passwd "$T/bad/lib/passwd"
 expect_exit "a symbolic link in the tree is refused with exit 3" 3 "$MOO" pack "$T/bad" -o "$T/bad.zip"
 contains "naming it" "$err" "'lib/passwd' is a symbolic link"
+
+# a FIFO nothing writes to, given as the bundle or as metadata.yaml: refused, no verb blocks on it
+mkfifo "$T/fifo" && mkdir "$T/fdir" && mkfifo "$T/fdir/metadata.yaml"
+for v in inspect run "serve --port 0"; do
+	# shellcheck disable=SC2086
+	expect_exit "moo $v FIFO: refused at once (exit 3)" 3 timeout 20 "$MOO" $v "$T/fifo"
+done
+expect_exit "moo validate of a FIFO as metadata.yaml: refused at once (exit 3)" 3 timeout 20 "$MOO" validate "$T/fdir"
 
 # names that are not ASCII, in the "C" locale too (libarchive converts a ZIP's UTF-8 names to
 # the locale's characters: moo takes C.UTF-8 where the user's locale is not UTF-8)
