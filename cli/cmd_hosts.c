@@ -349,10 +349,15 @@ static void print_facts(const struct moo_host_facts *f)
 	char a[32], b[32];
 	size_t i;
 
-	printf("%-10s %s (%s key %s%s)\n", "host", f->key.display, f->key.type, f->key.fingerprint,
-	       f->key.added ? ", just added to known_hosts" : "");
-	printf("%-10s connect %.1f ms, auth %.1f ms, probe %.1f ms\n", "timing", f->connect_s * 1e3,
-	       f->auth_s * 1e3, f->probe_s * 1e3);
+	if (f->key.display) {
+		printf("%-10s %s (%s key %s%s)\n", "host", f->key.display, f->key.type,
+		       f->key.fingerprint, f->key.added ? ", just added to known_hosts" : "");
+		printf("%-10s connect %.1f ms, auth %.1f ms, probe %.1f ms\n", "timing",
+		       f->connect_s * 1e3, f->auth_s * 1e3, f->probe_s * 1e3);
+	} else { /* this machine: no connection, no key */
+		printf("%-10s local (this machine)\n", "host");
+		printf("%-10s probe %.1f ms\n", "timing", f->probe_s * 1e3);
+	}
 	printf("%-10s %s, kernel %s, %s\n", "os", f->os_name ? f->os_name : "unknown",
 	       f->kernel ? f->kernel : "?", f->arch ? f->arch : "?");
 	printf("%-10s %u\n", "cpus", f->cpus);

@@ -479,6 +479,10 @@ done:
 	return r;
 }
 
+static void facts_key(struct moo__transport *t, struct moo_buf *key);
+static void facts_cache_put(struct moo__transport *t, struct moo_store *st,
+			    const struct moo_host_facts *f);
+
 int moo_host_probe(struct moo_host_facts **out, struct moo_store *st, const char *host,
 		   const char *root, const struct moo_connect_opts *opts, struct moo_error **err)
 {
@@ -494,6 +498,10 @@ int moo_host_probe(struct moo_host_facts **out, struct moo_store *st, const char
 	}
 	if (!(r = moo__probe(&f, t, root, err))) {
 		moo__transport_describe(t, &f->key, &f->connect_s, &f->auth_s);
+		if (st && (!root || !strcmp(root, t->root))) {
+			facts_cache_put(t, st, f); /* what plans take from now: moo hosts check
+						    * is how facts are probed again */
+		}
 	}
 	moo__transport_close(t);
 	if (!r && st) {
@@ -540,16 +548,33 @@ static void first_line(struct moo__transport *t, const char *path, struct moo_bu
  * and keyed by what changes them (its boot id, its NVIDIA driver's version, its root), so a
  * reboot or a driver update probes again. Memory and disk are as seen when probed.
  */
+static void facts_key(struct moo__transport *t, struct moo_buf *key)
+{
+	moo_buf_printf(key, "facts\t%s\t%s\t", t->host, t->root);
+	first_line(t, "/proc/sys/kernel/random/boot_id", key);
+	moo_buf_putc(key, '\t');
+	first_line(t, "/sys/module/nvidia/version", key);
+}
+
+static void facts_cache_put(struct moo__transport *t, struct moo_store *st,
+			    const struct moo_host_facts *f)
+{
+	struct moo_buf key = MOO_BUF_INIT, json = MOO_BUF_INIT;
+
+	facts_key(t, &key);
+	moo_host_facts_to_json(&json, f);
+	moo__store_cache_put(st, key.ptr, json.ptr, NULL); /* a cache that fails is no loss */
+	moo_buf_dispose(&key);
+	moo_buf_dispose(&json);
+}
+
 int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struct moo_store *st,
 		    struct moo_error **err)
 {
-	struct moo_buf key = MOO_BUF_INIT, cached = MOO_BUF_INIT, json = MOO_BUF_INIT;
+	struct moo_buf key = MOO_BUF_INIT, cached = MOO_BUF_INIT;
 	int r;
 
-	moo_buf_printf(&key, "facts\t%s\t%s\t", t->host, t->root);
-	first_line(t, "/proc/sys/kernel/random/boot_id", &key);
-	moo_buf_putc(&key, '\t');
-	first_line(t, "/sys/module/nvidia/version", &key);
+	facts_key(t, &key);
 	if (st && moo__store_cache_get(st, key.ptr, FACTS_MAX_AGE, &cached, NULL) == 0 &&
 	    moo_host_facts_from_json(out, cached.ptr, NULL) == 0) {
 		r = 0;
@@ -557,9 +582,7 @@ int moo__host_facts(struct moo_host_facts **out, struct moo__transport *t, struc
 	}
 	r = moo__probe(out, t, NULL, err);
 	if (!r && st) {
-		/* a cache that fails is no loss */
-		moo_host_facts_to_json(&json, *out);
-		moo__store_cache_put(st, key.ptr, json.ptr, NULL);
+		facts_cache_put(t, st, *out);
 	}
 done:
 	if (!r) {
@@ -567,6 +590,5 @@ done:
 	}
 	moo_buf_dispose(&key);
 	moo_buf_dispose(&cached);
-	moo_buf_dispose(&json);
 	return r;
 }

@@ -192,6 +192,19 @@ if ! command -v nvidia-smi >/dev/null; then
 	mkdir -p gpu && printf 'framework:\n  name: pytorch\n  version: "2.1"\n  runtime: python3.10\nmodel:\n  name: g\nentry_point: train.py\n' >gpu/metadata.yaml && touch gpu/train.py
 	expect "resolve --offline --accelerator gpu here (no GPU)" 0 "$MOO" resolve --offline -o - --accelerator gpu gpu
 	check "warns that the host has no GPU and run refuses it" grep -q "warning: the host has no GPU: accelerator 'gpu' resolves, but moo run there refuses it" err
+	# an nvidia-smi that answers as the H100 host's did (tests/fixtures): the facts are kept,
+	# and moo hosts check local is how they are probed again
+	FX=$MOO_SRC/tests/fixtures/gpu-host-h100
+	mkdir -p fakebin && printf '#!/bin/sh\ncase "$*" in --query-gpu*) cat "%s/query-gpu.csv" ;; *) cat "%s/nvidia-smi.txt" ;; esac\n' "$FX" "$FX" >fakebin/nvidia-smi && chmod 755 fakebin/nvidia-smi
+	PATH0=$PATH
+	PATH=$T/fakebin:$PATH
+	expect "hosts check local with a GPU now" 0 "$MOO" hosts check local
+	check "... which it reports" grep -q "NVIDIA H100" out
+	expect "resolve after it" 0 "$MOO" resolve --offline -o - --accelerator gpu gpu
+	PATH=$PATH0
+	check "... takes the facts hosts check probed: no 'no GPU' warning" sh -c "! grep -q 'the host has no GPU' err"
+	expect "hosts check local without it again" 0 "$MOO" hosts check local
+	check "... prints host local, not (null)" sh -c "grep -q '^host       local (this machine)' out && ! grep -q null out"
 fi
 
 # 10. inspect and validate show the runtime alike
