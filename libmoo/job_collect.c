@@ -20,7 +20,8 @@
 #include "slurm.h"
 #include "job.h"
 
-static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err);
+static int verify_manifest(const char *manifest, const char *dir, const char *src, const char *host,
+			   struct moo_error **err);
 
 /* Where a remote job's result lands on this machine: <store folder>/results/<id>/. */
 char *moo__results_dir(const struct moo_job *job)
@@ -71,7 +72,7 @@ static int pull_result(struct moo__transport *t, const struct moo_job *job, char
 	if (r) {
 		goto done;
 	}
-	r = verify_manifest(manifest.len ? manifest.ptr : "", got, err);
+	r = verify_manifest(manifest.len ? manifest.ptr : "", got, out, t->host, err);
 	if (r) {
 		moo__rm_rf(got);
 		goto done;
@@ -162,8 +163,13 @@ int moo__finish(struct moo__transport *t, struct moo_job *job, const char *exit_
 	return r;
 }
 
-/* Checks every file of the manifest under dir; MOO_EIO naming the first that differs. */
-static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err)
+/*
+ * Checks every file of the manifest under dir, a copy of src (on host, when not NULL);
+ * MOO_EIO naming the first that differs, or the first missing (as src's: the copy lacks
+ * it because the source did).
+ */
+static int verify_manifest(const char *manifest, const char *dir, const char *src, const char *host,
+			   struct moo_error **err)
 {
 	const char *p = manifest;
 	int r = 0;
@@ -176,9 +182,24 @@ static int verify_manifest(const char *manifest, const char *dir, struct moo_err
 		if (len > 68 && p[64] == ' ' && p[65] == ' ' && p[66] == '.' && p[67] == '/') {
 			char *rel = moo__strndup(p + 68, len - 68);
 			char *file = moo__path_join(dir, rel);
+			struct moo_error *herr = NULL;
 
-			r = moo__sha256_file(file, hex, NULL, err);
-			if (!r && memcmp(hex, p, 64)) {
+			r = moo__sha256_file(file, hex, NULL, &herr);
+			if (r == MOO_ENOTFOUND) {
+				char *gone = moo__path_join(src, rel);
+
+				r = host ? moo__fail(err, MOO_EIO,
+						     "'%s' on '%s' is missing: MANIFEST.sha256 "
+						     "lists it",
+						     gone, host)
+					 : moo__fail(err, MOO_EIO,
+						     "'%s' is missing: MANIFEST.sha256 lists it",
+						     gone);
+				free(gone);
+			} else if (r) {
+				moo__error_append(err, herr);
+				herr = NULL;
+			} else if (memcmp(hex, p, 64)) {
 				struct moo_error *e;
 
 				e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
@@ -186,6 +207,7 @@ static int verify_manifest(const char *manifest, const char *dir, struct moo_err
 				moo__error_hint(e, "fetch it again");
 				r = MOO_EIO;
 			}
+			moo_error_free(herr);
 			free(rel);
 			free(file);
 		}
@@ -250,7 +272,7 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
 	}
 	if (!r && manifest.len) {
-		r = verify_manifest(manifest.ptr, dest, err);
+		r = verify_manifest(manifest.ptr, dest, result, NULL, err);
 	}
 done:
 	if (r && made) {

@@ -106,4 +106,23 @@ wait_status "$id" running
 check "moo rm refuses a running job (exit 2)" sh -c "'$MOO' rm '$id' 2>/dev/null; [ \$? -eq 2 ]"
 check "moo rm -f cancels and removes it" sh -c "'$MOO' rm -f '$id' >/dev/null && ! test -e '$MOO_ROOT/jobs/$id'"
 check "an unknown job is a usage error (2)" sh -c "'$MOO' status moo-job-zzzzzz 2>/dev/null; [ \$? -eq 2 ]"
+
+# moo fetch: a result file removed after the job ended fails the check as a changed one
+# does (6), naming the file missing from the result, not the copy; -o '' is a usage error.
+project wrote <<'EOT'
+import os
+open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "out.txt"), "w").write("result\n")
+EOT
+"$MOO" run --name mf wrote >/dev/null 2>&1
+id=$("$MOO" status --json mf | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+mkdir -p fetched
+rm -f "$MOO_ROOT/jobs/$id/work/training_result/out.txt"
+"$MOO" fetch mf -o fetched/mf >out 2>err
+check "fetch of a result missing a file: exit 6, as moo-fetch(1) says" [ $? -eq 6 ]
+check "... naming the missing result file" \
+	grep -qF "'$MOO_ROOT/jobs/$id/work/training_result/out.txt' is missing: MANIFEST.sha256 lists it" err
+check "... and leaving nothing" [ ! -e fetched/mf ]
+"$MOO" fetch mf -o '' >out 2>err
+check "fetch -o '': a usage error (2)" [ $? -eq 2 ]
+check "... saying so" grep -q "option '--output' needs a folder" err
 done_testing
