@@ -61,6 +61,49 @@ static bool left_none(struct moo__transport *t, const struct moo_job *job,
 }
 
 /*
+ * A remote result checked here keeps its manifest beside it, results/<id>/MANIFEST.sha256,
+ * written once the result matched it: moo fetch copies and checks it again without the
+ * host. Not kept where it would stand in the result's place (an output folder named so):
+ * fetch then reads the host's.
+ */
+static void keep_manifest(const char *cache, const char *result, const struct moo_buf *manifest)
+{
+	char *path = moo__path_join(cache, "MANIFEST.sha256");
+
+	if (strcmp(path, result)) {
+		/* a copy it cannot write costs only that: fetch reads the host's */
+		struct moo_error *e = NULL;
+
+		moo__write_file_atomic(path, manifest->len ? manifest->ptr : "", manifest->len,
+				       0644, false, &e);
+		moo_error_free(e);
+	}
+	free(path);
+}
+
+/*
+ * The manifest kept beside a remote job's result downloaded and checked here
+ * (keep_manifest), into out; false when there is none.
+ */
+static bool kept_manifest(const struct moo_job *job, const char *result, struct moo_buf *out)
+{
+	char *cache = moo__results_dir(job), *path = NULL;
+	size_t n = cache ? strlen(cache) : 0;
+	bool ok = false;
+
+	if (cache && result && !strncmp(result, cache, n) && result[n] == '/') {
+		path = moo__path_join(cache, "MANIFEST.sha256");
+		ok = strcmp(path, result) && !moo__read_file(path, 64u << 20, out, NULL);
+		if (!ok) {
+			moo_buf_reset(out);
+		}
+	}
+	free(cache);
+	free(path);
+	return ok;
+}
+
+/*
  * Downloads a remote job's output folder into results_dir (pipelined SFTP reads; a cut
  * download resumes from its .moo-part files) and checks every file against the job's
  * MANIFEST.sha256 on the host. A result that does not match is removed here, so the next
@@ -103,6 +146,7 @@ static int pull_result(struct moo__transport *t, const struct moo_job *job, char
 		moo__rm_rf(got);
 		goto done;
 	}
+	keep_manifest(cache, got, &manifest);
 	*local = got;
 	got = NULL;
 done:
@@ -265,7 +309,7 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 	struct moo_buf manifest = MOO_BUF_INIT;
 	char *mpath = moo__job_file(job, "MANIFEST.sha256"), *pulled = NULL;
 	const char *result = job->result_path;
-	bool ended = moo_job_status_done(job->status), made = false, none = false;
+	bool ended = moo_job_status_done(job->status), made = false, none = false, kept = false;
 	int r;
 
 	if (ended && job->host && strcmp(job->host, "local") &&
@@ -313,7 +357,11 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		r = MOO_EARG;
 		goto done;
 	}
-	if (!t && (r = moo__open_host(&t, job->host, err))) {
+	/* a result downloaded and checked before is copied and checked again without its
+	 * host (down, or removed from the inventory) */
+	kept = !t && job->host && strcmp(job->host, "local") &&
+	       kept_manifest(job, result, &manifest);
+	if (!kept && !t && (r = moo__open_host(&t, job->host, err))) {
 		goto done;
 	}
 	if (access(dest, F_OK) == 0) {
@@ -328,7 +376,7 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 	if (r) {
 		goto done;
 	}
-	r = moo__job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
+	r = kept ? 0 : moo__job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
 	if (r == MOO_ENOTFOUND) {
 		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
 	}

@@ -216,6 +216,16 @@ contains "... naming the manifest" "$err" "does not match MANIFEST.sha256"
 [ ! -e "$T/fx" ] && ok "... and leaves nothing" || not_ok "... and leaves nothing"
 expect_exit "fetch of a good job" 0 "$MOO" fetch "$ido" -o "$T/fo"
 [ "$(cat "$T/fo/out.txt")" = result ] && ok "... copies its result" || not_ok "... copies its result"
+# a result downloaded and checked is copied from MOO_HOME/results with no host: sshd down
+sshd_cut
+sshd_stop
+expect_exit "sshd down: fetch of a result downloaded and checked before (0)" 0 "$MOO" fetch "$ido" -o "$T/fo-down"
+[ "$(cat "$T/fo-down/out.txt" 2>/dev/null)" = result ] && ok "... copies it from MOO_HOME/results" || not_ok "... copies it from MOO_HOME/results" "$(ls -la "$T/fo-down" 2>&1)"
+echo tampered >"$MOO_HOME/results/$ido/training_result/out.txt"
+expect_exit "... and checks it again: a copy changed here is refused (6)" 6 "$MOO" fetch "$ido" -o "$T/fo-bad"
+contains "... naming it" "$err" "out.txt' does not match MANIFEST.sha256"
+echo result >"$MOO_HOME/results/$ido/training_result/out.txt"
+sshd_start
 
 # ---- a job that removes its output folder: succeeded with no result, as on this machine ----
 project "$T/p-none" <<'EOF'
@@ -321,6 +331,11 @@ if sshd_test_user; then
 else
 	for i in 1 2 3 4; do skip "unprivileged user $i" "no test user (needs root)"; done
 fi
+
+# ---- the host removed: a result downloaded and checked is still fetched -------------------
+"$MOO" hosts rm --force h1 >/dev/null 2>&1
+expect_exit "h1 removed: fetch of a result downloaded and checked before (0)" 0 "$MOO" fetch "$ido" -o "$T/fo-gone"
+[ "$(cat "$T/fo-gone/out.txt" 2>/dev/null)" = result ] && ok "... copies it" || not_ok "... copies it" "$(ls -la "$T/fo-gone" 2>&1)"
 
 echo "1..$_n"
 done_testing
