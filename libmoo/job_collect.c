@@ -326,10 +326,10 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		none = !pulled;
 	} else if (ended && (!result || access(result, F_OK) != 0)) {
 		/* here: the job removed its output folder (an older record's result_path still
-		 * names it) */
+		 * names it); a job whose folder is gone (never started) did not */
 		char *out = moo__printf("%s/work/%s", job->dir, job->output_folder);
 
-		none = access(out, F_OK) != 0;
+		none = job->dir && access(job->dir, F_OK) == 0 && access(out, F_OK) != 0;
 		result = NULL;
 		free(out);
 	}
