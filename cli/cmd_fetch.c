@@ -15,6 +15,15 @@ static const struct opt opts[] = {
 	OPT_END,
 };
 
+static int check(const struct cmd *self)
+{
+	if (output && !*output) {
+		return usage_error(self, "name a folder that does not exist: -o DIR",
+				   "option '--output' needs a folder, not ''");
+	}
+	return -1;
+}
+
 static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 {
 	struct moo_job *job = ctx->job;
@@ -51,6 +60,7 @@ const struct cmd cmd_fetch = {
 	.opts = opts,
 	.min_pos = 1,
 	.max_pos = 1,
+	.check = check,
 	.flags = CMD_JOB | CMD_REFRESH,
 	.on = &on,
 };

@@ -237,6 +237,17 @@ int moo__error_code(const struct moo_error *err)
 	return 0;
 }
 
+bool moo__error_no_room(const struct moo_error *err)
+{
+	for (; err; err = err->next) {
+		if (err->cause && (!strcmp(err->cause, strerror(ENOSPC)) ||
+				   !strcmp(err->cause, strerror(EDQUOT)))) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void moo__error_append(struct moo_error **err, struct moo_error *more)
 {
 	struct moo_error **tail;

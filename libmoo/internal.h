@@ -53,6 +53,9 @@ void moo__warn(int code, const char *fmt, ...) MOO_PRINTF(2, 3);
 bool moo__warn_hint(int code, const char *hint, const char *fmt, ...) MOO_PRINTF(3, 4);
 /* The first error (not warning) of a chain's code, or 0. */
 int moo__error_code(const struct moo_error *err);
+/* Whether an error of the chain is this machine's disk or quota being full (its cause
+ * ENOSPC's or EDQUOT's words): what "make room" helps. */
+bool moo__error_no_room(const struct moo_error *err);
 
 /* Reads a whole file of at most max bytes into out. */
 int moo__read_file(const char *path, size_t max, struct moo_buf *out, struct moo_error **err);

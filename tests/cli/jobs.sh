@@ -106,4 +106,43 @@ wait_status "$id" running
 check "moo rm refuses a running job (exit 2)" sh -c "'$MOO' rm '$id' 2>/dev/null; [ \$? -eq 2 ]"
 check "moo rm -f cancels and removes it" sh -c "'$MOO' rm -f '$id' >/dev/null && ! test -e '$MOO_ROOT/jobs/$id'"
 check "an unknown job is a usage error (2)" sh -c "'$MOO' status moo-job-zzzzzz 2>/dev/null; [ \$? -eq 2 ]"
+
+# A job that removes its output folder and succeeds: exit 0, a warning, no result (no
+# result_path, no "result in"); fetch says it left none (2), with a hint. remote.sh: the same.
+project nooutput <<'EOT'
+import os, shutil
+shutil.rmtree(os.environ["MOO_OUTPUT_DIR"])
+print("removed")
+EOT
+"$MOO" run --name none nooutput >out 2>err
+check "a job that removes its output folder and succeeds: exit 0" [ $? -eq 0 ]
+check "... a warning that it left no output folder" \
+	grep -q "^moo: warning: job 'moo-job-[a-z0-9]*' succeeded but left no output folder 'training_result': it has no result$" err
+check "... and no 'result in' a folder that is not there" eval "! grep -q 'result in' err"
+check "... no result_path" sh -c "'$MOO' show --json none | grep -q '\"result_path\": null'"
+id=$("$MOO" status --json none | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$MOO" fetch none -o fetched-none >out 2>err
+check "fetch of it: exit 2" [ $? -eq 2 ]
+check "... saying it left no result" \
+	grep -q "^moo: error: job '$id' left no result: it succeeded with no output folder 'training_result'$" err
+check "... with a hint" grep -q "^hint: see what it did with: moo logs $id$" err
+
+# moo fetch: a result file removed after the job ended fails the check as a changed one
+# does (6), naming the file missing from the result, not the copy; -o '' is a usage error.
+project wrote <<'EOT'
+import os
+open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "out.txt"), "w").write("result\n")
+EOT
+"$MOO" run --name mf wrote >/dev/null 2>&1
+id=$("$MOO" status --json mf | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+mkdir -p fetched
+rm -f "$MOO_ROOT/jobs/$id/work/training_result/out.txt"
+"$MOO" fetch mf -o fetched/mf >out 2>err
+check "fetch of a result missing a file: exit 6, as moo-fetch(1) says" [ $? -eq 6 ]
+check "... naming the missing result file" \
+	grep -qF "'$MOO_ROOT/jobs/$id/work/training_result/out.txt' is missing: MANIFEST.sha256 lists it" err
+check "... and leaving nothing" [ ! -e fetched/mf ]
+"$MOO" fetch mf -o '' >out 2>err
+check "fetch -o '': a usage error (2)" [ $? -eq 2 ]
+check "... saying so" grep -q "option '--output' needs a folder" err
 done_testing

@@ -211,6 +211,7 @@ echo tampered >"$R/jobs/$idx/work/training_result/out.txt"
 # (a result that cannot be downloaded is said, exit 6: not taken for success; issue 13.4)
 expect_exit "status after the file was corrupted on the host: exit 6" 6 "$MOO" status "$idx"
 contains "... naming the file" "$err" "out.txt' does not match MANIFEST.sha256"
+case $err in *"make room"*) not_ok "... no 'make room' hint: the disk is not the cause" "$err" ;; *) ok "... no 'make room' hint: the disk is not the cause" ;; esac
 out=$("$MOO" show --json "$idx")
 [ "$(printf '%s' "$out" | jq "d['status'], d['result_path']")" = "succeeded
 None" ] && ok "... succeeded, no result kept" || not_ok "... no result kept" "$out"
@@ -219,6 +220,33 @@ contains "... naming the manifest" "$err" "does not match MANIFEST.sha256"
 [ ! -e "$T/fx" ] && ok "... and leaves nothing" || not_ok "... and leaves nothing"
 expect_exit "fetch of a good job" 0 "$MOO" fetch "$ido" -o "$T/fo"
 [ "$(cat "$T/fo/out.txt")" = result ] && ok "... copies its result" || not_ok "... copies its result"
+# a result downloaded and checked is copied from MOO_HOME/results with no host: sshd down
+sshd_cut
+sshd_stop
+expect_exit "sshd down: fetch of a result downloaded and checked before (0)" 0 "$MOO" fetch "$ido" -o "$T/fo-down"
+[ "$(cat "$T/fo-down/out.txt" 2>/dev/null)" = result ] && ok "... copies it from MOO_HOME/results" || not_ok "... copies it from MOO_HOME/results" "$(ls -la "$T/fo-down" 2>&1)"
+echo tampered >"$MOO_HOME/results/$ido/training_result/out.txt"
+expect_exit "... and checks it again: a copy changed here is refused (6)" 6 "$MOO" fetch "$ido" -o "$T/fo-bad"
+contains "... naming it" "$err" "out.txt' does not match MANIFEST.sha256"
+echo result >"$MOO_HOME/results/$ido/training_result/out.txt"
+sshd_start
+
+# ---- a job that removes its output folder: succeeded with no result, as on this machine ----
+project "$T/p-none" <<'EOF'
+import os, shutil
+shutil.rmtree(os.environ["MOO_OUTPUT_DIR"])
+print("removed")
+EOF
+expect_exit "a job that removes its output folder and succeeds: exit 0, as here" 0 "$MOO" run --on h1 --json "$T/p-none"
+contains "... a warning that it left no output folder" "$err" "succeeded but left no output folder 'training_result'"
+case $err in *"could not be downloaded"* | *"make room"*) not_ok "... no download failure said" "$err" ;; *) ok "... no download failure said" ;; esac
+jn=$(printf '%s' "$out" | sed -n '/^{/,$p')
+idn=$(printf '%s' "$jn" | jq "d['id']")
+[ "$(printf '%s' "$jn" | jq "d['status'], d['result_path']")" = "succeeded
+None" ] && ok "... succeeded, no result_path" || not_ok "... succeeded, no result_path" "$jn"
+expect_exit "fetch of it: exit 2, as of such a job here" 2 "$MOO" fetch "$idn" -o "$T/fn"
+contains "... saying it left no result" "$err" "job '$idn' left no result: it succeeded with no output folder 'training_result'"
+contains "... with a hint" "$err" "hint: see what it did with: moo logs $idn"
 
 # ---- an interrupted download resumes from the bytes already here ---------------------------
 # A part file seeded with 1 MB of zeros stands for a cut download: the pull resumes after
@@ -307,6 +335,11 @@ if sshd_test_user; then
 else
 	for i in 1 2 3 4; do skip "unprivileged user $i" "no test user (needs root)"; done
 fi
+
+# ---- the host removed: a result downloaded and checked is still fetched -------------------
+"$MOO" hosts rm --force h1 >/dev/null 2>&1
+expect_exit "h1 removed: fetch of a result downloaded and checked before (0)" 0 "$MOO" fetch "$ido" -o "$T/fo-gone"
+[ "$(cat "$T/fo-gone/out.txt" 2>/dev/null)" = result ] && ok "... copies it" || not_ok "... copies it" "$(ls -la "$T/fo-gone" 2>&1)"
 
 echo "1..$_n"
 done_testing

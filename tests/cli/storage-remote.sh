@@ -36,7 +36,7 @@ project() {
 }
 mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
-plan 29
+plan 30
 
 # ---- 4: a result that cannot be downloaded --------------------------------------------
 project "$T/p-big" <<'PY'
@@ -50,6 +50,7 @@ SH="env MOO_HOME=$T/smallhome"
 expect_exit "run --on h1, a 30 MiB result into a 20 MiB MOO_HOME: not exit 0" 6 $SH "$MOO" run --on h1 "$T/p-big"
 contains "... it says the result could not be downloaded" "$err" "its result could not be downloaded from 'h1'"
 contains "... and why" "$err" "No space left on device"
+contains "... with the hint to make room (the disk is the cause)" "$err" "hint: make room, then: moo fetch"
 id=$($SH "$MOO" ps -a --json | jq "d[0]['id']")
 st=$($SH "$MOO" ps -a --json | jq "d[0]['status'], d[0]['result_path']")
 [ "$st" = "succeeded
