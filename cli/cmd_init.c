@@ -33,6 +33,20 @@ static void on_file(const char *rel, bool created, void *data)
 	}
 }
 
+/* DIR as one sh word that is not an option: as it is when nothing in it is special. */
+static void shell_word(struct moo_buf *w, const char *dir)
+{
+	const char *prefix = dir[0] == '-' ? "./" : "";
+
+	if (dir[0] && !dir[strspn(dir, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789_./+-:@%,=")]) {
+		moo_buf_printf(w, "%s%s", prefix, dir);
+		return;
+	}
+	moo_buf_puts(w, prefix);
+	moo_buf_shquote(w, dir);
+}
+
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_error *err = NULL;
@@ -46,9 +60,17 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	if (list) {
 		const char *const *t = moo_init_templates();
+		json_t *names = json ? json_array() : NULL;
 
 		for (; *t; t++) {
-			puts(*t);
+			if (names) {
+				json_array_append_new(names, json_string(*t));
+			} else {
+				puts(*t);
+			}
+		}
+		if (names) {
+			print_json(names);
 		}
 		return EXIT_OK;
 	}
@@ -71,7 +93,11 @@ static int run(const struct cmd *self, int argc, char **argv)
 		json_object_set_new(o, "files", files);
 		print_json(o);
 	} else {
-		printf("next: moo validate %s && moo run %s\n", dir, dir);
+		struct moo_buf w = MOO_BUF_INIT;
+
+		shell_word(&w, dir);
+		printf("next: moo validate %s && moo run %s\n", w.ptr, w.ptr);
+		moo_buf_dispose(&w);
 	}
 	return EXIT_OK;
 }

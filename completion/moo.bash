@@ -9,16 +9,19 @@ _moo_verbs() {
 _moo_opts() {
 	"$1" "$2" --help 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
 }
+# The lists are read from the commands' --json output as moo prints it (two spaces an
+# indent): the members of each object of the top array are indented four spaces, so the
+# names nested deeper (a job's metrics, a host's OS and engines) are never taken.
 _moo_jobs() {
 	# ids and names of the jobs in the store
-	"$1" ps --all --json 2>/dev/null | sed -n 's/^ *"\(id\|name\)": "\([^"]*\)".*/\2/p'
+	"$1" ps --all --json 2>/dev/null | sed -n 's/^    "\(id\|name\)": "\([^"]*\)".*/\2/p'
 }
 _moo_hosts() {
-	"$1" hosts ls --json 2>/dev/null | sed -n 's/^ *"name": "\([^"]*\)".*/\1/p'
+	"$1" hosts ls --json 2>/dev/null | sed -n 's/^    "name": "\([^"]*\)".*/\1/p'
 }
 _moo_datasets() {
 	"$1" datasets ls --json ${2:+--on "$2"} 2>/dev/null |
-		sed -n 's/^ *"\(sha256\|name\)": "\([^"]*\)".*/\2/p'
+		sed -n 's/^    "\(sha256\|name\)": "\([^"]*\)".*/\2/p'
 }
 
 _moo() {
@@ -29,7 +32,7 @@ _moo() {
 	# the verb: the first word after moo that is not an option
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i - 1]} in
-		--on | --runtime | --accelerator | --template | --name | --set | --image | -o | \
+		--on | --runtime | --accelerator | --template | -t | --name | --set | --image | -o | \
 			--output | --older-than | --port | --to | --timeout | --root | --address | \
 			--user | --key | --known-hosts | --tail | --status)
 			continue
@@ -57,11 +60,14 @@ _moo() {
 	fi
 	case $prev in
 	--on)
-		mapfile -t COMPREPLY < <(compgen -W "local $(_moo_hosts "$moo")" -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W "$({ echo local; _moo_hosts "$moo"; } | sort -u)" -- "$cur")
 		return 0
 		;;
 	--runtime)
-		mapfile -t COMPREPLY < <(compgen -W "docker podman apptainer host" -- "$cur")
+		# hosts add also takes singularity (apptainer's old name); run and sweep do not
+		i="docker podman apptainer host"
+		[ "$verb" = hosts ] && i="$i singularity"
+		mapfile -t COMPREPLY < <(compgen -W "$i" -- "$cur")
 		return 0
 		;;
 	--accelerator)
@@ -72,7 +78,15 @@ _moo() {
 		mapfile -t COMPREPLY < <(compgen -W "pytorch sklearn tensorflow" -- "$cur")
 		return 0
 		;;
-	-o | --output | --lock | --config)
+	-t)
+		# -t is --template only for init
+		if [ "$verb" = init ]; then
+			mapfile -t COMPREPLY < <(compgen -W "pytorch sklearn tensorflow" -- "$cur")
+			return 0
+		fi
+		;;
+	-o | --output | --lock | --config | --key | --known-hosts)
+		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;

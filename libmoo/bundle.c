@@ -274,6 +274,280 @@ static int add_name(struct scan *s, const char *raw, char *name, bool dir)
 	return 0;
 }
 
+/* ---- the ZIP's own records: names and types as written -------------------------------- */
+
+/*
+ * libarchive rewrites what these rules are about before they can be checked: it turns a
+ * backslash in a ZIP entry's name into '/' ('a\b' reads as 'a/b', 'C:\evil' as 'C:/evil')
+ * and gives a FIFO's entry as a regular file. So the ZIP's central directory, and each
+ * entry's local header (the name libarchive may read instead), are read here as written:
+ * a name with a backslash or a NUL, and a Unix type other than file or folder, are
+ * refused, the name shown as it is in the ZIP. The rest of the rules are pass 1's.
+ */
+
+#define RAW_WINDOW (1u << 20) /* the central directory is read through it */
+
+struct rawzip {
+	int fd;
+	uint64_t size;
+	unsigned char *win; /* RAW_WINDOW bytes of the file from win_at */
+	uint64_t win_at;
+	size_t win_len;
+	char *name; /* the last local name read, NUL-terminated */
+};
+
+static uint16_t rd16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+	return rd16(p) | (uint32_t)rd16(p + 2) << 16;
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+static bool raw_read(struct rawzip *z, uint64_t off, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	if (off > z->size || len > z->size - off) {
+		return false;
+	}
+	while (len) {
+		ssize_t n = pread(z->fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			return false;
+		}
+		p += n, off += (uint64_t)n, len -= (size_t)n;
+	}
+	return true;
+}
+
+/* len bytes of the file at off, read through the window (len <= RAW_WINDOW), or NULL. */
+static const unsigned char *raw_at(struct rawzip *z, uint64_t off, size_t len)
+{
+	size_t n;
+
+	if (off >= z->win_at && off - z->win_at <= z->win_len &&
+	    len <= z->win_len - (off - z->win_at)) {
+		return z->win + (off - z->win_at);
+	}
+	if (off > z->size || len > z->size - off || len > RAW_WINDOW) {
+		return NULL;
+	}
+	n = z->size - off < RAW_WINDOW ? (size_t)(z->size - off) : RAW_WINDOW;
+	z->win_len = 0;
+	if (!raw_read(z, off, z->win, n)) {
+		return NULL;
+	}
+	z->win_at = off;
+	z->win_len = n;
+	return z->win;
+}
+
+/* Reads a name of len bytes at off into z->name. */
+static bool raw_name(struct rawzip *z, uint64_t off, size_t len)
+{
+	free(z->name);
+	z->name = moo__malloc(len + 1);
+	z->name[len] = '\0';
+	return raw_read(z, off, z->name, len);
+}
+
+static int raw_unreadable(struct scan *s, const char *what)
+{
+	struct moo_error *e =
+		moo__error_add(s->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+			       "not a readable ZIP file (truncated, damaged or another format)");
+
+	moo__error_at(e, s->label, 0, 0);
+	moo__error_cause(e, what);
+	moo__error_hint(e, "make the bundle with 'moo pack DIR'");
+	return MOO_EBUNDLE;
+}
+
+/* The rules on a name as written: len bytes, which may hold a NUL (shown: the same up to
+ * the first NUL, NUL-terminated). */
+static int raw_check_name(struct scan *s, const char *name, const char *shown, size_t len)
+{
+	if (memchr(name, '\0', len)) {
+		refuse(s, shown, "a NUL byte in its name");
+		return MOO_EBUNDLE;
+	}
+	if (memchr(name, '\\', len)) {
+		refuse(s, shown, "a backslash in a path");
+		return MOO_EBUNDLE;
+	}
+	return 0;
+}
+
+/* Finds the central directory: *start (in the file), *count, *len, and *base, what was
+ * put before the ZIP (its offsets are off by as much). */
+static int raw_directory(struct scan *s, struct rawzip *z, uint64_t *start, uint64_t *count,
+			 uint64_t *len, uint64_t *base)
+{
+	unsigned char *tail = NULL, loc[20], z64[56], sig[4];
+	size_t n = z->size < 22 + 65535 ? (size_t)z->size : 22 + 65535, i;
+	uint64_t end_at = 0, off, record;
+	bool found = false;
+	int r;
+
+	tail = moo__malloc(n ? n : 1);
+	if (!raw_read(z, z->size - n, tail, n)) {
+		r = raw_unreadable(s, "it is too short");
+		goto done;
+	}
+	for (i = n >= 22 ? n - 22 + 1 : 0; i-- > 0;) {
+		if (rd32(tail + i) == 0x06054b50 && i + 22 + rd16(tail + i + 20) <= n) {
+			found = true;
+			break;
+		}
+	}
+	if (!found) {
+		r = raw_unreadable(s, "no end of central directory record");
+		goto done;
+	}
+	end_at = z->size - n + i;
+	record = end_at;
+	*count = rd16(tail + i + 10);
+	*len = rd32(tail + i + 12);
+	off = rd32(tail + i + 16);
+	if ((*count == 0xffff || *len == 0xffffffff || off == 0xffffffff) && end_at >= 20 &&
+	    raw_read(z, end_at - 20, loc, sizeof(loc)) && rd32(loc) == 0x07064b50) {
+		record = rd64(loc + 8);
+		if (!raw_read(z, record, z64, sizeof(z64)) || rd32(z64) != 0x06064b50) {
+			r = raw_unreadable(s, "a damaged ZIP64 end of central directory record");
+			goto done;
+		}
+		*count = rd64(z64 + 32);
+		*len = rd64(z64 + 40);
+		off = rd64(z64 + 48);
+	}
+	/* where it says, or right before the record when data was put before the ZIP */
+	if (raw_read(z, off, sig, 4) && rd32(sig) == 0x02014b50) {
+		*start = off;
+	} else if (*len <= record && record - *len >= off && raw_read(z, record - *len, sig, 4) &&
+		   rd32(sig) == 0x02014b50) {
+		*start = record - *len;
+	} else if (*count == 0) {
+		*start = off;
+	} else {
+		r = raw_unreadable(s, "no central directory where the ZIP says");
+		goto done;
+	}
+	*base = *start - off;
+	r = 0;
+done:
+	free(tail);
+	return r;
+}
+
+/* The local header's offset from an entry's ZIP64 extra field (h: its central record, x:
+ * its extra fields): after the sizes that are 0xffffffff in h. */
+static bool raw_zip64_offset(const unsigned char *h, const unsigned char *x, uint64_t *out)
+{
+	size_t xlen = rd16(h + 30), i, n, skip;
+
+	for (i = 0; i + 4 <= xlen; i += 4 + n) {
+		n = rd16(x + i + 2);
+		if (rd16(x + i) != 0x0001) {
+			continue;
+		}
+		skip = (rd32(h + 24) == 0xffffffff ? 8 : 0) + (rd32(h + 20) == 0xffffffff ? 8 : 0);
+		if (skip + 8 > n || i + 4 + skip + 8 > xlen) {
+			return false;
+		}
+		*out = rd64(x + i + 4 + skip);
+		return true;
+	}
+	return false;
+}
+
+/* Pass 0, for a ZIP: the names and types as the ZIP writes them. */
+static int pass_raw(struct scan *s)
+{
+	struct rawzip z = {.fd = -1};
+	uint64_t start, count, len, pos, i, base, local;
+	struct stat st;
+	int r;
+
+	z.fd = open(s->zip, O_RDONLY | O_CLOEXEC);
+	if (z.fd < 0 || fstat(z.fd, &st) < 0) {
+		r = moo__fail_errno(s->err, MOO_EIO, "cannot read '%s'", s->label);
+		goto done;
+	}
+	z.size = (uint64_t)st.st_size;
+	z.win = moo__malloc(RAW_WINDOW);
+	r = raw_directory(s, &z, &start, &count, &len, &base);
+	if (r) {
+		goto done;
+	}
+	for (i = 0, pos = start; i < count && i <= s->max_entries; i++) {
+		const unsigned char *h = raw_at(&z, pos, 46), *name;
+		unsigned char lh[30];
+		size_t nlen, xlen;
+		unsigned type;
+
+		if (!h || rd32(h) != 0x02014b50) {
+			r = raw_unreadable(s, "an entry's record is damaged");
+			goto done;
+		}
+		nlen = rd16(h + 28);
+		xlen = rd16(h + 30);
+		h = raw_at(&z, pos, 46 + nlen + xlen); /* the window may have moved */
+		if (!h) {
+			r = raw_unreadable(s, "an entry's name is cut short");
+			goto done;
+		}
+		name = h + 46;
+		free(z.name);
+		z.name = moo__strndup((const char *)name, nlen); /* for messages */
+		if ((r = raw_check_name(s, (const char *)name, z.name, nlen))) {
+			goto done;
+		}
+		type = (rd32(h + 38) >> 16) & S_IFMT;
+		if (type && type != S_IFREG && type != S_IFDIR) {
+			refuse(s, z.name, "%s (only regular files and directories)",
+			       type == S_IFLNK                      ? "a symbolic link"
+			       : type == S_IFIFO                    ? "a FIFO"
+			       : type == S_IFSOCK                   ? "a socket"
+			       : type == S_IFCHR || type == S_IFBLK ? "a device file"
+								    : "of an unknown type");
+			r = MOO_EBUNDLE;
+			goto done;
+		}
+		/* the local header's name: libarchive reads it rather than this one */
+		local = rd32(h + 42);
+		if (local == 0xffffffff && !raw_zip64_offset(h, name + nlen, &local)) {
+			r = raw_unreadable(s, "an entry's ZIP64 offset is missing");
+			goto done;
+		}
+		pos += 46 + nlen + xlen + rd16(h + 32);
+		if (raw_read(&z, base + local, lh, sizeof(lh)) && rd32(lh) == 0x04034b50 &&
+		    raw_name(&z, base + local + 30, rd16(lh + 26)) &&
+		    (r = raw_check_name(s, z.name, z.name, rd16(lh + 26)))) {
+			goto done;
+		}
+	}
+	r = 0;
+done:
+	if (z.fd >= 0) {
+		close(z.fd);
+	}
+	free(z.win);
+	free(z.name);
+	return r;
+}
+
 /* Pass 1: headers only. */
 static int pass_headers(struct scan *s)
 {
@@ -547,8 +821,11 @@ static void scan_dispose(struct scan *s)
 
 static int scan(struct scan *s)
 {
-	int r = moo__archivelib_load(s->err);
+	int r = s->tar ? 0 : pass_raw(s);
 
+	if (!r) {
+		r = moo__archivelib_load(s->err);
+	}
 	if (!r) {
 		r = pass_headers(s);
 	}
@@ -577,6 +854,9 @@ static char *scan_cache_path(const struct scan *s, const char *sha256)
 			   (unsigned long long)s->max_ratio);
 }
 
+/* Bumped whenever the rules change, so that a bundle passed by older rules is scanned again. */
+#define SCAN_RULES 2
+
 static bool scan_cache_get(struct scan *s, const char *sha256)
 {
 	char *path = scan_cache_path(s, sha256);
@@ -588,6 +868,7 @@ static bool scan_cache_get(struct scan *s, const char *sha256)
 
 	if (!path || moo__read_file(path, 64u << 20, &text, NULL) || !text.ptr ||
 	    !(o = json_loadb(text.ptr, text.len, 0, NULL)) ||
+	    json_integer_value(json_object_get(o, "rules")) != SCAN_RULES ||
 	    !(prefix = json_string_value(json_object_get(o, "prefix"))) ||
 	    !(files = json_object_get(o, "files")) || !json_is_array(files) ||
 	    !json_is_integer(json_object_get(o, "total")) ||
@@ -661,8 +942,8 @@ static void scan_cache_put(const struct scan *s, const char *sha256)
 		json_array_append_new(files, json_pack("[s, I, b, b]", f->path, (json_int_t)f->size,
 						       f->dir, f->exec));
 	}
-	o = json_pack("{s: s, s: I, s: o}", "prefix", s->prefix ? s->prefix : "", "total",
-		      (json_int_t)s->total, "files", files);
+	o = json_pack("{s: i, s: s, s: I, s: o}", "rules", SCAN_RULES, "prefix",
+		      s->prefix ? s->prefix : "", "total", (json_int_t)s->total, "files", files);
 	if (s->have_spec) {
 		json_object_set_new(o, "spec", json_stringn(s->spec_text.ptr, s->spec_text.len));
 	}

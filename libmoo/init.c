@@ -76,7 +76,7 @@ int moo_init_project(const char *dir, const char *template_name, moo_init_cb cb,
 	const struct moo__embedded *e;
 	size_t len = strlen(template_name);
 	bool found = false;
-	int r;
+	int r = 0;
 
 	for (e = moo__embedded_files; e->name; e++) {
 		if (!strncmp(e->name, template_name, len) && e->name[len] == '/') {
@@ -102,6 +102,34 @@ int moo_init_project(const char *dir, const char *template_name, moo_init_cb cb,
 		}
 		moo_buf_dispose(&list);
 		return MOO_ENOTFOUND;
+	}
+	/* a name the template writes that is there but no file (a folder, a dangling link)
+	 * would be "kept", and the project broken: refused before anything is written */
+	for (e = moo__embedded_files; e->name; e++) {
+		const char *rel = e->name + len + 1;
+		struct stat lst, st;
+		char *path;
+
+		if (strncmp(e->name, template_name, len) || e->name[len] != '/') {
+			continue;
+		}
+		path = moo__path_join(dir, rel);
+		if (lstat(path, &lst) == 0 && (stat(path, &st) < 0 || !S_ISREG(st.st_mode))) {
+			const char *what = S_ISLNK(lst.st_mode) && stat(path, &st) < 0
+						   ? "a link to nothing"
+					   : S_ISDIR(st.st_mode) ? "a folder"
+								 : "not a regular file";
+			struct moo_error *x =
+				moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+					       "'%s' is in the way: it is %s", path, what);
+
+			moo__error_hint(x, "move it out of the way and run 'moo init' again");
+			r = MOO_EIO;
+		}
+		free(path);
+	}
+	if (r) {
+		return r;
 	}
 	r = moo__mkdir_p(dir, 0755, err);
 	if (r) {

@@ -23,6 +23,8 @@
 
 struct ignore_rule {
 	char *pat;
+	char *text;    /* the line as written, for messages */
+	unsigned line; /* in .mooignore, from 1 */
 	bool negate, dir_only, anchored;
 };
 
@@ -128,9 +130,10 @@ struct moo__ignore *moo__ignore_parse(const char *text, size_t len)
 {
 	struct moo__ignore *ig = moo__calloc(1, sizeof(*ig));
 	const char *end = text + len, *line, *nl;
+	unsigned lineno = 0;
 
 	for (line = text; line < end; line = nl + 1) {
-		struct ignore_rule r = {0};
+		struct ignore_rule r = {.line = ++lineno};
 		size_t n;
 		char *p;
 
@@ -148,6 +151,7 @@ struct moo__ignore *moo__ignore_parse(const char *text, size_t len)
 		if (!n || line[0] == '#') {
 			continue;
 		}
+		r.text = moo__strndup(line, n);
 		if (line[0] == '!') {
 			r.negate = true;
 			line++, n--;
@@ -159,6 +163,7 @@ struct moo__ignore *moo__ignore_parse(const char *text, size_t len)
 			n--;
 		}
 		if (!n) {
+			free(r.text);
 			continue;
 		}
 		p = moo__strndup(line, n);
@@ -171,10 +176,12 @@ struct moo__ignore *moo__ignore_parse(const char *text, size_t len)
 	return ig;
 }
 
-bool moo__ignore_match(const struct moo__ignore *ig, const char *rel, bool is_dir)
+/* The rule that decides rel is left out (the last one matching, unless it is a '!'), or NULL. */
+static const struct ignore_rule *rule_leaving_out(const struct moo__ignore *ig, const char *rel,
+						  bool is_dir)
 {
+	const struct ignore_rule *hit = NULL;
 	const char *base = strrchr(rel, '/');
-	bool ignored = false;
 	size_t i;
 
 	base = base ? base + 1 : rel;
@@ -185,10 +192,15 @@ bool moo__ignore_match(const struct moo__ignore *ig, const char *rel, bool is_di
 			continue;
 		}
 		if (glob(r->pat, r->anchored ? rel : base)) {
-			ignored = !r->negate;
+			hit = r->negate ? NULL : r;
 		}
 	}
-	return ignored;
+	return hit;
+}
+
+bool moo__ignore_match(const struct moo__ignore *ig, const char *rel, bool is_dir)
+{
+	return rule_leaving_out(ig, rel, is_dir) != NULL;
 }
 
 void moo__ignore_free(struct moo__ignore *ig)
@@ -200,6 +212,7 @@ void moo__ignore_free(struct moo__ignore *ig)
 	}
 	for (i = 0; i < ig->n; i++) {
 		free(ig->rules[i].pat);
+		free(ig->rules[i].text);
 	}
 	free(ig->rules);
 	free(ig);
@@ -213,10 +226,18 @@ struct item {
 	uint64_t size;
 };
 
+/* The files a bundle must hold: metadata.yaml and the files the spec names. */
+struct required {
+	const char *rel, *what;
+};
+
 struct walk {
 	const char *root;
 	const char *output_folder;
 	const struct moo__ignore *ig;
+	struct required need[3];
+	size_t n_need;
+	bool refused; /* .mooignore left out a file the bundle must hold: said in err */
 	dev_t skip_dev;
 	ino_t skip_ino;
 	bool have_skip;
@@ -280,6 +301,39 @@ static bool moo_output(const char *full, const char *name, const struct stat *st
 	       h[28] == 0 && h[29] == 0;                                          /* no extra */
 }
 
+/* A required file left out by a .mooignore rule, or a folder holding one, is refused:
+ * the bundle would be one that inspect and run refuse. Every such file is said. */
+static void ignored_required(struct walk *w, const char *sub, bool is_dir,
+			     const struct ignore_rule *rule)
+{
+	char *file = strcmp(w->root, ".") ? moo__path_join(w->root, ".mooignore")
+					  : moo__strdup(".mooignore");
+	size_t i, n = strlen(sub);
+
+	for (i = 0; i < w->n_need; i++) {
+		const struct required *q = &w->need[i];
+		struct moo_error *e;
+
+		if (!strcmp(q->rel, sub)) {
+			e = moo__error_add(w->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+					   "'%s' (%s) is left out of the bundle by '%s'", sub,
+					   q->what, rule->text);
+		} else if (is_dir && !strncmp(q->rel, sub, n) && q->rel[n] == '/') {
+			e = moo__error_add(w->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+					   "'%s/' is left out of the bundle by '%s', but it holds "
+					   "'%s' (%s)",
+					   sub, rule->text, q->rel, q->what);
+		} else {
+			continue;
+		}
+		moo__error_at(e, file, (int)rule->line, 0);
+		moo__error_hint(e, "a bundle must hold metadata.yaml and the files it names: "
+				   "remove or narrow that line of .mooignore");
+		w->refused = true;
+	}
+	free(file);
+}
+
 static int walk_dir(struct walk *w, const char *rel)
 {
 	char *path = rel[0] ? moo__path_join(w->root, rel) : moo__strdup(w->root);
@@ -294,6 +348,7 @@ static int walk_dir(struct walk *w, const char *rel)
 	}
 	while (!r && (errno = 0, de = readdir(d))) {
 		const char *name = de->d_name;
+		const struct ignore_rule *rule;
 		char *sub, *full;
 		struct stat st;
 
@@ -305,9 +360,10 @@ static int walk_dir(struct walk *w, const char *rel)
 		full = moo__path_join(w->root, sub);
 		if (lstat(full, &st) < 0) {
 			r = moo__fail_errno(w->err, MOO_EIO, "cannot stat '%s'", full);
+		} else if ((rule = rule_leaving_out(w->ig, sub, S_ISDIR(st.st_mode)))) {
+			ignored_required(w, sub, S_ISDIR(st.st_mode), rule);
 		} else if ((S_ISDIR(st.st_mode) && !strcmp(sub, w->output_folder)) ||
 			   !strcmp(sub, "moo.lock") || /* written by moo resolve: not the code */
-			   moo__ignore_match(w->ig, sub, S_ISDIR(st.st_mode)) ||
 			   moo_output(full, name, &st) ||
 			   (w->have_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino)) {
 			/* skipped */
@@ -351,6 +407,30 @@ static int walk_dir(struct walk *w, const char *rel)
 static int item_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct item *)a)->rel, ((const struct item *)b)->rel);
+}
+
+/* Whatever else left a required file out (the output folder, .git, a name moo wrote),
+ * the bundle written would be refused by inspect and run: refuse it here. */
+static int check_required(struct walk *w)
+{
+	int r = 0;
+	size_t i;
+
+	for (i = 0; i < w->n_need; i++) {
+		struct item key = {.rel = (char *)w->need[i].rel};
+		struct moo_error *e;
+
+		if (bsearch(&key, w->items, w->n, sizeof(*w->items), item_cmp)) {
+			continue;
+		}
+		e = moo__error_add(w->err, MOO_EBUNDLE, MOO_SEV_ERROR,
+				   "'%s' (%s) would be left out of the bundle", w->need[i].rel,
+				   w->need[i].what);
+		moo__error_hint(e, "moo pack leaves out .git, __pycache__, the output folder, "
+				   "moo.lock and what moo wrote: move the file out of them");
+		r = MOO_EBUNDLE;
+	}
+	return r;
 }
 
 /* ---- the ZIP writer ------------------------------------------------------------- */
@@ -839,16 +919,29 @@ int moo__pack(struct moo_pack_result *result, struct moo__packed **packed, const
 	wk.output_folder = spec->output_folder;
 	wk.ig = ig;
 	wk.err = &local;
+	wk.need[wk.n_need++] = (struct required){"metadata.yaml", "the spec"};
+	wk.need[wk.n_need++] = (struct required){spec->entry_point, "entry_point"};
+	if (spec->inference_entry_point) {
+		wk.need[wk.n_need++] =
+			(struct required){spec->inference_entry_point, "inference.entry_point"};
+	}
 	if (stat(out_zip, &st) == 0) {
 		wk.have_skip = true;
 		wk.skip_dev = st.st_dev;
 		wk.skip_ino = st.st_ino;
 	}
 	r = walk_dir(&wk, "");
+	if (!r && wk.refused) {
+		r = MOO_EBUNDLE;
+	}
 	if (r) {
 		goto done;
 	}
 	qsort(wk.items, wk.n, sizeof(*wk.items), item_cmp);
+	r = check_required(&wk);
+	if (r) {
+		goto done;
+	}
 	w.err = &local;
 	w.opts = opts;
 	w.total = wk.bytes;

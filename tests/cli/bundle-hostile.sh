@@ -2,7 +2,7 @@
 # Hostile bundles: every one is refused with exit 3, naming the entry and the rule, and
 # nothing is written: no file outside, no staging folder, no temporary folder.
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 65
+plan 78
 
 mk() { EVIL_ABS="$T/abs-evil.txt" EVIL_DIR="$T/outside" $PY "$MOO_SRC/tests/cli/mkzip.py" "$1" "$T/$1.zip"; }
 mkdir -p "$T/outside" "$T/tmp" "$T/run"
@@ -32,16 +32,19 @@ refused() {
 refused slip-dotdot "entry '../evil.txt' refused: a '..' component leads outside the bundle"
 refused slip-deep "entry 'lib/../../evil.txt' refused: a '..' component leads outside the bundle"
 refused slip-abs "entry '$T/abs-evil.txt' refused: an absolute path"
-# libarchive turns '\' into '/' before moo sees a name: this one is then a '..' escape
-refused backslash "entry '../evil.txt' refused: a '..' component leads outside the bundle"
+# libarchive turns '\' into '/' before moo sees a name: the name is read from the ZIP as
+# written, refused, and shown as written
+refused backslash "entry '..\\evil.txt' refused: a backslash in a path"
+refused backslash-inner "entry 'lib\\util.py' refused: a backslash in a path"
+refused backslash-drive "entry 'C:\\evil.txt' refused: a backslash in a path"
+refused backslash-lead "entry '\\evil.txt' refused: a backslash in a path"
+# the name libarchive reads is the local header's, not the central directory's
+refused backslash-local "entry 'lib\\x.py' refused: a backslash in a path"
 refused symlink "entry 'escape' refused: a symbolic link"
-refused device "entry 'dev' refused: a device file, FIFO or socket"
-refused socket "entry 'sock' refused: a device file, FIFO or socket"
-# libarchive reads a FIFO's mode in a ZIP as a regular file's: it is written as one
-mk fifo
-expect_exit "fifo: read as a regular file" 0 "$MOO" inspect --extract "$T/run/work" "$T/fifo.zip"
-if [ -f "$T/run/work/fifo" ] && [ ! -p "$T/run/work/fifo" ]; then ok "fifo: and written as one"; else not_ok "fifo: and written as one" "$(ls -l "$T/run/work")"; fi
-rm -rf "$T/run/work"
+refused device "entry 'dev' refused: a device file"
+refused socket "entry 'sock' refused: a socket"
+# libarchive reads a FIFO's mode in a ZIP as a regular file's: the mode is read as written
+refused fifo "entry 'fifo' refused: a FIFO"
 refused setuid "entry 'run.sh' refused: a setuid, setgid or sticky mode"
 refused duplicate "entry 'train.py' refused: a duplicate name"
 refused file-as-dir "entry 'train.py/evil.txt' refused: 'train.py' is a file earlier in the bundle"

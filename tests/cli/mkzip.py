@@ -91,6 +91,19 @@ def main():
             ti.linkname = "/etc/passwd"
             t.addfile(ti)
         return
+    if kind == "backslash-local":
+        # the central directory says 'lib/x.py', the entry's local header 'lib\x.py':
+        # libarchive reads the local one
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            project(z)
+            z.writestr(info("lib/x.py"), b"x = 1\n")
+        data = bytearray(buf.getvalue())
+        at = data.index(b"lib/x.py")
+        data[at + 3] = ord("\\")
+        with open(out, "wb") as f:
+            f.write(data)
+        return
     with zipfile.ZipFile(out, "w") as z:
         if kind == "top-folder":
             z.writestr(info("proj/", 0o40755), b"")
@@ -118,6 +131,12 @@ def main():
             z.writestr(info(os.environ.get("EVIL_ABS", "/tmp/moo-evil.txt")), b"pwned\n")
         elif kind == "backslash":
             z.writestr(info("..\\evil.txt"), b"pwned\n")
+        elif kind == "backslash-inner":
+            z.writestr(info("lib\\util.py"), b"x = 1\n")
+        elif kind == "backslash-drive":
+            z.writestr(info("C:\\evil.txt"), b"pwned\n")
+        elif kind == "backslash-lead":
+            z.writestr(info("\\evil.txt"), b"pwned\n")
         elif kind == "symlink":
             target = os.environ.get("EVIL_DIR", "/tmp")
             z.writestr(info("escape", 0o120777), target.encode())

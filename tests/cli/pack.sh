@@ -1,7 +1,7 @@
 #!/bin/sh
 # moo pack: a deterministic ZIP that honours .mooignore; moo inspect of folders and ZIPs.
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 43
+plan 50
 
 # zipinfo.py ZIP: one line per entry: name, method, date_time, mode, size
 cat >"$T/zipinfo.py" <<'PYEOF'
@@ -126,4 +126,17 @@ rows = sys.stdin.buffer.read().decode().splitlines()[1:]
 print(len(rows), len({l.index("succeeded") for l in rows}))')" = "2 1" ]; then
 	ok "... its name padded by characters: every row's STATUS in one column"
 else not_ok "... padded by characters" "$out"; fi
+
+# .mooignore may not leave out metadata.yaml or a file the spec names: that bundle is refused
+rm -rf "$T/bad" && cp -R "$p" "$T/bad" && printf '# keep it small\ntrain.py\nmetadata.yaml\n' >"$T/bad/.mooignore"
+expect_exit ".mooignore leaving out metadata.yaml and the entry point is refused with exit 3" 3 "$MOO" pack "$T/bad" -o "$T/bad.zip"
+contains "naming the line that left out the entry point" "$err" "$T/bad/.mooignore:2: error: 'train.py' (entry_point) is left out of the bundle by 'train.py'"
+contains "and the one that left out metadata.yaml" "$err" "$T/bad/.mooignore:3: error: 'metadata.yaml' (the spec) is left out of the bundle by 'metadata.yaml'"
+if [ ! -e "$T/bad.zip" ]; then ok "and writes nothing"; else not_ok "and writes nothing" "$(ls "$T")"; fi
+printf '*.py\n!train.py\n' >"$T/bad/.mooignore"
+expect_exit "a pattern leaving out inference.entry_point is refused" 3 "$MOO" pack "$T/bad" -o "$T/bad.zip"
+rm -rf "$T/bad" && cp -R "$p" "$T/bad" && mkdir "$T/bad/src" && mv "$T/bad/train.py" "$T/bad/src/" &&
+	sed -i 's|^entry_point: train.py|entry_point: src/train.py|' "$T/bad/metadata.yaml" && printf 'src/\n' >"$T/bad/.mooignore"
+expect_exit "a folder holding the entry point left out is refused" 3 "$MOO" pack "$T/bad" -o "$T/bad.zip"
+contains "naming the file it holds" "$err" "'src/' is left out of the bundle by 'src/', but it holds 'src/train.py' (entry_point)"
 done_testing
