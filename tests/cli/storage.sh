@@ -37,7 +37,7 @@ raw_free() {
 	esac
 }
 
-plan 65
+plan 67
 
 # ---- 4: a full or read-only MOO_HOME ---------------------------------------------------
 if [ "$(id -u)" = 0 ] && tmpfs "$T/full" 20m; then
@@ -235,8 +235,10 @@ no_tmp "... and its zip"
 project "$T/p-esc" <<'PY'
 print("moo:metric \033]0;pwned\007loss=1")
 PY
-expect_exit "run: a job's metric name with control characters" 0 "$MOO" run --name "$(printf 'n\033[2J')" "$T/p-esc"
+expect_exit "run --name with control characters is refused (exit 2), shown escaped" 2 "$MOO" run --name "$(printf 'n\033[2J')" "$T/p-esc"
+contains "... escaped" "$err" "'n\\e[2J' cannot be a job's name"
+expect_exit "run: a job's metric name with control characters" 0 "$MOO" run --name esc "$T/p-esc"
 contains "... shown escaped in the summary" "$err" 'moo:   \e]0;pwned\aloss = 1'
 raw_free "... nothing raw in moo's own words (stderr)" "$err"
-expect_exit "compare of it" 0 "$MOO" compare "n$ESC[2J"
+expect_exit "compare of it" 0 "$MOO" compare esc
 raw_free "... escaped" "$out$err"
