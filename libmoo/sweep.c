@@ -448,6 +448,8 @@ struct host {
 	bool *gpu_busy; /* when slots are GPUs */
 	double down_since;
 	double last_try;
+	bool reached; /* a point started, or was refreshed, there in this run */
+	char *why;    /* why it was last not reached */
 };
 
 struct run {
@@ -462,6 +464,7 @@ struct run {
 	bool slurm;
 	size_t max_parallel;
 	unsigned retries;
+	bool unreachable;               /* stopped: no host that is left can be reached */
 	const struct moo_sweep_opts *o; /* callbacks, stop, detach */
 	struct moo_slurm_opts so;
 };
@@ -585,11 +588,26 @@ static bool cancelled(struct run *rn)
 	return c;
 }
 
-static void host_down(struct run *rn, size_t h, const struct moo_job *job)
+/* Host h could not be reached (e: why, or NULL). Said once, unless no host is left to take
+ * its points and it was never reached: the sweep stops then, saying so (unreachable). */
+static void host_down(struct run *rn, size_t h, const struct moo_job *job,
+		      const struct moo_error *e)
 {
-	if (rn->hosts[h].down_since <= 0) {
-		rn->hosts[h].down_since = now();
-		emit(rn, MOO_SWEEP_HOST_DOWN, job, rn->hosts[h].name);
+	struct host *x = &rn->hosts[h];
+	size_t k;
+
+	if (e && e->message) {
+		free(x->why);
+		x->why = e->cause ? moo__printf("%s: %s", e->message, e->cause)
+				  : moo__strdup(e->message);
+	}
+	if (x->down_since <= 0) {
+		x->down_since = now();
+		for (k = 0; k < rn->n_hosts && (k == h || rn->hosts[k].down_since > 0); k++) {
+		}
+		if (x->reached || k < rn->n_hosts) {
+			emit(rn, MOO_SWEEP_HOST_DOWN, job, x->name);
+		}
 	}
 }
 
@@ -657,8 +675,8 @@ static int poll_points(struct run *rn, struct moo_error **err)
 			r = moo_job_refresh(rn->st, p->job, &e);
 		}
 		if (r == MOO_EHOST) {
+			host_down(rn, p->host, p->job, e);
 			moo_error_free(e);
-			host_down(rn, p->host, p->job);
 			if (!rn->slurm && now() - h->down_since > lost_after()) {
 				/* given up on: its point goes elsewhere */
 				p->job->status = MOO_JOB_LOST;
@@ -675,6 +693,7 @@ static int poll_points(struct run *rn, struct moo_error **err)
 			return r;
 		}
 		h->down_since = 0;
+		h->reached = true;
 		if (moo_job_status_done(p->job->status)) {
 			ended(rn, p);
 		}
@@ -727,7 +746,7 @@ static int fill(struct run *rn, struct moo_error **err)
 			/* the infrastructure's failure, not the point's: the host is taken for
 			 * dropped and the point goes elsewhere (a failure of the entry point
 			 * itself shows later, as its exit) */
-			host_down(rn, h, NULL);
+			host_down(rn, h, NULL, e);
 			launch_lost(rn, i, h, e, rn->hosts[h].last_try);
 			rn->hosts[h].last_try = now(); /* tried again HOST_RETRY_S from now */
 			moo_error_free(e);
@@ -739,6 +758,7 @@ static int fill(struct run *rn, struct moo_error **err)
 			return r;
 		}
 		rn->hosts[h].down_since = 0;
+		rn->hosts[h].reached = true;
 		running++;
 	}
 	return 0;
@@ -896,6 +916,49 @@ static int slots_of(struct run *rn, struct host *h, size_t per_host)
 	return 0;
 }
 
+/*
+ * Points are left (pending, or running on a host cut off) and no host is left to run them:
+ * every host is down, each either never reached in this run or down for longer than the
+ * points it ran are waited for (MOO_SWEEP_LOST_S). The sweep stops then (MOO_EHOST), saying
+ * which hosts, rather than trying them again every HOST_RETRY_S for ever.
+ */
+static int unreachable(struct run *rn, struct moo_error **err)
+{
+	struct moo_buf names = MOO_BUF_INIT, whys = MOO_BUF_INIT;
+	struct moo_error *e;
+	size_t k, left = count(rn, P_PENDING) + count(rn, P_RUNNING);
+
+	if (!left || rn->slurm) {
+		return 0;
+	}
+	for (k = 0; k < rn->n_hosts; k++) {
+		const struct host *h = &rn->hosts[k];
+
+		if (h->down_since <= 0 || (h->reached && now() - h->down_since <= lost_after())) {
+			return 0;
+		}
+	}
+	for (k = 0; k < rn->n_hosts; k++) {
+		moo_buf_printf(&names, "%s'%s'", k ? ", " : "", rn->hosts[k].name);
+		if (rn->hosts[k].why) {
+			moo_buf_printf(&whys, "%s%s", whys.len ? "; " : "", rn->hosts[k].why);
+		}
+	}
+	e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+			   "cannot reach %s, %s of sweep '%s' (%zu of %zu points not done)",
+			   names.ptr, rn->n_hosts > 1 ? "every host" : "the one host", rn->id, left,
+			   rn->n);
+	if (whys.len) {
+		moo__error_cause(e, whys.ptr);
+	}
+	moo__error_hint(e, "moo sweep --resume %s once %s back", rn->id,
+			rn->n_hosts > 1 ? "they are" : "it is");
+	moo_buf_dispose(&names);
+	moo_buf_dispose(&whys);
+	rn->unreachable = true;
+	return MOO_EHOST;
+}
+
 /* Loads the sweep's jobs, then runs the points that have not succeeded. */
 static int run_sweep(struct run *rn, struct moo_error **err)
 {
@@ -985,7 +1048,7 @@ static int run_sweep(struct run *rn, struct moo_error **err)
 					goto done;
 				}
 			}
-		} else if ((r = fill(rn, err))) {
+		} else if ((r = fill(rn, err)) || (r = unreachable(rn, err))) {
 			goto done;
 		}
 		if ((rn->o && rn->o->detach) || count(rn, P_DONE) == rn->n) {
@@ -1029,6 +1092,7 @@ done:
 	free(rn->p);
 	for (k = 0; k < rn->n_hosts; k++) {
 		free(rn->hosts[k].gpu_busy);
+		free(rn->hosts[k].why);
 	}
 	free(rn->hosts);
 	return r;
@@ -1037,9 +1101,10 @@ done:
 /*
  * After a sweep stopped on an error of its own (r: not its points' failure, not an
  * interrupt): one that left no job is forgotten, as if never started (true); one whose
- * points ran is kept as 'failed', for --resume.
+ * points ran is kept as 'failed', for --resume, as is one stopped for its hosts
+ * (unreachable), which --resume goes on once they are back.
  */
-static bool start_failed(struct moo_store *st, const char *id, int r)
+static bool start_failed(struct moo_store *st, const char *id, int r, bool unreachable)
 {
 	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
 	struct moo_job **jobs = NULL;
@@ -1050,7 +1115,7 @@ static bool start_failed(struct moo_store *st, const char *id, int r)
 		return false;
 	}
 	f.sweep = id;
-	if (!moo_store_list_jobs(&jobs, &n, st, &f, NULL) && !n) {
+	if (!unreachable && !moo_store_list_jobs(&jobs, &n, st, &f, NULL) && !n) {
 		gone = !moo__store_sweep_remove(st, id, NULL);
 	}
 	if (!gone) {
@@ -1135,7 +1200,7 @@ int moo_sweep_run(char **id_out, struct moo_store *st, const struct moo_bundle *
 	rn.opts = opts;
 	rn.o = o;
 	r = run_sweep(&rn, err);
-	if (!start_failed(st, id, r)) {
+	if (!start_failed(st, id, r, rn.unreachable)) {
 		*id_out = moo__strdup(id);
 	}
 done:

@@ -94,6 +94,21 @@ if [ "$(printf '%s' "$out" | jq "d['sweep'], d['jobs'], d['diagnostics'][0]['mes
 []
 True" ]; then ok "... with the diagnostics"; else not_ok "... json on failure" "$out"; fi
 
+# a sweep whose one host cannot be reached stops (exit 4), kept for --resume, never waits
+expect_exit "a sweep whose only host is unreachable: exit 4, not a wait" 4 timeout 20 "$MOO" sweep \
+	"$T/p" --on 127.0.0.1:1 --grid training_params.lr=1,2
+contains "... says which host" "$err" "cannot reach '127.0.0.1:1', the one host of sweep"
+sw5=$(printf '%s' "$err" | sed -n 's/^moo: sweep //p')
+contains "... how to go on" "$err" "hint: moo sweep --resume $sw5 once it is back"
+case $err in *"go elsewhere"*) not_ok "... and not that its points go elsewhere" "$err" ;;
+*) ok "... and not that its points go elsewhere" ;; esac
+expect_exit "... with --json: one document" 4 timeout 20 "$MOO" sweep "$T/p" --on 127.0.0.1:1 \
+	--grid training_params.lr=1 --json
+if [ "$(printf '%s' "$out" | jq "d['sweep'].startswith('moo-sweep-'), d['jobs'], d['diagnostics'][0]['code'], d['diagnostics'][0]['message'].startswith(\"cannot reach '127.0.0.1:1'\")")" = "True
+[]
+host
+True" ]; then ok "... ... the sweep (kept for --resume), no job, the diagnostic"; else not_ok "... json" "$out"; fi
+
 # a point that fails is not retried (its entry point's exit is not the infrastructure's)
 expect_exit "a sweep with a failing point exits 1" 1 "$MOO" sweep "$T/p" --grid training_params.lr=0.1,0.3,0.2 --retries 3 --per-host 3 --json
 sw2=$(printf '%s' "$out" | jq "d['sweep']")
