@@ -10,6 +10,9 @@
  * as infrastructure failures are. On Slurm the points are one job array, cut into chunks of
  * MaxArraySize chained with afterany, so %P holds across all of them; Slurm schedules.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,16 +42,30 @@ static void nap(double s)
 
 /* ---- points ------------------------------------------------------------------------------- */
 
+/* LO..HI[:log], parsed: drawn by --random */
+struct range {
+	double lo, hi;
+	long long ilo, ihi; /* when ints */
+	bool ints, log_scale;
+};
+
 struct axis {
 	char *key;
 	char **values;
 	size_t n;
+	char *what;   /* where it was written, for errors: "--grid 'KEY=…'", "FILE:LINE: 'KEY'" */
+	bool in_file; /* --grid-file's: hints say KEY: VALUE, not KEY=VALUE */
+	bool is_range;
+	struct range range;
 };
 
-static void axis_add(struct axis **axes, size_t *n, const char *key, size_t keylen)
+static void axis_add(struct axis **axes, size_t *n, const char *key, size_t keylen, char *what)
 {
 	MOO_GROW(*axes, *n);
-	(*axes)[*n] = (struct axis){moo__strndup(key, keylen), NULL, 0};
+	memset(&(*axes)[*n], 0, sizeof(**axes));
+	(*axes)[*n].key = moo__strndup(key, keylen);
+	(*axes)[*n].what = what;
+	(*axes)[*n].in_file = strncmp(what, "--grid ", 7) != 0;
 	(*n)++;
 }
 
@@ -84,7 +101,7 @@ static int parse_grid(struct axis **axes, size_t *n, const char *g, struct moo_e
 	if ((r = check_key(g, (size_t)(eq - g), "--grid", err))) {
 		return r;
 	}
-	axis_add(axes, n, g, (size_t)(eq - g));
+	axis_add(axes, n, g, (size_t)(eq - g), moo__printf("--grid '%s'", g));
 	for (p = eq + 1;;) {
 		size_t len = strcspn(p, ",");
 
@@ -126,7 +143,8 @@ static int parse_grid_file(struct axis **axes, size_t *n, const char *path, stru
 			r = MOO_EARG;
 			goto done;
 		}
-		axis_add(axes, n, kn->text, strlen(kn->text));
+		axis_add(axes, n, kn->text, strlen(kn->text),
+			 moo__printf("%s:%d: '%s'", path, v->line, kn->text));
 		if (v->kind == MOO_Y_SCALAR) {
 			axis_value(&(*axes)[*n - 1], v->text, strlen(v->text));
 			continue;
@@ -169,31 +187,173 @@ static double rng_unit(uint64_t *s)
 	return (double)(rng_next(s) >> 11) / 9007199254740992.0;
 }
 
-/* One value of an axis, drawn: from "LO..HI[:log]" when that is its one value, else a pick. */
-static char *draw(const struct axis *a, uint64_t *seed)
+/* Whether v is written as a range, LO..HI[:log]: "..", and no '/' (a path such as ../data
+ * or data/../x is a plain value). */
+static bool range_written(const char *v)
 {
-	const char *v = a->values[0], *dots = a->n == 1 ? strstr(v, "..") : NULL;
+	return strstr(v, "..") && !strchr(v, '/');
+}
 
-	if (dots) {
-		char *end, *end2;
-		double lo = strtod(v, &end), hi = strtod(dots + 2, &end2), x;
-		bool log_scale = !strcmp(end2, ":log");
-		bool ints =
-			!strpbrk(v, ".eE") || (size_t)(strpbrk(v, ".eE") - v) >= (size_t)(dots - v);
+/* The number s[0..len) fully, finite; *whole when it is written as a whole number. */
+static bool number(const char *s, size_t len, double *d, long long *ll, bool *whole)
+{
+	char buf[64], *end;
 
-		ints = ints && !strpbrk(dots + 2, ".eE:");
-		if (end == dots && (!*end2 || log_scale) && hi >= lo && (!log_scale || lo > 0)) {
-			double u = rng_unit(seed);
+	if (!len || len >= sizeof(buf) || isspace((unsigned char)s[0])) {
+		return false;
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	*d = strtod(buf, &end);
+	if (*end || !isfinite(*d)) {
+		return false;
+	}
+	errno = 0;
+	*ll = strtoll(buf, &end, 10);
+	*whole = !*end && !errno;
+	return true;
+}
 
-			if (ints) {
-				return moo__printf("%lld",
-						   (long long)lo + (long long)(u * (hi - lo + 1)));
-			}
-			x = log_scale ? exp(log(lo) + u * (log(hi) - log(lo))) : lo + u * (hi - lo);
-			return moo__printf("%.6g", x);
+/* A range of axis a (its one value, "LO..HI[:log]") parsed into a->range, or an error that
+ * names where it was written. */
+static int parse_range(struct axis *a, struct moo_error **err)
+{
+	const char *v = a->values[0], *dots = strstr(v, ".."), *hi = dots + 2;
+	size_t hilen = strlen(hi);
+	struct range *rg = &a->range;
+	struct moo_error *e;
+	bool wlo = false, whi = false, lo_ok;
+
+	if (hilen >= 4 && !strcmp(hi + hilen - 4, ":log")) {
+		rg->log_scale = true;
+		hilen -= 4;
+	}
+	if (dots == v || !hilen) {
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+				   "%s: the range '%s' lacks an end (a range is LO..HI)", a->what,
+				   v);
+		moo__error_hint(e, "write both ends, e.g. %s%s0.001..0.1", a->key,
+				a->in_file ? ": " : "=");
+		return MOO_EARG;
+	}
+	lo_ok = number(v, (size_t)(dots - v), &rg->lo, &rg->ilo, &wlo);
+	if (!lo_ok || !number(hi, hilen, &rg->hi, &rg->ihi, &whi)) {
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+				   "%s: '%.*s' is not a number (a range is LO..HI)", a->what,
+				   lo_ok ? (int)hilen : (int)(dots - v), lo_ok ? hi : v);
+		moo__error_hint(e,
+				"write a range of numbers, e.g. %s%s0.001..0.1 or 1e-4..1e-1:log",
+				a->key, a->in_file ? ": " : "=");
+		return MOO_EARG;
+	}
+	rg->ints = wlo && whi;
+	if (rg->lo > rg->hi) {
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+				   "%s: the range runs backwards (%.*s is above %.*s)", a->what,
+				   (int)(dots - v), v, (int)hilen, hi);
+		moo__error_hint(e, "write the low end first: %s%s%.*s..%.*s%s", a->key,
+				a->in_file ? ": " : "=", (int)hilen, hi, (int)(dots - v), v,
+				rg->log_scale ? ":log" : "");
+		return MOO_EARG;
+	}
+	if (rg->log_scale && rg->lo <= 0) {
+		e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+				   "%s: a :log range needs both ends above 0", a->what);
+		moo__error_hint(e, "start the range above 0, e.g. %s%s1e-4..1e-1:log, or drop :log",
+				a->key, a->in_file ? ": " : "=");
+		return MOO_EARG;
+	}
+	a->is_range = true;
+	return 0;
+}
+
+/*
+ * The axes' values checked before anything starts: no empty value; a range (LO..HI[:log])
+ * only as an axis's one value, of numbers, low end first, above 0 when :log, and only with
+ * --random (which draws from it). Every problem is reported.
+ */
+static int check_axes(struct axis *axes, size_t n, bool random, struct moo_error **err)
+{
+	struct moo_error *e;
+	size_t i, k;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		struct axis *a = &axes[i];
+
+		for (k = 0; k < a->n && *a->values[k]; k++) {
+		}
+		if (k < a->n) {
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "%s: value %zu of '%s' is empty", a->what, k + 1,
+					   a->key);
+			moo__error_hint(
+				e,
+				a->in_file ? "give every value, e.g. %s: [1, 2]"
+					   : "write a value between each two commas, e.g. %s=1,2",
+				a->key);
+			r = MOO_EARG;
+			continue;
+		}
+		for (k = 0; a->n > 1 && k < a->n && !range_written(a->values[k]); k++) {
+		}
+		if (a->n > 1 && k < a->n) {
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "%s: the range '%s' is one of several values", a->what,
+					   a->values[k]);
+			moo__error_hint(e, "sweep a range alone, with --random N: %s%s%s", a->key,
+					a->in_file ? ": " : "=", a->values[k]);
+			r = MOO_EARG;
+			continue;
+		}
+		if (a->n != 1 || !range_written(a->values[0])) {
+			continue;
+		}
+		if (parse_range(a, err)) {
+			r = MOO_EARG;
+		} else if (!random) {
+			e = moo__error_add(err, MOO_EARG, MOO_SEV_ERROR,
+					   "%s: a range needs --random, which draws points from it",
+					   a->what);
+			moo__error_hint(e,
+					"add --random N (N points drawn from %s), or list the "
+					"values: %s%s",
+					a->values[0], a->key, a->in_file ? ": [V1, V2]" : "=V1,V2");
+			r = MOO_EARG;
 		}
 	}
-	return moo__strdup(a->values[rng_next(seed) % a->n]);
+	return r;
+}
+
+/* One value of an axis, drawn: from its range, uniformly (whole numbers when both ends
+ * are) or log-uniformly, else one of its values. */
+static char *draw(const struct axis *a, uint64_t *seed)
+{
+	const struct range *rg = &a->range;
+	double u, x;
+
+	if (!a->is_range) {
+		return moo__strdup(a->values[rng_next(seed) % a->n]);
+	}
+	u = rng_unit(seed);
+	if (rg->ints) {
+		/* [ILO, IHI + 1), floored: every whole number of the range can be drawn */
+		unsigned long long span = (unsigned long long)rg->ihi - (unsigned long long)rg->ilo,
+				   off;
+
+		if (rg->log_scale) {
+			x = exp(log(rg->lo) + u * (log(rg->hi + 1) - log(rg->lo)));
+			off = x - rg->lo >= (double)span ? span : (unsigned long long)(x - rg->lo);
+		} else {
+			off = span == ULLONG_MAX ? rng_next(seed)
+						 : (unsigned long long)(u * ((double)span + 1));
+			off = off > span ? span : off;
+		}
+		return moo__printf("%lld", (long long)((unsigned long long)rg->ilo + off));
+	}
+	x = rg->log_scale ? exp(log(rg->lo) + u * (log(rg->hi) - log(rg->lo)))
+			  : rg->lo + u * (rg->hi - rg->lo);
+	return moo__printf("%.6g", x);
 }
 
 /* The points as JSON: [["training_params.lr=0.1", …], …]. */
@@ -213,6 +373,9 @@ static int make_points(json_t **out, const struct moo_sweep_opts *o, uint64_t se
 	}
 	if (!r && !n_axes) {
 		r = moo__fail(err, MOO_EARG, "a sweep needs --grid or --grid-file");
+	}
+	if (!r) {
+		r = check_axes(axes, n_axes, o->random > 0, err);
 	}
 	for (i = 0; !r && i < n_axes; i++) {
 		for (k = 0; k < i; k++) {
@@ -260,6 +423,7 @@ done:
 		}
 		free(axes[i].values);
 		free(axes[i].key);
+		free(axes[i].what);
 	}
 	free(axes);
 	return r;
@@ -284,6 +448,8 @@ struct host {
 	bool *gpu_busy; /* when slots are GPUs */
 	double down_since;
 	double last_try;
+	bool reached; /* a point started, or was refreshed, there in this run */
+	char *why;    /* why it was last not reached */
 };
 
 struct run {
@@ -298,6 +464,7 @@ struct run {
 	bool slurm;
 	size_t max_parallel;
 	unsigned retries;
+	bool unreachable;               /* stopped: no host that is left can be reached */
 	const struct moo_sweep_opts *o; /* callbacks, stop, detach */
 	struct moo_slurm_opts so;
 };
@@ -421,11 +588,26 @@ static bool cancelled(struct run *rn)
 	return c;
 }
 
-static void host_down(struct run *rn, size_t h, const struct moo_job *job)
+/* Host h could not be reached (e: why, or NULL). Said once, unless no host is left to take
+ * its points and it was never reached: the sweep stops then, saying so (unreachable). */
+static void host_down(struct run *rn, size_t h, const struct moo_job *job,
+		      const struct moo_error *e)
 {
-	if (rn->hosts[h].down_since <= 0) {
-		rn->hosts[h].down_since = now();
-		emit(rn, MOO_SWEEP_HOST_DOWN, job, rn->hosts[h].name);
+	struct host *x = &rn->hosts[h];
+	size_t k;
+
+	if (e && e->message) {
+		free(x->why);
+		x->why = e->cause ? moo__printf("%s: %s", e->message, e->cause)
+				  : moo__strdup(e->message);
+	}
+	if (x->down_since <= 0) {
+		x->down_since = now();
+		for (k = 0; k < rn->n_hosts && (k == h || rn->hosts[k].down_since > 0); k++) {
+		}
+		if (x->reached || k < rn->n_hosts) {
+			emit(rn, MOO_SWEEP_HOST_DOWN, job, x->name);
+		}
 	}
 }
 
@@ -493,8 +675,8 @@ static int poll_points(struct run *rn, struct moo_error **err)
 			r = moo_job_refresh(rn->st, p->job, &e);
 		}
 		if (r == MOO_EHOST) {
+			host_down(rn, p->host, p->job, e);
 			moo_error_free(e);
-			host_down(rn, p->host, p->job);
 			if (!rn->slurm && now() - h->down_since > lost_after()) {
 				/* given up on: its point goes elsewhere */
 				p->job->status = MOO_JOB_LOST;
@@ -511,6 +693,7 @@ static int poll_points(struct run *rn, struct moo_error **err)
 			return r;
 		}
 		h->down_since = 0;
+		h->reached = true;
 		if (moo_job_status_done(p->job->status)) {
 			ended(rn, p);
 		}
@@ -563,7 +746,7 @@ static int fill(struct run *rn, struct moo_error **err)
 			/* the infrastructure's failure, not the point's: the host is taken for
 			 * dropped and the point goes elsewhere (a failure of the entry point
 			 * itself shows later, as its exit) */
-			host_down(rn, h, NULL);
+			host_down(rn, h, NULL, e);
 			launch_lost(rn, i, h, e, rn->hosts[h].last_try);
 			rn->hosts[h].last_try = now(); /* tried again HOST_RETRY_S from now */
 			moo_error_free(e);
@@ -575,6 +758,7 @@ static int fill(struct run *rn, struct moo_error **err)
 			return r;
 		}
 		rn->hosts[h].down_since = 0;
+		rn->hosts[h].reached = true;
 		running++;
 	}
 	return 0;
@@ -732,6 +916,49 @@ static int slots_of(struct run *rn, struct host *h, size_t per_host)
 	return 0;
 }
 
+/*
+ * Points are left (pending, or running on a host cut off) and no host is left to run them:
+ * every host is down, each either never reached in this run or down for longer than the
+ * points it ran are waited for (MOO_SWEEP_LOST_S). The sweep stops then (MOO_EHOST), saying
+ * which hosts, rather than trying them again every HOST_RETRY_S for ever.
+ */
+static int unreachable(struct run *rn, struct moo_error **err)
+{
+	struct moo_buf names = MOO_BUF_INIT, whys = MOO_BUF_INIT;
+	struct moo_error *e;
+	size_t k, left = count(rn, P_PENDING) + count(rn, P_RUNNING);
+
+	if (!left || rn->slurm) {
+		return 0;
+	}
+	for (k = 0; k < rn->n_hosts; k++) {
+		const struct host *h = &rn->hosts[k];
+
+		if (h->down_since <= 0 || (h->reached && now() - h->down_since <= lost_after())) {
+			return 0;
+		}
+	}
+	for (k = 0; k < rn->n_hosts; k++) {
+		moo_buf_printf(&names, "%s'%s'", k ? ", " : "", rn->hosts[k].name);
+		if (rn->hosts[k].why) {
+			moo_buf_printf(&whys, "%s%s", whys.len ? "; " : "", rn->hosts[k].why);
+		}
+	}
+	e = moo__error_add(err, MOO_EHOST, MOO_SEV_ERROR,
+			   "cannot reach %s, %s of sweep '%s' (%zu of %zu points not done)",
+			   names.ptr, rn->n_hosts > 1 ? "every host" : "the one host", rn->id, left,
+			   rn->n);
+	if (whys.len) {
+		moo__error_cause(e, whys.ptr);
+	}
+	moo__error_hint(e, "moo sweep --resume %s once %s back", rn->id,
+			rn->n_hosts > 1 ? "they are" : "it is");
+	moo_buf_dispose(&names);
+	moo_buf_dispose(&whys);
+	rn->unreachable = true;
+	return MOO_EHOST;
+}
+
 /* Loads the sweep's jobs, then runs the points that have not succeeded. */
 static int run_sweep(struct run *rn, struct moo_error **err)
 {
@@ -821,7 +1048,7 @@ static int run_sweep(struct run *rn, struct moo_error **err)
 					goto done;
 				}
 			}
-		} else if ((r = fill(rn, err))) {
+		} else if ((r = fill(rn, err)) || (r = unreachable(rn, err))) {
 			goto done;
 		}
 		if ((rn->o && rn->o->detach) || count(rn, P_DONE) == rn->n) {
@@ -865,6 +1092,7 @@ done:
 	free(rn->p);
 	for (k = 0; k < rn->n_hosts; k++) {
 		free(rn->hosts[k].gpu_busy);
+		free(rn->hosts[k].why);
 	}
 	free(rn->hosts);
 	return r;
@@ -873,9 +1101,10 @@ done:
 /*
  * After a sweep stopped on an error of its own (r: not its points' failure, not an
  * interrupt): one that left no job is forgotten, as if never started (true); one whose
- * points ran is kept as 'failed', for --resume.
+ * points ran is kept as 'failed', for --resume, as is one stopped for its hosts
+ * (unreachable), which --resume goes on once they are back.
  */
-static bool start_failed(struct moo_store *st, const char *id, int r)
+static bool start_failed(struct moo_store *st, const char *id, int r, bool unreachable)
 {
 	struct moo_job_filter f = MOO_JOB_FILTER_INIT;
 	struct moo_job **jobs = NULL;
@@ -886,7 +1115,7 @@ static bool start_failed(struct moo_store *st, const char *id, int r)
 		return false;
 	}
 	f.sweep = id;
-	if (!moo_store_list_jobs(&jobs, &n, st, &f, NULL) && !n) {
+	if (!unreachable && !moo_store_list_jobs(&jobs, &n, st, &f, NULL) && !n) {
 		gone = !moo__store_sweep_remove(st, id, NULL);
 	}
 	if (!gone) {
@@ -971,7 +1200,7 @@ int moo_sweep_run(char **id_out, struct moo_store *st, const struct moo_bundle *
 	rn.opts = opts;
 	rn.o = o;
 	r = run_sweep(&rn, err);
-	if (!start_failed(st, id, r)) {
+	if (!start_failed(st, id, r, rn.unreachable)) {
 		*id_out = moo__strdup(id);
 	}
 done:

@@ -55,8 +55,32 @@ if [ "$(printf '%s\n' "$out" | awk 'NR > 1 {print $2, $5}')" = "0 0.10
 1 123456789.123456789" ]; then ok "... shows each value as it was written"; else not_ok "... as written" "$out"; fi
 expect_exit "a bad grid is a usage error" 2 "$MOO" sweep "$T/p" --grid lr=1,2
 contains "... naming what may be swept" "$err" "training_params.NAME"
+
+# --random: a range of whole numbers draws whole numbers, both ends included; one of
+# decimals draws decimals
+expect_exit "--random 6 over batch_size=1..3 and lr=0.01..0.1" 0 "$MOO" sweep "$T/p" \
+	--grid training_params.batch_size=1..3 --grid training_params.lr=0.01..0.1 --random 6 \
+	--seed 3 --per-host 6 --json
+expect_exit "... compare --csv" 0 "$MOO" compare "$(printf '%s' "$out" | jq "d['sweep']")" --csv
+if [ "$(printf '%s\n' "$out" | $PY -c "import csv, sys; r = list(csv.DictReader(sys.stdin)); print(len(r), sorted(set(p['batch_size'] for p in r)), all(0.01 <= float(p['lr']) <= 0.1 and p['lr'] not in ('0.01', '0.1') for p in r))")" = "6 ['1', '2', '3'] True" ]; then
+	ok "... batch_size drawn from 1, 2, 3 (not '1..3'); lr drawn within 0.01..0.1"; else not_ok "... drawn" "$out"; fi
 sweeps() { /usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('$MOO_HOME/moo.db').execute('select count(*) from sweeps').fetchone()[0])"; }
 before=$(sweeps)
+
+# a bad range or value is a usage error before anything starts, naming the --grid
+for g in "lr=1..0 --random 2|the range runs backwards" "lr=0.5..0.1 --random 2|the range runs backwards" \
+	"lr=a..b --random 2|'a' is not a number" "lr=0..1:log --random 2|a :log range needs both ends above 0" \
+	"lr=1..2|a range needs --random" "lr=1,,2|value 2 of 'training_params.lr' is empty" \
+	"lr=0.1..0.5,0.7 --random 2|the range '0.1..0.5' is one of several"; do
+	set -- ${g%%|*}
+	gv=$1
+	shift
+	expect_exit "--grid training_params.$gv${*:+ $*}: a usage error" 2 "$MOO" sweep "$T/p" --grid "training_params.$gv" "$@"
+	contains "... naming the --grid and why" "$err" "--grid 'training_params.$gv': ${g#*|}"
+	contains "... with a hint" "$err" "hint: "
+done
+if [ "$(sweeps)" = "$before" ]; then ok "... none of them started a sweep"; else
+	not_ok "... no sweep started" "$before before, $(sweeps) after"; fi
 expect_exit "a sweep that fails at start (its first point refused: an unknown --set): exit 2" 2 \
 	"$MOO" sweep "$T/p" --grid training_params.lr=1,2 --set training_params.nosuch=1 --json
 if [ "$(printf '%s' "$out" | jq "d['sweep'], d['jobs'], d['diagnostics'][0]['message']")" = "None
@@ -69,6 +93,21 @@ expect_exit "--json on failure: still one JSON document" 2 "$MOO" sweep "$T/nosu
 if [ "$(printf '%s' "$out" | jq "d['sweep'], d['jobs'], d['diagnostics'][0]['message'].startswith('cannot open')")" = "None
 []
 True" ]; then ok "... with the diagnostics"; else not_ok "... json on failure" "$out"; fi
+
+# a sweep whose one host cannot be reached stops (exit 4), kept for --resume, never waits
+expect_exit "a sweep whose only host is unreachable: exit 4, not a wait" 4 timeout 20 "$MOO" sweep \
+	"$T/p" --on 127.0.0.1:1 --grid training_params.lr=1,2
+contains "... says which host" "$err" "cannot reach '127.0.0.1:1', the one host of sweep"
+sw5=$(printf '%s' "$err" | sed -n 's/^moo: sweep //p')
+contains "... how to go on" "$err" "hint: moo sweep --resume $sw5 once it is back"
+case $err in *"go elsewhere"*) not_ok "... and not that its points go elsewhere" "$err" ;;
+*) ok "... and not that its points go elsewhere" ;; esac
+expect_exit "... with --json: one document" 4 timeout 20 "$MOO" sweep "$T/p" --on 127.0.0.1:1 \
+	--grid training_params.lr=1 --json
+if [ "$(printf '%s' "$out" | jq "d['sweep'].startswith('moo-sweep-'), d['jobs'], d['diagnostics'][0]['code'], d['diagnostics'][0]['message'].startswith(\"cannot reach '127.0.0.1:1'\")")" = "True
+[]
+host
+True" ]; then ok "... ... the sweep (kept for --resume), no job, the diagnostic"; else not_ok "... json" "$out"; fi
 
 # a point that fails is not retried (its entry point's exit is not the infrastructure's)
 expect_exit "a sweep with a failing point exits 1" 1 "$MOO" sweep "$T/p" --grid training_params.lr=0.1,0.3,0.2 --retries 3 --per-host 3 --json
