@@ -1133,7 +1133,7 @@ static int listen_at(const char *path, ino_t *ino)
 {
 	struct sockaddr_un a;
 	struct stat st;
-	int fd, live;
+	int fd, live = -1;
 
 	if (sock_addr(&a, path) || (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		return -1;
