@@ -261,21 +261,45 @@ static struct moo__ynode *build_tree(struct moo__ydoc *p, const char *data, size
 	size_t bad;
 
 	bad = utf8_invalid_at((const unsigned char *)data, len);
-	if (bad < len) {
+	{
+		/* A control character (YAML allows tab, line feed and carriage return) is named
+		 * where it is: libyaml's reader reports it at 1:1. */
+		size_t ctl = 0;
 		int line = 1, col = 1;
 		size_t i;
 
-		for (i = 0; i < bad; i++) {
-			if (data[i] == '\n') {
-				line++, col = 1;
-			} else if (((unsigned char)data[i] & 0xc0) != 0x80) {
-				col++;
-			}
+		while (ctl < len && ctl < bad &&
+		       !(((unsigned char)data[ctl] < 0x20 && data[ctl] != '\t' &&
+			  data[ctl] != '\n' && data[ctl] != '\r') ||
+			 data[ctl] == 0x7f)) {
+			ctl++;
 		}
-		moo__error_hint(diag_at(p->diags, p->file, line, col, MOO_SEV_ERROR,
-					"invalid UTF-8 at byte %zu", bad),
-				"save the file as UTF-8");
-		return NULL;
+		if ((ctl < len && ctl < bad) || bad < len) {
+			bool is_ctl = ctl < bad && ctl < len; /* the loop stopped at one */
+			size_t at = is_ctl ? ctl : bad;
+
+			for (i = 0; i < at; i++) {
+				if (data[i] == '\n') {
+					line++, col = 1;
+				} else if (((unsigned char)data[i] & 0xc0) != 0x80) {
+					col++;
+				}
+			}
+			if (is_ctl) {
+				moo__error_hint(
+					diag_at(p->diags, p->file, line, col, MOO_SEV_ERROR,
+						"invalid YAML: a control character (0x%02x)",
+						(unsigned char)data[at]),
+					"remove it; in a double-quoted string write it as an "
+					"escape "
+					"(\\t, \\x1b)");
+			} else {
+				moo__error_hint(diag_at(p->diags, p->file, line, col, MOO_SEV_ERROR,
+							"invalid UTF-8 at byte %zu", bad),
+						"save the file as UTF-8");
+			}
+			return NULL;
+		}
 	}
 
 	yaml_parser_initialize(&yp);

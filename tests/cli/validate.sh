@@ -4,7 +4,7 @@
 S=$MOO_SRC/tests/spec
 n=$(ls "$S"/valid/*.yaml "$S"/invalid/*.yaml "$S"/parser-only/*.yaml | wc -l)
 examples=$(ls -d "$MOO_SRC"/examples/*/ 2>/dev/null)
-plan $((n + 13 + $(echo $examples | wc -w)))
+plan $((n + 15 + $(echo $examples | wc -w)))
 
 # the example projects in the tree are valid, files and all
 for d in $examples; do
@@ -60,4 +60,8 @@ check "and says valid" $PY -c 'import json,sys; assert json.loads(sys.argv[1])["
 # hostile: 100k nested brackets are refused at once, not after seconds of parsing
 $PY -c 'import sys; sys.stdout.write("[" * 100000)' >"$T/deep.yaml"
 expect_exit "a depth bomb is refused" 3 "$MOO" validate --spec-only "$T/deep.yaml"
+printf 'framework: {name: python, version: "3", runtime: python3}\nmodel: {name: t}\n\nentry_point: tr\033ain.py\n' >"$T/ctl.yaml"
+expect_exit "a control character in the file is refused" 3 "$MOO" validate --spec-only "$T/ctl.yaml"
+if grep -q "^$T/ctl.yaml:4:16: error: invalid YAML: a control character (0x1b)" "$T/.err"; then ok "... named at its line and column, not 1:1"
+else not_ok "... at its line and column" "$(cat "$T/.err")"; fi
 done_testing
