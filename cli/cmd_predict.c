@@ -10,10 +10,14 @@
 
 static const char *data, *on;
 static bool json;
+static long timeout_s = 300;
 
 static const struct opt opts[] = {
 	{'d', "data", "JSON", "the request body (application/json)", OPT_STRING, &data},
 	OPT_ON(&on),
+	{0, "timeout", "S",
+	 "seconds a URL's answer may take, connecting included (default 300; connecting: 10)",
+	 OPT_INT, &timeout_s},
 	{0, "json", NULL, "print {status, answer} (one document for all calls)", OPT_FLAG, &json},
 	OPT_END,
 };
@@ -37,6 +41,30 @@ static const char *type_of(const char *path)
 	return "application/octet-stream";
 }
 
+/* An answer's bytes as a JSON string: bytes that are not UTF-8 become U+FFFD. */
+static json_t *text_json(const struct moo_buf *b)
+{
+	struct moo_buf t = MOO_BUF_INIT;
+	json_t *s = json_stringn(b->ptr ? b->ptr : "", b->len);
+	size_t i;
+
+	if (s) {
+		return s;
+	}
+	for (i = 0; i < b->len; i++) {
+		unsigned char c = (unsigned char)b->ptr[i];
+
+		if (c && c < 0x80) {
+			moo_buf_putc(&t, (char)c);
+		} else {
+			moo_buf_puts(&t, "\xef\xbf\xbd");
+		}
+	}
+	s = json_stringn(t.ptr ? t.ptr : "", t.len);
+	moo_buf_dispose(&t);
+	return s;
+}
+
 static int slurp(FILE *f, const char *name, struct moo_buf *out)
 {
 	char chunk[65536];
@@ -55,6 +83,7 @@ static int slurp(FILE *f, const char *name, struct moo_buf *out)
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_serve_opts so = MOO_SERVE_OPTS_INIT;
+	struct moo_predict_opts po = MOO_PREDICT_OPTS_INIT;
 	struct moo_serve_model *m = NULL;
 	struct moo_server *srv = NULL;
 	struct moo_store *st = NULL;
@@ -70,6 +99,12 @@ static int run(const struct cmd *self, int argc, char **argv)
 		json_decref(all);
 		return r;
 	}
+	if (timeout_s < 1 || timeout_s > 86400 * 7) {
+		json_decref(all);
+		return usage_error(self, NULL, "--timeout %ld is not between 1 and 604800 seconds",
+				   timeout_s);
+	}
+	po.timeout_s = (unsigned)timeout_s;
 	target = argv[0];
 	if (data && npos > 1) {
 		json_decref(all);
@@ -148,8 +183,8 @@ static int run(const struct cmd *self, int argc, char **argv)
 				goto done;
 			}
 		}
-		r = is_url ? moo_predict_url(&ans, &status, target, type, body.ptr ? body.ptr : "",
-					     body.len, &err)
+		r = is_url ? moo_predict_url_opts(&ans, &status, target, type,
+						  body.ptr ? body.ptr : "", body.len, &po, &err)
 			   : moo_server_call(&ans, &status, srv, "/invocations", type,
 					     body.ptr ? body.ptr : "", body.len, &err);
 		moo_buf_dispose(&body);
@@ -165,11 +200,15 @@ static int run(const struct cmd *self, int argc, char **argv)
 			failed = 1;
 		}
 		if (json) {
-			json_t *a = json_loadb(ans.ptr ? ans.ptr : "", ans.len, 0, NULL);
+			json_t *a =
+				json_loadb(ans.ptr ? ans.ptr : "", ans.len, JSON_DECODE_ANY, NULL);
+			json_t *res = json_pack("{sssiso}", "input", name, "status", status,
+						"answer", a ? a : json_null());
 
-			json_array_append_new(all,
-					      json_pack("{sssiso}", "input", name, "status", status,
-							"answer", a ? a : json_null()));
+			if (!a) { /* an answer that is not JSON: its text, never a silent null */
+				json_object_set_new(res, "answer_text", text_json(&ans));
+			}
+			json_array_append_new(all, res);
 		} else if (status == 200) {
 			printf("%.*s\n", (int)ans.len, ans.ptr ? ans.ptr : "");
 		} else {

@@ -243,6 +243,17 @@ static int run(const struct cmd *self, int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	r = stop == SIGINT ? EXIT_INTERRUPTED : EXIT_OK;
+	if (r == EXIT_INTERRUPTED && json && !printed) { /* before its document: say so */
+		struct moo_error e = {.code = MOO_EINTR, .severity = MOO_SEV_ERROR};
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "interrupted while '%s' was loading; nothing is served",
+			 m->name);
+		e.message = msg;
+		json_failure_member("url", json_string(moo_server_url(srv)));
+		json_failure_member("model", json_string(m->name));
+		print_errors(&e);
+	}
 done:
 	moo_server_stop(srv);
 	moo_serve_model_free(m);

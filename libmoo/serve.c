@@ -516,6 +516,9 @@ struct req {
 	size_t answer_len;
 	bool retry;
 	struct req *next;
+	/* in srv->arriving while its body arrives (the --timeout of a client that stalls) */
+	struct req *aprev, *anext;
+	bool arriving;
 };
 
 enum wstate { W_DOWN, W_LOADING, W_READY, W_FAILED };
@@ -550,6 +553,9 @@ struct moo_server {
 	/* the loop thread's own */
 	struct req *head, *tail;
 	unsigned queued;
+	struct req *arriving; /* requests whose body is still arriving, oldest first */
+	struct req *arriving_tail;
+	bool was_ready; /* a worker has been ready: a restart is waited for, not a 503 */
 	unsigned long next_id;
 	unsigned long pid; /* for request ids */
 	struct worker *w;
@@ -585,11 +591,33 @@ static const struct moo__embedded *script(const char *name)
 	return NULL;
 }
 
+static void arriving_drop(struct req *q)
+{
+	struct moo_server *s = q->srv;
+
+	if (!q->arriving) {
+		return;
+	}
+	if (q->aprev) {
+		q->aprev->anext = q->anext;
+	} else {
+		s->arriving = q->anext;
+	}
+	if (q->anext) {
+		q->anext->aprev = q->aprev;
+	} else {
+		s->arriving_tail = q->aprev;
+	}
+	q->aprev = q->anext = NULL;
+	q->arriving = false;
+}
+
 static void req_free(struct req *q)
 {
 	if (!q) {
 		return;
 	}
+	arriving_drop(q);
 	if (q->spool_fd >= 0) {
 		close(q->spool_fd);
 	}
@@ -934,6 +962,7 @@ static void set_ready(struct moo_server *s, struct worker *w, bool ready, const 
 	pthread_mutex_lock(&s->mu);
 	if (ready) {
 		s->ready++;
+		s->was_ready = true;
 	} else if (w->st == W_READY) {
 		s->ready--;
 	}
@@ -946,6 +975,7 @@ static void set_ready(struct moo_server *s, struct worker *w, bool ready, const 
 }
 
 static struct req *pop(struct moo_server *s);
+static void expire_arrivals(struct moo_server *s);
 
 /*
  * The worker is gone: what it was answering gets 502, and it is started again (unless
@@ -1106,6 +1136,33 @@ static double dispatch(struct moo_server *s)
 {
 	double due = -1;
 	unsigned i;
+
+	/*
+	 * No worker ready (one being restarted after it died): what waits is answered once
+	 * every worker has failed to load again, or after --timeout s in the queue.
+	 */
+	while (s->head && !s->ready) {
+		if (s->failed >= s->n_w) {
+			char *msg = moo__printf("load() failed: %s; the model is not served "
+						"(load() is not retried): fix it and serve again",
+						s->load_error ? s->load_error : "?");
+			size_t len;
+			char *t = error_json(msg, &len);
+
+			free(msg);
+			deliver(s, pop(s), 503, t, len, false);
+		} else if (now() - s->head->queued_at > s->o.timeout_s) {
+			char *msg = moo__printf("no worker was ready within %u s (moo serve "
+						"--timeout): a worker is being restarted; try "
+						"again shortly",
+						s->o.timeout_s);
+
+			deliver_error(s, pop(s), 503, msg);
+			free(msg);
+		} else {
+			break;
+		}
+	}
 
 	while (s->head) {
 		struct worker *best = NULL;
@@ -1365,6 +1422,7 @@ static void *loop_main(void *arg)
 			break;
 		}
 		MHD_run(s->d);
+		expire_arrivals(s);
 		due = dispatch(s);
 	}
 	/* Stopping: whatever waits is answered 503; the workers see EOF, then SIGKILL. */
@@ -1528,8 +1586,9 @@ static enum MHD_Result enqueue(struct req *q)
 				  e ? e : "?");
 		free(e);
 		refuse = why;
-	} else if (st == MOO_SERVER_LOADING) {
-		why = link_wait(s);
+	} else if (st == MOO_SERVER_LOADING && ((why = link_wait(s)) || !s->was_ready)) {
+		/* loading for the first time, or the host being reconnected; a worker being
+		 * restarted (one died) is waited for in the queue */
 		refuse = why ? why : "the model is loading";
 	} else if (waiting(s) >= s->o.queue_max) {
 		refuse = "too many requests are waiting: try again shortly";
@@ -1622,7 +1681,23 @@ static enum MHD_Result route(struct req *q, const char *method)
 			return r;
 		}
 		if (!strncmp(rest, "/versions/", 10)) {
-			rest += 10 + strcspn(rest + 10, "/");
+			/* only the served model's version is here (model.version) */
+			size_t vl = strcspn(rest + 10, "/");
+
+			if (!s->version || strlen(s->version) != vl ||
+			    strncmp(rest + 10, s->version, vl)) {
+				char *msg = moo__printf(
+					"no version '%.*s' of model '%s' here: %s%s%s", (int)vl,
+					rest + 10, s->name,
+					s->version ? "this server has version '"
+						   : "it has no version",
+					s->version ? s->version : "", s->version ? "'" : "");
+				enum MHD_Result r = reply(q, 404, NULL, msg);
+
+				free(msg);
+				return r;
+			}
+			rest += 10 + vl;
 		}
 		if (!*rest) {
 			json_t *o =
@@ -1683,9 +1758,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			q->replied = true;
 			return r;
 		}
+		q->arriving = true; /* until its body is complete (expire_arrivals) */
+		q->aprev = s->arriving_tail;
+		if (s->arriving_tail) {
+			s->arriving_tail->anext = q;
+		} else {
+			s->arriving = q;
+		}
+		s->arriving_tail = q;
 		return MHD_YES;
 	}
 	if (q->replied) {
+		arriving_drop(q);
 		*size = 0;
 		return MHD_YES;
 	}
@@ -1713,10 +1797,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*size = 0;
 		return r;
 	}
+	arriving_drop(q);
 	if (q->answered) {
 		return send_answer(q);
 	}
 	return route(q, method);
+}
+
+/*
+ * Requests whose body has not all arrived within --timeout: 408, written as reply_early
+ * does, then the socket shut down so that libmicrohttpd ends the connection. A client that
+ * keeps sending gets its 408 from on_request; this is for one that stopped (libmicrohttpd
+ * calls nothing for it, and its own connection timeout, set longer, would close it
+ * without an answer).
+ */
+static void expire_arrivals(struct moo_server *s)
+{
+	double t = now();
+
+	while (s->arriving && t - s->arriving->started > s->o.timeout_s) {
+		struct req *q = s->arriving;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		char *msg = moo__printf("the request took over %u s to arrive (moo serve "
+					"--timeout)",
+					s->o.timeout_s);
+
+		arriving_drop(q);
+		reply_early(q, 408, "Request Timeout", msg);
+		free(msg);
+		if (ci) {
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		}
+	}
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **cc,
@@ -1866,7 +1979,9 @@ int moo_server_start(struct moo_server **out, const struct moo_serve_model *m,
 	s->d = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s,
+				/* longer than --timeout: a body that stalls gets its 408 from
+				 * expire_arrivals before libmicrohttpd closes the connection */
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s + 2,
 				MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
 	if (!s->d) {
 		r = moo__fail_errno(err, MOO_EIO, "cannot listen on %s port %u", bind_addr,
@@ -1950,7 +2065,7 @@ int moo_server_call(struct moo_buf *out, int *status, struct moo_server *s, cons
 		q->spool_fd = -1;
 	}
 	pthread_mutex_lock(&s->mu);
-	if (!s->ready) {
+	if (!s->ready && (!s->was_ready || s->failed >= s->n_w)) {
 		pthread_mutex_unlock(&s->mu);
 		req_free(q);
 		return moo__fail(err, MOO_EJOB, "the model is not ready: %s",
@@ -1995,6 +2110,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *out)
 int moo_predict_url(struct moo_buf *out, int *status, const char *url, const char *content_type,
 		    const void *body, size_t len, struct moo_error **err)
 {
+	return moo_predict_url_opts(out, status, url, content_type, body, len, NULL, err);
+}
+
+int moo_predict_url_opts(struct moo_buf *out, int *status, const char *url,
+			 const char *content_type, const void *body, size_t len,
+			 const struct moo_predict_opts *opts, struct moo_error **err)
+{
+	unsigned timeout_s = 300, connect_s = 10;
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
 	const char *p = strstr(url, "://");
@@ -2004,6 +2127,18 @@ int moo_predict_url(struct moo_buf *out, int *status, const char *url, const cha
 	long code = 0;
 	int r;
 
+	if (opts) {
+		r = moo__opts_version(opts->version, MOO_PREDICT_OPTS_VERSION, "moo_predict_opts",
+				      err);
+		if (r) {
+			return r;
+		}
+		timeout_s = opts->timeout_s ? opts->timeout_s : timeout_s;
+		connect_s = opts->connect_timeout_s ? opts->connect_timeout_s : connect_s;
+	}
+	if (connect_s > timeout_s) {
+		connect_s = timeout_s;
+	}
 	r = moo__curl_load(err);
 	if (r < 0) {
 		return r;
@@ -2028,7 +2163,8 @@ int moo_predict_url(struct moo_buf *out, int *status, const char *url, const cha
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)connect_s);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	c = curl_easy_perform(h);
@@ -2036,7 +2172,13 @@ int moo_predict_url(struct moo_buf *out, int *status, const char *url, const cha
 		struct moo_error *e =
 			moo__error_add(err, MOO_ENET, MOO_SEV_ERROR, "no answer from '%s'", full);
 
-		if (e) {
+		if (e && c == CURLE_OPERATION_TIMEDOUT) {
+			moo__error_cause(e, ebuf[0] ? ebuf : curl_easy_strerror(c));
+			moo__error_hint(e,
+					"nothing answered within %u s (connecting: %u s); is the "
+					"server stuck? give it longer with --timeout",
+					timeout_s, connect_s);
+		} else if (e) {
 			moo__error_cause(e, ebuf[0] ? ebuf : curl_easy_strerror(c));
 			moo__error_hint(e, "is 'moo serve' running there?");
 		}

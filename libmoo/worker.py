@@ -98,19 +98,40 @@ def _json_body(body):
         raise BadRequest("malformed JSON: %s" % e)
 
 
+def _number(cell):
+    """A CSV cell as a number, or None. float() takes "nan" and "inf" too: they are numbers."""
+    try:
+        return float(cell.strip())
+    except ValueError:
+        return None
+
+
 def _csv_rows(text):
+    """The rows of a CSV body (RFC 4180, quoted cells read as their text): a UTF-8 BOM
+    (Excel's "CSV UTF-8") dropped; the first line a header when none of its cells is a
+    number; any other line that is not all numbers a BadRequest naming it."""
+    import csv
+    if text.startswith("\ufeff"):
+        text = text[1:]
     rows = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        cells = [c.strip() for c in line.split(",")]
-        try:
-            rows.append([float(c) for c in cells])
-        except ValueError:
-            if rows:
-                raise BadRequest("CSV line %d is not numbers: %r" % (len(rows) + 1, line[:80]))
-            # a header line
+    reader = csv.reader(text.splitlines())
+    first = True
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            nums = [_number(c) for c in cells]
+            if None in nums:
+                if first and all(n is None for n in nums):
+                    first = False
+                    continue  # a header line
+                bad = cells[nums.index(None)]
+                raise BadRequest("CSV line %d is not numbers: %r is not a number (only the "
+                                 "first line may be a header)" % (reader.line_num, bad[:40]))
+            first = False
+            rows.append(nums)
+    except csv.Error as e:
+        raise BadRequest("CSV line %d cannot be read: %s" % (reader.line_num, e))
     return rows
 
 
@@ -123,29 +144,57 @@ def _reshape(flat, shape):
     return [_reshape(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
-def _flatten(x, shape):
-    if isinstance(x, (list, tuple)):
-        shape.append(len(x))
-        flat = []
-        inner = None
-        for e in x:
-            s = []
-            flat.extend(_flatten(e, s))
-            inner = s
-        if inner:
-            shape.extend(inner)
-        return flat
-    return [x]
+class NotTensor(Exception):
+    pass
 
 
-def _datatype(flat):
+def _regular(x, what):
+    """x's values in row-major order and its shape; NotTensor(what ...) when its lists are
+    ragged ([[1, 2], [3]])."""
+    if not isinstance(x, (list, tuple)):
+        return [x], []
+    if not x:
+        return [], [0]
+    subs = [_regular(e, what) for e in x]
+    inner = subs[0][1]
+    flat = []
+    for f, sh in subs:
+        if sh != inner:
+            raise NotTensor("%s is ragged: its lists are not all of one shape" % what)
+        flat.extend(f)
+    return flat, [len(x)] + inner
+
+
+# KServe's Open Inference Protocol v2 tensor datatypes: what each one's data may hold.
+def _is_int(lo, hi):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+_DATATYPES = {
+    "BOOL": lambda v: isinstance(v, bool),
+    "UINT8": _is_int(0, 2**8 - 1), "UINT16": _is_int(0, 2**16 - 1),
+    "UINT32": _is_int(0, 2**32 - 1), "UINT64": _is_int(0, 2**64 - 1),
+    "INT8": _is_int(-2**7, 2**7 - 1), "INT16": _is_int(-2**15, 2**15 - 1),
+    "INT32": _is_int(-2**31, 2**31 - 1), "INT64": _is_int(-2**63, 2**63 - 1),
+    "FP16": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "FP32": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "FP64": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "BYTES": lambda v: isinstance(v, str),
+}
+
+
+def _datatype(flat, name):
     if all(isinstance(v, bool) for v in flat):
         return "BOOL"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
         return "INT64"
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
-        return "FP64"
-    return "BYTES"
+    if all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+        return "FP64"  # None: a NaN, as JSON writes it
+    if all(isinstance(v, str) for v in flat):
+        return "BYTES"
+    raise NotTensor("output '%s' holds values that are not numbers, booleans or strings "
+                    "(%s)" % (name, type(next(v for v in flat if not isinstance(
+                        v, (bool, int, float, str)) and v is not None)).__name__))
 
 
 _PIECE = 1 << 20
@@ -292,9 +341,26 @@ def _request(head, body):
                 raise BadRequest("each input needs 'name', 'shape', 'datatype' and 'data'")
             data = t["data"]
             shape = t["shape"]
-            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            dtype = t["datatype"]
+            if not isinstance(shape, list) or not all(
+                    isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
                 raise BadRequest("input '%s': 'shape' must be a list of sizes" % t["name"])
-            flat = _flatten(data, [])
+            if dtype not in _DATATYPES:
+                raise BadRequest("input '%s': datatype %r is none of %s"
+                                 % (t["name"], dtype, ", ".join(_DATATYPES)))
+            try:
+                flat, _ = _regular(data, "input '%s': 'data'" % t["name"])
+            except NotTensor as e:
+                raise BadRequest(str(e))
+            ok = _DATATYPES[dtype]
+            for v in flat:
+                if not ok(v):
+                    raise BadRequest("input '%s': %s data holds %s, which is not %s"
+                                     % (t["name"], dtype, json.dumps(v)[:40],
+                                        "a string" if dtype == "BYTES" else
+                                        "true or false" if dtype == "BOOL" else
+                                        "an integer in its range" if "INT" in dtype else
+                                        "a number"))
             n = 1
             for d in shape:
                 n *= d
@@ -346,13 +412,19 @@ def _answer(head, req, result, model_name):
             result = result.tolist()
         doc = {"predictions": result}
     if head.get("path", "").endswith("/infer"):
-        preds = doc.get("predictions", doc)
-        if hasattr(preds, "tolist"):
-            preds = preds.tolist()
-        shape = []
-        flat = _flatten(preds, shape)
-        out = {"model_name": model_name, "outputs": [
-            {"name": "predictions", "shape": shape, "datatype": _datatype(flat), "data": flat}]}
+        # A list or array is the tensor "predictions"; so is a dict's "predictions"; a dict
+        # without it gives a tensor for each of its keys.
+        tensors = doc.items() if "predictions" not in doc else [("predictions", doc["predictions"])]
+        outputs = []
+        for name, value in tensors:
+            if hasattr(value, "tolist"):
+                value = value.tolist()
+            if isinstance(value, dict):
+                raise NotTensor("output '%s' is a dict" % name)
+            flat, shape = _regular(value, "output '%s'" % name)
+            outputs.append({"name": str(name), "shape": shape,
+                            "datatype": _datatype(flat, name), "data": flat})
+        out = {"model_name": model_name, "outputs": outputs}
         if isinstance(req, dict) and "id" in req:
             out["id"] = req["id"]
         doc = out
@@ -367,7 +439,30 @@ def _default(o):
     raise TypeError("%s is not JSON" % type(o).__name__)
 
 
-_encode = json.JSONEncoder(default=_default).encode  # json.dumps(doc, default=_default)
+def _finite(o):
+    """o with NaN and +-Infinity as None (null), as JavaScript's JSON.stringify writes them:
+    JSON has no such numbers."""
+    if isinstance(o, float):
+        return o if o - o == 0 else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    if hasattr(o, "tolist"):
+        return _finite(o.tolist())
+    return o
+
+
+# json.dumps(doc, default=_default), refusing NaN and Infinity: the rare answer that holds
+# one is encoded again with them as null (_finite), the others pay nothing for it.
+_encode_strict = json.JSONEncoder(default=_default, allow_nan=False).encode
+
+
+def _encode(doc):
+    try:
+        return _encode_strict(doc)
+    except ValueError:
+        return _encode_strict(_finite(doc))
 _heads = {}
 
 
@@ -389,6 +484,8 @@ def _error(status, msg):
             json.dumps({"error": msg}).encode()]
 
 
+_NOT_TENSOR = ("predict's result is no /infer answer (return a list or array, or a dict of "
+               "them, one output tensor each): ")
 _WHAT_MAX = 300
 
 
@@ -479,6 +576,9 @@ def main():
                                      % (len(results), len(reqs)))
                 for (i, _), res in zip(reqs, results):
                     out[i] = [_OK, _answer(msgs[i][0], reqs_by_i[i], res, model_name)]
+            except NotTensor as e:
+                for i, _ in reqs:
+                    out[i] = _error(500, _NOT_TENSOR + str(e))
             except Exception as e:
                 traceback.print_exc()
                 sys.stderr.flush()
@@ -498,6 +598,8 @@ def main():
                                 _hold_off = _QUIET
                             elif _hold_off:
                                 _hold_off -= 1
+                        except NotTensor as e:
+                            out[i] = _error(500, _NOT_TENSOR + str(e))
                         except Exception as e:
                             traceback.print_exc()
                             sys.stderr.flush()

@@ -33,7 +33,7 @@ req() {
 	body=$(cat "$T/body")
 }
 
-plan 79
+plan 80
 
 # ---- a model that loads slowly: live at once, ready after load() ---------------------------
 cp -r "$FX/echo" "$T/echo"
@@ -220,6 +220,16 @@ contains "moo predict JOB prints a prediction" "$out" '{"predictions": [1'
 start_serve job "$job" --wait-ready
 req POST /v2/models/sklearn-diabetes/infer $J -d "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 10], \"datatype\": \"FP64\", \"data\": $X}]}"
 contains "moo serve JOB: OIP infer on the trained model" "$code $body" '200 {"model_name": "sklearn-diabetes", "outputs": [{"name": "predictions", "shape": [1], "datatype": "FP64"'
+stop_serve
+# moo-serve(1)'s example, as written there (its job id this job's)
+ex=$(sed -n 's/^moo \(serve --port 0 --wait-ready .*\) &.*/\1/p' "$MOO_SRC/man/moo-serve.1.scd" | sed "s/moo-job-hqx9uo/$job/")
+"$MOO" $ex >"$T/ex.out" 2>"$T/ex.err" &
+SPID=$!
+i=0
+until [ -s "$T/ex.out" ] || ! kill -0 "$SPID" 2>/dev/null || [ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
+URL=$(head -n1 "$T/ex.out")
+req POST /invocations $J -d "{\"instances\": $X}"
+contains "moo-serve(1)'s example of --wait-ready --workers 4 serves a job as written" "$code $body" '200 {"predictions": [1'
 stop_serve
 
 # ---- a ZIP bundle; usage errors --------------------------------------------------------------------

@@ -97,6 +97,65 @@ def check_slow(url):
         fail("wanted 408 for the slow client and 200 for the other")
 
 
+def check_stall(url):
+    """A client that sends its headers and part of its body, then nothing: 408 once
+    --timeout (2 s) has passed, not a connection closed without an answer."""
+    u = urlsplit(url)
+    s = socket.create_connection((u.hostname, u.port), timeout=20)
+    s.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 100\r\n\r\n{\"inst")
+    start = time.time()
+    answer = b""
+    s.settimeout(10)
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    except OSError as e:
+        print("recv: %s" % e)
+    took = time.time() - start
+    print("stalled client got %r after %.1f s" % (answer, took))
+    if not answer.startswith(b"HTTP/1.1 408") or b'{"error":"the request took over 2 s' not in answer:
+        fail("wanted 408 with a JSON error")
+    if not 1.5 < took < 5:
+        fail("wanted it after about --timeout (2 s)")
+
+
+def check_hang(url):
+    """Something that accepts connections and never answers: listens on a free port, prints
+    it, and holds every connection until killed."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    print(ls.getsockname()[1], flush=True)
+    held = []
+    while True:
+        held.append(ls.accept()[0])
+
+
+def check_text(url):
+    """An HTTP server that answers every POST 200 with text/plain 'nan' (not JSON)."""
+    import http.server
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"nan")
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
 def check_queue(url):
     res = []
     lock = threading.Lock()

@@ -123,11 +123,31 @@ MOO_EXTERN int moo_server_call(struct moo_buf *out, int *status, struct moo_serv
 
 /*
  * POSTs body to url (moo predict URL): a URL without a path gets /invocations. *status the
- * HTTP status, out the answer. MOO_ENET when no answer came (connect timeout 10 s).
+ * HTTP status, out the answer. MOO_ENET when no answer came (connect timeout 10 s, the
+ * whole request 300 s).
  */
 MOO_EXTERN int moo_predict_url(struct moo_buf *out, int *status, const char *url,
 			       const char *content_type, const void *body, size_t len,
 			       struct moo_error **err);
+
+struct moo_predict_opts {
+	unsigned version;           /* MOO_PREDICT_OPTS_VERSION */
+	unsigned timeout_s;         /* the whole request, connecting included; 0: 300 */
+	unsigned connect_timeout_s; /* connecting; 0: 10 (at most timeout_s) */
+};
+#define MOO_PREDICT_OPTS_VERSION 1
+#define MOO_PREDICT_OPTS_INIT                  \
+	{                                      \
+		MOO_PREDICT_OPTS_VERSION, 0, 0 \
+	}
+
+/*
+ * moo_predict_url with options (opts NULL: the defaults): MOO_ENET also when no whole answer
+ * came within opts->timeout_s (a server that accepts and never answers).
+ */
+MOO_EXTERN int moo_predict_url_opts(struct moo_buf *out, int *status, const char *url,
+				    const char *content_type, const void *body, size_t len,
+				    const struct moo_predict_opts *opts, struct moo_error **err);
 
 /* Stops listening, ends the workers (EOF, then SIGKILL after 2 s). NULL-safe. */
 MOO_EXTERN void moo_server_stop(struct moo_server *s);
