@@ -291,6 +291,11 @@ static int exec(const struct cmd *self, struct cmd_ctx *ctx)
 			return r;
 		}
 	}
+	if ((csv || by) && npos == 1) {
+		return usage_error(self, "'moo ps -a' shows a sweep's id as the NAME of its jobs",
+				   "no sweep '%s' (--by and --csv compare the points of a sweep)",
+				   argv[0]);
+	}
 	if (csv || by) {
 		return usage_error(self, "name one sweep: moo compare SWEEP --by METRIC",
 				   "--by and --csv compare the points of a sweep");

@@ -342,6 +342,8 @@ kill -KILL "-$(state_of "$g" pgid)" "$(state_of "$g" pid)" 2>/dev/null
 rm -rf "$MOO_ROOT/jobs/$g"
 check "a job whose folder is gone is lost at once" wait_status "$g" lost 3
 check "... and moo rm forgets it" sh -c "'$MOO' rm '$g' >/dev/null 2>&1 && ! '$MOO' status '$g' >/dev/null 2>&1"
+"$MOO" compare --by mae moo-sweep-nope >out 2>err
+check "compare --by of a sweep that does not exist: exit 2, saying there is no such sweep" sh -c "[ $? = 2 ] && grep -q \"no sweep 'moo-sweep-nope'\" err"
 for f in '' 'running,'; do
 	check "ps -s '$f' names no status: a usage error (exit 2), not every job" sh -c "'$MOO' ps -s '$f' >/dev/null 2>&1; [ \$? = 2 ]"
 done
