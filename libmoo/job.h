@@ -50,6 +50,7 @@ void moo__read_metrics(struct moo__transport *t, struct moo_job *job);
 int moo__read_state(struct moo__transport *t, const struct moo_job *job, const char *path,
 		    struct moo_buf *b, struct moo_error **err);
 char *moo__results_dir(const struct moo_job *job);
+int moo__verify_manifest(const char *manifest, const char *dir, struct moo_error **err);
 int moo__finish(struct moo__transport *t, struct moo_job *job, const char *exit_text,
 		struct moo_error **err);
 void moo__starting_mark(char **mark, const char *id);

@@ -20,8 +20,6 @@
 #include "slurm.h"
 #include "job.h"
 
-static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err);
-
 /* Where a remote job's result lands on this machine: <store folder>/results/<id>/. */
 char *moo__results_dir(const struct moo_job *job)
 {
@@ -71,7 +69,7 @@ static int pull_result(struct moo__transport *t, const struct moo_job *job, char
 	if (r) {
 		goto done;
 	}
-	r = verify_manifest(manifest.len ? manifest.ptr : "", got, err);
+	r = moo__verify_manifest(manifest.len ? manifest.ptr : "", got, err);
 	if (r) {
 		moo__rm_rf(got);
 		goto done;
@@ -163,7 +161,7 @@ int moo__finish(struct moo__transport *t, struct moo_job *job, const char *exit_
 }
 
 /* Checks every file of the manifest under dir; MOO_EIO naming the first that differs. */
-static int verify_manifest(const char *manifest, const char *dir, struct moo_error **err)
+int moo__verify_manifest(const char *manifest, const char *dir, struct moo_error **err)
 {
 	const char *p = manifest;
 	int r = 0;
@@ -250,7 +248,7 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
 	}
 	if (!r && manifest.len) {
-		r = verify_manifest(manifest.ptr, dest, err);
+		r = moo__verify_manifest(manifest.ptr, dest, err);
 	}
 done:
 	if (r && made) {

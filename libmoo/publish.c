@@ -1579,6 +1579,19 @@ int moo_publish(struct moo_publication *out, struct moo_store *st, const struct 
 		r = MOO_EARG;
 		goto done;
 	}
+	{
+		/* what moo.lock says ran made the result: one changed since is not published */
+		char *hint = moo__printf("the result changed since job %s ended: put it back as "
+					 "the job left it, or run it again ('moo reproduce %s') "
+					 "and publish that",
+					 job->id, job->id);
+
+		r = moo__job_verify_result(job, job->result_path, hint, err);
+		free(hint);
+		if (r) {
+			goto done;
+		}
+	}
 	if ((r = build_folder(&f, job, name, version, err))) {
 		goto done;
 	}
@@ -2182,7 +2195,7 @@ int moo_publish_serve_model(struct moo_serve_model **out, const char *ref, bool 
 	job.result_path = model;
 	job.lock = lock.ptr;
 	job.command = plan->command;
-	if ((r = moo_serve_model_from_job(&m, &job, err))) {
+	if ((r = moo__serve_model_from_job(&m, &job, false, err))) {
 		goto done;
 	}
 	m->tmp_dir = tmp;

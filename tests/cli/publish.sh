@@ -150,10 +150,42 @@ check "and the same result" cmp -s "$MOO_ROOT/jobs/$again/work/training_result/m
 "$MOO" reproduce "$T/bare.git@no-such-tag" >out 2>err
 check "an unknown tag is exit 2" [ $? -eq 2 ]
 
+# ---- a result that changed since the job ended is not published ---------------------------
+j5=$(model changed 1.0 0.3)
+wait_status "$j5" succeeded 60
+r5="$MOO_ROOT/jobs/$j5/work/training_result"
+cp "$r5/model.bin" "$T/model.bin.j5"
+git init -q --bare "$T/changed.git"
+echo tampered >>"$r5/model.bin"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "a result file changed since the job ended is refused (exit 6)" [ $? -eq 6 ]
+check "naming it and MANIFEST.sha256" grep -q "'$r5/model.bin' does not match MANIFEST.sha256" err
+check "with a hint to put it back or run the job again" grep -q "^hint: the result changed since job $j5 ended: .*moo reproduce $j5" err
+check "and nothing was pushed" [ -z "$(git -C "$T/changed.git" for-each-ref)" ]
+cp "$T/model.bin.j5" "$r5/model.bin"
+echo x >"$r5/new.txt"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "a file added to the result is refused (exit 6)" [ $? -eq 6 ]
+check "naming it as not in MANIFEST.sha256" grep -q "'$r5/new.txt' is not in MANIFEST.sha256" err
+rm "$r5/new.txt" "$r5/model.bin"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "a result file removed is refused (exit 6), naming it" sh -c "[ $? -eq 6 ] && grep -q \"'$r5/model.bin'\" err"
+check "and still nothing was pushed" [ -z "$(git -C "$T/changed.git" for-each-ref)" ]
+cp "$T/model.bin.j5" "$r5/model.bin"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "put back as the job left it, it publishes" [ $? -eq 0 ]
+
 # ---- large files ------------------------------------------------------------------------
-big=$(model big 1.0 0.9)
+mkdir -p "$T/p-big" # a job that writes a 2 MB file (one added after the job is refused)
+sed 's/^  name: tiny$/  name: big/' "$T/p-tiny-0.25/metadata.yaml" >"$T/p-big/metadata.yaml"
+cat >"$T/p-big/train.py" <<'EOT'
+import os
+o = os.environ["MOO_OUTPUT_DIR"]
+open(o + "/model.bin", "w").write("weights 0.9\n")
+open(o + "/weights.bin", "wb").write(bytes(2000000))
+EOT
+big=$("$MOO" run -d "$T/p-big")
 wait_status "$big" succeeded 60
-head -c 2000000 /dev/zero >"$MOO_ROOT/jobs/$big/work/training_result/weights.bin"
 before=$(git -C "$T/bare.git" for-each-ref)
 "$MOO" publish "$big" --repo "$T/bare.git" --max-file-size 1 >out 2>err
 check "a file above --max-file-size is refused (exit 2)" [ $? -eq 2 ]
