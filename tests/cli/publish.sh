@@ -150,6 +150,27 @@ check "and the same result" cmp -s "$MOO_ROOT/jobs/$again/work/training_result/m
 "$MOO" reproduce "$T/bare.git@no-such-tag" >out 2>err
 check "an unknown tag is exit 2" [ $? -eq 2 ]
 
+# ---- a repository with a work tree --------------------------------------------------------
+git init -q -b main "$T/work"
+(cd "$T/work" && echo hi >a && git add a && git commit -qm i)
+whead=$(git -C "$T/work" rev-parse HEAD)
+"$MOO" publish "$j1" --repo "$T/work" >out 2>err
+check "a repository with a work tree: its checked-out branch is refused (exit 4)" [ $? -eq 4 ]
+check "naming the branch, with a hint for another branch or a bare clone" sh -c \
+	"grep -q 'refused the ref refs/heads/main: the branch is checked out there' err && grep -q '^hint: publish to another branch (-b BRANCH), or to a bare clone: git clone --bare' err"
+"$MOO" publish "$j1" --repo "$T/work" -b models --alias main >out 2>err
+check "an alias on its checked-out branch is refused too (exit 4)" [ $? -eq 4 ]
+check "and nothing changed there" sh -c \
+	"[ \"\$(git -C '$T/work' for-each-ref --format='%(refname)')\" = refs/heads/main ] && [ \"\$(git -C '$T/work' rev-parse HEAD)\" = '$whead' ] && [ -z \"\$(git -C '$T/work' status --porcelain)\" ]"
+"$MOO" publish "$j1" --repo "$T/work" -b models --alias production >out 2>err
+rc=$?
+check "to another branch it publishes (exit 0)" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || sed "s/^/# $rc /" err
+check "git sees the branch, the annotated tag and the alias" sh -c \
+	"[ \"\$(git -C '$T/work' rev-parse 'tiny-1.0^{commit}')\" = \"\$(git -C '$T/work' rev-parse models)\" ] && [ \"\$(git -C '$T/work' cat-file -t tiny-1.0)\" = tag ] && [ \"\$(git -C '$T/work' rev-parse production)\" = \"\$(git -C '$T/work' rev-parse models)\" ]"
+check "with the model folder, and the checked-out branch and files as they were" sh -c \
+	"git -C '$T/work' cat-file -e models:models/tiny/1.0/model.bin && [ \"\$(git -C '$T/work' rev-parse HEAD)\" = '$whead' ] && [ -z \"\$(git -C '$T/work' status --porcelain)\" ] && git -C '$T/work' fsck --no-progress 2>/dev/null"
+
 # ---- a result that changed since the job ended is not published ---------------------------
 j5=$(model changed 1.0 0.3)
 wait_status "$j5" succeeded 60
