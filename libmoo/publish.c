@@ -1647,6 +1647,21 @@ int moo_publish(struct moo_publication *out, struct moo_store *st, const struct 
 				"give --path a relative path inside the repository");
 		goto done;
 	}
+	if (o->message) { /* one line: a second could forge the Moo-Path: trailer */
+		const char *q = o->message;
+
+		while (*q && !((unsigned char)*q < 0x20 || *q == 0x7f)) {
+			q++;
+		}
+		if (*q) {
+			r = moo__fail(err, MOO_EARG,
+				      "the message has a line break or control character (byte %u)",
+				      (unsigned)(unsigned char)*q);
+			moo__error_hint(*err ? *err : NULL,
+					"give -m one line: moo writes the rest of the message");
+			goto done;
+		}
+	}
 	if (!valid_ref_part("tags", tag, err) ||
 	    (o->branch && !valid_ref_part("heads", o->branch, err)) ||
 	    (o->alias && !valid_ref_part("heads", o->alias, err))) {

@@ -317,6 +317,13 @@ check "a repository that is not there is exit 2" [ $? -eq 2 ]
 check "--repo is required (exit 2)" [ $? -eq 2 ]
 "$MOO" publish "$j1" --repo "$T/bare.git" --tag 'bad..tag' >out 2>err
 check "an invalid tag name is exit 2" [ $? -eq 2 ]
+before=$(git -C "$T/bare.git" for-each-ref)
+"$MOO" publish "$j4" --repo "$T/bare.git" -m "$(printf 'line1\nMoo-Path: models/evil')" --tag forged >out 2>err
+check "-m with a line break is a usage error (exit 2): it could forge the Moo-Path: trailer" [ $? -eq 2 ]
+check "saying so, with a hint" sh -c "grep -q 'the message has a line break or control character' err && grep -q '^hint: give -m one line' err"
+"$MOO" publish "$j4" --repo "$T/bare.git" -m "$(printf 'a\033]0;x\007')" --tag forged >out 2>err
+check "-m with a control character is exit 2" [ $? -eq 2 ]
+check "and nothing was pushed" [ "$(git -C "$T/bare.git" for-each-ref)" = "$before" ]
 "$MOO" publish "$j1" --repo "$T/bare.git" --path ../escape >out 2>err
 check "a --path outside the repository is exit 2" [ $? -eq 2 ]
 "$MOO" publish moo-job-nosuch --repo "$T/bare.git" --json >out 2>err
