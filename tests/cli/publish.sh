@@ -329,7 +329,11 @@ check "a --path outside the repository is exit 2" [ $? -eq 2 ]
 "$MOO" publish moo-job-nosuch --repo "$T/bare.git" --json >out 2>err
 check "an unknown job is exit 2" [ $? -eq 2 ]
 check "with one JSON document saying so" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and \"no job\" in d[\"diagnostics\"][0][\"message\"]' <out"
+check "whose error and errors are moo(1)'s failure document (code not-found)" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"error\"][\"code\"] == \"not-found\" and \"no job\" in d[\"error\"][\"message\"] and d[\"errors\"][0] == d[\"error\"]' <out"
 "$MOO" publish "$j2" --repo "$T/bare.git" --json >out 2>err
 check "a refused publish with --json is one JSON document naming the conflict" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and \"holds other content\" in d[\"diagnostics\"][0][\"message\"]' <out"
+check "... with error and errors, as every verb's failure (exit 6)" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"error\"][\"code\"] == \"exists\" and \"holds other content\" in d[\"error\"][\"message\"] and d[\"error\"][\"hint\"] and d[\"errors\"][0] == d[\"error\"]' <out"
+"$MOO" publish "$j1" --repo "$T/bare.git" -m "$(printf 'a\nb')" --json >out 2>err
+check "a usage error of the library's (-m) too: error, errors, published false" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and d[\"error\"][\"code\"] == \"usage\" and \"line break\" in d[\"errors\"][0][\"message\"]' <out"
 
 done_testing
