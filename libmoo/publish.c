@@ -1246,7 +1246,7 @@ static int refuse_checked_out(struct ctx *c, const char *branch, struct moo_erro
 
 /*
  * What a push to a repository with a work tree would write, fetched into it from ours
- * instead (its FETCH_HEAD left alone): the same refspecs, the same objects.
+ * instead: the same refspecs, the same objects.
  */
 static int fetch_into(struct ctx *c, char **specs, size_t n, struct moo_error **err)
 {
