@@ -37,6 +37,21 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/*
+ * A failure under --json: moo(1)'s failure document, {"error": …, "errors": […]} (main's
+ * json_finish), with publish's own members beside it; "diagnostics" is "errors" as this
+ * verb printed it before it had them. Returns the exit code.
+ */
+static int fail_json(const char *job, const struct moo_error *err)
+{
+	json_failure_member("published", json_false());
+	json_failure_member("dry_run", json_boolean(dry_run));
+	json_failure_member("job", json_string(job));
+	json_failure_member("repo", json_string(repo));
+	json_failure_member("diagnostics", errors_to_json(err));
+	return print_errors(err);
+}
+
 static int run(const struct cmd *self, int argc, char **argv)
 {
 	struct moo_publish_opts po = MOO_PUBLISH_OPTS_INIT;
@@ -62,15 +77,7 @@ static int run(const struct cmd *self, int argc, char **argv)
 	}
 	if (json && !on) { /* one JSON document on failure too */
 		if ((r = moo_job_find(&job, st, argv[0], NULL, true, &err))) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "published", json_false());
-			json_object_set_new(o, "dry_run", json_boolean(dry_run));
-			json_object_set_new(o, "job", json_string(argv[0]));
-			json_object_set_new(o, "repo", json_string(repo));
-			json_object_set_new(o, "diagnostics", errors_to_json(err));
-			print_json(o);
-			r = exit_code_for(r);
+			r = fail_json(argv[0], err);
 			goto done;
 		}
 	} else if ((r = find_job(st, argv[0], on, true, &job)) >= 0) {
@@ -87,6 +94,10 @@ static int run(const struct cmd *self, int argc, char **argv)
 	po.allow_large_files = allow_large;
 	po.max_file_size = max_mb > 0 ? (uint64_t)max_mb * 1000 * 1000 : 0;
 	r = moo_publish(&p, st, job, &po, &err);
+	if (json && r) {
+		r = fail_json(job->id, err);
+		goto done;
+	}
 	if (json) {
 		json_t *o = json_object();
 

@@ -17,6 +17,7 @@
 #define MOO__GITLIB_FUNCS(X) \
 	X(git_attr_get_ext) \
 	X(git_attr_value) \
+	X(git_branch_is_checked_out) \
 	X(git_blob_create_from_buffer) \
 	X(git_blob_create_from_disk) \
 	X(git_blob_free) \
@@ -61,6 +62,7 @@
 	X(git_reference_free) \
 	X(git_reference_lookup) \
 	X(git_reference_name_is_valid) \
+	X(git_reference_symbolic_target) \
 	X(git_remote_connect) \
 	X(git_remote_create_anonymous) \
 	X(git_remote_disconnect) \
@@ -71,6 +73,7 @@
 	X(git_remote_push) \
 	X(git_repository_free) \
 	X(git_repository_init) \
+	X(git_repository_is_bare) \
 	X(git_repository_open) \
 	X(git_repository_open_bare) \
 	X(git_repository_config) \
@@ -104,6 +107,7 @@ int moo__gitlib_load(struct moo_error **err);
 /* clang-format off */
 #define git_attr_get_ext                      moo__gitlib.git_attr_get_ext
 #define git_attr_value                        moo__gitlib.git_attr_value
+#define git_branch_is_checked_out             moo__gitlib.git_branch_is_checked_out
 #define git_blob_create_from_buffer           moo__gitlib.git_blob_create_from_buffer
 #define git_blob_create_from_disk             moo__gitlib.git_blob_create_from_disk
 #define git_blob_free                         moo__gitlib.git_blob_free
@@ -148,6 +152,7 @@ int moo__gitlib_load(struct moo_error **err);
 #define git_reference_free                    moo__gitlib.git_reference_free
 #define git_reference_lookup                  moo__gitlib.git_reference_lookup
 #define git_reference_name_is_valid           moo__gitlib.git_reference_name_is_valid
+#define git_reference_symbolic_target         moo__gitlib.git_reference_symbolic_target
 #define git_remote_connect                    moo__gitlib.git_remote_connect
 #define git_remote_create_anonymous           moo__gitlib.git_remote_create_anonymous
 #define git_remote_disconnect                 moo__gitlib.git_remote_disconnect
@@ -158,6 +163,7 @@ int moo__gitlib_load(struct moo_error **err);
 #define git_remote_push                       moo__gitlib.git_remote_push
 #define git_repository_free                   moo__gitlib.git_repository_free
 #define git_repository_init                   moo__gitlib.git_repository_init
+#define git_repository_is_bare                moo__gitlib.git_repository_is_bare
 #define git_repository_open                   moo__gitlib.git_repository_open
 #define git_repository_open_bare              moo__gitlib.git_repository_open_bare
 #define git_repository_config                 moo__gitlib.git_repository_config

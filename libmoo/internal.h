@@ -247,4 +247,18 @@ int moo__store_add_publication(struct moo_store *st, const struct moo_publicatio
 /* store.c: appends the path the store is at by default (moo/store.h: $MOO_HOME/moo.db, else
  * $XDG_DATA_HOME/moo/moo.db) to out. */
 int moo__store_default_path(struct moo_buf *out, struct moo_error **err);
+/*
+ * Checks that dir, this machine's copy of a job's result, is what the job made: every file
+ * of its MANIFEST.sha256 (read on the job's host) there with the same bytes, and no regular
+ * file the manifest does not name. MOO_EIO naming the first file that differs, with hint
+ * as its hint (job.c).
+ */
+int moo__job_verify_result(const struct moo_job *job, const char *dir, const char *hint,
+			   struct moo_error **err);
+/*
+ * serve.c: moo_serve_model_from_job; verify false for a model that is no job's result folder
+ * (a published model's checkout, which has no MANIFEST.sha256: moo_publish_serve_model).
+ */
+int moo__serve_model_from_job(struct moo_serve_model **out, const struct moo_job *job, bool verify,
+			      struct moo_error **err);
 #endif

@@ -7,6 +7,7 @@
  * directory is read and written with its file operations and every command is one sh
  * command line quoted with moo_buf_shquote, so a remote transport needs no change here.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -884,5 +885,109 @@ done:
 	free(state_path);
 	moo_buf_dispose(&errout);
 	free(trash);
+	return r;
+}
+
+/* ---- a result checked against its manifest ------------------------------------------ */
+
+/* True when manifest has a line for the file rel, as sha256sum writes it (escaped where rel
+ * has a backslash or a line break). */
+static bool manifest_names(const char *manifest, const char *rel)
+{
+	struct moo_buf want = MOO_BUF_INIT;
+	bool esc = strpbrk(rel, "\\\n") != NULL, found = false;
+	const char *p = manifest;
+
+	moo_buf_puts(&want, "  ./");
+	for (const char *c = rel; *c; c++) {
+		if (esc && (*c == '\\' || *c == '\n')) {
+			moo_buf_puts(&want, *c == '\\' ? "\\\\" : "\\n");
+		} else {
+			moo_buf_putc(&want, *c);
+		}
+	}
+	while (*p && !found) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p), at = esc ? 65 : 64;
+
+		found = len == at + want.len && (!esc || *p == '\\') &&
+			!memcmp(p + at, want.ptr, want.len);
+		p += len + (eol ? 1 : 0);
+	}
+	moo_buf_dispose(&want);
+	return found;
+}
+
+/* MOO_EIO naming the first regular file under dir (rel: the path so far) the manifest does
+ * not name; links are left out, as the manifest leaves them. */
+static int unlisted(const char *manifest, const char *dir, const char *rel, struct moo_error **err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", dir);
+	}
+	while (!r && (de = readdir(d))) {
+		char *path, *sub;
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
+			continue;
+		}
+		path = moo__path_join(dir, de->d_name);
+		sub = *rel ? moo__path_join(rel, de->d_name) : moo__strdup(de->d_name);
+		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			r = unlisted(manifest, path, sub, err);
+		} else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+			   !manifest_names(manifest, sub)) {
+			r = moo__fail(err, MOO_EIO, "'%s' is not in MANIFEST.sha256", path);
+		}
+		free(path);
+		free(sub);
+	}
+	closedir(d);
+	return r;
+}
+
+int moo__job_verify_result(const struct moo_job *job, const char *dir, const char *hint,
+			   struct moo_error **err)
+{
+	struct moo__transport *t = NULL;
+	struct moo_buf manifest = MOO_BUF_INIT;
+	struct moo_error *e = NULL, *x;
+	char *mpath = moo__job_file(job, "MANIFEST.sha256");
+	int r;
+
+	r = moo__open_host(&t, job->host, err);
+	if (r) {
+		goto done;
+	}
+	r = moo__job_read(t, job, mpath, 0, 64u << 20, &manifest, err);
+	if (r == MOO_ENOTFOUND) {
+		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256 on '%s'", job->id,
+			      t->host);
+	}
+	if (r) {
+		goto done;
+	}
+	moo_buf_putc(&manifest, '\0'); /* an empty manifest is "" */
+	r = moo__verify_manifest(manifest.ptr, dir, dir, NULL, &e);
+	if (!r) {
+		r = unlisted(manifest.ptr, dir, "", &e);
+	}
+	if (r) {
+		for (x = e; x; x = x->next) { /* a file gone is a result changed too */
+			x->code = MOO_EIO;
+		}
+		moo__error_hint(e, "%s", hint);
+		moo__error_append(err, e);
+		r = MOO_EIO;
+	}
+done:
+	moo__transport_close(t);
+	moo_buf_dispose(&manifest);
+	free(mpath);
 	return r;
 }

@@ -20,9 +20,6 @@
 #include "slurm.h"
 #include "job.h"
 
-static int verify_manifest(const char *manifest, const char *dir, const char *src, const char *host,
-			   struct moo_error **err);
-
 /* Where a remote job's result lands on this machine: <store folder>/results/<id>/. */
 char *moo__results_dir(const struct moo_job *job)
 {
@@ -141,7 +138,7 @@ static int pull_result(struct moo__transport *t, const struct moo_job *job, char
 	    (r = t->ops->collect(t, out, cache, &got, err))) {
 		goto done;
 	}
-	r = verify_manifest(manifest.len ? manifest.ptr : "", got, out, t->host, err);
+	r = moo__verify_manifest(manifest.len ? manifest.ptr : "", got, out, t->host, err);
 	if (r) {
 		moo__rm_rf(got);
 		goto done;
@@ -255,8 +252,8 @@ int moo__finish(struct moo__transport *t, struct moo_job *job, const char *exit_
  * MOO_EIO naming the first that differs, or the first missing (as src's: the copy lacks
  * it because the source did).
  */
-static int verify_manifest(const char *manifest, const char *dir, const char *src, const char *host,
-			   struct moo_error **err)
+int moo__verify_manifest(const char *manifest, const char *dir, const char *src, const char *host,
+			 struct moo_error **err)
 {
 	const char *p = manifest;
 	int r = 0;
@@ -381,7 +378,7 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
 	}
 	if (!r && manifest.len) {
-		r = verify_manifest(manifest.ptr, dest, result, NULL, err);
+		r = moo__verify_manifest(manifest.ptr, dest, result, NULL, err);
 	}
 done:
 	if (r && made) {

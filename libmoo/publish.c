@@ -1164,12 +1164,15 @@ struct ctx {
 	git_remote *remote;
 	struct remote rm;
 	char *tmp;
+	git_repository *nonbare; /* a repository on this machine with a work tree: its refs
+				  * and objects are written here (libgit2 does not push to it) */
 };
 
 static void ctx_dispose(struct ctx *c)
 {
 	git_remote_free(c->remote);
 	git_repository_free(c->repo);
+	git_repository_free(c->nonbare);
 	if (c->tmp) {
 		moo__rm_rf(c->tmp);
 	}
@@ -1192,7 +1195,75 @@ static int ctx_open(struct ctx *c, const char *repo, bool accept_new, struct moo
 	    git_remote_create_anonymous(&c->remote, c->repo, c->rm.url)) {
 		return git_fail(err, MOO_EIO, "cannot set up a repository in '%s'", c->tmp);
 	}
+	if (c->rm.kind == K_LOCAL) {
+		const char *path = strncmp(c->rm.url, "file://", 7) ? c->rm.url : c->rm.url + 7;
+
+		if (!git_repository_open(&c->nonbare, path) && git_repository_is_bare(c->nonbare)) {
+			git_repository_free(c->nonbare);
+			c->nonbare = NULL;
+		}
+	}
 	return 0;
+}
+
+/*
+ * A branch checked out in a repository with a work tree is not moved under it (as git's
+ * receive.denyCurrentBranch): its index and files would no longer match it.
+ */
+static int refuse_checked_out(struct ctx *c, const char *branch, struct moo_error **err)
+{
+	char *name = moo__printf("refs/heads/%s", branch);
+	git_reference *ref = NULL;
+	const char *head = NULL;
+	bool out = false;
+	int r = 0;
+
+	if (!git_reference_lookup(&ref, c->nonbare, "HEAD")) {
+		head = git_reference_symbolic_target(ref);
+		out = head && !strcmp(head, name);
+		git_reference_free(ref);
+		ref = NULL;
+	}
+	if (!out && !git_reference_lookup(&ref, c->nonbare, name)) {
+		out = git_branch_is_checked_out(ref) == 1; /* in a linked work tree */
+	}
+	if (out) {
+		struct moo_error *e =
+			moo__error_add(err, MOO_ENET, MOO_SEV_ERROR,
+				       "'%s' refused the ref %s: the branch is checked out there",
+				       c->rm.shown, name);
+
+		moo__error_hint(e,
+				"publish to another branch (-b BRANCH), or to a bare clone: git "
+				"clone --bare '%s' '%s.git'",
+				c->rm.shown, c->rm.shown);
+		r = MOO_ENET;
+	}
+	git_reference_free(ref);
+	free(name);
+	return r;
+}
+
+/*
+ * What a push to a repository with a work tree would write, fetched into it from ours
+ * instead: the same refspecs, the same objects.
+ */
+static int fetch_into(struct ctx *c, char **specs, size_t n, struct moo_error **err)
+{
+	git_remote *from = NULL;
+	git_fetch_options fo;
+	git_strarray arr = {specs, n};
+	int r = 0;
+
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.update_fetchhead = 0;
+	if (git_remote_create_anonymous(&from, c->nonbare, c->tmp) ||
+	    git_remote_fetch(from, &arr, &fo, "moo publish")) {
+		r = git_fail(err, MOO_EIO, "cannot write the commit into '%s'", c->rm.shown);
+	}
+	git_remote_free(from);
+	return r;
 }
 
 /* Pushes refspecs; a refused ref is an error naming it. *nonff: refused as not fast-forward. */
@@ -1211,6 +1282,9 @@ static int push(struct ctx *c, char **specs, size_t n, bool *nonff, struct moo_e
 	}
 	c->rm.n_rejected = 0;
 	c->rm.moved = false;
+	if (c->nonbare) {
+		return fetch_into(c, specs, n, err);
+	}
 	g = git_remote_push(c->remote, &arr, &po);
 	if (g == GIT_ENONFASTFORWARD || c->rm.moved) {
 		*nonff = true;
@@ -1573,11 +1647,39 @@ int moo_publish(struct moo_publication *out, struct moo_store *st, const struct 
 				"give --path a relative path inside the repository");
 		goto done;
 	}
+	if (o->message) { /* one line: a second could forge the Moo-Path: trailer */
+		const char *q = o->message;
+
+		while (*q && !((unsigned char)*q < 0x20 || *q == 0x7f)) {
+			q++;
+		}
+		if (*q) {
+			r = moo__fail(err, MOO_EARG,
+				      "the message has a line break or control character (byte %u)",
+				      (unsigned)(unsigned char)*q);
+			moo__error_hint(*err ? *err : NULL,
+					"give -m one line: moo writes the rest of the message");
+			goto done;
+		}
+	}
 	if (!valid_ref_part("tags", tag, err) ||
 	    (o->branch && !valid_ref_part("heads", o->branch, err)) ||
 	    (o->alias && !valid_ref_part("heads", o->alias, err))) {
 		r = MOO_EARG;
 		goto done;
+	}
+	{
+		/* what moo.lock says ran made the result: one changed since is not published */
+		char *hint = moo__printf("the result changed since job %s ended: put it back as "
+					 "the job left it, or run it again ('moo reproduce %s') "
+					 "and publish that",
+					 job->id, job->id);
+
+		r = moo__job_verify_result(job, job->result_path, hint, err);
+		free(hint);
+		if (r) {
+			goto done;
+		}
 	}
 	if ((r = build_folder(&f, job, name, version, err))) {
 		goto done;
@@ -1618,6 +1720,10 @@ int moo_publish(struct moo_publication *out, struct moo_store *st, const struct 
 			    (r = list_refs(c.remote, &c.rm, branch, tag, o->alias, &refs, err))) {
 				goto done;
 			}
+		}
+		if (c.nonbare && ((r = refuse_checked_out(&c, branch, err)) ||
+				  (o->alias && (r = refuse_checked_out(&c, o->alias, err))))) {
+			goto done;
 		}
 		bref = moo__printf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch);
 		tref = moo__printf("+refs/tags/%s:refs/tags/%s", tag, tag);
@@ -2182,7 +2288,7 @@ int moo_publish_serve_model(struct moo_serve_model **out, const char *ref, bool 
 	job.result_path = model;
 	job.lock = lock.ptr;
 	job.command = plan->command;
-	if ((r = moo_serve_model_from_job(&m, &job, err))) {
+	if ((r = moo__serve_model_from_job(&m, &job, false, err))) {
 		goto done;
 	}
 	m->tmp_dir = tmp;

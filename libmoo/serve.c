@@ -388,6 +388,12 @@ done:
 int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job *job,
 			     struct moo_error **err)
 {
+	return moo__serve_model_from_job(out, job, true, err);
+}
+
+int moo__serve_model_from_job(struct moo_serve_model **out, const struct moo_job *job, bool verify,
+			      struct moo_error **err)
+{
 	struct moo_serve_model *m = moo__calloc(1, sizeof(*m));
 	struct moo_spec *spec = NULL;
 	struct moo_plan *lock = NULL;
@@ -477,6 +483,19 @@ int moo_serve_model_from_job(struct moo_serve_model **out, const struct moo_job 
 	r = job_worker_command(m, job, lock, spec, err);
 	if (r < 0) {
 		goto done;
+	}
+	if (verify && !m->host) { /* the I/O last: what is cheap to refuse goes first */
+		/* the model moo.lock says was made: one changed since is not served as it */
+		char *hint = moo__printf("the result changed since job %s ended: put it back as "
+					 "the job left it, or run it again ('moo reproduce %s') "
+					 "and serve that",
+					 job->id, job->id);
+
+		r = moo__job_verify_result(job, job->result_path, hint, err);
+		free(hint);
+		if (r < 0) {
+			goto done;
+		}
 	}
 	*out = m;
 	m = NULL;

@@ -75,4 +75,13 @@ check "moo predict HOST:PORT with nothing listening is exit 4" [ $rc -eq 4 ]
 check "saying there is no answer at its URL (not 'no job')" sh -c "grep -q \"no answer from 'http://127.0.0.1:$port/invocations'\" err && ! grep -q 'no job' err"
 check "with a hint" grep -q "^hint: is 'moo serve' running there" err
 
+# ---- a job's model changed since it ended is not served as it ----------------------------------
+pkl="$MOO_ROOT/jobs/$job/work/training_result/model.pkl"
+echo tampered >>"$pkl"
+timeout 60 "$MOO" serve "$job" --port 0 >out 2>err
+rc=$?
+check "moo serve JOB whose model.pkl changed since the job ended is exit 6" [ $rc -eq 6 ]
+check "naming it and MANIFEST.sha256, with a hint" sh -c \
+	"grep -q \"'$pkl' does not match MANIFEST.sha256\" err && grep -q '^hint: the result changed since job $job ended' err"
+
 done_testing

@@ -150,10 +150,63 @@ check "and the same result" cmp -s "$MOO_ROOT/jobs/$again/work/training_result/m
 "$MOO" reproduce "$T/bare.git@no-such-tag" >out 2>err
 check "an unknown tag is exit 2" [ $? -eq 2 ]
 
+# ---- a repository with a work tree --------------------------------------------------------
+git init -q -b main "$T/work"
+(cd "$T/work" && echo hi >a && git add a && git commit -qm i)
+whead=$(git -C "$T/work" rev-parse HEAD)
+"$MOO" publish "$j1" --repo "$T/work" >out 2>err
+check "a repository with a work tree: its checked-out branch is refused (exit 4)" [ $? -eq 4 ]
+check "naming the branch, with a hint for another branch or a bare clone" sh -c \
+	"grep -q 'refused the ref refs/heads/main: the branch is checked out there' err && grep -q '^hint: publish to another branch (-b BRANCH), or to a bare clone: git clone --bare' err"
+"$MOO" publish "$j1" --repo "$T/work" -b models --alias main >out 2>err
+check "an alias on its checked-out branch is refused too (exit 4)" [ $? -eq 4 ]
+check "and nothing changed there" sh -c \
+	"[ \"\$(git -C '$T/work' for-each-ref --format='%(refname)')\" = refs/heads/main ] && [ \"\$(git -C '$T/work' rev-parse HEAD)\" = '$whead' ] && [ -z \"\$(git -C '$T/work' status --porcelain)\" ]"
+"$MOO" publish "$j1" --repo "$T/work" -b models --alias production >out 2>err
+rc=$?
+check "to another branch it publishes (exit 0)" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || sed "s/^/# $rc /" err
+check "git sees the branch, the annotated tag and the alias" sh -c \
+	"[ \"\$(git -C '$T/work' rev-parse 'tiny-1.0^{commit}')\" = \"\$(git -C '$T/work' rev-parse models)\" ] && [ \"\$(git -C '$T/work' cat-file -t tiny-1.0)\" = tag ] && [ \"\$(git -C '$T/work' rev-parse production)\" = \"\$(git -C '$T/work' rev-parse models)\" ]"
+check "with the model folder, and the checked-out branch and files as they were" sh -c \
+	"git -C '$T/work' cat-file -e models:models/tiny/1.0/model.bin && [ \"\$(git -C '$T/work' rev-parse HEAD)\" = '$whead' ] && [ -z \"\$(git -C '$T/work' status --porcelain)\" ] && git -C '$T/work' fsck --no-progress 2>/dev/null"
+
+# ---- a result that changed since the job ended is not published ---------------------------
+j5=$(model changed 1.0 0.3)
+wait_status "$j5" succeeded 60
+r5="$MOO_ROOT/jobs/$j5/work/training_result"
+cp "$r5/model.bin" "$T/model.bin.j5"
+git init -q --bare "$T/changed.git"
+echo tampered >>"$r5/model.bin"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "a result file changed since the job ended is refused (exit 6)" [ $? -eq 6 ]
+check "naming it and MANIFEST.sha256" grep -q "'$r5/model.bin' does not match MANIFEST.sha256" err
+check "with a hint to put it back or run the job again" grep -q "^hint: the result changed since job $j5 ended: .*moo reproduce $j5" err
+check "and nothing was pushed" [ -z "$(git -C "$T/changed.git" for-each-ref)" ]
+cp "$T/model.bin.j5" "$r5/model.bin"
+echo x >"$r5/new.txt"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "a file added to the result is refused (exit 6)" [ $? -eq 6 ]
+check "naming it as not in MANIFEST.sha256" grep -q "'$r5/new.txt' is not in MANIFEST.sha256" err
+rm "$r5/new.txt" "$r5/model.bin"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "a result file removed is refused (exit 6), naming it" sh -c "[ $? -eq 6 ] && grep -q \"'$r5/model.bin'\" err"
+check "and still nothing was pushed" [ -z "$(git -C "$T/changed.git" for-each-ref)" ]
+cp "$T/model.bin.j5" "$r5/model.bin"
+"$MOO" publish "$j5" --repo "$T/changed.git" >out 2>err
+check "put back as the job left it, it publishes" [ $? -eq 0 ]
+
 # ---- large files ------------------------------------------------------------------------
-big=$(model big 1.0 0.9)
+mkdir -p "$T/p-big" # a job that writes a 2 MB file (one added after the job is refused)
+sed 's/^  name: tiny$/  name: big/' "$T/p-tiny-0.25/metadata.yaml" >"$T/p-big/metadata.yaml"
+cat >"$T/p-big/train.py" <<'EOT'
+import os
+o = os.environ["MOO_OUTPUT_DIR"]
+open(o + "/model.bin", "w").write("weights 0.9\n")
+open(o + "/weights.bin", "wb").write(bytes(2000000))
+EOT
+big=$("$MOO" run -d "$T/p-big")
 wait_status "$big" succeeded 60
-head -c 2000000 /dev/zero >"$MOO_ROOT/jobs/$big/work/training_result/weights.bin"
 before=$(git -C "$T/bare.git" for-each-ref)
 "$MOO" publish "$big" --repo "$T/bare.git" --max-file-size 1 >out 2>err
 check "a file above --max-file-size is refused (exit 2)" [ $? -eq 2 ]
@@ -264,12 +317,23 @@ check "a repository that is not there is exit 2" [ $? -eq 2 ]
 check "--repo is required (exit 2)" [ $? -eq 2 ]
 "$MOO" publish "$j1" --repo "$T/bare.git" --tag 'bad..tag' >out 2>err
 check "an invalid tag name is exit 2" [ $? -eq 2 ]
+before=$(git -C "$T/bare.git" for-each-ref)
+"$MOO" publish "$j4" --repo "$T/bare.git" -m "$(printf 'line1\nMoo-Path: models/evil')" --tag forged >out 2>err
+check "-m with a line break is a usage error (exit 2): it could forge the Moo-Path: trailer" [ $? -eq 2 ]
+check "saying so, with a hint" sh -c "grep -q 'the message has a line break or control character' err && grep -q '^hint: give -m one line' err"
+"$MOO" publish "$j4" --repo "$T/bare.git" -m "$(printf 'a\033]0;x\007')" --tag forged >out 2>err
+check "-m with a control character is exit 2" [ $? -eq 2 ]
+check "and nothing was pushed" [ "$(git -C "$T/bare.git" for-each-ref)" = "$before" ]
 "$MOO" publish "$j1" --repo "$T/bare.git" --path ../escape >out 2>err
 check "a --path outside the repository is exit 2" [ $? -eq 2 ]
 "$MOO" publish moo-job-nosuch --repo "$T/bare.git" --json >out 2>err
 check "an unknown job is exit 2" [ $? -eq 2 ]
 check "with one JSON document saying so" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and \"no job\" in d[\"diagnostics\"][0][\"message\"]' <out"
+check "whose error and errors are moo(1)'s failure document (code not-found)" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"error\"][\"code\"] == \"not-found\" and \"no job\" in d[\"error\"][\"message\"] and d[\"errors\"][0] == d[\"error\"]' <out"
 "$MOO" publish "$j2" --repo "$T/bare.git" --json >out 2>err
 check "a refused publish with --json is one JSON document naming the conflict" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and \"holds other content\" in d[\"diagnostics\"][0][\"message\"]' <out"
+check "... with error and errors, as every verb's failure (exit 6)" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"error\"][\"code\"] == \"exists\" and \"holds other content\" in d[\"error\"][\"message\"] and d[\"error\"][\"hint\"] and d[\"errors\"][0] == d[\"error\"]' <out"
+"$MOO" publish "$j1" --repo "$T/bare.git" -m "$(printf 'a\nb')" --json >out 2>err
+check "a usage error of the library's (-m) too: error, errors, published false" sh -c "$PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"published\"] is False and d[\"error\"][\"code\"] == \"usage\" and \"line break\" in d[\"errors\"][0][\"message\"]' <out"
 
 done_testing

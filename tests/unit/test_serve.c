@@ -41,6 +41,13 @@ static int setup(void **state)
 	p = moo__printf("%s/work/predict.py", dir);
 	fclose(fopen(p, "w"));
 	free(p);
+	/* an empty result, as its manifest says (serve checks the result against it) */
+	p = moo__printf("%s/out", dir);
+	mkdir(p, 0755);
+	free(p);
+	p = moo__printf("%s/MANIFEST.sha256", dir);
+	fclose(fopen(p, "w"));
+	free(p);
 	return 0;
 }
 
@@ -59,7 +66,7 @@ static void job_init(struct moo_job *j, const char *command)
 	j->id = "moo-job-abc123";
 	j->dir = dir;
 	j->status = MOO_JOB_SUCCEEDED;
-	j->result_path = "/results/moo-job-abc123/out";
+	j->result_path = moo__printf("%s/out", dir);
 	j->command = (char *)command;
 }
 
@@ -72,12 +79,13 @@ static void host_runtime(void **state)
 		     "'/usr/bin/python3' '-u' 'train.py' '--alpha' '0.5'");
 	assert_int_equal(moo_serve_model_from_job(&m, &j, NULL), 0);
 	assert_string_equal(m->command, "'env' 'TF_LOG=2' '/usr/bin/python3'");
-	assert_string_equal(m->model_dir, "/results/moo-job-abc123/out");
+	assert_string_equal(m->model_dir, j.result_path);
 	assert_string_equal(m->entry_point, "predict.py");
 	assert_string_equal(m->name, "m1");
 	assert_string_equal(m->version, "2");
 	assert_null(m->host);
 	moo_serve_model_free(m);
+	free(j.result_path);
 }
 
 static void container_runtime(void **state)
@@ -93,6 +101,7 @@ static void container_runtime(void **state)
 					"'--network' 'host' '-v' '/j:/j' '-w' '/j/work' '-e' "
 					"'A=b' 'img@sha256:0123' 'python3'");
 	moo_serve_model_free(m);
+	free(j.result_path);
 }
 
 static void no_result(void **state)
@@ -107,6 +116,7 @@ static void no_result(void **state)
 	assert_null(m);
 	assert_non_null(strstr(err->message, "has no result"));
 	moo_error_free(err);
+	free(j.result_path);
 }
 
 static void unknown_interpreter(void **state)
@@ -119,6 +129,7 @@ static void unknown_interpreter(void **state)
 	assert_int_equal(moo_serve_model_from_job(&m, &j, &err), MOO_EJOB);
 	assert_null(m);
 	moo_error_free(err);
+	free(j.result_path);
 }
 
 int main(void)
