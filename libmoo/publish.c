@@ -316,7 +316,9 @@ static void model_card(struct moo_buf *b, const struct moo_job *job, json_t *spe
 	if (moo_job_params(&kvs, &nk, job, NULL)) {
 		nk = 0;
 	}
-	qsort(kvs, nk, sizeof(*kvs), by_key);
+	if (nk > 1) { /* kvs is NULL when there are none: qsort's is never */
+		qsort(kvs, nk, sizeof(*kvs), by_key);
+	}
 	for (i = 0; i < nk; i++) {
 		moo_buf_printf(b, "| %s | `", kvs[i].key);
 		param_text(b, &kvs[i]);
@@ -405,7 +407,9 @@ static int build_folder(struct folder *f, const struct moo_job *job, const char 
 		if (moo_job_params(&kvs, &nk, job, NULL)) {
 			nk = 0;
 		}
-		qsort(kvs, nk, sizeof(*kvs), by_key);
+		if (nk > 1) {
+			qsort(kvs, nk, sizeof(*kvs), by_key);
+		}
 		moo_buf_putc(&b, '{');
 		for (i = 0; i < nk; i++) {
 			json_t *k = json_string(kvs[i].key);

@@ -430,7 +430,9 @@ static void manifest_dir(struct moo_buf *m, int dfd, const char *prefix, int dep
 			names[n++] = moo__strdup(de->d_name);
 		}
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1) { /* names is NULL in an empty folder: qsort's never may be */
+		qsort(names, n, sizeof(*names), cmp_names);
+	}
 	for (size_t i = 0; i < n; i++) {
 		char *path = moo__printf("%s%s", prefix, names[i]);
 		struct stat st;
