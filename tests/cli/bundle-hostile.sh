@@ -72,7 +72,7 @@ nothing_written "bomb past the byte cap"
 (cd "$T/run" && "$MOO" inspect --max-ratio 100000 --extract "$T/run/work" "$T/liar.zip" >"$T/.out" 2>"$T/.err")
 rc=$? err=$(cat "$T/.err")
 if [ $rc = 3 ] && printf '%s\n' "$err" | grep -q "^$T/liar.zip: error: entry 'weights.bin' refused: its data cannot be read: .*wrong size (read [0-9]*, expected 4096)\$"; then
-	ok "a size the ZIP lies about: refused, the library's reason ending the line (no '\\n')"
+	ok "a size the ZIP lies about: refused, the library's reason ending the line (no escaped line break after it)"
 else not_ok "a size the ZIP lies about" "exit $rc: $err"; fi
 
 # a truncated ZIP: the first half of a valid one
