@@ -120,6 +120,15 @@ bool moo__is_sha256_hex(const char *s);
 /* Removes path and everything under it, never following symbolic links. */
 int moo__rm_rf(const char *path);
 /*
+ * Every regular file under dir, folders descended, symbolic links and the like left out (as
+ * a manifest leaves them): cb gets its path, its path relative to dir and its lstat; a
+ * non-zero return stops the walk and is returned. The strings are the walker's.
+ */
+struct stat;
+typedef int (*moo__file_cb)(const char *path, const char *rel, const struct stat *st, void *data,
+			    struct moo_error **err);
+int moo__walk_files(const char *dir, moo__file_cb cb, void *data, struct moo_error **err);
+/*
  * supervise.c: starts the supervisor of the job folder dir on this machine, in C (forked,
  * detached; supervisor.sh's contract), running command (plain words) with its output
  * appended to log. 0: started, *pid is its pid (the caller's child until the caller

@@ -918,37 +918,15 @@ static bool manifest_names(const char *manifest, const char *rel)
 	return found;
 }
 
-/* MOO_EIO naming the first regular file under dir (rel: the path so far) the manifest does
- * not name; links are left out, as the manifest leaves them. */
-static int unlisted(const char *manifest, const char *dir, const char *rel, struct moo_error **err)
+/* MOO_EIO naming a regular file the manifest (data) does not name; links are left out, as
+ * the manifest leaves them. */
+static int unlisted(const char *path, const char *rel, const struct stat *st, void *data,
+		    struct moo_error **err)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d) {
-		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", dir);
-	}
-	while (!r && (de = readdir(d))) {
-		char *path, *sub;
-		struct stat sb;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
-			continue;
-		}
-		path = moo__path_join(dir, de->d_name);
-		sub = *rel ? moo__path_join(rel, de->d_name) : moo__strdup(de->d_name);
-		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-			r = unlisted(manifest, path, sub, err);
-		} else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-			   !manifest_names(manifest, sub)) {
-			r = moo__fail(err, MOO_EIO, "'%s' is not in MANIFEST.sha256", path);
-		}
-		free(path);
-		free(sub);
-	}
-	closedir(d);
-	return r;
+	(void)st;
+	return manifest_names(data, rel)
+		       ? 0
+		       : moo__fail(err, MOO_EIO, "'%s' is not in MANIFEST.sha256", path);
 }
 
 int moo__job_verify_result(const struct moo_job *job, const char *dir, const char *hint,
@@ -975,7 +953,7 @@ int moo__job_verify_result(const struct moo_job *job, const char *dir, const cha
 	moo_buf_putc(&manifest, '\0'); /* an empty manifest is "" */
 	r = moo__verify_manifest(manifest.ptr, dir, dir, NULL, &e);
 	if (!r) {
-		r = unlisted(manifest.ptr, dir, "", &e);
+		r = moo__walk_files(dir, unlisted, manifest.ptr, &e);
 	}
 	if (r) {
 		for (x = e; x; x = x->next) { /* a file gone is a result changed too */

@@ -164,43 +164,21 @@ static void folder_put(struct folder *f, const char *rel, struct moo_buf *data)
 	x->data = moo_buf_detach(data);
 }
 
-/* Every regular file under dir (rel: the path so far). Links and the like are skipped. */
-static int walk(struct folder *f, const char *dir, const char *rel, struct moo_error **err)
+/* One regular file of the result, added to the folder (moo__walk_files). */
+static int add_file(const char *path, const char *rel, const struct stat *st, void *data,
+		    struct moo_error **err)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int r = 0;
+	struct folder *f = data;
+	struct file *x;
 
-	if (!d) {
-		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", dir);
-	}
-	while (!r && (de = readdir(d))) {
-		char *path, *sub;
-		struct stat sb;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
-			continue;
-		}
-		path = moo__path_join(dir, de->d_name);
-		sub = *rel ? moo__path_join(rel, de->d_name) : moo__strdup(de->d_name);
-		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-			r = walk(f, path, sub, err);
-		} else if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			struct file *x;
-
-			MOO_GROW(f->v, f->n);
-			x = &f->v[f->n++];
-			memset(x, 0, sizeof(*x));
-			x->rel = sub;
-			x->src = path;
-			x->size = (uint64_t)sb.st_size;
-			continue;
-		}
-		free(path);
-		free(sub);
-	}
-	closedir(d);
-	return r;
+	(void)err;
+	MOO_GROW(f->v, f->n);
+	x = &f->v[f->n++];
+	memset(x, 0, sizeof(*x));
+	x->rel = moo__strdup(rel);
+	x->src = moo__strdup(path);
+	x->size = (uint64_t)st->st_size;
+	return 0;
 }
 
 static char *model_version(const struct moo_job *job, json_t *spec)
@@ -367,7 +345,7 @@ static int build_folder(struct folder *f, const struct moo_job *job, const char 
 	char *p = NULL;
 	int r;
 
-	if ((r = walk(f, job->result_path, "", err))) {
+	if ((r = moo__walk_files(job->result_path, add_file, f, err))) {
 		goto done;
 	}
 	if (!folder_find(f, "moo.lock")) {

@@ -440,3 +440,41 @@ int moo__rm_rf(const char *path)
 	}
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+static int walk_files(const char *dir, const char *rel, moo__file_cb cb, void *data,
+		      struct moo_error **err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		return moo__fail_errno(err, MOO_EIO, "cannot read '%s'", dir);
+	}
+	while (!r && (de = readdir(d))) {
+		char *path, *sub;
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
+			continue;
+		}
+		path = moo__path_join(dir, de->d_name);
+		sub = *rel ? moo__path_join(rel, de->d_name) : moo__strdup(de->d_name);
+		if (lstat(path, &sb) < 0) {
+			/* gone since it was listed: not a file of the tree */
+		} else if (S_ISDIR(sb.st_mode)) {
+			r = walk_files(path, sub, cb, data, err);
+		} else if (S_ISREG(sb.st_mode)) {
+			r = cb(path, sub, &sb, data, err);
+		}
+		free(path);
+		free(sub);
+	}
+	closedir(d);
+	return r;
+}
+
+int moo__walk_files(const char *dir, moo__file_cb cb, void *data, struct moo_error **err)
+{
+	return walk_files(dir, "", cb, data, err);
+}
