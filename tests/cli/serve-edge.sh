@@ -3,34 +3,14 @@
 # hold, a server that never answers, a worker that dies, a client that stalls, tensors that
 # are not tensors, Ctrl-C while loading. (tests/cli/serve.sh is the main walk.)
 . "$MOO_SRC/tests/cli/lib.sh"
-export MOO_PYTHON=/usr/bin/python3
-FX="$MOO_SRC/tests/fixtures/serve"
-CLIENT="$MOO_SRC/tests/cli/serve_client.py"
-SPID= HPID=
-stop_serve() {
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	SPID=
-}
+. "$MOO_SRC/tests/cli/serve-lib.sh"
+HPID=
 stop_helper() {
 	[ -n "$HPID" ] && kill "$HPID" 2>/dev/null && wait "$HPID" 2>/dev/null
 	HPID=
 }
 trap 'stop_serve; stop_helper; cleanup_dirs' EXIT
 
-# start_serve NAME SOURCE ARGS...: moo serve in the background; $URL once it printed it.
-start_serve() {
-	_name=$1; shift
-	"$MOO" serve "$@" --port 0 >"$T/$_name.out" 2>"$T/$_name.err" &
-	SPID=$!
-	i=0
-	until [ -s "$T/$_name.out" ] || [ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
-	URL=$(head -n1 "$T/$_name.out")
-}
-wait_ready() {
-	i=0
-	until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/health/ready")" = 200 ] ||
-		[ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
-}
 # start_helper CHECK: a serve_client.py server in the background; $HPORT its port.
 start_helper() {
 	$PY "$CLIENT" "$1" - >"$T/helper.out" 2>&1 &
@@ -38,12 +18,6 @@ start_helper() {
 	i=0
 	until [ -s "$T/helper.out" ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	HPORT=$(head -n1 "$T/helper.out")
-}
-# req METHOD PATH [curl args]: status in $code, body in $body, headers in $T/h
-req() {
-	_m=$1 _p=$2; shift 2
-	code=$(curl -s -X "$_m" -o "$T/body" -D "$T/h" -w '%{http_code}' --max-time 30 "$@" "$URL$_p")
-	body=$(cat "$T/body")
 }
 J='-H Content-Type:application/json'
 CSV='-H Content-Type:text/csv'
@@ -131,7 +105,6 @@ until grep -q 'loading' "$T/slow.err" || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 
 kill -INT "$SPID"
 wait "$SPID"
 rc=$?
-SPID=
 [ "$rc" = 130 ] && ok "moo serve --json interrupted while loading: exit 130" || not_ok "moo serve --json interrupted: exit 130" "exit $rc"
 [ "$(jq 'd["error"]["code"], d["error"]["message"], d["model"]' <"$T/slow.out" | tr '\n' '|')" = "interrupted|interrupted while 'echo' was loading; nothing is served|echo|" ] &&
 	ok "... its document says it was interrupted (code interrupted)" || not_ok "... its document says interrupted" "$(cat "$T/slow.out")"
