@@ -20,11 +20,13 @@
 	X(MHD_destroy_response) \
 	X(MHD_get_connection_info) \
 	X(MHD_get_daemon_info) \
+	X(MHD_get_fdset2) \
 	X(MHD_get_timeout) \
 	X(MHD_lookup_connection_value) \
 	X(MHD_queue_response) \
 	X(MHD_resume_connection) \
 	X(MHD_run) \
+	X(MHD_run_from_select) \
 	X(MHD_start_daemon) \
 	X(MHD_stop_daemon) \
 	X(MHD_suspend_connection)
@@ -47,11 +49,13 @@ int moo__mhdlib_load(struct moo_error **err);
 #define MHD_destroy_response            moo__mhdlib.MHD_destroy_response
 #define MHD_get_connection_info         moo__mhdlib.MHD_get_connection_info
 #define MHD_get_daemon_info             moo__mhdlib.MHD_get_daemon_info
+#define MHD_get_fdset2                  moo__mhdlib.MHD_get_fdset2
 #define MHD_get_timeout                 moo__mhdlib.MHD_get_timeout
 #define MHD_lookup_connection_value     moo__mhdlib.MHD_lookup_connection_value
 #define MHD_queue_response              moo__mhdlib.MHD_queue_response
 #define MHD_resume_connection           moo__mhdlib.MHD_resume_connection
 #define MHD_run                         moo__mhdlib.MHD_run
+#define MHD_run_from_select             moo__mhdlib.MHD_run_from_select
 #define MHD_start_daemon                moo__mhdlib.MHD_start_daemon
 #define MHD_stop_daemon                 moo__mhdlib.MHD_stop_daemon
 #define MHD_suspend_connection          moo__mhdlib.MHD_suspend_connection

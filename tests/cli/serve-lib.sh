@@ -13,6 +13,7 @@ stop_serve() {
 }
 start_serve() {
 	_name=$1; shift
+	rm -f "$T/$_name.out" # a second start under one name must not read the first's URL
 	"$MOO" serve "$@" --port 0 >"$T/$_name.out" 2>"$T/$_name.err" &
 	SPID=$!
 	i=0
