@@ -6,7 +6,7 @@
 #include "moo/store.h"
 
 /*
- * serve: a trained model behind an HTTP/1.1 endpoint (libmicrohttpd, one epoll thread,
+ * serve: a trained model behind an HTTP/1.1 endpoint (libmicrohttpd, one thread,
  * keep-alive) with resident Python workers (moo-serve(1)). Each worker runs moo's shim
  * (libmoo/worker.py, built in), which imports the spec's inference.entry_point, calls
  * load(model_dir) once and answers length-prefixed frames over a socket on its stdin and
@@ -14,8 +14,8 @@
  * MLflow scoring (/ping, /invocations), /openapi.json and a page at /.
  *
  * Writing to a worker that died never raises SIGPIPE (the sockets are sent to with
- * MSG_NOSIGNAL); the library starts threads (one per worker, one for HTTP) and child
- * processes, which moo_server_stop ends.
+ * MSG_NOSIGNAL); the library starts one thread (for HTTP and the workers; with --on a
+ * second pumps the SSH session) and child processes, which moo_server_stop ends.
  */
 
 /*
