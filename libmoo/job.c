@@ -890,45 +890,6 @@ done:
 
 /* ---- a result checked against its manifest ------------------------------------------ */
 
-/* True when manifest has a line for the file rel, as sha256sum writes it (escaped where rel
- * has a backslash or a line break). */
-static bool manifest_names(const char *manifest, const char *rel)
-{
-	struct moo_buf want = MOO_BUF_INIT;
-	bool esc = strpbrk(rel, "\\\n") != NULL, found = false;
-	const char *p = manifest;
-
-	moo_buf_puts(&want, "  ./");
-	for (const char *c = rel; *c; c++) {
-		if (esc && (*c == '\\' || *c == '\n')) {
-			moo_buf_puts(&want, *c == '\\' ? "\\\\" : "\\n");
-		} else {
-			moo_buf_putc(&want, *c);
-		}
-	}
-	while (*p && !found) {
-		const char *eol = strchr(p, '\n');
-		size_t len = eol ? (size_t)(eol - p) : strlen(p), at = esc ? 65 : 64;
-
-		found = len == at + want.len && (!esc || *p == '\\') &&
-			!memcmp(p + at, want.ptr, want.len);
-		p += len + (eol ? 1 : 0);
-	}
-	moo_buf_dispose(&want);
-	return found;
-}
-
-/* MOO_EIO naming a regular file the manifest (data) does not name; links are left out, as
- * the manifest leaves them. */
-static int unlisted(const char *path, const char *rel, const struct stat *st, void *data,
-		    struct moo_error **err)
-{
-	(void)st;
-	return manifest_names(data, rel)
-		       ? 0
-		       : moo__fail(err, MOO_EIO, "'%s' is not in MANIFEST.sha256", path);
-}
-
 int moo__job_verify_result(const struct moo_job *job, const char *dir, const char *hint,
 			   struct moo_error **err)
 {
@@ -952,9 +913,6 @@ int moo__job_verify_result(const struct moo_job *job, const char *dir, const cha
 	}
 	moo_buf_putc(&manifest, '\0'); /* an empty manifest is "" */
 	r = moo__verify_manifest(manifest.ptr, dir, dir, NULL, &e);
-	if (!r) {
-		r = moo__walk_files(dir, unlisted, manifest.ptr, &e);
-	}
 	if (r) {
 		for (x = e; x; x = x->next) { /* a file gone is a result changed too */
 			x->code = MOO_EIO;

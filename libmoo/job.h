@@ -51,7 +51,8 @@ int moo__read_state(struct moo__transport *t, const struct moo_job *job, const c
 		    struct moo_buf *b, struct moo_error **err);
 char *moo__results_dir(const struct moo_job *job);
 /* Every file of a manifest checked under dir, a copy of src (on host, or NULL here; src may be
- * dir itself): MOO_EIO naming the first that differs or is missing (job_collect.c). */
+ * dir itself), and no other file there: MOO_EIO naming the first that differs, is missing
+ * or is added (job_collect.c). */
 int moo__verify_manifest(const char *manifest, const char *dir, const char *src, const char *host,
 			 struct moo_error **err);
 int moo__finish(struct moo__transport *t, struct moo_job *job, const char *exit_text,

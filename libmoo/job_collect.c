@@ -247,10 +247,65 @@ int moo__finish(struct moo__transport *t, struct moo_job *job, const char *exit_
 	return r;
 }
 
+/* True when manifest has a line for the file rel, as sha256sum writes it (escaped where rel
+ * has a backslash or a line break). */
+static bool manifest_names(const char *manifest, const char *rel)
+{
+	struct moo_buf want = MOO_BUF_INIT;
+	bool esc = strpbrk(rel, "\\\n") != NULL, found = false;
+	const char *p = manifest;
+
+	moo_buf_puts(&want, "  ./");
+	for (const char *c = rel; *c; c++) {
+		if (esc && (*c == '\\' || *c == '\n')) {
+			moo_buf_puts(&want, *c == '\\' ? "\\\\" : "\\n");
+		} else {
+			moo_buf_putc(&want, *c);
+		}
+	}
+	while (*p && !found) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p), at = esc ? 65 : 64;
+
+		found = len == at + want.len && (!esc || *p == '\\') &&
+			!memcmp(p + at, want.ptr, want.len);
+		p += len + (eol ? 1 : 0);
+	}
+	moo_buf_dispose(&want);
+	return found;
+}
+
+struct unlisted_walk {
+	const char *manifest, *src, *host;
+};
+
+/* MOO_EIO naming (as src's) a regular file the manifest does not name; links are left out,
+ * as the manifest leaves them. */
+static int unlisted(const char *path, const char *rel, const struct stat *st, void *data,
+		    struct moo_error **err)
+{
+	const struct unlisted_walk *w = data;
+	char *shown;
+	int r;
+
+	(void)path;
+	(void)st;
+	if (manifest_names(w->manifest, rel)) {
+		return 0;
+	}
+	shown = moo__path_join(w->src, rel);
+	r = w->host ? moo__fail(err, MOO_EIO, "'%s' on '%s' is not in MANIFEST.sha256", shown,
+				w->host)
+		    : moo__fail(err, MOO_EIO, "'%s' is not in MANIFEST.sha256", shown);
+	free(shown);
+	return r;
+}
+
 /*
- * Checks every file of the manifest under dir, a copy of src (on host, when not NULL);
- * MOO_EIO naming the first that differs, or the first missing (as src's: the copy lacks
- * it because the source did).
+ * Checks every file of the manifest under dir, a copy of src (on host, when not NULL), and
+ * that dir holds no file the manifest leaves out: MOO_EIO naming the first that differs,
+ * the first missing or the first added (as src's: the copy has or lacks it because the
+ * source did).
  */
 int moo__verify_manifest(const char *manifest, const char *dir, const char *src, const char *host,
 			 struct moo_error **err)
@@ -286,9 +341,17 @@ int moo__verify_manifest(const char *manifest, const char *dir, const char *src,
 			} else if (memcmp(hex, p, 64)) {
 				struct moo_error *e;
 
-				e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
-						   "'%s' does not match MANIFEST.sha256", file);
+				char *job_file = moo__path_join(src, rel);
+
+				e = host ? moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+							  "'%s' on '%s' does not match "
+							  "MANIFEST.sha256 as downloaded",
+							  job_file, host)
+					 : moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+							  "'%s' does not match MANIFEST.sha256",
+							  job_file);
 				moo__error_hint(e, "fetch it again");
+				free(job_file);
 				r = MOO_EIO;
 			}
 			moo_error_free(herr);
@@ -296,6 +359,11 @@ int moo__verify_manifest(const char *manifest, const char *dir, const char *src,
 			free(file);
 		}
 		p += len + (eol ? 1 : 0);
+	}
+	if (!r) {
+		struct unlisted_walk w = {manifest, src, host};
+
+		r = moo__walk_files(dir, unlisted, &w, err);
 	}
 	return r;
 }
@@ -377,8 +445,8 @@ int moo_job_fetch(const struct moo_job *job, const char *dest, struct moo_error 
 	if (r == MOO_ENOTFOUND) {
 		r = moo__fail(err, MOO_EIO, "job '%s' has no MANIFEST.sha256", job->id);
 	}
-	if (!r && manifest.len) {
-		r = moo__verify_manifest(manifest.ptr, dest, result, NULL, err);
+	if (!r) {
+		r = moo__verify_manifest(manifest.len ? manifest.ptr : "", dest, result, NULL, err);
 	}
 done:
 	if (r && made) {

@@ -142,6 +142,18 @@ check "fetch of a result missing a file: exit 6, as moo-fetch(1) says" [ $? -eq 
 check "... naming the missing result file" \
 	grep -qF "'$MOO_ROOT/jobs/$id/work/training_result/out.txt' is missing: MANIFEST.sha256 lists it" err
 check "... and leaving nothing" [ ! -e fetched/mf ]
+# a file added to the result after the job ended is not the job's: refused too
+"$MOO" run --name mf2 wrote >/dev/null 2>&1
+id=$("$MOO" status --json mf2 | "$MOO_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo planted >"$MOO_ROOT/jobs/$id/work/training_result/extra.txt"
+"$MOO" fetch mf2 -o fetched/mf2 >out 2>err
+check "fetch of a result with a file added since: exit 6" [ $? -eq 6 ]
+check "... naming the added file" \
+	grep -qF "'$MOO_ROOT/jobs/$id/work/training_result/extra.txt' is not in MANIFEST.sha256" err
+check "... and leaving nothing" [ ! -e fetched/mf2 ]
+rm "$MOO_ROOT/jobs/$id/work/training_result/extra.txt"
+"$MOO" fetch mf2 -o fetched/mf2 >out 2>err
+check "... fetched once it is gone" [ "$(cat fetched/mf2/out.txt)" = result ]
 "$MOO" fetch mf -o '' >out 2>err
 check "fetch -o '': a usage error (2)" [ $? -eq 2 ]
 check "... saying so" grep -q "option '--output' needs a folder" err

@@ -202,6 +202,16 @@ expect_exit "the next status after it ended" 0 "$MOO" status --json "$ido"
 p=$(printf '%s' "$out" | jq "d['result_path']")
 [ "$(cat "$p/out.txt" 2>/dev/null)" = result ] && ok "... pulled its result" || not_ok "... pulled its result" "$out"
 
+# ---- a file added on the host after the job ended is not downloaded as its result ---------
+expect_exit "run -d a job whose result gets a file planted on the host" 0 "$MOO" run --on h1 -d "$T/p-out"
+idp=$out
+wait_file "$R/jobs/$idp/state" && touch "$R/jobs/$idp/work/go"
+wait_file "$R/jobs/$idp/exit" && sleep 0.1
+echo planted >"$R/jobs/$idp/work/training_result/extra.txt"
+expect_exit "status after a file was added on the host: exit 6" 6 "$MOO" status "$idp"
+contains "... naming it and the host" "$err" "$R/jobs/$idp/work/training_result/extra.txt' on 'h1' is not in MANIFEST.sha256"
+[ ! -e "$MOO_HOME/results/$idp/training_result" ] && ok "... and keeping no copy of it" || not_ok "... and keeping no copy of it" "$(ls -R "$MOO_HOME/results/$idp")"
+
 # ---- a file corrupted on the host makes fetch fail -----------------------------------------
 expect_exit "run -d another such job" 0 "$MOO" run --on h1 -d "$T/p-out"
 idx=$out
@@ -210,7 +220,7 @@ wait_file "$R/jobs/$idx/exit" && sleep 0.1
 echo tampered >"$R/jobs/$idx/work/training_result/out.txt"
 # (a result that cannot be downloaded is said, exit 6: not taken for success; issue 13.4)
 expect_exit "status after the file was corrupted on the host: exit 6" 6 "$MOO" status "$idx"
-contains "... naming the file" "$err" "out.txt' does not match MANIFEST.sha256"
+contains "... naming the file on the host" "$err" "$R/jobs/$idx/work/training_result/out.txt' on 'h1' does not match MANIFEST.sha256 as downloaded"
 case $err in *"make room"*) not_ok "... no 'make room' hint: the disk is not the cause" "$err" ;; *) ok "... no 'make room' hint: the disk is not the cause" ;; esac
 out=$("$MOO" show --json "$idx")
 [ "$(printf '%s' "$out" | jq "d['status'], d['result_path']")" = "succeeded
@@ -227,8 +237,12 @@ expect_exit "sshd down: fetch of a result downloaded and checked before (0)" 0 "
 [ "$(cat "$T/fo-down/out.txt" 2>/dev/null)" = result ] && ok "... copies it from MOO_HOME/results" || not_ok "... copies it from MOO_HOME/results" "$(ls -la "$T/fo-down" 2>&1)"
 echo tampered >"$MOO_HOME/results/$ido/training_result/out.txt"
 expect_exit "... and checks it again: a copy changed here is refused (6)" 6 "$MOO" fetch "$ido" -o "$T/fo-bad"
-contains "... naming it" "$err" "out.txt' does not match MANIFEST.sha256"
+contains "... naming it (the copy in MOO_HOME/results, not the one made for -o)" "$err" "'$MOO_HOME/results/$ido/training_result/out.txt' does not match MANIFEST.sha256"
 echo result >"$MOO_HOME/results/$ido/training_result/out.txt"
+echo planted >"$MOO_HOME/results/$ido/training_result/extra.txt"
+expect_exit "... a file added to that copy is refused (6)" 6 "$MOO" fetch "$ido" -o "$T/fo-add"
+contains "... naming it" "$err" "results/$ido/training_result/extra.txt' is not in MANIFEST.sha256"
+rm "$MOO_HOME/results/$ido/training_result/extra.txt"
 sshd_start
 
 # ---- a job that removes its output folder: succeeded with no result, as on this machine ----
@@ -267,7 +281,7 @@ wait_file "$R/jobs/$idb/exit" && sleep 0.1
 mkdir -p "$MOO_HOME/results/$idb/training_result"
 head -c 1000000 /dev/zero >"$MOO_HOME/results/$idb/training_result/big.bin.moo-part"
 expect_exit "status pulls the result, resuming the cut download" 6 "$MOO" status "$idb"
-contains "... the kept bytes were used, and the manifest check refused them (exit 6)" "$err" "big.bin' does not match MANIFEST.sha256"
+contains "... the kept bytes were used, and the manifest check refused them (exit 6)" "$err" "big.bin' on 'h1' does not match MANIFEST.sha256 as downloaded"
 expect_exit "fetch then downloads it afresh" 0 "$MOO" fetch "$idb" -o "$T/fb"
 cmp -s "$T/fb/big.bin" "$R/jobs/$idb/work/training_result/big.bin" && ok "... and it matches the host's file" || not_ok "... and it matches"
 
