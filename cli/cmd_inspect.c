@@ -1,4 +1,5 @@
 /* moo inspect: open a bundle (directory, ZIP or URL), check it, and say what is in it. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 
 static bool json;
 static const char *sha256, *extract;
-static long max_bytes, max_entries, max_ratio;
+static long max_bytes = LONG_MIN, max_entries = LONG_MIN, max_ratio = LONG_MIN; /* not given */
 
 static const struct opt opts[] = {
 	{0, "json", NULL, "print the bundle as JSON", OPT_FLAG, &json},
@@ -91,10 +92,16 @@ static void print_human(const struct moo_bundle *b)
 	}
 }
 
+/* A cap given is at least 1: 0 would refuse every bundle (the library reads 0 as "the
+ * default", which a user writing 0 does not mean either). */
 static bool cap(const char *name, long v, uint64_t *dst)
 {
-	if (v < 0) {
-		usage_error(&cmd_inspect, NULL, "option '--%s' needs a positive number", name);
+	if (v == LONG_MIN) {
+		return true; /* the library's default */
+	}
+	if (v < 1) {
+		usage_error(&cmd_inspect, NULL, "option '--%s' needs a positive number, found %ld",
+			    name, v);
 		return false;
 	}
 	*dst = (uint64_t)v;

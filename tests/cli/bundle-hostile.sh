@@ -2,7 +2,7 @@
 # Hostile bundles: every one is refused with exit 3, naming the entry and the rule, and
 # nothing is written: no file outside, no staging folder, no temporary folder.
 . "$MOO_SRC/tests/cli/lib.sh"
-plan 78
+plan 79
 
 mk() { EVIL_ABS="$T/abs-evil.txt" EVIL_DIR="$T/outside" $PY "$MOO_SRC/tests/cli/mkzip.py" "$1" "$T/$1.zip"; }
 mkdir -p "$T/outside" "$T/tmp" "$T/run"
@@ -93,4 +93,5 @@ expect_exit "a valid bundle extracts" 0 "$MOO" inspect --extract "$T/run/work" "
 if [ -f "$T/run/work/lib/util.py" ] && [ "$(ls -A "$T/run")" = work ]; then ok "into dest alone"; else not_ok "into dest alone" "$(ls -AR "$T/run")"; fi
 expect_exit "--max-bytes below its size refuses it" 3 "$MOO" inspect --max-bytes 1000 "$T/valid.zip"
 expect_exit "a negative cap is a usage error" 2 "$MOO" inspect --max-bytes -1 "$T/valid.zip"
+expect_exit "a cap of 0 is a usage error too, not the default" 2 "$MOO" inspect --max-ratio 0 "$T/valid.zip"
 done_testing
