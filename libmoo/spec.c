@@ -348,7 +348,16 @@ static bool parse_number(const struct moo__ynode *v, double *out)
 		return false;
 	}
 	*out = t == MOO_S_INT ? (double)strtoll(v->text, &end, 10) : strtod(v->text, &end);
-	return !isnan(*out);
+	if (t == MOO_S_FLOAT) { /* YAML's .inf, -.inf and .nan, which strtod reads as 0 */
+		const char *p = v->text + (v->text[0] == '-' || v->text[0] == '+');
+
+		if (p[0] == '.' && (p[1] == 'i' || p[1] == 'I')) {
+			*out = v->text[0] == '-' ? -INFINITY : INFINITY;
+		} else if (p[0] == '.' && (p[1] == 'n' || p[1] == 'N')) {
+			*out = NAN; /* a number still: each caller's range refuses it */
+		}
+	}
+	return true;
 }
 
 static void f_int_min(struct vctx *c, const struct moo__ynode *v, const char *where, unsigned *dst,
@@ -393,7 +402,8 @@ static void f_cpus(struct vctx *c, const struct moo__ynode *v, const char *where
 		return;
 	}
 	if (!(x > 0) || isinf(x)) {
-		verr(c, v, "'%s' must be greater than 0, found %s", where, v->text);
+		verr(c, v, "'%s' must be %s, found %s", where,
+		     isinf(x) ? "a finite number" : "greater than 0", v->text);
 		return;
 	}
 	*(double *)dst = x;
@@ -515,7 +525,7 @@ static void f_split(struct vctx *c, const struct moo__ynode *v, const char *wher
 {
 	struct moo_spec *spec = c->spec;
 	double sum = 0;
-	size_t i;
+	size_t i, named = 0;
 
 	(void)dst;
 	if (!need_map(c, v, where)) {
@@ -528,6 +538,7 @@ static void f_split(struct vctx *c, const struct moo__ynode *v, const char *wher
 		if (k->kind == MOO_Y_SCALAR && !strncmp(k->text, "x-", 2)) {
 			continue;
 		}
+		named++; /* a split named, valid or not: an invalid one has its own error */
 		if (k->kind != MOO_Y_SCALAR || !is_ident(k->text, false)) {
 			verr(c, k, "a split name in '%s' must match [a-z][a-z0-9_]*, found '%s'",
 			     where, k->kind == MOO_Y_SCALAR ? k->text : moo__yaml_kind_name(k));
@@ -552,7 +563,7 @@ static void f_split(struct vctx *c, const struct moo__ynode *v, const char *wher
 		spec->data_process.data_split[spec->data_process.n_data_split++] = (struct moo_kv){
 			moo__strdup(k->text), moo__strdup(x->text), false, {k->line, k->col}};
 	}
-	if (!spec->data_process.n_data_split) {
+	if (!named) {
 		moo__error_hint(verr(c, v, "'%s' names no split", where),
 				"write e.g. '{train: 0.8, test: 0.2}', or leave data_split out");
 	}
@@ -840,7 +851,8 @@ static void p_number(struct vctx *c, const struct moo__ynode *v, const char *whe
 	if (!parse_number(v, &x)) {
 		expected(c, v, where, "a number");
 	} else if (!(x > 0) || isinf(x)) {
-		verr(c, v, "'%s' must be greater than 0, found %s", where, v->text);
+		verr(c, v, "'%s' must be %s, found %s", where,
+		     isinf(x) ? "a finite number" : "greater than 0", v->text);
 	}
 }
 

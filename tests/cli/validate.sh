@@ -4,7 +4,7 @@
 S=$MOO_SRC/tests/spec
 n=$(ls "$S"/valid/*.yaml "$S"/invalid/*.yaml "$S"/parser-only/*.yaml | wc -l)
 examples=$(ls -d "$MOO_SRC"/examples/*/ 2>/dev/null)
-plan $((n + 15 + $(echo $examples | wc -w)))
+plan $((n + 19 + $(echo $examples | wc -w)))
 
 # the example projects in the tree are valid, files and all
 for d in $examples; do
@@ -26,6 +26,22 @@ for f in "$S"/invalid/*.yaml "$S"/parser-only/*.yaml; do
 		not_ok "invalid: ${f#$S/}" "exit $rc: $(cat "$T/.err")"
 	fi
 done
+
+# one error for one mistake: a split whose only fraction is out of range is that, not also
+# "names no split"
+sed '/^data_process:/,$d' "$S/invalid/data_split-zero.yaml" >"$T/split.yaml"
+printf 'data_process:\n  data_split: {train: 2}\n' >>"$T/split.yaml"
+expect_exit "a data_split whose one fraction is 2: exit 3" 3 "$MOO" validate --spec-only "$T/split.yaml"
+if [ "$(grep -c ': error: ' "$T/.err")" = 1 ] &&
+	grep -q "split.yaml:[0-9]*:[0-9]*: error: the fraction 'data_process.data_split.train' must be greater than 0 and at most 1, found 2$" "$T/.err"; then
+	ok "... one error, the fraction's"
+else not_ok "... one error, the fraction's" "$err"; fi
+
+# YAML's .inf is read as infinity (strtod read it as 0): said to be what it is
+sed '/^data_process:/,$d' "$S/invalid/data_split-zero.yaml" >"$T/inf.yaml"
+printf 'resources: {cpus: .inf}\n' >>"$T/inf.yaml"
+expect_exit "resources.cpus: .inf is exit 3" 3 "$MOO" validate --spec-only "$T/inf.yaml"
+contains "... saying it must be finite, not that it must be greater than 0" "$err" "'resources.cpus' must be a finite number, found .inf"
 
 # a project folder: the files it names must exist
 mkdir -p "$T/p"
