@@ -6,7 +6,7 @@
 # after sshd was down a while. A folder served --on the host is staged there first.
 . "$MOO_SRC/tests/cli/lib.sh"
 . "$MOO_SRC/tests/lib/sshd.sh"
-export MOO_PYTHON=/usr/bin/python3
+. "$MOO_SRC/tests/cli/serve-lib.sh"
 
 if ! sshd_setup || ! sshd_start; then
 	echo "1..0 # SKIP no sshd (apt-get install openssh-server)"
@@ -16,35 +16,12 @@ cp "$SSHD_KH" "$MOO_KNOWN_HOSTS"
 R=$T/remote # MOO_ROOT on the host
 mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
-SPID=
-stop_serve() {
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	SPID=
-}
 trap 'stop_serve; sshd_stop; cleanup_dirs' EXIT
 
 # listeners PID...: the TCP ports those processes listen on, one a line
 listeners() {
 	_re=$(echo "$@" | tr ' ' '|')
 	ss -Hltnp | grep -E "pid=($_re)," | awk '{print $4}' | sed 's/.*://' | sort -u
-}
-start_serve() {
-	_name=$1; shift
-	"$MOO" serve "$@" --port 0 >"$T/$_name.out" 2>"$T/$_name.err" &
-	SPID=$!
-	i=0
-	until [ -s "$T/$_name.out" ] || [ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
-	URL=$(head -n1 "$T/$_name.out")
-}
-wait_ready() {
-	i=0
-	until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/health/ready")" = 200 ] ||
-		[ $i -gt 300 ]; do sleep 0.1; i=$((i + 1)); done
-}
-req() {
-	_m=$1 _p=$2; shift 2
-	code=$(curl -s -X "$_m" -o "$T/body" -D "$T/h" -w '%{http_code}' --max-time 60 "$@" "$URL$_p")
-	body=$(cat "$T/body")
 }
 J='-H Content-Type:application/json'
 
