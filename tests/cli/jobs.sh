@@ -154,6 +154,9 @@ check "... and leaving nothing" [ ! -e fetched/mf2 ]
 rm "$MOO_ROOT/jobs/$id/work/training_result/extra.txt"
 "$MOO" fetch mf2 -o fetched/mf2 >out 2>err
 check "... fetched once it is gone" [ "$(cat fetched/mf2/out.txt)" = result ]
+"$MOO" fetch mf2 -o fetched/mf2-json --json >out 2>err
+check "fetch --json: one document with the id, the path, the files and their bytes" \
+	"$MOO_PYTHON" -c "import json,sys; d=json.load(open('out')); sys.exit(not (d['id']=='$id' and d['path']=='fetched/mf2-json' and d['files']==2 and d['bytes']==sum(len(open('fetched/mf2-json/'+f,'rb').read()) for f in ('out.txt','moo.lock'))))"
 "$MOO" fetch mf -o '' >out 2>err
 check "fetch -o '': a usage error (2)" [ $? -eq 2 ]
 check "... saying so" grep -q "option '--output' needs a folder" err
