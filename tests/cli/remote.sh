@@ -186,6 +186,13 @@ expect_exit "sshd back: logs -f --offset continues to the end" 0 "$MOO" logs -f 
 printf '%s\n' "$out" >"$T/u2"
 if cat "$T/u1" "$T/u2" | cmp -s - "$R/jobs/$idu/process.log"; then ok "... no line lost or repeated"; else not_ok "... no line lost or repeated" "$(cat "$T/u1" "$T/u2")"; fi
 
+# run_to_end NAME DIR: 'moo run --on h1 -d DIR' (a check named NAME), then lets the job end
+# (it waits for work/go) with no moo watching; its id in $out
+run_to_end() {
+	expect_exit "$1" 0 "$MOO" run --on h1 -d "$2"
+	wait_file "$R/jobs/$out/state" && touch "$R/jobs/$out/work/go"
+	wait_file "$R/jobs/$out/exit" && sleep 0.1
+}
 # ---- results pulled by the next status after the job ended with no moo running --------------
 # (the job ends only once the test writes work/go, so no moo sees it end)
 project "$T/p-out" <<'EOF'
@@ -194,29 +201,23 @@ open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "out.txt"), "w").write("result\n
 while not os.path.exists("go"):
     time.sleep(0.05)
 EOF
-expect_exit "run -d a job and leave" 0 "$MOO" run --on h1 -d "$T/p-out"
+run_to_end "run -d a job and leave" "$T/p-out"
 ido=$out
-wait_file "$R/jobs/$ido/state" && touch "$R/jobs/$ido/work/go"
-wait_file "$R/jobs/$ido/exit" && sleep 0.1
 expect_exit "the next status after it ended" 0 "$MOO" status --json "$ido"
 p=$(printf '%s' "$out" | jq "d['result_path']")
 [ "$(cat "$p/out.txt" 2>/dev/null)" = result ] && ok "... pulled its result" || not_ok "... pulled its result" "$out"
 
 # ---- a file added on the host after the job ended is not downloaded as its result ---------
-expect_exit "run -d a job whose result gets a file planted on the host" 0 "$MOO" run --on h1 -d "$T/p-out"
+run_to_end "run -d a job whose result gets a file planted on the host" "$T/p-out"
 idp=$out
-wait_file "$R/jobs/$idp/state" && touch "$R/jobs/$idp/work/go"
-wait_file "$R/jobs/$idp/exit" && sleep 0.1
 echo planted >"$R/jobs/$idp/work/training_result/extra.txt"
 expect_exit "status after a file was added on the host: exit 6" 6 "$MOO" status "$idp"
 contains "... naming it and the host" "$err" "$R/jobs/$idp/work/training_result/extra.txt' on 'h1' is not in MANIFEST.sha256"
 [ ! -e "$MOO_HOME/results/$idp/training_result" ] && ok "... and keeping no copy of it" || not_ok "... and keeping no copy of it" "$(ls -R "$MOO_HOME/results/$idp")"
 
 # ---- a file corrupted on the host makes fetch fail -----------------------------------------
-expect_exit "run -d another such job" 0 "$MOO" run --on h1 -d "$T/p-out"
+run_to_end "run -d another such job" "$T/p-out"
 idx=$out
-wait_file "$R/jobs/$idx/state" && touch "$R/jobs/$idx/work/go"
-wait_file "$R/jobs/$idx/exit" && sleep 0.1
 echo tampered >"$R/jobs/$idx/work/training_result/out.txt"
 # (a result that cannot be downloaded is said, exit 6: not taken for success; issue 13.4)
 expect_exit "status after the file was corrupted on the host: exit 6" 6 "$MOO" status "$idx"
@@ -274,10 +275,8 @@ with open(os.path.join(os.environ["MOO_OUTPUT_DIR"], "big.bin"), "wb") as f:
 while not os.path.exists("go"):
     time.sleep(0.05)
 EOF
-expect_exit "run -d a job writing 3 MB" 0 "$MOO" run --on h1 -d "$T/p-big"
+run_to_end "run -d a job writing 3 MB" "$T/p-big"
 idb=$out
-wait_file "$R/jobs/$idb/state" && touch "$R/jobs/$idb/work/go"
-wait_file "$R/jobs/$idb/exit" && sleep 0.1
 mkdir -p "$MOO_HOME/results/$idb/training_result"
 head -c 1000000 /dev/zero >"$MOO_HOME/results/$idb/training_result/big.bin.moo-part"
 expect_exit "status pulls the result, resuming the cut download" 6 "$MOO" status "$idb"
