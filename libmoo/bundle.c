@@ -1322,6 +1322,7 @@ void moo_bundle_free(struct moo_bundle *b)
 	}
 	free(b->source);
 	free(b->packed_dir);
+	free(b->spec_text);
 	moo__packed_free(b->packed);
 	free(b->zip_path);
 	free(b->sha256);
@@ -1385,6 +1386,9 @@ int moo_bundle_open(struct moo_bundle **out, const char *source, const struct mo
 	}
 	b->prefix = s.prefix;
 	s.prefix = NULL;
+	if (s.spec_text.ptr && !memchr(s.spec_text.ptr, '\0', s.spec_text.len)) {
+		b->spec_text = moo__strdup(s.spec_text.ptr);
+	}
 	b->files = s.files;
 	b->n_files = s.n_files;
 	b->total_bytes = s.total;

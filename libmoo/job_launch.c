@@ -122,36 +122,30 @@ static int supervisor_script(struct moo_buf *script, const struct moo_job *job,
 	return 0;
 }
 
-/* Starts the supervisor detached on the job's host; *status is how the start went. */
-static int launch(struct moo__transport *t, const struct moo_job *job, struct moo_buf *errout,
-		  int *status, struct moo_error **err)
+/*
+ * Starts the supervisor detached on the job's host: supervise.c or the transport's spawn on
+ * this machine; on a remote host its start is the last line of the job's setup script
+ * (setsid over the host's sh), which the caller runs.
+ */
+static int launch(struct moo__transport *t, const struct moo_job *job, struct moo_buf *setup,
+		  struct moo_error **err)
 {
-	struct moo_buf script = MOO_BUF_INIT, line = MOO_BUF_INIT;
+	struct moo_buf script = MOO_BUF_INIT;
 	int r;
 
 	if (t->ops->supervise && (r = t->ops->supervise(t, job->dir, job->output_folder,
 							job->command, "process.log", err)) != 1) {
-		*status = 0;
 		return r;
 	}
 	r = supervisor_script(&script, job, err);
-	if (r) {
-		goto done;
-	}
-	if (t->ops->spawn) {
+	if (!r && t->ops->spawn) {
 		r = t->ops->spawn(t, job->dir, script.ptr, "process.log", err);
-		*status = 0;
-		goto done;
+	} else if (!r) {
+		moo_buf_puts(setup, "setsid sh -c ");
+		moo_buf_shquote(setup, script.ptr);
+		moo_buf_puts(setup, " moo-supervisor </dev/null >>process.log 2>&1 &\n");
 	}
-	moo_buf_puts(&line, "cd ");
-	moo_buf_shquote(&line, job->dir);
-	moo_buf_puts(&line, " || exit 1; setsid sh -c ");
-	moo_buf_shquote(&line, script.ptr);
-	moo_buf_puts(&line, " moo-supervisor </dev/null >>process.log 2>&1 &");
-	r = t->ops->exec(t, line.ptr, NULL, errout, status, err);
-done:
 	moo_buf_dispose(&script);
-	moo_buf_dispose(&line);
 	return r;
 }
 
@@ -191,6 +185,45 @@ static int keep_zip(struct moo__transport *t, const struct moo_bundle *b, struct
 }
 
 /*
+ * One of the job's files, name relative to its folder: on a remote host a line of the
+ * setup script (printf is sh's own: no program started, no round trip of its own), else
+ * written by the transport. Text with a NUL byte cannot pass through sh: it is written
+ * over the transport at once (only process.log can hold one, and the job's folder exists).
+ */
+static int job_file(struct moo__transport *t, struct moo_buf *setup, const struct moo_job *job,
+		    const char *name, const char *data, size_t len, struct moo_error **err)
+{
+	char *path;
+	int r;
+
+	if (setup && strlen(data) == len) {
+		moo_buf_puts(setup, "printf %s ");
+		moo_buf_shquote(setup, data);
+		moo_buf_puts(setup, " >");
+		moo_buf_shquote(setup, name);
+		moo_buf_puts(setup, " || exit\n");
+		return 0;
+	}
+	path = moo__job_file(job, name);
+	r = t->ops->write_file(t, path, data, len, 0644, err);
+	free(path);
+	return r;
+}
+
+/* True when the bundle's metadata.yaml text is whole (its size in the ZIP) and NUL-free. */
+static bool spec_text_whole(const struct moo_bundle *b)
+{
+	size_t i;
+
+	for (i = 0; b->spec_text && i < b->n_files; i++) {
+		if (!strcmp(b->files[i].path, "metadata.yaml")) {
+			return b->files[i].size == strlen(b->spec_text);
+		}
+	}
+	return false;
+}
+
+/*
  * Stages a job on a remote host. The host keeps each bundle once, extracted, in
  * bundles/<sha256>/: the bundle is extracted and checked here (moo_bundle_extract, with
  * every rule and cap), so the host needs no unzip and runs no extraction code; the tree
@@ -198,15 +231,19 @@ static int keep_zip(struct moo__transport *t, const struct moo_bundle *b, struct
  * looks complete) and copied with 'cp -R' into each job's work/. The ZIP is not sent as
  * well: jobs use the tree, and sending both would double the bytes. *sent gets the bytes
  * of files sent (0 when the host had the bundle).
+ *
+ * The copy is not run here: it begins the job's setup script (setup), which then writes
+ * the job's files and starts its supervisor, all in one exec (see moo_job_start).
  */
 static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
-			const struct moo_job *job, uint64_t *sent, struct moo_error **err)
+			const struct moo_job *job, uint64_t *sent, struct moo_buf *setup,
+			struct moo_error **err)
 {
 	char *bdir = moo__printf("%s/bundles/%s", t->root, b->sha256);
-	char *parent = moo__path_join(t->root, "bundles"), *stage = NULL, *outdir_path = NULL;
-	struct moo_buf root = MOO_BUF_INIT, cmd = MOO_BUF_INIT, errout = MOO_BUF_INIT;
+	char *parent = moo__path_join(t->root, "bundles"), *stage = NULL, *path;
+	struct moo_buf root = MOO_BUF_INIT;
 	char tag[48];
-	int r, status = -1;
+	int r = 0;
 
 	*sent = 0;
 	if (!moo__is_sha256_hex(b->sha256)) {
@@ -226,11 +263,14 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 		moo__sweep_dead(root.ptr, ""); /* what a killed moo left */
 		moo__owner_tag(tag, sizeof(tag));
 		stage = moo__printf("%s/%s-%s.up", root.ptr, tag, job->id);
-		if ((r = moo_bundle_extract(b, stage, NULL, err))) {
-			free(stage);
-			stage = NULL;
+		path = moo__printf("%s/%s", stage, job->output_folder);
+		if ((r = moo_bundle_extract(b, stage, NULL, err)) ||
+		    (r = moo__mkdir_p(path, 0755, err))) {
+			free(path);
 			goto done;
 		}
+		free(path);
+		/* (the output folder goes with it, as the spec names it: cp -R makes it) */
 		r = t->ops->mkdir_p(t, parent, &perr);
 		moo__transport_sweep(t, parent); /* a bundle a killed moo left half sent */
 		if (!r) {
@@ -248,52 +288,34 @@ static int stage_remote(struct moo__transport *t, const struct moo_bundle *b,
 		}
 		moo_error_free(perr);
 	}
-	moo_buf_puts(&cmd, "cp -R -- ");
-	moo_buf_shquote(&cmd, bdir);
-	moo_buf_puts(&cmd, " ");
-	{
-		char *work = moo__job_file(job, "work"),
-		     *meta = moo__job_file(job, "metadata.yaml");
-		char *in = moo__printf("%s/metadata.yaml", bdir);
-		char *outdir = moo__printf("%s/%s", work, job->output_folder);
-
-		moo_buf_shquote(&cmd, work);
-		moo_buf_puts(&cmd, " && cp -- ");
-		moo_buf_shquote(&cmd, in);
-		moo_buf_putc(&cmd, ' ');
-		moo_buf_shquote(&cmd, meta);
-		free(work);
-		free(meta);
-		free(in);
-		outdir_path = outdir;
+	moo_buf_puts(setup, "cd ");
+	moo_buf_shquote(setup, job->dir);
+	moo_buf_puts(setup, " || exit\ncp -R -- ");
+	moo_buf_shquote(setup, bdir);
+	moo_buf_puts(setup, " work || exit\n");
+	/* metadata.yaml beside work/: the bundle's, from here (printf: one cp less) */
+	if (spec_text_whole(b)) {
+		job_file(t, setup, job, "metadata.yaml", b->spec_text, strlen(b->spec_text), NULL);
+	} else {
+		moo_buf_puts(setup, "cp -- work/metadata.yaml metadata.yaml || exit\n");
 	}
-	if ((r = t->ops->exec(t, cmd.ptr, NULL, &errout, &status, err))) {
-		goto done;
-	}
-	/* the output folder over SFTP where it can be (a program less on the host) */
-	if (!status && (r = t->ops->mkdir_p(t, outdir_path, err))) {
-		goto done;
-	}
-	if (status) {
-		struct moo_error *e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
-						     "cannot stage '%s' on '%s' (exit %d)", job->id,
-						     t->host, status);
-
-		put_text(&errout, NULL);
-		moo__error_cause(e, errout.ptr);
-		r = MOO_EIO;
-	}
+	/* The output folder, where the kept bundle has none (those sent before it was made
+	 * with them): [ is sh's own, no program started for it. */
+	path = moo__printf("work/%s", job->output_folder);
+	moo_buf_puts(setup, "[ -d ");
+	moo_buf_shquote(setup, path);
+	moo_buf_puts(setup, " ] || mkdir -p -- ");
+	moo_buf_shquote(setup, path);
+	moo_buf_puts(setup, " || exit\n");
+	free(path);
 done:
 	if (stage) {
 		moo__rm_rf(stage);
 	}
 	moo_buf_dispose(&root);
-	moo_buf_dispose(&cmd);
-	moo_buf_dispose(&errout);
 	free(bdir);
 	free(parent);
 	free(stage);
-	free(outdir_path);
 	return r;
 }
 
@@ -382,6 +404,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	struct kvlist params = {NULL, 0}, env = {NULL, 0};
 	struct moo_buf cmd = MOO_BUF_INIT, spec_json = MOO_BUF_INIT;
 	struct moo_buf stage_root = MOO_BUF_INIT, sherr = MOO_BUF_INIT, state = MOO_BUF_INIT;
+	struct moo_buf setup = MOO_BUF_INIT, *rsetup = NULL; /* a remote host's: see below */
 	struct moo_job *job = NULL;
 	struct moo__dataset ds;
 	struct moo_plan *plan = NULL;
@@ -516,11 +539,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	job->status = MOO_JOB_QUEUED;
 	job->exit_code = -1;
 	jobs_dir = moo__path_join(t->root, "jobs");
-	r = t->ops->mkdir_p(t, jobs_dir, err);
-	if (r) {
-		goto done;
-	}
-	/* An id no job has, here or in the store. */
+	/* An id no job has, here or in the store (jobs/ itself is made with the first job's
+	 * folder, by mkdir_p below). */
 	for (tries = 0;; tries++) {
 		struct moo_error *aerr = NULL;
 
@@ -555,7 +575,14 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 
 		uint64_t sent = 0;
 
-		r = stage_remote(t, b, job, &sent, err);
+		/*
+		 * On a remote host everything from the copy of the bundle into work/ to the
+		 * supervisor's start is one sh script, run in one exec after job.json and the
+		 * store's record: one round trip where there were a dozen, and the fewest
+		 * programs started on the host (cp, and setsid and sh for the supervisor).
+		 */
+		rsetup = &setup;
+		r = stage_remote(t, b, job, &sent, rsetup, err);
 		job->bytes_sent += sent;
 		/* The zip stays here too, so 'moo reproduce' finds the bundle by its sha256. */
 		if (!r) {
@@ -618,9 +645,8 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 		goto done;
 	}
 staged_remote:
-	free(path);
-	path = moo__printf("%s/work/params.json", job->dir);
-	r = t->ops->write_file(t, path, job->params_json, strlen(job->params_json), 0644, err);
+	r = job_file(t, rsetup, job, "work/params.json", job->params_json, strlen(job->params_json),
+		     err);
 	if (r) {
 		goto done;
 	}
@@ -662,24 +688,20 @@ staged_remote:
 			free(with);
 		}
 		job->lock = moo__strdup(lock.ptr);
-		free(path);
-		path = moo__job_file(job, "moo.lock");
-		r = t->ops->write_file(t, path, lock.ptr, lock.len, 0644, err);
+		r = job_file(t, rsetup, job, "moo.lock", lock.ptr, lock.len, err);
 		if (r) {
 			goto done;
 		}
 		free(path);
-		path = moo__printf("%s/work/%s/moo.lock", job->dir, job->output_folder);
-		r = t->ops->write_file(t, path, lock.ptr, lock.len, 0644, err);
+		path = moo__printf("work/%s/moo.lock", job->output_folder);
+		r = job_file(t, rsetup, job, path, lock.ptr, lock.len, err);
 		if (r) {
 			goto done;
 		}
 	}
 	if (rt.log.len) {
 		/* What was built or found for this job heads its log. */
-		free(path);
-		path = moo__job_file(job, "process.log");
-		r = t->ops->write_file(t, path, rt.log.ptr, rt.log.len, 0644, err);
+		r = job_file(t, rsetup, job, "process.log", rt.log.ptr, rt.log.len, err);
 		if (r) {
 			goto done;
 		}
@@ -694,6 +716,34 @@ staged_remote:
 	if (r) {
 		goto done;
 	}
+	if (!slurm_args.ptr) {
+		r = launch(t, job, &setup, err);
+		if (r) {
+			goto done;
+		}
+	}
+	if (rsetup) {
+		r = t->ops->exec(t, setup.ptr, NULL, &sherr, &status, err);
+		if (!r && status != 0) {
+			struct moo_error *e;
+
+			e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
+					   "cannot stage '%s' on '%s' (exit %d)", job->id, t->host,
+					   status);
+			put_text(&sherr, NULL);
+			moo__error_cause(e, sherr.ptr);
+			if (strstr(sherr.ptr, "No space left on device")) {
+				moo__error_hint(e, "make room in %s on %s, then run again", t->root,
+						t->host);
+			}
+			free(job->command);
+			job->command = NULL; /* the supervisor's start is its last line: none ran */
+			r = MOO_EIO;
+		}
+		if (r) {
+			goto done; /* (a host lost meanwhile may have started it: see below) */
+		}
+	}
 	if (slurm_args.ptr) {
 		r = submit_slurm(t, st, job, slurm_args.ptr, opts->version >= 6 && opts->no_launch,
 				 err);
@@ -704,21 +754,6 @@ staged_remote:
 			free(job->command);
 			job->command = NULL; /* Slurm refused it: nothing runs, nothing stays */
 		}
-		goto done;
-	}
-	r = launch(t, job, &sherr, &status, err);
-	if (r) {
-		goto done;
-	}
-	if (status != 0) {
-		struct moo_error *e;
-
-		e = moo__error_add(err, MOO_EIO, MOO_SEV_ERROR,
-				   "cannot start the supervisor of '%s' on %s (exit %d)", job->id,
-				   t->host, status);
-		put_text(&sherr, NULL);
-		moo__error_cause(e, sherr.ptr);
-		r = MOO_EIO;
 		goto done;
 	}
 	if (opts && opts->version >= 4 && opts->no_wait && moo__transport_is_remote(t)) {
@@ -784,6 +819,7 @@ done:
 	moo_buf_dispose(&spec_json);
 	moo_buf_dispose(&stage_root);
 	moo_buf_dispose(&sherr);
+	moo_buf_dispose(&setup);
 	moo_buf_dispose(&state);
 	moo_buf_dispose(&slurm_args);
 	moo__transport_close(t);

@@ -36,7 +36,7 @@ project() {
 }
 mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
-plan 30
+plan 38
 
 # ---- 4: a result that cannot be downloaded --------------------------------------------
 project "$T/p-big" <<'PY'
@@ -92,6 +92,26 @@ tmpfs "$T/dest" 20m
 expect_exit "fetch of it into a 20 MiB disk" 0 $H2 "$MOO" fetch "$id" -o "$T/dest/r"
 used=$(du -k "$T/dest/r/sparse.bin" | cut -f1)
 [ "${used:-99999}" -le 4096 ] && ok "... sparse (${used} KiB on disk)" || not_ok "... sparse" "${used} KiB"
+
+# ---- a host whose disk has room for the bundle, not for a job's copy of it -----------
+# (the job's setup, one sh script from its copy of the bundle to its supervisor's start,
+# fails on the host: moo says why, and nothing of the job stays there or here)
+R2=$T/remote2
+tmpfs "$R2" 3m
+"$MOO" hosts add h2 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R2" >/dev/null
+mkdir -p "$T/p-fill" && cp "$EX/metadata.yaml" "$EX/train.py" "$EX/predict.py" "$T/p-fill/"
+head -c 1800000 /dev/urandom >"$T/p-fill/weights.bin"
+expect_exit "run --on h2: a 1.8 MB bundle, and 3 MB on the host: exit 6" 6 "$MOO" run --on h2 "$T/p-fill"
+id=$(printf '%s' "$err" | sed -n "s/.*cannot stage '\(moo-job-[a-z0-9]*\)' on 'h2'.*/\1/p" | head -1)
+[ -n "$id" ] && ok "... 'cannot stage' names the job and the host" || not_ok "... 'cannot stage' names the job" "$err"
+contains "... with the host's reason" "$err" "No space left on device"
+contains "... and the hint to make room there" "$err" "make room in $R2 on h2"
+[ -n "$id" ] && [ ! -e "$R2/jobs/$id" ] && ok "... its folder on the host removed" || not_ok "... its folder removed" "$(ls -R "$R2/jobs" | head)"
+n=$("$MOO" ps -a --json | jq "len([j for j in d if j['host'] == 'h2'])")
+[ "$n" = 0 ] && ok "... and no job recorded" || not_ok "... no job recorded" "$("$MOO" ps -a)"
+mount -o remount,size=8m "$R2"
+expect_exit "... with room made, run --on h2 succeeds" 0 "$MOO" run --on h2 "$T/p-fill"
+contains "... the bundle kept there the first time is used" "$err" "already on h2"
 
 # ---- 6: uploads interrupted and killed ---------------------------------------------
 BIG=$T/big

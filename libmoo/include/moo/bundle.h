@@ -36,6 +36,7 @@ struct moo_bundle {
 	char *owned_dir;      /* private: a temporary directory moo_bundle_free removes, or NULL */
 	char *packed_dir;     /* private: the folder the ZIP was packed from, or NULL */
 	struct moo__packed *packed; /* private: what was packed, checked again when staged */
+	char *spec_text; /* private: metadata.yaml's bytes as in the ZIP (NULL: it holds a NUL) */
 };
 
 /* Caps on what a bundle may extract to; refusals past them are MOO_EBUNDLE. */
