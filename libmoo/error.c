@@ -19,9 +19,16 @@ void moo__set_thread_interrupted(bool on)
 	thread_interrupted = on;
 }
 
+static __thread int interrupts_held;
+
+void moo__hold_interrupts(bool on)
+{
+	interrupts_held += on ? 1 : -1;
+}
+
 bool moo__interrupted(void)
 {
-	return thread_interrupted || (interrupt_flag && *interrupt_flag);
+	return !interrupts_held && (thread_interrupted || (interrupt_flag && *interrupt_flag));
 }
 
 static moo_warning_cb warning_cb;

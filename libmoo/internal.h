@@ -47,6 +47,12 @@ int moo__fail_errno(struct moo_error **err, int code, const char *fmt, ...) MOO_
 bool moo__interrupted(void);
 /* This thread alone reads as interrupted (on) or not (off): a client that went away. */
 void moo__set_thread_interrupted(bool on);
+/*
+ * Held (on), moo__interrupted is false in this thread until released (off; calls nest):
+ * for a step that must be seen to its end, as a job's start. The signal is not lost: it
+ * reads as set again once released (moo(1)'s 5 s grace still ends moo).
+ */
+void moo__hold_interrupts(bool on);
 /* Hands a warning to the callback of moo_set_warning_cb (or drops it). */
 void moo__warn(int code, const char *fmt, ...) MOO_PRINTF(2, 3);
 /* the same, with a hint (what to do about it); false where no one listens (no callback) */

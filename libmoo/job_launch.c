@@ -413,7 +413,7 @@ int moo_job_start(struct moo_job **out, struct moo_store *st, const struct moo_b
 	const struct moo_spec *spec = b->spec;
 	struct moo_spec slurm_spec;
 	struct moo_buf slurm_args = MOO_BUF_INIT;
-	bool recorded = false, staged = false;
+	bool recorded = false, staged = false, setup_sent = false;
 	double t0;
 	int r, status, tries;
 
@@ -723,7 +723,12 @@ staged_remote:
 		}
 	}
 	if (rsetup) {
+		/* Seen to its end, Ctrl-C or not: it ends by starting the job, which is then
+		 * detached from (moo-run(1)), not left neither failed nor followed. */
+		setup_sent = true;
+		moo__hold_interrupts(true);
 		r = t->ops->exec(t, setup.ptr, NULL, &sherr, &status, err);
+		moo__hold_interrupts(false);
 		if (!r && status != 0) {
 			struct moo_error *e;
 
@@ -797,9 +802,11 @@ done:
 			moo_buf_dispose(&rm);
 		}
 		moo_store_remove_job(st, job->id, NULL);
-	} else if (r && job && recorded && r != MOO_EHOST) {
-		/* (a host that could not be reached after the launch may run it all the same:
-		 * the record stays as it is, and the next refresh tells) */
+	} else if (r && job && recorded && r != MOO_EHOST && !(r == MOO_EINTR && setup_sent)) {
+		/* (a host that could not be reached after the launch may run it all the same,
+		 * as may one whose setup moo was interrupted waiting on: a kept connection's
+		 * master runs it to its end. The record stays as it is, and the next refresh
+		 * tells: running, or lost when no supervisor wrote state within a minute) */
 		job->status = MOO_JOB_FAILED;
 		job->ended = moo__now();
 		moo_store_update_job(st, job, NULL);

@@ -36,7 +36,7 @@ project() {
 }
 mkdir -p "$R"
 "$MOO" hosts add h1 --address 127.0.0.1 --port "$SSHD_PORT" --user root --root "$R" >/dev/null
-plan 38
+plan 44
 
 # ---- 4: a result that cannot be downloaded --------------------------------------------
 project "$T/p-big" <<'PY'
@@ -149,6 +149,33 @@ expect_exit "the next run --on h1" 0 "$MOO" run -d --on h1 "$EX"
 last=$out
 left=$(partial)
 [ -z "$left" ] && ok "... removed the partial bundle and staging files" || not_ok "... removed the partial bundle" "$left"
+
+# Ctrl-C while a job's setup runs on the host (here the copy of a 150 MB kept bundle):
+# the setup is seen to its end, so the job starts and moo detaches from it (moo-run(1)),
+# not a record left failed, or queued with no moo following it. Through a kept connection
+# (transport_mux.c: a signal ends moo's wait on its master; a direct one waits anyway).
+expect_exit "run -d --on h1 of the big project (its bundle sent once)" 0 env MOO_SSH_PERSIST=10 "$MOO" run -d --on h1 "$BIG"
+ls "$R/jobs" >"$T/jobs.before"
+MOO_SSH_PERSIST=10 dfl "$MOO" run --on h1 "$BIG" >/dev/null 2>"$T/int.err" &
+p=$!
+new=
+i=0
+while [ -z "$new" ] && [ $i -lt 3000 ]; do
+	new=$(ls "$R/jobs" | grep -vxF -f "$T/jobs.before" | head -1)
+	[ -n "$new" ] && [ -e "$R/jobs/$new/job.json" ] || new= # written just before the setup
+	[ -n "$new" ] || sleep 0.005
+	i=$((i + 1))
+done
+started=$([ -e "$R/jobs/$new/state" ] && echo "its supervisor had already started")
+kill -INT $p
+wait $p
+rc=$?
+[ -n "$new" ] && [ -z "$started" ] && ok "... (Ctrl-C came while the setup ran)" || not_ok "... Ctrl-C came while the setup ran" "${new:-no new job}: $started"
+[ $rc = 130 ] && ok "Ctrl-C during the setup: exit 130" || not_ok "Ctrl-C during the setup: exit 130" "exit $rc: $(cat "$T/int.err")"
+contains "... detached from the started job, with the command to reattach" "$(cat "$T/int.err")" "reattach with: moo logs -f --offset"
+expect_exit "... the job runs to its end" 0 "$MOO" logs -f "$new"
+st=$("$MOO" ps -a --json | jq "[j['status'] for j in d if j['id'] == '$new'][0]")
+[ "$st" = succeeded ] && ok "... and succeeds" || not_ok "... and succeeds" "$st"
 
 # ---- 5: logs -n reads the end of a long log -------------------------------------------
 id=$last
