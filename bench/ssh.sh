@@ -69,7 +69,7 @@ job_bench() { # NAME DIR GOAL
 		t0=$(now)
 		plain "$2" "$T/$1.zip" "$i"
 		t1=$(now)
-		"$MOO" run --on bh "$2" >/dev/null 2>&1
+		"$MOO" run --on bh "$2" >/dev/null 2>"$T/moo.err" || { echo "bench/ssh.sh: moo run failed:" >&2; cat "$T/moo.err" >&2; exit 1; }
 		t2=$(now)
 		[ -s "$T/res-$i/model.txt" ] || [ -s "$T/res-$i/model.pkl" ] || { echo "bench/ssh.sh: the plain script made no model" >&2; exit 1; }
 		p=$((p + t1 - t0))
