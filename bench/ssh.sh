@@ -86,7 +86,7 @@ job_bench() { # NAME DIR GOAL
 		printf "%-8s moo run --on                 : %7.1f ms (mean of %d)\n", name, m / n / 1e6, n
 		printf "%-8s ratio                        : %7.2f (goal <= %s)\n", name, m / p, goal
 		# what moo adds around the job, and the ratio moo would have if it added nothing
-		printf "%-8s   the job itself (supervisor) : %7.1f ms; moo around it %.1f ms; ratio at 0 ms: %.2f\n",
+		printf "%-8s   the job itself (supervisor) : %7.1f ms; moo around it %.1f ms; ratio if moo added nothing: %.2f\n",
 			name, job / n * 1e3, m / n / 1e6 - job / n * 1e3, job * 1e9 / p
 	}' "$T/jobs-$1"
 }

@@ -723,8 +723,8 @@ staged_remote:
 		}
 	}
 	if (rsetup) {
-		/* Seen to its end, Ctrl-C or not: it ends by starting the job, which is then
-		 * detached from (moo-run(1)), not left neither failed nor followed. */
+		/* Seen to its end, Ctrl-C or not: it ends by starting the job, which moo then
+		 * detaches from (moo-run(1)) rather than mark failed while it runs. */
 		setup_sent = true;
 		moo__hold_interrupts(true);
 		r = t->ops->exec(t, setup.ptr, NULL, &sherr, &status, err);
@@ -740,6 +740,10 @@ staged_remote:
 			if (strstr(sherr.ptr, "No space left on device")) {
 				moo__error_hint(e, "make room in %s on %s, then run again", t->root,
 						t->host);
+			} else {
+				moo__error_hint(
+					e, "mend what the host says in %s on %s, then run again",
+					t->root, t->host);
 			}
 			free(job->command);
 			job->command = NULL; /* the supervisor's start is its last line: none ran */

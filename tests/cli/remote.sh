@@ -345,8 +345,17 @@ if sshd_test_user; then
 	p=$(printf '%s' "$out" | sed -n '/^{/,$p' | jq "d['result_path']")
 	[ -s "$p/model.pkl" ] && ok "... the model arrives" || not_ok "... the model arrives" "$out"
 	[ "$(stat -c %U "$T/remote-u/jobs")" = moouser ] && ok "... the job ran as moouser" || not_ok "... ran as moouser"
+	# a job's setup the host refuses (its kept bundle made unreadable to the user)
+	kept=$(ls -d "$T"/remote-u/bundles/*/ | head -1)
+	chmod 000 "$kept"
+	expect_exit "a kept bundle the user cannot read: exit 6" 6 "$MOO" run --on h2 "$EX"
+	contains "... 'cannot stage', with the host's reason" "$err" "Permission denied"
+	contains "... and what to do, where" "$err" "hint: mend what the host says in $T/remote-u on h2"
+	n=$("$MOO" ps -a --json | jq "len([j for j in d if j['host'] == 'h2'])")
+	[ "$n" = 1 ] && ok "... no job recorded for it (the first run's only)" || not_ok "... no job recorded" "$("$MOO" ps -a)"
+	chmod 755 "$kept"
 else
-	for i in 1 2 3 4; do skip "unprivileged user $i" "no test user (needs root)"; done
+	for i in 1 2 3 4 5 6 7 8; do skip "unprivileged user $i" "no test user (needs root)"; done
 fi
 
 # ---- the host removed: a result downloaded and checked is still fetched -------------------
