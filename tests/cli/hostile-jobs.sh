@@ -150,8 +150,9 @@ for h in $hosts; do
 	contains "... succeeded" "$err" "succeeded"
 
 	# ---- its output folder a symbolic link: removed, never followed ----------------------
-	lid=$("$MOO" run -d $on "$T/linker")
-	ld=$(dir_of "$lid")
+	lid=$("$MOO" run -d $on "$T/linker" 2>"$T/linker.err") ||
+		echo "# $h: moo run -d of the linker failed: $(cat "$T/linker.err")" >&2
+	ld=$(dir_of "${lid:-no-job}")
 	until_ok 30 test -e "$ld/exit"
 	"$MOO" status "$lid" >/dev/null 2>&1 # collects it
 	contains "$h: an output folder the job made a symbolic link to a folder outside is not followed" \
